@@ -1,0 +1,193 @@
+// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
+//DEPS info.picocli:picocli:4.7.7
+//DEPS io.fabric8:kubernetes-client:7.4.0
+//SOURCES ExitCode.java
+//SOURCES GfwException.java
+//SOURCES EnvConfig.java
+//SOURCES KubeClients.java
+//SOURCES Output.java
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import java.io.Console;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.ConnectException;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import picocli.CommandLine;
+import picocli.CommandLine.Option;
+
+/**
+ * What every gfw script shares on the command line: running a picocli command with gfw's exit
+ * codes and one-line errors, the common options (environment directory, cluster, output,
+ * dry-run), and the safety checks that come before any change to a cluster.
+ */
+final class Cli {
+
+    /** Runs {@code command} with {@code args} and returns the exit code (scripts pass it to System.exit). */
+    static int run(Object command, String... args) {
+        var cl = new CommandLine(command);
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setParameterExceptionHandler((ex, a) -> {
+            err().println("error: " + ex.getMessage() + " (see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
+            return ExitCode.USAGE;
+        });
+        cl.setExecutionExceptionHandler((ex, c, parsed) -> report(ex));
+        return cl.execute(args);
+    }
+
+    /** Prints an exception as one line per problem and maps it to an exit code. */
+    static int report(Throwable ex) {
+        Throwable e = unwrap(ex);
+        if (e instanceof GfwException g) {
+            for (String line : g.getMessage().split("\n")) err().println("error: " + line);
+            debug(e);
+            return g.exitCode();
+        }
+        if (e instanceof KubernetesClientException k) {
+            GfwException g = fromKubernetes(k);
+            err().println("error: " + g.getMessage());
+            debug(e);
+            return g.exitCode();
+        }
+        err().println("error: internal error: " + e + " (a bug in gfw; set GFW_DEBUG=1 for the stack trace)");
+        debug(e);
+        return ExitCode.INTERNAL;
+    }
+
+    private static Throwable unwrap(Throwable e) {
+        while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) e = e.getCause();
+        return e;
+    }
+
+    /** Turns a fabric8 error into one line saying what happened and what to do. */
+    static GfwException fromKubernetes(KubernetesClientException k) {
+        int code = k.getCode();
+        String reason = k.getStatus() != null && k.getStatus().getMessage() != null ? k.getStatus().getMessage() : firstLine(k.getMessage());
+        if (code == 401) return new GfwException(ExitCode.AUTH, "the API server rejected the credentials (401): " + reason
+                + "; the kubeconfig token may have expired, fetch a new one with 'gfw fetch-kubeconfig ENV'", k);
+        if (code == 403) return new GfwException(ExitCode.AUTH, "forbidden (403): " + reason, k);
+        if (code == 404) return new GfwException(ExitCode.NOT_FOUND, "not found (404): " + reason, k);
+        if (code == 409) return new GfwException(ExitCode.CONFLICT, "conflict (409): " + reason
+                + "; re-run with --force-conflicts to take over the fields", k);
+        if (code >= 500) return new GfwException(ExitCode.REMOTE_ERROR, "the API server failed (" + code + "): " + reason, k);
+        if (code > 0) return new GfwException(ExitCode.REMOTE_ERROR, "the API server answered " + code + ": " + reason, k);
+        Throwable cause = k;
+        while (cause.getCause() != null && cause.getCause() != cause) cause = cause.getCause();
+        if (cause instanceof ConnectException || cause instanceof UnknownHostException || cause instanceof SocketTimeoutException
+                || cause instanceof java.util.concurrent.TimeoutException || cause instanceof IOException) {
+            return new GfwException(ExitCode.UNAVAILABLE, "cannot reach the API server: " + firstLine(cause.getMessage() == null ? cause.toString() : cause.getMessage())
+                    + "; check the network, VPN or SOCKS proxy (ssh -D 1080 <jumphost>)", k);
+        }
+        return new GfwException(ExitCode.UNAVAILABLE, "cannot talk to the API server: " + firstLine(k.getMessage()), k);
+    }
+
+    static String firstLine(String s) {
+        if (s == null) return "";
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    private static void debug(Throwable e) {
+        if (System.getenv("GFW_DEBUG") != null) e.printStackTrace(err());
+    }
+
+    /** Data goes to stdout. Looked up each time so tests running scripts in-process can capture it. */
+    static PrintStream out() {
+        return System.out;
+    }
+
+    /** Messages go to stderr. */
+    static PrintStream err() {
+        return System.err;
+    }
+
+    static void info(String message) {
+        err().println(message);
+    }
+
+    static void warn(String message) {
+        err().println("warning: " + message);
+    }
+
+    // ---- safety before changing a cluster -------------------------------------------------------
+
+    /** A planned environment has no cluster yet: refuse before any request is made. */
+    static void refusePlanned(EnvConfig.Env env, String action) {
+        if (env.planned()) {
+            throw new GfwException(ExitCode.REFUSED, "environment " + env.name() + " is planned (" + env.file()
+                    + " status: planned): refusing to " + action + "; set status: active once the cluster exists");
+        }
+    }
+
+    /**
+     * A production environment needs {@code --yes}, or the cluster name typed at a terminal. Without
+     * a terminal (CI, pipes) and without --yes it is refused.
+     */
+    static void confirmProduction(EnvConfig.Env env, boolean yes, String action) {
+        if (!env.production() || yes) return;
+        Console console = System.console();
+        if (console != null) {
+            String typed = console.readLine("Environment %s is production. Type the cluster name (%s) to %s: ",
+                    env.name(), env.cluster().name(), action);
+            if (typed != null && typed.trim().equals(env.cluster().name())) return;
+        }
+        throw new GfwException(ExitCode.REFUSED, "environment " + env.name() + " is production: refusing to " + action
+                + " without --yes (or the cluster name typed at a terminal)");
+    }
+
+    // ---- options shared by the scripts (picocli mixins) -----------------------------------------
+
+    /** Where environment files are found. */
+    static class EnvOptions {
+        @Option(names = "--env-dir", paramLabel = "DIR",
+                description = "Directory with <env>.yaml files (default: environments/ of the gfw repository; env GFW_ENVIRONMENTS).")
+        String envDir;
+
+        EnvConfig.Env load(String name) {
+            return EnvConfig.load(name, envDir);
+        }
+    }
+
+    /** Which cluster to talk to, kubectl's way. */
+    static class ClusterOptions {
+        @Option(names = "--kubeconfig", paramLabel = "FILE",
+                description = "Kubeconfig file (default: $KUBECONFIG, kubeconfig-<env> in the current directory or repository root, ~/.kube/config).")
+        String kubeconfig;
+
+        @Option(names = "--context", paramLabel = "NAME",
+                description = "Kubeconfig context (default: the environment's cluster.context; in GitLab CI its agent context).")
+        String context;
+
+        @Option(names = "--proxy", paramLabel = "URL",
+                description = "Proxy for API traffic, e.g. socks5://localhost:1080, or 'none' (default: $HTTPS_PROXY, the kubeconfig's proxy-url, the environment's cluster.proxy).")
+        String proxy;
+
+        KubeClients.Target target(EnvConfig.Env env) {
+            return KubeClients.resolve(env, kubeconfig, context, proxy);
+        }
+
+        KubernetesClient connect(EnvConfig.Env env) {
+            return KubeClients.connect(target(env));
+        }
+    }
+
+    enum DryRun { none, client, server }
+
+    static class DryRunOption {
+        @Option(names = "--dry-run", paramLabel = "MODE", arity = "0..1", fallbackValue = "client", defaultValue = "none",
+                description = "client: print what would be applied, no cluster needed; server: let the API server check it, nothing is stored. (default: ${DEFAULT-VALUE}; --dry-run alone means client)")
+        DryRun dryRun = DryRun.none;
+    }
+
+    static class OutputOption {
+        @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "table",
+                description = "Output format: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+        Output.Format format = Output.Format.table;
+    }
+
+    private Cli() {}
+}

@@ -1,0 +1,54 @@
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * gfw's exit codes, one table for every script. They avoid JBang's own codes (1, 2, 10, 255)
+ * so that a caller can tell "gfw said no" from "JBang could not start the script".
+ */
+final class ExitCode {
+    static final int OK = 0;
+    /** A flag or argument is wrong (picocli's usage errors land here). */
+    static final int USAGE = 64;
+    /** An environment file is malformed or invalid, or names an unknown environment. */
+    static final int CONFIG = 65;
+    /** A file the command needs is missing or unreadable: kubeconfig, token file, input. */
+    static final int NO_INPUT = 66;
+    /** The environment is planned, or production without --yes: refused before any request. */
+    static final int REFUSED = 67;
+    /** Something the command needs on the cluster or a remote API does not exist. */
+    static final int NOT_FOUND = 68;
+    /** The API server, Rancher, GitLab, the database or the proxy cannot be reached (after retries). */
+    static final int UNAVAILABLE = 69;
+    /** A bug in gfw: an unexpected exception. Please report it with the stack trace (GFW_DEBUG=1). */
+    static final int INTERNAL = 70;
+    /** A file could not be written. */
+    static final int CANT_WRITE = 73;
+    /** Credentials were rejected (401) or lack permission (403). */
+    static final int AUTH = 77;
+    /** Server-side apply conflict: another field manager owns a field; use --force-conflicts. */
+    static final int CONFLICT = 78;
+    /** The remote side answered with something gfw cannot use (bad kubeconfig, 5xx, invalid reply). */
+    static final int REMOTE_ERROR = 79;
+    /** A check ran and failed (e.g. cnpg-connstr --check could not log in). */
+    static final int CHECK_FAILED = 80;
+
+    static Map<Integer, String> table() {
+        var t = new LinkedHashMap<Integer, String>();
+        t.put(OK, "success");
+        t.put(USAGE, "bad flag or argument");
+        t.put(CONFIG, "environment file invalid or unknown environment");
+        t.put(NO_INPUT, "a needed file is missing or unreadable (kubeconfig, token file)");
+        t.put(REFUSED, "environment is planned, or production without --yes");
+        t.put(NOT_FOUND, "a needed object is missing (secret, key, Rancher cluster, Helm chart)");
+        t.put(UNAVAILABLE, "API server, proxy, Rancher, GitLab or database unreachable or timed out");
+        t.put(INTERNAL, "internal error in gfw (a bug)");
+        t.put(CANT_WRITE, "a file could not be written");
+        t.put(AUTH, "credentials rejected (401) or forbidden (403)");
+        t.put(CONFLICT, "server-side apply conflict with another field manager");
+        t.put(REMOTE_ERROR, "the remote side answered with an error or unusable data");
+        t.put(CHECK_FAILED, "a requested check failed");
+        return t;
+    }
+
+    private ExitCode() {}
+}

@@ -1,0 +1,25 @@
+// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
+//SOURCES ExitCode.java
+
+/**
+ * An error meant for the user: {@link #getMessage()} is one line saying what is wrong and what
+ * to do, {@link #exitCode()} comes from {@link ExitCode}. Scripts throw it; {@code Cli.run}
+ * prints it to stderr and exits with its code.
+ */
+class GfwException extends RuntimeException {
+    private final int exitCode;
+
+    GfwException(int exitCode, String message) {
+        super(message);
+        this.exitCode = exitCode;
+    }
+
+    GfwException(int exitCode, String message, Throwable cause) {
+        super(message, cause);
+        this.exitCode = exitCode;
+    }
+
+    int exitCode() {
+        return exitCode;
+    }
+}

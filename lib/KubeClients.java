@@ -1,0 +1,172 @@
+// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
+//DEPS io.fabric8:kubernetes-client:7.4.0
+//SOURCES ExitCode.java
+//SOURCES GfwException.java
+//SOURCES EnvConfig.java
+
+import io.fabric8.kubernetes.api.model.NamedContext;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Builds the Kubernetes client for an environment, choosing kubeconfig, context and proxy the way
+ * kubectl users expect:
+ * <ul>
+ * <li>kubeconfig: {@code --kubeconfig}, then {@code KUBECONFIG} (first file of the list), then
+ * {@code kubeconfig-<env>} in the current directory or the repository root, then {@code ~/.kube/config};</li>
+ * <li>context: {@code --context}, then under GitLab CI ({@code GITLAB_CI=true}) the agent context
+ * {@code {org}/projects/kubernetes/gitlab-agents:{env}}, then the environment's {@code cluster.context};</li>
+ * <li>proxy: {@code --proxy} ({@code none} turns it off), then {@code HTTPS_PROXY}, then the kubeconfig
+ * cluster's {@code proxy-url}, then the environment's {@code cluster.proxy} — the last one is skipped
+ * for a loopback API server (a port-forward or a test server) and under GitLab CI, where the agent
+ * needs no proxy.</li>
+ * </ul>
+ */
+final class KubeClients {
+
+    /** What to connect to, and why: {@code kubeconfigSource} says which rule picked the file. */
+    record Target(Path kubeconfig, String kubeconfigSource, String context, String server, String proxy) {}
+
+    static boolean inGitLabCi() {
+        return "true".equals(System.getenv("GITLAB_CI"));
+    }
+
+    /** Finds the kubeconfig file and context, without connecting. */
+    static Target resolve(EnvConfig.Env env, String kubeconfigOption, String contextOption, String proxyOption) {
+        Path kubeconfig;
+        String source;
+        String fromEnv = System.getenv("KUBECONFIG");
+        if (kubeconfigOption != null) {
+            kubeconfig = Path.of(kubeconfigOption);
+            source = "--kubeconfig";
+        } else if (fromEnv != null && !fromEnv.isBlank()) {
+            kubeconfig = Path.of(fromEnv.split(java.io.File.pathSeparator)[0]);
+            source = "KUBECONFIG";
+        } else {
+            kubeconfig = defaultKubeconfig(env.name());
+            source = kubeconfig == null ? null : "default";
+        }
+        if (kubeconfig == null) {
+            throw new GfwException(ExitCode.NO_INPUT, "no kubeconfig for environment " + env.name()
+                    + ": looked for kubeconfig-" + env.name() + " in the current directory and the repository root, and ~/.kube/config; "
+                    + "run 'gfw fetch-kubeconfig " + env.name() + "' or pass --kubeconfig FILE");
+        }
+        if (!Files.isReadable(kubeconfig)) {
+            throw new GfwException(ExitCode.NO_INPUT, "kubeconfig " + kubeconfig + " (from " + source
+                    + ") does not exist or is not readable; run 'gfw fetch-kubeconfig " + env.name() + "' or pass --kubeconfig FILE");
+        }
+        io.fabric8.kubernetes.api.model.Config parsed = parseKubeconfig(kubeconfig);
+        String context = contextOption != null ? contextOption
+                : inGitLabCi() ? env.cluster().ciAgentContext() : env.cluster().context();
+        List<String> names = new ArrayList<>();
+        NamedContext chosen = null;
+        for (NamedContext c : parsed.getContexts() == null ? List.<NamedContext>of() : parsed.getContexts()) {
+            names.add(c.getName());
+            if (c.getName().equals(context)) chosen = c;
+        }
+        if (chosen == null) {
+            throw new GfwException(ExitCode.NO_INPUT, "context '" + context + "' not found in kubeconfig " + kubeconfig
+                    + " (contexts: " + (names.isEmpty() ? "none" : String.join(", ", names)) + "); pass --context NAME"
+                    + (inGitLabCi() ? " or check the GitLab agent is shared with this project" : ""));
+        }
+        String server = null;
+        String kubeconfigProxy = null;
+        String clusterName = chosen.getContext() == null ? null : chosen.getContext().getCluster();
+        if (parsed.getClusters() != null) {
+            for (var c : parsed.getClusters()) {
+                if (c.getName().equals(clusterName) && c.getCluster() != null) {
+                    server = c.getCluster().getServer();
+                    kubeconfigProxy = c.getCluster().getProxyUrl();
+                }
+            }
+        }
+        return new Target(kubeconfig, source, context, server, chooseProxy(env, proxyOption, kubeconfigProxy, server));
+    }
+
+    static String chooseProxy(EnvConfig.Env env, String proxyOption, String kubeconfigProxy, String server) {
+        if (proxyOption != null) return "none".equals(proxyOption) || proxyOption.isBlank() ? null : proxyOption;
+        String https = System.getenv("HTTPS_PROXY");
+        if (https != null && !https.isBlank()) return https;
+        if (kubeconfigProxy != null && !kubeconfigProxy.isBlank()) return kubeconfigProxy;
+        String envProxy = env.cluster().proxy();
+        if (envProxy == null || envProxy.isBlank() || inGitLabCi() || isLoopback(server)) return null;
+        return envProxy;
+    }
+
+    static boolean isLoopback(String url) {
+        if (url == null) return false;
+        try {
+            String host = URI.create(url).getHost();
+            return host != null && (host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]") || host.equals("::1"));
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+    }
+
+    /** kubeconfig-&lt;env&gt; in the current directory, then in the repository root, then ~/.kube/config. */
+    static Path defaultKubeconfig(String envName) {
+        String file = "kubeconfig-" + envName;
+        Path cwd = Path.of("").toAbsolutePath();
+        for (Path dir = cwd; dir != null; dir = dir.getParent()) {
+            if (Files.isRegularFile(dir.resolve(file))) return cwd.relativize(dir.resolve(file));
+            if (Files.isDirectory(dir.resolve("environments")) || Files.isDirectory(dir.resolve(".git"))) break;
+        }
+        // $HOME first, as kubectl does (Java's user.home ignores it).
+        String homeDir = System.getenv("HOME") != null ? System.getenv("HOME") : System.getProperty("user.home");
+        Path home = Path.of(homeDir, ".kube", "config");
+        return Files.isRegularFile(home) ? home : null;
+    }
+
+    static io.fabric8.kubernetes.api.model.Config parseKubeconfig(Path file) {
+        try {
+            var cfg = Serialization.unmarshal(Files.readString(file), io.fabric8.kubernetes.api.model.Config.class);
+            if (cfg == null) throw new IllegalArgumentException("empty file");
+            return cfg;
+        } catch (IOException | RuntimeException e) {
+            throw new GfwException(ExitCode.NO_INPUT, "kubeconfig " + file + " cannot be read as a kubeconfig: "
+                    + firstLine(e.getMessage()) + "; fetch a fresh one with 'gfw fetch-kubeconfig ENV'");
+        }
+    }
+
+    /** Connects (lazily: fabric8 opens connections on the first request). */
+    static KubernetesClient connect(Target target) {
+        Config config;
+        try {
+            config = Config.fromKubeconfig(target.context(), target.kubeconfig().toFile());
+        } catch (RuntimeException e) {
+            throw new GfwException(ExitCode.NO_INPUT, "kubeconfig " + target.kubeconfig() + ": " + firstLine(e.getMessage()));
+        }
+        if (target.proxy() != null) {
+            // fabric8's HTTP clients speak SOCKS5 for socks5:// (socks5h:// is the same to them: the proxy resolves).
+            String proxy = target.proxy().replaceFirst("^socks5h://", "socks5://");
+            config.setHttpsProxy(proxy);
+            config.setHttpProxy(proxy);
+        }
+        // Fail fast and clearly rather than hang: a few retries with back-off, then an error.
+        config.setConnectionTimeout(10_000);
+        config.setRequestTimeout(30_000);
+        config.setRequestRetryBackoffLimit(3);
+        config.setRequestRetryBackoffInterval(250);
+        return new KubernetesClientBuilder().withConfig(config).build();
+    }
+
+    static KubernetesClient connect(EnvConfig.Env env, String kubeconfigOption, String contextOption, String proxyOption) {
+        return connect(resolve(env, kubeconfigOption, contextOption, proxyOption));
+    }
+
+    private static String firstLine(String s) {
+        if (s == null) return "unknown error";
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    private KubeClients() {}
+}

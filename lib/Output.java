@@ -1,0 +1,93 @@
+// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
+//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Data to stdout as {@code -o table|json|yaml}, the way kubectl prints it, and masking of secrets.
+ * Messages for people go to stderr through {@link Cli#info}.
+ */
+final class Output {
+
+    enum Format { table, json, yaml }
+
+    static final String MASK = "****";
+
+    static final ObjectMapper JSON = new ObjectMapper()
+            .enable(SerializationFeature.INDENT_OUTPUT)
+            .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
+    static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory()
+            .disable(YAMLGenerator.Feature.WRITE_DOC_START_MARKER)
+            .enable(YAMLGenerator.Feature.MINIMIZE_QUOTES)
+            .enable(YAMLGenerator.Feature.ALWAYS_QUOTE_NUMBERS_AS_STRINGS)
+            .disable(YAMLGenerator.Feature.SPLIT_LINES))
+            .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
+
+    static String json(Object value) {
+        try {
+            return JSON.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static String yaml(Object value) {
+        try {
+            return YAML.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Several Kubernetes objects: a {@code List} in JSON, {@code ---}-separated documents in YAML, like kubectl. */
+    static String objects(List<?> objects, Format format) {
+        if (format == Format.json) {
+            return json(Map.of("apiVersion", "v1", "kind", "List", "items", objects));
+        }
+        var sb = new StringBuilder();
+        for (int i = 0; i < objects.size(); i++) {
+            if (i > 0) sb.append("---\n");
+            sb.append(yaml(objects.get(i)));
+        }
+        return sb.toString();
+    }
+
+    /** A kubectl-style table: upper-case headers, columns padded to the widest cell, three spaces apart. */
+    static String table(List<String> headers, List<List<String>> rows) {
+        int[] widths = new int[headers.size()];
+        var all = new ArrayList<List<String>>();
+        all.add(headers.stream().map(String::toUpperCase).toList());
+        all.addAll(rows);
+        for (List<String> row : all) {
+            for (int i = 0; i < widths.length && i < row.size(); i++) {
+                widths[i] = Math.max(widths[i], String.valueOf(row.get(i)).length());
+            }
+        }
+        var sb = new StringBuilder();
+        for (List<String> row : all) {
+            var line = new StringBuilder();
+            for (int i = 0; i < widths.length; i++) {
+                String cell = i < row.size() ? String.valueOf(row.get(i)) : "";
+                line.append(cell);
+                if (i < widths.length - 1) line.append(" ".repeat(widths[i] - cell.length() + 3));
+            }
+            sb.append(line.toString().stripTrailing()).append('\n');
+        }
+        return sb.toString();
+    }
+
+    /** The secret itself with {@code reveal}, otherwise {@link #MASK} (empty stays empty, so "missing" stays visible). */
+    static String mask(String secret, boolean reveal) {
+        if (reveal || secret == null || secret.isEmpty()) return secret;
+        return MASK;
+    }
+
+    private Output() {}
+}

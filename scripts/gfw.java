@@ -1,0 +1,139 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//DEPS info.picocli:picocli:4.7.7
+//DEPS io.fabric8:kubernetes-client:7.4.0
+//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
+//DEPS commons-codec:commons-codec:1.21.0
+//SOURCES provision-namespaces.java
+//SOURCES cnpg-connstr.java
+//SOURCES fetch-kubeconfig.java
+//SOURCES deploy-runners.java
+//SOURCES ../lib/ExitCode.java
+//SOURCES ../lib/GfwException.java
+//SOURCES ../lib/EnvConfig.java
+//SOURCES ../lib/KubeClients.java
+//SOURCES ../lib/Output.java
+//SOURCES ../lib/Cli.java
+//SOURCES ../lib/ServerSideApply.java
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.AutoComplete;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * gfw: every GloriousFlywheel task as one command. Each subcommand is also a standalone script in
+ * scripts/ (gfw provision-namespaces dev == provision-namespaces.java dev).
+ *
+ * <pre>
+ *   gfw provision-namespaces dev --dry-run=client   # what would be applied, no cluster needed
+ *   gfw validate                                    # check every environments/*.yaml
+ *   gfw completion > gfw.bash && source gfw.bash    # bash/zsh completion
+ * </pre>
+ *
+ * Environment: GFW_ENVIRONMENTS (directory of environment files), KUBECONFIG, HTTPS_PROXY,
+ * GITLAB_CI (selects the GitLab agent context), GFW_DEBUG (stack traces).
+ */
+@Command(name = "gfw", mixinStandardHelpOptions = true, versionProvider = gfw.VersionProvider.class,
+        description = "Operate the GloriousFlywheel clusters: Attic cache, CNPG database, GitLab runners, dashboard.",
+        subcommands = {ProvisionNamespaces.class, CnpgConnstr.class, FetchKubeconfig.class, DeployRunners.class,
+                gfw.Validate.class, gfw.Version.class, gfw.Completion.class, gfw.ExitCodes.class, CommandLine.HelpCommand.class})
+class gfw implements Callable<Integer> {
+
+    static final String VERSION = "0.1.0";
+
+    @Spec CommandLine.Model.CommandSpec spec;
+
+    public static void main(String... args) {
+        System.exit(Cli.run(new gfw(), args));
+    }
+
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(Cli.err());
+        return ExitCode.USAGE;
+    }
+
+    static final class VersionProvider implements CommandLine.IVersionProvider {
+        public String[] getVersion() {
+            return new String[] {"gfw " + VERSION, "java " + System.getProperty("java.version")};
+        }
+    }
+
+    @Command(name = "validate", description = "Check environment files; prints each problem as file:line:column field: message.")
+    static class Validate implements Callable<Integer> {
+        @Parameters(paramLabel = "ENV", arity = "0..*", description = "Environments or .yaml files (default: all in the environments directory).")
+        List<String> envs = new ArrayList<>();
+
+        @Mixin Cli.EnvOptions envOptions;
+
+        @Override
+        public Integer call() {
+            List<String> names = envs.isEmpty() ? EnvConfig.available(envOptions.envDir) : envs;
+            if (names.isEmpty()) throw new GfwException(ExitCode.CONFIG, "no environment files found; run from the gfw repository or set --env-dir");
+            int failed = 0;
+            for (String name : names) {
+                try {
+                    EnvConfig.Env env = envOptions.load(name);
+                    Cli.out().println(env.file() + ": ok (" + env.status() + (env.production() ? ", production" : "") + ")");
+                } catch (GfwException e) {
+                    failed++;
+                    for (String line : e.getMessage().split("\n")) Cli.err().println("error: " + line);
+                }
+            }
+            return failed == 0 ? ExitCode.OK : ExitCode.CONFIG;
+        }
+    }
+
+    @Command(name = "version", description = "Print gfw's version, and with ENV the API server's version of that environment.")
+    static class Version implements Callable<Integer> {
+        @Parameters(paramLabel = "ENV", arity = "0..1", description = "Also ask this environment's API server for its version.")
+        String env;
+
+        @Mixin Cli.EnvOptions envOptions;
+        @Mixin Cli.ClusterOptions cluster;
+
+        @Override
+        public Integer call() {
+            Cli.out().println("gfw " + VERSION + " (java " + System.getProperty("java.version") + ")");
+            if (env != null) {
+                EnvConfig.Env e = envOptions.load(env);
+                var target = cluster.target(e);
+                try (var client = KubeClients.connect(target)) {
+                    var v = client.getKubernetesVersion();
+                    Cli.out().println("server " + v.getGitVersion() + " (" + target.server() + ", context " + target.context() + ")");
+                }
+            }
+            return ExitCode.OK;
+        }
+    }
+
+    @Command(name = "completion", description = {"Print a bash/zsh completion script for gfw.",
+            "bash: source <(gfw completion)   zsh: autoload -U bashcompinit && bashcompinit && source <(gfw completion)"})
+    static class Completion implements Callable<Integer> {
+        @Spec CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            Cli.out().print(AutoComplete.bash("gfw", spec.root().commandLine()));
+            return ExitCode.OK;
+        }
+    }
+
+    @Command(name = "exit-codes", description = "Print the table of exit codes every gfw script uses.")
+    static class ExitCodes implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            var rows = new ArrayList<List<String>>();
+            for (Map.Entry<Integer, String> e : ExitCode.table().entrySet()) rows.add(List.of(String.valueOf(e.getKey()), e.getValue()));
+            Cli.out().print(Output.table(List.of("code", "meaning"), rows));
+            return ExitCode.OK;
+        }
+    }
+}

@@ -1,0 +1,25 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//DEPS info.picocli:picocli:4.7.7
+//DEPS io.fabric8:kubernetes-client:7.4.0
+//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
+//SOURCES ../lib/ExitCode.java
+//SOURCES ../lib/GfwException.java
+//SOURCES ../lib/EnvConfig.java
+//SOURCES ../lib/Cli.java
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+
+/** Apply the namespace layout of an environment. (being written: see its issue). */
+@Command(name = "provision-namespaces", mixinStandardHelpOptions = true, description = "Apply the namespace layout of an environment.")
+class ProvisionNamespaces implements Callable<Integer> {
+    public static void main(String... args) {
+        System.exit(Cli.run(new ProvisionNamespaces(), args));
+    }
+
+    @Override
+    public Integer call() {
+        throw new GfwException(ExitCode.INTERNAL, "provision-namespaces is not written yet");
+    }
+}
