@@ -271,8 +271,11 @@ final class EnvConfig {
             this.file = file;
         }
 
+        private final Set<String> reported = new java.util.HashSet<>();
+
+        /** Reports the first problem of a field only: the rest follow from it. */
         void problem(Field f, String message) {
-            problems.add(f.where() + ": " + message);
+            if (reported.add(f.path())) problems.add(f.where() + ": " + message);
         }
 
         private Field required(Field parent, String key) {

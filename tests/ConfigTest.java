@@ -1,0 +1,181 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Environment files: the shipped ones are valid and mean what the seed says; every kind of bad
+ * input is one line naming file, line, column and field, with exit code CONFIG. Runs
+ * {@code gfw validate} in-process (the command line itself is covered by CliTest).
+ */
+class ConfigTest {
+
+    static final String DEV = read(TestSupport.repo().resolve("environments/dev.yaml"));
+
+    static String read(Path p) {
+        try {
+            return Files.readString(p);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Writes {@code text} as dev.yaml in a fresh directory and validates it. */
+    static TestSupport.Result validate(String text) throws IOException {
+        Path dir = TestSupport.tempDir("env");
+        Files.writeString(dir.resolve("dev.yaml"), text);
+        return TestSupport.inProcess(new gfw(), "validate", "dev", "--env-dir", dir.toString());
+    }
+
+    /** 1-based line of the n-th (0-based) line of {@code text} containing {@code needle}. */
+    static int lineOf(String text, String needle, int occurrence) {
+        String[] lines = text.split("\n", -1);
+        int seen = 0;
+        for (int i = 0; i < lines.length; i++) {
+            if (lines[i].contains(needle) && seen++ == occurrence) return i + 1;
+        }
+        throw new AssertionError("no " + needle + " in text");
+    }
+
+    static String replaceNth(String text, String needle, String replacement, int occurrence) {
+        int at = -1;
+        for (int i = 0; i <= occurrence; i++) at = text.indexOf(needle, at + 1);
+        if (at < 0) throw new AssertionError("no " + needle);
+        return text.substring(0, at) + replacement + text.substring(at + needle.length());
+    }
+
+    static void assertOneError(TestSupport.Result r, String expected) {
+        assertEquals(ExitCode.CONFIG, r.exit(), r.toString());
+        List<String> lines = r.err().lines().toList();
+        assertEquals(1, lines.size(), "exactly one line: " + r.err());
+        assertTrue(lines.get(0).startsWith("error: "), r.err());
+        assertTrue(lines.get(0).contains(expected), "expected '" + expected + "' in: " + r.err());
+        assertEquals("", r.out(), "nothing on stdout for a failed validation");
+    }
+
+    @Test
+    void shippedEnvironmentsAreValid() {
+        var r = TestSupport.inProcess(new gfw(), "validate");
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("environments/dev.yaml: ok (active)"), r.out());
+        assertTrue(r.out().contains("environments/prod.yaml: ok (planned, production)"), r.out());
+    }
+
+    @Test
+    void placeholdersExpandAndDevMatchesTheSeed() {
+        EnvConfig.Env dev = EnvConfig.load("dev", null);
+        assertEquals("attic-cache-dev", dev.namespaces().attic().name());
+        assertEquals("gitlab-runners", dev.namespaces().runners().name());
+        assertEquals("runner-dashboard", dev.namespaces().dashboard().name());
+        assertEquals("gloriousflywheel/projects/kubernetes/gitlab-agents:dev", dev.cluster().ciAgentContext());
+        assertEquals("dev-cluster", dev.cluster().context());
+        assertEquals("http://attic.attic-cache-dev.svc.cluster.local", dev.atticServerUrl());
+        assertEquals(List.of("docker", "dind", "rocky8", "rocky9", "nix"), dev.runners().stream().map(EnvConfig.Runner::type).toList());
+        assertEquals(List.of("dind"), dev.runners().stream().filter(EnvConfig.Runner::privileged).map(EnvConfig.Runner::type).toList());
+        assertEquals("privileged", dev.namespaces().runners().podSecurity().enforce());
+        assertEquals("baseline", dev.namespaces().attic().podSecurity().enforce());
+        assertEquals("attic-pg-app", dev.cnpg().appSecret());
+    }
+
+    @Test
+    void prodMirrorsDevWithProductionSizes() {
+        EnvConfig.Env dev = EnvConfig.load("dev", null);
+        EnvConfig.Env prod = EnvConfig.load("prod", null);
+        assertTrue(prod.planned() && prod.production() && !dev.planned() && !dev.production());
+        assertEquals(dev.runners().stream().map(EnvConfig.Runner::type).toList(), prod.runners().stream().map(EnvConfig.Runner::type).toList());
+        assertEquals(dev.namespaces().runners().name(), prod.namespaces().runners().name());
+        assertEquals(1, dev.cnpg().instances());
+        assertEquals(3, prod.cnpg().instances());
+        assertEquals("10Gi", prod.cnpg().storage());
+        for (int i = 0; i < dev.runners().size(); i++) {
+            assertTrue(prod.runners().get(i).autoscaling().maxReplicas() >= dev.runners().get(i).autoscaling().maxReplicas(),
+                    "prod scales at least as far as dev: " + prod.runners().get(i).type());
+        }
+    }
+
+    @Test
+    void notAPositiveInteger() throws IOException {
+        String bad = replaceNth(DEV, "concurrent: 6", "concurrent: -3", 0); // dind, runners[1]
+        int line = lineOf(bad, "concurrent: -3", 0);
+        assertOneError(validate(bad), "dev.yaml:" + line + ":17 runners[1].concurrent: must be a positive integer");
+    }
+
+    @Test
+    void wrongType() throws IOException {
+        String bad = DEV.replace("  instances: 1\n", "  instances: [1, 2]\n");
+        int line = lineOf(bad, "instances: [1, 2]", 0);
+        assertOneError(validate(bad), "dev.yaml:" + line + ":14 cnpg.instances: must be a single value");
+    }
+
+    @Test
+    void unknownField() throws IOException {
+        String bad = DEV.replace("  storage: 5Gi\n", "  storage: 5Gi\n  storrage: 6Gi\n");
+        int line = lineOf(bad, "storrage", 0);
+        assertOneError(validate(bad), "dev.yaml:" + line + ":3 cnpg.storrage: unknown field; expected one of");
+    }
+
+    @Test
+    void invalidDnsName() throws IOException {
+        String bad = DEV.replace("name: gitlab-runners", "name: GitLab_Runners");
+        int line = lineOf(bad, "GitLab_Runners", 0);
+        assertOneError(validate(bad), "dev.yaml:" + line + ":11 namespaces.runners.name: 'GitLab_Runners' is not a valid DNS-1123 label");
+    }
+
+    @Test
+    void malformedYaml() throws IOException {
+        String bad = DEV.replace("  tags: [docker, linux, amd64]", "  tags: [docker, linux, amd64");
+        var r = validate(bad);
+        assertEquals(ExitCode.CONFIG, r.exit(), r.toString());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(r.err().matches("(?s)error: \\S*dev\\.yaml:\\d+:\\d+ YAML syntax error: .*\n"), r.err());
+    }
+
+    @Test
+    void missingRequiredField() throws IOException {
+        String bad = DEV.replace("  database: attic\n", "");
+        assertOneError(validate(bad), "cnpg.database: is required");
+    }
+
+    @Test
+    void badQuantityAndPercentAreReportedTogether() throws IOException {
+        String bad = DEV.replace("storage: 5Gi", "storage: 5 gigs")
+                .replace("autoscaling: {minReplicas: 2, maxReplicas: 8, cpu: 70, memory: 80}",
+                        "autoscaling: {minReplicas: 2, maxReplicas: 8, cpu: 170, memory: 80}");
+        var r = validate(bad);
+        assertEquals(ExitCode.CONFIG, r.exit());
+        List<String> lines = r.err().lines().toList();
+        assertEquals(2, lines.size(), r.err());
+        assertTrue(lines.stream().anyMatch(l -> l.contains("cnpg.storage: '5 gigs' is not a Kubernetes quantity")), r.err());
+        assertTrue(lines.stream().anyMatch(l -> l.contains("runners[0].autoscaling.cpu: must be a percentage")), r.err());
+    }
+
+    @Test
+    void duplicateKeyAndUnknownPlaceholder() throws IOException {
+        var dup = validate(DEV.replace("  owner: attic\n", "  owner: attic\n  owner: other\n"));
+        assertEquals(ExitCode.CONFIG, dup.exit());
+        assertTrue(dup.err().contains("cnpg.owner"), dup.err());
+        assertTrue(dup.err().toLowerCase().contains("duplicate"), dup.err());
+
+        String bad = DEV.replace("name: attic-cache-{environment}", "name: attic-cache-{env}");
+        assertOneError(validate(bad), "namespaces.attic.name: unknown placeholder {env}");
+    }
+
+    @Test
+    void unknownEnvironmentNamesTheKnownOnes() {
+        var r = TestSupport.inProcess(new gfw(), "validate", "staging");
+        assertEquals(ExitCode.CONFIG, r.exit());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(r.err().contains("unknown environment 'staging'") && r.err().contains("known: dev, prod"), r.err());
+    }
+
+    @Test
+    void emptyFile() throws IOException {
+        var r = validate("");
+        assertEquals(ExitCode.CONFIG, r.exit());
+        assertTrue(r.err().contains("dev.yaml is empty"), r.err());
+    }
+}
