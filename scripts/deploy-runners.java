@@ -3,23 +3,460 @@
 //DEPS info.picocli:picocli:4.7.7
 //DEPS io.fabric8:kubernetes-client:7.4.0
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
+//DEPS com.marcnuri.helm-java:helm-java:0.0.21
+//DEPS com.marcnuri.helm-java:linux-amd64:0.0.21
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
+//SOURCES ../lib/KubeClients.java
+//SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
+//SOURCES ../lib/ServerSideApply.java
+//SOURCES ../lib/RunnerValues.java
+//SOURCES ../lib/GitLabApi.java
+//SOURCES ../lib/HelmReleases.java
 
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
-/** Deploy the GitLab runner types as Helm releases. (being written: see its issue). */
-@Command(name = "deploy-runners", mixinStandardHelpOptions = true, description = "Deploy the GitLab runner types as Helm releases.")
+/**
+ * Deploys the GitLab runner types of an environment (docker, dind, rocky8, rocky9, nix — whatever
+ * its {@code runners} list holds) into the runner namespace, each as its own Helm release
+ * {@code gitlab-runner-<type>} of GitLab's {@code gitlab-runner} chart at the version the
+ * environment file pins, with an HPA ({@code <release>-hpa}) and a PodDisruptionBudget
+ * ({@code <release>-pdb}) next to it.
+ *
+ * <p>Runner tokens: read from Secret {@code <release>-token}; when it does not exist, the runner is
+ * created in GitLab ({@code POST /api/v4/user/runners}, group runner with the configured tags) and
+ * its {@code glrt-} token stored in that Secret, which the chart reads through {@code runners.secret}
+ * — the token is never in values, argv or output. A release whose values and chart version are
+ * unchanged is not upgraded; otherwise it is upgraded or installed with {@code --atomic}: Helm waits
+ * for the rollout (progress on stderr) up to {@code --timeout} and rolls a failed upgrade back.
+ *
+ * <p>Flags: {@code --dry-run[=client]} prints each release (name, chart, version, namespace, values)
+ * without a cluster or token; {@code --dry-run=server} also reads the cluster and shows what would
+ * change; {@code --status} shows revision, chart, pods ready and HPA per release (exit 80 when one is
+ * not deployed or has no ready pod); {@code --chart PATH} / {@code --chart-repo URL} for offline
+ * charts and mirrors; {@code --gitlab-url URL}; {@code --timeout 5m}; {@code --yes} for production;
+ * {@code -o table|json|yaml}; {@code --kubeconfig}, {@code --context}, {@code --proxy}.
+ *
+ * <p>Environment: {@code GITLAB_TOKEN} (or {@code --gitlab-token-file}) — only needed when a runner
+ * has to be created; {@code XDG_CACHE_HOME} — charts are cached under {@code gfw/charts}.
+ *
+ * <pre>
+ *   GITLAB_TOKEN=glpat-... gfw deploy-runners dev            # all runner types
+ *   gfw deploy-runners dev dind nix --dry-run -o yaml         # what would be deployed, no cluster needed
+ * </pre>
+ */
+@Command(name = "deploy-runners", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Deploy the GitLab runner types of an environment as Helm releases of the gitlab-runner chart, with their tokens, HPA and PDB.")
 class DeployRunners implements Callable<Integer> {
     public static void main(String... args) {
         System.exit(Cli.run(new DeployRunners(), args));
     }
 
+    @Parameters(index = "0", paramLabel = "ENV", description = "Environment, e.g. dev (environments/<ENV>.yaml).")
+    String envName;
+
+    @Parameters(index = "1..*", paramLabel = "TYPE", description = "Runner types to deploy (default: every one in the environment file).")
+    List<String> types = new ArrayList<>();
+
+    @Option(names = "--status", description = "Show each release's revision, chart version, pods ready and HPA instead of deploying.")
+    boolean status;
+
+    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "5m",
+            description = "How long to wait for each release's rollout before rolling it back, e.g. 300s, 5m, 1h (default: ${DEFAULT-VALUE}).")
+    String timeoutText;
+
+    @Option(names = "--chart", paramLabel = "PATH", description = "Use this local chart directory or .tgz instead of fetching it (air-gapped use, tests).")
+    String chartPath;
+
+    @Option(names = "--chart-repo", paramLabel = "URL", description = "Helm repository to fetch the chart from (default: the environment's runnerChart.repository).")
+    String chartRepo;
+
+    @Option(names = "--gitlab-url", paramLabel = "URL", description = "GitLab API base URL for creating runners (default: organization.gitlabUrl).")
+    String gitlabUrl;
+
+    @Option(names = "--gitlab-token-file", paramLabel = "FILE", description = "Read the GitLab access token from FILE ('-' for stdin) instead of $GITLAB_TOKEN.")
+    String gitlabTokenFile;
+
+    @Option(names = "--yes", description = "Confirm changes to a production environment.")
+    boolean yes;
+
+    @Option(names = "--force-conflicts", description = "Take over HPA/PDB/Secret fields owned by another field manager.")
+    boolean forceConflicts;
+
+    @Mixin Cli.EnvOptions envOptions;
+    @Mixin Cli.ClusterOptions cluster;
+    @Mixin Cli.DryRunOption dryRunOption;
+    @Mixin Cli.OutputOption output;
+
+    /** Tests may put another Helm here; null means Helm in the JVM against the resolved cluster. */
+    HelmReleases.Engine helm;
+    /** Where fetched charts are cached. */
+    Path chartCache = HelmReleases.defaultCacheDir();
+
+    /** What happened (or would happen) to one release. */
+    record Outcome(String release, String namespace, String chart, String version, String action, Integer revision,
+                   String token, String hpa, String pdb, List<String> changes) {}
+
     @Override
     public Integer call() {
-        throw new GfwException(ExitCode.INTERNAL, "deploy-runners is not written yet");
+        EnvConfig.Env env = envOptions.load(envName);
+        List<RunnerValues.Release> releases = RunnerValues.select(env, types);
+        Duration timeout = parseTimeout(timeoutText);
+        Cli.DryRun dryRun = dryRunOption.dryRun;
+        if (status && dryRun != Cli.DryRun.none) throw new GfwException(ExitCode.USAGE, "--status reads the cluster only; drop --dry-run");
+
+        // Client dry-run: everything comes from the environment file; no cluster, no token, no request.
+        if (dryRun == Cli.DryRun.client) {
+            printPlan(env, releases);
+            return ExitCode.OK;
+        }
+        Cli.refusePlanned(env, status ? "read the runner status" : "deploy runners");
+        if (status) return status(env, releases);
+        if (dryRun == Cli.DryRun.none) Cli.confirmProduction(env, yes, "deploy runners");
+        boolean serverDryRun = dryRun == Cli.DryRun.server;
+
+        KubeClients.Target target = cluster.target(env);
+        // The chart is found before anything changes, so a missing chart is an error with nothing done.
+        Path chart = serverDryRun ? null : chart(env);
+        HelmReleases.Engine engine = helm != null ? helm : new HelmReleases.JvmHelm(target);
+        var outcomes = new ArrayList<Outcome>();
+        try (KubernetesClient client = KubeClients.connect(target)) {
+            Map<String, String> tokens = ensureTokens(env, client, releases, serverDryRun);
+            for (RunnerValues.Release r : releases) {
+                outcomes.add(deploy(client, engine, chart, r, tokens.get(r.name()), timeout, serverDryRun));
+            }
+        }
+        printOutcomes(outcomes, serverDryRun);
+        return ExitCode.OK;
+    }
+
+    // ---- tokens ---------------------------------------------------------------------------------
+
+    /**
+     * For each release: "exists" when its token Secret holds a runner token; otherwise the runner
+     * is created in GitLab and its token stored ("created (runner N)"), or with server dry-run
+     * "would be created". Tokens are created only after every check passed.
+     */
+    private Map<String, String> ensureTokens(EnvConfig.Env env, KubernetesClient client, List<RunnerValues.Release> releases,
+                                             boolean serverDryRun) {
+        var result = new LinkedHashMap<String, String>();
+        var missing = new ArrayList<RunnerValues.Release>();
+        for (RunnerValues.Release r : releases) {
+            Secret s = client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get();
+            if (hasToken(s)) result.put(r.name(), "exists");
+            else missing.add(r);
+        }
+        if (missing.isEmpty()) return result;
+        if (serverDryRun) {
+            for (RunnerValues.Release r : missing) result.put(r.name(), "would be created in GitLab");
+            return result;
+        }
+        String accessToken = gitlabToken(missing);
+        var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), accessToken);
+        long groupId = api.groupId(env.organization().group());
+        for (RunnerValues.Release r : missing) {
+            String description = r.name() + " (" + env.name() + ", " + env.cluster().name() + ")";
+            GitLabApi.CreatedRunner created = api.createGroupRunner(groupId, r.runner().tags(), description);
+            Cli.info("created GitLab runner " + created.id() + " '" + description + "' in group " + env.organization().group());
+            try {
+                ServerSideApply.apply(client, RunnerValues.tokenSecret(r, created.token(), created.id()), false, forceConflicts);
+            } catch (RuntimeException e) {
+                GfwException why = e instanceof GfwException g ? g
+                        : e instanceof io.fabric8.kubernetes.client.KubernetesClientException k ? Cli.fromKubernetes(k)
+                        : new GfwException(ExitCode.INTERNAL, String.valueOf(e));
+                String undo;
+                try {
+                    api.deleteRunner(created.id());
+                    undo = "runner " + created.id() + " was deleted from GitLab again; re-run once the cluster accepts the Secret";
+                } catch (GfwException d) {
+                    undo = "runner " + created.id() + " stays registered in GitLab without a stored token: delete it in the group's"
+                            + " CI/CD > Runners settings (deleting it failed: " + d.getMessage() + ")";
+                }
+                throw new GfwException(why.exitCode(), "created GitLab runner " + created.id() + " for " + r.name()
+                        + " but could not store its token in Secret " + r.namespace() + "/" + r.tokenSecret() + ": " + why.getMessage()
+                        + "; " + undo, e);
+            }
+            result.put(r.name(), "created (runner " + created.id() + ")");
+        }
+        return result;
+    }
+
+    private static boolean hasToken(Secret s) {
+        if (s == null) return false;
+        String data = s.getData() == null ? null : s.getData().get(RunnerValues.TOKEN_KEY);
+        if (data != null && !data.isEmpty()) return !new String(Base64.getDecoder().decode(data), StandardCharsets.UTF_8).isBlank();
+        String plain = s.getStringData() == null ? null : s.getStringData().get(RunnerValues.TOKEN_KEY);
+        return plain != null && !plain.isBlank();
+    }
+
+    private String gitlabToken(List<RunnerValues.Release> needing) {
+        String why = "needed to create the GitLab runner" + (needing.size() > 1 ? "s" : "") + " of "
+                + String.join(", ", needing.stream().map(RunnerValues.Release::name).toList())
+                + " (no Secret " + needing.get(0).tokenSecret() + (needing.size() > 1 ? " etc." : "") + " in namespace " + needing.get(0).namespace() + ")";
+        String token;
+        if (gitlabTokenFile != null) {
+            try {
+                token = "-".equals(gitlabTokenFile) ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
+                        : Files.readString(Path.of(gitlabTokenFile));
+            } catch (IOException e) {
+                throw new GfwException(ExitCode.NO_INPUT, "--gitlab-token-file " + gitlabTokenFile + " cannot be read: " + e.getMessage());
+            }
+        } else {
+            token = System.getenv("GITLAB_TOKEN");
+        }
+        if (token == null || token.isBlank()) {
+            throw new GfwException(ExitCode.NO_INPUT, "GITLAB_TOKEN is not set: " + why
+                    + "; export GITLAB_TOKEN (a token with the create_runner scope) or pass --gitlab-token-file FILE");
+        }
+        return token.trim();
+    }
+
+    // ---- one release ----------------------------------------------------------------------------
+
+    private Outcome deploy(KubernetesClient client, HelmReleases.Engine engine, Path chart, RunnerValues.Release r, String token,
+                           Duration timeout, boolean serverDryRun) {
+        HelmReleases.Deployed live = engine.get(r.namespace(), r.name());
+        if (live != null && live.status() != null && live.status().startsWith("pending")) {
+            throw new GfwException(ExitCode.CONFLICT, "release " + r.name() + " is " + live.status() + " (revision " + live.revision()
+                    + "): another deployment is running or one was interrupted; wait, or inspect it with 'helm -n " + r.namespace()
+                    + " history " + r.name() + "'");
+        }
+        List<String> changes = new ArrayList<>();
+        String action;
+        Integer revision = live == null ? null : live.revision();
+        if (live == null) {
+            action = serverDryRun ? "would install" : "installed";
+        } else {
+            if (!r.version().equals(live.chartVersion())) changes.add("chart: " + live.chart() + " -> " + r.chart() + "-" + r.version());
+            if (!"deployed".equals(live.status())) changes.add("status: " + live.status() + " -> deployed");
+            changes.addAll(HelmReleases.valueChanges(r.values(), live.values()));
+            action = changes.isEmpty() ? "unchanged" : serverDryRun ? "would upgrade" : "upgraded";
+        }
+        if (!serverDryRun && !"unchanged".equals(action)) {
+            Cli.info((live == null ? "installing" : "upgrading") + " release " + r.name() + " (chart " + r.chart() + " " + r.version()
+                    + ", namespace " + r.namespace() + ", timeout " + timeout.toSeconds() + " s)");
+            try (var progress = new RolloutProgress(client, r)) {
+                revision = engine.upgradeInstall(chart, r.namespace(), r.name(), r.values(), timeout).revision();
+            }
+        }
+        ServerSideApply.Result hpa = ServerSideApply.apply(client, RunnerValues.hpa(r), serverDryRun, forceConflicts);
+        ServerSideApply.Result pdb = ServerSideApply.apply(client, RunnerValues.pdb(r), serverDryRun, forceConflicts);
+        for (String d : hpa.diff()) changes.add(r.hpaName() + " " + d);
+        for (String d : pdb.diff()) changes.add(r.pdbName() + " " + d);
+        Cli.info("release/" + r.name() + " " + action + (revision == null ? "" : " (revision " + revision + ")")
+                + "; hpa " + hpa.action() + ", pdb " + pdb.action() + (serverDryRun ? " (server dry run)" : ""));
+        return new Outcome(r.name(), r.namespace(), r.chart(), r.version(), action, revision, token,
+                hpa.action().name(), pdb.action().name(), changes);
+    }
+
+    /** Prints rollout progress of a release's Deployment on stderr every two seconds while Helm waits. */
+    static final class RolloutProgress implements AutoCloseable {
+        private final Thread thread;
+
+        RolloutProgress(KubernetesClient client, RunnerValues.Release r) {
+            thread = new Thread(() -> {
+                String last = "";
+                while (!Thread.currentThread().isInterrupted()) {
+                    try {
+                        Thread.sleep(2000);
+                        Deployment d = client.apps().deployments().inNamespace(r.namespace()).withName(r.name()).get();
+                        String now = d == null || d.getStatus() == null ? "waiting for deployment/" + r.name()
+                                : r.name() + ": " + n(d.getStatus().getReadyReplicas()) + "/" + n(d.getSpec().getReplicas())
+                                + " pods ready, " + n(d.getStatus().getUpdatedReplicas()) + " updated";
+                        if (!now.equals(last)) Cli.info("  " + now);
+                        last = now;
+                    } catch (InterruptedException e) {
+                        return;
+                    } catch (RuntimeException e) {
+                        // progress is best effort; Helm's own wait decides success
+                    }
+                }
+            }, "rollout-progress-" + r.name());
+            thread.setDaemon(true);
+            thread.start();
+        }
+
+        @Override
+        public void close() {
+            thread.interrupt();
+        }
+    }
+
+    private static int n(Integer i) {
+        return i == null ? 0 : i;
+    }
+
+    // ---- --status -------------------------------------------------------------------------------
+
+    private int status(EnvConfig.Env env, List<RunnerValues.Release> releases) {
+        KubeClients.Target target = cluster.target(env);
+        HelmReleases.Engine engine = helm != null ? helm : new HelmReleases.JvmHelm(target);
+        var rows = new ArrayList<Map<String, Object>>();
+        boolean healthy = true;
+        try (KubernetesClient client = KubeClients.connect(target)) {
+            for (RunnerValues.Release r : releases) {
+                HelmReleases.Deployed live = engine.get(r.namespace(), r.name());
+                List<Pod> pods = client.pods().inNamespace(r.namespace()).withLabel("app", r.name()).list().getItems();
+                long ready = pods.stream().filter(DeployRunners::ready).count();
+                HorizontalPodAutoscaler hpa = client.autoscaling().v2().horizontalPodAutoscalers()
+                        .inNamespace(r.namespace()).withName(r.hpaName()).get();
+                Secret token = client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get();
+                var row = new LinkedHashMap<String, Object>();
+                row.put("release", r.name());
+                row.put("namespace", r.namespace());
+                row.put("revision", live == null ? null : live.revision());
+                row.put("status", live == null ? "not installed" : live.status());
+                row.put("chartVersion", live == null ? null : live.chartVersion());
+                row.put("podsReady", ready);
+                row.put("pods", pods.size());
+                row.put("hpa", hpa == null ? null : hpaText(hpa));
+                row.put("token", hasToken(token) ? "present" : "missing");
+                rows.add(row);
+                if (live == null || !"deployed".equals(live.status()) || ready == 0) healthy = false;
+            }
+        }
+        if (output.format == Output.Format.table) {
+            var table = new ArrayList<List<String>>();
+            for (var row : rows) {
+                table.add(List.of(str(row.get("release")), str(row.get("revision")), str(row.get("status")), str(row.get("chartVersion")),
+                        row.get("podsReady") + "/" + row.get("pods"), str(row.get("hpa")), str(row.get("token"))));
+            }
+            Cli.out().print(Output.table(List.of("release", "revision", "status", "chart", "ready", "hpa", "token"), table));
+        } else {
+            Cli.out().print(output.format == Output.Format.json ? Output.json(rows) + "\n" : Output.yaml(rows));
+        }
+        if (!healthy) Cli.warn("not every runner release is deployed with a ready pod");
+        return healthy ? ExitCode.OK : ExitCode.CHECK_FAILED;
+    }
+
+    private static boolean ready(Pod p) {
+        return p.getStatus() != null && p.getStatus().getConditions() != null && p.getStatus().getConditions().stream()
+                .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+    }
+
+    private static String hpaText(HorizontalPodAutoscaler h) {
+        Integer current = h.getStatus() == null ? null : h.getStatus().getCurrentReplicas();
+        return (current == null ? "?" : current.toString()) + " (" + h.getSpec().getMinReplicas() + "-" + h.getSpec().getMaxReplicas() + ")";
+    }
+
+    private static String str(Object o) {
+        return o == null ? "-" : String.valueOf(o);
+    }
+
+    // ---- chart ----------------------------------------------------------------------------------
+
+    private Path chart(EnvConfig.Env env) {
+        var c = env.runnerChart();
+        if (chartPath != null) return HelmReleases.localChart(chartPath, c.name(), c.version(), env.file());
+        String repo = chartRepo != null ? chartRepo : c.repository();
+        Cli.info("fetching chart " + c.name() + " " + c.version() + " from " + repo + " (cached in " + chartCache + ")");
+        return HelmReleases.fetchChart(repo, c.name(), c.version(), chartCache);
+    }
+
+    // ---- output ---------------------------------------------------------------------------------
+
+    /** The client dry-run: per release its name, chart, version, namespace and values (which hold no token). */
+    private void printPlan(EnvConfig.Env env, List<RunnerValues.Release> releases) {
+        var plan = new ArrayList<Map<String, Object>>();
+        for (RunnerValues.Release r : releases) {
+            var m = new LinkedHashMap<String, Object>();
+            m.put("release", r.name());
+            m.put("chart", r.chart());
+            m.put("version", r.version());
+            m.put("repository", chartRepo != null ? chartRepo : r.repository());
+            m.put("namespace", r.namespace());
+            m.put("tokenSecret", r.tokenSecret());
+            m.put("values", r.values());
+            var a = r.runner().autoscaling();
+            var hpa = new LinkedHashMap<String, Object>();
+            hpa.put("name", r.hpaName());
+            hpa.put("minReplicas", a.minReplicas());
+            hpa.put("maxReplicas", a.maxReplicas());
+            hpa.put("cpuPercent", a.cpuPercent());
+            hpa.put("memoryPercent", a.memoryPercent());
+            m.put("hpa", hpa);
+            var pdb = new LinkedHashMap<String, Object>();
+            pdb.put("name", r.pdbName());
+            pdb.put("maxUnavailable", 1);
+            m.put("pdb", pdb);
+            plan.add(m);
+        }
+        switch (output.format) {
+            case json -> Cli.out().println(Output.json(plan));
+            case yaml -> Cli.out().print(Output.yaml(plan));
+            default -> {
+                for (var m : plan) {
+                    Cli.out().println("release " + m.get("release") + ": chart " + m.get("chart") + " " + m.get("version")
+                            + " from " + m.get("repository") + ", namespace " + m.get("namespace"));
+                    Cli.out().println("  token: from Secret " + m.get("tokenSecret") + " (" + RunnerValues.TOKEN_KEY + " " + Output.MASK
+                            + "; created through the GitLab API if missing)");
+                    @SuppressWarnings("unchecked") var hpa = (Map<String, Object>) m.get("hpa");
+                    @SuppressWarnings("unchecked") var pdb = (Map<String, Object>) m.get("pdb");
+                    Cli.out().println("  hpa: " + hpa.get("name") + " " + hpa.get("minReplicas") + "-" + hpa.get("maxReplicas")
+                            + " replicas at cpu " + hpa.get("cpuPercent") + "% / memory " + hpa.get("memoryPercent") + "%; pdb: "
+                            + pdb.get("name") + " maxUnavailable " + pdb.get("maxUnavailable"));
+                    Cli.out().println("  values:");
+                    for (String line : Output.yaml(m.get("values")).split("\n")) Cli.out().println("    " + line);
+                }
+            }
+        }
+        Cli.info("dry run (client): nothing was sent to the cluster or to GitLab (" + env.file() + ")");
+    }
+
+    private void printOutcomes(List<Outcome> outcomes, boolean serverDryRun) {
+        switch (output.format) {
+            case json -> Cli.out().println(Output.json(outcomes));
+            case yaml -> Cli.out().print(Output.yaml(outcomes));
+            default -> {
+                var rows = new ArrayList<List<String>>();
+                for (Outcome o : outcomes) {
+                    rows.add(List.of(o.release(), o.action(), str(o.revision()), o.chart() + "-" + o.version(), o.token(), o.hpa(), o.pdb()));
+                }
+                Cli.out().print(Output.table(List.of("release", "action", "revision", "chart", "token", "hpa", "pdb"), rows));
+                for (Outcome o : outcomes) {
+                    for (String c : o.changes()) Cli.out().println("  " + o.release() + ": " + c);
+                }
+            }
+        }
+        if (serverDryRun) Cli.info("dry run (server): nothing was changed");
+    }
+
+    private static final Pattern DURATION = Pattern.compile("(?i)(\\d+h)?(\\d+m)?(\\d+s)?");
+
+    static Duration parseTimeout(String text) {
+        String t = text == null ? "" : text.trim();
+        Duration d = null;
+        try {
+            if (t.matches("\\d+")) d = Duration.ofSeconds(Long.parseLong(t));
+            else if (!t.isEmpty() && DURATION.matcher(t).matches()) d = Duration.parse("PT" + t.toUpperCase());
+        } catch (RuntimeException ignored) {
+            // reported below
+        }
+        if (d == null) throw new GfwException(ExitCode.USAGE, "--timeout " + text + " is not a duration; use e.g. 300s, 5m or 1h");
+        if (d.isZero()) throw new GfwException(ExitCode.USAGE, "--timeout " + text + " must be more than 0");
+        return d;
     }
 }

@@ -1,0 +1,387 @@
+// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
+// Helm runs inside the JVM (helm-java: Helm 3 as a native library); the linux-amd64 native jar is
+// chosen by a Maven profile JBang does not apply, so it is named here.
+//DEPS com.marcnuri.helm-java:helm-java:0.0.21
+//DEPS com.marcnuri.helm-java:linux-amd64:0.0.21
+//DEPS io.fabric8:kubernetes-client:7.4.0
+//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
+//SOURCES ExitCode.java
+//SOURCES GfwException.java
+//SOURCES KubeClients.java
+//SOURCES Cli.java
+//SOURCES Output.java
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.Release;
+import io.fabric8.kubernetes.api.model.Config;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Helm releases for gfw: finding a chart (local directory or archive, or a chart repository's
+ * {@code index.yaml}, cached and checked against its digest) and the Helm operations gfw needs
+ * behind a small interface ({@link Engine}), implemented with helm-java — Helm in the JVM, so no
+ * {@code helm} binary has to be installed and nothing is downloaded at run time besides the chart.
+ */
+final class HelmReleases {
+
+    /** A deployed release as Helm records it; {@code values} are the user-supplied values. */
+    record Deployed(String name, String namespace, int revision, String chart, String status, Map<String, Object> values) {
+        /** "gitlab-runner-0.78.0" -> "0.78.0". */
+        String chartVersion() {
+            int i = chart == null ? -1 : chart.lastIndexOf('-');
+            while (i > 0 && !Character.isDigit(chart.charAt(i + 1))) i = chart.lastIndexOf('-', i - 1);
+            return i < 0 ? chart : chart.substring(i + 1);
+        }
+    }
+
+    /** What gfw asks of Helm. One implementation runs Helm in the JVM; the interface keeps the script testable. */
+    interface Engine {
+        /** The release, or null when it is not installed. */
+        Deployed get(String namespace, String name);
+
+        /**
+         * {@code helm upgrade --install --atomic --wait --timeout}: a failed upgrade is rolled back, a
+         * failed first install removed. Throws a {@link GfwException} on failure.
+         */
+        Deployed upgradeInstall(Path chart, String namespace, String name, Map<String, Object> values, Duration timeout);
+
+        /** {@code helm template}: the manifests the chart renders for these values. */
+        String template(Path chart, String namespace, String name, Map<String, Object> values);
+    }
+
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
+    /** helm-java against the cluster of a kubeconfig target (context and proxy as gfw resolved them). */
+    static final class JvmHelm implements Engine {
+        private final String kubeconfig;
+
+        /** {@code target} null: only {@link #template} works (no cluster). */
+        JvmHelm(KubeClients.Target target) {
+            requireHelm();
+            this.kubeconfig = target == null ? null : kubeconfigFor(target);
+        }
+
+        /** Loads Helm's native library once; a platform without one is a clear error, not a stack trace. */
+        static String requireHelm() {
+            try {
+                return Helm.version().call();
+            } catch (LinkageError | RuntimeException e) {
+                throw new GfwException(ExitCode.NOT_FOUND, "Helm is not available on " + System.getProperty("os.name") + "/"
+                        + System.getProperty("os.arch") + " (" + Cli.firstLine(String.valueOf(e.getMessage()))
+                        + "); gfw runs Helm in the JVM with com.marcnuri.helm-java, whose native jar for this platform must be in //DEPS", e);
+            }
+        }
+
+        @Override
+        public Deployed get(String namespace, String name) {
+            List<Release> all;
+            try {
+                all = Helm.list().all().withNamespace(namespace).withKubeConfigContents(kubeconfig).call();
+            } catch (RuntimeException e) {
+                throw helmError("list the Helm releases in namespace " + namespace, e);
+            }
+            Release found = all.stream().filter(r -> name.equals(r.getName())).findFirst().orElse(null);
+            if (found == null) return null;
+            Map<String, Object> values;
+            try {
+                String yaml = Helm.get(name).values().withNamespace(namespace).withKubeConfigContents(kubeconfig).call();
+                values = parseValues(yaml);
+            } catch (RuntimeException e) {
+                throw helmError("read the values of release " + name, e);
+            }
+            return new Deployed(found.getName(), namespace, revision(found), found.getChart(), found.getStatus(), values);
+        }
+
+        @Override
+        public Deployed upgradeInstall(Path chart, String namespace, String name, Map<String, Object> values, Duration timeout) {
+            Path valuesFile = writeValues(values);
+            try {
+                Release r = new Helm(chart).upgrade().install().atomic().waitReady()
+                        .withTimeout((int) Math.max(1, timeout.toSeconds()))
+                        .withName(name).withNamespace(namespace)
+                        .withValuesFile(valuesFile)
+                        .withKubeConfigContents(kubeconfig)
+                        .call();
+                return new Deployed(r.getName(), namespace, revision(r), r.getChart(), r.getStatus(), values);
+            } catch (RuntimeException e) {
+                String msg = Cli.firstLine(e.getMessage());
+                boolean timedOut = msg.contains("context deadline exceeded") || msg.contains("timed out");
+                throw new GfwException(timedOut ? ExitCode.UNAVAILABLE : ExitCode.REMOTE_ERROR, "release " + name
+                        + (timedOut ? " was not ready within " + timeout.toSeconds() + " s" : " failed") + " and was rolled back (--atomic): "
+                        + msg + (timedOut ? "; check the pods with 'kubectl -n " + namespace + " get pods -l app=" + name + "' or raise --timeout" : ""), e);
+            } finally {
+                deleteQuietly(valuesFile);
+            }
+        }
+
+        @Override
+        public String template(Path chart, String namespace, String name, Map<String, Object> values) {
+            Path valuesFile = writeValues(values);
+            try {
+                return new Helm(chart).template().withName(name).withNamespace(namespace).withValuesFile(valuesFile).call();
+            } catch (RuntimeException e) {
+                throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + chart + " does not render for release " + name + ": "
+                        + Cli.firstLine(e.getMessage()), e);
+            } finally {
+                deleteQuietly(valuesFile);
+            }
+        }
+
+        private static GfwException helmError(String what, RuntimeException e) {
+            String msg = Cli.firstLine(e.getMessage());
+            int code = msg.contains("Unauthorized") ? ExitCode.AUTH
+                    : msg.contains("connection refused") || msg.contains("no such host") || msg.contains("i/o timeout") ? ExitCode.UNAVAILABLE
+                    : ExitCode.REMOTE_ERROR;
+            return new GfwException(code, "Helm could not " + what + ": " + msg, e);
+        }
+    }
+
+    /**
+     * The kubeconfig handed to Helm: the user's file with gfw's choice of context made current and
+     * gfw's proxy (if any) set on that cluster, so Helm and the fabric8 client talk to the same place.
+     */
+    static String kubeconfigFor(KubeClients.Target target) {
+        Config cfg = KubeClients.parseKubeconfig(target.kubeconfig());
+        cfg.setCurrentContext(target.context());
+        String clusterName = cfg.getContexts().stream().filter(c -> c.getName().equals(target.context()))
+                .map(c -> c.getContext().getCluster()).findFirst().orElse(null);
+        if (cfg.getClusters() != null) {
+            for (var c : cfg.getClusters()) {
+                if (Objects.equals(c.getName(), clusterName) && c.getCluster() != null) {
+                    c.getCluster().setProxyUrl(target.proxy());
+                }
+            }
+        }
+        return Serialization.asYaml(cfg);
+    }
+
+    static Map<String, Object> parseValues(String yaml) {
+        if (yaml == null || yaml.isBlank() || yaml.trim().equals("null")) return new LinkedHashMap<>();
+        try {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> m = YAML.readValue(yaml, LinkedHashMap.class);
+            return m == null ? new LinkedHashMap<>() : m;
+        } catch (IOException e) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, "the deployed release's values are not YAML: " + Cli.firstLine(e.getMessage()), e);
+        }
+    }
+
+    /** Values files are only readable by the user (they hold no token, but may hold other settings). */
+    private static Path writeValues(Map<String, Object> values) {
+        try {
+            Path f = Files.createTempFile("gfw-values-", ".yaml",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(f, Output.yaml(values));
+            return f;
+        } catch (IOException e) {
+            throw new GfwException(ExitCode.CANT_WRITE, "cannot write a temporary values file: " + e.getMessage(), e);
+        } catch (UnsupportedOperationException e) {
+            try {
+                Path f = Files.createTempFile("gfw-values-", ".yaml");
+                Files.writeString(f, Output.yaml(values));
+                return f;
+            } catch (IOException io) {
+                throw new GfwException(ExitCode.CANT_WRITE, "cannot write a temporary values file: " + io.getMessage(), io);
+            }
+        }
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            Files.deleteIfExists(p);
+        } catch (IOException ignored) {
+            // a temp file left behind is harmless
+        }
+    }
+
+    private static int revision(Release r) {
+        try {
+            return Integer.parseInt(r.getRevision());
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    // ---- values comparison ----------------------------------------------------------------------
+
+    /** True when the deployed values equal the desired ones (compared as JSON trees: 12 equals 12, order ignored). */
+    static boolean sameValues(Map<String, Object> desired, Map<String, Object> deployed) {
+        return tree(desired).equals(tree(deployed));
+    }
+
+    /** Changed value paths, e.g. {@code concurrent: 8 -> 12}; long or multi-line values only say "changed". */
+    static List<String> valueChanges(Map<String, Object> desired, Map<String, Object> deployed) {
+        var out = new ArrayList<String>();
+        diff("", tree(deployed), tree(desired), out);
+        return out;
+    }
+
+    private static JsonNode tree(Map<String, Object> m) {
+        return YAML.valueToTree(m == null ? Map.of() : m);
+    }
+
+    private static void diff(String path, JsonNode have, JsonNode want, List<String> out) {
+        if (have != null && have.isObject() && want != null && want.isObject()) {
+            var keys = new java.util.LinkedHashSet<String>();
+            want.fieldNames().forEachRemaining(keys::add);
+            have.fieldNames().forEachRemaining(keys::add);
+            for (String k : keys) diff(path.isEmpty() ? k : path + "." + k, have.get(k), want.get(k), out);
+            return;
+        }
+        if (Objects.equals(have, want)) return;
+        out.add(path + ": " + brief(have) + " -> " + brief(want));
+    }
+
+    private static String brief(JsonNode n) {
+        if (n == null || n.isMissingNode()) return "(none)";
+        String s = n.isTextual() ? n.asText() : n.toString();
+        if (s.contains("\n") || s.length() > 60) return "(" + s.length() + " characters)";
+        return s;
+    }
+
+    // ---- finding the chart ----------------------------------------------------------------------
+
+    /**
+     * A local chart given with {@code --chart}: a directory with Chart.yaml (its name and version
+     * must be the pinned ones) or a packaged {@code .tgz}.
+     */
+    static Path localChart(String path, String name, String version, String configFile) {
+        Path p = Path.of(path);
+        if (Files.isDirectory(p)) {
+            Path chartYaml = p.resolve("Chart.yaml");
+            if (!Files.isRegularFile(chartYaml)) {
+                throw new GfwException(ExitCode.NO_INPUT, "--chart " + path + " is a directory without Chart.yaml; give a chart directory or a .tgz");
+            }
+            try {
+                JsonNode meta = YAML.readTree(Files.readString(chartYaml));
+                String n = meta.path("name").asText(), v = meta.path("version").asText();
+                if (!name.equals(n) || !version.equals(v)) {
+                    throw new GfwException(ExitCode.USAGE, "--chart " + path + " is " + n + " " + v + " but " + configFile
+                            + " runnerChart pins " + name + " " + version + "; use the matching chart or change runnerChart.version");
+                }
+            } catch (IOException e) {
+                throw new GfwException(ExitCode.NO_INPUT, "--chart " + path + ": cannot read Chart.yaml: " + e.getMessage(), e);
+            }
+            return p;
+        }
+        if (Files.isRegularFile(p)) return p;
+        throw new GfwException(ExitCode.NO_INPUT, "--chart " + path + " does not exist; give a chart directory or a packaged .tgz");
+    }
+
+    /**
+     * The chart from a Helm repository: {@code <repo>/index.yaml} names the archive and its sha256
+     * digest; the archive is downloaded once into {@code cacheDir} and checked. Fails with one line
+     * when the repository cannot be reached or does not have that version.
+     */
+    static Path fetchChart(String repository, String name, String version, Path cacheDir) {
+        Path cached = cacheDir.resolve(name + "-" + version + ".tgz");
+        if (Files.isRegularFile(cached)) return cached;
+        String repo = repository.replaceAll("/+$", "");
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
+                .followRedirects(HttpClient.Redirect.NORMAL).build();
+        JsonNode index;
+        try {
+            index = YAML.readTree(get(http, repo + "/index.yaml", "the chart repository index"));
+        } catch (IOException e) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, repo + "/index.yaml is not a Helm repository index: " + Cli.firstLine(e.getMessage()), e);
+        }
+        JsonNode entries = index.path("entries").path(name);
+        JsonNode entry = null;
+        var versions = new ArrayList<String>();
+        for (JsonNode e : entries) {
+            versions.add(e.path("version").asText());
+            if (version.equals(e.path("version").asText())) entry = e;
+        }
+        if (entry == null) {
+            throw new GfwException(ExitCode.NOT_FOUND, "chart " + name + " " + version + " is not in " + repo + "/index.yaml"
+                    + (versions.isEmpty() ? " (no " + name + " chart at all)" : " (newest: " + String.join(", ", versions.subList(0, Math.min(5, versions.size()))) + ")")
+                    + "; fix runnerChart.version or pass --chart-repo / --chart");
+        }
+        String url = entry.path("urls").path(0).asText("");
+        if (url.isEmpty()) throw new GfwException(ExitCode.REMOTE_ERROR, repo + "/index.yaml lists " + name + " " + version + " without a download URL");
+        URI archive = URI.create(repo + "/").resolve(url);
+        byte[] bytes = getBytes(http, archive.toString(), "the chart archive");
+        String digest = entry.path("digest").asText("");
+        if (!digest.isEmpty()) {
+            String actual = sha256(bytes);
+            if (!digest.equalsIgnoreCase(actual)) {
+                throw new GfwException(ExitCode.REMOTE_ERROR, "chart archive " + archive + " has sha256 " + actual + " but the index says " + digest
+                        + "; the repository or a proxy altered it, refusing to use it");
+            }
+        }
+        try {
+            Files.createDirectories(cacheDir);
+            Path tmp = Files.createTempFile(cacheDir, name, ".part");
+            Files.write(tmp, bytes);
+            Files.move(tmp, cached, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new GfwException(ExitCode.CANT_WRITE, "cannot store the chart in " + cacheDir + ": " + e.getMessage(), e);
+        }
+        return cached;
+    }
+
+    /** ~/.cache/gfw/charts (XDG_CACHE_HOME respected). */
+    static Path defaultCacheDir() {
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        String home = System.getenv("HOME") != null ? System.getenv("HOME") : System.getProperty("user.home");
+        return (xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(home, ".cache")).resolve("gfw").resolve("charts");
+    }
+
+    private static String get(HttpClient http, String url, String what) {
+        return new String(getBytes(http, url, what), java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private static byte[] getBytes(HttpClient http, String url, String what) {
+        HttpResponse<InputStream> resp;
+        try {
+            resp = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60)).GET().build(),
+                    HttpResponse.BodyHandlers.ofInputStream());
+            try (InputStream in = resp.body()) {
+                byte[] body = in.readAllBytes();
+                if (resp.statusCode() != 200) {
+                    throw new GfwException(resp.statusCode() == 404 ? ExitCode.NOT_FOUND : ExitCode.REMOTE_ERROR,
+                            "cannot fetch " + what + " " + url + ": HTTP " + resp.statusCode() + "; pass --chart-repo MIRROR or --chart PATH");
+                }
+                return body;
+            }
+        } catch (IOException e) {
+            throw new GfwException(ExitCode.UNAVAILABLE, "cannot fetch " + what + " " + url + ": "
+                    + (e.getMessage() == null ? e.toString() : e.getMessage()) + "; pass --chart-repo MIRROR or --chart PATH for an offline chart", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new GfwException(ExitCode.UNAVAILABLE, "interrupted while fetching " + url, e);
+        }
+    }
+
+    static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private HelmReleases() {}
+}

@@ -1,0 +1,232 @@
+// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
+//DEPS io.fabric8:kubernetes-client:7.4.0
+//SOURCES ExitCode.java
+//SOURCES GfwException.java
+//SOURCES EnvConfig.java
+
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscalerBuilder;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.MetricSpec;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.MetricSpecBuilder;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudgetBuilder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What each GitLab runner type of an environment becomes on the cluster: one Helm release of the
+ * {@code gitlab-runner} chart with its values, the Secret holding its runner token, and the HPA
+ * and PodDisruptionBudget gfw applies next to it. Pure computation from the environment file — no
+ * cluster, no network — so it is shared by deploy, dry-run and status, and tested in-process.
+ *
+ * <p>Names are stable and contain the type: release and Deployment {@code gitlab-runner-<type>},
+ * Secret {@code gitlab-runner-<type>-token}, HPA {@code gitlab-runner-<type>-hpa}, PDB
+ * {@code gitlab-runner-<type>-pdb}. The runner token never goes into values: the chart reads it
+ * from the Secret named by {@code runners.secret} (keys {@code runner-token} and
+ * {@code runner-registration-token}, both required by the chart's projected volume).
+ */
+final class RunnerValues {
+
+    /** Keys the gitlab-runner chart reads from the Secret named by {@code runners.secret}. */
+    static final String TOKEN_KEY = "runner-token";
+    static final String REGISTRATION_TOKEN_KEY = "runner-registration-token";
+    /** Annotation on the token Secret: the GitLab runner id, so a runner can be found and deleted later. */
+    static final String RUNNER_ID_ANNOTATION = "gfw.gloriousflywheel.io/gitlab-runner-id";
+
+    /** One runner type as a Helm release. {@code values} never hold a token. */
+    record Release(String type, String name, String namespace, String chart, String repository, String version,
+                   String tokenSecret, Map<String, Object> values, EnvConfig.Runner runner) {
+        String hpaName() { return name + "-hpa"; }
+        String pdbName() { return name + "-pdb"; }
+    }
+
+    static String releaseName(String type) {
+        return "gitlab-runner-" + type;
+    }
+
+    /**
+     * The releases for the requested types, in the order of the environment file; all of them when
+     * {@code types} is empty. An unknown type is a usage error naming the known ones.
+     */
+    static List<Release> select(EnvConfig.Env env, List<String> types) {
+        List<String> known = env.runners().stream().map(EnvConfig.Runner::type).toList();
+        for (String t : types) {
+            if (!known.contains(t)) {
+                throw new GfwException(ExitCode.USAGE, "unknown runner type '" + t + "': " + env.file()
+                        + " runners has " + String.join(", ", known) + " (or give no type for all of them)");
+            }
+        }
+        var out = new ArrayList<Release>();
+        for (EnvConfig.Runner r : env.runners()) {
+            if (types.isEmpty() || types.contains(r.type())) out.add(release(env, r));
+        }
+        return out;
+    }
+
+    static Release release(EnvConfig.Env env, EnvConfig.Runner r) {
+        String name = releaseName(r.type());
+        var chart = env.runnerChart();
+        return new Release(r.type(), name, env.namespaces().runners().name(), chart.name(), chart.repository(),
+                chart.version(), name + "-token", values(env, r), r);
+    }
+
+    /** The chart values for one runner, in the chart's own names (gitlab-runner chart 0.78.0). */
+    static Map<String, Object> values(EnvConfig.Env env, EnvConfig.Runner r) {
+        String name = releaseName(r.type());
+        var v = new LinkedHashMap<String, Object>();
+        v.put("fullnameOverride", name);
+        v.put("gitlabUrl", env.organization().gitlabUrl());
+        v.put("concurrent", r.concurrent());
+        // Helm would reset the replica count on every upgrade; start from the HPA's floor.
+        v.put("replicas", r.autoscaling().minReplicas());
+        v.put("rbac", map("create", true));
+        var manager = env.runnerChart().manager();
+        if (manager != null && !(manager.requests().isEmpty() && manager.limits().isEmpty())) {
+            var res = new LinkedHashMap<String, Object>();
+            if (!manager.requests().isEmpty()) res.put("requests", new LinkedHashMap<>(manager.requests()));
+            if (!manager.limits().isEmpty()) res.put("limits", new LinkedHashMap<>(manager.limits()));
+            v.put("resources", res);
+        }
+        var runners = new LinkedHashMap<String, Object>();
+        runners.put("secret", name + "-token");
+        runners.put("privileged", r.privileged());
+        runners.put("tags", String.join(",", r.tags()));
+        runners.put("config", configToml(env, r));
+        v.put("runners", runners);
+        return v;
+    }
+
+    /**
+     * Environment of every job: ATTIC_SERVER (the Attic service in the Attic namespace) and
+     * ATTIC_CACHE for all runners, then the runner's own variables (which win on a clash).
+     */
+    static Map<String, String> jobEnv(EnvConfig.Env env, EnvConfig.Runner r) {
+        var e = new LinkedHashMap<String, String>();
+        e.put("ATTIC_SERVER", env.atticServerUrl());
+        e.put("ATTIC_CACHE", env.attic().cache());
+        e.putAll(r.env());
+        return e;
+    }
+
+    /** {@code runners.config}: the runner's config.toml section for the Kubernetes executor. */
+    static String configToml(EnvConfig.Env env, EnvConfig.Runner r) {
+        var sb = new StringBuilder();
+        sb.append("[[runners]]\n");
+        var env0 = new ArrayList<String>();
+        jobEnv(env, r).forEach((k, val) -> env0.add(tomlString(k + "=" + val)));
+        sb.append("  environment = [").append(String.join(", ", env0)).append("]\n");
+        sb.append("  [runners.kubernetes]\n");
+        sb.append("    namespace = ").append(tomlString(env.namespaces().runners().name())).append('\n');
+        sb.append("    image = ").append(tomlString(r.image())).append('\n');
+        sb.append("    privileged = ").append(r.privileged()).append('\n');
+        sb.append("    poll_timeout = ").append(r.pollTimeout()).append('\n');
+        Map<String, String> req = r.job() == null ? Map.of() : r.job().requests();
+        Map<String, String> lim = r.job() == null ? Map.of() : r.job().limits();
+        for (String res : List.of("cpu", "memory", "ephemeral_storage")) {
+            String key = res.replace('_', '-');
+            if (req.containsKey(key)) sb.append("    ").append(res).append("_request = ").append(tomlString(req.get(key))).append('\n');
+            if (lim.containsKey(key)) sb.append("    ").append(res).append("_limit = ").append(tomlString(lim.get(key))).append('\n');
+        }
+        return sb.toString();
+    }
+
+    /**
+     * A TOML basic string. The chart passes runners.config through Helm's {@code tpl}, so a literal
+     * {@code {{} is written as a template that prints it.
+     */
+    static String tomlString(String s) {
+        var sb = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                case '\n' -> sb.append("\\n");
+                case '\t' -> sb.append("\\t");
+                case '\r' -> sb.append("\\r");
+                default -> {
+                    if (c < 0x20 || c == 0x7f) sb.append(String.format("\\u%04X", (int) c));
+                    else sb.append(c);
+                }
+            }
+        }
+        return sb.append('"').toString().replace("{{", "{{ \"{{\" }}");
+    }
+
+    // ---- objects gfw applies next to the chart -------------------------------------------------
+
+    static Map<String, String> labels(Release r) {
+        var l = new LinkedHashMap<String, String>();
+        l.put("app", r.name());
+        l.put("app.kubernetes.io/name", "gitlab-runner");
+        l.put("app.kubernetes.io/instance", r.name());
+        l.put("app.kubernetes.io/component", "runner-" + r.type());
+        l.put("app.kubernetes.io/part-of", "gloriousflywheel");
+        l.put("app.kubernetes.io/managed-by", "gfw");
+        return l;
+    }
+
+    /** The Secret the chart reads the runner token from (both keys: the chart mounts both). */
+    static HasMetadata tokenSecret(Release r, String token, long runnerId) {
+        var meta = new ObjectMetaBuilder().withName(r.tokenSecret()).withNamespace(r.namespace()).withLabels(labels(r));
+        if (runnerId > 0) meta.addToAnnotations(RUNNER_ID_ANNOTATION, String.valueOf(runnerId));
+        return new SecretBuilder()
+                .withMetadata(meta.build())
+                .withType("Opaque")
+                .addToData(TOKEN_KEY, base64(token))
+                .addToData(REGISTRATION_TOKEN_KEY, "")
+                .build();
+    }
+
+    /** HPA on the runner manager Deployment, cpu and memory utilisation, bounds from the environment file. */
+    static HasMetadata hpa(Release r) {
+        EnvConfig.Autoscaling a = r.runner().autoscaling();
+        return new HorizontalPodAutoscalerBuilder()
+                .withNewMetadata().withName(r.hpaName()).withNamespace(r.namespace()).withLabels(labels(r)).endMetadata()
+                .withNewSpec()
+                .withNewScaleTargetRef().withApiVersion("apps/v1").withKind("Deployment").withName(r.name()).endScaleTargetRef()
+                .withMinReplicas(a.minReplicas())
+                .withMaxReplicas(a.maxReplicas())
+                .withMetrics(utilisation("cpu", a.cpuPercent()), utilisation("memory", a.memoryPercent()))
+                .endSpec()
+                .build();
+    }
+
+    private static MetricSpec utilisation(String resource, int percent) {
+        return new MetricSpecBuilder().withType("Resource")
+                .withNewResource().withName(resource)
+                .withNewTarget().withType("Utilization").withAverageUtilization(percent).endTarget()
+                .endResource().build();
+    }
+
+    /**
+     * At most one runner manager down at a time during node drains. maxUnavailable rather than
+     * minAvailable: with one replica, minAvailable 1 would block every drain.
+     */
+    static HasMetadata pdb(Release r) {
+        return new PodDisruptionBudgetBuilder()
+                .withNewMetadata().withName(r.pdbName()).withNamespace(r.namespace()).withLabels(labels(r)).endMetadata()
+                .withNewSpec()
+                .withMaxUnavailable(new IntOrString(1))
+                .withNewSelector().addToMatchLabels("app", r.name()).endSelector()
+                .endSpec()
+                .build();
+    }
+
+    static String base64(String s) {
+        return Base64.getEncoder().encodeToString(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static Map<String, Object> map(String k, Object v) {
+        var m = new LinkedHashMap<String, Object>();
+        m.put(k, v);
+        return m;
+    }
+
+    private RunnerValues() {}
+}
