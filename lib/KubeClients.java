@@ -32,6 +32,11 @@ import java.util.List;
  */
 final class KubeClients {
 
+    static {
+        // fabric8 logs through SLF4J; without a provider SLF4J prints three warning lines on every run.
+        if (System.getProperty("slf4j.internal.verbosity") == null) System.setProperty("slf4j.internal.verbosity", "ERROR");
+    }
+
     /** What to connect to, and why: {@code kubeconfigSource} says which rule picked the file. */
     record Target(Path kubeconfig, String kubeconfigSource, String context, String server, String proxy) {}
 
