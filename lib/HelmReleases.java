@@ -75,12 +75,12 @@ final class HelmReleases {
 
     /** helm-java against the cluster of a kubeconfig target (context and proxy as gfw resolved them). */
     static final class JvmHelm implements Engine {
-        private final String kubeconfig;
+        private final Path kubeconfig;
 
         /** {@code target} null: only {@link #template} works (no cluster). */
         JvmHelm(KubeClients.Target target) {
             requireHelm();
-            this.kubeconfig = target == null ? null : kubeconfigFor(target);
+            this.kubeconfig = target == null ? null : writePrivate("gfw-kubeconfig-", kubeconfigFor(target), true);
         }
 
         /** Loads Helm's native library once; a platform without one is a clear error, not a stack trace. */
@@ -98,7 +98,7 @@ final class HelmReleases {
         public Deployed get(String namespace, String name) {
             List<Release> all;
             try {
-                all = Helm.list().all().withNamespace(namespace).withKubeConfigContents(kubeconfig).call();
+                all = Helm.list().all().withNamespace(namespace).withKubeConfig(kubeconfig).call();
             } catch (RuntimeException e) {
                 throw helmError("list the Helm releases in namespace " + namespace, e);
             }
@@ -106,7 +106,7 @@ final class HelmReleases {
             if (found == null) return null;
             Map<String, Object> values;
             try {
-                String yaml = Helm.get(name).values().withNamespace(namespace).withKubeConfigContents(kubeconfig).call();
+                String yaml = Helm.get(name).values().withNamespace(namespace).withKubeConfig(kubeconfig).call();
                 values = parseValues(yaml);
             } catch (RuntimeException e) {
                 throw helmError("read the values of release " + name, e);
@@ -122,14 +122,15 @@ final class HelmReleases {
                         .withTimeout((int) Math.max(1, timeout.toSeconds()))
                         .withName(name).withNamespace(namespace)
                         .withValuesFile(valuesFile)
-                        .withKubeConfigContents(kubeconfig)
+                        .withKubeConfig(kubeconfig)
                         .call();
                 return new Deployed(r.getName(), namespace, revision(r), r.getChart(), r.getStatus(), values);
             } catch (RuntimeException e) {
                 String msg = Cli.firstLine(e.getMessage());
                 boolean timedOut = msg.contains("context deadline exceeded") || msg.contains("timed out");
                 throw new GfwException(timedOut ? ExitCode.UNAVAILABLE : ExitCode.REMOTE_ERROR, "release " + name
-                        + (timedOut ? " was not ready within " + timeout.toSeconds() + " s" : " failed") + " and was rolled back (--atomic): "
+                        + (timedOut ? " was not ready within " + timeout.toSeconds() + " s" : " failed")
+                        + " (Helm --atomic rolled an upgrade back to the previous revision, or removed a failed first install): "
                         + msg + (timedOut ? "; check the pods with 'kubectl -n " + namespace + " get pods -l app=" + name + "' or raise --timeout" : ""), e);
             } finally {
                 deleteQuietly(valuesFile);
@@ -155,6 +156,26 @@ final class HelmReleases {
                     : msg.contains("connection refused") || msg.contains("no such host") || msg.contains("i/o timeout") ? ExitCode.UNAVAILABLE
                     : ExitCode.REMOTE_ERROR;
             return new GfwException(code, "Helm could not " + what + ": " + msg, e);
+        }
+    }
+
+    /**
+     * A file only the user can read, deleted when the JVM exits. helm-java 0.0.21 ignores
+     * kubeconfig contents on upgrade (it falls back to localhost:8080), so Helm gets a file.
+     */
+    static Path writePrivate(String prefix, String content, boolean deleteOnExit) {
+        Path f;
+        try {
+            try {
+                f = Files.createTempFile(prefix, ".yaml", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            } catch (UnsupportedOperationException e) {
+                f = Files.createTempFile(prefix, ".yaml");
+            }
+            if (deleteOnExit) f.toFile().deleteOnExit();
+            Files.writeString(f, content);
+            return f;
+        } catch (IOException e) {
+            throw new GfwException(ExitCode.CANT_WRITE, "cannot write a temporary file for Helm: " + e.getMessage(), e);
         }
     }
 
@@ -190,22 +211,7 @@ final class HelmReleases {
 
     /** Values files are only readable by the user (they hold no token, but may hold other settings). */
     private static Path writeValues(Map<String, Object> values) {
-        try {
-            Path f = Files.createTempFile("gfw-values-", ".yaml",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            Files.writeString(f, Output.yaml(values));
-            return f;
-        } catch (IOException e) {
-            throw new GfwException(ExitCode.CANT_WRITE, "cannot write a temporary values file: " + e.getMessage(), e);
-        } catch (UnsupportedOperationException e) {
-            try {
-                Path f = Files.createTempFile("gfw-values-", ".yaml");
-                Files.writeString(f, Output.yaml(values));
-                return f;
-            } catch (IOException io) {
-                throw new GfwException(ExitCode.CANT_WRITE, "cannot write a temporary values file: " + io.getMessage(), io);
-            }
-        }
+        return writePrivate("gfw-values-", Output.yaml(values), false);
     }
 
     private static void deleteQuietly(Path p) {

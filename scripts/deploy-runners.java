@@ -267,9 +267,19 @@ class DeployRunners implements Callable<Integer> {
         for (String d : hpa.diff()) changes.add(r.hpaName() + " " + d);
         for (String d : pdb.diff()) changes.add(r.pdbName() + " " + d);
         Cli.info("release/" + r.name() + " " + action + (revision == null ? "" : " (revision " + revision + ")")
-                + "; hpa " + hpa.action() + ", pdb " + pdb.action() + (serverDryRun ? " (server dry run)" : ""));
+                + "; " + r.hpaName() + " " + applied(hpa) + ", " + r.pdbName() + " " + applied(pdb));
         return new Outcome(r.name(), r.namespace(), r.chart(), r.version(), action, revision, token,
-                hpa.action().name(), pdb.action().name(), changes);
+                applied(hpa), applied(pdb), changes);
+    }
+
+    /** "created", or "would create" in a server dry run. */
+    private static String applied(ServerSideApply.Result result) {
+        if (!result.dryRun() || result.action() == ServerSideApply.Action.unchanged) return result.action().name();
+        return switch (result.action()) {
+            case created -> "would create";
+            case configured -> "would configure";
+            default -> "would prune";
+        };
     }
 
     /** Prints rollout progress of a release's Deployment on stderr every two seconds while Helm waits. */

@@ -1,0 +1,730 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.marcnuri.helm.Helm;
+import com.sun.net.httpserver.HttpServer;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
+import java.util.zip.GZIPOutputStream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * deploy-runners: values per runner type from the environment file, the fixture chart rendered with
+ * them, runner tokens created through a GitLab stand-in and stored in Secrets on the test API server,
+ * dry runs that write nothing, unchanged releases left alone, and the refusals and GitLab errors.
+ *
+ * <p>Helm writes its release records with client-go's protobuf encoding, which the fabric8 mock
+ * cannot decode; Helm's reads (list, get values) work against it. So the in-process deploy tests
+ * use {@link ClusterHelm}: real Helm for reading releases and rendering the chart, the rendered
+ * objects applied to the test API server with fabric8, and the release record written the way
+ * Helm's Secret storage does — so the next run's real {@code helm list / get values} see it.
+ */
+class DeployRunnersTest {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+    static final Path FIXTURE = TestSupport.repo().resolve("tests/fixtures/gitlab-runner");
+    static final AtomicInteger SEQ = new AtomicInteger();
+
+    static EnvConfig.Env dev() {
+        return EnvConfig.load("dev", TestSupport.repo().resolve("environments").toString());
+    }
+
+    // ---- values, in-process -----------------------------------------------------------------------
+
+    @Test
+    void valuesOfEveryTypeFollowTheEnvironmentFile() {
+        EnvConfig.Env env = dev();
+        List<RunnerValues.Release> releases = RunnerValues.select(env, List.of());
+        assertEquals(env.runners().stream().map(EnvConfig.Runner::type).toList(), releases.stream().map(RunnerValues.Release::type).toList());
+        String atticUrl = "http://" + env.attic().service() + "." + env.namespaces().attic().name() + ".svc.cluster.local";
+        var privilegedTypes = new TreeSet<String>();
+        for (RunnerValues.Release r : releases) {
+            EnvConfig.Runner runner = r.runner();
+            Map<String, Object> v = r.values();
+            assertTrue(r.name().contains(runner.type()), r.name());
+            assertEquals(r.name(), v.get("fullnameOverride"));
+            assertEquals(env.organization().gitlabUrl(), v.get("gitlabUrl"));
+            assertEquals(runner.concurrent(), v.get("concurrent"));
+            assertEquals(runner.autoscaling().minReplicas(), v.get("replicas"));
+            assertEquals(Map.of("create", true), v.get("rbac"));
+            assertEquals(Map.of("requests", env.runnerChart().manager().requests(), "limits", env.runnerChart().manager().limits()), v.get("resources"));
+            @SuppressWarnings("unchecked") Map<String, Object> runners = (Map<String, Object>) v.get("runners");
+            assertEquals(r.name() + "-token", runners.get("secret"));
+            assertEquals(String.join(",", runner.tags()), runners.get("tags"));
+            if ((Boolean) runners.get("privileged")) privilegedTypes.add(r.type());
+            String toml = (String) runners.get("config");
+            assertTrue(toml.contains("\"ATTIC_SERVER=" + atticUrl + "\""), toml);
+            assertTrue(toml.contains("\"ATTIC_CACHE=" + env.attic().cache() + "\""), toml);
+            for (var e : runner.env().entrySet()) assertTrue(toml.contains("\"" + e.getKey() + "=" + e.getValue() + "\""), e + " in " + toml);
+            assertTrue(toml.contains("namespace = \"" + env.namespaces().runners().name() + "\""), toml);
+            assertTrue(toml.contains("image = \"" + runner.image() + "\""), toml);
+            assertTrue(toml.contains("privileged = " + runner.privileged()), toml);
+            assertTrue(toml.contains("poll_timeout = " + runner.pollTimeout()), toml);
+            assertTrue(toml.contains("cpu_request = \"" + runner.job().requests().get("cpu") + "\""), toml);
+            assertTrue(toml.contains("memory_limit = \"" + runner.job().limits().get("memory") + "\""), toml);
+            // [[runners]] keys come before the [runners.kubernetes] table, or TOML would put them in it.
+            assertTrue(toml.indexOf("environment = ") < toml.indexOf("[runners.kubernetes]"), toml);
+            // No token in values: the chart reads it from the Secret.
+            assertFalse(Output.json(v).contains("glrt-"));
+            assertFalse(v.containsKey("runnerToken") || v.containsKey("runnerRegistrationToken"));
+        }
+        // Only the runner the environment file marks privileged (dind) runs privileged.
+        var expectedPrivileged = new TreeSet<String>();
+        env.runners().stream().filter(EnvConfig.Runner::privileged).forEach(r -> expectedPrivileged.add(r.type()));
+        assertEquals(Set.of("dind"), expectedPrivileged, "dev.yaml changed: dind is the privileged runner");
+        assertEquals(expectedPrivileged, privilegedTypes);
+        // dind talks to its docker daemon without TLS; nix gets the flakes config.
+        String dind = (String) ((Map<?, ?>) releases.stream().filter(r -> r.type().equals("dind")).findFirst().orElseThrow().values().get("runners")).get("config");
+        assertTrue(dind.contains("\"DOCKER_HOST=tcp://localhost:2375\"") && dind.contains("\"DOCKER_TLS_CERTDIR=\""), dind);
+        String nix = (String) ((Map<?, ?>) releases.stream().filter(r -> r.type().equals("nix")).findFirst().orElseThrow().values().get("runners")).get("config");
+        assertTrue(nix.contains("NIX_CONFIG="), nix);
+    }
+
+    @Test
+    void hpaAndPdbFollowTheAutoscalingConfig() {
+        EnvConfig.Env env = dev();
+        for (RunnerValues.Release r : RunnerValues.select(env, List.of())) {
+            var hpa = (HorizontalPodAutoscaler) RunnerValues.hpa(r);
+            assertEquals(r.name() + "-hpa", hpa.getMetadata().getName());
+            assertEquals(r.runner().autoscaling().minReplicas(), hpa.getSpec().getMinReplicas());
+            assertEquals(r.runner().autoscaling().maxReplicas(), hpa.getSpec().getMaxReplicas());
+            assertEquals(r.name(), hpa.getSpec().getScaleTargetRef().getName());
+            var targets = new LinkedHashMap<String, Integer>();
+            hpa.getSpec().getMetrics().forEach(m -> targets.put(m.getResource().getName(), m.getResource().getTarget().getAverageUtilization()));
+            assertEquals(Map.of("cpu", r.runner().autoscaling().cpuPercent(), "memory", r.runner().autoscaling().memoryPercent()), targets);
+            var pdb = (PodDisruptionBudget) RunnerValues.pdb(r);
+            assertEquals(Map.of("app", r.name()), pdb.getSpec().getSelector().getMatchLabels());
+        }
+    }
+
+    @Test
+    void tomlStringsAreEscapedAndSafeFromHelmTemplating() {
+        assertEquals("\"a\\\"b\\\\c\\nd\"", RunnerValues.tomlString("a\"b\\c\nd"));
+        // The chart runs runners.config through tpl: a literal {{ must come out as {{.
+        String s = RunnerValues.tomlString("x{{y");
+        String rendered = new HelmReleases.JvmHelm(null).template(FIXTURE, "ns", "r", Map.of("runners", Map.of("config", s)));
+        assertTrue(rendered.contains("x{{y"), rendered);
+    }
+
+    @Test
+    void unknownTypeIsAUsageErrorNamingTheKnownTypes() {
+        var r = TestSupport.inProcess(new DeployRunners(), "dev", "docker", "windows", "--dry-run");
+        assertEquals(ExitCode.USAGE, r.exit(), r.toString());
+        assertEquals(List.of("error: unknown runner type 'windows': environments/dev.yaml runners has docker, dind, rocky8, rocky9, nix (or give no type for all of them)"),
+                r.err().lines().toList());
+        assertEquals("", r.out());
+    }
+
+    @Test
+    void badTimeoutIsAUsageError() {
+        var r = TestSupport.inProcess(new DeployRunners(), "dev", "--timeout", "soon", "--dry-run=server");
+        assertEquals(ExitCode.USAGE, r.exit(), r.toString());
+        assertTrue(r.err().contains("--timeout soon"), r.err());
+        assertEquals(Duration.ofMinutes(90), DeployRunners.parseTimeout("1h30m"));
+        assertEquals(Duration.ofSeconds(300), DeployRunners.parseTimeout("300"));
+    }
+
+    // ---- the fixture chart, rendered by Helm --------------------------------------------------------
+
+    @Test
+    void fixtureChartRendersTheComputedValues() throws IOException {
+        EnvConfig.Env env = dev();
+        RunnerValues.Release dind = RunnerValues.select(env, List.of("dind")).get(0);
+        String manifest = new HelmReleases.JvmHelm(null).template(FIXTURE, dind.namespace(), dind.name(), dind.values());
+        Map<String, JsonNode> byKind = new LinkedHashMap<>();
+        for (JsonNode doc : documents(manifest)) byKind.put(doc.path("kind").asText() + "/" + doc.path("metadata").path("name").asText(), doc);
+        assertEquals(Set.of("Deployment/gitlab-runner-dind", "ConfigMap/gitlab-runner-dind", "ServiceAccount/gitlab-runner-dind",
+                "Role/gitlab-runner-dind", "RoleBinding/gitlab-runner-dind"), byKind.keySet());
+        JsonNode deploy = byKind.get("Deployment/gitlab-runner-dind");
+        assertEquals(dind.runner().autoscaling().minReplicas(), deploy.path("spec").path("replicas").asInt());
+        JsonNode container = deploy.path("spec").path("template").path("spec").path("containers").path(0);
+        assertEquals(env.organization().gitlabUrl(), container.path("env").path(0).path("value").asText());
+        assertEquals(env.runnerChart().manager().limits().get("memory"), container.path("resources").path("limits").path("memory").asText());
+        // The token comes from the Secret gfw manages, both keys as the real chart mounts them.
+        JsonNode secretSource = deploy.path("spec").path("template").path("spec").path("volumes").path(0).path("projected").path("sources").path(0).path("secret");
+        assertEquals(dind.tokenSecret(), secretSource.path("name").asText());
+        assertEquals("[\"runner-registration-token\",\"runner-token\"]", JSON.writeValueAsString(
+                JSON.valueToTree(secretSource.path("items").findValuesAsText("key"))));
+        JsonNode cm = byKind.get("ConfigMap/gitlab-runner-dind").path("data");
+        assertTrue(cm.path("config.toml").asText().contains("concurrent = " + dind.runner().concurrent()), cm.toString());
+        String toml = cm.path("config.template.toml").asText();
+        assertTrue(toml.contains("privileged = true"), toml);
+        assertTrue(toml.contains("ATTIC_SERVER=" + env.atticServerUrl()), toml);
+        assertEquals("dind,docker,linux,amd64", cm.path("runner-tags").asText());
+        assertEquals("true", cm.path("runner-privileged").asText());
+        // Nothing in the rendered chart carries a token.
+        assertFalse(manifest.contains("glrt-"));
+        assertFalse(byKind.keySet().stream().anyMatch(k -> k.startsWith("Secret/")), "the chart must not render its own token Secret");
+    }
+
+    // ---- client dry run: no cluster, no GitLab, as a user runs it --------------------------------------
+
+    @Test
+    void clientDryRunNeedsNoClusterAndPrintsNoToken() throws IOException {
+        Path home = TestSupport.tempDir("runners-home");
+        String sentinel = "glpat-SENTINEL-" + SEQ.incrementAndGet();
+        var r = TestSupport.script("deploy-runners", "dev", "--dry-run", "-o", "json")
+                .env("HOME", home.toString()).env("GITLAB_TOKEN", sentinel).run();
+        assertEquals(0, r.exit(), r.toString());
+        EnvConfig.Env env = dev();
+        JsonNode list = JSON.readTree(r.out());
+        assertEquals(env.runners().size(), list.size());
+        for (int i = 0; i < list.size(); i++) {
+            JsonNode rel = list.get(i);
+            EnvConfig.Runner runner = env.runners().get(i);
+            assertEquals("gitlab-runner-" + runner.type(), rel.path("release").asText());
+            assertEquals(env.runnerChart().name(), rel.path("chart").asText());
+            assertEquals(env.runnerChart().version(), rel.path("version").asText());
+            assertEquals(env.namespaces().runners().name(), rel.path("namespace").asText());
+            assertEquals(JSON.valueToTree(RunnerValues.values(env, runner)), rel.path("values"));
+        }
+        assertFalse((r.out() + r.err()).contains(sentinel), "the GitLab token leaked:\n" + r);
+        assertFalse(r.out().contains("glrt-"));
+        assertTrue(r.err().contains("nothing was sent"), r.err());
+    }
+
+    @Test
+    void clientDryRunReadableSummaryAndYaml() throws IOException {
+        var table = TestSupport.inProcess(new DeployRunners(), "dev", "nix", "--dry-run");
+        assertEquals(0, table.exit(), table.toString());
+        assertTrue(table.out().startsWith("release gitlab-runner-nix: chart gitlab-runner 0.78.0 from https://charts.gitlab.io, namespace gitlab-runners\n"), table.out());
+        assertTrue(table.out().contains("runner-token " + Output.MASK), table.out());
+        assertTrue(table.out().contains("NIX_CONFIG="), table.out());
+        var yaml = TestSupport.inProcess(new DeployRunners(), "dev", "nix", "docker", "--dry-run=client", "-o", "yaml", "--chart-repo", "https://mirror.example/charts");
+        assertEquals(0, yaml.exit(), yaml.toString());
+        JsonNode list = YAML.readTree(yaml.out());
+        assertEquals(List.of("gitlab-runner-docker", "gitlab-runner-nix"), list.findValuesAsText("release"));
+        assertEquals("https://mirror.example/charts", list.get(0).path("repository").asText());
+    }
+
+    // ---- refusals -----------------------------------------------------------------------------------
+
+    @Test
+    void plannedEnvironmentIsRefusedBeforeAnyRequest() throws IOException {
+        TestApiServer api = TestApiServer.shared();
+        try (var gitlab = new GitLabStandIn()) {
+            long before = api.isMock() ? api.requests().size() : 0;
+            var r = TestSupport.script("deploy-runners", "prod", "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
+                    "--gitlab-url", gitlab.url(), "--chart", FIXTURE.toString(), "--yes").env("GITLAB_TOKEN", "glpat-x").run();
+            assertEquals(ExitCode.REFUSED, r.exit(), r.toString());
+            assertTrue(r.err().contains("error: environment prod is planned"), r.err());
+            assertEquals(List.of(), gitlab.requests);
+            if (api.isMock()) assertEquals(before, api.requests().size(), "requests reached the API server");
+        }
+    }
+
+    @Test
+    void productionNeedsYes() throws IOException {
+        Path dir = envDir("runners-prod-" + SEQ.incrementAndGet(), text -> text.replace("production: false", "production: true"));
+        TestApiServer api = TestApiServer.shared();
+        var r = TestSupport.inProcess(new DeployRunners(), "dev", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
+                "--chart", FIXTURE.toString());
+        assertEquals(ExitCode.REFUSED, r.exit(), r.toString());
+        assertTrue(r.err().contains("production") && r.err().contains("--yes"), r.err());
+    }
+
+    // ---- tokens, Secrets, Helm, HPA/PDB on the test API server ------------------------------------------
+
+    @Test
+    void firstDeployCreatesTheRunnerInGitLabStoresItsTokenAndInstalls() throws IOException {
+        TestApiServer api = TestApiServer.shared();
+        String ns = "runners-first-" + SEQ.incrementAndGet();
+        Path dir = envDir(ns, UnaryOperator.identity());
+        createNamespace(api, ns);
+        try (var gitlab = new GitLabStandIn()) {
+            var helm = new ClusterHelm(api);
+            var r = deploy(helm, dir, gitlab, "docker", "dind", "-o", "json");
+            assertEquals(0, r.exit(), r.toString());
+
+            // GitLab: the group looked up by path, then one group runner per type with its tags.
+            assertEquals(List.of("GET /api/v4/groups/gloriousflywheel", "POST /api/v4/user/runners", "POST /api/v4/user/runners"),
+                    gitlab.requests.stream().map(GitLabStandIn.Req::line).toList());
+            for (GitLabStandIn.Req req : gitlab.requests) assertEquals(GitLabStandIn.ACCESS_TOKEN, req.privateToken());
+            JsonNode docker = JSON.readTree(gitlab.requests.get(1).body());
+            assertEquals("group_type", docker.path("runner_type").asText());
+            assertEquals(GitLabStandIn.GROUP_ID, docker.path("group_id").asLong());
+            assertEquals(List.of("docker", "linux", "amd64"), List.of(JSON.treeToValue(docker.path("tag_list"), String[].class)));
+            assertTrue(docker.path("description").asText().contains("gitlab-runner-docker"), docker.toString());
+            assertEquals(List.of("dind", "docker", "linux", "amd64"),
+                    List.of(JSON.treeToValue(JSON.readTree(gitlab.requests.get(2).body()).path("tag_list"), String[].class)));
+
+            // The tokens are in the Secrets the chart reads, and nowhere in the output.
+            KubernetesClient c = api.client();
+            for (int i = 0; i < 2; i++) {
+                String release = i == 0 ? "gitlab-runner-docker" : "gitlab-runner-dind";
+                Secret s = c.secrets().inNamespace(ns).withName(release + "-token").get();
+                assertNotNull(s, release + "-token missing");
+                assertEquals(gitlab.tokens.get(i), decode(s.getData().get("runner-token")));
+                assertEquals("", decode(s.getData().get("runner-registration-token")));
+                assertEquals(String.valueOf(gitlab.ids.get(i)), s.getMetadata().getAnnotations().get(RunnerValues.RUNNER_ID_ANNOTATION));
+                assertFalse(r.out().contains(gitlab.tokens.get(i)) || r.err().contains(gitlab.tokens.get(i)), "token leaked:\n" + r);
+
+                // The chart's objects, rendered by Helm and on the cluster; the Deployment mounts that Secret.
+                Deployment d = c.apps().deployments().inNamespace(ns).withName(release).get();
+                assertNotNull(d, "deployment " + release);
+                assertEquals(release + "-token", d.getSpec().getTemplate().getSpec().getVolumes().get(0).getProjected().getSources().get(0).getSecret().getName());
+                HorizontalPodAutoscaler hpa = c.autoscaling().v2().horizontalPodAutoscalers().inNamespace(ns).withName(release + "-hpa").get();
+                assertNotNull(hpa, release + "-hpa");
+                assertNotNull(c.policy().v1().podDisruptionBudget().inNamespace(ns).withName(release + "-pdb").get(), release + "-pdb");
+            }
+            assertEquals(2, helm.upgrades.get());
+            JsonNode outcomes = JSON.readTree(r.out());
+            assertEquals(List.of("installed", "installed"), outcomes.findValuesAsText("action"));
+            assertEquals("created (runner " + gitlab.ids.get(0) + ")", outcomes.get(0).path("token").asText());
+            assertEquals(1, outcomes.get(0).path("revision").asInt());
+
+            // --status reads the releases back through real Helm.
+            var status = TestSupport.inProcess(withHelm(helm), "dev", "docker", "--status", "-o", "json", "--env-dir", dir.toString(),
+                    "--kubeconfig", api.kubeconfig().toString(), "--context", api.context());
+            JsonNode st = JSON.readTree(status.out()).get(0);
+            assertEquals("gitlab-runner-docker", st.path("release").asText());
+            assertEquals(1, st.path("revision").asInt());
+            assertEquals("deployed", st.path("status").asText());
+            assertEquals("0.78.0", st.path("chartVersion").asText());
+            assertEquals("present", st.path("token").asText());
+            assertTrue(st.path("hpa").asText().endsWith("(2-8)"), st.toString());
+            // The test server runs no controllers, so no pod is ready: status says so with its exit code.
+            assertEquals(0, st.path("podsReady").asInt());
+            assertEquals(ExitCode.CHECK_FAILED, status.exit(), status.toString());
+        }
+    }
+
+    @Test
+    void unchangedValuesMeanNoUpgradeAndNoGitLabCall() throws IOException {
+        TestApiServer api = TestApiServer.shared();
+        String ns = "runners-again-" + SEQ.incrementAndGet();
+        Path dir = envDir(ns, UnaryOperator.identity());
+        createNamespace(api, ns);
+        try (var gitlab = new GitLabStandIn()) {
+            var helm = new ClusterHelm(api);
+            assertEquals(0, deploy(helm, dir, gitlab, "rocky9").exit());
+            int gitlabCalls = gitlab.requests.size();
+            assertEquals(1, helm.upgrades.get());
+            if (api.isMock()) api.resetRequests();
+
+            var again = deploy(helm, dir, gitlab, "rocky9");
+            assertEquals(0, again.exit(), again.toString());
+            assertEquals(1, helm.upgrades.get(), "an unchanged release was upgraded");
+            assertEquals(gitlabCalls, gitlab.requests.size(), "the token Secret exists: GitLab must not be asked again");
+            assertTrue(again.out().matches("(?s).*gitlab-runner-rocky9\\s+unchanged\\s+1\\s.*"), again.out());
+            if (api.isMock()) assertEquals(0, api.mutatingRequests(), "an unchanged re-run wrote to the cluster: " + api.requests());
+
+            // A changed value in the environment file: one upgrade, and the change is named.
+            Files.writeString(dir.resolve("dev.yaml"), Files.readString(dir.resolve("dev.yaml"))
+                    .replaceFirst("(type: rocky9[\\s\\S]*?concurrent: )4", "$19"));
+            var changed = deploy(helm, dir, gitlab, "rocky9");
+            assertEquals(0, changed.exit(), changed.toString());
+            assertEquals(2, helm.upgrades.get());
+            assertTrue(changed.out().contains("gitlab-runner-rocky9: concurrent: 4 -> 9"), changed.out());
+            assertTrue(changed.out().matches("(?s).*gitlab-runner-rocky9\\s+upgraded\\s+2\\s.*"), changed.out());
+        }
+    }
+
+    @Test
+    void serverDryRunReadsTheClusterAndWritesNothing() throws IOException {
+        TestApiServer api = TestApiServer.shared();
+        assumeTrue(api.isMock(), "needs the test API server's request log");
+        String ns = "runners-dry-" + SEQ.incrementAndGet();
+        Path dir = envDir(ns, UnaryOperator.identity());
+        createNamespace(api, ns);
+        try (var gitlab = new GitLabStandIn()) {
+            var helm = new ClusterHelm(api);
+            api.resetRequests();
+            var r = TestSupport.inProcess(withHelm(helm), "dev", "--dry-run=server", "--env-dir", dir.toString(),
+                    "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--gitlab-url", gitlab.url());
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(0, api.mutatingRequests(false), "a server dry run stored something: " + api.requests());
+            assertEquals(List.of(), gitlab.requests);
+            assertEquals(0, helm.upgrades.get());
+            assertEquals(List.of(), api.client().secrets().inNamespace(ns).list().getItems());
+            for (EnvConfig.Runner runner : dev().runners()) {
+                assertTrue(r.out().matches("(?s).*gitlab-runner-" + runner.type() + "\\s+would install\\s+-\\s+gitlab-runner-0\\.78\\.0\\s+would be created in GitLab\\s+would create\\s+would create.*"), r.out());
+            }
+        }
+    }
+
+    @Test
+    void serverDryRunShowsWhatWouldChange() throws IOException {
+        TestApiServer api = TestApiServer.shared();
+        String ns = "runners-diff-" + SEQ.incrementAndGet();
+        Path dir = envDir(ns, UnaryOperator.identity());
+        createNamespace(api, ns);
+        try (var gitlab = new GitLabStandIn()) {
+            var helm = new ClusterHelm(api);
+            assertEquals(0, deploy(helm, dir, gitlab, "nix").exit());
+            Files.writeString(dir.resolve("dev.yaml"), Files.readString(dir.resolve("dev.yaml"))
+                    .replace("autoscaling: {minReplicas: 2, maxReplicas: 5, cpu: 70, memory: 80}", "autoscaling: {minReplicas: 2, maxReplicas: 7, cpu: 70, memory: 80}")
+                    .replace("image: nixpkgs/nix-flakes", "image: nixos/nix:2.24"));
+            var r = TestSupport.inProcess(withHelm(helm), "dev", "nix", "--dry-run=server", "--env-dir", dir.toString(),
+                    "--kubeconfig", api.kubeconfig().toString(), "--context", api.context());
+            assertEquals(0, r.exit(), r.toString());
+            assertTrue(r.out().matches("(?s).*gitlab-runner-nix\\s+would upgrade\\s+1\\s+gitlab-runner-0\\.78\\.0\\s+exists\\s+would configure\\s+unchanged.*"), r.out());
+            assertTrue(r.out().contains("gitlab-runner-nix: runners.config: ("), r.out());
+            assertTrue(r.out().contains("gitlab-runner-nix: gitlab-runner-nix-hpa spec.maxReplicas: 5 -> 7"), r.out());
+            assertEquals(1, helm.upgrades.get());
+            assertEquals(5, api.client().autoscaling().v2().horizontalPodAutoscalers().inNamespace(ns).withName("gitlab-runner-nix-hpa").get().getSpec().getMaxReplicas());
+        }
+    }
+
+    // ---- GitLab errors --------------------------------------------------------------------------------
+
+    @Test
+    void gitlabRejectingTheTokenIsOneClearLine() {
+        TestApiServer api = TestApiServer.shared();
+        String ns = "runners-401-" + SEQ.incrementAndGet();
+        Path dir = envDir(ns, UnaryOperator.identity());
+        createNamespace(api, ns);
+        try (var gitlab = new GitLabStandIn()) {
+            gitlab.groupStatus = 401;
+            // As users run it: a process, the token from the environment.
+            var r = TestSupport.script("deploy-runners", "dev", "docker", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
+                    "--context", api.context(), "--gitlab-url", gitlab.url(), "--chart", FIXTURE.toString())
+                    .env("GITLAB_TOKEN", GitLabStandIn.ACCESS_TOKEN).run();
+            assertEquals(ExitCode.AUTH, r.exit(), r.toString());
+            List<String> errors = r.err().lines().filter(l -> l.startsWith("error:")).toList();
+            assertEquals(1, errors.size(), r.err());
+            assertTrue(errors.get(0).startsWith("error: GitLab rejected GITLAB_TOKEN (401 401 Unauthorized) on GET " + gitlab.url() + "/api/v4/groups/gloriousflywheel"), r.err());
+            assertFalse(r.err().contains(GitLabStandIn.ACCESS_TOKEN) || r.out().contains(GitLabStandIn.ACCESS_TOKEN), "token leaked:\n" + r);
+            assertNull(api.client().secrets().inNamespace(ns).withName("gitlab-runner-docker-token").get());
+        }
+    }
+
+    @Test
+    void missingGroupAndGitLabFailuresHaveTheirExitCodes() {
+        TestApiServer api = TestApiServer.shared();
+        String ns = "runners-gl-" + SEQ.incrementAndGet();
+        Path dir = envDir(ns, UnaryOperator.identity());
+        createNamespace(api, ns);
+        try (var gitlab = new GitLabStandIn()) {
+            gitlab.groupStatus = 404;
+            var r = deploy(new ClusterHelm(api), dir, gitlab, "docker");
+            assertEquals(ExitCode.NOT_FOUND, r.exit(), r.toString());
+            assertTrue(r.err().contains("organization.group"), r.err());
+
+            gitlab.groupStatus = 200;
+            gitlab.createStatus = 503;
+            r = deploy(new ClusterHelm(api), dir, gitlab, "docker");
+            assertEquals(ExitCode.REMOTE_ERROR, r.exit(), r.toString());
+            assertTrue(r.err().startsWith("error: GitLab failed to create runner"), r.err());
+            assertNull(api.client().secrets().inNamespace(ns).withName("gitlab-runner-docker-token").get());
+        }
+        // No token at all: said before anything is created.
+        var r = TestSupport.inProcess(withHelm(new ClusterHelm(api)), "dev", "docker", "--env-dir", dir.toString(),
+                "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", FIXTURE.toString());
+        assertEquals(ExitCode.NO_INPUT, r.exit(), r.toString());
+        assertTrue(r.err().contains("GITLAB_TOKEN is not set") && r.err().contains("gitlab-runner-docker"), r.err());
+    }
+
+    @Test
+    void runnerCreatedButTokenNotStoredIsReportedWithItsIdAndUndone() {
+        TestApiServer api = TestApiServer.shared();
+        assumeTrue(api.isMock(), "relies on the test server refusing objects in a missing namespace");
+        String ns = "runners-nons-" + SEQ.incrementAndGet();   // never created
+        Path dir = envDir(ns, UnaryOperator.identity());
+        try (var gitlab = new GitLabStandIn()) {
+            var r = deploy(new ClusterHelm(api), dir, gitlab, "docker");
+            assertEquals(ExitCode.NOT_FOUND, r.exit(), r.toString());
+            long id = gitlab.ids.get(0);
+            assertTrue(r.err().contains("created GitLab runner " + id + " for gitlab-runner-docker but could not store its token"), r.err());
+            assertTrue(r.err().contains("runner " + id + " was deleted from GitLab again"), r.err());
+            assertEquals("DELETE /api/v4/runners/" + id, gitlab.requests.get(gitlab.requests.size() - 1).line());
+            assertFalse(r.err().contains(gitlab.tokens.get(0)));
+        }
+    }
+
+    // ---- the chart from a repository --------------------------------------------------------------------
+
+    @Test
+    void chartIsFetchedFromTheRepositoryAndCheckedAgainstItsDigest() throws IOException {
+        Path repo = TestSupport.tempDir("chart-repo");
+        new Helm(FIXTURE).packageIt().withDestination(repo).call();
+        Path tgz = repo.resolve("gitlab-runner-0.78.0.tgz");
+        assertTrue(Files.isRegularFile(tgz));
+        String digest = HelmReleases.sha256(Files.readAllBytes(tgz));
+        HttpServer http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        var index = new String[] {indexYaml("charts/gitlab-runner-0.78.0.tgz", digest)};
+        http.createContext("/", ex -> {
+            String p = ex.getRequestURI().getPath();
+            byte[] body = p.equals("/index.yaml") ? index[0].getBytes(StandardCharsets.UTF_8)
+                    : p.equals("/charts/gitlab-runner-0.78.0.tgz") ? Files.readAllBytes(tgz) : null;
+            ex.sendResponseHeaders(body == null ? 404 : 200, body == null ? -1 : body.length);
+            if (body != null) ex.getResponseBody().write(body);
+            ex.close();
+        });
+        http.start();
+        try {
+            String url = "http://127.0.0.1:" + http.getAddress().getPort();
+            Path cache = TestSupport.tempDir("chart-cache");
+            Path fetched = HelmReleases.fetchChart(url, "gitlab-runner", "0.78.0", cache);
+            assertEquals(digest, HelmReleases.sha256(Files.readAllBytes(fetched)));
+            // Helm renders the fetched archive.
+            assertTrue(new HelmReleases.JvmHelm(null).template(fetched, "ns", "gitlab-runner-docker", Map.of()).contains("kind: Deployment"));
+
+            var missing = assertThrowsGfw(() -> HelmReleases.fetchChart(url, "gitlab-runner", "0.99.0", TestSupport.tempDir("chart-cache")));
+            assertEquals(ExitCode.NOT_FOUND, missing.exitCode());
+            assertTrue(missing.getMessage().contains("0.99.0 is not in " + url + "/index.yaml (newest: 0.78.0)"), missing.getMessage());
+
+            index[0] = indexYaml("charts/gitlab-runner-0.78.0.tgz", "0".repeat(64));
+            var tampered = assertThrowsGfw(() -> HelmReleases.fetchChart(url, "gitlab-runner", "0.78.0", TestSupport.tempDir("chart-cache")));
+            assertEquals(ExitCode.REMOTE_ERROR, tampered.exitCode());
+            assertTrue(tampered.getMessage().contains("refusing to use it"), tampered.getMessage());
+        } finally {
+            http.stop(0);
+        }
+        var unreachable = assertThrowsGfw(() -> HelmReleases.fetchChart("http://127.0.0.1:9", "gitlab-runner", "0.78.0", TestSupport.tempDir("chart-cache")));
+        assertEquals(ExitCode.UNAVAILABLE, unreachable.exitCode());
+        assertTrue(unreachable.getMessage().contains("--chart-repo"), unreachable.getMessage());
+
+        var wrongLocal = assertThrowsGfw(() -> HelmReleases.localChart(FIXTURE.toString(), "gitlab-runner", "0.77.0", "environments/dev.yaml"));
+        assertEquals(ExitCode.USAGE, wrongLocal.exitCode());
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------------
+
+    static String indexYaml(String url, String digest) {
+        return "apiVersion: v1\nentries:\n  gitlab-runner:\n  - name: gitlab-runner\n    version: 0.78.0\n    digest: " + digest
+                + "\n    urls:\n    - " + url + "\n";
+    }
+
+    static GfwException assertThrowsGfw(org.junit.jupiter.api.function.Executable e) {
+        return org.junit.jupiter.api.Assertions.assertThrows(GfwException.class, e);
+    }
+
+    static DeployRunners withHelm(HelmReleases.Engine helm) {
+        var cmd = new DeployRunners();
+        cmd.helm = helm;
+        return cmd;
+    }
+
+    /** An in-process deploy of the types against the shared test server and a GitLab stand-in. */
+    static TestSupport.Result deploy(ClusterHelm helm, Path envDir, GitLabStandIn gitlab, String... rest) {
+        TestApiServer api = TestApiServer.shared();
+        var args = new ArrayList<>(List.of("dev", "--env-dir", envDir.toString(), "--kubeconfig", api.kubeconfig().toString(),
+                "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", gitlab.tokenFile.toString(),
+                "--chart", FIXTURE.toString(), "--timeout", "30s"));
+        args.addAll(List.of(rest));
+        return TestSupport.inProcess(withHelm(helm), args.toArray(String[]::new));
+    }
+
+    /** A copy of environments/dev.yaml whose runner namespace is {@code runnerNs}, edited by {@code edit}. */
+    static Path envDir(String runnerNs, UnaryOperator<String> edit) {
+        try {
+            Path dir = TestSupport.tempDir("runners-env");
+            String text = Files.readString(TestSupport.repo().resolve("environments/dev.yaml"));
+            String replaced = text.replace("    name: gitlab-runners\n", "    name: " + runnerNs + "\n");
+            assertFalse(replaced.equals(text), "dev.yaml no longer names gitlab-runners");
+            Files.writeString(dir.resolve("dev.yaml"), edit.apply(replaced));
+            return dir;
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static void createNamespace(TestApiServer api, String ns) {
+        api.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+    }
+
+    static String decode(String b64) {
+        return new String(Base64.getDecoder().decode(b64), StandardCharsets.UTF_8);
+    }
+
+    static List<JsonNode> documents(String manifest) throws IOException {
+        var out = new ArrayList<JsonNode>();
+        for (String doc : manifest.split("(?m)^---\\s*$")) {
+            JsonNode n = YAML.readTree(doc);
+            if (n != null && n.has("kind")) out.add(n);
+        }
+        return out;
+    }
+
+    /** Stands in for GitLab's REST API: records requests, answers group look-ups, runner creation and deletion. */
+    static final class GitLabStandIn implements AutoCloseable {
+        static final String ACCESS_TOKEN = "glpat-test-access-token";
+        static final long GROUP_ID = 4242;
+
+        record Req(String method, String path, String privateToken, String body) {
+            String line() { return method + " " + path; }
+        }
+
+        final List<Req> requests = new CopyOnWriteArrayList<>();
+        final List<Long> ids = new CopyOnWriteArrayList<>();
+        final List<String> tokens = new CopyOnWriteArrayList<>();
+        final Path tokenFile;
+        volatile int groupStatus = 200;
+        volatile int createStatus = 201;
+        private final HttpServer server;
+
+        GitLabStandIn() {
+            try {
+                tokenFile = TestSupport.tempDir("gitlab-token").resolve("token");
+                Files.writeString(tokenFile, ACCESS_TOKEN + "\n");
+                server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+            server.createContext("/", ex -> {
+                String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
+                String path = ex.getRequestURI().getRawPath();
+                var req = new Req(ex.getRequestMethod(), path, ex.getRequestHeaders().getFirst("PRIVATE-TOKEN"), body);
+                requests.add(req);
+                int status;
+                String answer;
+                if (!ACCESS_TOKEN.equals(req.privateToken())) {
+                    status = 401;
+                    answer = "{\"message\":\"401 Unauthorized\"}";
+                } else if (req.line().equals("GET /api/v4/groups/gloriousflywheel")) {
+                    status = groupStatus;
+                    answer = status == 200 ? "{\"id\":" + GROUP_ID + ",\"full_path\":\"gloriousflywheel\"}"
+                            : status == 401 ? "{\"message\":\"401 Unauthorized\"}" : "{\"message\":\"404 Group Not Found\"}";
+                } else if (req.line().equals("POST /api/v4/user/runners") && "application/json".equals(ex.getRequestHeaders().getFirst("Content-Type"))) {
+                    status = createStatus;
+                    if (status == 201) {
+                        long id = 9000 + SEQ.incrementAndGet();
+                        String token = "glrt-" + Long.toHexString(Double.doubleToLongBits(Math.random()));
+                        ids.add(id);
+                        tokens.add(token);
+                        answer = "{\"id\":" + id + ",\"token\":\"" + token + "\",\"token_expires_at\":null}";
+                    } else {
+                        answer = "{\"message\":\"Service Unavailable\"}";
+                    }
+                } else if (req.method().equals("DELETE") && path.startsWith("/api/v4/runners/")) {
+                    status = 204;
+                    answer = "";
+                } else {
+                    status = 404;
+                    answer = "{\"error\":\"404 Not Found\"}";
+                }
+                byte[] bytes = answer.getBytes(StandardCharsets.UTF_8);
+                ex.getResponseHeaders().add("Content-Type", "application/json");
+                ex.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
+                if (bytes.length > 0) ex.getResponseBody().write(bytes);
+                ex.close();
+            });
+            server.start();
+        }
+
+        String url() {
+            return "http://127.0.0.1:" + server.getAddress().getPort();
+        }
+
+        @Override
+        public void close() {
+            server.stop(0);
+        }
+    }
+
+    /**
+     * Helm for the test API server: reads releases with real Helm (helm-java list / get values), renders
+     * the chart with real Helm (template), applies the rendered objects with fabric8 and writes the release
+     * record in Helm's Secret storage format (gzip + base64 JSON in {@code sh.helm.release.v1.<name>.v<n>}).
+     * Only Helm's own write is replaced: client-go sends it as protobuf, which the mock cannot decode.
+     */
+    static final class ClusterHelm implements HelmReleases.Engine {
+        final AtomicInteger upgrades = new AtomicInteger();
+        private final TestApiServer api;
+        private final HelmReleases.JvmHelm helm;
+
+        ClusterHelm(TestApiServer api) {
+            this.api = api;
+            this.helm = new HelmReleases.JvmHelm(new KubeClients.Target(api.kubeconfig(), "test", api.context(), api.url(), null));
+        }
+
+        @Override
+        public HelmReleases.Deployed get(String namespace, String name) {
+            return helm.get(namespace, name);
+        }
+
+        @Override
+        public String template(Path chart, String namespace, String name, Map<String, Object> values) {
+            return helm.template(chart, namespace, name, values);
+        }
+
+        @Override
+        public HelmReleases.Deployed upgradeInstall(Path chart, String namespace, String name, Map<String, Object> values, Duration timeout) {
+            upgrades.incrementAndGet();
+            String manifest = helm.template(chart, namespace, name, values);
+            KubernetesClient c = api.client();
+            try {
+                for (JsonNode doc : documents(manifest)) {
+                    var obj = Serialization.unmarshal(JSON.writeValueAsString(doc), GenericKubernetesResource.class);
+                    obj.getMetadata().setNamespace(namespace);
+                    c.resource(obj).fieldManager("helm").forceConflicts().serverSideApply();
+                }
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+            HelmReleases.Deployed previous = helm.get(namespace, name);
+            int revision = previous == null ? 1 : previous.revision() + 1;
+            if (previous != null) {
+                c.secrets().inNamespace(namespace).withName("sh.helm.release.v1." + name + ".v" + previous.revision())
+                        .edit(s -> { s.getMetadata().getLabels().put("status", "superseded"); return s; });
+            }
+            c.secrets().inNamespace(namespace).resource(helmRecord(namespace, name, revision, values, manifest)).create();
+            return new HelmReleases.Deployed(name, namespace, revision, "gitlab-runner-0.78.0", "deployed", values);
+        }
+
+        static Secret helmRecord(String namespace, String name, int revision, Map<String, Object> values, String manifest) {
+            String now = Instant.now().toString();
+            ObjectNode rel = JSON.createObjectNode();
+            rel.put("name", name);
+            rel.set("info", JSON.valueToTree(Map.of("first_deployed", now, "last_deployed", now, "deleted", "",
+                    "description", revision == 1 ? "Install complete" : "Upgrade complete", "status", "deployed")));
+            rel.set("chart", JSON.valueToTree(Map.of("metadata", Map.of("apiVersion", "v1", "name", "gitlab-runner", "version", "0.78.0",
+                    "appVersion", "18.1.0"), "templates", List.of(), "values", Map.of())));
+            rel.set("config", JSON.valueToTree(values));
+            rel.put("manifest", manifest);
+            rel.put("version", revision);
+            rel.put("namespace", namespace);
+            try {
+                var gz = new ByteArrayOutputStream();
+                try (var out = new GZIPOutputStream(gz)) {
+                    out.write(JSON.writeValueAsBytes(rel));
+                }
+                String encoded = Base64.getEncoder().encodeToString(gz.toByteArray());
+                return new SecretBuilder()
+                        .withNewMetadata().withName("sh.helm.release.v1." + name + ".v" + revision).withNamespace(namespace)
+                        .addToLabels("name", name).addToLabels("owner", "helm").addToLabels("status", "deployed")
+                        .addToLabels("version", String.valueOf(revision)).endMetadata()
+                        .withType("helm.sh/release.v1")
+                        .addToData("release", Base64.getEncoder().encodeToString(encoded.getBytes(StandardCharsets.UTF_8)))
+                        .build();
+            } catch (IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+}
