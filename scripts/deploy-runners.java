@@ -144,6 +144,7 @@ class DeployRunners implements Callable<Integer> {
         HelmReleases.Engine engine = helm != null ? helm : new HelmReleases.JvmHelm(target);
         var outcomes = new ArrayList<Outcome>();
         try (KubernetesClient client = KubeClients.connect(target)) {
+            requireNamespace(client, env);
             Map<String, String> tokens = ensureTokens(env, client, releases, serverDryRun);
             for (RunnerValues.Release r : releases) {
                 outcomes.add(deploy(client, engine, chart, r, tokens.get(r.name()), timeout, serverDryRun));
@@ -151,6 +152,20 @@ class DeployRunners implements Callable<Integer> {
         }
         printOutcomes(outcomes, serverDryRun);
         return ExitCode.OK;
+    }
+
+    /** The runner namespace comes from provision-namespaces; without it nothing here can work. */
+    private static void requireNamespace(KubernetesClient client, EnvConfig.Env env) {
+        String ns = env.namespaces().runners().name();
+        try {
+            if (client.namespaces().withName(ns).get() == null) {
+                throw new GfwException(ExitCode.NOT_FOUND, "namespace " + ns + " (" + env.file() + " namespaces.runners.name) does not exist;"
+                        + " create it first with 'gfw provision-namespaces " + env.name() + "'");
+            }
+        } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+            if (e.getCode() != 403) throw e;
+            // A namespace-scoped deployer may not read namespaces: the requests below will tell.
+        }
     }
 
     // ---- tokens ---------------------------------------------------------------------------------
@@ -172,6 +187,10 @@ class DeployRunners implements Callable<Integer> {
         if (missing.isEmpty()) return result;
         if (serverDryRun) {
             for (RunnerValues.Release r : missing) result.put(r.name(), "would be created in GitLab");
+            if (gitlabTokenFile == null && (System.getenv("GITLAB_TOKEN") == null || System.getenv("GITLAB_TOKEN").isBlank())) {
+                Cli.warn("GITLAB_TOKEN is not set: the real run needs it to create the GitLab runners of "
+                        + String.join(", ", missing.stream().map(RunnerValues.Release::name).toList()));
+            }
             return result;
         }
         String accessToken = gitlabToken(missing);

@@ -452,18 +452,66 @@ class DeployRunnersTest {
     @Test
     void runnerCreatedButTokenNotStoredIsReportedWithItsIdAndUndone() {
         TestApiServer api = TestApiServer.shared();
-        assumeTrue(api.isMock(), "relies on the test server refusing objects in a missing namespace");
+        assumeTrue(api.isMock(), "relies on the test server's field ownership conflicts");
+        String ns = "runners-conflict-" + SEQ.incrementAndGet();
+        Path dir = envDir(ns, UnaryOperator.identity());
+        createNamespace(api, ns);
+        // Someone else owns an empty token Secret: gfw creates a runner, then cannot write the token.
+        api.client().resource(new SecretBuilder().withNewMetadata().withName("gitlab-runner-docker-token").withNamespace(ns).endMetadata()
+                .addToData("runner-token", "").build()).fieldManager("someone-else").serverSideApply();
+        try (var gitlab = new GitLabStandIn()) {
+            var r = deploy(new ClusterHelm(api), dir, gitlab, "docker");
+            assertEquals(ExitCode.CONFLICT, r.exit(), r.toString());
+            long id = gitlab.ids.get(0);
+            List<String> errors = r.err().lines().filter(l -> l.startsWith("error:")).toList();
+            assertEquals(1, errors.size(), r.err());
+            assertTrue(errors.get(0).startsWith("error: created GitLab runner " + id + " for gitlab-runner-docker but could not store its token in Secret "
+                    + ns + "/gitlab-runner-docker-token"), r.err());
+            assertTrue(errors.get(0).contains("runner " + id + " was deleted from GitLab again"), r.err());
+            assertEquals("DELETE /api/v4/runners/" + id, gitlab.requests.get(gitlab.requests.size() - 1).line());
+            assertFalse(r.err().contains(gitlab.tokens.get(0)));
+            assertEquals("", decode(api.client().secrets().inNamespace(ns).withName("gitlab-runner-docker-token").get().getData().get("runner-token")));
+
+            // If GitLab cannot delete it either, the id is left for the operator, clearly.
+            gitlab.deleteStatus = 500;
+            r = deploy(new ClusterHelm(api), dir, gitlab, "docker");
+            long second = gitlab.ids.get(1);
+            assertEquals(ExitCode.CONFLICT, r.exit(), r.toString());
+            assertTrue(r.err().contains("runner " + second + " stays registered in GitLab without a stored token: delete it"), r.err());
+        }
+    }
+
+    @Test
+    void missingRunnerNamespaceIsNamedBeforeAnythingIsCreated() {
+        TestApiServer api = TestApiServer.shared();
         String ns = "runners-nons-" + SEQ.incrementAndGet();   // never created
         Path dir = envDir(ns, UnaryOperator.identity());
         try (var gitlab = new GitLabStandIn()) {
             var r = deploy(new ClusterHelm(api), dir, gitlab, "docker");
             assertEquals(ExitCode.NOT_FOUND, r.exit(), r.toString());
-            long id = gitlab.ids.get(0);
-            assertTrue(r.err().contains("created GitLab runner " + id + " for gitlab-runner-docker but could not store its token"), r.err());
-            assertTrue(r.err().contains("runner " + id + " was deleted from GitLab again"), r.err());
-            assertEquals("DELETE /api/v4/runners/" + id, gitlab.requests.get(gitlab.requests.size() - 1).line());
-            assertFalse(r.err().contains(gitlab.tokens.get(0)));
+            assertTrue(r.err().contains("namespace " + ns + " (") && r.err().contains("gfw provision-namespaces dev"), r.err());
+            assertEquals(List.of(), gitlab.requests);
         }
+    }
+
+    @Test
+    void realHelmSeesAnUnchangedReleaseFromTheCommandLine() throws IOException {
+        TestApiServer api = TestApiServer.shared();
+        String ns = "runners-cli-" + SEQ.incrementAndGet();
+        Path dir = envDir(ns, UnaryOperator.identity());
+        createNamespace(api, ns);
+        try (var gitlab = new GitLabStandIn()) {
+            assertEquals(0, deploy(new ClusterHelm(api), dir, gitlab, "docker").exit());
+        }
+        // The script as users run it, Helm in its JVM reading the release the deploy recorded.
+        var r = TestSupport.script("deploy-runners", "dev", "docker", "--dry-run=server", "-o", "json", "--env-dir", dir.toString(),
+                "--kubeconfig", api.kubeconfig().toString(), "--context", api.context()).run();
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode o = JSON.readTree(r.out()).get(0);
+        assertEquals("unchanged", o.path("action").asText(), r.toString());
+        assertEquals(1, o.path("revision").asInt());
+        assertEquals("exists", o.path("token").asText());
+        assertEquals("[]", o.path("changes").toString());
     }
 
     // ---- the chart from a repository --------------------------------------------------------------------
@@ -586,6 +634,7 @@ class DeployRunnersTest {
         final Path tokenFile;
         volatile int groupStatus = 200;
         volatile int createStatus = 201;
+        volatile int deleteStatus = 204;
         private final HttpServer server;
 
         GitLabStandIn() {
@@ -622,8 +671,8 @@ class DeployRunnersTest {
                         answer = "{\"message\":\"Service Unavailable\"}";
                     }
                 } else if (req.method().equals("DELETE") && path.startsWith("/api/v4/runners/")) {
-                    status = 204;
-                    answer = "";
+                    status = deleteStatus;
+                    answer = status == 204 ? "" : "{\"message\":\"500 Internal Server Error\"}";
                 } else {
                     status = 404;
                     answer = "{\"error\":\"404 Not Found\"}";
