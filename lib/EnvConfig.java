@@ -48,12 +48,22 @@ final class EnvConfig {
             return "http://" + attic.service() + "." + namespaces.attic().name() + ".svc.cluster.local"
                     + (attic.port() == 80 ? "" : ":" + attic.port());
         }
-        List<NamespaceSpec> allNamespaces() { return List.of(namespaces.attic(), namespaces.runners(), namespaces.dashboard()); }
+        /** The three namespaces of the layout, then the extra ones. */
+        List<NamespaceSpec> allNamespaces() {
+            var all = new ArrayList<NamespaceSpec>(List.of(namespaces.attic(), namespaces.runners(), namespaces.dashboard()));
+            all.addAll(namespaces.extra());
+            return List.copyOf(all);
+        }
     }
     record Organization(String name, String fullName, String gitlabUrl, String group) {}
     record Cluster(String name, String context, String ciAgentContext, Rancher rancher, String proxy, String jumphost) {}
     record Rancher(String url, String cluster) {}
-    record Namespaces(NamespaceSpec attic, NamespaceSpec runners, NamespaceSpec dashboard) {}
+    /** {@code extra}: further namespaces with the same guards (quota, limits, default-deny, service accounts). */
+    record Namespaces(NamespaceSpec attic, NamespaceSpec runners, NamespaceSpec dashboard, List<NamespaceSpec> extra) {
+        Namespaces(NamespaceSpec attic, NamespaceSpec runners, NamespaceSpec dashboard) {
+            this(attic, runners, dashboard, List.of());
+        }
+    }
     /** One namespace of the layout; {@code component} is its role: attic, runners or dashboard. */
     record NamespaceSpec(String component, String name, PodSecurity podSecurity, Map<String, String> quota,
                          Limits limits, List<String> serviceAccounts) {}
@@ -495,10 +505,21 @@ final class EnvConfig {
 
             Namespaces namespaces = null;
             Field n = required(root, "namespaces");
-            if (n != null && n.mapWithKeys("attic", "runners", "dashboard")) {
-                namespaces = new Namespaces(namespace(n, "attic"), namespace(n, "runners"), namespace(n, "dashboard"));
+            if (n != null && n.mapWithKeys("attic", "runners", "dashboard", "extra")) {
+                var extra = new ArrayList<NamespaceSpec>();
+                Field ex = n.get("extra");
+                if (ex != null && !(ex.node() instanceof SequenceNode)) problem(ex, "must be a list of namespaces (- name: ...)");
+                if (ex != null && ex.node() instanceof SequenceNode seq) {
+                    for (int i = 0; i < seq.getValue().size(); i++) {
+                        NamespaceSpec spec = namespaceAt(new Field(seq.getValue().get(i), ex.path() + "[" + i + "]", this), null);
+                        if (spec != null) extra.add(spec);
+                    }
+                }
+                namespaces = new Namespaces(namespace(n, "attic"), namespace(n, "runners"), namespace(n, "dashboard"), List.copyOf(extra));
                 var names = new LinkedHashSet<String>();
-                for (NamespaceSpec ns : List.of(namespaces.attic(), namespaces.runners(), namespaces.dashboard())) {
+                var all = new ArrayList<NamespaceSpec>(java.util.Arrays.asList(namespaces.attic(), namespaces.runners(), namespaces.dashboard()));
+                all.addAll(extra);
+                for (NamespaceSpec ns : all) {
                     if (ns != null && ns.name() != null && !names.add(ns.name())) {
                         problem(n, "namespace name '" + ns.name() + "' is used twice; each component needs its own namespace");
                     }
@@ -560,7 +581,17 @@ final class EnvConfig {
 
         private NamespaceSpec namespace(Field parent, String component) {
             Field f = required(parent, component);
-            if (f == null || !f.mapWithKeys("name", "podSecurity", "quota", "limits", "serviceAccounts")) return null;
+            return f == null ? null : namespaceAt(f, component);
+        }
+
+        /** One namespace block; {@code component} null: an extra namespace, whose optional component field defaults to "extra". */
+        private NamespaceSpec namespaceAt(Field f, String component) {
+            if (component == null) {
+                if (!f.mapWithKeys("name", "component", "podSecurity", "quota", "limits", "serviceAccounts")) return null;
+                component = dnsLabel(f, "component", "extra");
+            } else if (!f.mapWithKeys("name", "podSecurity", "quota", "limits", "serviceAccounts")) {
+                return null;
+            }
             PodSecurity pss = new PodSecurity("baseline", "restricted", "restricted");
             Field ps = f.get("podSecurity");
             if (ps != null && ps.mapWithKeys("enforce", "warn", "audit")) {

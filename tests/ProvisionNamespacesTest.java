@@ -216,6 +216,38 @@ class ProvisionNamespacesTest {
         assertTrue(objects.stream().allMatch(o -> "acme".equals(o.getMetadata().getLabels().get("app.kubernetes.io/part-of"))));
     }
 
+    @Test
+    void extraNamespacesGetTheSameGuards() throws IOException {
+        String env = envName("extra");
+        String extra = "  extra:\n    - name: team-a-{environment}\n      component: runners\n      podSecurity: {enforce: restricted}\n"
+                + "      quota: {pods: \"10\"}\n      serviceAccounts: [ci]\n    - name: tools-{environment}\n\n";
+        Path dir = writeEnv(TestSupport.tempDir("pn-env"), env, t -> t.replace("\ndashboard:\n", "\n" + extra + "dashboard:\n"));
+        EnvConfig.Env e = EnvConfig.load(env, dir.toString());
+        List<HasMetadata> objects = ProvisionNamespaces.render(e);
+        String team = "team-a-" + env;
+        String tools = "tools-" + env;
+        List<String> namespaces = objects.stream().filter(o -> o instanceof Namespace).map(o -> o.getMetadata().getName()).toList();
+        assertEquals(List.of("attic-cache-" + env, "gitlab-runners-" + env, "runner-dashboard-" + env, team, tools), namespaces);
+        Namespace teamNs = (Namespace) objects.get(3);
+        assertEquals("restricted", teamNs.getMetadata().getLabels().get("pod-security.kubernetes.io/enforce"));
+        assertEquals("runners", teamNs.getMetadata().getLabels().get("app.kubernetes.io/component"));
+        assertEquals("extra", objects.get(4).getMetadata().getLabels().get("app.kubernetes.io/component"));
+        assertEquals(new Quantity("10"), find(objects, ResourceQuota.class, team, "runner-quota").getSpec().getHard().get("pods"));
+        assertNotNull(find(objects, NetworkPolicy.class, team, "default-deny-ingress"));
+        assertNotNull(find(objects, NetworkPolicy.class, tools, "default-deny-ingress"));
+        assertNotNull(find(objects, ServiceAccount.class, team, "ci"));
+        assertEquals(1, objects.stream().filter(o -> o instanceof Role).count(), "the CI job role stays in the runner namespace only");
+        assertEquals(0, objects.stream().filter(o -> tools.equals(o.getMetadata().getNamespace()) && o instanceof ResourceQuota).count());
+
+        Path bad = writeEnv(TestSupport.tempDir("pn-env"), env, t -> t.replace("\ndashboard:\n",
+                "\n  extra:\n    - name: gitlab-runners-{environment}\n      colour: red\n\ndashboard:\n"));
+        var r = TestSupport.inProcess(new ProvisionNamespaces(), env, "--env-dir", bad.toString(), "--dry-run=client");
+        assertEquals(ExitCode.CONFIG, r.exit(), r.toString());
+        assertTrue(r.err().contains("namespaces.extra[0].colour: unknown field"), r.err());
+        assertTrue(r.err().contains("'gitlab-runners-" + env + "' is used twice"), r.err());
+        assertEquals("", r.out());
+    }
+
     static <T extends HasMetadata> T find(List<HasMetadata> objects, Class<T> kind, String ns, String name) {
         for (HasMetadata o : objects) {
             if (kind.isInstance(o) && name.equals(o.getMetadata().getName()) && ns.equals(o.getMetadata().getNamespace())) return kind.cast(o);
