@@ -22,6 +22,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.LocalPortForward;
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.InetAddress;
 import java.net.NoRouteToHostException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
@@ -310,7 +311,8 @@ class CnpgConnstr implements Callable<Integer> {
         if (sslmode != null) parts = parts.withParam("sslmode", sslmode);
         for (String note : parsed.notes()) Cli.warn(note);
         if (parsed.needsCorrection()) {
-            Cli.warn("the corrected string is the '" + (format == Format.uri ? "output" : "corrected") + "' line"
+            boolean listing = format == null || format == Format.table || format == Format.json || format == Format.yaml;
+            Cli.warn((listing ? "the corrected string is under 'corrected'" : "stdout has the corrected string")
                     + (reveal ? "" : " (password masked; add --reveal to get it whole)"));
         }
         if (check) checkLogin(parts, null, null, null);
@@ -331,8 +333,10 @@ class CnpgConnstr implements Callable<Integer> {
         }
         Pod pod = instancePod(client, env, ns);
         String podName = pod.getMetadata().getName();
-        try (LocalPortForward forward = client.pods().inNamespace(ns).withName(podName).portForward(containerPort(pod))) {
-            login(parts, "127.0.0.1", forward.getLocalPort(), "port-forward to pod " + podName);
+        // Bound to loopback on a free port (fabric8's portForward(port) alone listens on every interface).
+        InetAddress loopback = InetAddress.getLoopbackAddress();
+        try (LocalPortForward forward = client.pods().inNamespace(ns).withName(podName).portForward(containerPort(pod), loopback, 0)) {
+            login(parts, loopback.getHostAddress(), forward.getLocalPort(), "port-forward to pod " + podName);
         } catch (IOException e) {
             throw new GfwException(ExitCode.UNAVAILABLE, "port-forward to pod " + podName + " -n " + ns + " failed: " + e.getMessage());
         }
@@ -342,11 +346,13 @@ class CnpgConnstr implements Callable<Integer> {
     private Pod instancePod(KubernetesClient client, EnvConfig.Env env, String ns) {
         String clusterName = env.cnpg().cluster();
         var pods = client.pods().inNamespace(ns).withLabel("cnpg.io/cluster", clusterName);
-        List<Pod> candidates = switch (service) {
-            case rw -> pods.withLabel("cnpg.io/instanceRole", "primary").list().getItems();
-            case ro -> pods.withLabel("cnpg.io/instanceRole", "replica").list().getItems();
-            case r -> pods.list().getItems();
-        };
+        String wanted = service == Service.rw ? "primary" : "replica";
+        List<Pod> candidates = service == Service.r ? pods.list().getItems()
+                : pods.withLabel("cnpg.io/instanceRole", wanted).list().getItems();
+        if (candidates.isEmpty() && service != Service.r) {
+            // CNPG before 1.18 labelled the role as "role" only.
+            candidates = client.pods().inNamespace(ns).withLabel("cnpg.io/cluster", clusterName).withLabel("role", wanted).list().getItems();
+        }
         candidates = candidates.stream().filter(p -> p.getStatus() == null || !"Failed".equals(p.getStatus().getPhase())).toList();
         if (candidates.isEmpty()) {
             String role = service == Service.rw ? "primary" : service == Service.ro ? "replica" : "instance";

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -20,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -46,8 +48,21 @@ class CnpgConnstrTest {
         api = TestApiServer.shared();
         kube = api.client();
         ns = "gfw-cnpg-" + TestApiServer.randomHex(3);
-        kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+        createNamespace(ns);
         envDir = TestSupport.repo().resolve("environments").toString();
+    }
+
+    /** Namespaces this class created, deleted at the end (with their secrets). */
+    static final List<String> NAMESPACES = new ArrayList<>();
+
+    static void createNamespace(String name) {
+        kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build()).create();
+        NAMESPACES.add(name);
+    }
+
+    @AfterAll
+    static void tearDown() {
+        for (String n : NAMESPACES) kube.namespaces().withName(n).delete();
     }
 
     // ---- the encoding, in-process -----------------------------------------------------------
@@ -365,14 +380,44 @@ class CnpgConnstrTest {
     }
 
     @Test
-    void checkWithoutHostLooksForThePrimaryPod() throws Exception {
-        roleAndSecret("check-pf", "gfw_check_pf", "pw");
-        // No CNPG pods in this namespace: the port-forward has nothing to go to.
-        var r = inProcess(List.of("dev", "--env-dir", envDir, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
-                "-n", ns, "--secret", "check-pf", "--check"));
-        assertEquals(ExitCode.NOT_FOUND, r.exit(), r.toString());
-        assertTrue(r.err().contains("no primary pod of CNPG cluster attic-pg in namespace " + ns)
-                && r.err().contains("cnpg.io/instanceRole=primary"), r.err());
+    void checkWithoutHostPortForwardsToThePrimaryPod() throws Exception {
+        String pns = "gfw-cnpg-pf-" + TestApiServer.randomHex(3);
+        createNamespace(pns);
+        pg.createRole("gfw_check_pf", "pf:p@ss/" + TestApiServer.randomHex(3), "attic");
+        String password = "pf:p@ss/" + TestApiServer.randomHex(3);
+        pg.setPassword("gfw_check_pf", password);
+        kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app", Map.of("username", "gfw_check_pf", "password", password, "dbname", "attic",
+                "port", "5432"))).editMetadata().withNamespace(pns).endMetadata().build()).serverSideApply();
+        var checkArgs = List.of("dev", "--env-dir", envDir, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
+                "-n", pns, "--check", "--sslmode", "disable");
+
+        // No CNPG pods yet: nothing to forward to.
+        var none = inProcess(checkArgs);
+        assertEquals(ExitCode.NOT_FOUND, none.exit(), none.toString());
+        assertEquals(1, none.err().lines().count(), none.err());
+        assertTrue(none.err().contains("no primary pod of CNPG cluster attic-pg in namespace " + pns)
+                && none.err().contains("cnpg.io/instanceRole=primary"), none.err());
+
+        // The mock cannot forward ports by itself: a stand-in bridges the primary's port-forward to the test PostgreSQL.
+        Assumptions.assumeTrue(api.isMock(), "port-forward stand-in needs the mock API server");
+        for (String[] pod : List.of(new String[] {"attic-pg-1", "primary"}, new String[] {"attic-pg-2", "replica"})) {
+            kube.resource(new PodBuilder().withNewMetadata().withName(pod[0]).withNamespace(pns)
+                    .addToLabels("cnpg.io/cluster", "attic-pg").addToLabels("cnpg.io/instanceRole", pod[1]).endMetadata()
+                    .withNewSpec().addNewContainer().withName("postgres").withImage("ghcr.io/cloudnative-pg/postgresql:16")
+                    .addNewPort().withName("postgresql").withContainerPort(5432).endPort().endContainer().endSpec().build()).create();
+        }
+        var standIn = PortForwardStandIn.install(api, pns, "attic-pg-1", 5432, pg.host(), pg.port());
+        var ok = inProcess(checkArgs);
+        assertEquals(0, ok.exit(), ok.toString());
+        assertTrue(ok.out().contains("(port-forward to pod attic-pg-1)"), ok.out());
+        assertTrue(ok.out().contains("credentials: ok (logged in as gfw_check_pf to database attic)"), ok.out());
+        assertTrue(standIn.opened.get() >= 1, "the check went through the port-forward");
+
+        // The script closed its forward: the local port it used no longer accepts connections.
+        var m = java.util.regex.Pattern.compile("server:\\s+127\\.0\\.0\\.1:(\\d+)").matcher(ok.out());
+        assertTrue(m.find(), ok.out());
+        int localPort = Integer.parseInt(m.group(1));
+        assertThrows(java.net.ConnectException.class, () -> new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), localPort).close());
     }
 
     // ---- --write-secret ---------------------------------------------------------------------
@@ -380,7 +425,7 @@ class CnpgConnstrTest {
     @Test
     void writeSecretPutsDatabaseUrlWhereKubectlReadsIt() throws Exception {
         String wns = "gfw-cnpg-w-" + TestApiServer.randomHex(3);
-        kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(wns).endMetadata().build()).create();
+        createNamespace(wns);
         String password = "wr!te:" + TestApiServer.randomHex(3) + "@/# é";
         pg.createRole("gfw_writer", password, "attic");
         kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app", Map.of("username", "gfw_writer", "password", password, "dbname", "attic")))
@@ -433,7 +478,7 @@ class CnpgConnstrTest {
         assertTrue(planned.err().contains("planned"), planned.err());
 
         String pns = "gfw-cnpg-p-" + TestApiServer.randomHex(3);
-        kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(pns).endMetadata().build()).create();
+        createNamespace(pns);
         kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app", Map.of("username", "u", "password", "p")))
                 .editMetadata().withNamespace(pns).endMetadata().build()).serverSideApply();
         Path dir = TestSupport.tempDir("cnpg-prod-env");
