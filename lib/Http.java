@@ -51,15 +51,25 @@ import javax.net.ssl.X509TrustManager;
  */
 final class Http {
 
-    /** A proxy URL taken apart; {@code origin} says where it came from (a flag, a variable, a file field). */
-    record ProxySpec(String url, Proxy.Type type, String host, int port, boolean remoteDns, String origin) {
+    /**
+     * A proxy URL taken apart; {@code origin} says where it came from (a flag, a variable, a file field).
+     * {@code url} is for messages: user and password, if any, are masked there.
+     */
+    record ProxySpec(String url, Proxy.Type type, String host, int port, boolean remoteDns, String origin, String userInfo) {
         Proxy toJava() {
             return new Proxy(type, new InetSocketAddress(host, port));
         }
 
         /** The same proxy as kubectl accepts it in a kubeconfig's {@code proxy-url} (no socks5h: Go's socks5 always lets the proxy resolve). */
         String kubeconfigUrl() {
-            return (type == Proxy.Type.SOCKS ? "socks5" : "http") + "://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+            return (type == Proxy.Type.SOCKS ? "socks5" : "http") + "://" + (userInfo == null ? "" : userInfo + "@")
+                    + (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+        }
+
+        /** {@link #kubeconfigUrl()} for messages: credentials masked. */
+        String kubeconfigUrlShown() {
+            String k = kubeconfigUrl();
+            return userInfo == null ? k : k.replace(userInfo + "@", "****@");
         }
 
         @Override
@@ -97,7 +107,9 @@ final class Http {
         }
         if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
         int port = uri.getPort() > 0 ? uri.getPort() : defaultPort;
-        return new ProxySpec(u, type, host, port, !"socks5".equals(scheme), origin);
+        String userInfo = uri.getRawUserInfo();
+        String shown = userInfo == null ? u : u.replace(userInfo + "@", "****@");
+        return new ProxySpec(shown, type, host, port, !"socks5".equals(scheme), origin, userInfo);
     }
 
     static boolean isLoopback(String url) {
@@ -252,7 +264,8 @@ final class Http {
             }
         }
 
-        private String mask(String text) {
+        /** {@code text} with the bearer token masked: for anything taken from an answer into a message. */
+        String mask(String text) {
             if (text == null) return "";
             return bearer == null || bearer.isEmpty() ? text : text.replace(bearer, "****");
         }

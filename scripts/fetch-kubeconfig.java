@@ -206,11 +206,17 @@ class FetchKubeconfig implements Callable<Integer> {
         }
         Path written = target.toAbsolutePath().normalize();
         Cli.info("Wrote " + written + " (mode 0600): context " + context + ", server " + server
-                + (proxy == null ? "" : ", proxy-url " + proxy.kubeconfigUrl()));
+                + (proxy == null ? "" : ", proxy-url " + proxy.kubeconfigUrlShown()));
         Cli.info(version == null ? "Not verified (--no-verify)." : "Verified: API server " + version + " answered; current context " + context + ".");
-        boolean gfwFindsIt = kubeconfigOption == null;
-        nextSteps(env, written, context, gfwFindsIt);
-        print(format, written, context, server, proxy == null ? null : proxy.kubeconfigUrl(), version, false);
+        String kubeconfigVariable = System.getenv("KUBECONFIG");
+        boolean shadowed = kubeconfigVariable != null && !kubeconfigVariable.isBlank()
+                && !Path.of(kubeconfigVariable.split(java.io.File.pathSeparator)[0]).toAbsolutePath().normalize().equals(written);
+        if (shadowed) {
+            Cli.warn("KUBECONFIG is set (" + kubeconfigVariable + "): kubectl and gfw use it before " + written.getFileName()
+                    + "; export KUBECONFIG=" + written + " or unset it");
+        }
+        nextSteps(env, written, context, kubeconfigOption == null && !shadowed);
+        print(format, written, context, server, proxy == null ? null : proxy.kubeconfigUrlShown(), version, false);
         return ExitCode.OK;
     }
 
@@ -344,7 +350,7 @@ class FetchKubeconfig implements Callable<Integer> {
             throw new GfwException(ExitCode.REMOTE_ERROR, rancher + " has no Rancher v3 API (GET /v3/clusters answered 404); "
                     + "is it the Rancher server's address?");
         }
-        failUnlessOk(r, rancher, "list clusters");
+        failUnlessOk(http, r, rancher, "list clusters");
         JsonNode data = json(r, rancher, "GET /v3/clusters").path("data");
         if (!data.isArray()) throw notRancher(rancher, "GET /v3/clusters", "no data list");
         var seen = new ArrayList<String>();
@@ -365,7 +371,7 @@ class FetchKubeconfig implements Callable<Integer> {
         if (r.status() == 404) {
             throw new GfwException(ExitCode.NOT_FOUND, "Rancher " + rancher + " has no cluster " + id + " any more (generateKubeconfig answered 404)");
         }
-        failUnlessOk(r, rancher, "generate the kubeconfig of cluster " + id);
+        failUnlessOk(http, r, rancher, "generate the kubeconfig of cluster " + id);
         JsonNode config = json(r, rancher, "generateKubeconfig").path("config");
         if (!config.isTextual() || config.asText().isBlank()) throw notRancher(rancher, "generateKubeconfig", "no 'config' field");
         try {
@@ -376,9 +382,9 @@ class FetchKubeconfig implements Callable<Integer> {
         }
     }
 
-    private static void failUnlessOk(Http.Response r, String rancher, String what) {
+    private static void failUnlessOk(Http.Client http, Http.Response r, String rancher, String what) {
         if (r.ok()) return;
-        String reason = rancherMessage(r);
+        String reason = http.mask(rancherMessage(r));
         if (r.status() == 401) {
             throw new GfwException(ExitCode.AUTH, "Rancher " + rancher + " rejected the token (401" + reason + "); set RANCHER_TOKEN or --token-file "
                     + "to a valid API key (Rancher: avatar > Account & API Keys); expired keys must be recreated");
@@ -458,7 +464,7 @@ class FetchKubeconfig implements Callable<Integer> {
             String why = e.getCode() == 401 || e.getCode() == 403
                     ? "the API server at " + server + " rejected its credentials (" + e.getCode() + ")"
                     : Cli.firstLine(g.getMessage());
-            throw new GfwException(g.exitCode(), what + " does not work: " + why + (proxy == null ? "" : " (via " + proxy.kubeconfigUrl() + ")")
+            throw new GfwException(g.exitCode(), what + " does not work: " + why + (proxy == null ? "" : " (via " + proxy.kubeconfigUrlShown() + ")")
                     + "; nothing written, the old file is kept; --no-verify saves it without this check", e);
         }
     }
@@ -544,7 +550,7 @@ class FetchKubeconfig implements Callable<Integer> {
                     : "; selected it as current-context (like kubectl config use-context)") + ".");
             Cli.info(version == null ? "Not verified (--no-verify)." : "Verified: API server " + version + " answered through the agent.");
             Cli.info("OpenTofu: -var k8s_config_path=" + abs + " -var cluster_context=" + context);
-            print(format, abs, context, server, proxy == null ? null : proxy.kubeconfigUrl(), version, true);
+            print(format, abs, context, server, proxy == null ? null : proxy.kubeconfigUrlShown(), version, true);
             return ExitCode.OK;
         }
         throw new GfwException(ExitCode.NO_INPUT, "GitLab CI mode: context '" + context + "' is not in " + from + " ("

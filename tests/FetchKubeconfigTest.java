@@ -49,6 +49,7 @@ class FetchKubeconfigTest {
     @BeforeEach
     void reset() throws IOException {
         rancher.reset();
+        rancher.apiToken = null;
         rancher.kubeconfig = rancherKubeconfig(TestApiServer.shared().url());
     }
 
@@ -395,33 +396,87 @@ class FetchKubeconfigTest {
         assertEquals(dead, KubeconfigFile.read(file).server("dev-cluster"));
     }
 
+    /** An HTTPS stand-in with a self-signed certificate (made once, by keytool) and the certificate's PEM file. */
+    static RancherStandIn https;
+    static RancherStandIn.Tls tls;
+
+    static synchronized RancherStandIn httpsRancher() throws IOException {
+        if (https == null) {
+            tls = RancherStandIn.selfSigned(TestSupport.tempDir("tls"));
+            https = RancherStandIn.https(proxy.outgoingAddress(), tls);
+            TestSupport.closeAtEnd(https);
+            configure(https);
+        }
+        https.reset();
+        https.apiToken = null;
+        https.kubeconfig = rancherKubeconfig(TestApiServer.shared().url());
+        return https;
+    }
+
+    @Test
+    void verificationAndKubectlReachRanchersClusterProxyThroughTheSocksProxy() throws IOException {
+        // Rancher's own kubeconfigs point at https://rancher/k8s/clusters/<id> with Rancher's CA; the stand-in
+        // serves /version there and refuses direct connections, so a pass means fabric8 and kubectl both used
+        // the proxy-url written into the file. (kubectl sends no bearer token over plain http: hence HTTPS.)
+        RancherStandIn r = httpsRancher();
+        Path ws = workspace(r);
+        String apiToken = "kubeconfig-u-gfwtest:" + UUID.randomUUID().toString().replace("-", "");
+        String ca = java.util.Base64.getEncoder().encodeToString(Files.readAllBytes(tls.certificatePem()));
+        r.apiToken = apiToken;
+        r.kubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: \"" + RANCHER_NAME + "\"\n  cluster:\n"
+                + "    server: \"" + r.url() + "/k8s/clusters/" + CLUSTER_ID + "\"\n    certificate-authority-data: \"" + ca + "\"\n"
+                + "users:\n- name: \"" + RANCHER_NAME + "\"\n  user:\n    token: \"" + apiToken + "\"\n"
+                + "contexts:\n- name: \"" + RANCHER_NAME + "\"\n  context:\n    user: \"" + RANCHER_NAME + "\"\n"
+                + "    cluster: \"" + RANCHER_NAME + "\"\ncurrent-context: \"" + RANCHER_NAME + "\"\n";
+        var fetched = fetch(ws, "--proxy", proxy.url("socks5h"), "--cacert", tls.certificatePem().toString());
+        assertEquals(0, fetched.exit(), fetched.toString());
+        assertTrue(fetched.err().contains("Verified: API server " + RancherStandIn.API_VERSION), fetched.err());
+        assertFalse(fetched.err().contains(apiToken) || fetched.out().contains(apiToken), "the kubeconfig's token was printed");
+        assertThroughProxy(r, 3);
+        var version = r.requests.get(2);
+        assertEquals("/k8s/clusters/" + CLUSTER_ID + "/version", version.path());
+        assertEquals("Bearer " + apiToken, version.authorization());
+
+        Path file = ws.resolve("kubeconfig-dev");
+        KubeconfigFile k = KubeconfigFile.read(file);
+        assertEquals("dev-cluster", k.contextField("dev-cluster", "user"), "Rancher's user entry renamed with the context");
+        // kubectl get --raw takes the path from the server's root: Rancher's cluster prefix included.
+        var kubectl = TestSupport.command("kubectl", "--kubeconfig", file.toString(), "get", "--raw", "/k8s/clusters/" + CLUSTER_ID + "/version").run();
+        assertEquals(0, kubectl.exit(), kubectl.toString());
+        assertTrue(kubectl.out().contains(RancherStandIn.API_VERSION), kubectl.out());
+        assertTrue(r.rejected.isEmpty(), "kubectl connected directly: " + r.rejected);
+        var byKubectl = r.requests.subList(3, r.requests.size());
+        assertFalse(byKubectl.isEmpty(), "kubectl's request did not arrive");
+        for (var req : byKubectl) {
+            assertEquals(proxy.outgoingAddress(), req.remoteAddress(), req.toString());
+            assertEquals("Bearer " + apiToken, req.authorization());
+        }
+    }
+
     @Test
     void selfSignedRancherIsRejectedWithoutCacertAndAcceptedWithIt() throws IOException {
-        Path ws0 = TestSupport.tempDir("tls");
-        var tls = RancherStandIn.selfSigned(ws0);
-        try (var https = RancherStandIn.https(proxy.outgoingAddress(), tls)) {
-            configure(https);
-            Path ws = workspace(https);
-            var untrusted = assertFailsKeepingOldFile(ws, ExitCode.UNAVAILABLE, "TLS failed", "--proxy", proxy.url("socks5h"));
-            assertTrue(untrusted.err().contains("--cacert"), untrusted.err());
-            assertTrue(https.requests.isEmpty(), "a request got through an untrusted TLS connection");
+        RancherStandIn r = httpsRancher();
+        Path ws = workspace(r);
+        var untrusted = assertFailsKeepingOldFile(ws, ExitCode.UNAVAILABLE, "TLS failed", "--proxy", proxy.url("socks5h"));
+        assertTrue(untrusted.err().contains("--cacert"), untrusted.err());
+        assertTrue(r.requests.isEmpty(), "a request got through an untrusted TLS connection");
 
-            var trusted = fetch(ws, "--proxy", proxy.url("socks5h"), "--cacert", tls.certificatePem().toString());
-            assertEquals(0, trusted.exit(), trusted.toString());
-            assertFalse(trusted.err().contains("warning:"), trusted.err());
-            assertThroughProxy(https, 2);
-            assertEquals("Bearer " + TOKEN, https.requests.get(1).authorization());
+        var trusted = fetch(ws, "--proxy", proxy.url("socks5h"), "--cacert", tls.certificatePem().toString());
+        assertEquals(0, trusted.exit(), trusted.toString());
+        assertFalse(trusted.err().contains("warning:"), trusted.err());
+        assertThroughProxy(r, 2);
+        assertEquals("Bearer " + TOKEN, r.requests.get(1).authorization());
 
-            https.reset();
-            var insecure = fetch(ws, "--proxy", proxy.url("socks5h"), "--insecure-skip-tls-verify");
-            assertEquals(0, insecure.exit(), insecure.toString());
-            assertTrue(insecure.err().contains("warning: --insecure-skip-tls-verify"), insecure.err());
+        r.reset();
+        var insecure = fetch(ws, "--proxy", proxy.url("socks5h"), "--insecure-skip-tls-verify");
+        assertEquals(0, insecure.exit(), insecure.toString());
+        assertTrue(insecure.err().contains("warning: --insecure-skip-tls-verify"), insecure.err());
+        assertThroughProxy(r, 2);
 
-            Path notPem = Files.writeString(ws.resolve("not.pem"), "hello");
-            var bad = fetch(ws, "--proxy", proxy.url("socks5h"), "--cacert", notPem.toString());
-            assertEquals(ExitCode.NO_INPUT, bad.exit(), bad.toString());
-            assertTrue(bad.err().contains("--cacert " + notPem), bad.err());
-        }
+        Path notPem = Files.writeString(ws.resolve("not.pem"), "hello");
+        var bad = fetch(ws, "--proxy", proxy.url("socks5h"), "--cacert", notPem.toString());
+        assertEquals(ExitCode.NO_INPUT, bad.exit(), bad.toString());
+        assertTrue(bad.err().contains("--cacert " + notPem), bad.err());
     }
 
     @Test

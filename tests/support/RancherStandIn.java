@@ -58,6 +58,10 @@ final class RancherStandIn implements AutoCloseable {
     volatile String kubeconfig;
     /** When set, the whole body of the generateKubeconfig answer (to send something that is not a kubeconfig). */
     volatile String generateAnswerOverride;
+    /** The token of the kubeconfigs it issues: accepted on Rancher's cluster proxy path {@code /k8s/clusters/<id>/version}. */
+    volatile String apiToken;
+    /** What {@code /k8s/clusters/<id>/version} reports. */
+    static final String API_VERSION = "v1.30.4+rke2r1";
     /** Milliseconds to wait before answering (to provoke a timeout). */
     volatile long delayMillis;
 
@@ -147,6 +151,18 @@ final class RancherStandIn implements AutoCloseable {
                     Thread.currentThread().interrupt();
                     return;
                 }
+            }
+            // Rancher proxies each cluster's API under /k8s/clusters/<id>; its kubeconfigs point there.
+            if ("GET".equals(req.method()) && req.path().startsWith("/k8s/clusters/") && req.path().endsWith("/version")) {
+                String id = req.path().substring("/k8s/clusters/".length(), req.path().length() - "/version".length());
+                if (apiToken == null || !("Bearer " + apiToken).equals(req.authorization())) {
+                    send(ex, 401, Map.of("kind", "Status", "apiVersion", "v1", "status", "Failure", "message", "Unauthorized", "code", 401));
+                } else if (!clusters.containsValue(id)) {
+                    send(ex, 404, Map.of("kind", "Status", "apiVersion", "v1", "status", "Failure", "message", "cluster not found", "code", 404));
+                } else {
+                    send(ex, 200, Map.of("major", "1", "minor", "30", "gitVersion", API_VERSION, "platform", "linux/amd64"));
+                }
+                return;
             }
             if (token == null || !("Bearer " + token).equals(req.authorization())) {
                 send(ex, 401, Map.of("type", "error", "status", 401, "code", "Unauthorized", "message", "must authenticate"));
