@@ -68,7 +68,7 @@ import picocli.CommandLine.Parameters;
  *   gfw deploy-runners dev dind nix --dry-run -o yaml         # what would be deployed, no cluster needed
  * </pre>
  */
-@Command(name = "deploy-runners", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "deploy-runners", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
         description = "Deploy the GitLab runner types of an environment as Helm releases of the gitlab-runner chart, with their tokens, HPA and PDB.")
 class DeployRunners implements Callable<Integer> {
     public static void main(String... args) {
