@@ -457,8 +457,10 @@ public final class TestApiServer implements AutoCloseable {
   // ---------------------------------------------------------------------------------------------------------------
   // Resource types (discovery) and request paths
 
+  /** A served resource; the paths (".spec.replicas") say where the scale subresource reads and writes, or are null. */
   record ResourceType(String group, String version, String plural, String kind, boolean namespaced,
-      List<String> shortNames, List<String> subresources, List<String> categories, List<String> verbs, boolean builtin) {
+      List<String> shortNames, List<String> subresources, List<String> categories, List<String> verbs, boolean builtin,
+      String specReplicasPath, String statusReplicasPath, String labelSelectorPath) {
     String groupVersion() {
       return group.isEmpty() ? version : group + "/" + version;
     }
@@ -527,8 +529,9 @@ public final class TestApiServer implements AutoCloseable {
       String group = slash < 0 ? "" : gv.substring(0, slash);
       String version = slash < 0 ? gv : gv.substring(slash + 1);
       List<String> verbs = f[2].equals("SelfSubjectAccessReview") ? List.of("create") : ALL_VERBS;
+      boolean scale = list(f[5]).contains("scale");
       out.add(new ResourceType(group, version, f[1], f[2], f[3].equals("N"), list(f[4]), list(f[5]), list(f[6]), verbs,
-          true));
+          true, scale ? ".spec.replicas" : null, scale ? ".status.replicas" : null, null));
     }
     return List.copyOf(out);
   }
@@ -1135,6 +1138,11 @@ public final class TestApiServer implements AutoCloseable {
         return expectationDispatcher.dispatch(rr);
       }
       if (method.equals("GET")) {
+        String accept = Objects.toString(rr.getHeader("Accept"), "");
+        if ((path.equals("/api") || path.equals("/apis")) && accept.contains("as=APIGroupDiscoveryList")
+            && accept.contains("v=v2")) {
+          return aggregatedDiscovery(path.equals("/api"));
+        }
         MockResponse nonResource = nonResource(path);
         if (nonResource != null) {
           return nonResource;
@@ -1150,7 +1158,8 @@ public final class TestApiServer implements AutoCloseable {
       if (t.namespaced() != (rp.namespace() != null) && !(t.namespaced() && rp.name() == null)) {
         throw ApiError.notFoundGeneric();
       }
-      if (rp.sub() != null && !(rp.sub().equals("status") || (rp.sub().equals("log") && t.kind().equals("Pod")))) {
+      if (rp.sub() != null && !(rp.sub().equals("status") || (rp.sub().equals("log") && t.kind().equals("Pod"))
+          || (rp.sub().equals("scale") && t.specReplicasPath() != null))) {
         throw new ApiError(404, "NotFound", "the test API server does not serve the " + rp.sub() + " subresource",
             Api.JSON.createObjectNode());
       }
@@ -1167,6 +1176,9 @@ public final class TestApiServer implements AutoCloseable {
       synchronized (this) {
         dryRun.set(dry);
         try {
+          if ("scale".equals(rp.sub())) {
+            return scale(t, rp, method, params, body, contentType, manager);
+          }
           return switch (method) {
             case "GET" -> get(t, rp, params, query, rr.getHeader("Upgrade") != null);
             case "POST" -> create(t, rp, parseObject(raw, contentType), manager);
@@ -1239,6 +1251,70 @@ public final class TestApiServer implements AutoCloseable {
       return null;
     }
 
+    /** Aggregated discovery (apidiscovery.k8s.io/v2), what kubectl asks a 1.30+ server first. */
+    private MockResponse aggregatedDiscovery(boolean core) {
+      ObjectNode list = JSON.createObjectNode().put("kind", "APIGroupDiscoveryList")
+          .put("apiVersion", "apidiscovery.k8s.io/v2");
+      list.putObject("metadata");
+      ArrayNode items = list.putArray("items");
+      Map<String, List<String>> groups = new LinkedHashMap<>();
+      if (core) {
+        groups.put("", List.of("v1"));
+      } else {
+        groups.putAll(groupsInOrder());
+      }
+      List<ResourceType> all = types();
+      groups.forEach((group, versions) -> {
+        ObjectNode item = items.addObject();
+        item.putObject("metadata").put("name", group);
+        ArrayNode vs = item.putArray("versions");
+        for (String version : versions) {
+          ObjectNode v = vs.addObject().put("version", version);
+          ArrayNode rs = v.putArray("resources");
+          for (ResourceType t : all) {
+            if (!t.group().equals(group) || !t.version().equals(version)) {
+              continue;
+            }
+            ObjectNode r = rs.addObject().put("resource", t.plural());
+            r.putObject("responseKind").put("group", group).put("version", version).put("kind", t.kind());
+            r.put("scope", t.namespaced() ? "Namespaced" : "Cluster").put("singularResource", t.kind().toLowerCase());
+            ArrayNode verbs = r.putArray("verbs");
+            t.verbs().forEach(verbs::add);
+            if (!t.shortNames().isEmpty()) {
+              ArrayNode sn = r.putArray("shortNames");
+              t.shortNames().forEach(sn::add);
+            }
+            if (!t.categories().isEmpty()) {
+              ArrayNode c = r.putArray("categories");
+              t.categories().forEach(c::add);
+            }
+            if (!t.subresources().isEmpty()) {
+              ArrayNode subs = r.putArray("subresources");
+              for (String sub : t.subresources()) {
+                ObjectNode sr = subs.addObject().put("subresource", sub);
+                sr.putObject("responseKind").put("group", group).put("version", version).put("kind", t.kind());
+                ArrayNode sv = sr.putArray("verbs");
+                subresourceVerbs(sub).forEach(sv::add);
+              }
+            }
+          }
+          v.put("freshness", "Current");
+        }
+      });
+      return new MockResponse().setResponseCode(200)
+          .setHeader("Content-Type", "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+          .setBody(list.toString());
+    }
+
+    private static List<String> subresourceVerbs(String sub) {
+      return switch (sub) {
+        case "status", "scale" -> List.of("get", "patch", "update");
+        case "log", "proxy" -> List.of("get");
+        case "finalize" -> List.of("update");
+        default -> List.of("create");
+      };
+    }
+
     private static String versionJson() {
       return JSON.createObjectNode().put("major", "1").put("minor", "32").put("gitVersion", SERVER_VERSION)
           .put("gitCommit", "59526cd4867447956156ae3a602fcbac5ab2d0c2").put("gitTreeState", "clean")
@@ -1271,9 +1347,11 @@ public final class TestApiServer implements AutoCloseable {
           }
           List<String> subs = new ArrayList<>();
           v.path("subresources").fieldNames().forEachRemaining(subs::add);
+          JsonNode scale = v.path("subresources").path("scale");
           out.add(new ResourceType(spec.path("group").asText(), v.path("name").asText(), names.path("plural").asText(),
               names.path("kind").asText(), spec.path("scope").asText().equals("Namespaced"), shortNames, subs,
-              categories, ALL_VERBS, false));
+              categories, ALL_VERBS, false, scale.path("specReplicasPath").asText(null),
+              scale.path("statusReplicasPath").asText(null), scale.path("labelSelectorPath").asText(null)));
         }
       }
       return out;
@@ -1338,12 +1416,7 @@ public final class TestApiServer implements AutoCloseable {
           ObjectNode s = rs.addObject().put("name", t.plural() + "/" + sub).put("singularName", "")
               .put("namespaced", t.namespaced()).put("kind", t.kind());
           ArrayNode sv = s.putArray("verbs");
-          switch (sub) {
-            case "status", "scale" -> sv.add("get").add("patch").add("update");
-            case "log", "proxy" -> sv.add("get");
-            case "finalize" -> sv.add("update");
-            default -> sv.add("create");
-          }
+          subresourceVerbs(sub).forEach(sv::add);
         }
       }
       return list;
@@ -1463,6 +1536,84 @@ public final class TestApiServer implements AutoCloseable {
       out.putObject("metadata").put("resourceVersion", list.path("metadata").path("resourceVersion").asText("0"));
       out.putArray("items").addAll(items);
       return json(200, out.toString());
+    }
+
+    /** The scale subresource (autoscaling/v1 Scale) of deployments, statefulsets, replicasets and scalable CRDs. */
+    private MockResponse scale(ResourceType t, ResourcePath rp, String method, Params params, String body,
+        String contentType, String manager) {
+      ResourcePath main = new ResourcePath(rp.group(), rp.version(), rp.namespace(), rp.resource(), rp.name(), null);
+      ObjectNode cur = current(t, main);
+      if (cur == null) {
+        throw ApiError.notFound(t, rp.name());
+      }
+      ObjectNode scale = scaleOf(t, cur);
+      if (method.equals("GET")) {
+        return json(200, scale.toString());
+      }
+      JsonNode next;
+      switch (method) {
+        case "PUT" -> next = parseObject(body.getBytes(StandardCharsets.UTF_8), contentType);
+        case "PATCH" -> {
+          String type = contentType.split(";")[0].trim().toLowerCase();
+          JsonNode patch = type.equals("application/apply-patch+yaml")
+              ? parseObject(body.getBytes(StandardCharsets.UTF_8), "application/yaml") : readTree(body);
+          try {
+            next = type.equals("application/json-patch+json") ? JsonPatch.apply(patch, scale)
+                : mergePatch(scale, patch, false);
+          } catch (RuntimeException e) {
+            throw new ApiError(422, "Invalid", "the server rejected our request due to an error in our request: "
+                + e.getMessage(), null);
+          }
+        }
+        default -> throw ApiError.methodNotAllowed();
+      }
+      JsonNode replicas = next.path("spec").path("replicas");
+      if (!replicas.canConvertToInt() || replicas.asInt() < 0) {
+        throw new ApiError(422, "Invalid", "Scale.autoscaling \"" + rp.name() + "\" is invalid: spec.replicas: Invalid "
+            + "value: " + replicas + ": must be greater than or equal to 0", null);
+      }
+      ObjectNode updated = cur.deepCopy();
+      List<String> path = List.of(t.specReplicasPath().substring(1).split("\\."));
+      ObjectNode parent = updated;
+      for (String seg : path.subList(0, path.size() - 1)) {
+        parent = objectAt(parent, seg);
+      }
+      parent.put(path.get(path.size() - 1), replicas.asInt());
+      String sent = next.path("metadata").path("resourceVersion").asText("");
+      objectAt(updated, "metadata").put("resourceVersion", sent.isEmpty()
+          ? cur.path("metadata").path("resourceVersion").asText() : sent);
+      MockResponse r = update(t, main, updated, manager);
+      return json(200, scaleOf(t, (ObjectNode) readTree(r.getBody().readUtf8())).toString());
+    }
+
+    private static ObjectNode scaleOf(ResourceType t, ObjectNode obj) {
+      ObjectNode scale = JSON.createObjectNode().put("kind", "Scale").put("apiVersion", "autoscaling/v1");
+      ObjectNode meta = scale.putObject("metadata");
+      for (String f : List.of("name", "namespace", "uid", "resourceVersion", "creationTimestamp")) {
+        if (obj.path("metadata").hasNonNull(f)) {
+          meta.set(f, obj.path("metadata").get(f));
+        }
+      }
+      JsonNode want = Fields.at(obj, List.of(t.specReplicasPath().substring(1).split("\\.")));
+      scale.putObject("spec").put("replicas", want == null ? 0 : want.asInt());
+      ObjectNode status = scale.putObject("status");
+      JsonNode have = t.statusReplicasPath() == null ? null
+          : Fields.at(obj, List.of(t.statusReplicasPath().substring(1).split("\\.")));
+      status.put("replicas", have == null ? 0 : have.asInt());
+      if (t.labelSelectorPath() != null) {
+        JsonNode sel = Fields.at(obj, List.of(t.labelSelectorPath().substring(1).split("\\.")));
+        if (sel != null) {
+          status.put("selector", sel.asText());
+        }
+      } else {
+        List<String> parts = new ArrayList<>();
+        obj.path("spec").path("selector").path("matchLabels").properties()
+            .forEach(e -> parts.add(e.getKey() + "=" + e.getValue().asText()));
+        if (!parts.isEmpty()) {
+          status.put("selector", String.join(",", parts));
+        }
+      }
+      return scale;
     }
 
     private ObjectNode current(ResourceType t, ResourcePath rp) {
