@@ -65,7 +65,7 @@ import picocli.CommandLine.Parameters;
  * the proxy resolve host names. When the proxy is down the error says how to open it:
  * {@code ssh -D 1080 <cluster.jumphost>}.
  *
- * <p>GitLab CI ({@code GITLAB_CI=true}) or {@code --ci}: no Rancher call. Checks that the agent context
+ * <p>GitLab CI ({@code GITLAB_CI=true}, unless {@code --no-ci}) or {@code --ci}: no Rancher call. Checks that the agent context
  * ({@code cluster.ciAgentContext}, {@code {org}/projects/kubernetes/gitlab-agents:{env}}) is in the job's
  * kubeconfig ({@code --kubeconfig} or {@code $KUBECONFIG}), selects it by rewriting that file's
  * {@code current-context} atomically (what {@code kubectl config use-context} does, so later kubectl and
@@ -127,8 +127,8 @@ class FetchKubeconfig implements Callable<Integer> {
     @Option(names = "--no-verify", description = "Do not call the API server's /version with the new file before saving it.")
     boolean noVerify;
 
-    @Option(names = "--ci", description = "GitLab CI mode (implied by GITLAB_CI=true): no Rancher call; check and select the agent context.")
-    boolean ci;
+    @Option(names = "--ci", negatable = true, description = "GitLab CI mode (default when GITLAB_CI=true): no Rancher call; check and select the agent context. --no-ci fetches from Rancher even in CI.")
+    Boolean ci;
 
     @Option(names = "--cacert", paramLabel = "FILE", description = "Trust only the CA certificates in this PEM file for Rancher (a private CA).")
     Path caCert;
@@ -162,7 +162,7 @@ class FetchKubeconfig implements Callable<Integer> {
         }
         EnvConfig.Env env = envOptions.load(envName);
         Cli.refusePlanned(env, "fetch a kubeconfig for it (there is no cluster yet)");
-        if (ci || KubeClients.inGitLabCi()) return selectAgentContext(env, format);
+        if (ci != null ? ci : KubeClients.inGitLabCi()) return selectAgentContext(env, format);
 
         // 1. Everything that can be wrong locally is checked before the first request.
         String context = contextOption != null ? contextOption : env.cluster().context();
@@ -461,9 +461,9 @@ class FetchKubeconfig implements Callable<Integer> {
             return version == null || version.isBlank() ? "(version not reported)" : version;
         } catch (KubernetesClientException e) {
             GfwException g = Cli.fromKubernetes(e);
-            String why = e.getCode() == 401 || e.getCode() == 403
-                    ? "the API server at " + server + " rejected its credentials (" + e.getCode() + ")"
-                    : Cli.firstLine(g.getMessage());
+            String why = e.getCode() == 401 || e.getCode() == 403 ? "the API server at " + server + " rejected its credentials (" + e.getCode() + ")"
+                    : e.getCode() > 0 ? "the API server at " + server + " answered " + e.getCode() + " to /version"
+                    : "cannot reach the API server at " + server + ": " + Http.rootMessage(e);
             throw new GfwException(g.exitCode(), what + " does not work: " + why + (proxy == null ? "" : " (via " + proxy.kubeconfigUrlShown() + ")")
                     + "; nothing written, the old file is kept; --no-verify saves it without this check", e);
         }
@@ -519,7 +519,7 @@ class FetchKubeconfig implements Callable<Integer> {
             for (String f : list.split(java.io.File.pathSeparator)) if (!f.isBlank()) files.add(Path.of(f));
             from = "KUBECONFIG";
         }
-        Cli.info("GitLab CI mode" + (ci ? " (--ci)" : " (GITLAB_CI=true)") + ": no Rancher call; looking for context " + context + " in " + from);
+        Cli.info("GitLab CI mode" + (ci != null ? " (--ci)" : " (GITLAB_CI=true)") + ": no Rancher call; looking for context " + context + " in " + from);
         var contextsSeen = new ArrayList<String>();
         for (Path file : files) {
             KubeconfigFile k;

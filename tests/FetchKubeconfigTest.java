@@ -262,6 +262,30 @@ class FetchKubeconfigTest {
         assertTrue(rancher.requests.isEmpty() && rancher.rejected.isEmpty());
     }
 
+    @Test
+    void ciFlagSelectsTheAgentContextOfTheGivenFileOnceAndLeavesItAlone() throws Exception {
+        Path ws = workspace(rancher);
+        Path job = ws.resolve("agent.kubeconfig");
+        Files.writeString(job, jobKubeconfig());
+        Files.setPosixFilePermissions(job, PosixFilePermissions.fromString("rw-r-----"));
+        var first = TestSupport.inProcess(new FetchKubeconfig(), "dev", "--ci", "--env-dir", ws.resolve("environments").toString(),
+                "--kubeconfig", job.toString(), "-o", "json");
+        assertEquals(0, first.exit(), first.toString());
+        assertTrue(first.err().contains("GitLab CI mode (--ci)") && first.err().contains("selected it as current-context"), first.err());
+        assertTrue(first.out().contains("\"context\" : \"" + AGENT_CONTEXT + "\"") && first.out().contains("\"ci\" : true"), first.out());
+        assertEquals(AGENT_CONTEXT, KubeconfigFile.read(job).currentContext());
+        assertEquals("rw-r-----", mode(job), "the job's file keeps its mode");
+        assertEquals(List.of(), strayFiles(ws));
+
+        String after = Files.readString(job);
+        var second = TestSupport.inProcess(new FetchKubeconfig(), "dev", "--ci", "--no-verify", "--env-dir", ws.resolve("environments").toString(),
+                "--kubeconfig", job.toString());
+        assertEquals(0, second.exit(), second.toString());
+        assertTrue(second.err().contains("already is the current context"), second.err());
+        assertEquals(after, Files.readString(job), "an already selected context is not rewritten");
+        assertTrue(rancher.requests.isEmpty() && rancher.rejected.isEmpty(), "CI mode called Rancher");
+    }
+
     /** What a GitLab agent job sees: another context current, the agent's context pointing at the cluster. */
     static String jobKubeconfig() throws IOException {
         String base = Files.readString(TestApiServer.shared().kubeconfig());
@@ -277,7 +301,8 @@ class FetchKubeconfigTest {
 
     /** Runs in this JVM with --env-dir and --kubeconfig inside {@code ws} and the token from a file. */
     static TestSupport.Result fetch(Path ws, String... extra) throws IOException {
-        var args = new ArrayList<>(List.of("dev", "--env-dir", ws.resolve("environments").toString(),
+        // --no-ci: these run in the test's JVM, whose environment may say GITLAB_CI=true.
+        var args = new ArrayList<>(List.of("dev", "--no-ci", "--env-dir", ws.resolve("environments").toString(),
                 "--kubeconfig", ws.resolve("kubeconfig-dev").toString(), "--token-file", tokenFile(ws).toString()));
         args.addAll(List.of(extra));
         return TestSupport.inProcess(new FetchKubeconfig(), args.toArray(String[]::new));
@@ -463,7 +488,7 @@ class FetchKubeconfigTest {
 
         var trusted = fetch(ws, "--proxy", proxy.url("socks5h"), "--cacert", tls.certificatePem().toString());
         assertEquals(0, trusted.exit(), trusted.toString());
-        assertFalse(trusted.err().contains("warning:"), trusted.err());
+        assertFalse(trusted.err().contains("insecure"), trusted.err());
         assertThroughProxy(r, 2);
         assertEquals("Bearer " + TOKEN, r.requests.get(1).authorization());
 
@@ -482,7 +507,7 @@ class FetchKubeconfigTest {
     @Test
     void badFlagsAreRefusedBeforeAnyRequestWithoutEchoingSecrets() throws IOException {
         Path ws = workspace(rancher);
-        var token = TestSupport.inProcess(new FetchKubeconfig(), "dev", "--env-dir", ws.resolve("environments").toString(),
+        var token = TestSupport.inProcess(new FetchKubeconfig(), "dev", "--no-ci", "--env-dir", ws.resolve("environments").toString(),
                 "--token", "s3cr3t-on-the-command-line");
         assertEquals(ExitCode.USAGE, token.exit(), token.toString());
         assertTrue(token.err().contains("--token is not accepted"), token.err());
@@ -499,7 +524,7 @@ class FetchKubeconfigTest {
         assertEquals(ExitCode.USAGE, proxyScheme.exit(), proxyScheme.toString());
         assertTrue(proxyScheme.err().contains("--proxy: proxy scheme 'ftp'"), proxyScheme.err());
 
-        var planned = TestSupport.inProcess(new FetchKubeconfig(), "prod", "--env-dir", ws.resolve("environments").toString(),
+        var planned = TestSupport.inProcess(new FetchKubeconfig(), "prod", "--no-ci", "--env-dir", ws.resolve("environments").toString(),
                 "--token-file", tokenFile(ws).toString(), "--proxy", proxy.url("socks5h"));
         assertEquals(ExitCode.REFUSED, planned.exit(), planned.toString());
         assertTrue(planned.err().contains("planned"), planned.err());
