@@ -13,7 +13,7 @@ final class ExitCode {
     static final int CONFIG = 65;
     /** A file the command needs is missing or unreadable: kubeconfig, token file, input. */
     static final int NO_INPUT = 66;
-    /** The environment is planned, or production without --yes: refused before any request. */
+    /** The environment is planned, or production without --yes (refused before any request), or a file would be replaced without --force. */
     static final int REFUSED = 67;
     /** Something the command needs on the cluster or a remote API does not exist. */
     static final int NOT_FOUND = 68;
@@ -38,7 +38,7 @@ final class ExitCode {
         t.put(USAGE, "bad flag or argument");
         t.put(CONFIG, "environment file invalid or unknown environment");
         t.put(NO_INPUT, "a needed file is missing or unreadable (kubeconfig, token file)");
-        t.put(REFUSED, "environment is planned, or production without --yes");
+        t.put(REFUSED, "environment is planned, production without --yes, or a file would be replaced without --force");
         t.put(NOT_FOUND, "a needed object is missing (secret, key, Rancher cluster, Helm chart)");
         t.put(UNAVAILABLE, "API server, proxy, Rancher, GitLab or database unreachable or timed out");
         t.put(INTERNAL, "internal error in gfw (a bug)");
