@@ -188,14 +188,32 @@ final class HelmReleases {
         cfg.setCurrentContext(target.context());
         String clusterName = cfg.getContexts().stream().filter(c -> c.getName().equals(target.context()))
                 .map(c -> c.getContext().getCluster()).findFirst().orElse(null);
+        // Relative file names in a kubeconfig are relative to it; the copy lives elsewhere.
+        Path base = target.kubeconfig().toAbsolutePath().getParent();
         if (cfg.getClusters() != null) {
             for (var c : cfg.getClusters()) {
-                if (Objects.equals(c.getName(), clusterName) && c.getCluster() != null) {
-                    c.getCluster().setProxyUrl(target.proxy());
+                if (c.getCluster() == null) continue;
+                c.getCluster().setCertificateAuthority(absolute(base, c.getCluster().getCertificateAuthority()));
+                if (Objects.equals(c.getName(), clusterName)) {
+                    // Go's SOCKS5 dialer hands host names to the proxy anyway; it knows only socks5://.
+                    c.getCluster().setProxyUrl(target.proxy() == null ? null : target.proxy().replaceFirst("^socks5h://", "socks5://"));
                 }
             }
         }
+        if (cfg.getUsers() != null) {
+            for (var u : cfg.getUsers()) {
+                if (u.getUser() == null) continue;
+                u.getUser().setClientCertificate(absolute(base, u.getUser().getClientCertificate()));
+                u.getUser().setClientKey(absolute(base, u.getUser().getClientKey()));
+                u.getUser().setTokenFile(absolute(base, u.getUser().getTokenFile()));
+            }
+        }
         return Serialization.asYaml(cfg);
+    }
+
+    private static String absolute(Path base, String file) {
+        if (file == null || file.isEmpty() || base == null || Path.of(file).isAbsolute()) return file;
+        return base.resolve(file).normalize().toString();
     }
 
     static Map<String, Object> parseValues(String yaml) {

@@ -158,6 +158,40 @@ class DeployRunnersTest {
         assertEquals(Duration.ofSeconds(300), DeployRunners.parseTimeout("300"));
     }
 
+    @Test
+    void helmGetsTheContextAndProxyGfwChose() throws IOException {
+        Path dir = TestSupport.tempDir("helm-kubeconfig");
+        Path kc = dir.resolve("kubeconfig");
+        Files.writeString(kc, """
+                apiVersion: v1
+                kind: Config
+                clusters:
+                - name: a
+                  cluster: {server: https://a.example:6443, certificate-authority: ca.crt}
+                - name: b
+                  cluster: {server: https://b.example:6443}
+                contexts:
+                - name: ctx-a
+                  context: {cluster: a, user: u}
+                - name: ctx-b
+                  context: {cluster: b, user: u}
+                current-context: ctx-a
+                users:
+                - name: u
+                  user: {client-certificate: certs/u.crt, client-key: /abs/u.key}
+                """);
+        var target = new KubeClients.Target(kc, "test", "ctx-b", "https://b.example:6443", "socks5h://localhost:1080");
+        var cfg = Serialization.unmarshal(HelmReleases.kubeconfigFor(target), io.fabric8.kubernetes.api.model.Config.class);
+        assertEquals("ctx-b", cfg.getCurrentContext());
+        var clusters = new LinkedHashMap<String, io.fabric8.kubernetes.api.model.Cluster>();
+        cfg.getClusters().forEach(c -> clusters.put(c.getName(), c.getCluster()));
+        assertEquals("socks5://localhost:1080", clusters.get("b").getProxyUrl());
+        assertNull(clusters.get("a").getProxyUrl());
+        assertEquals(dir.resolve("ca.crt").toString(), clusters.get("a").getCertificateAuthority());
+        assertEquals(dir.resolve("certs/u.crt").toString(), cfg.getUsers().get(0).getUser().getClientCertificate());
+        assertEquals("/abs/u.key", cfg.getUsers().get(0).getUser().getClientKey());
+    }
+
     // ---- the fixture chart, rendered by Helm --------------------------------------------------------
 
     @Test
