@@ -101,14 +101,18 @@ import java.util.regex.Pattern;
  * <li>requests for unknown types or group-versions are 404; names, label keys and values are validated (422 with
  * the real messages); quantities (quota hard, LimitRange, container resources) are canonicalised (0.5 -> 500m,
  * 1024Mi -> 1Gi) and invalid ones are 400.
- * <li>discovery ({@code /api}, {@code /apis}, {@code /apis/<g>[/<v>]} for v1, apps, autoscaling v2/v1, batch,
+ * <li>discovery, legacy and aggregated (apidiscovery.k8s.io/v2, so kubectl needs two requests): {@code /api},
+ * {@code /apis}, {@code /apis/<g>[/<v>]} for v1, apps, autoscaling v2/v1, batch,
  * policy, networking, rbac, apiextensions, storage, coordination, scheduling, discovery, events, authorization and
  * every stored CRD), {@code /version}, {@code /healthz}, and a schema-less OpenAPI v3 telling kubectl the server
  * validates fields itself: {@code kubectl get/describe/apply [--server-side] [--dry-run=server]/diff/create -f/
- * replace/patch/label/delete/api-resources/auth can-i/logs} work. kubectl's typed commands send protobuf, decoded
- * for {@code kubectl create namespace|configmap|secret|serviceaccount|quota|role|rolebinding} only (others: 415).
+ * replace/patch/label/scale/delete/api-resources/auth can-i/logs/wait} work. kubectl's typed commands send
+ * protobuf, decoded for {@code kubectl create namespace|configmap|secret|serviceaccount|quota|role|rolebinding}
+ * only (others: 415).
  * <li>list filtering by label selectors (=, !=, in, notin, exists) and field selectors on any field path; lists
  * have their real kind (NamespaceList) and are sorted by namespace and name.
+ * <li>subresources: status (the only way to change a CRD's status), scale (Deployment, StatefulSet, ReplicaSet,
+ * scalable CRDs such as the CNPG Cluster's spec.instances), pods/log; others are 404.
  * <li>a thread-safe request log ({@link #requests()}, {@link #mutatingRequests()}); {@link #podLog} sets what
  * {@code .../pods/x/log} answers; SelfSubjectAccessReview always allows; {@link #mockServer()} exposes expect().
  * </ul>
