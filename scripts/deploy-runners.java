@@ -139,9 +139,11 @@ class DeployRunners implements Callable<Integer> {
         boolean serverDryRun = dryRun == Cli.DryRun.server;
 
         KubeClients.Target target = cluster.target(env);
-        // The chart is found before anything changes, so a missing chart is an error with nothing done.
-        Path chart = serverDryRun ? null : chart(env);
+        // The chart is found and rendered with every release's values before anything changes, so a
+        // missing chart or values it rejects are an error with nothing done (in a dry run too).
+        Path chart = chart(env);
         HelmReleases.Engine engine = helm != null ? helm : new HelmReleases.JvmHelm(target);
+        for (RunnerValues.Release r : releases) engine.template(chart, r.namespace(), r.name(), r.values());
         var outcomes = new ArrayList<Outcome>();
         try (KubernetesClient client = KubeClients.connect(target)) {
             requireNamespace(client, env);

@@ -399,7 +399,7 @@ class DeployRunnersTest {
             var helm = new ClusterHelm(api);
             api.resetRequests();
             var r = TestSupport.inProcess(withHelm(helm), "dev", "--dry-run=server", "--env-dir", dir.toString(),
-                    "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--gitlab-url", gitlab.url());
+                    "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--gitlab-url", gitlab.url(), "--chart", FIXTURE.toString());
             assertEquals(0, r.exit(), r.toString());
             assertEquals(0, api.mutatingRequests(false), "a server dry run stored something: " + api.requests());
             assertEquals(List.of(), gitlab.requests);
@@ -424,7 +424,7 @@ class DeployRunnersTest {
                     .replace("autoscaling: {minReplicas: 2, maxReplicas: 5, cpu: 70, memory: 80}", "autoscaling: {minReplicas: 2, maxReplicas: 7, cpu: 70, memory: 80}")
                     .replace("image: nixpkgs/nix-flakes", "image: nixos/nix:2.24"));
             var r = TestSupport.inProcess(withHelm(helm), "dev", "nix", "--dry-run=server", "--env-dir", dir.toString(),
-                    "--kubeconfig", api.kubeconfig().toString(), "--context", api.context());
+                    "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", FIXTURE.toString());
             assertEquals(0, r.exit(), r.toString());
             assertTrue(r.out().matches("(?s).*gitlab-runner-nix\\s+would upgrade\\s+1\\s+gitlab-runner-0\\.78\\.0\\s+exists\\s+would configure\\s+unchanged.*"), r.out());
             assertTrue(r.out().contains("gitlab-runner-nix: runners.config: ("), r.out());
@@ -529,6 +529,39 @@ class DeployRunnersTest {
     }
 
     @Test
+    void aChartThatIsMissingOrRejectsTheValuesStopsBeforeAnyChange() throws IOException {
+        TestApiServer api = TestApiServer.shared();
+        assumeTrue(api.isMock(), "needs the test API server's request log");
+        String ns = "runners-chart-" + SEQ.incrementAndGet();
+        Path dir = envDir(ns, UnaryOperator.identity());
+        createNamespace(api, ns);
+        // A chart whose template refuses these values, as a newer chart with another values interface would.
+        Path strict = TestSupport.tempDir("strict-chart");
+        for (String f : List.of("Chart.yaml", "values.yaml", "templates/_helpers.tpl", "templates/deployment.yaml")) {
+            Files.createDirectories(strict.resolve(f).getParent());
+            Files.copy(FIXTURE.resolve(f), strict.resolve(f));
+        }
+        Files.writeString(strict.resolve("templates/strict.yaml"), "{{- if .Values.runners.secret }}{{ fail \"runners.secret is not supported\" }}{{- end }}\n");
+        try (var gitlab = new GitLabStandIn()) {
+            api.resetRequests();
+            var helm = new ClusterHelm(api);
+            var missing = TestSupport.inProcess(withHelm(helm), "dev", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
+                    "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", gitlab.tokenFile.toString(),
+                    "--chart", strict.resolve("nope").toString());
+            assertEquals(ExitCode.NO_INPUT, missing.exit(), missing.toString());
+            assertTrue(missing.err().contains("--chart " + strict.resolve("nope") + " does not exist"), missing.err());
+            var rejected = TestSupport.inProcess(withHelm(helm), "dev", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
+                    "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", gitlab.tokenFile.toString(),
+                    "--chart", strict.toString());
+            assertEquals(ExitCode.REMOTE_ERROR, rejected.exit(), rejected.toString());
+            assertTrue(rejected.err().contains("runners.secret is not supported"), rejected.err());
+            assertEquals(List.of(), gitlab.requests);
+            assertEquals(0, api.mutatingRequests(), "something was written: " + api.requests());
+            assertEquals(0, helm.upgrades.get());
+        }
+    }
+
+    @Test
     void realHelmSeesAnUnchangedReleaseFromTheCommandLine() throws IOException {
         TestApiServer api = TestApiServer.shared();
         String ns = "runners-cli-" + SEQ.incrementAndGet();
@@ -539,7 +572,7 @@ class DeployRunnersTest {
         }
         // The script as users run it, Helm in its JVM reading the release the deploy recorded.
         var r = TestSupport.script("deploy-runners", "dev", "docker", "--dry-run=server", "-o", "json", "--env-dir", dir.toString(),
-                "--kubeconfig", api.kubeconfig().toString(), "--context", api.context()).run();
+                "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", FIXTURE.toString()).run();
         assertEquals(0, r.exit(), r.toString());
         JsonNode o = JSON.readTree(r.out()).get(0);
         assertEquals("unchanged", o.path("action").asText(), r.toString());
