@@ -54,11 +54,12 @@ import picocli.CommandLine.Parameters;
  * for the rollout (progress on stderr) up to {@code --timeout} and rolls a failed upgrade back.
  *
  * <p>Flags: {@code --dry-run[=client]} prints each release (name, chart, version, namespace, values)
- * without a cluster or token; {@code --dry-run=server} also reads the cluster and shows what would
- * change; {@code --status} shows revision, chart, pods ready and HPA per release (exit 80 when one is
+ * without a cluster or token; {@code --dry-run=server} also renders the chart, reads the cluster
+ * and shows what would change; {@code --status} shows revision, chart, pods ready and HPA per release (exit 80 when one is
  * not deployed or has no ready pod); {@code --chart PATH} / {@code --chart-repo URL} for offline
  * charts and mirrors; {@code --gitlab-url URL}; {@code --timeout 5m}; {@code --yes} for production;
- * {@code -o table|json|yaml}; {@code --kubeconfig}, {@code --context}, {@code --proxy}.
+ * {@code -o table|json|yaml}; {@code --kubeconfig}, {@code --context}, {@code --proxy}. A planned
+ * environment is refused before any request (only {@code --dry-run=client} works for it).
  *
  * <p>Environment: {@code GITLAB_TOKEN} (or {@code --gitlab-token-file}) — only needed when a runner
  * has to be created; {@code XDG_CACHE_HOME} — charts are cached under {@code gfw/charts}.
