@@ -401,7 +401,7 @@ class CnpgConnstr implements Callable<Integer> {
     private static GfwException checkFailure(SQLException e, ConnectionStrings.Parts parts, String target) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String reason = e instanceof org.postgresql.util.PSQLException p && p.getServerErrorMessage() != null
-                ? p.getServerErrorMessage().getMessage() : Cli.firstLine(e.getMessage());
+                ? p.getServerErrorMessage().getMessage() : firstSentence(Cli.firstLine(e.getMessage()));
         if (state.startsWith("28")) {
             return new GfwException(ExitCode.CHECK_FAILED, "credentials rejected by " + target + ": " + reason
                     + "; the secret's password does not match the role (or pg_hba refuses this client)", e);
@@ -413,14 +413,23 @@ class CnpgConnstr implements Callable<Integer> {
         while (cause.getCause() != null && cause.getCause() != cause) cause = cause.getCause();
         if (cause instanceof ConnectException || cause instanceof UnknownHostException || cause instanceof NoRouteToHostException
                 || cause instanceof SocketTimeoutException || state.equals("08001")) {
+            if (cause instanceof UnknownHostException) reason = "unknown host (no DNS entry)";
+            else if (cause instanceof SocketTimeoutException) reason = "timed out";
             return new GfwException(ExitCode.UNAVAILABLE, "cannot reach PostgreSQL at " + target + ": " + reason
-                    + "; inside the cluster use the service name, from outside a port-forward (or --check without --host)", e);
+                    + "; check host and port (from outside the cluster: --check without --host port-forwards to the pod)", e);
         }
         if (reason.contains("SSL")) {
             return new GfwException(ExitCode.CHECK_FAILED, "SSL problem with " + target + ": " + reason + "; try --sslmode", e);
         }
         return new GfwException(ExitCode.CHECK_FAILED, "login to " + target + " failed: " + reason
                 + (state.isEmpty() ? "" : " (SQLSTATE " + state + ")"), e);
+    }
+
+    /** pgjdbc's messages run on ("... refused. Check that the hostname ..."): the first sentence says it. */
+    private static String firstSentence(String s) {
+        int end = s.indexOf(". ");
+        String first = end < 0 ? s : s.substring(0, end);
+        return first.endsWith(".") ? first.substring(0, first.length() - 1) : first;
     }
 
     // ---- --write-secret ---------------------------------------------------------------------

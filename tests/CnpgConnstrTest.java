@@ -359,6 +359,11 @@ class CnpgConnstrTest {
         assertTrue(ok.out().contains("PostgreSQL " + version), ok.out());
         assertTrue(ok.out().contains("credentials: ok (logged in as gfw_check to database attic)"), ok.out());
 
+        // --decode --check: the string itself is tried (here an unencoded one, read by the decode rule).
+        var decoded = inProcess(List.of("--decode", "postgresql://gfw_check:ch@ck:#/?@" + pg.host() + ":" + pg.port() + "/attic", "--check"));
+        assertEquals(0, decoded.exit(), decoded.toString());
+        assertTrue(decoded.out().contains("credentials: ok (logged in as gfw_check to database attic)"), decoded.out());
+
         // The secret's password no longer matches the role: exit CHECK_FAILED, and no secret in the message.
         pg.setPassword("gfw_check", "rotated-" + TestApiServer.randomHex(4));
         var bad = inProcess(args("check-ok", "--check"));
