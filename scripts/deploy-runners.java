@@ -456,6 +456,7 @@ class DeployRunners implements Callable<Integer> {
             }
         }
         Cli.info("dry run (client): nothing was sent to the cluster or to GitLab (" + env.file() + ")");
+        if (env.planned()) Cli.warn("environment " + env.name() + " is planned: a real deploy is refused until " + env.file() + " says status: active");
     }
 
     private void printOutcomes(List<Outcome> outcomes, boolean serverDryRun) {

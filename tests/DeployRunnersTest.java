@@ -279,6 +279,11 @@ class DeployRunnersTest {
             assertEquals(List.of(), gitlab.requests);
             if (api.isMock()) assertEquals(before, api.requests().size(), "requests reached the API server");
         }
+        // Previewing a planned environment's runners sends nothing anywhere, so it is allowed, with a warning.
+        var preview = TestSupport.inProcess(new DeployRunners(), "prod", "--dry-run", "-o", "json");
+        assertEquals(0, preview.exit(), preview.toString());
+        assertTrue(preview.err().contains("warning: environment prod is planned"), preview.err());
+        assertEquals(EnvConfig.load("prod", TestSupport.repo().resolve("environments").toString()).runners().size(), JSON.readTree(preview.out()).size());
     }
 
     @Test
