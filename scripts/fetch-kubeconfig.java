@@ -105,7 +105,7 @@ class FetchKubeconfig implements Callable<Integer> {
     @Option(names = "--rancher-url", paramLabel = "URL", description = "Rancher server (default: the environment's cluster.rancher.url).")
     String rancherUrl;
 
-    @Option(names = "--token-file", paramLabel = "FILE", description = "File holding the Rancher API token; - reads it from stdin (default: $RANCHER_TOKEN).")
+    @Option(names = "--token-file", paramLabel = "FILE", description = "File holding the Rancher API token; - reads it from stdin, or asks without echo at a terminal (default: $RANCHER_TOKEN).")
     String tokenFile;
 
     /** Accepted only to refuse it without echoing the value (picocli would print an unknown argument). */
@@ -254,7 +254,13 @@ class FetchKubeconfig implements Callable<Integer> {
             from = "-".equals(tokenFile) ? "--token-file - (stdin)" : "--token-file " + tokenFile;
             try {
                 if ("-".equals(tokenFile)) {
-                    token = new String(System.in.readAllBytes(), StandardCharsets.UTF_8);
+                    java.io.Console console = interactiveConsole();
+                    if (console != null) {
+                        char[] typed = console.readPassword("Rancher API token (not echoed): ");
+                        token = typed == null ? "" : new String(typed);
+                    } else {
+                        token = new String(System.in.readAllBytes(), StandardCharsets.UTF_8);
+                    }
                 } else {
                     Path p = Path.of(tokenFile);
                     token = Files.readString(p);
@@ -278,6 +284,17 @@ class FetchKubeconfig implements Callable<Integer> {
             throw new GfwException(ExitCode.USAGE, from + " holds more than one line or spaces: it must be just the token (token-xxxxx:yyyy)");
         }
         return token;
+    }
+
+    /** The terminal, when stdin is one (Java 22+ returns a Console for pipes too: ask it). */
+    private static java.io.Console interactiveConsole() {
+        java.io.Console c = System.console();
+        if (c == null) return null;
+        try {
+            return Boolean.TRUE.equals(java.io.Console.class.getMethod("isTerminal").invoke(c)) ? c : null;
+        } catch (ReflectiveOperationException e) {
+            return c; // Java 17-21: a Console exists only for a terminal
+        }
     }
 
     private static void warnIfReadableByOthers(Path p) {
