@@ -1,5 +1,6 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
 //DEPS io.fabric8:kubernetes-client:7.4.0
+//DEPS io.fabric8:kubernetes-httpclient-vertx:7.4.0
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 //SOURCES EnvConfig.java
@@ -8,13 +9,23 @@ import io.fabric8.kubernetes.api.model.NamedContext;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.impl.BaseClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.kubernetes.client.vertx.VertxHttpClientFactory;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.file.FileSystemOptions;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Builds the Kubernetes client for an environment, choosing kubeconfig, context and proxy the way
@@ -160,7 +171,66 @@ final class KubeClients {
         config.setRequestTimeout(30_000);
         config.setRequestRetryBackoffLimit(3);
         config.setRequestRetryBackoffInterval(250);
-        return new KubernetesClientBuilder().withConfig(config).build();
+        Vertx vertx = newVertx();
+        KubernetesClient client;
+        try {
+            client = new KubernetesClientBuilder().withConfig(config).withHttpClientFactory(new VertxHttpClientFactory(vertx)).build();
+        } catch (RuntimeException | Error e) {
+            vertx.close();
+            throw e;
+        }
+        // fabric8 leaves a Vert.x it was given open: close it with the client (closables run after the HTTP client).
+        AutoCloseable closer = () -> closeVertx(vertx);
+        OPEN_VERTX.put(vertx, closer); // fabric8 holds closables weakly
+        if (client instanceof BaseClient base) base.addToCloseable(closer);
+        return client;
+    }
+
+    // ---- Vert.x lifecycle: a fast exit ----------------------------------------------------------
+    // fabric8 closes the Vert.x it creates without waiting, so at exit its event-loop thread is still
+    // blocked in epoll, and HotSpot's exit waits up to 300 ms for threads in native code: ~40% of a
+    // cached `gfw version ENV` (see bench/README.md). So each client gets a Vert.x made here, with the
+    // options fabric8 uses, closed with the client; a shutdown hook waits (at most 1 s) for those closes.
+
+    private static final Map<Vertx, AutoCloseable> OPEN_VERTX = new ConcurrentHashMap<>();
+    private static final Set<CompletableFuture<Void>> CLOSING_VERTX = ConcurrentHashMap.newKeySet();
+
+    /** A Vert.x as fabric8's VertxHttpClientBuilder creates it (JDK DNS resolver, no file caching, daemon threads). */
+    private static Vertx newVertx() {
+        registerExitWait();
+        String key = "vertx.disableDnsResolver";
+        String before = System.getProperty(key);
+        System.setProperty(key, "true");
+        try {
+            return Vertx.vertx(new VertxOptions()
+                    .setFileSystemOptions(new FileSystemOptions().setFileCachingEnabled(false).setClassPathResolvingEnabled(false))
+                    .setUseDaemonThread(true));
+        } finally {
+            if (before == null) System.clearProperty(key);
+            else System.setProperty(key, before);
+        }
+    }
+
+    private static void closeVertx(Vertx vertx) {
+        if (OPEN_VERTX.remove(vertx) == null) return;
+        CompletableFuture<Void> closing = vertx.close().toCompletionStage().toCompletableFuture();
+        CLOSING_VERTX.add(closing);
+        closing.whenComplete((v, e) -> CLOSING_VERTX.remove(closing));
+    }
+
+    private static boolean exitWaitRegistered;
+
+    private static synchronized void registerExitWait() {
+        if (exitWaitRegistered) return;
+        exitWaitRegistered = true;
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            for (Vertx v : List.copyOf(OPEN_VERTX.keySet())) closeVertx(v); // clients nobody closed
+            try {
+                CompletableFuture.allOf(CLOSING_VERTX.toArray(CompletableFuture[]::new)).get(1, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                // exit anyway: a slow close only costs time
+            }
+        }, "gfw-vertx-close"));
     }
 
     static KubernetesClient connect(EnvConfig.Env env, String kubeconfigOption, String contextOption, String proxyOption) {
