@@ -130,7 +130,7 @@ final class TestSupport {
     static Cmd script(String script, String... args) {
         var c = new Cmd();
         c.command.add(repo().resolve("jbang").toString());
-        c.command.add("scripts/" + script + ".java");
+        c.command.add(repo().resolve("scripts/" + script + ".java").toString()); // absolute: tests may run elsewhere
         c.command.addAll(List.of(args));
         return c;
     }

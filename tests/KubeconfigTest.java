@@ -1,0 +1,149 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fabric8.kubernetes.api.model.NamedContext;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Choosing the cluster the kubectl way: --kubeconfig, KUBECONFIG, kubeconfig-<env> at the
+ * repository root or current directory, ~/.kube/config; --context; the GitLab agent context in
+ * CI. Runs `gfw version dev`, which asks the API server for its version.
+ */
+class KubeconfigTest {
+
+    static final String AGENT_CONTEXT = "gloriousflywheel/projects/kubernetes/gitlab-agents:dev";
+
+    /** A working directory outside the repository holding a copy of the environments. */
+    static Path workspace() throws IOException {
+        Path dir = TestSupport.tempDir("ws");
+        Files.createDirectories(dir.resolve("environments"));
+        for (String f : new String[] {"dev.yaml", "prod.yaml"}) {
+            Files.copy(TestSupport.repo().resolve("environments").resolve(f), dir.resolve("environments").resolve(f));
+        }
+        return dir;
+    }
+
+    /** The test server's kubeconfig with its context renamed. */
+    static Path kubeconfigWithContext(Path dir, String fileName, String context) throws IOException {
+        var cfg = Serialization.unmarshal(Files.readString(TestApiServer.shared().kubeconfig()), io.fabric8.kubernetes.api.model.Config.class);
+        String old = cfg.getCurrentContext();
+        for (NamedContext c : cfg.getContexts()) if (c.getName().equals(old)) c.setName(context);
+        cfg.setCurrentContext(context);
+        Path file = dir.resolve(fileName);
+        Files.writeString(file, Serialization.asYaml(cfg));
+        return file;
+    }
+
+    static void assertReachedServer(TestSupport.Result r, String context) {
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("server v"), r.out());
+        assertTrue(r.out().contains("context " + context + ")"), r.out());
+    }
+
+    @Test
+    void explicitKubeconfigFlag() {
+        var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", TestApiServer.shared().kubeconfig().toString()).run();
+        assertReachedServer(r, "dev-cluster");
+    }
+
+    @Test
+    void kubeconfigEnvironmentVariable() {
+        var r = TestSupport.script("gfw", "version", "dev").env("KUBECONFIG", TestApiServer.shared().kubeconfig().toString()).run();
+        assertReachedServer(r, "dev-cluster");
+    }
+
+    @Test
+    void kubeconfigFileOfTheEnvironmentInTheWorkingDirectory() throws IOException {
+        Path ws = workspace();
+        Files.copy(TestApiServer.shared().kubeconfig(), ws.resolve("kubeconfig-dev"));
+        var r = TestSupport.script("gfw", "version", "dev").dir(ws).env("HOME", ws.toString()).run();
+        assertReachedServer(r, "dev-cluster");
+    }
+
+    @Test
+    void kubeconfigFileOfTheEnvironmentAtTheRepositoryRootFromASubdirectory() throws IOException {
+        Path ws = workspace();
+        Files.copy(TestApiServer.shared().kubeconfig(), ws.resolve("kubeconfig-dev"));
+        Path sub = Files.createDirectories(ws.resolve("docs/runbooks"));
+        var r = TestSupport.script("gfw", "version", "dev").dir(sub).env("HOME", ws.toString()).run();
+        assertReachedServer(r, "dev-cluster");
+    }
+
+    @Test
+    void homeKubeconfigIsTheLastResort() throws IOException {
+        Path ws = workspace();
+        Path home = TestSupport.tempDir("home");
+        Files.createDirectories(home.resolve(".kube"));
+        Files.copy(TestApiServer.shared().kubeconfig(), home.resolve(".kube/config"));
+        var r = TestSupport.script("gfw", "version", "dev").dir(ws).env("HOME", home.toString()).run();
+        assertReachedServer(r, "dev-cluster");
+    }
+
+    @Test
+    void noKubeconfigAnywhereIsOneClearLine() throws IOException {
+        Path ws = workspace();
+        var r = TestSupport.script("gfw", "version", "dev").dir(ws).env("HOME", ws.toString()).run();
+        assertEquals(ExitCode.NO_INPUT, r.exit(), r.toString());
+        assertEquals(1, r.err().lines().filter(l -> l.startsWith("error:")).count(), r.err());
+        assertTrue(r.err().contains("no kubeconfig for environment dev") && r.err().contains("gfw fetch-kubeconfig dev"), r.err());
+    }
+
+    @Test
+    void missingKubeconfigFile() {
+        var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", "/nonexistent/kubeconfig-dev").run();
+        assertEquals(ExitCode.NO_INPUT, r.exit(), r.toString());
+        assertTrue(r.err().contains("kubeconfig /nonexistent/kubeconfig-dev (from --kubeconfig) does not exist"), r.err());
+    }
+
+    @Test
+    void unknownContextListsTheKnownOnes() {
+        var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", TestApiServer.shared().kubeconfig().toString(),
+                "--context", "nope").run();
+        assertEquals(ExitCode.NO_INPUT, r.exit(), r.toString());
+        assertTrue(r.err().contains("context 'nope' not found") && r.err().contains("dev-cluster"), r.err());
+    }
+
+    @Test
+    void gitlabCiSelectsTheAgentContext() throws IOException {
+        Path ws = workspace();
+        Path kc = kubeconfigWithContext(ws, "agent-kubeconfig", AGENT_CONTEXT);
+        var r = TestSupport.script("gfw", "version", "dev").dir(ws).env("GITLAB_CI", "true").env("KUBECONFIG", kc.toString()).run();
+        assertReachedServer(r, AGENT_CONTEXT);
+
+        // Outside CI the same file lacks the environment's context: gfw says which contexts it has.
+        var local = TestSupport.script("gfw", "version", "dev").dir(ws).env("KUBECONFIG", kc.toString()).run();
+        assertEquals(ExitCode.NO_INPUT, local.exit(), local.toString());
+        assertTrue(local.err().contains("context 'dev-cluster' not found") && local.err().contains(AGENT_CONTEXT), local.err());
+    }
+
+    @Test
+    void unreachableServerIsOneClearLine() throws IOException {
+        int port;
+        try (var s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        Path ws = workspace();
+        String text = Files.readString(TestApiServer.shared().kubeconfig()).replaceAll("server: \\S+", "server: https://127.0.0.1:" + port);
+        Path kc = ws.resolve("kubeconfig-dev");
+        Files.writeString(kc, text);
+        var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc.toString()).run();
+        assertEquals(ExitCode.UNAVAILABLE, r.exit(), r.toString());
+        assertEquals(1, r.err().lines().filter(l -> l.startsWith("error:")).count(), r.err());
+        assertTrue(r.err().contains("cannot reach the API server"), r.err());
+    }
+
+    @Test
+    void malformedKubeconfig() throws IOException {
+        Path ws = workspace();
+        Path kc = ws.resolve("kubeconfig-dev");
+        Files.writeString(kc, "clusters: [unclosed\n");
+        var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc.toString()).run();
+        assertEquals(ExitCode.NO_INPUT, r.exit(), r.toString());
+        assertTrue(r.err().contains("cannot be read as a kubeconfig"), r.err());
+    }
+}
