@@ -65,7 +65,8 @@ final class ServerSideApply {
         String ref() { return ServerSideApply.ref(object); }
         /** kubectl's way: {@code namespace/x created}, {@code ... (server dry run)}. */
         String line() {
-            return ref() + " " + action + (dryRun ? " (server dry run)" : "") + (note == null ? "" : " (" + note + ")");
+            String remark = dryRun && note != null ? "server dry run; " + note : dryRun ? "server dry run" : note;
+            return ref() + " " + action + (remark == null ? "" : " (" + remark + ")");
         }
     }
 
@@ -405,7 +406,7 @@ final class ServerSideApply {
         Map<String, Object> have = comparable(live);
         var out = new ArrayList<String>();
         compare("", want, have, out);
-        out.addAll(droppedFields(desired, live));
+        out.addAll(droppedFields(live, want, have));
         return out;
     }
 
@@ -413,18 +414,17 @@ final class ServerSideApply {
      * Leaf fields that gfw's own apply set in {@code live} (from its managedFields) and that are
      * missing from {@code desired}: e.g. a quota key removed from the config. List items ({@code k:},
      * {@code v:}, {@code i:}) compare as whole lists above, so only plain field paths are checked here.
+     * {@code want} and {@code have} are the {@link #comparable} maps of desired and live.
      */
     @SuppressWarnings("unchecked")
-    static List<String> droppedFields(HasMetadata desired, HasMetadata live) {
+    static List<String> droppedFields(HasMetadata live, Map<String, Object> want, Map<String, Object> have) {
         List<ManagedFieldsEntry> entries = live.getMetadata().getManagedFields();
         if (entries == null) return List.of();
-        Map<String, Object> want = Serialization.unmarshal(Serialization.asJson(desired), LinkedHashMap.class);
-        Map<String, Object> have = Serialization.unmarshal(Serialization.asJson(live), LinkedHashMap.class);
         var out = new ArrayList<String>();
         for (ManagedFieldsEntry e : entries) {
             if (!FIELD_MANAGER.equals(e.getManager()) || !"Apply".equals(e.getOperation()) || e.getFieldsV1() == null) continue;
-            Object fields = Serialization.unmarshal(Serialization.asJson(e.getFieldsV1()), LinkedHashMap.class);
-            if (fields instanceof Map<?, ?> f) owned("", (Map<String, Object>) f, want, have, out);
+            Map<String, Object> fields = e.getFieldsV1().getAdditionalProperties();
+            if (fields != null) owned("", fields, want, have, out);
         }
         return out;
     }

@@ -316,8 +316,9 @@ class ProvisionNamespaces implements Callable<Integer> {
                     o -> options.serverDryRun && !inventory.namespaceExists(o.getMetadata().getNamespace()), skipNote, report);
             if (prune) ServerSideApply.deleteAll(client, ServerSideApply.pruneCandidates(inventory, objects, pruneNamespaces), options, report);
         } catch (ServerSideApply.PartialFailure f) {
-            Cli.info(summary(env, results, options, false) + "; stopped by the error below, " + f.notAttempted
-                    + " objects of that step not attempted (a re-run is safe and continues)");
+            long done = results.stream().filter(r -> r.action() != ServerSideApply.Action.pruned).count();
+            Cli.info(summary(env, results, options, false) + "; stopped by the error below with " + (objects.size() - done)
+                    + " of " + objects.size() + " objects not done (a re-run is safe and continues)");
             throw f;
         }
         if (prune && !pruneNamespaces) {

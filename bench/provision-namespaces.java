@@ -1,0 +1,205 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//SOURCES ../tests/support/TestApiServer.java
+//MAIN ProvisionNamespacesBench
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Benchmark (not a test): {@code provision-namespaces ENV} against {@code kubectl apply --server-side -f}
+ * of the same rendered objects ({@code provision-namespaces ENV --dry-run=client -o yaml}), on one local
+ * test API server started here (its request log counts what each tool sent). For each environment
+ * and round: a first apply on an empty layout, then a re-run on the unchanged cluster; the layout is
+ * deleted between the tools. Environments: {@code dev} (environments/dev.yaml) and a synthetic one of
+ * 1,000 namespaces (dev.yaml plus 997 {@code namespaces.extra} entries, generated in a temp directory).
+ *
+ * <pre>
+ *   ./jbang bench/provision-namespaces.java            # dev 5 rounds, 1,000 namespaces 1 round
+ *   ./jbang bench/provision-namespaces.java --rounds 3 --big-rounds 2 --namespaces 1000
+ * </pre>
+ * Prints a Markdown table (wall time medians, ratio, requests by kind) on stdout; progress on stderr.
+ */
+class ProvisionNamespacesBench {
+
+    record Run(long millis, int reads, int writes, int discovery, int total) {}
+
+    static Path repo;
+    static int rounds = 5;
+    static int bigRounds = 1;
+    static int namespaces = 1000;
+
+    public static void main(String... args) throws Exception {
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+                case "--big-rounds" -> bigRounds = Integer.parseInt(args[++i]);
+                case "--namespaces" -> namespaces = Integer.parseInt(args[++i]);
+                default -> {
+                    System.err.println("usage: bench/provision-namespaces.java [--rounds N] [--big-rounds N] [--namespaces N]");
+                    System.exit(64);
+                }
+            }
+        }
+        repo = findRepo();
+        Path envDir = Files.createTempDirectory("gfw-bench-env");
+        Files.copy(repo.resolve("environments/dev.yaml"), envDir.resolve("dev.yaml"));
+        String big = "bench" + namespaces;
+        Files.writeString(envDir.resolve(big + ".yaml"), syntheticEnv(Files.readString(repo.resolve("environments/dev.yaml")), big, namespaces - 3));
+
+        var table = new ArrayList<String>();
+        table.add("| environment | objects | tool | first apply (ms) | re-run (ms) | requests first apply: total (reads / writes / discovery) | requests re-run: total (reads / writes / discovery) |");
+        table.add("|---|---|---|---|---|---|---|");
+        var ratios = new ArrayList<String>();
+        try (TestApiServer server = TestApiServer.start()) {
+            for (String env : List.of("dev", big)) {
+                int n = env.equals("dev") ? rounds : bigRounds;
+                Path rendered = envDir.resolve(env + "-rendered.yaml");
+                int objects = render(env, envDir, rendered);
+                System.err.printf("%s: %d objects, %d round(s)%n", env, objects, n);
+                var gfwFirst = new ArrayList<Run>();
+                var gfwAgain = new ArrayList<Run>();
+                var kubectlFirst = new ArrayList<Run>();
+                var kubectlAgain = new ArrayList<Run>();
+                List<String> gfw = List.of(repo.resolve("jbang").toString(), "scripts/provision-namespaces.java", env, "--env-dir",
+                        envDir.toString(), "--kubeconfig", server.kubeconfig().toString());
+                List<String> kubectl = List.of("kubectl", "--kubeconfig", server.kubeconfig().toString(), "apply", "--server-side",
+                        "-f", rendered.toString());
+                for (int r = 0; r < n; r++) {
+                    clean(server, env);
+                    gfwFirst.add(measure(server, gfw));
+                    gfwAgain.add(measure(server, gfw));
+                    clean(server, env);
+                    kubectlFirst.add(measure(server, kubectl));
+                    kubectlAgain.add(measure(server, kubectl));
+                    System.err.printf("  round %d: gfw %d / %d ms, kubectl %d / %d ms%n", r + 1, gfwFirst.get(r).millis(),
+                            gfwAgain.get(r).millis(), kubectlFirst.get(r).millis(), kubectlAgain.get(r).millis());
+                }
+                clean(server, env);
+                String label = env.equals("dev") ? "dev (3 namespaces)" : env + " (" + namespaces + " namespaces)";
+                table.add(row(label, objects, "gfw provision-namespaces", gfwFirst, gfwAgain));
+                table.add(row(label, objects, "kubectl apply --server-side", kubectlFirst, kubectlAgain));
+                ratios.add(String.format("%s: gfw/kubectl wall time %.2fx first apply, %.2fx re-run; requests %.2fx first apply, %.2fx re-run",
+                        label, ratio(median(gfwFirst), median(kubectlFirst)), ratio(median(gfwAgain), median(kubectlAgain)),
+                        (double) gfwFirst.get(0).total() / kubectlFirst.get(0).total(), (double) gfwAgain.get(0).total() / kubectlAgain.get(0).total()));
+            }
+        }
+        table.forEach(System.out::println);
+        System.out.println();
+        ratios.forEach(r -> System.out.println("- " + r));
+        System.out.printf("%n(medians of %d round(s) for dev, %d for %d namespaces; %d cores, java %s, %s)%n", rounds, bigRounds, namespaces,
+                Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"), kubectlVersion());
+    }
+
+    /** dev.yaml renamed to {@code name}, with {@code extra} more namespaces, each with a quota, limits and a service account. */
+    static String syntheticEnv(String dev, String name, int extra) {
+        var sb = new StringBuilder("  extra:\n");
+        for (int i = 0; i < extra; i++) {
+            sb.append("    - name: team-").append(String.format("%04d", i)).append("-{environment}\n")
+                    .append("      component: runners\n")
+                    .append("      quota: {requests.cpu: \"4\", requests.memory: 8Gi, pods: \"20\"}\n")
+                    .append("      limits: {defaultRequest: {cpu: 100m, memory: 128Mi}, default: {cpu: 500m, memory: 512Mi}}\n")
+                    .append("      serviceAccounts: [ci]\n");
+        }
+        String out = dev.replace("environment: dev\n", "environment: " + name + "\n")
+                .replace("    name: gitlab-runners\n", "    name: gitlab-runners-{environment}\n")
+                .replace("    name: runner-dashboard\n", "    name: runner-dashboard-{environment}\n")
+                .replace("\ndashboard:\n", "\n" + sb + "\ndashboard:\n");
+        if (!out.contains("  extra:\n") || !out.contains("environment: " + name)) throw new IllegalStateException("dev.yaml changed shape");
+        return out;
+    }
+
+    /** The objects as YAML, from gfw's own client dry run (this also builds the script once). Returns the count. */
+    static int render(String env, Path envDir, Path out) throws Exception {
+        var p = new ProcessBuilder(repo.resolve("jbang").toString(), "scripts/provision-namespaces.java", env, "--env-dir", envDir.toString(),
+                "--dry-run=client", "-o", "yaml").directory(repo.toFile()).redirectOutput(out.toFile())
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        if (p.waitFor() != 0) throw new IllegalStateException("rendering " + env + " failed");
+        return (int) Files.readAllLines(out).stream().filter(l -> l.equals("---")).count() + 1;
+    }
+
+    /** Runs one command against the server, timed, with the server's request log of that run. */
+    static Run measure(TestApiServer server, List<String> command) throws Exception {
+        server.resetRequests();
+        File log = File.createTempFile("gfw-bench", ".out");
+        long t0 = System.nanoTime();
+        var p = new ProcessBuilder(command).directory(repo.toFile()).redirectErrorStream(true).redirectOutput(log).start();
+        if (!p.waitFor(30, TimeUnit.MINUTES)) throw new IllegalStateException("timed out: " + command);
+        long ms = (System.nanoTime() - t0) / 1_000_000;
+        if (p.exitValue() != 0) {
+            throw new IllegalStateException("exit " + p.exitValue() + ": " + String.join(" ", command) + "\n" + tail(Files.readString(log.toPath())));
+        }
+        log.delete();
+        int reads = 0, writes = 0, discovery = 0;
+        for (TestApiServer.Request r : server.requests()) {
+            if (r.isMutating()) writes++;
+            else if (isDiscovery(r.path())) discovery++;
+            else reads++;
+        }
+        return new Run(ms, reads, writes, discovery, reads + writes + discovery);
+    }
+
+    static boolean isDiscovery(String path) {
+        return path.startsWith("/openapi") || path.equals("/api") || path.equals("/apis") || path.equals("/version")
+                || path.matches("/api/v1|/apis/[^/]+/[^/]+|/apis/[^/]+");
+    }
+
+    /** Deletes the environment's namespaces (the test server removes their contents at once), untimed. */
+    static void clean(TestApiServer server, String env) {
+        var client = server.client();
+        client.namespaces().list().getItems().stream()
+                .filter(ns -> ns.getMetadata().getName().endsWith("-" + env) || ns.getMetadata().getName().equals("gitlab-runners")
+                        || ns.getMetadata().getName().equals("runner-dashboard"))
+                .forEach(ns -> client.namespaces().withName(ns.getMetadata().getName()).delete());
+        long left = client.namespaces().list().getItems().stream().filter(ns -> ns.getMetadata().getName().endsWith("-" + env)).count();
+        if (left != 0) throw new IllegalStateException(left + " namespaces of " + env + " left after cleaning");
+    }
+
+    static String row(String env, int objects, String tool, List<Run> first, List<Run> again) {
+        Run f = first.get(0);
+        Run a = again.get(0);
+        return String.format("| %s | %d | %s | %d | %d | %d (%d / %d / %d) | %d (%d / %d / %d) |", env, objects, tool, median(first),
+                median(again), f.total(), f.reads(), f.writes(), f.discovery(), a.total(), a.reads(), a.writes(), a.discovery());
+    }
+
+    static long median(List<Run> runs) {
+        List<Long> ms = new ArrayList<>(runs.stream().map(Run::millis).toList());
+        ms.sort(null);
+        int n = ms.size();
+        return n % 2 == 1 ? ms.get(n / 2) : (ms.get(n / 2 - 1) + ms.get(n / 2)) / 2;
+    }
+
+    static double ratio(long a, long b) {
+        return b == 0 ? 0 : (double) a / b;
+    }
+
+    static String tail(String s) {
+        return s.length() > 2000 ? "..." + s.substring(s.length() - 2000) : s;
+    }
+
+    static String kubectlVersion() {
+        try {
+            var p = new ProcessBuilder("kubectl", "version", "--client", "-o", "json").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes());
+            p.waitFor();
+            var m = java.util.regex.Pattern.compile("\"gitVersion\":\\s*\"([^\"]+)\"").matcher(out);
+            return m.find() ? "kubectl " + m.group(1) : "kubectl";
+        } catch (IOException | InterruptedException e) {
+            return "kubectl";
+        }
+    }
+
+    static Path findRepo() {
+        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+            if (Files.isRegularFile(p.resolve("jbang-catalog.json")) && Files.isDirectory(p.resolve("scripts"))) return p;
+        }
+        String source = System.getProperty("jbang.source");
+        if (source != null) return Path.of(source).toAbsolutePath().getParent().getParent();
+        throw new IllegalStateException("run from the gfw repository");
+    }
+}
