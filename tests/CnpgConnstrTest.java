@@ -477,10 +477,12 @@ class CnpgConnstrTest {
 
     @Test
     void writeSecretIsRefusedForPlannedAndUnconfirmedProduction() throws Exception {
+        if (api.isMock()) api.resetRequests();
         var planned = inProcess(List.of("prod", "--env-dir", envDir, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
                 "--write-secret"));
         assertEquals(ExitCode.REFUSED, planned.exit(), planned.toString());
         assertTrue(planned.err().contains("planned"), planned.err());
+        if (api.isMock()) assertEquals(List.of(), api.requests(), "refused before any request");
 
         String pns = "gfw-cnpg-p-" + TestApiServer.randomHex(3);
         createNamespace(pns);
