@@ -33,6 +33,7 @@ final class Cli {
     /** Runs {@code command} with {@code args} and returns the exit code (scripts pass it to System.exit). */
     static int run(Object command, String... args) {
         var cl = new CommandLine(command);
+        if (command instanceof Subcommands s) s.addSubcommands(cl, args); // before the settings below: they apply to subcommands present
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setParameterExceptionHandler((ex, a) -> {
             err().println("error: " + ex.getMessage() + " (see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
@@ -40,6 +41,11 @@ final class Cli {
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> report(ex));
         return cl.execute(args);
+    }
+
+    /** A command that adds its subcommands itself, seeing the arguments (gfw adds only the one a run names). */
+    interface Subcommands {
+        void addSubcommands(CommandLine commandLine, String... args);
     }
 
     /** Prints an exception as one line per problem and maps it to an exit code. */

@@ -19,6 +19,7 @@
 //SOURCES ../lib/ServerSideApply.java
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -43,12 +44,32 @@ import picocli.CommandLine.Spec;
  * GITLAB_CI (selects the GitLab agent context), GFW_DEBUG (stack traces).
  */
 @Command(name = "gfw", mixinStandardHelpOptions = true, versionProvider = gfw.VersionProvider.class,
-        description = "Operate the GloriousFlywheel clusters: Attic cache, CNPG database, GitLab runners, dashboard.",
-        subcommands = {ProvisionNamespaces.class, CnpgConnstr.class, FetchKubeconfig.class, DeployRunners.class,
-                gfw.Validate.class, gfw.Version.class, gfw.Completion.class, gfw.ExitCodes.class, CommandLine.HelpCommand.class})
-class gfw implements Callable<Integer> {
+        description = "Operate the GloriousFlywheel clusters: Attic cache, CNPG database, GitLab runners, dashboard.")
+class gfw implements Callable<Integer>, Cli.Subcommands {
 
     static final String VERSION = "0.1.0";
+
+    /** Every subcommand, in the order help lists them (added by {@link #addSubcommands}, not by @Command). */
+    static final List<Class<?>> SUBCOMMANDS = List.of(ProvisionNamespaces.class, CnpgConnstr.class, FetchKubeconfig.class,
+            DeployRunners.class, Validate.class, Version.class, Completion.class, ExitCodes.class, CommandLine.HelpCommand.class);
+
+    /**
+     * A run naming a subcommand ({@code gfw version dev}) gets only that one: picocli's model of all of
+     * them costs ~100 ms of every start (bench/README.md). help, completion and anything else get all.
+     */
+    @Override
+    public void addSubcommands(CommandLine cl, String... args) {
+        String first = args.length > 0 ? args[0] : "";
+        for (Class<?> c : SUBCOMMANDS) {
+            Command a = c.getAnnotation(Command.class);
+            boolean named = a.name().equals(first) || Arrays.asList(a.aliases()).contains(first);
+            if (named && c != CommandLine.HelpCommand.class && c != Completion.class) {
+                cl.addSubcommand(c);
+                return;
+            }
+        }
+        for (Class<?> c : SUBCOMMANDS) cl.addSubcommand(c);
+    }
 
     @Spec CommandLine.Model.CommandSpec spec;
 
