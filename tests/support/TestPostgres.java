@@ -63,8 +63,11 @@ final class TestPostgres implements AutoCloseable {
     static TestPostgres start(String authMethod) {
         Path bin = findBin();
         boolean root = "root".equals(System.getProperty("user.name"));
+        stopLeftovers(bin, root);
         try {
             Path dir = Files.createTempDirectory("gfw-pg");
+            // Which JVM owns the server: a later run stops it if this one was killed before closing it.
+            Files.writeString(dir.resolve("owner.pid"), String.valueOf(ProcessHandle.current().pid()));
             String password = newPassword();
             Path pwfile = dir.resolve("pw");
             Files.writeString(pwfile, password + "\n");
@@ -189,6 +192,28 @@ final class TestPostgres implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
+        }
+    }
+
+    /** Servers of test runs that were killed (their owner JVM is gone): stopped and removed. */
+    private static void stopLeftovers(Path bin, boolean root) {
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        try (var dirs = Files.list(tmp)) {
+            for (Path d : dirs.filter(p -> p.getFileName().toString().startsWith("gfw-pg")).toList()) {
+                Path owner = d.resolve("owner.pid");
+                if (!Files.isRegularFile(owner)) continue;
+                long pid;
+                try {
+                    pid = Long.parseLong(Files.readString(owner).trim());
+                } catch (IOException | NumberFormatException e) {
+                    continue;
+                }
+                if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) continue;
+                var leftover = new TestPostgres(bin, d, 0, "", root);
+                leftover.close();
+            }
+        } catch (IOException ignored) {
+            // best effort
         }
     }
 
