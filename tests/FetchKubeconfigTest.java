@@ -364,6 +364,15 @@ class FetchKubeconfigTest {
     }
 
     @Test
+    void rancherDownBehindAWorkingProxyIsUnavailable() throws IOException {
+        Path ws = workspace(rancher);
+        String down = "http://127.0.0.1:" + TestSocksProxy.freePort();
+        var r = assertFailsKeepingOldFile(ws, ExitCode.UNAVAILABLE, "Rancher at " + down, "--proxy", proxy.url("socks5h"), "--rancher-url", down);
+        assertTrue(r.err().contains("through proxy " + proxy.url("socks5h") + " (--proxy)"), r.err());
+        assertFalse(r.err().contains("ssh -D"), "the proxy is up: no tunnel hint\n" + r.err());
+    }
+
+    @Test
     void withoutTheProxyTheStandInRefusesTheConnection() throws IOException {
         // Proves the other tests' traffic went through the proxy: a direct connection is turned away.
         Path ws = workspace(rancher);
