@@ -612,6 +612,36 @@ class ProvisionNamespacesTest {
     }
 
     @Test
+    void rejectedCredentialsAreAnAuthErrorBeforeAnyChange() throws Exception {
+        String kc = Files.readString(server().kubeconfig());
+        Assumptions.assumeTrue(kc.contains("  user:\n    token: "), "needs a token kubeconfig to strip");
+        String env = envName("auth");
+        Path dir = envDir(env);
+        Path kubeconfig = TestSupport.tempDir("pn-kc").resolve("kubeconfig");
+        Files.writeString(kubeconfig, kc.replaceAll("(?m)^  user:\\n    token: .*$", "  user: {}"));
+        var r = TestSupport.inProcess(new ProvisionNamespaces(), env, "--env-dir", dir.toString(), "--kubeconfig", kubeconfig.toString(),
+                "--context", server().context());
+        assertEquals(ExitCode.AUTH, r.exit(), r.toString());
+        assertTrue(r.err().contains("(401)") && r.err().contains("nothing was changed"), r.err());
+        assertEquals("", r.out());
+        assertNull(client().namespaces().withName("attic-cache-" + env).get());
+    }
+
+    @Test
+    void outputJsonListsTheAppliedObjects() throws Exception {
+        String env = envName("json");
+        Path dir = envDir(env);
+        int expected = ProvisionNamespaces.render(EnvConfig.load(env, dir.toString())).size();
+        var r = inProcess(env, dir, "-o", "json");
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode list = JSON.readTree(r.out());
+        assertEquals("List", list.path("kind").asText());
+        assertEquals(expected, list.path("items").size());
+        assertEquals("attic-cache-" + env, list.path("items").get(0).path("metadata").path("name").asText());
+        assertTrue(r.err().contains(expected + " created"), "the summary still goes to stderr: " + r.err());
+    }
+
+    @Test
     void anUnreachableServerIsAClearErrorAndNothingIsClaimed() throws Exception {
         String env = envName("down");
         Path dir = envDir(env);
