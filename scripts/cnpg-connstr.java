@@ -388,9 +388,11 @@ class CnpgConnstr implements Callable<Integer> {
         String target = toHost + ":" + toPort + (via == null ? "" : " (" + via + ")");
         String url = "jdbc:postgresql://" + (toHost.contains(":") ? "[" + toHost + "]" : toHost) + ":" + toPort + "/" + db;
         try (var c = DriverManager.getConnection(url, props); var st = c.createStatement();
-             var rs = st.executeQuery("select current_setting('server_version'), current_user, current_database(), pg_is_in_recovery()")) {
+             var rs = st.executeQuery("select current_setting('server_version'), current_user, current_database(), pg_is_in_recovery(),"
+                     + " coalesce((select ssl from pg_stat_ssl where pid = pg_backend_pid()), false)")) {
             rs.next();
             Cli.out().println("server:      " + target);
+            Cli.out().println("tls:         " + (rs.getBoolean(5) ? "yes" : "no") + (ssl == null ? "" : " (sslmode " + ssl + ")"));
             Cli.out().println("version:     PostgreSQL " + rs.getString(1) + (rs.getBoolean(4) ? " (replica, read-only)" : " (primary)"));
             Cli.out().println("credentials: ok (logged in as " + rs.getString(2) + " to database " + rs.getString(3) + ")");
         } catch (SQLException e) {
@@ -419,7 +421,9 @@ class CnpgConnstr implements Callable<Integer> {
                     + "; check host and port (from outside the cluster: --check without --host port-forwards to the pod)", e);
         }
         if (reason.contains("SSL")) {
-            return new GfwException(ExitCode.CHECK_FAILED, "SSL problem with " + target + ": " + reason + "; try --sslmode", e);
+            return new GfwException(ExitCode.CHECK_FAILED, "SSL problem with " + target + ": " + reason
+                    + "; verify-ca and verify-full need the cluster's CA in ~/.postgresql/root.crt (CNPG keeps it in secret <cluster>-ca,"
+                    + " key ca.crt), or choose another --sslmode", e);
         }
         return new GfwException(ExitCode.CHECK_FAILED, "login to " + target + " failed: " + reason
                 + (state.isEmpty() ? "" : " (SQLSTATE " + state + ")"), e);

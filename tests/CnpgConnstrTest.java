@@ -317,6 +317,35 @@ class CnpgConnstrTest {
     }
 
     @Test
+    void theEnvironmentsSslmodeWorksWithPsqlAndCheck() throws Exception {
+        roleAndSecret("tls", "gfw_tls", "t/l:s@" + TestApiServer.randomHex(3));
+        var dev = EnvConfig.load("dev", envDir);
+        var tlsArgs = new ArrayList<>(args("tls", "--reveal"));
+        int i = tlsArgs.indexOf("--sslmode");
+        tlsArgs.remove(i + 1);
+        tlsArgs.remove(i);
+        String uri = inProcess(tlsArgs).out().strip();
+        assertTrue(uri.endsWith("?sslmode=" + dev.cnpg().sslmode()), uri);
+        var r = pg.psql(uri, "select ssl from pg_stat_ssl where pid = pg_backend_pid()");
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals("t".equals(r.out().strip()), !dev.cnpg().sslmode().equals("disable"), "TLS used as sslmode " + dev.cnpg().sslmode() + " says");
+
+        tlsArgs.remove("--reveal");
+        tlsArgs.add("--check");
+        var check = inProcess(tlsArgs);
+        assertEquals(0, check.exit(), check.toString());
+        assertTrue(check.out().contains("credentials: ok"), check.out());
+        assertTrue(check.out().contains("tls:         " + (dev.cnpg().sslmode().equals("disable") ? "no" : "yes") + " (sslmode " + dev.cnpg().sslmode() + ")"), check.out());
+
+        // verify-full needs a CA this machine does not have: a clear failure, not a hang or a stack trace.
+        tlsArgs.addAll(List.of("--sslmode", "verify-full"));
+        var verify = inProcess(tlsArgs);
+        assertEquals(ExitCode.CHECK_FAILED, verify.exit(), verify.toString());
+        assertEquals(1, verify.err().lines().count(), verify.err());
+        assertTrue(verify.err().contains("SSL"), verify.err());
+    }
+
+    @Test
     void missingSecretKeyOrPasswordIsOneClearLine() {
         kube.resource(cnpgSecret("no-password", Map.of("username", "attic"))).serverSideApply();
         kube.resource(cnpgSecret("empty-password", Map.of("username", "attic", "password", ""))).serverSideApply();
@@ -357,6 +386,7 @@ class CnpgConnstrTest {
         var ok = inProcess(args("check-ok", "--check"));
         assertEquals(0, ok.exit(), ok.toString());
         assertTrue(ok.out().contains("PostgreSQL " + version), ok.out());
+        assertTrue(ok.out().contains("tls:         no (sslmode disable)"), ok.out());
         assertTrue(ok.out().contains("credentials: ok (logged in as gfw_check to database attic)"), ok.out());
 
         // --decode --check: the string itself is tried (here an unencoded one, read by the decode rule).

@@ -23,7 +23,7 @@ import org.postgresql.PGConnection;
  * their psql is the libpq that the tests must prove connection strings against.
  *
  * <p>{@link #shared()} is one server per test run with {@code scram-sha-256} for every TCP
- * connection (as CNPG's pg_hba has it), so a wrong password really fails. initdb refuses to run as
+ * connection (as CNPG's pg_hba has it), so a wrong password really fails, and TLS on. initdb refuses to run as
  * root: as root the server runs as the {@code postgres} user (runuser).
  */
 final class TestPostgres implements AutoCloseable {
@@ -33,7 +33,7 @@ final class TestPostgres implements AutoCloseable {
     /** The run's server (scram-sha-256), started on first use and stopped at the end of the run. */
     static synchronized TestPostgres shared() {
         if (shared == null) {
-            shared = start("scram-sha-256");
+            shared = start("scram-sha-256", true);
             TestSupport.closeAtEnd(shared);
         }
         return shared;
@@ -58,9 +58,11 @@ final class TestPostgres implements AutoCloseable {
 
     /**
      * Starts a server whose pg_hba uses {@code authMethod} (scram-sha-256, md5, password or trust)
-     * for TCP connections from loopback. The caller closes it.
+     * for TCP connections from loopback; with {@code ssl} it also speaks TLS (a self-signed
+     * certificate for localhost made with openssl), so sslmode=require works as against CNPG, while
+     * clients without TLS are still let in. The caller closes it.
      */
-    static TestPostgres start(String authMethod) {
+    static TestPostgres start(String authMethod, boolean ssl) {
         Path bin = findBin();
         boolean root = "root".equals(System.getProperty("user.name"));
         stopLeftovers(bin, root);
@@ -79,9 +81,15 @@ final class TestPostgres implements AutoCloseable {
             Files.delete(pwfile);
             Files.writeString(pg.data.resolve("pg_hba.conf"),
                     "host all all 127.0.0.1/32 " + authMethod + "\nhost all all ::1/128 " + authMethod + "\n");
+            if (ssl) {
+                Path key = pg.data.resolve("server.key");
+                pg.run(60, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "7",
+                        "-keyout", key.toString(), "-out", pg.data.resolve("server.crt").toString());
+                pg.run(10, "chmod", "600", key.toString()); // PostgreSQL refuses a key others can read
+            }
             pg.run(60, bin.resolve("pg_ctl").toString(), "-D", pg.data.toString(), "-l", dir.resolve("log").toString(), "-w", "-t", "60",
                     "-o", "-p " + pg.port + " -c listen_addresses=127.0.0.1 -k " + dir + " -c password_encryption=scram-sha-256"
-                            + " -c fsync=off -c max_connections=50", "start");
+                            + " -c fsync=off -c max_connections=50" + (ssl ? " -c ssl=on" : ""), "start");
             return pg;
         } catch (IOException e) {
             throw new IllegalStateException("cannot start the test PostgreSQL: " + e, e);
