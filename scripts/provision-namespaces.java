@@ -77,9 +77,13 @@ import picocli.CommandLine.Parameters;
  * </pre>
  */
 @Command(name = "provision-namespaces", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Apply an environment's namespace layout (namespaces, quotas, limit ranges, network policies, RBAC,",
-                "service accounts) with server-side apply; unchanged objects are skipped, so a re-run writes nothing.",
-                "Example: provision-namespaces dev --dry-run=client"})
+        description = {"Apply an environment's namespace layout (namespaces, quotas, limit ranges,",
+                "network policies, RBAC, service accounts) with server-side apply. Unchanged",
+                "objects are skipped, so a re-run sends no write request.",
+                "Example: provision-namespaces dev --dry-run=client", ""},
+        footer = {"", "Exit codes: 0 done, 64 bad flag, 65 bad environment file, 66 no kubeconfig,",
+                "67 refused (planned; production without --yes), 69 API server unreachable,",
+                "77 credentials rejected, 78 field conflict, 79 API error (gfw exit-codes)."})
 class ProvisionNamespaces implements Callable<Integer> {
 
     static final String MANAGED_BY = "app.kubernetes.io/managed-by";
@@ -288,7 +292,7 @@ class ProvisionNamespaces implements Callable<Integer> {
         if (prune) Cli.warn("--prune is ignored by a client dry run: what to prune depends on the cluster; use --diff --prune");
         Cli.info(env.name() + ": " + objects.size() + " objects in " + env.allNamespaces().size()
                 + " namespaces (client dry run: nothing sent" + (env.planned() ? "; the environment is planned, applying it is refused" : "")
-                + "); --diff compares them with the cluster");
+                + ")" + (env.planned() ? "" : "; --diff compares them with the cluster"));
         return ExitCode.OK;
     }
 
