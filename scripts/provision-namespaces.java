@@ -306,6 +306,12 @@ class ProvisionNamespaces implements Callable<Integer> {
             GfwException g = Cli.fromKubernetes(e);
             throw new GfwException(g.exitCode(), g.getMessage() + " (reading the current state; nothing was changed)", e);
         }
+        List<String> terminating = terminating(inventory, objects);
+        if (!terminating.isEmpty()) {
+            // The server would reject every object in them (403, "being terminated"): say so before changing anything.
+            throw new GfwException(ExitCode.REMOTE_ERROR, "namespace " + String.join(", ", terminating)
+                    + " is being deleted (Terminating); wait until it is gone (kubectl get ns), then re-run; nothing was changed");
+        }
         var results = new ArrayList<ServerSideApply.Result>();
         Consumer<ServerSideApply.Result> report = r -> {
             results.add(r);
@@ -339,6 +345,17 @@ class ProvisionNamespaces implements Callable<Integer> {
         }
         Cli.info(summary(env, results, options, true));
         return ExitCode.OK;
+    }
+
+    /** Wanted namespaces that exist but are being deleted. */
+    static List<String> terminating(ServerSideApply.Inventory inventory, List<HasMetadata> objects) {
+        var out = new ArrayList<String>();
+        for (HasMetadata o : objects) {
+            if (!(o instanceof Namespace)) continue;
+            Namespace live = inventory.namespaces().get(o.getMetadata().getName());
+            if (live != null && live.getMetadata().getDeletionTimestamp() != null) out.add(o.getMetadata().getName());
+        }
+        return out;
     }
 
     /** One line per object as kubectl prints it, or with --diff the differences. */

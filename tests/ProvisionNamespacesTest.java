@@ -322,6 +322,11 @@ class ProvisionNamespacesTest {
         assertEquals(List.of(droppedSa), ServerSideApply.pruneCandidates(inventory, desired, false));
         assertEquals(List.of(droppedSa, droppedNs), ServerSideApply.pruneCandidates(inventory, desired, true), "namespaces last");
 
+        assertEquals(List.of(), ProvisionNamespaces.terminating(inventory, desired));
+        Namespace deleting = new NamespaceBuilder(keptNs).editMetadata().withDeletionTimestamp("2026-11-25T12:00:00Z").endMetadata().build();
+        var whileDeleting = new ServerSideApply.Inventory(Map.of("kept", deleting), labelled);
+        assertEquals(List.of("kept"), ProvisionNamespaces.terminating(whileDeleting, desired), "a Terminating namespace is refused up front");
+
         assertTrue(inventory.lookup(keptSa).known(), "a labelled object is known from the LIST");
         assertEquals(keptSa, inventory.lookup(keptSa).live());
         var inNewNamespace = new io.fabric8.kubernetes.api.model.ServiceAccountBuilder().withNewMetadata().withName("x").withNamespace("new").endMetadata().build();
@@ -499,6 +504,9 @@ class ProvisionNamespacesTest {
 
         var json = inProcess(env, dir, "--dry-run=client", "-o", "json");
         assertEquals(0, json.exit(), json.toString());
+        var viaGfw = TestSupport.script("gfw", "provision-namespaces", env, "--env-dir", dir.toString(), "--dry-run=client", "-o", "json").run();
+        assertEquals(0, viaGfw.exit(), viaGfw.toString());
+        assertEquals(json.out(), viaGfw.out(), "gfw provision-namespaces is the same command");
         JsonNode list = JSON.readTree(json.out());
         assertEquals("List", list.path("kind").asText());
         assertEquals(expected, list.path("items").size());
