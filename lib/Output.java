@@ -8,7 +8,6 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Data to stdout as {@code -o table|json|yaml}, the way kubectl prints it, and masking of secrets.
@@ -49,7 +48,12 @@ final class Output {
     /** Several Kubernetes objects: a {@code List} in JSON, {@code ---}-separated documents in YAML, like kubectl. */
     static String objects(List<?> objects, Format format) {
         if (format == Format.json) {
-            return json(Map.of("apiVersion", "v1", "kind", "List", "items", objects));
+            // Ordered as kubectl prints it (Map.of's order changes from one JVM to the next).
+            var list = new java.util.LinkedHashMap<String, Object>();
+            list.put("apiVersion", "v1");
+            list.put("items", objects);
+            list.put("kind", "List");
+            return json(list);
         }
         var sb = new StringBuilder();
         for (int i = 0; i < objects.size(); i++) {
