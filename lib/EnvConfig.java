@@ -71,7 +71,7 @@ final class EnvConfig {
     record Limits(Map<String, String> defaultRequest, Map<String, String> defaultLimit, Map<String, String> max) {}
     record Dashboard(int port, String ingressNamespace) {}
     record Cnpg(String cluster, int instances, String storage, String database, String owner, String sslmode,
-                String appSecret) {}
+                String appSecret, String operatorNamespace) {}
     record Attic(String service, int port, int targetPort, String secret, String cache) {}
     record RunnerChart(String name, String repository, String version, Resources manager) {}
     record Resources(Map<String, String> requests, Map<String, String> limits) {}
@@ -534,12 +534,12 @@ final class EnvConfig {
 
             Cnpg cnpg = null;
             Field p = required(root, "cnpg");
-            if (p != null && p.mapWithKeys("cluster", "instances", "storage", "database", "owner", "sslmode", "appSecret")) {
+            if (p != null && p.mapWithKeys("cluster", "instances", "storage", "database", "owner", "sslmode", "appSecret", "operatorNamespace")) {
                 String clusterName = dnsLabel(p, "cluster", null);
                 Field storage = required(p, "storage");
                 cnpg = new Cnpg(clusterName, positive(p, "instances", null), storage == null ? null : quantity(storage),
                         str(p, "database"), str(p, "owner"), oneOf(p, "sslmode", "require", SSL_MODES),
-                        dnsSubdomain(p, "appSecret", clusterName + "-app"));
+                        dnsSubdomain(p, "appSecret", clusterName + "-app"), dnsLabel(p, "operatorNamespace", "cnpg-system"));
             }
 
             Attic attic = null;

@@ -225,8 +225,8 @@ class ProvisionNamespaces implements Callable<Integer> {
 
     /**
      * Ingress is denied by default; then allowed between pods of the same namespace (Attic and its
-     * database), from the runner namespace to Attic's pod port, and from the ingress namespace to the
-     * dashboard's port.
+     * database), from the runner namespace to Attic's pod port, from the CloudNativePG operator to the
+     * database pods, and from the ingress namespace to the dashboard's port.
      */
     static List<NetworkPolicy> networkPolicies(EnvConfig.Env env, EnvConfig.NamespaceSpec ns) {
         var out = new ArrayList<NetworkPolicy>();
@@ -238,11 +238,26 @@ class ProvisionNamespaces implements Callable<Integer> {
                 .endSpec().build());
         if (ns == env.namespaces().attic()) {
             out.add(allowFrom(env, ns, "allow-runners-to-attic", env.namespaces().runners().name(), env.attic().targetPort()));
+            out.add(allowCnpgOperator(env, ns));
         }
         if (ns == env.namespaces().dashboard()) {
             out.add(allowFrom(env, ns, "allow-ingress-to-dashboard", env.dashboard().ingressNamespace(), env.dashboard().port()));
         }
         return out;
+    }
+
+    /** The CloudNativePG operator manages the database pods through ports 8000 (instance manager) and 5432. */
+    private static NetworkPolicy allowCnpgOperator(EnvConfig.Env env, EnvConfig.NamespaceSpec ns) {
+        NetworkPolicyPeer operator = new NetworkPolicyPeerBuilder()
+                .withNewNamespaceSelector().addToMatchLabels("kubernetes.io/metadata.name", env.cnpg().operatorNamespace()).endNamespaceSelector()
+                .withNewPodSelector().addToMatchLabels("app.kubernetes.io/name", "cloudnative-pg").endPodSelector().build();
+        return new NetworkPolicyBuilder().withMetadata(meta(env, ns, "allow-cnpg-operator"))
+                .withNewSpec().withNewPodSelector().addToMatchLabels("cnpg.io/cluster", env.cnpg().cluster()).endPodSelector()
+                .withPolicyTypes("Ingress")
+                .addNewIngress().withFrom(operator)
+                .addNewPort().withProtocol("TCP").withPort(new IntOrString(8000)).endPort()
+                .addNewPort().withProtocol("TCP").withPort(new IntOrString(5432)).endPort().endIngress()
+                .endSpec().build();
     }
 
     private static NetworkPolicy allowFrom(EnvConfig.Env env, EnvConfig.NamespaceSpec ns, String name, String fromNamespace, int port) {

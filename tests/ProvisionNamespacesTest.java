@@ -178,6 +178,11 @@ class ProvisionNamespacesTest {
         var rule = toAttic.getSpec().getIngress().get(0);
         assertEquals(runners, rule.getFrom().get(0).getNamespaceSelector().getMatchLabels().get("kubernetes.io/metadata.name"));
         assertEquals(8080, rule.getPorts().get(0).getPort().getIntVal());
+        NetworkPolicy operator = find(objects, NetworkPolicy.class, attic, "allow-cnpg-operator");
+        var oRule = operator.getSpec().getIngress().get(0);
+        assertEquals("attic-pg", operator.getSpec().getPodSelector().getMatchLabels().get("cnpg.io/cluster"));
+        assertEquals("cnpg-system", oRule.getFrom().get(0).getNamespaceSelector().getMatchLabels().get("kubernetes.io/metadata.name"));
+        assertEquals(List.of(8000, 5432), oRule.getPorts().stream().map(p -> p.getPort().getIntVal()).toList());
         NetworkPolicy toDashboard = find(objects, NetworkPolicy.class, dashboard, "allow-ingress-to-dashboard");
         var dRule = toDashboard.getSpec().getIngress().get(0);
         assertEquals("ingress-nginx", dRule.getFrom().get(0).getNamespaceSelector().getMatchLabels().get("kubernetes.io/metadata.name"));
@@ -613,7 +618,7 @@ class ProvisionNamespacesTest {
         long attempts = server().requests().stream().filter(q -> q.method().equals("PATCH") && (q.path() + "?" + q.query()).equals(path)).count();
         assertEquals(4, attempts, "tried 4 times: " + server().requests());
         assertTrue(r.out().contains("rolebinding/ci-job-runner-access -n " + runners + " created"), "applied before the failure: " + r.out());
-        assertTrue(r.err().contains("15 created, 0 configured, 0 unchanged (15 write requests, 3 retries); stopped by the error below with 7 of 22 objects not done"), r.err());
+        assertTrue(r.err().contains("16 created, 0 configured, 0 unchanged (16 write requests, 3 retries); stopped by the error below with 7 of 23 objects not done"), r.err());
         assertTrue(r.err().contains("retries"), r.err());
         assertNull(client().resourceQuotas().inNamespace("runner-dashboard-" + env).withName("dashboard-quota").get(),
                 "nothing after the failing object was started (concurrency 1)");
