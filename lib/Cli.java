@@ -2,8 +2,9 @@
 //DEPS info.picocli:picocli:4.7.7
 //DEPS io.fabric8:kubernetes-client:7.4.0
 // Start-up (bench/README.md): C1 only and the serial GC suit short runs on 2 cores; cds logging off
-// so that the AppCDS archive of a script's //CDS line is dumped, or skipped when stale, silently.
-//JAVA_OPTIONS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xlog:cds=off,cds+dynamic=off
+// so that the AppCDS archive of a script's //CDS line is dumped, or skipped when stale, silently;
+// Netty without sun.misc.Unsafe, which Java 24+ warns about on stderr (no measurable cost).
+//JAVA_OPTIONS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xlog:cds=off,cds+dynamic=off -Dio.netty.noUnsafe=true
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 //SOURCES EnvConfig.java
