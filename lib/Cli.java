@@ -31,9 +31,13 @@ import picocli.CommandLine.Option;
  */
 final class Cli {
 
+    /** gfw's version, shown by every script's --version and by gfw version. */
+    static final String VERSION = "0.1.0";
+
     /** Runs {@code command} with {@code args} and returns the exit code (scripts pass it to System.exit). */
     static int run(Object command, String... args) {
         var cl = new CommandLine(command);
+        if (cl.getCommandSpec().version().length == 0) cl.getCommandSpec().version("gfw " + VERSION); // -V of a standalone script
         if (command instanceof Subcommands s) s.addSubcommands(cl, args); // before the settings below: they apply to subcommands present
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setParameterExceptionHandler((ex, a) -> {

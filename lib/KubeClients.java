@@ -4,6 +4,7 @@
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 //SOURCES EnvConfig.java
+//SOURCES Http.java
 
 import io.fabric8.kubernetes.api.model.NamedContext;
 import io.fabric8.kubernetes.client.Config;
@@ -113,18 +114,8 @@ final class KubeClients {
         if (https != null && !https.isBlank()) return https;
         if (kubeconfigProxy != null && !kubeconfigProxy.isBlank()) return kubeconfigProxy;
         String envProxy = env.cluster().proxy();
-        if (envProxy == null || envProxy.isBlank() || inGitLabCi() || isLoopback(server)) return null;
+        if (envProxy == null || envProxy.isBlank() || inGitLabCi() || Http.isLoopback(server)) return null;
         return envProxy;
-    }
-
-    static boolean isLoopback(String url) {
-        if (url == null) return false;
-        try {
-            String host = URI.create(url).getHost();
-            return host != null && (host.equals("localhost") || host.startsWith("127.") || host.equals("[::1]") || host.equals("::1"));
-        } catch (IllegalArgumentException e) {
-            return false;
-        }
     }
 
     /** kubeconfig-&lt;env&gt; in the current directory, then in the repository root, then ~/.kube/config. */

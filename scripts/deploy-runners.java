@@ -1,5 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
+//CDS
 //DEPS info.picocli:picocli:4.7.7
 //DEPS io.fabric8:kubernetes-client:7.4.0
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2

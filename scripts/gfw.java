@@ -47,7 +47,7 @@ import picocli.CommandLine.Spec;
         description = "Operate the GloriousFlywheel clusters: Attic cache, CNPG database, GitLab runners, dashboard.")
 class gfw implements Callable<Integer>, Cli.Subcommands {
 
-    static final String VERSION = "0.1.0";
+    static final String VERSION = Cli.VERSION;
 
     /** Every subcommand, in the order help lists them (added by {@link #addSubcommands}, not by @Command). */
     static final List<Class<?>> SUBCOMMANDS = List.of(ProvisionNamespaces.class, CnpgConnstr.class, FetchKubeconfig.class,
