@@ -10,6 +10,7 @@
 //SOURCES EnvConfig.java
 //SOURCES KubeClients.java
 //SOURCES Output.java
+//SOURCES ArchiveTraining.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -45,7 +46,9 @@ final class Cli {
             return ExitCode.USAGE;
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> report(ex));
-        return cl.execute(args);
+        int code = cl.execute(args);
+        if (ArchiveTraining.recording()) ArchiveTraining.run(); // only the run that records a script's AppCDS archive
+        return code;
     }
 
     /** A command that adds its subcommands itself, seeing the arguments (gfw adds only the one a run names). */

@@ -77,9 +77,9 @@ import picocli.CommandLine.Parameters;
  * </pre>
  */
 @Command(name = "provision-namespaces", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Apply an environment's namespace layout (namespaces, quotas, limit ranges,",
-                "network policies, RBAC, service accounts) with server-side apply. Unchanged",
-                "objects are skipped, so a re-run sends no write request.",
+        description = {"Apply an environment's namespace layout with server-side apply.",
+                "Namespaces, quotas, limit ranges, network policies, RBAC and service accounts;",
+                "unchanged objects are skipped, so a re-run sends no write request.",
                 "Example: provision-namespaces dev --dry-run=client", ""},
         footer = {"", "Exit codes: 0 done, 64 bad flag, 65 bad environment file, 66 no kubeconfig,",
                 "67 refused (planned; production without --yes), 69 API server unreachable,",
