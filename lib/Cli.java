@@ -5,6 +5,9 @@
 // so that the AppCDS archive of a script's //CDS line is dumped, or skipped when stale, silently;
 // Netty without sun.misc.Unsafe, which Java 24+ warns about on stderr (no measurable cost).
 //JAVA_OPTIONS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xlog:cds=off,cds+dynamic=off -Dio.netty.noUnsafe=true
+// Sources and output are UTF-8 whatever the locale (javac and Java 17 would use ASCII when LANG is unset, as in some CI jobs).
+//COMPILE_OPTIONS -encoding UTF-8
+//JAVA_OPTIONS -Dfile.encoding=UTF-8 -Dsun.stdout.encoding=UTF-8 -Dsun.stderr.encoding=UTF-8
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 //SOURCES EnvConfig.java
