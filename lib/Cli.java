@@ -45,13 +45,25 @@ final class Cli {
         if (command instanceof Subcommands s) s.addSubcommands(cl, args); // before the settings below: they apply to subcommands present
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setParameterExceptionHandler((ex, a) -> {
-            err().println("error: " + ex.getMessage() + " (see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
+            err().println("error: " + usageMessage(ex) + " (see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
             return ExitCode.USAGE;
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> report(ex));
         int code = cl.execute(args);
         if (ArchiveTraining.recording()) ArchiveTraining.run(); // only the run that records a script's AppCDS archive
         return code;
+    }
+
+    /**
+     * picocli's message, except that an unknown option is named without its value: picocli would echo
+     * {@code '--password=x'} or {@code '--rancher-token', 'x'} to stderr (and so into CI logs).
+     */
+    static String usageMessage(CommandLine.ParameterException ex) {
+        if (!(ex instanceof CommandLine.UnmatchedArgumentException u)) return ex.getMessage();
+        var options = u.getUnmatched().stream().filter(arg -> arg.startsWith("-") && arg.length() > 1)
+                .map(arg -> "'" + arg.replaceFirst("=.*", "=" + Output.MASK) + "'").distinct().toList();
+        if (options.isEmpty()) return ex.getMessage();
+        return (options.size() == 1 ? "Unknown option: " : "Unknown options: ") + String.join(", ", options);
     }
 
     /** A command that adds its subcommands itself, seeing the arguments (gfw adds only the one a run names). */

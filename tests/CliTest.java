@@ -57,6 +57,18 @@ class CliTest {
     }
 
     @Test
+    void anUnknownOptionIsNamedWithoutTheValueGivenWithIt() {
+        // A mistyped secret flag must not put the secret on stderr (CI logs).
+        var joined = TestSupport.inProcess(new CnpgConnstr(), "dev", "--password=hunter2-SENTINEL");
+        assertEquals(ExitCode.USAGE, joined.exit(), joined.toString());
+        assertEquals(List.of("error: Unknown option: '--password=****' (see 'cnpg-connstr --help')"), joined.err().lines().toList());
+        var separate = TestSupport.inProcess(new FetchKubeconfig(), "dev", "--rancher-token", "tok-SENTINEL");
+        assertEquals(ExitCode.USAGE, separate.exit(), separate.toString());
+        assertEquals(List.of("error: Unknown option: '--rancher-token' (see 'fetch-kubeconfig --help')"), separate.err().lines().toList());
+        assertEquals("", joined.out() + separate.out());
+    }
+
+    @Test
     void validateFromTheCommandLine() throws IOException {
         var ok = TestSupport.script("gfw", "validate").run();
         assertEquals(0, ok.exit(), ok.toString());
