@@ -163,10 +163,15 @@ final class ConnectionStrings {
         return host + (p.port() == null ? "" : ":" + p.port());
     }
 
+    /** Parameters that hold a secret: the password, and libpq's sslpassword (the client key's passphrase). */
+    static boolean isSecretParam(String key) {
+        return key.equals("password") || key.equals("sslpassword");
+    }
+
     private static void appendQuery(StringBuilder sb, Map<String, String> params, boolean reveal) {
         char sep = '?';
         for (var e : params.entrySet()) {
-            String value = e.getKey().equals("password") && !reveal ? Output.MASK : encode(e.getValue());
+            String value = isSecretParam(e.getKey()) && !reveal ? Output.MASK : encode(e.getValue());
             sb.append(sep).append(encode(e.getKey())).append('=').append(value);
             sep = '&';
         }

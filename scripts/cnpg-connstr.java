@@ -278,7 +278,7 @@ class CnpgConnstr implements Callable<Integer> {
         m.put("host", parts.host());
         m.put("port", parts.port());
         m.put("dbname", parts.dbname());
-        parts.params().forEach((k, v) -> m.put(k, v));
+        parts.params().forEach((k, v) -> m.put(k, ConnectionStrings.isSecretParam(k) ? Output.mask(v, reveal) : v));
         if (parsed != null) {
             m.put("userEncoding", parsed.userEncoding().name());
             m.put("passwordEncoding", parsed.passwordEncoding().name());

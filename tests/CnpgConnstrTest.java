@@ -561,6 +561,18 @@ class CnpgConnstrTest {
     }
 
     @Test
+    void sslpasswordIsMaskedLikeThePassword() {
+        String uri = "postgresql://attic:pw-SENTINEL@h:5432/attic?sslmode=verify-full&sslpassword=key-SENTINEL";
+        for (String format : List.of("table", "json", "yaml", "uri", "jdbc")) {
+            var masked = inProcess(List.of("--decode", uri, "-o", format));
+            assertEquals(0, masked.exit(), masked.toString());
+            assertFalse((masked.out() + masked.err()).contains("SENTINEL"), "-o " + format + " shows a secret:\n" + masked);
+        }
+        var revealed = inProcess(List.of("--decode", uri, "-o", "uri", "--reveal"));
+        assertEquals(uri, revealed.out().strip());
+    }
+
+    @Test
     void correctedStringsAreAcceptedByPsql() throws Exception {
         // What --decode prints as the fix logs in, for every special character.
         for (int i = 0; i < SPECIALS.size(); i++) {
