@@ -109,13 +109,23 @@ final class KubeClients {
     }
 
     static String chooseProxy(EnvConfig.Env env, String proxyOption, String kubeconfigProxy, String server) {
-        if (proxyOption != null) return "none".equals(proxyOption) || proxyOption.isBlank() ? null : proxyOption;
+        if (proxyOption != null) return checkedProxy(proxyOption, "--proxy");
         String https = System.getenv("HTTPS_PROXY");
-        if (https != null && !https.isBlank()) return https;
+        if (https != null && !https.isBlank()) return checkedProxy(https, "HTTPS_PROXY");
         if (kubeconfigProxy != null && !kubeconfigProxy.isBlank()) return kubeconfigProxy;
         String envProxy = env.cluster().proxy();
         if (envProxy == null || envProxy.isBlank() || inGitLabCi() || Http.isLoopback(server)) return null;
         return envProxy;
+    }
+
+    /**
+     * A proxy URL from the user, checked the way fetch-kubeconfig checks it ({@link Http#proxy}: one
+     * usage error for a bad one, {@code none} in any case means none); a bare host:port is http.
+     */
+    static String checkedProxy(String value, String origin) {
+        if (Http.proxy(value, origin) == null) return null;
+        String v = value.trim();
+        return v.contains("://") ? v : "http://" + v;
     }
 
     /** kubeconfig-&lt;env&gt; in the current directory, then in the repository root, then ~/.kube/config. */

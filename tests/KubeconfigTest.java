@@ -85,6 +85,16 @@ class KubeconfigTest {
     }
 
     @Test
+    void proxyFlagIsCheckedAndNoneWorksInAnyCase() {
+        String kc = TestApiServer.shared().kubeconfig().toString();
+        assertReachedServer(TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc, "--proxy", "NONE").run(), "dev-cluster");
+        var bad = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc, "--proxy", "gopher://proxy:70").run();
+        assertEquals(ExitCode.USAGE, bad.exit(), bad.toString());
+        assertEquals(1, bad.err().lines().count(), bad.err());
+        assertTrue(bad.err().startsWith("error: --proxy: proxy scheme 'gopher' is not supported"), bad.err());
+    }
+
+    @Test
     void noKubeconfigAnywhereIsOneClearLine() throws IOException {
         Path ws = workspace();
         var r = TestSupport.script("gfw", "version", "dev").dir(ws).env("HOME", ws.toString()).run();
