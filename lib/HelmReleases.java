@@ -250,11 +250,6 @@ final class HelmReleases {
 
     // ---- values comparison ----------------------------------------------------------------------
 
-    /** True when the deployed values equal the desired ones (compared as JSON trees: 12 equals 12, order ignored). */
-    static boolean sameValues(Map<String, Object> desired, Map<String, Object> deployed) {
-        return tree(desired).equals(tree(deployed));
-    }
-
     /** Changed value paths, e.g. {@code concurrent: 8 -> 12}; long or multi-line values only say "changed". */
     static List<String> valueChanges(Map<String, Object> desired, Map<String, Object> deployed) {
         var out = new ArrayList<String>();

@@ -234,10 +234,6 @@ final class KubeClients {
         }, "gfw-vertx-close"));
     }
 
-    static KubernetesClient connect(EnvConfig.Env env, String kubeconfigOption, String contextOption, String proxyOption) {
-        return connect(resolve(env, kubeconfigOption, contextOption, proxyOption));
-    }
-
     private static String firstLine(String s) {
         if (s == null) return "unknown error";
         int nl = s.indexOf('\n');

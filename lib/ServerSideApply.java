@@ -530,10 +530,5 @@ final class ServerSideApply {
         return s.length() > 80 ? s.substring(0, 77) + "..." : s;
     }
 
-    static boolean sameIdentity(HasMetadata a, HasMetadata b) {
-        return Objects.equals(a.getKind(), b.getKind()) && Objects.equals(a.getMetadata().getName(), b.getMetadata().getName())
-                && Objects.equals(a.getMetadata().getNamespace(), b.getMetadata().getNamespace());
-    }
-
     private ServerSideApply() {}
 }
