@@ -254,7 +254,13 @@ class DeployRunners implements Callable<Integer> {
             throw new GfwException(ExitCode.NO_INPUT, "GITLAB_TOKEN is not set: " + why
                     + "; export GITLAB_TOKEN (a token with the create_runner scope) or pass --gitlab-token-file FILE");
         }
-        return token.trim();
+        token = token.strip();
+        // A second line or a space cannot be sent as a header (the HTTP client would fail as an internal error).
+        if (token.chars().anyMatch(ch -> ch <= ' ' || ch == 127)) {
+            throw new GfwException(ExitCode.USAGE, (gitlabTokenFile != null ? "--gitlab-token-file " + gitlabTokenFile : "GITLAB_TOKEN")
+                    + " holds more than one line or spaces: it must be just the GitLab access token (glpat-...)");
+        }
+        return token;
     }
 
     // ---- one release ----------------------------------------------------------------------------

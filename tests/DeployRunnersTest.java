@@ -463,6 +463,26 @@ class DeployRunnersTest {
     }
 
     @Test
+    void aTokenFileWithMoreThanTheTokenIsAUsageErrorBeforeAnyGitLabCall() throws IOException {
+        TestApiServer api = TestApiServer.shared();
+        String ns = "runners-tokfile-" + SEQ.incrementAndGet();
+        Path dir = envDir(ns, UnaryOperator.identity());
+        createNamespace(api, ns);
+        Path tokenFile = TestSupport.tempDir("gitlab-token").resolve("token");
+        Files.writeString(tokenFile, "glpat-SENTINEL\nsecond line\n");
+        try (var gitlab = new GitLabStandIn()) {
+            var r = TestSupport.inProcess(new DeployRunners(), "dev", "docker", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
+                    "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", tokenFile.toString(), "--chart", FIXTURE.toString());
+            assertEquals(ExitCode.USAGE, r.exit(), r.toString());
+            assertEquals(List.of("error: --gitlab-token-file " + tokenFile + " holds more than one line or spaces: it must be just the GitLab access token (glpat-...)"),
+                    r.err().lines().toList());
+            assertFalse((r.out() + r.err()).contains("SENTINEL"), r.toString());
+            assertEquals(List.of(), gitlab.requests);
+            assertNull(api.client().secrets().inNamespace(ns).withName("gitlab-runner-docker-token").get());
+        }
+    }
+
+    @Test
     void missingGroupAndGitLabFailuresHaveTheirExitCodes() {
         TestApiServer api = TestApiServer.shared();
         String ns = "runners-gl-" + SEQ.incrementAndGet();
