@@ -149,8 +149,23 @@ final class KubeClients {
             return cfg;
         } catch (IOException | RuntimeException e) {
             throw new GfwException(ExitCode.NO_INPUT, "kubeconfig " + file + " cannot be read as a kubeconfig: "
-                    + firstLine(e.getMessage()) + "; fetch a fresh one with 'gfw fetch-kubeconfig ENV'");
+                    + why(e) + "; fetch a fresh one with 'gfw fetch-kubeconfig ENV'");
         }
+    }
+
+    /** Jackson quotes the offending value ("from String \"...\""), which may be a credential: name the field instead. */
+    private static String why(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof com.fasterxml.jackson.databind.JsonMappingException m && !m.getPath().isEmpty()) {
+                var path = new StringBuilder();
+                for (var ref : m.getPath()) {
+                    if (ref.getFieldName() != null) path.append(path.length() == 0 ? "" : ".").append(ref.getFieldName());
+                    else path.append('[').append(ref.getIndex()).append(']');
+                }
+                return path + " has a value of the wrong type";
+            }
+        }
+        return firstLine(e.getMessage());
     }
 
     /** Connects (lazily: fabric8 opens connections on the first request). */

@@ -1,4 +1,6 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubernetes.api.model.NamedContext;
@@ -92,6 +94,28 @@ class KubeconfigTest {
         assertEquals(ExitCode.USAGE, bad.exit(), bad.toString());
         assertEquals(1, bad.err().lines().count(), bad.err());
         assertTrue(bad.err().startsWith("error: --proxy: proxy scheme 'gopher' is not supported"), bad.err());
+    }
+
+    @Test
+    void aKubeconfigValueOfTheWrongTypeIsNamedByItsFieldNotEchoed() throws IOException {
+        Path file = TestSupport.tempDir("bad-kubeconfig").resolve("config");
+        Files.writeString(file, """
+                apiVersion: v1
+                kind: Config
+                clusters:
+                - name: c
+                  cluster: {server: "https://127.0.0.1:6443", insecure-skip-tls-verify: tok-SENTINEL}
+                contexts:
+                - name: dev-cluster
+                  context: {cluster: c, user: u}
+                users:
+                - name: u
+                  user: {token: t}
+                """);
+        var e = assertThrows(GfwException.class, () -> KubeClients.parseKubeconfig(file));
+        assertEquals(ExitCode.NO_INPUT, e.exitCode());
+        assertTrue(e.getMessage().contains("clusters[0].cluster.insecure-skip-tls-verify has a value of the wrong type"), e.getMessage());
+        assertFalse(e.getMessage().contains("SENTINEL"), e.getMessage());
     }
 
     @Test
