@@ -223,7 +223,7 @@ public final class TestApiServer implements AutoCloseable {
           io.fabric8.kubernetes.api.model.Config.class);
       boolean hasDev = kc.getContexts() != null && kc.getContexts().stream().anyMatch(c -> CONTEXT.equals(c.getName()));
       String ctx = hasDev ? CONTEXT : kc.getCurrentContext();
-      String masterUrl = Config.fromKubeconfig(ctx, file.toFile()).getMasterUrl();
+      String masterUrl = Config.fromKubeconfig(ctx, file.toFile()).getMasterUrl().replaceFirst("/+$", ""); // as written in the kubeconfig
       return new TestApiServer(null, null, file, masterUrl, ctx, sharedInstance, false);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
