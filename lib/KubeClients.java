@@ -36,8 +36,8 @@ import java.util.concurrent.TimeUnit;
  * {@code kubeconfig-<env>} in the current directory or the repository root, then {@code ~/.kube/config};</li>
  * <li>context: {@code --context}, then under GitLab CI ({@code GITLAB_CI=true}) the agent context
  * {@code {org}/projects/kubernetes/gitlab-agents:{env}}, then the environment's {@code cluster.context};</li>
- * <li>proxy: {@code --proxy} ({@code none} turns it off), then {@code HTTPS_PROXY}, then the kubeconfig
- * cluster's {@code proxy-url}, then the environment's {@code cluster.proxy} — the last one is skipped
+ * <li>proxy: {@code --proxy} ({@code none} turns it off), then the kubeconfig cluster's {@code proxy-url}
+ * (as kubectl: it wins over the environment), then {@code HTTPS_PROXY}, then the environment's {@code cluster.proxy} — the last one is skipped
  * for a loopback API server (a port-forward or a test server) and under GitLab CI, where the agent
  * needs no proxy.</li>
  * </ul>
@@ -110,9 +110,10 @@ final class KubeClients {
 
     static String chooseProxy(EnvConfig.Env env, String proxyOption, String kubeconfigProxy, String server) {
         if (proxyOption != null) return checkedProxy(proxyOption, "--proxy");
+        // kubectl's order: a cluster's proxy-url wins over HTTPS_PROXY.
+        if (kubeconfigProxy != null && !kubeconfigProxy.isBlank()) return kubeconfigProxy;
         String https = System.getenv("HTTPS_PROXY");
         if (https != null && !https.isBlank()) return checkedProxy(https, "HTTPS_PROXY");
-        if (kubeconfigProxy != null && !kubeconfigProxy.isBlank()) return kubeconfigProxy;
         String envProxy = env.cluster().proxy();
         if (envProxy == null || envProxy.isBlank() || inGitLabCi() || Http.isLoopback(server)) return null;
         return envProxy;

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -179,5 +180,25 @@ class KubeconfigTest {
         var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc.toString()).run();
         assertEquals(ExitCode.NO_INPUT, r.exit(), r.toString());
         assertTrue(r.err().contains("cannot be read as a kubeconfig"), r.err());
+    }
+
+    @Test
+    void kubeconfigProxyUrlWinsOverHttpsProxyAsInKubectl() throws IOException {
+        Assumptions.assumeTrue(TestApiServer.shared().isMock() && TestSocksProxy.installed(), "needs the loopback test server and microsocks");
+        Path ws = workspace();
+        var cfg = Serialization.unmarshal(Files.readString(TestApiServer.shared().kubeconfig()), io.fabric8.kubernetes.api.model.Config.class);
+        cfg.getClusters().forEach(c -> c.getCluster().setProxyUrl(TestSocksProxy.shared().url("socks5")));
+        Path kc = ws.resolve("kubeconfig-dev");
+        Files.writeString(kc, Serialization.asYaml(cfg));
+        String deadProxy = "socks5://127.0.0.1:" + TestSocksProxy.freePort();
+
+        // proxy-url (a working SOCKS proxy) wins over a dead HTTPS_PROXY.
+        var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc.toString()).env("HTTPS_PROXY", deadProxy).run();
+        assertReachedServer(r, "dev-cluster");
+
+        // --proxy wins over both: the dead one now fails the run, in one line.
+        var flag = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc.toString(), "--proxy", deadProxy).run();
+        assertEquals(ExitCode.UNAVAILABLE, flag.exit(), flag.toString());
+        assertEquals(1, flag.err().lines().filter(l -> l.startsWith("error:")).count(), flag.err());
     }
 }
