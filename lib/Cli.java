@@ -98,7 +98,7 @@ final class Cli {
     /** Turns a fabric8 error into one line saying what happened and what to do. */
     static GfwException fromKubernetes(KubernetesClientException k) {
         int code = k.getCode();
-        String reason = k.getStatus() != null && k.getStatus().getMessage() != null ? k.getStatus().getMessage() : firstLine(k.getMessage());
+        String reason = k.getStatus() != null && k.getStatus().getMessage() != null ? k.getStatus().getMessage() : GfwException.firstLine(k.getMessage());
         if (code == 401) return new GfwException(ExitCode.AUTH, "the API server rejected the credentials (401): " + reason
                 + "; the kubeconfig token may have expired, fetch a new one with 'gfw fetch-kubeconfig ENV'", k);
         if (code == 403) return new GfwException(ExitCode.AUTH, "forbidden (403): " + reason, k);
@@ -111,17 +111,12 @@ final class Cli {
         while (cause.getCause() != null && cause.getCause() != cause) cause = cause.getCause();
         if (cause instanceof ConnectException || cause instanceof UnknownHostException || cause instanceof SocketTimeoutException
                 || cause instanceof java.util.concurrent.TimeoutException || cause instanceof IOException) {
-            return new GfwException(ExitCode.UNAVAILABLE, "cannot reach the API server: " + firstLine(cause.getMessage() == null ? cause.toString() : cause.getMessage())
+            return new GfwException(ExitCode.UNAVAILABLE, "cannot reach the API server: " + GfwException.firstLine(cause.getMessage() == null ? cause.toString() : cause.getMessage())
                     + "; check the network, VPN or SOCKS proxy (ssh -D 1080 <jumphost>)", k);
         }
-        return new GfwException(ExitCode.UNAVAILABLE, "cannot talk to the API server: " + firstLine(k.getMessage()), k);
+        return new GfwException(ExitCode.UNAVAILABLE, "cannot talk to the API server: " + GfwException.firstLine(k.getMessage()), k);
     }
 
-    static String firstLine(String s) {
-        if (s == null) return "";
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
-    }
 
     private static void debug(Throwable e) {
         if (System.getenv("GFW_DEBUG") != null) e.printStackTrace(err());

@@ -22,4 +22,11 @@ class GfwException extends RuntimeException {
     int exitCode() {
         return exitCode;
     }
+
+    /** The first line of another library's message: gfw's errors are one line. */
+    static String firstLine(String message) {
+        if (message == null || message.isBlank()) return "no details";
+        int nl = message.indexOf('\n');
+        return nl < 0 ? message : message.substring(0, nl);
+    }
 }

@@ -89,7 +89,7 @@ final class HelmReleases {
                 return Helm.version().call();
             } catch (LinkageError | RuntimeException e) {
                 throw new GfwException(ExitCode.NOT_FOUND, "Helm is not available on " + System.getProperty("os.name") + "/"
-                        + System.getProperty("os.arch") + " (" + Cli.firstLine(String.valueOf(e.getMessage()))
+                        + System.getProperty("os.arch") + " (" + GfwException.firstLine(String.valueOf(e.getMessage()))
                         + "); gfw runs Helm in the JVM with com.marcnuri.helm-java, whose native jar for this platform must be in //DEPS", e);
             }
         }
@@ -126,7 +126,7 @@ final class HelmReleases {
                         .call();
                 return new Deployed(r.getName(), namespace, revision(r), r.getChart(), r.getStatus(), values);
             } catch (RuntimeException e) {
-                String msg = Cli.firstLine(e.getMessage());
+                String msg = GfwException.firstLine(e.getMessage());
                 boolean timedOut = msg.contains("context deadline exceeded") || msg.contains("timed out");
                 throw new GfwException(timedOut ? ExitCode.UNAVAILABLE : ExitCode.REMOTE_ERROR, "release " + name
                         + (timedOut ? " was not ready within " + timeout.toSeconds() + " s" : " failed")
@@ -144,14 +144,14 @@ final class HelmReleases {
                 return new Helm(chart).template().withName(name).withNamespace(namespace).withValuesFile(valuesFile).call();
             } catch (RuntimeException e) {
                 throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + chart + " does not render for release " + name + ": "
-                        + Cli.firstLine(e.getMessage()), e);
+                        + GfwException.firstLine(e.getMessage()), e);
             } finally {
                 deleteQuietly(valuesFile);
             }
         }
 
         private static GfwException helmError(String what, RuntimeException e) {
-            String msg = Cli.firstLine(e.getMessage());
+            String msg = GfwException.firstLine(e.getMessage());
             int code = msg.contains("Unauthorized") ? ExitCode.AUTH
                     : msg.contains("connection refused") || msg.contains("no such host") || msg.contains("i/o timeout") ? ExitCode.UNAVAILABLE
                     : ExitCode.REMOTE_ERROR;
@@ -223,7 +223,7 @@ final class HelmReleases {
             Map<String, Object> m = YAML.readValue(yaml, LinkedHashMap.class);
             return m == null ? new LinkedHashMap<>() : m;
         } catch (IOException e) {
-            throw new GfwException(ExitCode.REMOTE_ERROR, "the deployed release's values are not YAML: " + Cli.firstLine(e.getMessage()), e);
+            throw new GfwException(ExitCode.REMOTE_ERROR, "the deployed release's values are not YAML: " + GfwException.firstLine(e.getMessage()), e);
         }
     }
 
@@ -324,7 +324,7 @@ final class HelmReleases {
         try {
             index = YAML.readTree(get(http, repo + "/index.yaml", "the chart repository index"));
         } catch (IOException e) {
-            throw new GfwException(ExitCode.REMOTE_ERROR, repo + "/index.yaml is not a Helm repository index: " + Cli.firstLine(e.getMessage()), e);
+            throw new GfwException(ExitCode.REMOTE_ERROR, repo + "/index.yaml is not a Helm repository index: " + GfwException.firstLine(e.getMessage()), e);
         }
         JsonNode entries = index.path("entries").path(name);
         JsonNode entry = null;

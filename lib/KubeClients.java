@@ -166,7 +166,7 @@ final class KubeClients {
                 return path + " has a value of the wrong type";
             }
         }
-        return firstLine(e.getMessage());
+        return GfwException.firstLine(e.getMessage());
     }
 
     /** Connects (lazily: fabric8 opens connections on the first request). */
@@ -175,7 +175,7 @@ final class KubeClients {
         try {
             config = Config.fromKubeconfig(target.context(), target.kubeconfig().toFile());
         } catch (RuntimeException e) {
-            throw new GfwException(ExitCode.NO_INPUT, "kubeconfig " + target.kubeconfig() + ": " + firstLine(e.getMessage()));
+            throw new GfwException(ExitCode.NO_INPUT, "kubeconfig " + target.kubeconfig() + ": " + GfwException.firstLine(e.getMessage()));
         }
         if (target.proxy() != null) {
             // fabric8's HTTP clients speak SOCKS5 for socks5:// (socks5h:// is the same to them: the proxy resolves).
@@ -250,11 +250,6 @@ final class KubeClients {
         }, "gfw-vertx-close"));
     }
 
-    private static String firstLine(String s) {
-        if (s == null) return "unknown error";
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
-    }
 
     private KubeClients() {}
 }

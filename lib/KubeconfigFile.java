@@ -55,7 +55,7 @@ final class KubeconfigFile {
         try {
             root = YAML.readValue(yaml, new TypeReference<LinkedHashMap<String, Object>>() {});
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("not YAML (" + firstLine(e.getOriginalMessage()) + ")");
+            throw new IllegalArgumentException("not YAML (" + GfwException.firstLine(e.getOriginalMessage()) + ")");
         }
         if (root == null) throw new IllegalArgumentException("empty");
         var k = new KubeconfigFile(root);
@@ -171,11 +171,6 @@ final class KubeconfigFile {
         return b instanceof Map<?, ?> m ? (Map<String, Object>) m : null;
     }
 
-    private static String firstLine(String s) {
-        if (s == null) return "";
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
-    }
 
     // ---- writing --------------------------------------------------------------------------------
 

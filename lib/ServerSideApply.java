@@ -112,7 +112,7 @@ final class ServerSideApply {
         while (m.find()) managers.add(m.group(1));
         String owner = managers.isEmpty() ? "another field manager owns these fields"
                 : "field manager " + String.join(", ", managers) + (managers.size() == 1 ? " owns" : " own") + " these fields";
-        return new GfwException(ExitCode.CONFLICT, ref(desired) + ": " + Cli.firstLine(why) + "; " + owner
+        return new GfwException(ExitCode.CONFLICT, ref(desired) + ": " + GfwException.firstLine(why) + "; " + owner
                 + ", re-run with --force-conflicts to take them over", e);
     }
 

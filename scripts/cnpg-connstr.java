@@ -404,7 +404,7 @@ class CnpgConnstr implements Callable<Integer> {
     private static GfwException checkFailure(SQLException e, ConnectionStrings.Parts parts, String target) {
         String state = e.getSQLState() == null ? "" : e.getSQLState();
         String reason = e instanceof org.postgresql.util.PSQLException p && p.getServerErrorMessage() != null
-                ? p.getServerErrorMessage().getMessage() : firstSentence(Cli.firstLine(e.getMessage()));
+                ? p.getServerErrorMessage().getMessage() : firstSentence(GfwException.firstLine(e.getMessage()));
         if (state.startsWith("28")) {
             return new GfwException(ExitCode.CHECK_FAILED, "credentials rejected by " + target + ": " + reason
                     + "; the secret's password does not match the role (or pg_hba refuses this client)", e);

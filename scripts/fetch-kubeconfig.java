@@ -419,7 +419,7 @@ class FetchKubeconfig implements Callable<Integer> {
         try {
             JsonNode n = JSON.readTree(r.body());
             String m = n == null ? "" : n.path("message").asText("");
-            return m.isBlank() ? "" : ": " + Cli.firstLine(m);
+            return m.isBlank() ? "" : ": " + GfwException.firstLine(m);
         } catch (IOException e) {
             return "";
         }
