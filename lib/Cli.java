@@ -140,6 +140,40 @@ final class Cli {
         err().println("warning: " + message);
     }
 
+    private static final java.util.regex.Pattern DURATION_PART = java.util.regex.Pattern.compile("(\\d+)(ms|h|m|s)");
+
+    /**
+     * A duration as kubectl takes it: {@code 30s}, {@code 5m}, {@code 1h30m}, {@code 500ms}; a bare
+     * number is seconds. Anything else, or zero, is a usage error naming the flag.
+     */
+    static java.time.Duration duration(String text, String flag) {
+        String t = text == null ? "" : text.trim().toLowerCase(java.util.Locale.ROOT);
+        java.time.Duration d = java.time.Duration.ZERO;
+        try {
+            if (t.matches("\\d+")) {
+                d = java.time.Duration.ofSeconds(Long.parseLong(t));
+            } else {
+                var m = DURATION_PART.matcher(t);
+                int end = 0;
+                while (m.find() && m.start() == end) {
+                    long n = Long.parseLong(m.group(1));
+                    d = d.plus(switch (m.group(2)) {
+                        case "h" -> java.time.Duration.ofHours(n);
+                        case "m" -> java.time.Duration.ofMinutes(n);
+                        case "s" -> java.time.Duration.ofSeconds(n);
+                        default -> java.time.Duration.ofMillis(n);
+                    });
+                    end = m.end();
+                }
+                if (end != t.length() || t.isEmpty()) d = java.time.Duration.ZERO;
+            }
+        } catch (ArithmeticException | NumberFormatException e) {
+            d = java.time.Duration.ZERO;
+        }
+        if (d.isZero()) throw new GfwException(ExitCode.USAGE, flag + " " + text + " is not a duration above zero; use e.g. 30s, 5m, 1h30m or 500ms");
+        return d;
+    }
+
     // ---- safety before changing a cluster -------------------------------------------------------
 
     /** A planned environment has no cluster yet: refuse before any request is made. */

@@ -294,22 +294,6 @@ final class Http {
         return ms % 1000 != 0 ? ms + "ms" : ms % 60_000 != 0 ? (ms / 1000) + "s" : (ms / 60_000) + "m";
     }
 
-    /** Parses 30s, 2m, 500ms or a plain number of seconds; a bad value is a usage error naming the flag. */
-    static Duration duration(String text, String flag) {
-        String t = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
-        try {
-            Duration d;
-            if (t.endsWith("ms")) d = Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
-            else if (t.endsWith("s")) d = Duration.ofSeconds(Long.parseLong(t.substring(0, t.length() - 1)));
-            else if (t.endsWith("m")) d = Duration.ofMinutes(Long.parseLong(t.substring(0, t.length() - 1)));
-            else d = Duration.ofSeconds(Long.parseLong(t));
-            if (d.isNegative() || d.isZero()) throw new NumberFormatException();
-            return d;
-        } catch (NumberFormatException e) {
-            throw new GfwException(ExitCode.USAGE, flag + ": '" + text + "' is not a duration; use e.g. 30s, 2m or 500ms");
-        }
-    }
-
     static String rootMessage(Throwable e) {
         Throwable t = e;
         while (t.getCause() != null && t.getCause() != t) t = t.getCause();

@@ -34,7 +34,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -126,7 +125,7 @@ class DeployRunners implements Callable<Integer> {
     public Integer call() {
         EnvConfig.Env env = envOptions.load(envName);
         List<RunnerValues.Release> releases = RunnerValues.select(env, types);
-        Duration timeout = parseTimeout(timeoutText);
+        Duration timeout = Cli.duration(timeoutText, "--timeout");
         Cli.DryRun dryRun = dryRunOption.dryRun;
         if (status && dryRun != Cli.DryRun.none) throw new GfwException(ExitCode.USAGE, "--status reads the cluster only; drop --dry-run");
 
@@ -484,19 +483,5 @@ class DeployRunners implements Callable<Integer> {
         if (serverDryRun) Cli.info("dry run (server): nothing was changed");
     }
 
-    private static final Pattern DURATION = Pattern.compile("(?i)(\\d+h)?(\\d+m)?(\\d+s)?");
 
-    static Duration parseTimeout(String text) {
-        String t = text == null ? "" : text.trim();
-        Duration d = null;
-        try {
-            if (t.matches("\\d+")) d = Duration.ofSeconds(Long.parseLong(t));
-            else if (!t.isEmpty() && DURATION.matcher(t).matches()) d = Duration.parse("PT" + t.toUpperCase());
-        } catch (RuntimeException ignored) {
-            // reported below
-        }
-        if (d == null) throw new GfwException(ExitCode.USAGE, "--timeout " + text + " is not a duration; use e.g. 300s, 5m or 1h");
-        if (d.isZero()) throw new GfwException(ExitCode.USAGE, "--timeout " + text + " must be more than 0");
-        return d;
-    }
 }

@@ -157,7 +157,7 @@ class FetchKubeconfig implements Callable<Integer> {
                     + "set RANCHER_TOKEN or pass --token-file FILE (- reads stdin)");
         }
         Format format = format(outputText);
-        Duration timeout = Http.duration(timeoutText, "--timeout");
+        Duration timeout = Cli.duration(timeoutText, "--timeout");
         if (caCert != null && insecure) {
             throw new GfwException(ExitCode.USAGE, "--cacert and --insecure-skip-tls-verify contradict each other: pass only one");
         }

@@ -154,8 +154,8 @@ class DeployRunnersTest {
         var r = TestSupport.inProcess(new DeployRunners(), "dev", "--timeout", "soon", "--dry-run=server");
         assertEquals(ExitCode.USAGE, r.exit(), r.toString());
         assertTrue(r.err().contains("--timeout soon"), r.err());
-        assertEquals(Duration.ofMinutes(90), DeployRunners.parseTimeout("1h30m"));
-        assertEquals(Duration.ofSeconds(300), DeployRunners.parseTimeout("300"));
+        assertEquals(Duration.ofMinutes(90), Cli.duration("1h30m", "--timeout"));
+        assertEquals(Duration.ofSeconds(300), Cli.duration("300", "--timeout"));
     }
 
     @Test

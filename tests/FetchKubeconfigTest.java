@@ -596,11 +596,11 @@ class FetchKubeconfigTest {
 
     @Test
     void durationsAndHclStrings() {
-        assertEquals(java.time.Duration.ofSeconds(30), Http.duration("30s", "--timeout"));
-        assertEquals(java.time.Duration.ofMinutes(2), Http.duration("2m", "--timeout"));
-        assertEquals(java.time.Duration.ofMillis(500), Http.duration("500ms", "--timeout"));
-        assertEquals(java.time.Duration.ofSeconds(7), Http.duration("7", "--timeout"));
-        var bad = assertThrows(GfwException.class, () -> Http.duration("soon", "--timeout"));
+        assertEquals(java.time.Duration.ofSeconds(30), Cli.duration("30s", "--timeout"));
+        assertEquals(java.time.Duration.ofMinutes(2), Cli.duration("2m", "--timeout"));
+        assertEquals(java.time.Duration.ofMillis(500), Cli.duration("500ms", "--timeout"));
+        assertEquals(java.time.Duration.ofSeconds(7), Cli.duration("7", "--timeout"));
+        var bad = assertThrows(GfwException.class, () -> Cli.duration("soon", "--timeout"));
         assertEquals(ExitCode.USAGE, bad.exitCode());
         assertEquals("\"/tmp/a \\\"b\\\" $${x}\"", FetchKubeconfig.hclString("/tmp/a \"b\" ${x}"));
     }
