@@ -131,16 +131,28 @@ final class KubeClients {
 
     /** kubeconfig-&lt;env&gt; in the current directory, then in the repository root, then ~/.kube/config. */
     static Path defaultKubeconfig(String envName) {
-        String file = "kubeconfig-" + envName;
-        Path cwd = Path.of("").toAbsolutePath();
-        for (Path dir = cwd; dir != null; dir = dir.getParent()) {
-            if (Files.isRegularFile(dir.resolve(file))) return cwd.relativize(dir.resolve(file));
-            if (Files.isDirectory(dir.resolve("environments")) || Files.isDirectory(dir.resolve(".git"))) break;
-        }
+        Path here = Path.of("kubeconfig-" + envName);
+        if (Files.isRegularFile(here)) return here;
+        Path atRoot = environmentKubeconfig(envName);
+        if (Files.isRegularFile(atRoot)) return atRoot;
         // $HOME first, as kubectl does (Java's user.home ignores it).
         String homeDir = System.getenv("HOME") != null ? System.getenv("HOME") : System.getProperty("user.home");
         Path home = Path.of(homeDir, ".kube", "config");
         return Files.isRegularFile(home) ? home : null;
+    }
+
+    /**
+     * Where kubeconfig-&lt;env&gt; belongs (fetch-kubeconfig writes it there): the repository root, the
+     * first directory from here up holding environments/ or .git; outside a repository, here.
+     */
+    static Path environmentKubeconfig(String envName) {
+        Path cwd = Path.of("").toAbsolutePath();
+        for (Path dir = cwd; dir != null; dir = dir.getParent()) {
+            if (Files.isDirectory(dir.resolve("environments")) || Files.isDirectory(dir.resolve(".git"))) {
+                return cwd.relativize(dir.resolve("kubeconfig-" + envName));
+            }
+        }
+        return Path.of("kubeconfig-" + envName);
     }
 
     static io.fabric8.kubernetes.api.model.Config parseKubeconfig(Path file) {

@@ -170,7 +170,7 @@ class FetchKubeconfig implements Callable<Integer> {
         String rancher = rancherUrl(env);
         String token = readToken();
         Http.ProxySpec proxy = chooseProxy(proxyOption, System.getenv("HTTPS_PROXY"), System.getenv("NO_PROXY"), env, rancher);
-        Path target = kubeconfigOption != null ? Path.of(kubeconfigOption) : defaultTarget(env.name());
+        Path target = kubeconfigOption != null ? Path.of(kubeconfigOption) : KubeClients.environmentKubeconfig(env.name());
         var http = new Http.Client("Rancher").proxy(proxy).proxyHint(proxyHint(env, proxy)).timeout(timeout).bearer(token);
         if (caCert != null) http.caCert(caCert, "--cacert");
         if (insecure) {
@@ -347,17 +347,6 @@ class FetchKubeconfig implements Callable<Integer> {
                     + " cluster.jumphost), or pass --proxy none when on-site";
         }
         return "check the proxy, or pass --proxy none when on-site";
-    }
-
-    /** kubeconfig-ENV in the repository root: the directory holding environments/ (or .git) from here up, else here. */
-    static Path defaultTarget(String envName) {
-        Path cwd = Path.of("").toAbsolutePath();
-        for (Path dir = cwd; dir != null; dir = dir.getParent()) {
-            if (Files.isDirectory(dir.resolve("environments")) || Files.isDirectory(dir.resolve(".git"))) {
-                return cwd.relativize(dir.resolve("kubeconfig-" + envName));
-            }
-        }
-        return Path.of("kubeconfig-" + envName);
     }
 
     // ---- Rancher ----------------------------------------------------------------------------------
