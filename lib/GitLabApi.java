@@ -3,15 +3,12 @@
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 //SOURCES Output.java
+//SOURCES Http.java
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -22,7 +19,8 @@ import java.util.Map;
  * The few GitLab REST API v4 calls gfw makes, each failure turned into one line with an exit code:
  * 401/403 {@link ExitCode#AUTH}, 404 {@link ExitCode#NOT_FOUND}, 5xx and unusable answers
  * {@link ExitCode#REMOTE_ERROR}, no connection {@link ExitCode#UNAVAILABLE}. The access token goes in
- * the {@code PRIVATE-TOKEN} header only and never into a message.
+ * the {@code PRIVATE-TOKEN} header only and never into a message. Requests honour {@code HTTPS_PROXY}
+ * (SOCKS or HTTP, like curl; not for a loopback GitLab), which java.net.http would ignore silently.
  */
 final class GitLabApi {
 
@@ -38,13 +36,15 @@ final class GitLabApi {
 
     private final String baseUrl;
     private final String accessToken;
-    private final HttpClient http;
+    private final Http.Client http;
 
     /** {@code baseUrl}: the instance, e.g. https://gitlab.com; {@code accessToken}: a personal/group access token. */
     GitLabApi(String baseUrl, String accessToken) {
         this.baseUrl = baseUrl.replaceAll("/+$", "");
         this.accessToken = accessToken;
-        this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+        String proxy = System.getenv("HTTPS_PROXY");
+        this.http = new Http.Client("GitLab").secretHeader("PRIVATE-TOKEN", accessToken).timeout(Duration.ofSeconds(30))
+                .proxy(proxy == null || proxy.isBlank() || Http.isLoopback(this.baseUrl) ? null : Http.proxy(proxy, "HTTPS_PROXY"));
     }
 
     String baseUrl() {
@@ -85,31 +85,16 @@ final class GitLabApi {
     }
 
     private JsonNode call(String method, String path, Map<String, Object> body, String what) {
-        HttpRequest.Builder req = HttpRequest.newBuilder(URI.create(baseUrl + path))
-                .timeout(Duration.ofSeconds(30))
-                .header("PRIVATE-TOKEN", accessToken)
-                .header("Accept", "application/json");
+        Http.Response resp;
         try {
-            if (body != null) {
-                req.header("Content-Type", "application/json")
-                        .method(method, HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
-            } else {
-                req.method(method, HttpRequest.BodyPublishers.noBody());
-            }
+            resp = http.send(method, baseUrl + path, body == null ? null : JSON.writeValueAsString(body));
         } catch (IOException e) {
             throw new IllegalStateException(e);
+        } catch (GfwException e) {
+            if (e.exitCode() != ExitCode.UNAVAILABLE) throw e;
+            throw new GfwException(ExitCode.UNAVAILABLE, e.getMessage() + " (to " + what + "; or pass --gitlab-url)", e);
         }
-        HttpResponse<String> resp;
-        try {
-            resp = http.send(req.build(), HttpResponse.BodyHandlers.ofString());
-        } catch (IOException e) {
-            throw new GfwException(ExitCode.UNAVAILABLE, "cannot reach GitLab at " + baseUrl + " to " + what + ": "
-                    + (e.getMessage() == null ? e.toString() : e.getMessage()) + "; check the network or pass --gitlab-url", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new GfwException(ExitCode.UNAVAILABLE, "interrupted while asking GitLab to " + what, e);
-        }
-        int code = resp.statusCode();
+        int code = resp.status();
         if (code >= 200 && code < 300) {
             if (resp.body() == null || resp.body().isBlank()) return JSON.createObjectNode();
             try {

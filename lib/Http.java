@@ -136,6 +136,8 @@ final class Http {
         private String proxyHint = "";
         private Duration timeout = Duration.ofSeconds(30);
         private String bearer;
+        private String secretHeader;
+        private String secretHeaderValue;
         private SSLSocketFactory tls;
         private boolean insecure;
 
@@ -163,6 +165,13 @@ final class Http {
         /** Sends {@code Authorization: Bearer <token>}; the token is masked in every message. */
         Client bearer(String token) {
             this.bearer = token;
+            return this;
+        }
+
+        /** Sends {@code name: value} with a secret value (e.g. GitLab's PRIVATE-TOKEN), masked in every message. */
+        Client secretHeader(String name, String value) {
+            this.secretHeader = name;
+            this.secretHeaderValue = value;
             return this;
         }
 
@@ -209,6 +218,7 @@ final class Http {
                 c.setRequestProperty("Accept", "application/json");
                 c.setRequestProperty("User-Agent", "gfw");
                 if (bearer != null) c.setRequestProperty("Authorization", "Bearer " + bearer);
+                if (secretHeader != null) c.setRequestProperty(secretHeader, secretHeaderValue);
                 if (c instanceof HttpsURLConnection https && tls != null) {
                     https.setSSLSocketFactory(tls);
                     if (insecure) https.setHostnameVerifier((host, session) -> true);
@@ -267,7 +277,10 @@ final class Http {
         /** {@code text} with the bearer token masked: for anything taken from an answer into a message. */
         String mask(String text) {
             if (text == null) return "";
-            return bearer == null || bearer.isEmpty() ? text : text.replace(bearer, "****");
+            for (String secret : new String[] {bearer, secretHeaderValue}) {
+                if (secret != null && !secret.isEmpty()) text = text.replace(secret, "****");
+            }
+            return text;
         }
 
         private static String readLimited(InputStream in) throws IOException {

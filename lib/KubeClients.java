@@ -37,7 +37,7 @@ import java.util.concurrent.TimeUnit;
  * <li>context: {@code --context}, then under GitLab CI ({@code GITLAB_CI=true}) the agent context
  * {@code {org}/projects/kubernetes/gitlab-agents:{env}}, then the environment's {@code cluster.context};</li>
  * <li>proxy: {@code --proxy} ({@code none} turns it off), then the kubeconfig cluster's {@code proxy-url}
- * (as kubectl: it wins over the environment), then {@code HTTPS_PROXY}, then the environment's {@code cluster.proxy} — the last one is skipped
+ * (as kubectl: it wins over the environment), then {@code HTTPS_PROXY} (not for a loopback server), then the environment's {@code cluster.proxy} — the last one is skipped
  * for a loopback API server (a port-forward or a test server) and under GitLab CI, where the agent
  * needs no proxy.</li>
  * </ul>
@@ -105,17 +105,17 @@ final class KubeClients {
                 }
             }
         }
-        return new Target(kubeconfig, source, context, server, chooseProxy(env, proxyOption, kubeconfigProxy, server));
+        return new Target(kubeconfig, source, context, server, chooseProxy(env, proxyOption, kubeconfigProxy, server, System.getenv("HTTPS_PROXY"), inGitLabCi()));
     }
 
-    static String chooseProxy(EnvConfig.Env env, String proxyOption, String kubeconfigProxy, String server) {
+    static String chooseProxy(EnvConfig.Env env, String proxyOption, String kubeconfigProxy, String server, String https, boolean gitlabCi) {
         if (proxyOption != null) return checkedProxy(proxyOption, "--proxy");
         // kubectl's order: a cluster's proxy-url wins over HTTPS_PROXY.
         if (kubeconfigProxy != null && !kubeconfigProxy.isBlank()) return kubeconfigProxy;
-        String https = System.getenv("HTTPS_PROXY");
-        if (https != null && !https.isBlank()) return checkedProxy(https, "HTTPS_PROXY");
+        // Like kubectl (Go's ProxyFromEnvironment), HTTPS_PROXY is not used for a loopback server.
+        if (https != null && !https.isBlank() && !Http.isLoopback(server)) return checkedProxy(https, "HTTPS_PROXY");
         String envProxy = env.cluster().proxy();
-        if (envProxy == null || envProxy.isBlank() || inGitLabCi() || Http.isLoopback(server)) return null;
+        if (envProxy == null || envProxy.isBlank() || gitlabCi || Http.isLoopback(server)) return null;
         return envProxy;
     }
 
@@ -189,12 +189,12 @@ final class KubeClients {
         } catch (RuntimeException e) {
             throw new GfwException(ExitCode.NO_INPUT, "kubeconfig " + target.kubeconfig() + ": " + GfwException.firstLine(e.getMessage()));
         }
-        if (target.proxy() != null) {
-            // fabric8's HTTP clients speak SOCKS5 for socks5:// (socks5h:// is the same to them: the proxy resolves).
-            String proxy = target.proxy().replaceFirst("^socks5h://", "socks5://");
-            config.setHttpsProxy(proxy);
-            config.setHttpProxy(proxy);
-        }
+        // The proxy is gfw's choice alone (resolve() already weighed the kubeconfig's proxy-url): none
+        // means none, even when fabric8 read a proxy-url. fabric8's clients speak SOCKS5 for socks5://
+        // (socks5h:// is the same to them: the proxy resolves).
+        String proxy = target.proxy() == null ? null : target.proxy().replaceFirst("^socks5h://", "socks5://");
+        config.setHttpsProxy(proxy);
+        config.setHttpProxy(proxy);
         // Fail fast and clearly rather than hang: a few retries with back-off, then an error.
         config.setConnectionTimeout(10_000);
         config.setRequestTimeout(30_000);

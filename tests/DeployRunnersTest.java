@@ -463,6 +463,31 @@ class DeployRunnersTest {
     }
 
     @Test
+    void gitlabCallsGoThroughHttpsProxyButNotForALoopbackGitLab() {
+        TestApiServer api = TestApiServer.shared();
+        String ns = "runners-proxy-" + SEQ.incrementAndGet();
+        Path dir = envDir(ns, UnaryOperator.identity());
+        createNamespace(api, ns);
+        String deadProxy = "socks5://127.0.0.1:" + TestSocksProxy.freePort();
+        // A GitLab that is not on this machine goes through HTTPS_PROXY: here a closed port, named in the error.
+        var r = TestSupport.script("deploy-runners", "dev", "docker", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
+                "--context", api.context(), "--gitlab-url", "https://gitlab.example.invalid", "--chart", FIXTURE.toString())
+                .env("GITLAB_TOKEN", GitLabStandIn.ACCESS_TOKEN).env("HTTPS_PROXY", deadProxy).run();
+        assertEquals(ExitCode.UNAVAILABLE, r.exit(), r.toString());
+        assertTrue(r.err().contains("the proxy " + deadProxy) && r.err().contains("(HTTPS_PROXY) is not reachable"), r.err());
+        assertFalse(r.err().contains(GitLabStandIn.ACCESS_TOKEN), "token leaked:\n" + r);
+
+        // A loopback GitLab (a port-forward, this test's stand-in) is reached directly, as kubectl does.
+        try (var gitlab = new GitLabStandIn()) {
+            gitlab.groupStatus = 401;
+            var direct = TestSupport.script("deploy-runners", "dev", "docker", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
+                    "--context", api.context(), "--gitlab-url", gitlab.url(), "--chart", FIXTURE.toString())
+                    .env("GITLAB_TOKEN", GitLabStandIn.ACCESS_TOKEN).env("HTTPS_PROXY", deadProxy).run();
+            assertEquals(ExitCode.AUTH, direct.exit(), direct.toString());
+        }
+    }
+
+    @Test
     void aTokenFileWithMoreThanTheTokenIsAUsageErrorBeforeAnyGitLabCall() throws IOException {
         TestApiServer api = TestApiServer.shared();
         String ns = "runners-tokfile-" + SEQ.incrementAndGet();

@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -183,22 +182,38 @@ class KubeconfigTest {
     }
 
     @Test
-    void kubeconfigProxyUrlWinsOverHttpsProxyAsInKubectl() throws IOException {
-        Assumptions.assumeTrue(TestApiServer.shared().isMock() && TestSocksProxy.installed(), "needs the loopback test server and microsocks");
+    void proxyChoiceFollowsKubectl() {
+        EnvConfig.Env dev = EnvConfig.load("dev", null);
+        String remote = "https://10.0.0.1:6443";
+        String local = "https://127.0.0.1:6443";
+        String fromKubeconfig = "socks5://kubeconfig:1080";
+        String fromEnvVar = "socks5://env-var:1080";
+        assertEquals("socks5://flag:1080", KubeClients.chooseProxy(dev, "socks5://flag:1080", fromKubeconfig, remote, fromEnvVar, false));
+        assertEquals(null, KubeClients.chooseProxy(dev, "none", fromKubeconfig, remote, fromEnvVar, false));
+        assertEquals(fromKubeconfig, KubeClients.chooseProxy(dev, null, fromKubeconfig, remote, fromEnvVar, false), "proxy-url wins over HTTPS_PROXY");
+        assertEquals(fromEnvVar, KubeClients.chooseProxy(dev, null, null, remote, fromEnvVar, false));
+        assertEquals(null, KubeClients.chooseProxy(dev, null, null, local, fromEnvVar, false), "HTTPS_PROXY skips loopback");
+        assertEquals(dev.cluster().proxy(), KubeClients.chooseProxy(dev, null, null, remote, null, false), "the environment's proxy last");
+        assertEquals(null, KubeClients.chooseProxy(dev, null, null, remote, null, true), "no environment proxy in GitLab CI");
+        assertEquals(null, KubeClients.chooseProxy(dev, null, null, local, null, false), "no environment proxy for a port-forward");
+    }
+
+    @Test
+    void aKubeconfigProxyUrlCarriesTheTrafficAndTheProxyFlagOverridesIt() throws IOException {
         Path ws = workspace();
+        String deadProxy = "socks5://127.0.0.1:" + TestSocksProxy.freePort();
         var cfg = Serialization.unmarshal(Files.readString(TestApiServer.shared().kubeconfig()), io.fabric8.kubernetes.api.model.Config.class);
-        cfg.getClusters().forEach(c -> c.getCluster().setProxyUrl(TestSocksProxy.shared().url("socks5")));
+        cfg.getClusters().forEach(c -> c.getCluster().setProxyUrl(deadProxy));
         Path kc = ws.resolve("kubeconfig-dev");
         Files.writeString(kc, Serialization.asYaml(cfg));
-        String deadProxy = "socks5://127.0.0.1:" + TestSocksProxy.freePort();
 
-        // proxy-url (a working SOCKS proxy) wins over a dead HTTPS_PROXY.
-        var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc.toString()).env("HTTPS_PROXY", deadProxy).run();
-        assertReachedServer(r, "dev-cluster");
+        // proxy-url is used even for a loopback server: the dead proxy fails the run, in one line.
+        var viaProxy = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc.toString()).run();
+        assertEquals(ExitCode.UNAVAILABLE, viaProxy.exit(), viaProxy.toString());
+        assertEquals(1, viaProxy.err().lines().filter(l -> l.startsWith("error:")).count(), viaProxy.err());
 
-        // --proxy wins over both: the dead one now fails the run, in one line.
-        var flag = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc.toString(), "--proxy", deadProxy).run();
-        assertEquals(ExitCode.UNAVAILABLE, flag.exit(), flag.toString());
-        assertEquals(1, flag.err().lines().filter(l -> l.startsWith("error:")).count(), flag.err());
+        // --proxy none wins over the kubeconfig.
+        var direct = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc.toString(), "--proxy", "none").run();
+        assertReachedServer(direct, "dev-cluster");
     }
 }
