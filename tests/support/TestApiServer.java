@@ -1282,16 +1282,7 @@ public final class TestApiServer implements AutoCloseable {
             ObjectNode r = rs.addObject().put("resource", t.plural());
             r.putObject("responseKind").put("group", group).put("version", version).put("kind", t.kind());
             r.put("scope", t.namespaced() ? "Namespaced" : "Cluster").put("singularResource", t.kind().toLowerCase());
-            ArrayNode verbs = r.putArray("verbs");
-            t.verbs().forEach(verbs::add);
-            if (!t.shortNames().isEmpty()) {
-              ArrayNode sn = r.putArray("shortNames");
-              t.shortNames().forEach(sn::add);
-            }
-            if (!t.categories().isEmpty()) {
-              ArrayNode c = r.putArray("categories");
-              t.categories().forEach(c::add);
-            }
+            addVerbsAndNames(r, t);
             if (!t.subresources().isEmpty()) {
               ArrayNode subs = r.putArray("subresources");
               for (String sub : t.subresources()) {
@@ -1396,6 +1387,20 @@ public final class TestApiServer implements AutoCloseable {
       return g;
     }
 
+    /** What both discovery formats (APIResourceList and aggregated v2) say of a resource alike. */
+    private static void addVerbsAndNames(ObjectNode r, ResourceType t) {
+      ArrayNode verbs = r.putArray("verbs");
+      t.verbs().forEach(verbs::add);
+      if (!t.shortNames().isEmpty()) {
+        ArrayNode sn = r.putArray("shortNames");
+        t.shortNames().forEach(sn::add);
+      }
+      if (!t.categories().isEmpty()) {
+        ArrayNode c = r.putArray("categories");
+        t.categories().forEach(c::add);
+      }
+    }
+
     private ObjectNode resourceList(String group, String version) {
       ObjectNode list = JSON.createObjectNode().put("kind", "APIResourceList").put("apiVersion", "v1")
           .put("groupVersion", group.isEmpty() ? version : group + "/" + version);
@@ -1406,16 +1411,7 @@ public final class TestApiServer implements AutoCloseable {
         }
         ObjectNode r = rs.addObject().put("name", t.plural()).put("singularName", t.kind().toLowerCase())
             .put("namespaced", t.namespaced()).put("kind", t.kind());
-        ArrayNode verbs = r.putArray("verbs");
-        t.verbs().forEach(verbs::add);
-        if (!t.shortNames().isEmpty()) {
-          ArrayNode sn = r.putArray("shortNames");
-          t.shortNames().forEach(sn::add);
-        }
-        if (!t.categories().isEmpty()) {
-          ArrayNode c = r.putArray("categories");
-          t.categories().forEach(c::add);
-        }
+        addVerbsAndNames(r, t);
         for (String sub : t.subresources()) {
           ObjectNode s = rs.addObject().put("name", t.plural() + "/" + sub).put("singularName", "")
               .put("namespaced", t.namespaced()).put("kind", t.kind());
