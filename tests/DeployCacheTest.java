@@ -1,0 +1,305 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.DriverManager;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * deploy-cache against the test API server, with the CNPG operator stand-in (real PostgreSQL behind
+ * it), the Attic stand-in (verifying tokens with a second JWT library) reached through a port-forward
+ * stand-in, as a user runs it.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class DeployCacheTest {
+
+    static TestApiServer api;
+    static KubernetesClient kube;
+    static TestPostgres pg;
+    static CnpgOperatorStandIn operator;
+    static AtticStandIn attic;
+    static String ns;
+    static String envDir;
+    static final List<String> NAMESPACES = new ArrayList<>();
+
+    @BeforeAll
+    static void setUp() {
+        api = TestApiServer.shared();
+        Assumptions.assumeTrue(api.isMock(), "the operator, Attic and port-forward stand-ins need the mock API server");
+        kube = api.client();
+        pg = TestPostgres.shared();
+        operator = new CnpgOperatorStandIn(kube, pg);
+        ns = namespace("gfw-cache-");
+        attic = new AtticStandIn(() -> signingKey(ns));
+        PortForwardStandIn.install(api, ns, "attic-0", 8080, "127.0.0.1", attic.port());
+        envDir = TestSupport.repo().resolve("environments").toString();
+    }
+
+    static String namespace(String prefix) {
+        String name = prefix + TestApiServer.randomHex(3);
+        kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build()).create();
+        NAMESPACES.add(name);
+        operator.watch(name);
+        return name;
+    }
+
+    @AfterAll
+    static void tearDown() {
+        if (operator != null) operator.close();
+        if (attic != null) attic.close();
+        for (String n : NAMESPACES) kube.namespaces().withName(n).delete();
+    }
+
+    static String signingKey(String namespace) {
+        Secret s = kube.secrets().inNamespace(namespace).withName("attic-jwt-signing").get();
+        return s == null ? "" : decode(s, "hs256-secret-base64");
+    }
+
+    static String decode(Secret s, String key) {
+        return new String(Base64.getDecoder().decode(s.getData().get(key)), StandardCharsets.UTF_8);
+    }
+
+    static TestSupport.Result deploy(String env, String namespace, String... more) {
+        var args = new ArrayList<>(List.of(env, "--env-dir", envDir, "-n", namespace, "--kubeconfig", api.kubeconfig().toString(),
+                "--context", api.context()));
+        args.addAll(List.of(more));
+        if (!args.contains("--timeout")) args.addAll(List.of("--timeout", "60s"));
+        return TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
+    }
+
+    /** Everything a run printed or stored in a ConfigMap must be free of these. */
+    static List<String> secretsOf(String namespace) {
+        var out = new ArrayList<String>();
+        Secret pgc = kube.secrets().inNamespace(namespace).withName("attic-pg-app-credentials").get();
+        String password = decode(pgc, "password");
+        out.add(password);
+        out.add(java.net.URLEncoder.encode(password, StandardCharsets.UTF_8));
+        out.add(decode(kube.secrets().inNamespace(namespace).withName("attic-secrets").get(), "DATABASE_URL"));
+        out.add(signingKey(namespace));
+        out.add(new String(Base64.getDecoder().decode(signingKey(namespace)), StandardCharsets.US_ASCII));
+        return out;
+    }
+
+    static void assertHoldsNone(String where, String text, List<String> secrets) {
+        for (String s : secrets) assertFalse(text.contains(s), where + " holds a secret value");
+    }
+
+    @Test
+    @Order(1)
+    void deploysDatabaseAndAtticThenAReRunSendsNoWrite() throws Exception {
+        var run = TestSupport.script("deploy-cache", "dev", "--env-dir", envDir, "-n", ns, "--kubeconfig", api.kubeconfig().toString(),
+                "--context", api.context(), "--timeout", "60s").run();
+        assertEquals(0, run.exit(), run.toString());
+        assertTrue(run.out().contains("cluster/attic-pg -n " + ns + " created"), run.out());
+        assertTrue(run.err().contains("cluster/attic-pg: healthy, 1/1 instances ready"), run.err());
+
+        // The owner's password: basic-auth, 32 characters, some needing percent-encoding.
+        Secret pgc = kube.secrets().inNamespace(ns).withName("attic-pg-app-credentials").get();
+        assertEquals("kubernetes.io/basic-auth", pgc.getType());
+        assertEquals("attic", decode(pgc, "username"));
+        String password = decode(pgc, "password");
+        assertEquals(32, password.length());
+        assertFalse(password.equals(java.net.URLEncoder.encode(password, StandardCharsets.UTF_8)), "has characters that need encoding");
+
+        // DATABASE_URL logs in, with psql (libpq) and with pgjdbc, once pointed at the test server.
+        String url = decode(kube.secrets().inNamespace(ns).withName("attic-secrets").get(), "DATABASE_URL");
+        assertTrue(url.startsWith("postgresql://attic:") && url.contains("@attic-pg-rw." + ns + ".svc.cluster.local:5432/attic?sslmode=require"), "url shape");
+        String local = url.replace("attic-pg-rw." + ns + ".svc.cluster.local:5432", pg.host() + ":" + pg.port());
+        var psql = pg.psql(local, "select current_user");
+        assertEquals(0, psql.exit(), psql.err());
+        assertEquals("attic", psql.out().trim());
+        URI u = URI.create(local);
+        String[] userInfo = u.getRawUserInfo().split(":", 2);
+        var props = new Properties();
+        props.setProperty("user", URLDecoder.decode(userInfo[0], StandardCharsets.UTF_8));
+        props.setProperty("password", URLDecoder.decode(userInfo[1], StandardCharsets.UTF_8));
+        props.setProperty("sslmode", "require");
+        try (var c = DriverManager.getConnection("jdbc:postgresql://" + u.getHost() + ":" + u.getPort() + "/attic", props);
+             var rs = c.createStatement().executeQuery("select current_user")) {
+            assertTrue(rs.next());
+            assertEquals("attic", rs.getString(1));
+        }
+
+        // Secrets only in Secrets: the ConfigMap, stdout and stderr hold none of them.
+        List<String> secrets = secretsOf(ns);
+        ConfigMap cm = kube.configMaps().inNamespace(ns).withName("attic-config").get();
+        String toml = cm.getData().get("server.toml");
+        assertTrue(toml.contains("listen = \"[::]:8080\"") && toml.contains("[storage]\ntype = \"local\"") && toml.contains("[compression]\ntype = \"zstd\""), toml);
+        assertHoldsNone("ConfigMap attic-config", toml, secrets);
+        assertFalse(toml.contains("postgresql://") || toml.contains("token-hs256-secret-base64"), toml);
+        assertHoldsNone("stdout", run.out(), secrets);
+        assertHoldsNone("stderr", run.err(), secrets);
+
+        // The Deployment reads them through secretKeyRef and rolls on a change (checksum annotation).
+        Deployment d = kube.apps().deployments().inNamespace(ns).withName("attic").get();
+        var container = d.getSpec().getTemplate().getSpec().getContainers().get(0);
+        assertEquals(List.of("--config", "/etc/attic/server.toml", "--mode", "monolithic"), container.getArgs());
+        EnvVar dbEnv = container.getEnv().stream().filter(e -> e.getName().equals("ATTIC_SERVER_DATABASE_URL")).findFirst().orElseThrow();
+        assertEquals("attic-secrets", dbEnv.getValueFrom().getSecretKeyRef().getName());
+        assertEquals("DATABASE_URL", dbEnv.getValueFrom().getSecretKeyRef().getKey());
+        EnvVar keyEnv = container.getEnv().stream().filter(e -> e.getName().equals("ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64")).findFirst().orElseThrow();
+        assertEquals("attic-jwt-signing", keyEnv.getValueFrom().getSecretKeyRef().getName());
+        assertTrue(container.getEnv().stream().allMatch(e -> e.getValue() == null), "no env value in clear");
+        assertEquals("/nix-cache-info", container.getReadinessProbe().getHttpGet().getPath());
+        assertEquals(1000L, d.getSpec().getTemplate().getSpec().getSecurityContext().getRunAsUser());
+        assertTrue(d.getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/config").matches("[0-9a-f]{64}"));
+        assertEquals(8080, kube.services().inNamespace(ns).withName("attic").get().getSpec().getPorts().get(0).getTargetPort().getIntVal());
+        assertEquals(80, kube.services().inNamespace(ns).withName("attic").get().getSpec().getPorts().get(0).getPort());
+        assertNotNull(kube.autoscaling().v2().horizontalPodAutoscalers().inNamespace(ns).withName("attic").get());
+        assertNotNull(kube.policy().v1().podDisruptionBudget().inNamespace(ns).withName("attic").get());
+        assertEquals(List.of("--config", "/etc/attic/server.toml", "--mode", "garbage-collector"),
+                kube.apps().deployments().inNamespace(ns).withName("attic-gc").get().getSpec().getTemplate().getSpec().getContainers().get(0).getArgs());
+
+        // The cache, created through Attic's API with a token the stand-in verified independently.
+        assertEquals(1, attic.created.size(), attic.requests.toString());
+        assertEquals("Generate", attic.created.get(0).get("keypair"));
+        String publicKey = attic.caches.get("main");
+        assertTrue(run.out().contains("cache/main created"), run.out());
+        assertTrue(run.out().contains("public key: " + publicKey), run.out());
+        assertTrue(run.out().contains("substituters = http://attic.example/main"), run.out());
+        assertTrue(run.out().contains("trusted-public-keys = " + publicKey), run.out());
+
+        // A re-run on the unchanged cluster: no write request, Attic not asked to create anything.
+        api.resetRequests();
+        int posts = attic.created.size();
+        var again = deploy("dev", ns);
+        assertEquals(0, again.exit(), again.toString());
+        assertEquals(0, api.mutatingRequests(), api.requests().stream().filter(TestApiServer.Request::isMutating).toList().toString());
+        assertTrue(again.err().contains("up to date, no write request sent"), again.err());
+        assertTrue(again.out().contains("cache/main unchanged"), again.out());
+        assertEquals(posts, attic.created.size());
+        assertFalse(again.out().lines().anyMatch(l -> l.endsWith(" created") || l.endsWith(" configured")), again.out());
+        assertHoldsNone("re-run output", again.out() + again.err(), secrets);
+    }
+
+    @Test
+    @Order(2)
+    void aChangedImageRollsTheDeployment() throws Exception {
+        Path dir = TestSupport.tempDir("cache-env");
+        String dev = Files.readString(Path.of(envDir, "dev.yaml"));
+        String newImage = "ghcr.io/zhaofengli/attic:next@sha256:" + "ab".repeat(32);
+        String changed = dev.replaceFirst("(?m)^  image: ghcr.io/zhaofengli/attic:\\S+", "  image: " + newImage);
+        Files.writeString(dir.resolve("dev.yaml"), changed);
+        var args = new ArrayList<>(List.of("dev", "--env-dir", dir.toString(), "-n", ns, "--kubeconfig", api.kubeconfig().toString(),
+                "--context", api.context(), "--timeout", "60s"));
+        var r = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("deployment/attic -n " + ns + " configured"), r.out());
+        assertTrue(r.out().contains("deployment/attic-gc -n " + ns + " configured"), r.out());
+        assertEquals(newImage, kube.apps().deployments().inNamespace(ns).withName("attic").get().getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (!operator.rollouts.contains(ns + "/attic " + newImage) && System.currentTimeMillis() < deadline) Thread.sleep(100);
+        assertTrue(operator.rollouts.contains(ns + "/attic " + newImage), operator.rollouts.toString());
+    }
+
+    @Test
+    @Order(3)
+    void dryRunsAndDiffStoreNothing() {
+        String fresh = namespace("gfw-cache-dry-");
+        var client = TestSupport.inProcess(new DeployCache(), "dev", "--env-dir", envDir, "-n", fresh, "--dry-run=client", "-o", "yaml");
+        assertEquals(0, client.exit(), client.toString());
+        assertTrue(client.out().contains("kind: Cluster") && client.out().contains("kind: Deployment") && client.out().contains("hostssl all all all scram-sha-256"), client.out());
+        assertTrue(client.out().contains("password: '****'") || client.out().contains("password: \"****\""), client.out());
+        assertFalse(client.out().contains("postgresql://"), client.out());
+
+        api.resetRequests();
+        var server = deploy("dev", fresh, "--dry-run=server");
+        assertEquals(0, server.exit(), server.toString());
+        assertTrue(server.out().contains("cluster/attic-pg -n " + fresh + " created (server dry run)"), server.out());
+        assertTrue(api.requests().stream().filter(TestApiServer.Request::isMutating).allMatch(TestApiServer.Request::isDryRun), api.requests().toString());
+        assertTrue(kube.secrets().inNamespace(fresh).list().getItems().isEmpty(), "nothing stored");
+
+        api.resetRequests();
+        var diff = deploy("dev", fresh, "--diff");
+        assertEquals(0, diff.exit(), diff.toString());
+        assertTrue(diff.out().contains("+ cluster/attic-pg -n " + fresh + " (new)"), diff.out());
+        assertEquals(0, api.mutatingRequests(true), api.requests().toString());
+    }
+
+    @Test
+    @Order(4)
+    void plannedAndProductionAreRefusedBeforeAnyRequest() throws Exception {
+        api.resetRequests();
+        var planned = deploy("prod", ns);
+        assertEquals(ExitCode.REFUSED, planned.exit(), planned.toString());
+        assertTrue(planned.err().contains("is planned"), planned.err());
+
+        Path dir = TestSupport.tempDir("cache-prod");
+        Files.writeString(dir.resolve("prod.yaml"), Files.readString(Path.of(envDir, "prod.yaml")).replace("status: planned", "status: active"));
+        var prod = TestSupport.inProcess(new DeployCache(), "prod", "--env-dir", dir.toString(), "-n", ns,
+                "--kubeconfig", api.kubeconfig().toString(), "--context", api.context());
+        assertEquals(ExitCode.REFUSED, prod.exit(), prod.toString());
+        assertTrue(prod.err().contains("is production: refusing to deploy the cache on prod-cluster without --yes"), prod.err());
+        assertEquals(0, api.requests().size(), api.requests().toString());
+    }
+
+    @Test
+    @Order(5)
+    void anUnreadyClusterWithinTimeoutIsOneClearLine() {
+        String slow = namespace("gfw-cache-slow-");
+        operator.holdUnready.add(slow);
+        var r = deploy("dev", slow, "--timeout", "2s");
+        assertEquals(ExitCode.UNAVAILABLE, r.exit(), r.toString());
+        assertEquals(1, r.err().lines().filter(l -> l.startsWith("error:")).count(), r.err());
+        assertTrue(r.err().contains("cluster attic-pg in namespace " + slow + " was not ready within 2s"), r.err());
+        assertTrue(r.err().contains("waiting"), "progress on stderr: " + r.err());
+    }
+
+    @Test
+    @Order(6)
+    void aCacheApiErrorIsOneClearLine() {
+        attic.failWith = 500;
+        try {
+            var r = deploy("dev", ns);
+            assertEquals(ExitCode.REMOTE_ERROR, r.exit(), r.toString());
+            assertEquals(1, r.err().lines().filter(l -> l.startsWith("error:")).count(), r.err());
+            assertTrue(r.err().contains("answered GET /_api/v1/cache-config/main with 500: InternalServerError"), r.err());
+        } finally {
+            attic.failWith = null;
+        }
+    }
+
+    @Test
+    @Order(7)
+    void aMissingOperatorIsExit68WithHowToInstallIt() {
+        String crd = "clusters.postgresql.cnpg.io";
+        CustomResourceDefinition saved = kube.apiextensions().v1().customResourceDefinitions().withName(crd).get();
+        kube.apiextensions().v1().customResourceDefinitions().withName(crd).delete();
+        try {
+            var r = deploy("dev", ns);
+            assertEquals(ExitCode.NOT_FOUND, r.exit(), r.toString());
+            assertEquals(1, r.err().lines().count(), r.err());
+            assertTrue(r.err().contains("the CloudNativePG operator is not installed (no CRD " + crd + "); re-run with --install-operator"), r.err());
+        } finally {
+            saved.getMetadata().setResourceVersion(null);
+            saved.getMetadata().setUid(null);
+            saved.getMetadata().setCreationTimestamp(null);
+            saved.getMetadata().setManagedFields(null);
+            kube.apiextensions().v1().customResourceDefinitions().resource(saved).create();
+        }
+    }
+}
