@@ -101,15 +101,9 @@ class DeployRunners implements Callable<Integer> {
     @Option(names = "--gitlab-token-file", paramLabel = "FILE", description = "Read the GitLab access token from FILE ('-' for stdin) instead of $GITLAB_TOKEN.")
     String gitlabTokenFile;
 
-    @Option(names = "--yes", description = "Confirm changes to a production environment.")
-    boolean yes;
-
-    @Option(names = "--force-conflicts", description = "Take over HPA/PDB/Secret fields owned by another field manager.")
-    boolean forceConflicts;
-
     @Mixin Cli.EnvOptions envOptions;
     @Mixin Cli.ClusterOptions cluster;
-    @Mixin Cli.DryRunOption dryRunOption;
+    @Mixin Cli.ChangeOptions change;
     @Mixin Cli.OutputOption output;
 
     /** Tests may put another Helm here; null means Helm in the JVM against the resolved cluster. */
@@ -126,8 +120,9 @@ class DeployRunners implements Callable<Integer> {
         EnvConfig.Env env = envOptions.load(envName);
         List<RunnerValues.Release> releases = RunnerValues.select(env, types);
         Duration timeout = Cli.duration(timeoutText, "--timeout");
-        Cli.DryRun dryRun = dryRunOption.dryRun;
+        Cli.DryRun dryRun = change.dryRun;
         if (status && dryRun != Cli.DryRun.none) throw new GfwException(ExitCode.USAGE, "--status reads the cluster only; drop --dry-run");
+        change.validate(!status, "a deploy, not to --status");
 
         // Client dry-run: everything comes from the environment file; no cluster, no token, no request.
         if (dryRun == Cli.DryRun.client) {
@@ -136,7 +131,7 @@ class DeployRunners implements Callable<Integer> {
         }
         Cli.refusePlanned(env, status ? "read the runner status" : "deploy runners");
         if (status) return status(env, releases);
-        if (dryRun == Cli.DryRun.none) Cli.confirmProduction(env, yes, "deploy runners");
+        if (dryRun == Cli.DryRun.none) Cli.confirmProduction(env, change.yes, "deploy runners");
         boolean serverDryRun = dryRun == Cli.DryRun.server;
 
         KubeClients.Target target = cluster.target(env);
@@ -204,7 +199,7 @@ class DeployRunners implements Callable<Integer> {
             GitLabApi.CreatedRunner created = api.createGroupRunner(groupId, r.runner().tags(), description);
             Cli.info("created GitLab runner " + created.id() + " '" + description + "' in group " + env.organization().group());
             try {
-                ServerSideApply.apply(client, RunnerValues.tokenSecret(r, created.token(), created.id()), false, forceConflicts);
+                ServerSideApply.apply(client, RunnerValues.tokenSecret(r, created.token(), created.id()), false, change.forceConflicts);
             } catch (RuntimeException e) {
                 GfwException why = e instanceof GfwException g ? g
                         : e instanceof io.fabric8.kubernetes.client.KubernetesClientException k ? Cli.fromKubernetes(k)
@@ -290,8 +285,8 @@ class DeployRunners implements Callable<Integer> {
                 revision = engine.upgradeInstall(chart, r.namespace(), r.name(), r.values(), timeout).revision();
             }
         }
-        ServerSideApply.Result hpa = ServerSideApply.apply(client, RunnerValues.hpa(r), serverDryRun, forceConflicts);
-        ServerSideApply.Result pdb = ServerSideApply.apply(client, RunnerValues.pdb(r), serverDryRun, forceConflicts);
+        ServerSideApply.Result hpa = ServerSideApply.apply(client, RunnerValues.hpa(r), serverDryRun, change.forceConflicts);
+        ServerSideApply.Result pdb = ServerSideApply.apply(client, RunnerValues.pdb(r), serverDryRun, change.forceConflicts);
         for (String d : hpa.diff()) changes.add(r.hpaName() + " " + d);
         for (String d : pdb.diff()) changes.add(r.pdbName() + " " + d);
         Cli.info("release/" + r.name() + " " + action + (revision == null ? "" : " (revision " + revision + ")")
