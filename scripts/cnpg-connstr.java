@@ -186,7 +186,7 @@ class CnpgConnstr implements Callable<Integer> {
             throw new GfwException(ExitCode.NOT_FOUND, where + " not found; is the CNPG cluster " + env.cnpg().cluster()
                     + " created and ready? (kubectl get secrets -n " + ns + "; or name another with --secret)");
         }
-        Map<String, String> data = decodeData(s, where);
+        Map<String, String> data = KubeClients.secretData(s, where);
         String user = required(data, "username", where);
         String password = required(data, "password", where);
         String dbname = data.getOrDefault("dbname", "").isEmpty() ? env.cnpg().database() : data.get("dbname");
@@ -203,21 +203,6 @@ class CnpgConnstr implements Callable<Integer> {
         var params = new LinkedHashMap<String, String>();
         params.put("sslmode", sslmode != null ? sslmode : env.cnpg().sslmode());
         return new ConnectionStrings.Parts(user, password, h, p, dbname, params);
-    }
-
-    private static Map<String, String> decodeData(Secret s, String where) {
-        var out = new LinkedHashMap<String, String>();
-        if (s.getData() != null) {
-            for (var e : s.getData().entrySet()) {
-                try {
-                    out.put(e.getKey(), e.getValue() == null ? "" : new String(Base64.getDecoder().decode(e.getValue()), StandardCharsets.UTF_8));
-                } catch (IllegalArgumentException ex) {
-                    throw new GfwException(ExitCode.REMOTE_ERROR, where + ": key '" + e.getKey() + "' is not valid base64");
-                }
-            }
-        }
-        if (s.getStringData() != null) out.putAll(s.getStringData());
-        return out;
     }
 
     private static String required(Map<String, String> data, String key, String where) {

@@ -16,6 +16,7 @@
 //SOURCES ../lib/RunnerValues.java
 //SOURCES ../lib/GitLabApi.java
 //SOURCES ../lib/HelmReleases.java
+//SOURCES ../lib/SecretInput.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -24,12 +25,10 @@ import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -223,38 +222,18 @@ class DeployRunners implements Callable<Integer> {
 
     private static boolean hasToken(Secret s) {
         if (s == null) return false;
-        String data = s.getData() == null ? null : s.getData().get(RunnerValues.TOKEN_KEY);
-        if (data != null && !data.isEmpty()) return !new String(Base64.getDecoder().decode(data), StandardCharsets.UTF_8).isBlank();
-        String plain = s.getStringData() == null ? null : s.getStringData().get(RunnerValues.TOKEN_KEY);
-        return plain != null && !plain.isBlank();
+        String token = KubeClients.secretData(s, "secret " + s.getMetadata().getName() + " in namespace " + s.getMetadata().getNamespace())
+                .get(RunnerValues.TOKEN_KEY);
+        return token != null && !token.isBlank();
     }
 
     private String gitlabToken(List<RunnerValues.Release> needing) {
         String why = "needed to create the GitLab runner" + (needing.size() > 1 ? "s" : "") + " of "
                 + String.join(", ", needing.stream().map(RunnerValues.Release::name).toList())
                 + " (no Secret " + needing.get(0).tokenSecret() + (needing.size() > 1 ? " etc." : "") + " in namespace " + needing.get(0).namespace() + ")";
-        String token;
-        if (gitlabTokenFile != null) {
-            try {
-                token = "-".equals(gitlabTokenFile) ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
-                        : Files.readString(Path.of(gitlabTokenFile));
-            } catch (IOException e) {
-                throw new GfwException(ExitCode.NO_INPUT, "--gitlab-token-file " + gitlabTokenFile + " cannot be read: " + e.getMessage());
-            }
-        } else {
-            token = System.getenv("GITLAB_TOKEN");
-        }
-        if (token == null || token.isBlank()) {
-            throw new GfwException(ExitCode.NO_INPUT, "GITLAB_TOKEN is not set: " + why
-                    + "; export GITLAB_TOKEN (a token with the create_runner scope) or pass --gitlab-token-file FILE");
-        }
-        token = token.strip();
-        // A second line or a space cannot be sent as a header (the HTTP client would fail as an internal error).
-        if (token.chars().anyMatch(ch -> ch <= ' ' || ch == 127)) {
-            throw new GfwException(ExitCode.USAGE, (gitlabTokenFile != null ? "--gitlab-token-file " + gitlabTokenFile : "GITLAB_TOKEN")
-                    + " holds more than one line or spaces: it must be just the GitLab access token (glpat-...)");
-        }
-        return token;
+        return SecretInput.read(new SecretInput.Spec("--gitlab-token-file", "GITLAB_TOKEN", "the GitLab access token", "glpat-...",
+                "GITLAB_TOKEN is not set: " + why + "; export GITLAB_TOKEN (a token with the create_runner scope) or pass --gitlab-token-file FILE"),
+                gitlabTokenFile).value();
     }
 
     // ---- one release ----------------------------------------------------------------------------
