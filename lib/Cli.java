@@ -238,10 +238,80 @@ final class Cli {
 
     enum DryRun { none, client, server }
 
-    static class DryRunOption {
+    /**
+     * The flags of every command that changes a cluster: {@code --dry-run=client|server}, {@code -y/--yes}
+     * and {@code --force-conflicts} ({@link WithDiff} adds {@code --diff} where a command can show
+     * differences). {@link #validate} is the one list of combinations that do not go together, as
+     * kubectl's {@code Validate()}; {@link #confirm} runs the safety checks before the first write.
+     */
+    static class ChangeOptions {
         @Option(names = "--dry-run", paramLabel = "MODE", arity = "0..1", fallbackValue = "client", defaultValue = "none",
                 description = "client: print what would be applied, no cluster needed; server: let the API server check it, nothing is stored. (default: ${DEFAULT-VALUE}; --dry-run alone means client)")
         DryRun dryRun = DryRun.none;
+
+        @Option(names = {"-y", "--yes"}, description = "Confirm changes to a production environment (otherwise the cluster name is asked at a terminal).")
+        boolean yes;
+
+        @Option(names = "--force-conflicts", description = "Take over fields another field manager owns instead of stopping at the conflict.")
+        boolean forceConflicts;
+
+        /** --diff: show the differences from the live state and change nothing (only {@link WithDiff} has the flag). */
+        boolean diff() {
+            return false;
+        }
+
+        boolean serverDryRun() {
+            return dryRun == DryRun.server;
+        }
+
+        boolean clientDryRun() {
+            return dryRun == DryRun.client;
+        }
+
+        /** True when this run may write to the cluster (no dry run, no --diff). */
+        boolean writes() {
+            return dryRun == DryRun.none && !diff();
+        }
+
+        /**
+         * The flag combinations that do not go together, checked before anything is read. A command
+         * whose changing is one mode among others (cnpg-connstr --write-secret) uses {@link #validate(boolean, String)}.
+         */
+        void validate() {
+            if (diff() && dryRun != DryRun.none) {
+                throw new GfwException(ExitCode.USAGE, "--diff and --dry-run cannot be combined: --diff already changes nothing");
+            }
+            if (forceConflicts && dryRun == DryRun.client) {
+                throw new GfwException(ExitCode.USAGE, "--force-conflicts and --dry-run=client do not go together: a client dry run sends nothing "
+                        + "that could conflict; use --dry-run=server --force-conflicts to see the takeover checked");
+            }
+        }
+
+        /** {@link #validate()}, and every change flag refused unless {@code changing} (the mode named {@code mode} was asked for). */
+        void validate(boolean changing, String mode) {
+            if (!changing) {
+                String given = dryRun != DryRun.none ? "--dry-run" : diff() ? "--diff" : yes ? "--yes" : forceConflicts ? "--force-conflicts" : null;
+                if (given != null) throw new GfwException(ExitCode.USAGE, given + " only applies to " + mode);
+            }
+            validate();
+        }
+
+        /** Before the first write: a planned environment is refused, a production one needs --yes (dry runs and --diff need neither). */
+        void confirm(EnvConfig.Env env, String action) {
+            refusePlanned(env, action);
+            if (writes()) confirmProduction(env, yes, action);
+        }
+    }
+
+    /** {@link ChangeOptions} with {@code --diff}, for commands that can show per-object differences. */
+    static class WithDiff extends ChangeOptions {
+        @Option(names = "--diff", description = "Print the differences from the live state; changes nothing.")
+        boolean diffFlag;
+
+        @Override
+        boolean diff() {
+            return diffFlag;
+        }
     }
 
     static class OutputOption {

@@ -181,6 +181,27 @@ final class KubeClients {
         return GfwException.firstLine(e.getMessage());
     }
 
+    /**
+     * A Secret's data as text: {@code data} base64-decoded (UTF-8), {@code stringData} as is (it wins,
+     * as on the server). A value that is not base64 is a {@link ExitCode#REMOTE_ERROR} naming the key
+     * and {@code where} (e.g. "secret x in namespace y"), never the value. Null Secret: empty map.
+     */
+    static Map<String, String> secretData(io.fabric8.kubernetes.api.model.Secret s, String where) {
+        var out = new java.util.LinkedHashMap<String, String>();
+        if (s == null) return out;
+        if (s.getData() != null) {
+            for (var e : s.getData().entrySet()) {
+                try {
+                    out.put(e.getKey(), e.getValue() == null ? "" : new String(java.util.Base64.getDecoder().decode(e.getValue()), java.nio.charset.StandardCharsets.UTF_8));
+                } catch (IllegalArgumentException ex) {
+                    throw new GfwException(ExitCode.REMOTE_ERROR, where + ": key '" + e.getKey() + "' is not valid base64");
+                }
+            }
+        }
+        if (s.getStringData() != null) out.putAll(s.getStringData());
+        return out;
+    }
+
     /** Connects (lazily: fabric8 opens connections on the first request). */
     static KubernetesClient connect(Target target) {
         Config config;

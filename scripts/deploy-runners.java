@@ -16,6 +16,7 @@
 //SOURCES ../lib/RunnerValues.java
 //SOURCES ../lib/GitLabApi.java
 //SOURCES ../lib/HelmReleases.java
+//SOURCES ../lib/SecretInput.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -24,12 +25,10 @@ import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -101,15 +100,9 @@ class DeployRunners implements Callable<Integer> {
     @Option(names = "--gitlab-token-file", paramLabel = "FILE", description = "Read the GitLab access token from FILE ('-' for stdin) instead of $GITLAB_TOKEN.")
     String gitlabTokenFile;
 
-    @Option(names = "--yes", description = "Confirm changes to a production environment.")
-    boolean yes;
-
-    @Option(names = "--force-conflicts", description = "Take over HPA/PDB/Secret fields owned by another field manager.")
-    boolean forceConflicts;
-
     @Mixin Cli.EnvOptions envOptions;
     @Mixin Cli.ClusterOptions cluster;
-    @Mixin Cli.DryRunOption dryRunOption;
+    @Mixin Cli.ChangeOptions change;
     @Mixin Cli.OutputOption output;
 
     /** Tests may put another Helm here; null means Helm in the JVM against the resolved cluster. */
@@ -126,8 +119,9 @@ class DeployRunners implements Callable<Integer> {
         EnvConfig.Env env = envOptions.load(envName);
         List<RunnerValues.Release> releases = RunnerValues.select(env, types);
         Duration timeout = Cli.duration(timeoutText, "--timeout");
-        Cli.DryRun dryRun = dryRunOption.dryRun;
+        Cli.DryRun dryRun = change.dryRun;
         if (status && dryRun != Cli.DryRun.none) throw new GfwException(ExitCode.USAGE, "--status reads the cluster only; drop --dry-run");
+        change.validate(!status, "a deploy, not to --status");
 
         // Client dry-run: everything comes from the environment file; no cluster, no token, no request.
         if (dryRun == Cli.DryRun.client) {
@@ -136,7 +130,7 @@ class DeployRunners implements Callable<Integer> {
         }
         Cli.refusePlanned(env, status ? "read the runner status" : "deploy runners");
         if (status) return status(env, releases);
-        if (dryRun == Cli.DryRun.none) Cli.confirmProduction(env, yes, "deploy runners");
+        if (dryRun == Cli.DryRun.none) Cli.confirmProduction(env, change.yes, "deploy runners");
         boolean serverDryRun = dryRun == Cli.DryRun.server;
 
         KubeClients.Target target = cluster.target(env);
@@ -204,7 +198,7 @@ class DeployRunners implements Callable<Integer> {
             GitLabApi.CreatedRunner created = api.createGroupRunner(groupId, r.runner().tags(), description);
             Cli.info("created GitLab runner " + created.id() + " '" + description + "' in group " + env.organization().group());
             try {
-                ServerSideApply.apply(client, RunnerValues.tokenSecret(r, created.token(), created.id()), false, forceConflicts);
+                ServerSideApply.apply(client, RunnerValues.tokenSecret(r, created.token(), created.id()), false, change.forceConflicts);
             } catch (RuntimeException e) {
                 GfwException why = e instanceof GfwException g ? g
                         : e instanceof io.fabric8.kubernetes.client.KubernetesClientException k ? Cli.fromKubernetes(k)
@@ -228,38 +222,18 @@ class DeployRunners implements Callable<Integer> {
 
     private static boolean hasToken(Secret s) {
         if (s == null) return false;
-        String data = s.getData() == null ? null : s.getData().get(RunnerValues.TOKEN_KEY);
-        if (data != null && !data.isEmpty()) return !new String(Base64.getDecoder().decode(data), StandardCharsets.UTF_8).isBlank();
-        String plain = s.getStringData() == null ? null : s.getStringData().get(RunnerValues.TOKEN_KEY);
-        return plain != null && !plain.isBlank();
+        String token = KubeClients.secretData(s, "secret " + s.getMetadata().getName() + " in namespace " + s.getMetadata().getNamespace())
+                .get(RunnerValues.TOKEN_KEY);
+        return token != null && !token.isBlank();
     }
 
     private String gitlabToken(List<RunnerValues.Release> needing) {
         String why = "needed to create the GitLab runner" + (needing.size() > 1 ? "s" : "") + " of "
                 + String.join(", ", needing.stream().map(RunnerValues.Release::name).toList())
                 + " (no Secret " + needing.get(0).tokenSecret() + (needing.size() > 1 ? " etc." : "") + " in namespace " + needing.get(0).namespace() + ")";
-        String token;
-        if (gitlabTokenFile != null) {
-            try {
-                token = "-".equals(gitlabTokenFile) ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
-                        : Files.readString(Path.of(gitlabTokenFile));
-            } catch (IOException e) {
-                throw new GfwException(ExitCode.NO_INPUT, "--gitlab-token-file " + gitlabTokenFile + " cannot be read: " + e.getMessage());
-            }
-        } else {
-            token = System.getenv("GITLAB_TOKEN");
-        }
-        if (token == null || token.isBlank()) {
-            throw new GfwException(ExitCode.NO_INPUT, "GITLAB_TOKEN is not set: " + why
-                    + "; export GITLAB_TOKEN (a token with the create_runner scope) or pass --gitlab-token-file FILE");
-        }
-        token = token.strip();
-        // A second line or a space cannot be sent as a header (the HTTP client would fail as an internal error).
-        if (token.chars().anyMatch(ch -> ch <= ' ' || ch == 127)) {
-            throw new GfwException(ExitCode.USAGE, (gitlabTokenFile != null ? "--gitlab-token-file " + gitlabTokenFile : "GITLAB_TOKEN")
-                    + " holds more than one line or spaces: it must be just the GitLab access token (glpat-...)");
-        }
-        return token;
+        return SecretInput.read(new SecretInput.Spec("--gitlab-token-file", "GITLAB_TOKEN", "the GitLab access token", "glpat-...",
+                "GITLAB_TOKEN is not set: " + why + "; export GITLAB_TOKEN (a token with the create_runner scope) or pass --gitlab-token-file FILE"),
+                gitlabTokenFile).value();
     }
 
     // ---- one release ----------------------------------------------------------------------------
@@ -290,8 +264,8 @@ class DeployRunners implements Callable<Integer> {
                 revision = engine.upgradeInstall(chart, r.namespace(), r.name(), r.values(), timeout).revision();
             }
         }
-        ServerSideApply.Result hpa = ServerSideApply.apply(client, RunnerValues.hpa(r), serverDryRun, forceConflicts);
-        ServerSideApply.Result pdb = ServerSideApply.apply(client, RunnerValues.pdb(r), serverDryRun, forceConflicts);
+        ServerSideApply.Result hpa = ServerSideApply.apply(client, RunnerValues.hpa(r), serverDryRun, change.forceConflicts);
+        ServerSideApply.Result pdb = ServerSideApply.apply(client, RunnerValues.pdb(r), serverDryRun, change.forceConflicts);
         for (String d : hpa.diff()) changes.add(r.hpaName() + " " + d);
         for (String d : pdb.diff()) changes.add(r.pdbName() + " " + d);
         Cli.info("release/" + r.name() + " " + action + (revision == null ? "" : " (revision " + revision + ")")

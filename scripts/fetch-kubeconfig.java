@@ -12,6 +12,7 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/Http.java
 //SOURCES ../lib/KubeconfigFile.java
+//SOURCES ../lib/SecretInput.java
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -22,7 +23,6 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -249,64 +249,9 @@ class FetchKubeconfig implements Callable<Integer> {
 
     /** The Rancher API token: --token-file (a file, or - for stdin), else RANCHER_TOKEN. */
     private String readToken() {
-        String token;
-        String from;
-        if (tokenFile != null) {
-            from = "-".equals(tokenFile) ? "--token-file - (stdin)" : "--token-file " + tokenFile;
-            try {
-                if ("-".equals(tokenFile)) {
-                    java.io.Console console = interactiveConsole();
-                    if (console != null) {
-                        char[] typed = console.readPassword("Rancher API token (not echoed): ");
-                        token = typed == null ? "" : new String(typed);
-                    } else {
-                        token = new String(System.in.readAllBytes(), StandardCharsets.UTF_8);
-                    }
-                } else {
-                    Path p = Path.of(tokenFile);
-                    token = Files.readString(p);
-                    warnIfReadableByOthers(p);
-                }
-            } catch (IOException e) {
-                throw new GfwException(ExitCode.NO_INPUT, from + ": cannot read it (" + Http.rootMessage(e)
-                        + "); put the Rancher API token in a file only you can read");
-            }
-        } else {
-            from = "RANCHER_TOKEN";
-            token = System.getenv("RANCHER_TOKEN");
-            if (token == null) {
-                throw new GfwException(ExitCode.NO_INPUT, "no Rancher token: set RANCHER_TOKEN or pass --token-file FILE (- reads stdin); "
-                        + "create an API key in Rancher under your avatar > Account & API Keys");
-            }
-        }
-        token = token.strip();
-        if (token.isEmpty()) throw new GfwException(ExitCode.NO_INPUT, from + " is empty: it must hold the Rancher API token");
-        if (token.chars().anyMatch(ch -> ch <= ' ' || ch == 127)) {
-            throw new GfwException(ExitCode.USAGE, from + " holds more than one line or spaces: it must be just the token (token-xxxxx:yyyy)");
-        }
-        return token;
-    }
-
-    /** The terminal, when stdin is one (Java 22+ returns a Console for pipes too: ask it). */
-    private static java.io.Console interactiveConsole() {
-        java.io.Console c = System.console();
-        if (c == null) return null;
-        try {
-            return Boolean.TRUE.equals(java.io.Console.class.getMethod("isTerminal").invoke(c)) ? c : null;
-        } catch (ReflectiveOperationException e) {
-            return c; // Java 17-21: a Console exists only for a terminal
-        }
-    }
-
-    private static void warnIfReadableByOthers(Path p) {
-        try {
-            var perms = Files.getPosixFilePermissions(p);
-            if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
-                Cli.warn("token file " + p + " is readable by others; chmod 600 " + p);
-            }
-        } catch (IOException | UnsupportedOperationException ignored) {
-            // not a POSIX file system: nothing to check
-        }
+        return SecretInput.read(new SecretInput.Spec("--token-file", "RANCHER_TOKEN", "the Rancher API token", "token-xxxxx:yyyy",
+                "no Rancher token: set RANCHER_TOKEN or pass --token-file FILE (- reads stdin); "
+                        + "create an API key in Rancher under your avatar > Account & API Keys"), tokenFile).value();
     }
 
     /**
