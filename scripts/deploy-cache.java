@@ -77,19 +77,10 @@ class DeployCache implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "ENV", description = "Environment: a name in the environments directory (e.g. dev) or a .yaml file.")
     String envName;
 
-    @Mixin Cli.DryRunOption dryRunOption;
+    @Mixin Cli.WithDiff change;
 
     @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "With --dry-run=client: yaml (default) or json (a List); secret values are masked.")
     Output.Format format;
-
-    @Option(names = "--diff", description = "Print per-object differences from the live state; changes nothing.")
-    boolean diff;
-
-    @Option(names = "--force-conflicts", description = "Take over fields another field manager owns instead of stopping at the conflict.")
-    boolean forceConflicts;
-
-    @Option(names = {"-y", "--yes"}, description = "Confirm changes to a production environment; with --rotate-jwt-key, confirm the rotation.")
-    boolean yes;
 
     @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "10m", description = "How long to wait for the database and the rollout (default: ${DEFAULT-VALUE}).")
     String timeout;
@@ -115,6 +106,7 @@ class DeployCache implements Callable<Integer> {
         System.exit(Cli.run(new DeployCache(), args));
     }
 
+    private boolean diff;
     private EnvConfig.Env env;
     private String ns;
     private Duration waitLimit;
@@ -123,10 +115,11 @@ class DeployCache implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (diff && dryRunOption.dryRun != Cli.DryRun.none) throw new GfwException(ExitCode.USAGE, "--diff and --dry-run cannot be combined: --diff already changes nothing");
-        if (format != null && dryRunOption.dryRun != Cli.DryRun.client) throw new GfwException(ExitCode.USAGE, "-o prints the objects of a client dry run: add --dry-run=client");
+        change.validate();
+        diff = change.diff();
+        if (format != null && !change.clientDryRun()) throw new GfwException(ExitCode.USAGE, "-o prints the objects of a client dry run: add --dry-run=client");
         if (format == Output.Format.table) throw new GfwException(ExitCode.USAGE, "-o table is not available here: use yaml or json");
-        if (rotateJwtKey && !yes) {
+        if (rotateJwtKey && !change.yes) {
             throw new GfwException(ExitCode.REFUSED, "--rotate-jwt-key invalidates every Attic token issued so far (runners, laptops, CI): add --yes to confirm");
         }
         waitLimit = Cli.duration(timeout, "--timeout");
@@ -136,13 +129,12 @@ class DeployCache implements Callable<Integer> {
         }
         ns = namespace != null ? namespace : env.namespaces().attic().name();
 
-        if (dryRunOption.dryRun == Cli.DryRun.client) return printObjects();
+        if (change.clientDryRun()) return printObjects();
 
-        Cli.refusePlanned(env, "deploy the cache");
-        boolean writes = !diff && dryRunOption.dryRun == Cli.DryRun.none;
-        if (writes) Cli.confirmProduction(env, yes, "deploy the cache on " + env.cluster().name());
-        options.serverDryRun = dryRunOption.dryRun == Cli.DryRun.server;
-        options.forceConflicts = forceConflicts;
+        change.confirm(env, "deploy the cache on " + env.cluster().name());
+        boolean writes = change.writes();
+        options.serverDryRun = change.serverDryRun();
+        options.forceConflicts = change.forceConflicts;
         options.diffOnly = diff;
 
         try (KubernetesClient client = ServerSideApply.withoutClientRetries(clusterOptions.connect(env))) {
@@ -312,10 +304,8 @@ class DeployCache implements Callable<Integer> {
 
     // ---- secrets ----------------------------------------------------------------------------
 
-    private static String value(Secret s, String key) {
-        if (s.getStringData() != null && s.getStringData().get(key) != null) return s.getStringData().get(key);
-        String b64 = s.getData() == null ? null : s.getData().get(key);
-        return b64 == null ? null : new String(Base64.getDecoder().decode(b64), StandardCharsets.UTF_8);
+    private String value(Secret s, String key) {
+        return KubeClients.secretData(s, "secret " + s.getMetadata().getName() + " in namespace " + ns).get(key);
     }
 
     /** DATABASE_URL from CNPG's app secret (null while it does not exist), the key, and S3 credentials when used. */
