@@ -302,4 +302,59 @@ class DeployCacheTest {
             kube.apiextensions().v1().customResourceDefinitions().resource(saved).create();
         }
     }
+
+    @Test
+    @Order(8)
+    void aNewDatabasePasswordOrSigningKeyReachesTheSecretsAndRollsThePods() {
+        String before = kube.apps().deployments().inNamespace(ns).withName("attic").get().getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/config");
+        // As when CNPG's password is changed: the role and <cluster>-app get a new one.
+        String password = "n3w:p@ss/" + TestApiServer.randomHex(4) + "#%";
+        try {
+            pg.setPassword("attic", password);
+        } catch (java.sql.SQLException e) {
+            throw new AssertionError(e);
+        }
+        Secret app = kube.secrets().inNamespace(ns).withName("attic-pg-app").get();
+        app.getData().put("password", Base64.getEncoder().encodeToString(password.getBytes(StandardCharsets.UTF_8)));
+        kube.secrets().inNamespace(ns).resource(app).update();
+        var r = deploy("dev", ns);
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("secret/attic-secrets -n " + ns + " configured"), r.out());
+        assertTrue(r.out().contains("deployment/attic -n " + ns + " configured"), r.out());
+        assertTrue(r.out().contains("secret/attic-pg-app-credentials -n " + ns + " unchanged"), r.out());
+        String url = decode(kube.secrets().inNamespace(ns).withName("attic-secrets").get(), "DATABASE_URL");
+        var psql = pg.psql(url.replace("attic-pg-rw." + ns + ".svc.cluster.local:5432", pg.host() + ":" + pg.port()), "select 1");
+        assertEquals(0, psql.exit(), psql.err());
+        assertHoldsNone("output after a password change", r.out() + r.err(), List.of(password, url));
+        String afterPassword = kube.apps().deployments().inNamespace(ns).withName("attic").get().getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/config");
+        assertFalse(before.equals(afterPassword), "the checksum follows the secrets");
+
+        // A new signing key only with --rotate-jwt-key --yes, with a warning that tokens stop working.
+        String key = signingKey(ns);
+        var refused = deploy("dev", ns, "--rotate-jwt-key");
+        assertEquals(ExitCode.REFUSED, refused.exit(), refused.toString());
+        assertEquals(key, signingKey(ns));
+        var rotated = deploy("dev", ns, "--rotate-jwt-key", "--yes");
+        assertEquals(0, rotated.exit(), rotated.toString());
+        assertFalse(key.equals(signingKey(ns)), "a new key");
+        assertTrue(rotated.err().contains("every Attic token issued before is now rejected"), rotated.err());
+        assertTrue(rotated.out().contains("secret/attic-jwt-signing -n " + ns + " configured"), rotated.out());
+        assertFalse(afterPassword.equals(kube.apps().deployments().inNamespace(ns).withName("attic").get().getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/config")));
+        assertHoldsNone("rotation output", rotated.out() + rotated.err(), List.of(signingKey(ns)));
+    }
+
+    @Test
+    @Order(9)
+    void aCacheSectionWithAMovableImageIsRejectedWithFileAndLine() throws Exception {
+        Path dir = TestSupport.tempDir("cache-bad");
+        String dev = Files.readString(Path.of(envDir, "dev.yaml"));
+        Files.writeString(dir.resolve("dev.yaml"), dev.replaceFirst("(?m)^  image: (ghcr.io/zhaofengli/attic:\\S+)@sha256:\\S+", "  image: $1")
+                .replace("    type: local\n    size: 20Gi", "    type: s3\n    size: 20Gi"));
+        var r = TestSupport.inProcess(new DeployCache(), "dev", "--env-dir", dir.toString(), "--dry-run=client");
+        assertEquals(ExitCode.CONFIG, r.exit(), r.toString());
+        assertTrue(r.err().matches("(?s).*dev.yaml:\\d+:\\d+ cache.image: '[^']+' is not an image pinned by tag and digest.*"), r.err());
+        assertTrue(r.err().contains("cache.storage.size: only for type: local"), r.err());
+        assertTrue(r.err().contains("cache.storage.bucket: is required"), r.err());
+        assertTrue(r.out().isEmpty(), r.out());
+    }
 }
