@@ -40,6 +40,8 @@ final class CnpgOperatorStandIn implements AutoCloseable {
     private final Map<String, String> passwords = new ConcurrentHashMap<>();
     private final Thread thread;
     private volatile boolean stop;
+    /** While set, it sends nothing (a benchmark counting only what the measured tool sends). */
+    volatile boolean paused;
     volatile Throwable failure;
 
     CnpgOperatorStandIn(KubernetesClient kube, TestPostgres pg) {
@@ -56,7 +58,7 @@ final class CnpgOperatorStandIn implements AutoCloseable {
 
     private void loop() {
         while (!stop) {
-            for (String ns : namespaces) {
+            for (String ns : paused ? Set.<String>of() : namespaces) {
                 try {
                     clusters(ns);
                     deployments(ns);
