@@ -88,6 +88,9 @@ class DeployCache implements Callable<Integer> {
     @Option(names = "--install-operator", description = "Install the pinned cloudnative-pg chart (cache.operator) with Helm when the CNPG operator is missing.")
     boolean installOperator;
 
+    @Option(names = "--operator-chart", paramLabel = "PATH", description = "With --install-operator: a local cloudnative-pg chart directory or .tgz instead of cache.operator.repository (air-gapped).")
+    String operatorChart;
+
     @Option(names = "--rotate-jwt-key", description = "Generate a new token signing key (needs --yes): every existing Attic token stops working.")
     boolean rotateJwtKey;
 
@@ -226,11 +229,20 @@ class DeployCache implements Callable<Integer> {
                     + op.chart() + " --repo " + op.repository() + " --version " + op.version() + " -n " + op.namespace() + " --create-namespace");
         }
         if (!writes) throw new GfwException(ExitCode.NOT_FOUND, "the CloudNativePG operator is not installed (no CRD " + crd + "); a dry run or --diff does not install it");
-        Path chart = HelmReleases.fetchChart(op.repository(), op.chart(), op.version(), HelmReleases.defaultCacheDir());
+        Path chart = operatorChart != null ? HelmReleases.localChart(operatorChart, op.chart(), op.version(), env.file())
+                : HelmReleases.fetchChart(op.repository(), op.chart(), op.version(), HelmReleases.defaultCacheDir());
+        if (client.namespaces().withName(op.namespace()).get() == null) {
+            apply(client, new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName(op.namespace())
+                    .addToLabels("app.kubernetes.io/managed-by", "gfw").addToLabels("app.kubernetes.io/name", op.namespace()).endMetadata().build());
+        }
         var helm = new HelmReleases.JvmHelm(clusterOptions.target(env));
         Cli.info("installing the CloudNativePG operator (chart " + op.chart() + " " + op.version() + ") into namespace " + op.namespace() + " ...");
-        helm.upgradeInstall(chart, op.namespace(), "cnpg", Map.of(), waitLimit);
-        Cli.out().println("helmrelease/cnpg -n " + op.namespace() + " installed");
+        HelmReleases.Deployed d = helm.upgradeInstall(chart, op.namespace(), "cnpg", Map.of(), waitLimit);
+        options.writes.incrementAndGet();
+        Cli.out().println("helmrelease/cnpg -n " + op.namespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
+        if (client.apiextensions().v1().customResourceDefinitions().withName(crd).get() == null) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + op.chart() + " " + op.version() + " was installed but CRD " + crd + " is still missing; check 'helm -n " + op.namespace() + " status cnpg'");
+        }
     }
 
     /** 32 random characters, some of which need percent-encoding in a URL, so the encoder is always exercised. */

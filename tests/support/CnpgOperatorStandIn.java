@@ -58,6 +58,13 @@ final class CnpgOperatorStandIn implements AutoCloseable {
 
     private void loop() {
         while (!stop) {
+            if (!paused) {
+                try {
+                    establishCrds();
+                } catch (RuntimeException e) {
+                    failure = e;
+                }
+            }
             for (String ns : paused ? Set.<String>of() : namespaces) {
                 try {
                     clusters(ns);
@@ -71,6 +78,24 @@ final class CnpgOperatorStandIn implements AutoCloseable {
             } catch (InterruptedException e) {
                 return;
             }
+        }
+    }
+
+    /** What the API server's apiextensions controller does: a new CNPG CRD becomes Established (Helm's --wait checks it). */
+    private void establishCrds() {
+        for (var crd : kube.apiextensions().v1().customResourceDefinitions().list().getItems()) {
+            if (!crd.getMetadata().getName().endsWith(".cnpg.io")) continue;
+            var st = crd.getStatus();
+            boolean established = st != null && st.getConditions() != null
+                    && st.getConditions().stream().anyMatch(c -> "Established".equals(c.getType()) && "True".equals(c.getStatus()));
+            if (established) continue;
+            crd.setStatus(new io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionStatusBuilder()
+                    .addNewCondition().withType("NamesAccepted").withStatus("True").withReason("NoConflicts").endCondition()
+                    .addNewCondition().withType("Established").withStatus("True").withReason("InitialNamesAccepted").endCondition()
+                    .withNewAcceptedNames().withKind(crd.getSpec().getNames().getKind()).withPlural(crd.getSpec().getNames().getPlural())
+                    .withSingular(crd.getSpec().getNames().getSingular()).withListKind(crd.getSpec().getNames().getListKind()).endAcceptedNames()
+                    .withStoredVersions("v1").build());
+            kube.apiextensions().v1().customResourceDefinitions().resource(crd).updateStatus();
         }
     }
 
