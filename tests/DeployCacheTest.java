@@ -374,4 +374,33 @@ class DeployCacheTest {
         assertTrue(r.err().contains("cache.storage.bucket: is required"), r.err());
         assertTrue(r.out().isEmpty(), r.out());
     }
+
+    @Test
+    @Order(10)
+    void prodRendersS3IngressAndBackupsWithoutASecretInTheConfig() throws Exception {
+        var r = TestSupport.inProcess(new DeployCache(), "prod", "--env-dir", envDir, "--dry-run=client", "-o", "json");
+        assertEquals(0, r.exit(), r.toString());
+        Map<?, ?> list = Output.JSON.readValue(r.out(), Map.class);
+        var byKind = new java.util.HashMap<String, Map<?, ?>>();
+        for (Object o : (List<?>) list.get("items")) {
+            Map<?, ?> m = (Map<?, ?>) o;
+            byKind.put(m.get("kind") + "/" + ((Map<?, ?>) m.get("metadata")).get("name"), m);
+        }
+        Map<?, ?> ingress = byKind.get("Ingress/attic");
+        Map<?, ?> annotations = (Map<?, ?>) ((Map<?, ?>) ingress.get("metadata")).get("annotations");
+        assertEquals("10g", annotations.get("nginx.ingress.kubernetes.io/proxy-body-size"));
+        assertEquals("letsencrypt-prod", annotations.get("cert-manager.io/cluster-issuer"));
+        String toml = (String) ((Map<?, ?>) byKind.get("ConfigMap/attic-config").get("data")).get("server.toml");
+        assertTrue(toml.contains("type = \"s3\"") && toml.contains("bucket = \"gloriousflywheel-attic-prod\"")
+                && toml.contains("api-endpoint = \"https://attic.gloriousflywheel.dev/\""), toml);
+        assertFalse(toml.toLowerCase().contains("secret_access_key") || toml.contains("[storage.credentials]"), toml);
+        String deployment = Output.json(byKind.get("Deployment/attic"));
+        assertTrue(deployment.contains("\"AWS_SECRET_ACCESS_KEY\"") && deployment.contains("\"secretKeyRef\""), deployment);
+        assertEquals(3, ((Map<?, ?>) byKind.get("Cluster/attic-pg").get("spec")).get("instances"));
+        assertTrue(Output.json(byKind.get("Cluster/attic-pg")).contains("barmanObjectStore"));
+        assertNotNull(byKind.get("ScheduledBackup/attic-pg-daily"));
+        assertFalse(byKind.containsKey("PersistentVolumeClaim/attic-storage"), "s3: no local volume");
+        Map<?, ?> secrets = (Map<?, ?>) byKind.get("Secret/attic-secrets").get("stringData");
+        assertEquals(Map.of("DATABASE_URL", "****", "AWS_ACCESS_KEY_ID", "****", "AWS_SECRET_ACCESS_KEY", "****"), secrets);
+    }
 }
