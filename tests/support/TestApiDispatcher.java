@@ -1,0 +1,614 @@
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.mockwebserver.ServerRequest;
+import io.fabric8.mockwebserver.ServerResponse;
+import io.fabric8.mockwebserver.crud.AttributeSet;
+import io.fabric8.mockwebserver.dsl.HttpMethod;
+import io.fabric8.mockwebserver.http.Buffer;
+import io.fabric8.mockwebserver.http.Headers;
+import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.RecordedRequest;
+import io.fabric8.mockwebserver.internal.MockDispatcher;
+import io.fabric8.mockwebserver.internal.SimpleRequest;
+import io.fabric8.zjsonpatch.JsonPatch;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Queue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+/**
+ * The test API server's request handling: CRUD from fabric8's KubernetesCrudDispatcher, plus what a real API server
+ * does (authentication, routing by resource type, dry runs, subresources, server-side apply, validation), the
+ * request log, and rollouts where a test asks for them ({@link TestApiRollouts}).
+ */
+final class TestApiDispatcher extends KubernetesCrudDispatcher {
+  private static final SecureRandom RANDOM = new SecureRandom();
+
+  private final Map<ServerRequest, Queue<ServerResponse>> expectations;
+  private final MockDispatcher expectationDispatcher;
+  private final Runnable afterRequest;
+  private final boolean logRequests;
+  private final Queue<TestApiServer.Request> log = new ConcurrentLinkedQueue<>();
+  private final ThreadLocal<Boolean> dryRun = ThreadLocal.withInitial(() -> false);
+  final Map<String, String> podLogs = new ConcurrentHashMap<>();
+  private final TestApiDiscovery discovery = new TestApiDiscovery(this::types);
+
+  TestApiDispatcher(Map<ServerRequest, Queue<ServerResponse>> expectations, Runnable afterRequest, boolean logRequests) {
+    this.expectations = expectations;
+    this.expectationDispatcher = new MockDispatcher(expectations);
+    this.afterRequest = afterRequest;
+    this.logRequests = logRequests;
+  }
+
+  List<TestApiServer.Request> requests() {
+    return List.copyOf(log);
+  }
+
+  void resetRequests() {
+    log.clear();
+  }
+
+  /** What a fresh cluster has: the system namespaces and the CloudNativePG operator's CRD. */
+  void seed() {
+    for (String ns : List.of("default", "kube-system", "kube-public", "kube-node-lease")) {
+      internal("POST", "/api/v1/namespaces", "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\""
+          + ns + "\"}}");
+    }
+    internal("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", CNPG_CLUSTER_CRD);
+    log.clear();
+  }
+
+  private void internal(String method, String path, String body) {
+    Headers h = Headers.builder().add("Content-Type", "application/json").add("Authorization", "Bearer seed")
+        .add("User-Agent", "kube-apiserver/" + TestApiServer.SERVER_VERSION).build();
+    MockResponse r = dispatch(new RecordedRequest("HTTP/1.1", HttpMethod.valueOf(method), path, h,
+        new Buffer(body.getBytes(StandardCharsets.UTF_8))));
+    if (r.code() >= 300) {
+      throw new IllegalStateException("seeding " + path + " failed: " + r.code() + " " + r.getBody().readUtf8());
+    }
+  }
+
+  @Override
+  public void processEvent(String path, AttributeSet pathAttributes, AttributeSet oldAttributes,
+      GenericKubernetesResource resource, String newState) {
+    if (!dryRun.get()) {
+      super.processEvent(path, pathAttributes, oldAttributes, resource, newState);
+    }
+  }
+
+  @Override
+  public MockResponse dispatch(RecordedRequest rr) {
+    String uri = rr.getPath();
+    int q = uri.indexOf('?');
+    String path = q < 0 ? uri : uri.substring(0, q);
+    String query = q < 0 ? "" : uri.substring(q + 1);
+    byte[] raw = rr.getBody() == null ? new byte[0] : rr.getBody().getBytes();
+    String body = new String(raw, StandardCharsets.UTF_8);
+    String contentType = Objects.toString(rr.getHeader("Content-Type"), "");
+    if (logRequests) {
+      log.add(new TestApiServer.Request(rr.getMethod(), path, query, contentType, body));
+    }
+    try {
+      MockResponse r = route(rr, path, query, raw, contentType);
+      if (r.getWebSocketListener() == null && r.getBody() != null && r.getBody().size() > 0
+          && r.getHeaders().header("Content-Type") == null) {
+        r.setHeader("Content-Type", "application/json");
+      }
+      return r;
+    } catch (TestApiError e) {
+      return e.response();
+    } catch (RuntimeException e) {
+      return TestApiJson.json(500, TestApiJson.status(500, "InternalError", "test API server: " + e, null).toString());
+    } finally {
+      afterRequest.run();
+    }
+  }
+
+  private MockResponse route(RecordedRequest rr, String path, String query, byte[] raw, String contentType) {
+    String method = rr.getMethod();
+    String body = new String(raw, StandardCharsets.UTF_8);
+    boolean open = path.equals("/version") || path.equals("/healthz") || path.equals("/livez")
+        || path.equals("/readyz");
+    String auth = rr.getHeader("Authorization");
+    if (!open && (auth == null || auth.isBlank())) {
+      return TestApiJson.json(401, TestApiJson.status(401, "Unauthorized", "Unauthorized", null).toString());
+    }
+    // expect() rules registered on the mock take precedence, as with KubernetesMixedDispatcher
+    Queue<ServerResponse> rule = expectations.get(new SimpleRequest(rr.method(), rr.getPath()));
+    if (rule == null || rule.isEmpty()) {
+      rule = expectations.get(new SimpleRequest(rr.getPath()));
+    }
+    if (rule != null && !rule.isEmpty()) {
+      return expectationDispatcher.dispatch(rr);
+    }
+    if (method.equals("GET")) {
+      String accept = Objects.toString(rr.getHeader("Accept"), "");
+      if ((path.equals("/api") || path.equals("/apis")) && accept.contains("as=APIGroupDiscoveryList")
+          && accept.contains("v=v2")) {
+        return discovery.aggregatedDiscovery(path.equals("/api"));
+      }
+      MockResponse nonResource = discovery.nonResource(path);
+      if (nonResource != null) {
+        return nonResource;
+      }
+    }
+    TestApiResourcePath rp = TestApiResourcePath.parse(path);
+    if (rp == null) {
+      throw TestApiError.notFoundGeneric();
+    }
+    TestApiResourceType t = types().stream()
+        .filter(x -> x.group().equals(rp.group()) && x.version().equals(rp.version()) && x.plural().equals(rp.resource()))
+        .findFirst().orElseThrow(TestApiError::notFoundGeneric);
+    if (t.namespaced() != (rp.namespace() != null) && !(t.namespaced() && rp.name() == null)) {
+      throw TestApiError.notFoundGeneric();
+    }
+    if (rp.sub() != null && !(rp.sub().equals("status") || (rp.sub().equals("log") && t.kind().equals("Pod"))
+        || (rp.sub().equals("scale") && t.specReplicasPath() != null))) {
+      throw new TestApiError(404, "NotFound", "the test API server does not serve the " + rp.sub() + " subresource",
+          TestApiJson.JSON.createObjectNode());
+    }
+    TestApiParams params = TestApiParams.parse(query);
+    boolean dry = params.all("dryRun").contains("All") || (method.equals("DELETE") && TestApiJson.bodyDryRun(body));
+    if (!params.all("dryRun").stream().allMatch(v -> v.equals("All"))) {
+      throw badRequest("dryRun", "Unsupported value: \"" + params.first("dryRun") + "\": supported values: \"All\"");
+    }
+    String manager = params.first("fieldManager");
+    if (manager == null) {
+      String ua = Objects.toString(rr.getHeader("User-Agent"), "");
+      manager = ua.isEmpty() ? "unknown" : ua.split("/")[0];
+    }
+    synchronized (this) {
+      dryRun.set(dry);
+      try {
+        if ("scale".equals(rp.sub())) {
+          return scale(t, rp, method, params, body, contentType, manager);
+        }
+        return switch (method) {
+          case "GET" -> get(t, rp, params, query, rr.getHeader("Upgrade") != null);
+          case "POST" -> create(t, rp, TestApiJson.parseObject(raw, contentType), manager);
+          case "PUT" -> update(t, rp, TestApiJson.parseObject(raw, contentType), manager);
+          case "PATCH" -> patch(t, rp, params, body, contentType, manager);
+          case "DELETE" -> delete(t, rp, params, dry);
+          default -> throw TestApiError.methodNotAllowed();
+        };
+      } finally {
+        dryRun.set(false);
+      }
+    }
+  }
+
+  private static TestApiError badRequest(String field, String message) {
+    return TestApiError.badRequest(field + ": " + message);
+  }
+  /** Built-in types plus those of the stored CustomResourceDefinitions. */
+  List<TestApiResourceType> types() {
+    List<TestApiResourceType> out = new ArrayList<>(TestApiResourceType.BUILTINS);
+    List<String> crds = new ArrayList<>();
+    synchronized (map) {
+      map.forEach((k, v) -> {
+        if (k.getAttribute("plural") != null
+            && k.getAttribute("plural").getValues().iterator().next().toString().equals("customresourcedefinitions")) {
+          crds.add(v);
+        }
+      });
+    }
+    for (String crdJson : crds) {
+      out.addAll(TestApiResourceType.fromCrd(TestApiJson.readTree(crdJson)));
+    }
+    return out;
+  }
+  // ---- reads
+
+  private MockResponse get(TestApiResourceType t, TestApiResourcePath rp, TestApiParams params, String query, boolean upgrade) {
+    if ("log".equals(rp.sub())) {
+      if (current(t, rp) == null) {
+        throw TestApiError.notFound(t, rp.name());
+      }
+      String text = podLogs.getOrDefault(rp.namespace() + "/" + rp.name(), "");
+      String tail = params.first("tailLines");
+      if (tail != null) {
+        List<String> lines = List.of(text.split("\n", -1));
+        if (text.endsWith("\n")) {
+          lines = lines.subList(0, lines.size() - 1);
+        }
+        int n = Math.max(0, Integer.parseInt(tail));
+        lines = lines.subList(Math.max(0, lines.size() - n), lines.size());
+        text = lines.isEmpty() ? "" : String.join("\n", lines) + "\n";
+      }
+      return new MockResponse().setResponseCode(200).setHeader("Content-Type", "text/plain").setBody(text);
+    }
+    boolean watch = "true".equals(params.first("watch")) || "1".equals(params.first("watch"));
+    if (rp.name() != null) {
+      MockResponse r = super.handleGet(rp.objectPath() + (rp.sub() != null ? "/" + rp.sub() : ""));
+      if (r.code() == 404) {
+        throw TestApiError.notFound(t, rp.name());
+      }
+      return r;
+    }
+    if (watch && !upgrade) {
+      // A streaming HTTP watch (kubectl get -w) cannot be held open through the mock web server: answer an
+      // event stream that ends at once, as a real server does when the watch times out.
+      return new MockResponse().setResponseCode(200).setHeader("Content-Type", "application/json");
+    }
+    if (watch) {
+      return super.handleGet(rp.collectionPath() + "?" + query);
+    }
+    // A list: the mock's own selector support is partial, so filter here.
+    MockResponse r = super.handleGet(rp.collectionPath());
+    JsonNode list = TestApiJson.readTree(r.getBody().readUtf8());
+    TestApiSelector labels = TestApiSelector.parse(params.first("labelSelector"));
+    TestApiSelector fields = TestApiSelector.parse(params.first("fieldSelector"));
+    List<JsonNode> items = new ArrayList<>();
+    for (JsonNode item : list.path("items")) {
+      if (!item.path("apiVersion").asText().equals(t.groupVersion()) || !item.path("kind").asText().equals(t.kind())) {
+        continue;
+      }
+      JsonNode lbls = item.path("metadata").path("labels");
+      if (labels.matches(k -> lbls.hasNonNull(k) ? lbls.get(k).asText() : null)
+          && fields.matches(k -> {
+            JsonNode v = TestApiFieldPaths.at(item, List.of(k.split("\\.")));
+            return v == null ? null : v.asText();
+          })) {
+        items.add(item);
+      }
+    }
+    items.sort(Comparator.comparing((JsonNode i) -> i.path("metadata").path("namespace").asText(""))
+        .thenComparing(i -> i.path("metadata").path("name").asText("")));
+    ObjectNode out = TestApiJson.JSON.createObjectNode().put("kind", t.kind() + "List").put("apiVersion", t.groupVersion());
+    out.putObject("metadata").put("resourceVersion", list.path("metadata").path("resourceVersion").asText("0"));
+    out.putArray("items").addAll(items);
+    return TestApiJson.json(200, out.toString());
+  }
+
+  /** The scale subresource (autoscaling/v1 Scale) of deployments, statefulsets, replicasets and scalable CRDs. */
+  private MockResponse scale(TestApiResourceType t, TestApiResourcePath rp, String method, TestApiParams params, String body,
+      String contentType, String manager) {
+    TestApiResourcePath main = new TestApiResourcePath(rp.group(), rp.version(), rp.namespace(), rp.resource(), rp.name(), null);
+    ObjectNode cur = current(t, main);
+    if (cur == null) {
+      throw TestApiError.notFound(t, rp.name());
+    }
+    ObjectNode scale = TestApiObjects.scaleOf(t, cur);
+    if (method.equals("GET")) {
+      return TestApiJson.json(200, scale.toString());
+    }
+    JsonNode next;
+    switch (method) {
+      case "PUT" -> next = TestApiJson.parseObject(body.getBytes(StandardCharsets.UTF_8), contentType);
+      case "PATCH" -> {
+        String type = contentType.split(";")[0].trim().toLowerCase();
+        JsonNode patch = type.equals("application/apply-patch+yaml")
+            ? TestApiJson.parseObject(body.getBytes(StandardCharsets.UTF_8), "application/yaml") : TestApiJson.readTree(body);
+        try {
+          next = type.equals("application/json-patch+json") ? JsonPatch.apply(patch, scale)
+              : TestApiJson.mergePatch(scale, patch, false);
+        } catch (RuntimeException e) {
+          throw new TestApiError(422, "Invalid", "the server rejected our request due to an error in our request: "
+              + e.getMessage(), null);
+        }
+      }
+      default -> throw TestApiError.methodNotAllowed();
+    }
+    JsonNode replicas = next.path("spec").path("replicas");
+    if (!replicas.canConvertToInt() || replicas.asInt() < 0) {
+      throw new TestApiError(422, "Invalid", "Scale.autoscaling \"" + rp.name() + "\" is invalid: spec.replicas: Invalid "
+          + "value: " + replicas + ": must be greater than or equal to 0", null);
+    }
+    ObjectNode updated = cur.deepCopy();
+    List<String> path = List.of(t.specReplicasPath().substring(1).split("\\."));
+    ObjectNode parent = updated;
+    for (String seg : path.subList(0, path.size() - 1)) {
+      parent = TestApiJson.objectAt(parent, seg);
+    }
+    parent.put(path.get(path.size() - 1), replicas.asInt());
+    String sent = next.path("metadata").path("resourceVersion").asText("");
+    TestApiJson.objectAt(updated, "metadata").put("resourceVersion", sent.isEmpty()
+        ? cur.path("metadata").path("resourceVersion").asText() : sent);
+    MockResponse r = update(t, main, updated, manager);
+    return TestApiJson.json(200, TestApiObjects.scaleOf(t, (ObjectNode) TestApiJson.readTree(r.getBody().readUtf8())).toString());
+  }
+
+  private ObjectNode current(TestApiResourceType t, TestApiResourcePath rp) {
+    Map.Entry<AttributeSet, String> e = findResource(getKey(rp.objectPath()));
+    if (e == null) {
+      return null;
+    }
+    ObjectNode o = (ObjectNode) TestApiJson.readTree(e.getValue());
+    // the mock keys on plural+version only; make sure it is this group's object
+    return o.path("apiVersion").asText().equals(t.groupVersion()) ? o : null;
+  }
+
+  private void requireNamespace(String ns) {
+    Map.Entry<AttributeSet, String> e = findResource(getKey("/api/v1/namespaces/" + ns));
+    if (e == null) {
+      throw TestApiError.namespaceNotFound(ns);
+    }
+    if (TestApiJson.readTree(e.getValue()).path("metadata").hasNonNull("deletionTimestamp")) {
+      throw new TestApiError(403, "Forbidden", "unable to create new content in namespace " + ns
+          + " because it is being terminated", TestApiJson.JSON.createObjectNode());
+    }
+  }
+
+  // ---- writes
+
+  private MockResponse create(TestApiResourceType t, TestApiResourcePath rp, ObjectNode obj, String manager) {
+    if (rp.name() != null || (t.namespaced() && rp.namespace() == null)) {
+      throw TestApiError.methodNotAllowed();
+    }
+    TestApiObjects.checkType(obj, t);
+    if (t.kind().equals("SelfSubjectAccessReview")) {
+      // no authorization here: everything is allowed
+      obj.putObject("status").put("allowed", true).put("reason", "test API server allows everything");
+      return TestApiJson.json(201, obj.toString());
+    }
+    ObjectNode meta = TestApiJson.objectAt(obj, "metadata");
+    String name = meta.path("name").asText("");
+    if (name.isEmpty()) {
+      String gen = meta.path("generateName").asText("");
+      if (gen.isEmpty()) {
+        throw TestApiError.invalid(t, "", "metadata.name", "", "name or generateName is required");
+      }
+      name = gen + randomSuffix();
+      meta.put("name", name);
+    }
+    if (t.namespaced()) {
+      requireNamespace(rp.namespace());
+    }
+    TestApiResourcePath self = new TestApiResourcePath(rp.group(), rp.version(), rp.namespace(), rp.resource(), name, null);
+    if (current(t, self) != null) {
+      throw TestApiError.alreadyExists(t, name);
+    }
+    TestApiObjects.prepare(obj, t, null);
+    TestApiFieldOwnership.trackUpdate(null, obj, manager);
+    return store(HttpMethod.POST, rp.collectionPath(), obj, 201);
+  }
+
+  private MockResponse update(TestApiResourceType t, TestApiResourcePath rp, ObjectNode obj, String manager) {
+    if (rp.name() == null) {
+      throw TestApiError.methodNotAllowed();
+    }
+    TestApiObjects.checkType(obj, t);
+    ObjectNode cur = current(t, rp);
+    if (cur == null) {
+      throw TestApiError.notFound(t, rp.name());
+    }
+    String bodyName = obj.path("metadata").path("name").asText("");
+    if (!bodyName.isEmpty() && !bodyName.equals(rp.name())) {
+      throw TestApiError.badRequest("the name of the object (" + bodyName + ") does not match the name on the URL ("
+          + rp.name() + ")");
+    }
+    TestApiJson.objectAt(obj, "metadata").put("name", rp.name());
+    TestApiObjects.checkResourceVersion(t, obj, cur);
+    if ("status".equals(rp.sub())) {
+      // only status changes through the status subresource
+      ObjectNode next = cur.deepCopy();
+      if (obj.has("status")) {
+        next.set("status", obj.get("status"));
+      } else {
+        next.remove("status");
+      }
+      return store(HttpMethod.PUT, rp.objectPath() + "/status", next, 200);
+    }
+    // status changes only through the status subresource
+    if (cur.has("status")) {
+      obj.set("status", cur.get("status"));
+    } else {
+      obj.remove("status");
+    }
+    TestApiObjects.prepare(obj, t, cur);
+    TestApiFieldOwnership.trackUpdate(cur, obj, manager);
+    return store(HttpMethod.PUT, rp.objectPath(), obj, 200);
+  }
+
+  private MockResponse patch(TestApiResourceType t, TestApiResourcePath rp, TestApiParams params, String body, String contentType,
+      String manager) {
+    if (rp.name() == null) {
+      throw TestApiError.methodNotAllowed();
+    }
+    String type = contentType.split(";")[0].trim().toLowerCase();
+    if (type.equals("application/apply-patch+yaml")) {
+      return apply(t, rp, params, body);
+    }
+    ObjectNode cur = current(t, rp);
+    if (cur == null) {
+      throw TestApiError.notFound(t, rp.name());
+    }
+    JsonNode patch = TestApiJson.readTree(body);
+    JsonNode merged;
+    switch (type) {
+      case "application/json-patch+json":
+        try {
+          merged = JsonPatch.apply(patch, cur);
+        } catch (RuntimeException e) {
+          throw new TestApiError(422, "Invalid", "the server rejected our request due to an error in our request: "
+              + e.getMessage(), null);
+        }
+        break;
+      case "application/merge-patch+json":
+        merged = TestApiJson.mergePatch(cur, patch, false);
+        break;
+      case "application/strategic-merge-patch+json":
+        merged = TestApiJson.mergePatch(cur, patch, true);
+        break;
+      default:
+        throw new TestApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+            + "accepted media types include: application/json-patch+json, application/merge-patch+json, "
+            + "application/apply-patch+yaml, application/strategic-merge-patch+json", null);
+    }
+    if (!(merged instanceof ObjectNode obj)) {
+      throw TestApiError.badRequest("the patch did not produce an object");
+    }
+    return update(t, rp, obj, manager);
+  }
+
+  /** Server-side apply: create if absent, else merge with field ownership like the real server. */
+  private MockResponse apply(TestApiResourceType t, TestApiResourcePath rp, TestApiParams params, String body) {
+    String manager = params.first("fieldManager");
+    if (manager == null || manager.isEmpty()) {
+      throw TestApiError.badRequest("PATCH " + rp.objectPath()
+          + ": fieldManager is required for apply requests (set the fieldManager query parameter)");
+    }
+    boolean force = "true".equals(params.first("force"));
+    ObjectNode applied = TestApiJson.parseObject(body.getBytes(StandardCharsets.UTF_8), "application/yaml");
+    TestApiObjects.checkType(applied, t);
+    ObjectNode meta = TestApiJson.objectAt(applied, "metadata");
+    String bodyName = meta.path("name").asText("");
+    if (!bodyName.isEmpty() && !bodyName.equals(rp.name())) {
+      throw TestApiError.badRequest("the name of the object (" + bodyName + ") does not match the name on the URL ("
+          + rp.name() + ")");
+    }
+    meta.put("name", rp.name());
+    if (meta.has("managedFields")) {
+      throw TestApiError.badRequest("metadata.managedFields must be nil");
+    }
+    if (!t.namespaced()) {
+      meta.remove("namespace");
+    } else if (meta.hasNonNull("namespace") && !meta.get("namespace").asText().equals(rp.namespace())) {
+      throw TestApiError.badRequest("the namespace of the provided object does not match the namespace sent on the "
+          + "request");
+    }
+    boolean statusApply = "status".equals(rp.sub());
+    if (!statusApply) {
+      applied.remove("status");
+    }
+    TestApiObjects.normalize(applied, t);
+    Set<List<String>> appliedFields = TestApiFieldPaths.owned(applied);
+    if (statusApply) {
+      appliedFields.clear();
+      TestApiFieldPaths.leaves(applied.path("status"), List.of("status"), appliedFields);
+    }
+    String now = Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
+    ObjectNode cur = current(t, rp);
+    if (cur == null) {
+      if (statusApply) {
+        throw TestApiError.notFound(t, rp.name());
+      }
+      if (t.namespaced()) {
+        requireNamespace(rp.namespace());
+      }
+      ObjectNode obj = applied.deepCopy();
+      TestApiJson.objectAt(obj, "metadata").set("managedFields", TestApiManaged.write(List.of(
+          new TestApiManaged(manager, "Apply", applied.path("apiVersion").asText(), now, "", appliedFields))));
+      TestApiObjects.prepare(obj, t, null);
+      return store(HttpMethod.POST, rp.collectionPath(), obj, 201);
+    }
+    TestApiObjects.checkResourceVersion(t, applied, cur);
+    ObjectNode merged = TestApiFieldOwnership.applyOnto(cur, applied, appliedFields, manager, force, statusApply, now);
+    if (statusApply) {
+      return store(HttpMethod.PUT, rp.objectPath() + "/status", merged, 200);
+    }
+    if (cur.has("status")) {
+      merged.set("status", cur.get("status"));
+    }
+    TestApiObjects.prepare(merged, t, cur);
+    return store(HttpMethod.PUT, rp.objectPath(), merged, 200);
+  }
+
+  private MockResponse delete(TestApiResourceType t, TestApiResourcePath rp, TestApiParams params, boolean dry) {
+    if (rp.sub() != null) {
+      throw TestApiError.methodNotAllowed();
+    }
+    if (rp.name() == null) {
+      // deletecollection: the objects a list with the same selectors returns
+      MockResponse listed = get(t, rp, params, "", false);
+      JsonNode list = TestApiJson.readTree(listed.getBody().readUtf8());
+      if (!dry) {
+        for (JsonNode item : list.path("items")) {
+          TestApiResourcePath p = new TestApiResourcePath(rp.group(), rp.version(),
+              t.namespaced() ? item.path("metadata").path("namespace").asText() : null, rp.resource(),
+              item.path("metadata").path("name").asText(), null);
+          deleteOne(t, p);
+        }
+      }
+      return TestApiJson.json(200, list.toString());
+    }
+    ObjectNode cur = current(t, rp);
+    if (cur == null) {
+      throw TestApiError.notFound(t, rp.name());
+    }
+    if (dry) {
+      return TestApiJson.json(200, cur.toString());
+    }
+    return deleteOne(t, rp);
+  }
+
+  private MockResponse deleteOne(TestApiResourceType t, TestApiResourcePath rp) {
+    if (t.kind().equals("Namespace") && t.group().isEmpty()) {
+      // what the namespace controller does, at once
+      List<String> paths = new ArrayList<>();
+      synchronized (map) {
+        map.forEach((k, v) -> {
+          if (k.getAttribute("namespace") != null
+              && k.getAttribute("namespace").getValues().iterator().next().toString().equals(rp.name())) {
+            JsonNode o = TestApiJson.readTree(v);
+            String apiVersion = o.path("apiVersion").asText();
+            int slash = apiVersion.indexOf('/');
+            String group = slash < 0 ? "" : apiVersion.substring(0, slash);
+            String version = slash < 0 ? apiVersion : apiVersion.substring(slash + 1);
+            String plural = k.getAttribute("plural").getValues().iterator().next().toString();
+            paths.add(TestApiResourcePath.prefix(group, version) + "/namespaces/" + rp.name() + "/" + plural + "/"
+                + o.path("metadata").path("name").asText());
+          }
+        });
+      }
+      paths.forEach(super::handleDelete);
+    }
+    MockResponse r = super.handleDelete(rp.objectPath());
+    if (r.code() == 404) {
+      throw TestApiError.notFound(t, rp.name());
+    }
+    return r;
+  }
+
+  private MockResponse store(HttpMethod method, String path, ObjectNode obj, int code) {
+    Headers h = Headers.builder().add("Content-Type", "application/json").build();
+    RecordedRequest r = new RecordedRequest("HTTP/1.1", method, path, h,
+        new Buffer(obj.toString().getBytes(StandardCharsets.UTF_8)));
+    Map.Entry<AttributeSet, String> before = method == HttpMethod.PUT ? findResource(getKey(path)) : null;
+    MockResponse resp = method == HttpMethod.POST ? super.handleCreate(r) : super.handleUpdate(r);
+    if (resp.code() < 300) {
+      resp.setResponseCode(code);
+      if (dryRun.get() && before != null) {
+        // nothing was stored, so the object keeps its resourceVersion
+        ObjectNode out = (ObjectNode) TestApiJson.readTree(resp.getBody().readUtf8());
+        TestApiJson.objectAt(out, "metadata").put("resourceVersion",
+            TestApiJson.readTree(before.getValue()).path("metadata").path("resourceVersion").asText());
+        resp.setBody(out.toString());
+      }
+    }
+    return resp;
+  }
+
+  private static String randomSuffix() {
+    String chars = "bcdfghjklmnpqrstvwxz2456789";
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < 5; i++) {
+      sb.append(chars.charAt(RANDOM.nextInt(chars.length())));
+    }
+    return sb.toString();
+  }
+
+  /** What the CloudNativePG operator installs (trimmed: no schema, which the mock would not check anyway). */
+  private static final String CNPG_CLUSTER_CRD = """
+      {"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
+       "metadata":{"name":"clusters.postgresql.cnpg.io"},
+       "spec":{"group":"postgresql.cnpg.io",
+        "names":{"kind":"Cluster","listKind":"ClusterList","plural":"clusters","singular":"cluster"},
+        "scope":"Namespaced",
+        "versions":[{"name":"v1","served":true,"storage":true,
+          "schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},
+          "subresources":{"status":{},"scale":{"specReplicasPath":".spec.instances",
+            "statusReplicasPath":".status.instances","labelSelectorPath":".status.selector"}}}]}}
+      """;
+}
