@@ -19,6 +19,7 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -43,6 +44,7 @@ final class TestApiDispatcher extends KubernetesCrudDispatcher {
   private final ThreadLocal<Boolean> dryRun = ThreadLocal.withInitial(() -> false);
   final Map<String, String> podLogs = new ConcurrentHashMap<>();
   private final TestApiDiscovery discovery = new TestApiDiscovery(this::types);
+  final TestApiRollouts rollouts = new TestApiRollouts(this);
 
   TestApiDispatcher(Map<ServerRequest, Queue<ServerResponse>> expectations, Runnable afterRequest, boolean logRequests) {
     this.expectations = expectations;
@@ -65,7 +67,7 @@ final class TestApiDispatcher extends KubernetesCrudDispatcher {
       internal("POST", "/api/v1/namespaces", "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\""
           + ns + "\"}}");
     }
-    internal("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", CNPG_CLUSTER_CRD);
+    internal("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", TestApiResourceType.CNPG_CLUSTER_CRD);
     log.clear();
   }
 
@@ -171,17 +173,25 @@ final class TestApiDispatcher extends KubernetesCrudDispatcher {
     synchronized (this) {
       dryRun.set(dry);
       try {
+        MockResponse r;
         if ("scale".equals(rp.sub())) {
-          return scale(t, rp, method, params, body, contentType, manager);
+          r = scale(t, rp, method, params, body, contentType, manager);
+        } else {
+          r = switch (method) {
+            case "GET" -> get(t, rp, params, query, rr.getHeader("Upgrade") != null);
+            case "POST" -> create(t, rp, TestApiJson.parseObject(raw, contentType), manager);
+            case "PUT" -> update(t, rp, TestApiJson.parseObject(raw, contentType), manager);
+            case "PATCH" -> patch(t, rp, params, body, contentType, manager);
+            case "DELETE" -> delete(t, rp, params, dry);
+            default -> throw TestApiError.methodNotAllowed();
+          };
         }
-        return switch (method) {
-          case "GET" -> get(t, rp, params, query, rr.getHeader("Upgrade") != null);
-          case "POST" -> create(t, rp, TestApiJson.parseObject(raw, contentType), manager);
-          case "PUT" -> update(t, rp, TestApiJson.parseObject(raw, contentType), manager);
-          case "PATCH" -> patch(t, rp, params, body, contentType, manager);
-          case "DELETE" -> delete(t, rp, params, dry);
-          default -> throw TestApiError.methodNotAllowed();
-        };
+        if (!dry && !method.equals("GET") && r.code() < 300 && t.kind().equals("Deployment")
+            && t.groupVersion().equals("apps/v1") && rollouts.enabled(rp.namespace())) {
+          rollouts.reconcile(rp.namespace(), rp.name() != null ? rp.name()
+              : TestApiJson.readTree(new String(r.getBody().getBytes(), StandardCharsets.UTF_8)).path("metadata").path("name").asText());
+        }
+        return r;
       } finally {
         dryRun.set(false);
       }
@@ -215,17 +225,8 @@ final class TestApiDispatcher extends KubernetesCrudDispatcher {
       if (current(t, rp) == null) {
         throw TestApiError.notFound(t, rp.name());
       }
-      String text = podLogs.getOrDefault(rp.namespace() + "/" + rp.name(), "");
-      String tail = params.first("tailLines");
-      if (tail != null) {
-        List<String> lines = List.of(text.split("\n", -1));
-        if (text.endsWith("\n")) {
-          lines = lines.subList(0, lines.size() - 1);
-        }
-        int n = Math.max(0, Integer.parseInt(tail));
-        lines = lines.subList(Math.max(0, lines.size() - n), lines.size());
-        text = lines.isEmpty() ? "" : String.join("\n", lines) + "\n";
-      }
+      String text = TestApiObjects.tailLines(podLogs.getOrDefault(rp.namespace() + "/" + rp.name(), ""),
+          params.first("tailLines"));
       return new MockResponse().setResponseCode(200).setHeader("Content-Type", "text/plain").setBody(text);
     }
     boolean watch = "true".equals(params.first("watch")) || "1".equals(params.first("watch"));
@@ -247,22 +248,8 @@ final class TestApiDispatcher extends KubernetesCrudDispatcher {
     // A list: the mock's own selector support is partial, so filter here.
     MockResponse r = super.handleGet(rp.collectionPath());
     JsonNode list = TestApiJson.readTree(r.getBody().readUtf8());
-    TestApiSelector labels = TestApiSelector.parse(params.first("labelSelector"));
-    TestApiSelector fields = TestApiSelector.parse(params.first("fieldSelector"));
-    List<JsonNode> items = new ArrayList<>();
-    for (JsonNode item : list.path("items")) {
-      if (!item.path("apiVersion").asText().equals(t.groupVersion()) || !item.path("kind").asText().equals(t.kind())) {
-        continue;
-      }
-      JsonNode lbls = item.path("metadata").path("labels");
-      if (labels.matches(k -> lbls.hasNonNull(k) ? lbls.get(k).asText() : null)
-          && fields.matches(k -> {
-            JsonNode v = TestApiFieldPaths.at(item, List.of(k.split("\\.")));
-            return v == null ? null : v.asText();
-          })) {
-        items.add(item);
-      }
-    }
+    List<JsonNode> items = TestApiSelector.filter(list.path("items"), t.groupVersion(), t.kind(),
+        params.first("labelSelector"), params.first("fieldSelector"));
     items.sort(Comparator.comparing((JsonNode i) -> i.path("metadata").path("namespace").asText(""))
         .thenComparing(i -> i.path("metadata").path("name").asText("")));
     ObjectNode out = TestApiJson.JSON.createObjectNode().put("kind", t.kind() + "List").put("apiVersion", t.groupVersion());
@@ -283,38 +270,7 @@ final class TestApiDispatcher extends KubernetesCrudDispatcher {
     if (method.equals("GET")) {
       return TestApiJson.json(200, scale.toString());
     }
-    JsonNode next;
-    switch (method) {
-      case "PUT" -> next = TestApiJson.parseObject(body.getBytes(StandardCharsets.UTF_8), contentType);
-      case "PATCH" -> {
-        String type = contentType.split(";")[0].trim().toLowerCase();
-        JsonNode patch = type.equals("application/apply-patch+yaml")
-            ? TestApiJson.parseObject(body.getBytes(StandardCharsets.UTF_8), "application/yaml") : TestApiJson.readTree(body);
-        try {
-          next = type.equals("application/json-patch+json") ? JsonPatch.apply(patch, scale)
-              : TestApiJson.mergePatch(scale, patch, false);
-        } catch (RuntimeException e) {
-          throw new TestApiError(422, "Invalid", "the server rejected our request due to an error in our request: "
-              + e.getMessage(), null);
-        }
-      }
-      default -> throw TestApiError.methodNotAllowed();
-    }
-    JsonNode replicas = next.path("spec").path("replicas");
-    if (!replicas.canConvertToInt() || replicas.asInt() < 0) {
-      throw new TestApiError(422, "Invalid", "Scale.autoscaling \"" + rp.name() + "\" is invalid: spec.replicas: Invalid "
-          + "value: " + replicas + ": must be greater than or equal to 0", null);
-    }
-    ObjectNode updated = cur.deepCopy();
-    List<String> path = List.of(t.specReplicasPath().substring(1).split("\\."));
-    ObjectNode parent = updated;
-    for (String seg : path.subList(0, path.size() - 1)) {
-      parent = TestApiJson.objectAt(parent, seg);
-    }
-    parent.put(path.get(path.size() - 1), replicas.asInt());
-    String sent = next.path("metadata").path("resourceVersion").asText("");
-    TestApiJson.objectAt(updated, "metadata").put("resourceVersion", sent.isEmpty()
-        ? cur.path("metadata").path("resourceVersion").asText() : sent);
+    ObjectNode updated = TestApiObjects.scaled(t, cur, scale, method, body, contentType, rp.name());
     MockResponse r = update(t, main, updated, manager);
     return TestApiJson.json(200, TestApiObjects.scaleOf(t, (ObjectNode) TestApiJson.readTree(r.getBody().readUtf8())).toString());
   }
@@ -546,29 +502,82 @@ final class TestApiDispatcher extends KubernetesCrudDispatcher {
   private MockResponse deleteOne(TestApiResourceType t, TestApiResourcePath rp) {
     if (t.kind().equals("Namespace") && t.group().isEmpty()) {
       // what the namespace controller does, at once
-      List<String> paths = new ArrayList<>();
-      synchronized (map) {
-        map.forEach((k, v) -> {
-          if (k.getAttribute("namespace") != null
-              && k.getAttribute("namespace").getValues().iterator().next().toString().equals(rp.name())) {
-            JsonNode o = TestApiJson.readTree(v);
-            String apiVersion = o.path("apiVersion").asText();
-            int slash = apiVersion.indexOf('/');
-            String group = slash < 0 ? "" : apiVersion.substring(0, slash);
-            String version = slash < 0 ? apiVersion : apiVersion.substring(slash + 1);
-            String plural = k.getAttribute("plural").getValues().iterator().next().toString();
-            paths.add(TestApiResourcePath.prefix(group, version) + "/namespaces/" + rp.name() + "/" + plural + "/"
-                + o.path("metadata").path("name").asText());
-          }
-        });
-      }
-      paths.forEach(super::handleDelete);
+      storedIn(rp.name()).keySet().forEach(super::handleDelete);
     }
+    ObjectNode gone = current(t, rp);
     MockResponse r = super.handleDelete(rp.objectPath());
     if (r.code() == 404) {
       throw TestApiError.notFound(t, rp.name());
     }
+    if (gone != null && rp.namespace() != null) {
+      collectGarbage(rp.namespace(), gone.path("metadata").path("uid").asText());
+    }
     return r;
+  }
+
+  /** What the garbage collector does (background propagation), at once: objects the deleted one controlled go too. */
+  private void collectGarbage(String namespace, String ownerUid) {
+    storedIn(namespace).forEach((path, obj) -> {
+      if (TestApiRollouts.controlledBy(obj, ownerUid)) {
+        super.handleDelete(path);
+        collectGarbage(namespace, obj.path("metadata").path("uid").asText());
+      }
+    });
+  }
+
+  /** Every stored object of a namespace, by its path. */
+  private Map<String, ObjectNode> storedIn(String namespace) {
+    Map<String, ObjectNode> out = new LinkedHashMap<>();
+    synchronized (map) {
+      map.forEach((k, v) -> {
+        if (k.getAttribute("namespace") != null
+            && k.getAttribute("namespace").getValues().iterator().next().toString().equals(namespace)) {
+          ObjectNode o = (ObjectNode) TestApiJson.readTree(v);
+          String apiVersion = o.path("apiVersion").asText();
+          int slash = apiVersion.indexOf('/');
+          String group = slash < 0 ? "" : apiVersion.substring(0, slash);
+          String version = slash < 0 ? apiVersion : apiVersion.substring(slash + 1);
+          String plural = k.getAttribute("plural").getValues().iterator().next().toString();
+          out.put(TestApiResourcePath.prefix(group, version) + "/namespaces/" + namespace + "/" + plural + "/"
+              + o.path("metadata").path("name").asText(), o);
+        }
+      });
+    }
+    return out;
+  }
+
+  // ---- writes of the simulated controllers (TestApiRollouts): no request log, no admission
+
+  /** The stored object at an object path, or null. */
+  ObjectNode stored(String objectPath) {
+    Map.Entry<AttributeSet, String> e = findResource(getKey(objectPath));
+    return e == null ? null : (ObjectNode) TestApiJson.readTree(e.getValue());
+  }
+
+  /** The stored objects of a kind under a collection path. */
+  List<ObjectNode> storedList(String collectionPath, String kind) {
+    List<ObjectNode> out = new ArrayList<>();
+    for (JsonNode item : TestApiJson.readTree(super.handleGet(collectionPath).getBody().readUtf8()).path("items")) {
+      if (item.path("kind").asText().equals(kind)) {
+        out.add((ObjectNode) item);
+      }
+    }
+    return out;
+  }
+
+  /** Creates or replaces {@code obj} under a collection path; answers it as stored (uid, resourceVersion). */
+  ObjectNode storeInternal(String collectionPath, ObjectNode obj) {
+    String path = collectionPath + "/" + obj.path("metadata").path("name").asText();
+    ObjectNode cur = stored(path);
+    if (cur != null) {
+      TestApiJson.objectAt(obj, "metadata").set("resourceVersion", cur.path("metadata").path("resourceVersion"));
+    }
+    MockResponse r = store(cur == null ? HttpMethod.POST : HttpMethod.PUT, cur == null ? collectionPath : path, obj, 200);
+    return (ObjectNode) TestApiJson.readTree(r.getBody().readUtf8());
+  }
+
+  void deleteInternal(String objectPath) {
+    super.handleDelete(objectPath);
   }
 
   private MockResponse store(HttpMethod method, String path, ObjectNode obj, int code) {
@@ -598,17 +607,4 @@ final class TestApiDispatcher extends KubernetesCrudDispatcher {
     }
     return sb.toString();
   }
-
-  /** What the CloudNativePG operator installs (trimmed: no schema, which the mock would not check anyway). */
-  private static final String CNPG_CLUSTER_CRD = """
-      {"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
-       "metadata":{"name":"clusters.postgresql.cnpg.io"},
-       "spec":{"group":"postgresql.cnpg.io",
-        "names":{"kind":"Cluster","listKind":"ClusterList","plural":"clusters","singular":"cluster"},
-        "scope":"Namespaced",
-        "versions":[{"name":"v1","served":true,"storage":true,
-          "schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},
-          "subresources":{"status":{},"scale":{"specReplicasPath":".spec.instances",
-            "statusReplicasPath":".status.instances","labelSelectorPath":".status.selector"}}}]}}
-      """;
 }

@@ -1,5 +1,6 @@
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fabric8.zjsonpatch.JsonPatch;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -194,6 +195,59 @@ final class TestApiObjects {
       }
     }
     return scale;
+  }
+
+
+  /** The object with the replicas a PUT or PATCH of its Scale asks for (a bad count is the real server's 422). */
+  static ObjectNode scaled(TestApiResourceType t, ObjectNode cur, ObjectNode scale, String method, String body,
+      String contentType, String name) {
+    JsonNode next;
+    switch (method) {
+      case "PUT" -> next = TestApiJson.parseObject(body.getBytes(StandardCharsets.UTF_8), contentType);
+      case "PATCH" -> {
+        String type = contentType.split(";")[0].trim().toLowerCase();
+        JsonNode patch = type.equals("application/apply-patch+yaml")
+            ? TestApiJson.parseObject(body.getBytes(StandardCharsets.UTF_8), "application/yaml") : TestApiJson.readTree(body);
+        try {
+          next = type.equals("application/json-patch+json") ? JsonPatch.apply(patch, scale)
+              : TestApiJson.mergePatch(scale, patch, false);
+        } catch (RuntimeException e) {
+          throw new TestApiError(422, "Invalid", "the server rejected our request due to an error in our request: "
+              + e.getMessage(), null);
+        }
+      }
+      default -> throw TestApiError.methodNotAllowed();
+    }
+    JsonNode replicas = next.path("spec").path("replicas");
+    if (!replicas.canConvertToInt() || replicas.asInt() < 0) {
+      throw new TestApiError(422, "Invalid", "Scale.autoscaling \"" + name + "\" is invalid: spec.replicas: Invalid "
+          + "value: " + replicas + ": must be greater than or equal to 0", null);
+    }
+    ObjectNode updated = cur.deepCopy();
+    List<String> path = List.of(t.specReplicasPath().substring(1).split("\\."));
+    ObjectNode parent = updated;
+    for (String seg : path.subList(0, path.size() - 1)) {
+      parent = TestApiJson.objectAt(parent, seg);
+    }
+    parent.put(path.get(path.size() - 1), replicas.asInt());
+    String sent = next.path("metadata").path("resourceVersion").asText("");
+    TestApiJson.objectAt(updated, "metadata").put("resourceVersion", sent.isEmpty()
+        ? cur.path("metadata").path("resourceVersion").asText() : sent);
+    return updated;
+  }
+
+  /** The last {@code tail} lines of a log ({@code tailLines}), or all of it when {@code tail} is null. */
+  static String tailLines(String text, String tail) {
+    if (tail == null) {
+      return text;
+    }
+    List<String> lines = List.of(text.split("\n", -1));
+    if (text.endsWith("\n")) {
+      lines = lines.subList(0, lines.size() - 1);
+    }
+    int n = Math.max(0, Integer.parseInt(tail));
+    lines = lines.subList(Math.max(0, lines.size() - n), lines.size());
+    return lines.isEmpty() ? "" : String.join("\n", lines) + "\n";
   }
 
   private TestApiObjects() {

@@ -110,4 +110,17 @@ record TestApiResourceType(String group, String version, String plural, String k
     }
     return out;
   }
+
+  /** What the CloudNativePG operator installs (trimmed: no schema, which the mock would not check anyway). */
+  static final String CNPG_CLUSTER_CRD = """
+      {"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
+       "metadata":{"name":"clusters.postgresql.cnpg.io"},
+       "spec":{"group":"postgresql.cnpg.io",
+        "names":{"kind":"Cluster","listKind":"ClusterList","plural":"clusters","singular":"cluster"},
+        "scope":"Namespaced",
+        "versions":[{"name":"v1","served":true,"storage":true,
+          "schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}},
+          "subresources":{"status":{},"scale":{"specReplicasPath":".spec.instances",
+            "statusReplicasPath":".status.instances","labelSelectorPath":".status.selector"}}}]}}
+      """;
 }

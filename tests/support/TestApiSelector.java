@@ -1,3 +1,4 @@
+import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -70,5 +71,27 @@ final class TestApiSelector {
       }
     }
     return true;
+  }
+
+  /** The items of {@code apiVersion}/{@code kind} that match both selectors (null: match all), in list order. */
+  static List<JsonNode> filter(JsonNode items, String apiVersion, String kind, String labelSelector,
+      String fieldSelector) {
+    TestApiSelector labels = parse(labelSelector);
+    TestApiSelector fields = parse(fieldSelector);
+    List<JsonNode> out = new ArrayList<>();
+    for (JsonNode item : items) {
+      if (!item.path("apiVersion").asText().equals(apiVersion) || !item.path("kind").asText().equals(kind)) {
+        continue;
+      }
+      JsonNode lbls = item.path("metadata").path("labels");
+      if (labels.matches(k -> lbls.hasNonNull(k) ? lbls.get(k).asText() : null)
+          && fields.matches(k -> {
+            JsonNode v = TestApiFieldPaths.at(item, List.of(k.split("\\.")));
+            return v == null ? null : v.asText();
+          })) {
+        out.add(item);
+      }
+    }
+    return out;
   }
 }

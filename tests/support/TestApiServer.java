@@ -16,6 +16,7 @@
 //SOURCES TestApiQuantities.java
 //SOURCES TestApiResourcePath.java
 //SOURCES TestApiResourceType.java
+//SOURCES TestApiRollouts.java
 //SOURCES TestApiSelector.java
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -89,13 +90,16 @@ import java.util.logging.Level;
  * scalable CRDs such as the CNPG Cluster's spec.instances), pods/log; others are 404.
  * <li>a thread-safe request log ({@link #requests()}, {@link #mutatingRequests()}); {@link #podLog} sets what
  * {@code .../pods/x/log} answers; SelfSubjectAccessReview always allows; {@link #mockServer()} exposes expect().
+ * <li>rollouts, opt-in per namespace ({@link #rollouts}): Deployments get ReplicaSets, Pods (ready, not ready or
+ * crash-looping as the test says) and status, as Helm's {@code --wait} and gfw's status checks read them; deleting an
+ * object deletes what it controls (ownerReferences with {@code controller: true}), as the garbage collector does.
  * </ul>
  *
  * <p>Not like a real server: lists in server-side apply and strategic merge patch are replaced whole (a real
  * server merges lists such as containers by key; strategic patches here merge lists of objects by name only);
  * an object is visible only in the API version it was written with (an autoscaling/v2 HPA is not listed under
- * v1); no admission, defaulting beyond the above or controllers (no default ServiceAccount, no pods for a
- * Deployment); fieldValidation is accepted, unknown fields are kept; a create keeps the status it carries
+ * v1); no admission, defaulting beyond the above or controllers other than the opt-in rollouts (no default
+ * ServiceAccount); fieldValidation is accepted, unknown fields are kept; a create keeps the status it carries
  * (built-in kinds); watches work over WebSocket (fabric8) but an HTTP streaming watch ({@code kubectl get -w})
  * ends at once; no Table output (kubectl prints NAME and AGE only); resourceVersions and uids are sequential.
  *
@@ -330,6 +334,28 @@ public final class TestApiServer implements AutoCloseable {
   /** Sets what GET .../pods/{pod}/log answers (mock only; the pod must exist for the log to be served). */
   public void podLog(String namespace, String pod, String text) {
     requireMock("podLog()").podLogs.put(namespace + "/" + pod, text);
+  }
+
+  /**
+   * Rollouts in {@code namespace} from now on (mock only): every write of an apps/v1 Deployment there gets its
+   * ReplicaSets, Pods and status as a cluster's controllers would make them, the Pods ready or not as
+   * {@code readiness} says of their template (see {@link TestApiRollouts}); Deployments already there are rolled out
+   * at once. Call again to change the readiness (e.g. to make a pod crash-loop). Other namespaces stay
+   * controller-less.
+   */
+  public void rollouts(String namespace, TestApiRollouts.Readiness readiness) {
+    TestApiDispatcher api = requireMock("rollouts()");
+    synchronized (api) {
+      api.rollouts.enable(namespace, readiness);
+      for (var d : api.storedList("/apis/apps/v1/namespaces/" + namespace + "/deployments", "Deployment")) {
+        api.rollouts.reconcile(namespace, d.path("metadata").path("name").asText());
+      }
+    }
+  }
+
+  /** No more rollouts in {@code namespace}: what exists stays as it is (mock only). */
+  public void stopRollouts(String namespace) {
+    requireMock("stopRollouts()").rollouts.disable(namespace);
   }
 
   private TestApiDispatcher requireMock(String what) {
