@@ -130,6 +130,12 @@ class TestApiRolloutsTest {
     ReplicaSet back = client.apps().replicaSets().inNamespace(ns).withName(rs.getMetadata().getName()).get();
     assertEquals(2, back.getStatus().getReadyReplicas());
     assertEquals("3", back.getMetadata().getAnnotations().get("deployment.kubernetes.io/revision"));
+    // each controller has seen its latest spec (Helm's --wait checks observedGeneration of both)
+    for (ReplicaSet r : replicaSets()) {
+      assertEquals(r.getMetadata().getGeneration(), r.getStatus().getObservedGeneration(), r.getMetadata().getName());
+    }
+    Deployment after = client.apps().deployments().inNamespace(ns).withName("web").get();
+    assertEquals(after.getMetadata().getGeneration(), after.getStatus().getObservedGeneration());
     assertEquals(0, client.apps().replicaSets().inNamespace(ns).withName(broken.getMetadata().getName()).get().getSpec().getReplicas());
     assertTrue(pods().stream().allMatch(TestApiRolloutsTest::ready));
   }

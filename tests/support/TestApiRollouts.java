@@ -131,8 +131,8 @@ final class TestApiRollouts {
       int rsReady = reconcilePods(rs, want, readiness.of(rs.path("spec").path("template")));
       ObjectNode status = TestApiJson.objectAt(rs, "status");
       status.put("replicas", want).put("fullyLabeledReplicas", want).put("readyReplicas", rsReady)
-          .put("availableReplicas", rsReady).put("observedGeneration", rs.path("metadata").path("generation").asLong(1));
-      store.storeInternal(base + "/replicasets", rs);
+          .put("availableReplicas", rsReady);
+      storeObserved(base + "/replicasets", rs);
       total += want;
       ready += rsReady;
       if (isCurrent) {
@@ -140,8 +140,7 @@ final class TestApiRollouts {
       }
     }
     ObjectNode status = TestApiJson.objectAt(deployment, "status");
-    status.put("observedGeneration", deployment.path("metadata").path("generation").asLong(1))
-        .put("replicas", total).put("updatedReplicas", updated).put("readyReplicas", ready)
+    status.put("replicas", total).put("updatedReplicas", updated).put("readyReplicas", ready)
         .put("availableReplicas", ready);
     if (total - ready > 0) {
       status.put("unavailableReplicas", total - ready);
@@ -159,7 +158,24 @@ final class TestApiRollouts {
         .put("reason", available ? "NewReplicaSetAvailable" : "ReplicaSetUpdated")
         .put("message", "ReplicaSet \"" + current + "\" " + (available ? "has successfully progressed." : "is progressing."))
         .put("lastUpdateTime", now).put("lastTransitionTime", now);
-    store.storeInternal(base + "/deployments", deployment);
+    storeObserved(base + "/deployments", deployment);
+  }
+
+  /**
+   * Stores an object with {@code status.observedGeneration} equal to the {@code metadata.generation} the store gives
+   * it (a spec change bumps it), as a controller that has seen its latest spec: Helm's --wait checks both.
+   */
+  private void storeObserved(String collectionPath, ObjectNode obj) {
+    ObjectNode stored = store.storeInternal(collectionPath, obj);
+    for (int i = 0; i < 3; i++) {
+      long generation = stored.path("metadata").path("generation").asLong(1);
+      if (stored.path("status").path("observedGeneration").asLong(-1) == generation) {
+        return;
+      }
+      TestApiJson.objectAt(stored, "status").put("observedGeneration", generation);
+      stored = store.storeInternal(collectionPath, stored);
+    }
+    throw new IllegalStateException("the generation of " + collectionPath + " keeps changing");
   }
 
   private static boolean isNewest(ObjectNode rs, int newestRevision) {
