@@ -51,12 +51,14 @@ import picocli.CommandLine.Parameters;
  * its {@code glrt-} token stored in that Secret, which the chart reads through {@code runners.secret}
  * — the token is never in values, argv or output. A release whose values and chart version are
  * unchanged is not upgraded; otherwise it is upgraded or installed with {@code --atomic}: Helm waits
- * for the rollout (progress on stderr) up to {@code --timeout} and rolls a failed upgrade back.
+ * for the rollout (progress on stderr) up to {@code --timeout}, rolls a failed upgrade back and
+ * removes a failed first install; a release left pending by an interrupted Helm is refused with the
+ * way out.
  *
  * <p>Flags: {@code --dry-run[=client]} prints each release (name, chart, version, namespace, values)
  * without a cluster or token; {@code --dry-run=server} also renders the chart, reads the cluster
- * and shows what would change; {@code --status} shows revision, chart, pods ready and HPA per release (exit 80 when one is
- * not deployed or has no ready pod); {@code --chart PATH} / {@code --chart-repo URL} for offline
+ * and shows what would change; {@code --status} shows revision, chart, pods ready, restarts and HPA per release (exit 80 when one is
+ * not deployed or has no ready pod), with {@code -w/--watch} again whenever it changes; {@code --chart PATH} / {@code --chart-repo URL} for offline
  * charts and mirrors; {@code --gitlab-url URL}; {@code --timeout 5m}; {@code --yes} for production;
  * {@code -o table|json|yaml}; {@code --kubeconfig}, {@code --context}, {@code --proxy}. A planned
  * environment is refused before any request (only {@code --dry-run=client} works for it).
@@ -82,7 +84,7 @@ class DeployRunners implements Callable<Integer> {
     @Parameters(index = "1..*", paramLabel = "TYPE", description = "Runner types to deploy (default: every one in the environment file).")
     List<String> types = new ArrayList<>();
 
-    @Option(names = "--status", description = "Show each release's revision, chart version, pods ready and HPA instead of deploying.")
+    @Option(names = "--status", description = "Show each release's revision, chart version, pods ready, restarts and HPA instead of deploying.")
     boolean status;
 
     @Option(names = {"-w", "--watch"}, description = "With --status: print the status again whenever it changes, until interrupted (Ctrl-C).")
