@@ -1,15 +1,13 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 //SOURCES ../tests/support/TestApiServer.java
+//SOURCES BenchRuns.java
 //MAIN DeployRunnersBench
 
-import java.io.File;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Benchmark (not a test): {@code deploy-runners dev} with real Helm (helm-java, in the script's JVM) against the
@@ -42,7 +40,7 @@ class DeployRunnersBench {
                 System.exit(64);
             }
         }
-        repo = findRepo();
+        repo = BenchRuns.findRepo();
         var first = new ArrayList<Run>();
         var again = new ArrayList<Run>();
         var kubectl = new ArrayList<Run>();
@@ -88,44 +86,16 @@ class DeployRunnersBench {
 
     /** Runs one command against the server, timed, with the server's request log of that run. */
     static Run measure(TestApiServer server, List<String> command) throws Exception {
-        server.resetRequests();
-        File log = File.createTempFile("gfw-bench", ".out");
-        long t0 = System.nanoTime();
-        var p = new ProcessBuilder(command).directory(repo.toFile()).redirectErrorStream(true).redirectOutput(log).start();
-        if (!p.waitFor(30, TimeUnit.MINUTES)) throw new IllegalStateException("timed out: " + command);
-        long ms = (System.nanoTime() - t0) / 1_000_000;
-        if (p.exitValue() != 0) {
-            throw new IllegalStateException("exit " + p.exitValue() + ": " + String.join(" ", command) + "\n" + Files.readString(log.toPath()));
-        }
-        log.delete();
-        int reads = 0, writes = 0, discovery = 0, polls = 0;
-        for (TestApiServer.Request r : server.requests()) {
-            if (r.isMutating()) writes++;
-            else if (isDiscovery(r.path())) discovery++;
-            else reads++;
-            if (r.method().equals("GET") && r.path().endsWith("/replicasets") && r.query().contains("labelSelector")) polls++;
-        }
-        return new Run(ms, reads, writes, discovery, polls, reads + writes + discovery);
-    }
-
-    static boolean isDiscovery(String path) {
-        return path.startsWith("/openapi") || path.equals("/api") || path.equals("/apis") || path.equals("/version")
-                || path.matches("/api/v1|/apis/[^/]+/[^/]+|/apis/[^/]+");
+        BenchRuns.Timed t = BenchRuns.run(repo, server, command);
+        int polls = (int) t.requests().stream().filter(r -> r.method().equals("GET") && r.path().endsWith("/replicasets")
+                && r.query().contains("labelSelector")).count();
+        return new Run(t.millis(), (int) t.reads(), (int) t.writes(), (int) t.discovery(), polls, t.requests().size());
     }
 
     static String row(String what, List<Run> runs) {
         Run f = runs.get(0);
-        List<Long> ms = new ArrayList<>(runs.stream().map(Run::millis).toList());
-        ms.sort(null);
-        long median = ms.size() % 2 == 1 ? ms.get(ms.size() / 2) : (ms.get(ms.size() / 2 - 1) + ms.get(ms.size() / 2)) / 2;
+        long median = BenchRuns.median(runs.stream().map(Run::millis).toList());
         return String.format("| %s | %d | %d (%d / %d / %d) | %d |", what, median, f.total(), f.reads(), f.writes(), f.discovery(),
                 f.waitPolls());
-    }
-
-    static Path findRepo() {
-        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-            if (Files.isRegularFile(p.resolve("jbang-catalog.json")) && Files.isDirectory(p.resolve("scripts"))) return p;
-        }
-        throw new IllegalStateException("run from the gfw repository");
     }
 }
