@@ -286,7 +286,7 @@ class DeployRunners implements Callable<Integer> {
         if (!serverDryRun && !"unchanged".equals(action)) {
             Cli.info((live == null ? "installing" : "upgrading") + " release " + r.name() + " (chart " + r.chart() + " " + r.version()
                     + ", namespace " + r.namespace() + ", timeout " + timeout.toSeconds() + " s)");
-            try (var progress = new RolloutProgress(client, r, timeout)) {
+            try (var progress = new RolloutProgress(client, r, timeout, live == null)) {
                 revision = helm.upgradeInstall(chart, r.namespace(), r.name(), r.values(), timeout, live).revision();
             }
         }
@@ -312,12 +312,13 @@ class DeployRunners implements Callable<Integer> {
 
     /**
      * While Helm waits: the rollout of the release's Deployment on stderr ("gitlab-runner-docker: 1/2 pods ready,
-     * 2 updated, 6 s of 300 s"), polled every two seconds, printed when it changes and at least every ten seconds.
+     * 2 updated, 6 s of 300 s"), polled every two seconds, printed when it changes and at least every ten seconds;
+     * past the timeout it says what Helm does then (rolls back, or removes a failed first install).
      */
     static final class RolloutProgress implements AutoCloseable {
         private final Thread thread;
 
-        RolloutProgress(KubernetesClient client, RunnerValues.Release r, Duration timeout) {
+        RolloutProgress(KubernetesClient client, RunnerValues.Release r, Duration timeout, boolean firstInstall) {
             long start = System.nanoTime();
             thread = new Thread(() -> {
                 String last = "";
@@ -331,7 +332,10 @@ class DeployRunners implements Callable<Integer> {
                                 + " pods ready, " + n(d.getStatus().getUpdatedReplicas()) + " updated";
                         long t = System.nanoTime();
                         if (!now.equals(last) || t - lastPrinted >= 10_000_000_000L) {
-                            Cli.info("  " + now + ", " + Duration.ofNanos(t - start).toSeconds() + " s of " + timeout.toSeconds() + " s");
+                            long elapsed = Duration.ofNanos(t - start).toSeconds();
+                            Cli.info("  " + now + ", " + elapsed + " s of " + timeout.toSeconds() + " s"
+                                    + (elapsed <= timeout.toSeconds() ? "" : firstInstall ? " (timed out: Helm removes the failed install)"
+                                            : " (timed out: Helm rolls back to the previous revision)"));
                             lastPrinted = t;
                         }
                         last = now;

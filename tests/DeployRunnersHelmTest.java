@@ -194,7 +194,7 @@ class DeployRunnersHelmTest {
                     + "revision 3 is revision 1 again: "), r.err());
             assertTrue(errors.get(0).endsWith("check its pods with 'kubectl -n " + ns + " get pods -l app=gitlab-runner-docker' or raise --timeout"), r.err());
             // Progress while Helm waited: which release, pods ready of desired, time spent of the timeout.
-            assertTrue(r.err().lines().anyMatch(l -> l.matches("  gitlab-runner-docker: 0/2 pods ready, 2 updated, \\d+ s of 6 s")), r.err());
+            assertTrue(r.err().lines().anyMatch(l -> l.matches("  gitlab-runner-docker: 0/2 pods ready, 2 updated, \\d+ s of 6 s.*")), r.err());
 
             // Helm's history ends with the rollback; the values and the pod template are the first revision's again.
             List<String> history = RunnerFixtures.history(api, ns, "gitlab-runner-docker");
