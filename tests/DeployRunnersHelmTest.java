@@ -260,6 +260,20 @@ class DeployRunnersHelmTest {
                     + " delete secret " + secret + "' (Helm then sees no release, and installs it anew; with a helm binary: 'helm -n "
                     + ns + " uninstall gitlab-runner-nix'), then run gfw deploy-runners again"), errors(r));
             assertEquals(0, api.mutatingRequests(), "something was written: " + api.requests());
+            // A Helm that starts after gfw read the release (a race): Helm's own refusal becomes the same error.
+            HelmReleases.Deployed seen = RunnerFixtures.helm(api).get(ns, "gitlab-runner-nix");
+            RunnerFixtures.setReleaseStatus(api, ns, "gitlab-runner-nix", 1, "deployed");
+            HelmReleases.Deployed before = RunnerFixtures.helm(api).get(ns, "gitlab-runner-nix");
+            RunnerFixtures.setReleaseStatus(api, ns, "gitlab-runner-nix", 1, "pending-upgrade");
+            GfwException race = org.junit.jupiter.api.Assertions.assertThrows(GfwException.class, () -> RunnerFixtures.helm(api)
+                    .upgradeInstall(RunnerFixtures.FIXTURE, ns, "gitlab-runner-nix", before.values(), java.time.Duration.ofSeconds(5), before));
+            assertEquals(ExitCode.CONFLICT, race.exitCode());
+            assertTrue(race.getMessage().startsWith("release gitlab-runner-nix is pending-upgrade (revision 1): another Helm operation"),
+                    race.getMessage());
+            assertTrue(race.getMessage().contains("with a helm binary: 'helm -n " + ns + " rollback gitlab-runner-nix'"), race.getMessage());
+            assertEquals("pending-install", seen.status());
+            RunnerFixtures.setReleaseStatus(api, ns, "gitlab-runner-nix", 1, "pending-install");
+
             // --status shows what Helm's record says.
             JsonNode st = RunnerFixtures.JSON.readTree(status(api, dir, "nix").out()).get(0);
             assertEquals("pending-install", st.path("status").asText());
