@@ -109,7 +109,7 @@ import java.util.logging.Level;
  * and {@link TestApiFieldPaths} managedFields and apply conflicts; {@link TestApiSelector} and
  * {@link TestApiQuantities} selectors and quantities; {@link TestApiObjects} validation and defaults;
  * {@link TestApiDiscovery} discovery and OpenAPI; {@link TestApiProtobuf} protobuf bodies; {@link TestApiJson}
- * patches and JSON helpers.
+ * patches and JSON helpers; {@link TestApiRollouts} the opt-in rollouts.
  *
  * <p>Standalone (the benchmark): {@code jbang tests/support/TestApiServer.java [--port N] [--kubeconfig FILE]}
  * starts a server, writes the kubeconfig, prints its path on stdout and serves until killed; no request log.
