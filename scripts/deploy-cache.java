@@ -237,7 +237,7 @@ class DeployCache implements Callable<Integer> {
         }
         var helm = new HelmReleases.JvmHelm(clusterOptions.target(env));
         Cli.info("installing the CloudNativePG operator (chart " + op.chart() + " " + op.version() + ") into namespace " + op.namespace() + " ...");
-        HelmReleases.Deployed d = helm.upgradeInstall(chart, op.namespace(), "cnpg", Map.of(), waitLimit);
+        HelmReleases.Deployed d = helm.upgradeInstall(chart, op.namespace(), "cnpg", Map.of(), waitLimit, helm.get(op.namespace(), "cnpg"));
         options.writes.incrementAndGet();
         Cli.out().println("helmrelease/cnpg -n " + op.namespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
         if (client.apiextensions().v1().customResourceDefinitions().withName(crd).get() == null) {
