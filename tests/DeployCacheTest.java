@@ -206,6 +206,17 @@ class DeployCacheTest {
         Files.writeString(dir.resolve("dev.yaml"), changed);
         var args = new ArrayList<>(List.of("dev", "--env-dir", dir.toString(), "-n", ns, "--kubeconfig", api.kubeconfig().toString(),
                 "--context", api.context(), "--timeout", "60s"));
+        // --diff first: the image line of both Deployments, nothing sent.
+        api.resetRequests();
+        var diffArgs = new ArrayList<>(args);
+        diffArgs.add("--diff");
+        var diff = TestSupport.inProcess(new DeployCache(), diffArgs.toArray(String[]::new));
+        assertEquals(0, diff.exit(), diff.toString());
+        assertTrue(diff.out().contains("~ deployment/attic -n " + ns + "\n    spec.template.spec.containers[0].image: ") && diff.out().contains("-> ghcr.io/zhaofengli/attic:next@sha256:abab"), diff.out());
+        assertTrue(diff.err().contains("2 to configure"), diff.err());
+        assertEquals(0, api.requests().stream().filter(q -> q.isMutating() && q.path().contains("/namespaces/" + ns + "/") && !q.path().endsWith("/status")).count(),
+                api.requests().toString());
+
         var r = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
         assertEquals(0, r.exit(), r.toString());
         assertTrue(r.out().contains("deployment/attic -n " + ns + " configured"), r.out());
