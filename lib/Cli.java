@@ -18,11 +18,7 @@
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.Console;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.net.ConnectException;
-import java.net.SocketTimeoutException;
-import java.net.UnknownHostException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import picocli.CommandLine;
@@ -80,7 +76,7 @@ final class Cli {
             return g.exitCode();
         }
         if (e instanceof KubernetesClientException k) {
-            GfwException g = fromKubernetes(k);
+            GfwException g = KubeClients.fromKubernetes(k);
             err().println("error: " + g.getMessage());
             debug(e);
             return g.exitCode();
@@ -94,29 +90,6 @@ final class Cli {
         while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) e = e.getCause();
         return e;
     }
-
-    /** Turns a fabric8 error into one line saying what happened and what to do. */
-    static GfwException fromKubernetes(KubernetesClientException k) {
-        int code = k.getCode();
-        String reason = k.getStatus() != null && k.getStatus().getMessage() != null ? k.getStatus().getMessage() : GfwException.firstLine(k.getMessage());
-        if (code == 401) return new GfwException(ExitCode.AUTH, "the API server rejected the credentials (401): " + reason
-                + "; the kubeconfig token may have expired, fetch a new one with 'gfw fetch-kubeconfig ENV'", k);
-        if (code == 403) return new GfwException(ExitCode.AUTH, "forbidden (403): " + reason, k);
-        if (code == 404) return new GfwException(ExitCode.NOT_FOUND, "not found (404): " + reason, k);
-        if (code == 409) return new GfwException(ExitCode.CONFLICT, "conflict (409): " + reason
-                + "; re-run with --force-conflicts to take over the fields", k);
-        if (code >= 500) return new GfwException(ExitCode.REMOTE_ERROR, "the API server failed (" + code + "): " + reason, k);
-        if (code > 0) return new GfwException(ExitCode.REMOTE_ERROR, "the API server answered " + code + ": " + reason, k);
-        Throwable cause = k;
-        while (cause.getCause() != null && cause.getCause() != cause) cause = cause.getCause();
-        if (cause instanceof ConnectException || cause instanceof UnknownHostException || cause instanceof SocketTimeoutException
-                || cause instanceof java.util.concurrent.TimeoutException || cause instanceof IOException) {
-            return new GfwException(ExitCode.UNAVAILABLE, "cannot reach the API server: " + GfwException.firstLine(cause.getMessage() == null ? cause.toString() : cause.getMessage())
-                    + "; check the network, VPN or SOCKS proxy (ssh -D 1080 <jumphost>)", k);
-        }
-        return new GfwException(ExitCode.UNAVAILABLE, "cannot talk to the API server: " + GfwException.firstLine(k.getMessage()), k);
-    }
-
 
     private static void debug(Throwable e) {
         if (System.getenv("GFW_DEBUG") != null) e.printStackTrace(err());

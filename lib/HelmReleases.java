@@ -8,7 +8,6 @@
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 //SOURCES KubeClients.java
-//SOURCES Cli.java
 //SOURCES Output.java
 
 import com.fasterxml.jackson.databind.JsonNode;

@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.api.model.NamedContext;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.impl.BaseClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.fabric8.kubernetes.client.vertx.VertxHttpClientFactory;
@@ -200,6 +201,28 @@ final class KubeClients {
         }
         if (s.getStringData() != null) out.putAll(s.getStringData());
         return out;
+    }
+
+    /** Turns a fabric8 error into one line saying what happened and what to do. */
+    static GfwException fromKubernetes(KubernetesClientException k) {
+        int code = k.getCode();
+        String reason = k.getStatus() != null && k.getStatus().getMessage() != null ? k.getStatus().getMessage() : GfwException.firstLine(k.getMessage());
+        if (code == 401) return new GfwException(ExitCode.AUTH, "the API server rejected the credentials (401): " + reason
+                + "; the kubeconfig token may have expired, fetch a new one with 'gfw fetch-kubeconfig ENV'", k);
+        if (code == 403) return new GfwException(ExitCode.AUTH, "forbidden (403): " + reason, k);
+        if (code == 404) return new GfwException(ExitCode.NOT_FOUND, "not found (404): " + reason, k);
+        if (code == 409) return new GfwException(ExitCode.CONFLICT, "conflict (409): " + reason
+                + "; re-run with --force-conflicts to take over the fields", k);
+        if (code >= 500) return new GfwException(ExitCode.REMOTE_ERROR, "the API server failed (" + code + "): " + reason, k);
+        if (code > 0) return new GfwException(ExitCode.REMOTE_ERROR, "the API server answered " + code + ": " + reason, k);
+        Throwable cause = k;
+        while (cause.getCause() != null && cause.getCause() != cause) cause = cause.getCause();
+        if (cause instanceof java.net.ConnectException || cause instanceof java.net.UnknownHostException || cause instanceof java.net.SocketTimeoutException
+                || cause instanceof java.util.concurrent.TimeoutException || cause instanceof java.io.IOException) {
+            return new GfwException(ExitCode.UNAVAILABLE, "cannot reach the API server: " + GfwException.firstLine(cause.getMessage() == null ? cause.toString() : cause.getMessage())
+                    + "; check the network, VPN or SOCKS proxy (ssh -D 1080 <jumphost>)", k);
+        }
+        return new GfwException(ExitCode.UNAVAILABLE, "cannot talk to the API server: " + GfwException.firstLine(k.getMessage()), k);
     }
 
     /** Connects (lazily: fabric8 opens connections on the first request). */

@@ -201,7 +201,7 @@ class DeployRunners implements Callable<Integer> {
                 ServerSideApply.apply(client, RunnerValues.tokenSecret(r, created.token(), created.id()), false, change.forceConflicts);
             } catch (RuntimeException e) {
                 GfwException why = e instanceof GfwException g ? g
-                        : e instanceof io.fabric8.kubernetes.client.KubernetesClientException k ? Cli.fromKubernetes(k)
+                        : e instanceof io.fabric8.kubernetes.client.KubernetesClientException k ? KubeClients.fromKubernetes(k)
                         : new GfwException(ExitCode.INTERNAL, String.valueOf(e));
                 String undo;
                 try {

@@ -412,7 +412,7 @@ class FetchKubeconfig implements Callable<Integer> {
             String version = v == null ? null : v.getGitVersion();
             return version == null || version.isBlank() ? "(version not reported)" : version;
         } catch (KubernetesClientException e) {
-            GfwException g = Cli.fromKubernetes(e);
+            GfwException g = KubeClients.fromKubernetes(e);
             String why = e.getCode() == 401 || e.getCode() == 403 ? "the API server at " + server + " rejected its credentials (" + e.getCode() + ")"
                     : e.getCode() > 0 ? "the API server at " + server + " answered " + e.getCode() + " to /version"
                     : "cannot reach the API server at " + server + ": " + Http.rootMessage(e);

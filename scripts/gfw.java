@@ -16,7 +16,6 @@
 //SOURCES ../lib/KubeClients.java
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
-//SOURCES ../lib/ServerSideApply.java
 
 import java.util.ArrayList;
 import java.util.Arrays;
