@@ -11,6 +11,7 @@
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 //SOURCES EnvConfig.java
+//SOURCES Http.java
 //SOURCES KubeClients.java
 //SOURCES Output.java
 //SOURCES ArchiveTraining.java
@@ -197,15 +198,34 @@ final class Cli {
         String context;
 
         @Option(names = "--proxy", paramLabel = "URL",
-                description = "Proxy for API traffic, e.g. socks5://localhost:1080, or 'none' (default: $HTTPS_PROXY, the kubeconfig's proxy-url, the environment's cluster.proxy).")
+                description = "Proxy for every request (API server, GitLab, chart repository), e.g. socks5h://localhost:1080, or 'none' (default: the kubeconfig's proxy-url for the API server, else $HTTPS_PROXY unless $NO_PROXY names the host, else the environment's cluster.proxy; never for loopback).")
         String proxy;
+
+        @Option(names = "--request-timeout", paramLabel = "DURATION", defaultValue = "30s",
+                description = "How long to wait for each answer of the API server (and GitLab, the chart repository), e.g. 30s, 1m (default: ${DEFAULT-VALUE}).")
+        String requestTimeout = "30s";
 
         KubeClients.Target target(EnvConfig.Env env) {
             return KubeClients.resolve(env, kubeconfig, context, proxy);
         }
 
         KubernetesClient connect(EnvConfig.Env env) {
-            return KubeClients.connect(target(env));
+            return connect(target(env));
+        }
+
+        KubernetesClient connect(KubeClients.Target target) {
+            return KubeClients.connect(target, requestTimeout());
+        }
+
+        java.time.Duration requestTimeout() {
+            return duration(requestTimeout, "--request-timeout");
+        }
+
+        /** A client for another service (GitLab, a chart repository) on the route {@link Http#route} gives each of its URLs. */
+        Http.Client http(EnvConfig.Env env, String service) {
+            return new Http.Client(service).timeout(requestTimeout(), "--request-timeout")
+                    .routes(url -> Http.route(url, proxy, null, env.cluster().proxy(), env.file() + " cluster.proxy", System.getenv()))
+                    .jumphost(env.cluster().jumphost(), env.file() + " cluster.jumphost");
         }
     }
 

@@ -37,10 +37,8 @@ import java.util.concurrent.TimeUnit;
  * {@code kubeconfig-<env>} in the current directory or the repository root, then {@code ~/.kube/config};</li>
  * <li>context: {@code --context}, then under GitLab CI ({@code GITLAB_CI=true}) the agent context
  * {@code {org}/projects/kubernetes/gitlab-agents:{env}}, then the environment's {@code cluster.context};</li>
- * <li>proxy: {@code --proxy} ({@code none} turns it off), then the kubeconfig cluster's {@code proxy-url}
- * (as kubectl: it wins over the environment), then {@code HTTPS_PROXY} (not for a loopback server), then the environment's {@code cluster.proxy} — the last one is skipped
- * for a loopback API server (a port-forward or a test server) and under GitLab CI, where the agent
- * needs no proxy.</li>
+ * <li>proxy: {@link Http#route}, the one rule of every gfw request, with the kubeconfig cluster's
+ * {@code proxy-url} and the environment's {@code cluster.proxy}.</li>
  * </ul>
  */
 final class KubeClients {
@@ -51,7 +49,11 @@ final class KubeClients {
     }
 
     /** What to connect to, and why: {@code kubeconfigSource} says which rule picked the file. */
-    record Target(Path kubeconfig, String kubeconfigSource, String context, String server, String proxy) {}
+    record Target(Path kubeconfig, String kubeconfigSource, String context, String server, String proxy, String route) {
+        Target(Path kubeconfig, String kubeconfigSource, String context, String server, String proxy) {
+            this(kubeconfig, kubeconfigSource, context, server, proxy, proxy == null ? "no proxy" : "through proxy " + proxy);
+        }
+    }
 
     static boolean inGitLabCi() {
         return "true".equals(System.getenv("GITLAB_CI"));
@@ -106,28 +108,22 @@ final class KubeClients {
                 }
             }
         }
-        return new Target(kubeconfig, source, context, server, chooseProxy(env, proxyOption, kubeconfigProxy, server, System.getenv("HTTPS_PROXY"), inGitLabCi()));
+        Http.Route route = route(env, proxyOption, kubeconfigProxy, server, System.getenv());
+        return new Target(kubeconfig, source, context, server, route.proxy() == null ? null : route.proxy().value(), route.describe());
     }
 
+    /** The route to the API server at {@code server}: {@link Http#route} with the environment's cluster.proxy. */
+    static Http.Route route(EnvConfig.Env env, String proxyOption, String kubeconfigProxy, String server, Map<String, String> variables) {
+        return Http.route(server, proxyOption, kubeconfigProxy, env.cluster().proxy(), env.file() + " cluster.proxy", variables);
+    }
+
+    /** The proxy URL {@link #route} picks, from these inputs alone (for tests of the order). */
     static String chooseProxy(EnvConfig.Env env, String proxyOption, String kubeconfigProxy, String server, String https, boolean gitlabCi) {
-        if (proxyOption != null) return checkedProxy(proxyOption, "--proxy");
-        // kubectl's order: a cluster's proxy-url wins over HTTPS_PROXY.
-        if (kubeconfigProxy != null && !kubeconfigProxy.isBlank()) return kubeconfigProxy;
-        // Like kubectl (Go's ProxyFromEnvironment), HTTPS_PROXY is not used for a loopback server.
-        if (https != null && !https.isBlank() && !Http.isLoopback(server)) return checkedProxy(https, "HTTPS_PROXY");
-        String envProxy = env.cluster().proxy();
-        if (envProxy == null || envProxy.isBlank() || gitlabCi || Http.isLoopback(server)) return null;
-        return envProxy;
-    }
-
-    /**
-     * A proxy URL from the user, checked the way fetch-kubeconfig checks it ({@link Http#proxy}: one
-     * usage error for a bad one, {@code none} in any case means none); a bare host:port is http.
-     */
-    static String checkedProxy(String value, String origin) {
-        if (Http.proxy(value, origin) == null) return null;
-        String v = value.trim();
-        return v.contains("://") ? v : "http://" + v;
+        var variables = new java.util.HashMap<String, String>();
+        if (https != null) variables.put("HTTPS_PROXY", https);
+        if (gitlabCi) variables.put("GITLAB_CI", "true");
+        Http.ProxySpec p = route(env, proxyOption, kubeconfigProxy, server, variables).proxy();
+        return p == null ? null : p.value();
     }
 
     /** kubeconfig-&lt;env&gt; in the current directory, then in the repository root, then ~/.kube/config. */
@@ -225,8 +221,16 @@ final class KubeClients {
         return new GfwException(ExitCode.UNAVAILABLE, "cannot talk to the API server: " + GfwException.firstLine(k.getMessage()), k);
     }
 
-    /** Connects (lazily: fabric8 opens connections on the first request). */
+    /** kubectl's default --request-timeout. */
+    static final java.time.Duration DEFAULT_REQUEST_TIMEOUT = java.time.Duration.ofSeconds(30);
+
+    /** Connects (lazily: fabric8 opens connections on the first request), waiting at most 30 s per request. */
     static KubernetesClient connect(Target target) {
+        return connect(target, DEFAULT_REQUEST_TIMEOUT);
+    }
+
+    /** Connects; {@code requestTimeout} bounds each request (--request-timeout), the connection at most 10 s of it. */
+    static KubernetesClient connect(Target target, java.time.Duration requestTimeout) {
         Config config;
         try {
             config = Config.fromKubeconfig(target.context(), target.kubeconfig().toFile());
@@ -240,8 +244,9 @@ final class KubeClients {
         config.setHttpsProxy(proxy);
         config.setHttpProxy(proxy);
         // Fail fast and clearly rather than hang: a few retries with back-off, then an error.
-        config.setConnectionTimeout(10_000);
-        config.setRequestTimeout(30_000);
+        int ms = (int) Math.min(Integer.MAX_VALUE, requestTimeout.toMillis());
+        config.setConnectionTimeout(Math.min(10_000, ms));
+        config.setRequestTimeout(ms);
         config.setRequestRetryBackoffLimit(3);
         config.setRequestRetryBackoffInterval(250);
         Vertx vertx = newVertx();

@@ -9,6 +9,7 @@
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
+//SOURCES ../lib/Http.java
 //SOURCES ../lib/KubeClients.java
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
@@ -94,6 +95,9 @@ class DeployRunners implements Callable<Integer> {
     @Option(names = "--chart-repo", paramLabel = "URL", description = "Helm repository to fetch the chart from (default: the environment's runnerChart.repository).")
     String chartRepo;
 
+    @Option(names = "--cacert", paramLabel = "FILE", description = "Trust only the CA certificates in this PEM file for the chart repository (a private mirror).")
+    Path chartCaCert;
+
     @Option(names = "--gitlab-url", paramLabel = "URL", description = "GitLab API base URL for creating runners (default: organization.gitlabUrl).")
     String gitlabUrl;
 
@@ -140,7 +144,7 @@ class DeployRunners implements Callable<Integer> {
         HelmReleases.Engine engine = helm != null ? helm : new HelmReleases.JvmHelm(target);
         for (RunnerValues.Release r : releases) engine.template(chart, r.namespace(), r.name(), r.values());
         var outcomes = new ArrayList<Outcome>();
-        try (KubernetesClient client = KubeClients.connect(target)) {
+        try (KubernetesClient client = cluster.connect(target)) {
             requireNamespace(client, env);
             Map<String, String> tokens = ensureTokens(env, client, releases, serverDryRun);
             for (RunnerValues.Release r : releases) {
@@ -191,7 +195,7 @@ class DeployRunners implements Callable<Integer> {
             return result;
         }
         String accessToken = gitlabToken(missing);
-        var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), accessToken);
+        var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), accessToken, cluster.http(env, "GitLab"));
         long groupId = api.groupId(env.organization().group());
         for (RunnerValues.Release r : missing) {
             String description = r.name() + " (" + env.name() + ", " + env.cluster().name() + ")";
@@ -328,7 +332,7 @@ class DeployRunners implements Callable<Integer> {
         HelmReleases.Engine engine = helm != null ? helm : new HelmReleases.JvmHelm(target);
         var rows = new ArrayList<Map<String, Object>>();
         boolean healthy = true;
-        try (KubernetesClient client = KubeClients.connect(target)) {
+        try (KubernetesClient client = cluster.connect(target)) {
             for (RunnerValues.Release r : releases) {
                 HelmReleases.Deployed live = engine.get(r.namespace(), r.name());
                 List<Pod> pods = client.pods().inNamespace(r.namespace()).withLabel("app", r.name()).list().getItems();
@@ -385,7 +389,9 @@ class DeployRunners implements Callable<Integer> {
         if (chartPath != null) return HelmReleases.localChart(chartPath, c.name(), c.version(), env.file());
         String repo = chartRepo != null ? chartRepo : c.repository();
         Cli.info("fetching chart " + c.name() + " " + c.version() + " from " + repo + " (cached in " + chartCache + ")");
-        return HelmReleases.fetchChart(repo, c.name(), c.version(), chartCache);
+        Http.Client http = cluster.http(env, "the chart repository");
+        if (chartCaCert != null) http.caCert(chartCaCert, "--cacert");
+        return HelmReleases.fetchChart(repo, c.name(), c.version(), chartCache, http);
     }
 
     // ---- output ---------------------------------------------------------------------------------

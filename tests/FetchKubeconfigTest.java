@@ -172,7 +172,8 @@ class FetchKubeconfigTest {
         Path ws = workspace(rancher);
         Path elsewhere = TestSupport.tempDir("kc-out");
         Path file = elsewhere.resolve("dev.kubeconfig");
-        var r = script("dev", "--token-file", "-", "--kubeconfig", file.toString(), "-o", "tfvars")
+        // By host name: HTTPS_PROXY, like kubectl's, is never used for a loopback address.
+        var r = script("dev", "--token-file", "-", "--kubeconfig", file.toString(), "-o", "tfvars", "--rancher-url", rancher.urlByHostName())
                 .env("HTTPS_PROXY", proxy.url("socks5")).env("HOME", ws.toString()).stdin(TOKEN + "\n").dir(ws).run();
         assertEquals(0, r.exit(), r.toString());
         assertTokenNotShown(r);
