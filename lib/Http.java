@@ -128,9 +128,9 @@ final class Http {
      * which rule decided, for messages ("--proxy", "HTTPS_PROXY", "a loopback address is never proxied").
      */
     record Route(ProxySpec proxy, String reason) {
-        /** "through proxy socks5h://localhost:1080 (HTTPS_PROXY)", or "no proxy (NO_PROXY names it)". */
+        /** "through proxy socks5h://localhost:1080 (HTTPS_PROXY)", or "no proxy: NO_PROXY names rancher.example.com". */
         String describe() {
-            return proxy == null ? "no proxy (" + reason + ")" : "through proxy " + proxy.url() + " (" + proxy.origin() + ")";
+            return proxy == null ? "no proxy: " + reason : "through proxy " + proxy.url() + " (" + proxy.origin() + ")";
         }
     }
 
@@ -224,6 +224,38 @@ final class Http {
             return "open the tunnel with 'ssh -D " + proxy.port() + " " + jumphost + "' (" + jumphostOrigin + "), or pass --proxy none when on-site";
         }
         return "check the proxy " + proxy.url() + ", or pass --proxy none when on-site";
+    }
+
+    // ---- waiting: say what for -------------------------------------------------------------------
+
+    /** After this long without an answer, stderr says what gfw is waiting for. */
+    static final Duration WAIT_NOTICE_AFTER = Duration.ofSeconds(2);
+
+    private static java.util.concurrent.ScheduledExecutorService waitTimer;
+    private static final java.util.concurrent.atomic.AtomicBoolean WAIT_SAID = new java.util.concurrent.atomic.AtomicBoolean();
+
+    private static synchronized java.util.concurrent.ScheduledExecutorService waitTimer() {
+        if (waitTimer == null) {
+            waitTimer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "gfw-wait-notice");
+                t.setDaemon(true);
+                return t;
+            });
+        }
+        return waitTimer;
+    }
+
+    /**
+     * Starts the clock of one wait: unless closed within {@link #WAIT_NOTICE_AFTER}, one line
+     * "waiting for WHAT ..." goes to stderr (once per run: a slow server gets one line, not one per
+     * request). Close it when the answer came.
+     */
+    static AutoCloseable waitNotice(String what) {
+        if (WAIT_SAID.get()) return () -> {};
+        var pending = waitTimer().schedule(() -> {
+            if (WAIT_SAID.compareAndSet(false, true)) System.err.println("waiting for " + what + " ...");
+        }, WAIT_NOTICE_AFTER.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        return () -> pending.cancel(false);
     }
 
     /** An answer: status, body (bytes; {@link #body()} as UTF-8) and content type. */
@@ -369,6 +401,7 @@ final class Http {
             String route = " (" + chosen.describe() + ")";
             if (via != null) checkProxyIsUp(via);
             HttpURLConnection c = null;
+            AutoCloseable waiting = waitNotice(service + " at " + origin(uri) + route + ", at most " + human(timeout));
             try {
                 c = (HttpURLConnection) (via == null ? uri.toURL().openConnection(Proxy.NO_PROXY) : uri.toURL().openConnection(via.toJava()));
                 int ms = (int) Math.min(Integer.MAX_VALUE, timeout.toMillis());
@@ -433,6 +466,7 @@ final class Http {
                 throw new GfwException(ExitCode.UNAVAILABLE, "cannot talk to " + service + " at " + origin(uri) + route + ": "
                         + mask(rootMessage(e)), e);
             } finally {
+                closeQuietly(waiting);
                 if (c != null) c.disconnect();
             }
         }
@@ -472,6 +506,14 @@ final class Http {
                 }
                 return buf.toByteArray();
             }
+        }
+    }
+
+    static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // a notice that could not be cancelled only prints a line
         }
     }
 

@@ -5,6 +5,7 @@
 //SOURCES GfwException.java
 //SOURCES EnvConfig.java
 //SOURCES Http.java
+//SOURCES SecretInput.java
 
 import io.fabric8.kubernetes.api.model.NamedContext;
 import io.fabric8.kubernetes.client.Config;
@@ -49,9 +50,11 @@ final class KubeClients {
     }
 
     /** What to connect to, and why: {@code kubeconfigSource} says which rule picked the file. */
-    record Target(Path kubeconfig, String kubeconfigSource, String context, String server, String proxy, String route) {
+    record Target(Path kubeconfig, String kubeconfigSource, String context, String server, String proxy, String route, String advice) {
+        /** {@code route}: how it is reached, for messages ({@link Http.Route#describe}); {@code advice}: what to do when the proxy fails ("" without one). */
         Target(Path kubeconfig, String kubeconfigSource, String context, String server, String proxy) {
-            this(kubeconfig, kubeconfigSource, context, server, proxy, proxy == null ? "no proxy" : "through proxy " + proxy);
+            this(kubeconfig, kubeconfigSource, context, server, proxy, proxy == null ? "no proxy" : "through proxy " + proxy,
+                    proxy == null ? "" : "check the proxy, or pass --proxy none when on-site");
         }
     }
 
@@ -109,7 +112,29 @@ final class KubeClients {
             }
         }
         Http.Route route = route(env, proxyOption, kubeconfigProxy, server, System.getenv());
-        return new Target(kubeconfig, source, context, server, route.proxy() == null ? null : route.proxy().value(), route.describe());
+        if (holdsCredentials(parsed) && WARNED.add(kubeconfig.toAbsolutePath().normalize())) {
+            SecretInput.warnIfReadableByOthers(kubeconfig, "kubeconfig " + kubeconfig + " holds a token or key and");
+        }
+        return new Target(kubeconfig, source, context, server, route.proxy() == null ? null : route.proxy().value(), route.describe(),
+                Http.proxyHint(route.proxy(), env.cluster().jumphost(), env.file() + " cluster.jumphost"));
+    }
+
+    /** Kubeconfigs already warned about (a run may resolve twice). */
+    private static final Set<Path> WARNED = ConcurrentHashMap.newKeySet();
+
+    /** A token, a client key or a password in the file itself (not a token file or exec plugin elsewhere). */
+    static boolean holdsCredentials(io.fabric8.kubernetes.api.model.Config parsed) {
+        if (parsed.getUsers() == null) return false;
+        for (var u : parsed.getUsers()) {
+            var a = u.getUser();
+            if (a == null) continue;
+            if (notBlank(a.getToken()) || notBlank(a.getClientKeyData()) || notBlank(a.getPassword())) return true;
+        }
+        return false;
+    }
+
+    private static boolean notBlank(String s) {
+        return s != null && !s.isBlank();
     }
 
     /** The route to the API server at {@code server}: {@link Http#route} with the environment's cluster.proxy. */
@@ -213,13 +238,23 @@ final class KubeClients {
         if (code > 0) return new GfwException(ExitCode.REMOTE_ERROR, "the API server answered " + code + ": " + reason, k);
         Throwable cause = k;
         while (cause.getCause() != null && cause.getCause() != cause) cause = cause.getCause();
+        Target t = lastConnected;
+        String where = t == null || t.server() == null ? "" : " at " + t.server() + " (" + t.route() + ")";
+        String advice = t == null ? "check the network, VPN or proxy"
+                : t.advice().isEmpty() ? "check the server address, the network or VPN" : t.advice();
         if (cause instanceof java.net.ConnectException || cause instanceof java.net.UnknownHostException || cause instanceof java.net.SocketTimeoutException
                 || cause instanceof java.util.concurrent.TimeoutException || cause instanceof java.io.IOException) {
-            return new GfwException(ExitCode.UNAVAILABLE, "cannot reach the API server: " + GfwException.firstLine(cause.getMessage() == null ? cause.toString() : cause.getMessage())
-                    + "; check the network, VPN or SOCKS proxy (ssh -D 1080 <jumphost>)", k);
+            String why = cause.getMessage() == null ? cause.getClass().getSimpleName() : GfwException.firstLine(cause.getMessage());
+            boolean slow = cause instanceof java.net.SocketTimeoutException || cause instanceof java.util.concurrent.TimeoutException || why.contains("timed out");
+            return new GfwException(ExitCode.UNAVAILABLE, "cannot reach the API server" + where + ": " + why + "; " + advice
+                    + (slow && t != null ? ", or raise --request-timeout (now " + Http.human(lastTimeout) + ")" : ""), k);
         }
-        return new GfwException(ExitCode.UNAVAILABLE, "cannot talk to the API server: " + GfwException.firstLine(k.getMessage()), k);
+        return new GfwException(ExitCode.UNAVAILABLE, "cannot talk to the API server" + where + ": " + GfwException.firstLine(k.getMessage()), k);
     }
+
+    /** The target of the latest connect(): fabric8's errors do not say which server they were about. */
+    private static volatile Target lastConnected;
+    private static volatile java.time.Duration lastTimeout = java.time.Duration.ofSeconds(30);
 
     /** kubectl's default --request-timeout. */
     static final java.time.Duration DEFAULT_REQUEST_TIMEOUT = java.time.Duration.ofSeconds(30);
@@ -247,21 +282,71 @@ final class KubeClients {
         int ms = (int) Math.min(Integer.MAX_VALUE, requestTimeout.toMillis());
         config.setConnectionTimeout(Math.min(10_000, ms));
         config.setRequestTimeout(ms);
-        config.setRequestRetryBackoffLimit(3);
+        // Connection attempts (a server that accepts and never answers fails each after the connect
+        // timeout) stay within --request-timeout: 10 s each, at most 4.
+        config.setRequestRetryBackoffLimit(Math.max(0, Math.min(3, ms / Math.min(10_000, ms) - 1)));
         config.setRequestRetryBackoffInterval(250);
+        lastConnected = target;
+        lastTimeout = requestTimeout;
         Vertx vertx = newVertx();
         KubernetesClient client;
+        var waitNotice = new WaitNotice("the API server at " + target.server() + " (" + target.route() + "), at most "
+                + Http.human(requestTimeout) + " per request (--request-timeout)");
         try {
-            client = new KubernetesClientBuilder().withConfig(config).withHttpClientFactory(new VertxHttpClientFactory(vertx)).build();
+            client = new KubernetesClientBuilder().withConfig(config).withHttpClientFactory(new VertxHttpClientFactory(vertx))
+                    .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("gfw-wait-notice", waitNotice)).build();
         } catch (RuntimeException | Error e) {
             vertx.close();
             throw e;
         }
         // fabric8 leaves a Vert.x it was given open: close it with the client (closables run after the HTTP client).
-        AutoCloseable closer = () -> closeVertx(vertx);
+        AutoCloseable closer = () -> {
+            waitNotice.cancelAll();
+            closeVertx(vertx);
+        };
         OPEN_VERTX.put(vertx, closer); // fabric8 holds closables weakly
         if (client instanceof BaseClient base) base.addToCloseable(closer);
         return client;
+    }
+
+    /** Says on stderr what a request waits for once it takes longer than ~2 s ({@link Http#waitNotice}). */
+    private static final class WaitNotice implements io.fabric8.kubernetes.client.http.Interceptor {
+        private final String what;
+        private final Map<java.util.UUID, AutoCloseable> pending = new ConcurrentHashMap<>();
+
+        WaitNotice(String what) {
+            this.what = what;
+        }
+
+        @Override
+        public void before(io.fabric8.kubernetes.client.http.BasicBuilder builder, io.fabric8.kubernetes.client.http.HttpRequest request,
+                           RequestTags tags) {
+            pending.put(request.id(), Http.waitNotice(what));
+        }
+
+        @Override
+        public void after(io.fabric8.kubernetes.client.http.HttpRequest request, io.fabric8.kubernetes.client.http.HttpResponse<?> response,
+                          io.fabric8.kubernetes.client.http.AsyncBody.Consumer<List<java.nio.ByteBuffer>> consumer) {
+            done(request);
+        }
+
+        @Override
+        public void afterConnectionFailure(io.fabric8.kubernetes.client.http.HttpRequest request, Throwable failure) {
+            done(request);
+        }
+
+        private void done(io.fabric8.kubernetes.client.http.HttpRequest request) {
+            AutoCloseable c = request == null ? null : pending.remove(request.id());
+            if (c != null) Http.closeQuietly(c);
+        }
+
+        /** fabric8 calls no interceptor when a request finally fails: the client's close ends every wait. */
+        void cancelAll() {
+            for (var id : List.copyOf(pending.keySet())) {
+                AutoCloseable c = pending.remove(id);
+                if (c != null) Http.closeQuietly(c);
+            }
+        }
     }
 
     // ---- Vert.x lifecycle: a fast exit ----------------------------------------------------------

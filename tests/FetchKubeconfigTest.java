@@ -365,6 +365,18 @@ class FetchKubeconfigTest {
     }
 
     @Test
+    void aSlowRancherIsSaidOnStderrAfterAboutTwoSeconds() throws IOException {
+        Path ws = workspace(rancher);
+        rancher.delayMillis = 3_500;
+        var r = script("dev", "--proxy", proxy.url("socks5h"), "--request-timeout", "20s", "--no-verify")
+                .env("RANCHER_TOKEN", TOKEN).env("HOME", ws.toString()).dir(ws).run();
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.err().contains("waiting for Rancher at " + rancher.url() + " (through proxy " + proxy.url("socks5h") + " (--proxy)), at most 20s ..."), r.err());
+        assertEquals(1, r.err().lines().filter(l -> l.startsWith("waiting for")).count(), "one line per run, not per request: " + r.err());
+        assertTokenNotShown(r);
+    }
+
+    @Test
     void rancherDownBehindAWorkingProxyIsUnavailable() throws IOException {
         Path ws = workspace(rancher);
         String down = "http://127.0.0.1:" + TestSocksProxy.freePort();

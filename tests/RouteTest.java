@@ -37,7 +37,7 @@ class RouteTest {
         assertEquals("GitLab CI: the agent needs no proxy", route(REMOTE, null, null, Map.of("GITLAB_CI", "true")).reason());
         assertEquals("dev.yaml cluster.proxy", origin(route(REMOTE, null, null, Map.of())));
         assertNull(route(REMOTE, null, null, Map.of("NO_PROXY", "*")).proxy(), "NO_PROXY=* exempts the environment's proxy too");
-        assertEquals("no proxy (none configured)", Http.route(REMOTE, null, null, null, null, Map.of()).describe());
+        assertEquals("no proxy: none configured", Http.route(REMOTE, null, null, null, null, Map.of()).describe());
         assertEquals("through proxy socks5h://localhost:1080 (dev.yaml cluster.proxy)", route(REMOTE, null, null, Map.of()).describe());
     }
 
