@@ -82,9 +82,10 @@ final class KubeClients {
                     + ": looked for kubeconfig-" + env.name() + " in the current directory and the repository root, and ~/.kube/config; "
                     + "run 'gfw fetch-kubeconfig " + env.name() + "' or pass --kubeconfig FILE");
         }
-        if (!Files.isReadable(kubeconfig)) {
+        if (!Files.isReadable(kubeconfig) || Files.isDirectory(kubeconfig)) {
+            String why = !Files.exists(kubeconfig) ? "does not exist" : Files.isDirectory(kubeconfig) ? "is a directory" : "cannot be read (permission denied)";
             throw new GfwException(ExitCode.NO_INPUT, "kubeconfig " + kubeconfig + " (from " + source
-                    + ") does not exist or is not readable; run 'gfw fetch-kubeconfig " + env.name() + "' or pass --kubeconfig FILE");
+                    + ") " + why + "; run 'gfw fetch-kubeconfig " + env.name() + "' or pass --kubeconfig FILE");
         }
         io.fabric8.kubernetes.api.model.Config parsed = parseKubeconfig(kubeconfig);
         String context = contextOption != null ? contextOption
@@ -179,9 +180,12 @@ final class KubeClients {
 
     static io.fabric8.kubernetes.api.model.Config parseKubeconfig(Path file) {
         try {
-            var cfg = Serialization.unmarshal(Files.readString(file), io.fabric8.kubernetes.api.model.Config.class);
+            String text = SecretInput.utf8(Files.readAllBytes(file), "kubeconfig " + file);
+            var cfg = Serialization.unmarshal(text, io.fabric8.kubernetes.api.model.Config.class);
             if (cfg == null) throw new IllegalArgumentException("empty file");
             return cfg;
+        } catch (GfwException e) {
+            throw e;
         } catch (IOException | RuntimeException e) {
             throw new GfwException(ExitCode.NO_INPUT, "kubeconfig " + file + " cannot be read as a kubeconfig: "
                     + why(e) + "; fetch a fresh one with 'gfw fetch-kubeconfig ENV'");

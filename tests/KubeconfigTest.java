@@ -319,4 +319,19 @@ class KubeconfigTest {
             assertTrue(messages(q).stream().noneMatch(l -> l.startsWith("warning:")), q.err());
         }
     }
+
+    @Test
+    void anUnreadableKubeconfigSaysWhy() throws IOException {
+        Path dir = TestSupport.tempDir("kc-why");
+        Path latin1 = dir.resolve("latin1");
+        Files.write(latin1, "apiVersion: v1\n# caf\u00e9\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        var notUtf8 = TestSupport.script("gfw", "version", "dev", "--kubeconfig", latin1.toString()).run();
+        assertEquals(ExitCode.NO_INPUT, notUtf8.exit(), notUtf8.toString());
+        assertEquals(List.of("error: kubeconfig " + latin1 + " is not UTF-8 text (a binary file, or another encoding); save it as UTF-8"), messages(notUtf8));
+
+        var directory = TestSupport.script("gfw", "version", "dev", "--kubeconfig", dir.toString()).run();
+        assertEquals(ExitCode.NO_INPUT, directory.exit(), directory.toString());
+        assertTrue(messages(directory).get(0).startsWith("error: kubeconfig " + dir + " (from --kubeconfig) is a directory;"), directory.err());
+        assertFalse(notUtf8.err().contains("Input length"), notUtf8.err());
+    }
 }
