@@ -1,6 +1,7 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES SecretInput.java
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -540,7 +541,7 @@ final class Http {
         try (InputStream in = Files.newInputStream(pemFile)) {
             certs = CertificateFactory.getInstance("X.509").generateCertificates(in);
         } catch (IOException e) {
-            throw new GfwException(ExitCode.NO_INPUT, flag + " " + pemFile + ": cannot read it: " + rootMessage(e));
+            throw new GfwException(ExitCode.NO_INPUT, flag + " " + pemFile + ": cannot read it (" + SecretInput.reason(e) + ")");
         } catch (GeneralSecurityException e) {
             throw new GfwException(ExitCode.NO_INPUT, flag + " " + pemFile + ": not a PEM certificate file: " + rootMessage(e));
         }

@@ -1,5 +1,4 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
-// Tier: API clients (lib/README.md).
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
 //SOURCES ExitCode.java
 //SOURCES GfwException.java

@@ -1,5 +1,4 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
-// Tier: files and HTTP (lib/README.md).
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 
