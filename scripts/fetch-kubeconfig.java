@@ -59,11 +59,11 @@ import picocli.CommandLine.Parameters;
  * tfvars snippet instead, {@code -o json} everything as JSON.</li>
  * </ol>
  *
- * <p>Proxy, first match wins: {@code --proxy URL} ({@code none} turns it off), {@code $HTTPS_PROXY}
- * (direct when {@code $NO_PROXY} names Rancher's host), the environment's {@code cluster.proxy} (not for a
- * loopback Rancher URL, i.e. a port-forward) — the order every gfw script uses. {@code socks5h://} lets
- * the proxy resolve host names. When the proxy is down the error says how to open it:
- * {@code ssh -D 1080 <cluster.jumphost>}.
+ * <p>Proxy: the rule of every gfw request ({@code Http.route}, README "Proxies"): {@code --proxy URL}
+ * ({@code none} turns it off); a loopback Rancher URL (a port-forward) never; none when {@code $NO_PROXY}
+ * names Rancher's host; {@code $HTTPS_PROXY}; none under GitLab CI; the environment's {@code cluster.proxy}.
+ * {@code socks5h://} lets the proxy resolve host names. When the proxy is down the error says how to
+ * open it: {@code ssh -D 1080 <cluster.jumphost>}. {@code --request-timeout} bounds each request.
  *
  * <p>GitLab CI ({@code GITLAB_CI=true}, unless {@code --no-ci}) or {@code --ci}: no Rancher call. Checks that the agent context
  * ({@code cluster.ciAgentContext}, {@code {org}/projects/kubernetes/gitlab-agents:{env}}) is in the job's
@@ -92,7 +92,7 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "fetch-kubeconfig", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Fetch a working kubeconfig-ENV from Rancher (through the SOCKS proxy), or select the GitLab agent context in CI.",
-                "Token: RANCHER_TOKEN or --token-file. Proxy: --proxy, else HTTPS_PROXY, else the environment's cluster.proxy."})
+                "Token: RANCHER_TOKEN or --token-file. Proxy: --proxy, else NO_PROXY/HTTPS_PROXY, else the environment's cluster.proxy (never for loopback)."})
 class FetchKubeconfig implements Callable<Integer> {
 
     enum Format { path, tfvars, json }
@@ -112,7 +112,7 @@ class FetchKubeconfig implements Callable<Integer> {
     @Option(names = "--token", hidden = true, paramLabel = "TOKEN")
     String tokenOnCommandLine;
 
-    @Option(names = "--proxy", paramLabel = "URL", description = "Proxy for Rancher and the API server, e.g. socks5h://localhost:1080, or none (default: $HTTPS_PROXY, else the environment's cluster.proxy).")
+    @Option(names = "--proxy", paramLabel = "URL", description = "Proxy for Rancher and the API server, e.g. socks5h://localhost:1080, or none (default: $HTTPS_PROXY unless $NO_PROXY names the host, else the environment's cluster.proxy; never for loopback).")
     String proxyOption;
 
     @Option(names = "--kubeconfig", paramLabel = "FILE", description = "Where to write (default: kubeconfig-ENV at the repository root). In CI mode: the job's kubeconfig (default: $KUBECONFIG).")
@@ -184,7 +184,7 @@ class FetchKubeconfig implements Callable<Integer> {
         String server = kubeconfig.server(context);
         refuseOtherCluster(target, context, server);
 
-        // 4. Temp file (0600), verified, renamed over the old one.
+        // 4. Verify a temp file (0600) against the API server; 5. commit: rename it over the old one.
         String header = "# kubeconfig for gfw environment " + env.name() + " (context " + context + "), from Rancher " + rancher.url()
                 + " cluster " + clusterName + " (" + fetched.clusterId() + ")\n# written by gfw fetch-kubeconfig at "
                 + Instant.now().truncatedTo(ChronoUnit.SECONDS) + "; it holds a token: keep it private, fetch again when it expires\n";
