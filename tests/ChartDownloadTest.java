@@ -125,4 +125,15 @@ class ChartDownloadTest {
         assertEquals(3, seen.size(), seen.toString());
         for (Seen s : seen) assertEquals(proxy.outgoingAddress(), s.from(), "a request came directly: " + seen);
     }
+
+    @Test
+    void gitLabCallsTakeTheSameRouteAsTheChart() throws IOException {
+        seen.clear();
+        var http = new Http.Client("GitLab").routes(u -> Http.route(u, proxy.url("socks5h"), null, null, null, Map.of()));
+        var api = new GitLabApi(url(), "glpat-SENTINEL", http);
+        var e = assertThrows(GfwException.class, () -> api.groupId("gloriousflywheel"));
+        assertEquals(ExitCode.NOT_FOUND, e.exitCode(), e.getMessage()); // the stand-in is no GitLab: 404, but reached through the proxy
+        assertFalse(e.getMessage().contains("SENTINEL"), e.getMessage());
+        assertEquals(List.of(new Seen("/api/v4/groups/gloriousflywheel", proxy.outgoingAddress())), seen);
+    }
 }
