@@ -32,16 +32,16 @@ final class AtticApi {
      * Checks the server answers, creates the environment's cache if absent, prints its public key and
      * the nix.conf lines. {@code url} null: through a port-forward to a ready Attic pod.
      */
-    static void ensureCache(KubernetesClient client, EnvConfig.Env env, String ns, String signingKey, String url, Duration timeout) {
+    static void ensureCache(KubernetesClient client, EnvConfig.Env env, String ns, String signingKey, String url, Http.Client http) {
         if (url != null) {
-            run(env, url.replaceAll("/+$", ""), "at " + url, signingKey, timeout);
+            run(env, url.replaceAll("/+$", ""), "at " + url, signingKey, http);
             return;
         }
         Pod pod = readyPod(client, ns);
         String name = pod.getMetadata().getName();
         InetAddress loopback = InetAddress.getLoopbackAddress();
         try (LocalPortForward forward = client.pods().inNamespace(ns).withName(name).portForward(env.attic().targetPort(), loopback, 0)) {
-            run(env, "http://" + loopback.getHostAddress() + ":" + forward.getLocalPort(), "through a port-forward to pod " + name, signingKey, timeout);
+            run(env, "http://" + loopback.getHostAddress() + ":" + forward.getLocalPort(), "through a port-forward to pod " + name, signingKey, http);
         } catch (IOException e) {
             throw new GfwException(ExitCode.UNAVAILABLE, "port-forward to pod " + name + " -n " + ns + " failed: " + e.getMessage());
         }
@@ -58,9 +58,9 @@ final class AtticApi {
                 + " the cache through; see 'kubectl -n " + ns + " get pods -l app.kubernetes.io/name=attic', or pass --attic-url");
     }
 
-    private static void run(EnvConfig.Env env, String base, String via, String signingKey, Duration timeout) {
+    /** {@code http}: on gfw's one proxy rule (a port-forward's loopback address is never proxied). */
+    private static void run(EnvConfig.Env env, String base, String via, String signingKey, Http.Client http) {
         String cache = env.attic().cache();
-        var http = new Http.Client("Attic").timeout(Duration.ofSeconds(Math.min(30, Math.max(1, timeout.toSeconds()))));
         Http.Response health = http.get(base + "/nix-cache-info");
         if (health.status() != 200 || !health.body().contains("StoreDir")) {
             throw new GfwException(ExitCode.REMOTE_ERROR, "Attic " + via + " answered GET /nix-cache-info with " + health.status()

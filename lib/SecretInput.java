@@ -1,5 +1,4 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
-// Tier: files and HTTP (lib/README.md).
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 
@@ -115,11 +114,18 @@ final class SecretInput {
     /** Bytes as UTF-8; anything else is said as such (Java's own message would be "Input length = 3"). */
     static String utf8(byte[] bytes, String from) {
         try {
-            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
+            return strictUtf8(bytes);
         } catch (CharacterCodingException e) {
-            throw new GfwException(ExitCode.NO_INPUT, from + " is not UTF-8 text (a binary file, or another encoding); save it as UTF-8");
+            throw new GfwException(ExitCode.NO_INPUT, from + " " + NOT_UTF8);
         }
+    }
+
+    static final String NOT_UTF8 = "is not UTF-8 text (a binary file, or another encoding); save it as UTF-8";
+
+    /** UTF-8 that refuses malformed input instead of replacing it. */
+    static String strictUtf8(byte[] bytes) throws CharacterCodingException {
+        return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes)).toString();
     }
 
     private static byte[] readStdin(String from) {

@@ -9,6 +9,7 @@
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
+//SOURCES ../lib/Http.java
 //SOURCES ../lib/KubeClients.java
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
@@ -364,6 +365,7 @@ class CnpgConnstr implements Callable<Integer> {
         String db = parts.dbname() == null ? "" : ConnectionStrings.encode(parts.dbname());
         String target = toHost + ":" + toPort + (via == null ? "" : " (" + via + ")");
         String url = "jdbc:postgresql://" + (toHost.contains(":") ? "[" + toHost + "]" : toHost) + ":" + toPort + "/" + db;
+        AutoCloseable waiting = Http.waitNotice("PostgreSQL at " + target + " to log in, at most 20s");
         try (var c = DriverManager.getConnection(url, props); var st = c.createStatement();
              var rs = st.executeQuery("select current_setting('server_version'), current_user, current_database(), pg_is_in_recovery(),"
                      + " coalesce((select ssl from pg_stat_ssl where pid = pg_backend_pid()), false)")) {
@@ -374,6 +376,8 @@ class CnpgConnstr implements Callable<Integer> {
             Cli.out().println("credentials: ok (logged in as " + rs.getString(2) + " to database " + rs.getString(3) + ")");
         } catch (SQLException e) {
             throw checkFailure(e, parts, target);
+        } finally {
+            Http.closeQuietly(waiting);
         }
     }
 

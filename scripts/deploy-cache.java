@@ -145,7 +145,7 @@ class DeployCache implements Callable<Integer> {
         } catch (ServerSideApply.PartialFailure f) {
             throw f;
         } catch (KubernetesClientException e) {
-            GfwException g = Cli.fromKubernetes(e);
+            GfwException g = KubeClients.fromKubernetes(e);
             throw new GfwException(g.exitCode(), g.getMessage() + doneSoFar(), e);
         }
     }
@@ -215,7 +215,7 @@ class DeployCache implements Callable<Integer> {
             Cli.info("health check and cache " + env.attic().cache() + " not checked (" + (diff ? "--diff" : "server dry run") + ": nothing runs yet)");
             return ExitCode.OK;
         }
-        AtticApi.ensureCache(client, env, ns, signingKey, atticUrl, waitLimit);
+        AtticApi.ensureCache(client, env, ns, signingKey, atticUrl, clusterOptions.http(env, "Attic"));
         return ExitCode.OK;
     }
 
@@ -277,7 +277,7 @@ class DeployCache implements Callable<Integer> {
         try {
             r = ServerSideApply.applyOne(client, desired, ServerSideApply.Lookup.UNKNOWN, options);
         } catch (KubernetesClientException e) {
-            GfwException g = e.getCode() == 409 ? ServerSideApply.conflict(desired, e) : Cli.fromKubernetes(e);
+            GfwException g = e.getCode() == 409 ? ServerSideApply.conflict(desired, e) : KubeClients.fromKubernetes(e);
             throw new GfwException(g.exitCode(), ServerSideApply.ref(desired) + ": " + g.getMessage() + doneSoFar(), e);
         }
         report(r);

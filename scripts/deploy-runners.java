@@ -9,6 +9,7 @@
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
+//SOURCES ../lib/Http.java
 //SOURCES ../lib/KubeClients.java
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
@@ -99,6 +100,9 @@ class DeployRunners implements Callable<Integer> {
     @Option(names = "--chart-repo", paramLabel = "URL", description = "Helm repository to fetch the chart from (default: the environment's runnerChart.repository).")
     String chartRepo;
 
+    @Option(names = "--cacert", paramLabel = "FILE", description = "Trust only the CA certificates in this PEM file for the chart repository (a private mirror).")
+    Path chartCaCert;
+
     @Option(names = "--gitlab-url", paramLabel = "URL", description = "GitLab API base URL for creating runners (default: organization.gitlabUrl).")
     String gitlabUrl;
 
@@ -144,7 +148,7 @@ class DeployRunners implements Callable<Integer> {
         var helm = new HelmReleases.JvmHelm(target);
         for (RunnerValues.Release r : releases) helm.template(chart, r.namespace(), r.name(), r.values());
         var outcomes = new ArrayList<Outcome>();
-        try (KubernetesClient client = KubeClients.connect(target)) {
+        try (KubernetesClient client = cluster.connect(target)) {
             requireNamespace(client, env);
             Map<String, String> tokens = ensureTokens(env, client, releases, serverDryRun);
             for (RunnerValues.Release r : releases) {
@@ -195,7 +199,7 @@ class DeployRunners implements Callable<Integer> {
             return result;
         }
         String accessToken = gitlabToken(missing);
-        var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), accessToken);
+        var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), accessToken, cluster.http(env, "GitLab"));
         long groupId = api.groupId(env.organization().group());
         for (RunnerValues.Release r : missing) {
             String description = r.name() + " (" + env.name() + ", " + env.cluster().name() + ")";
@@ -205,7 +209,7 @@ class DeployRunners implements Callable<Integer> {
                 ServerSideApply.apply(client, RunnerValues.tokenSecret(r, created.token(), created.id()), false, change.forceConflicts);
             } catch (RuntimeException e) {
                 GfwException why = e instanceof GfwException g ? g
-                        : e instanceof io.fabric8.kubernetes.client.KubernetesClientException k ? Cli.fromKubernetes(k)
+                        : e instanceof io.fabric8.kubernetes.client.KubernetesClientException k ? KubeClients.fromKubernetes(k)
                         : new GfwException(ExitCode.INTERNAL, String.valueOf(e));
                 String undo;
                 try {
@@ -339,7 +343,7 @@ class DeployRunners implements Callable<Integer> {
     private int status(EnvConfig.Env env, List<RunnerValues.Release> releases) {
         KubeClients.Target target = cluster.target(env);
         var helm = new HelmReleases.JvmHelm(target);
-        try (KubernetesClient client = KubeClients.connect(target)) {
+        try (KubernetesClient client = cluster.connect(target)) {
             if (watch) return watchStatus(helm, client, releases);
             var rows = statusRows(helm, client, releases);
             Cli.out().print(render(rows));
@@ -437,7 +441,9 @@ class DeployRunners implements Callable<Integer> {
         if (chartPath != null) return HelmReleases.localChart(chartPath, c.name(), c.version(), env.file());
         String repo = chartRepo != null ? chartRepo : c.repository();
         Cli.info("fetching chart " + c.name() + " " + c.version() + " from " + repo + " (cached in " + chartCache + ")");
-        return HelmReleases.fetchChart(repo, c.name(), c.version(), chartCache);
+        Http.Client http = cluster.http(env, "the chart repository");
+        if (chartCaCert != null) http.caCert(chartCaCert, "--cacert");
+        return HelmReleases.fetchChart(repo, c.name(), c.version(), chartCache, http);
     }
 
     // ---- output ---------------------------------------------------------------------------------

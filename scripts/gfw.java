@@ -15,10 +15,8 @@
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/KubeClients.java
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
-//SOURCES ../lib/ServerSideApply.java
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -130,7 +128,7 @@ class gfw implements Callable<Integer>, Cli.Subcommands {
             if (env != null) {
                 EnvConfig.Env e = envOptions.load(env);
                 var target = cluster.target(e);
-                try (var client = KubeClients.connect(target)) {
+                try (var client = cluster.connect(target)) {
                     var v = client.getKubernetesVersion();
                     Cli.out().println("server " + v.getGitVersion() + " (" + target.server() + ", context " + target.context() + ")");
                 }

@@ -306,7 +306,7 @@ class ProvisionNamespaces implements Callable<Integer> {
         try {
             inventory = ServerSideApply.Inventory.read(client, NAMESPACED_KINDS, selector(env), options);
         } catch (KubernetesClientException e) {
-            GfwException g = Cli.fromKubernetes(e);
+            GfwException g = KubeClients.fromKubernetes(e);
             throw new GfwException(g.exitCode(), g.getMessage() + " (reading the current state; nothing was changed)", e);
         }
         List<String> terminating = terminating(inventory, objects);

@@ -104,6 +104,42 @@ class SecretInputTest {
         assertNothingWritten(ws);
     }
 
+    /** At a terminal (a pseudo-terminal made by Python's pty module), --token-file - asks without echo. */
+    @Test
+    void atATerminalTheTokenIsAskedForWithoutEcho() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(TestSupport.command("python3", "-c", "import pty").run().exit() == 0, "needs python3 for a pty");
+        Path ws = KubeconfigTest.workspace();
+        String driver = String.join("\n",
+                "import os, pty, sys, time",
+                "pid, fd = pty.fork()",
+                "if pid == 0:",
+                "    os.execvp(sys.argv[1], sys.argv[1:])",
+                "out = b''",
+                "deadline = time.time() + 120",
+                "sent = False",
+                "while time.time() < deadline:",
+                "    try:",
+                "        chunk = os.read(fd, 4096)",
+                "    except OSError:",
+                "        break",
+                "    if not chunk:",
+                "        break",
+                "    out += chunk",
+                "    if not sent and b'(not echoed): ' in out:",
+                "        os.write(fd, b'" + SENTINEL + "\\r')",
+                "        sent = True",
+                "_, status = os.waitpid(pid, 0)",
+                "sys.stdout.write(out.decode('utf-8', 'replace'))",
+                "sys.exit(os.WEXITSTATUS(status))");
+        var r = TestSupport.command("python3", "-c", driver, TestSupport.repo().resolve("jbang").toString(),
+                TestSupport.repo().resolve("scripts/fetch-kubeconfig.java").toString(), "dev", "--no-ci", "--token-file", "-", "--proxy", "none",
+                "--rancher-url", "http://127.0.0.1:" + TestSocksProxy.freePort()).env("HOME", ws.toString()).dir(ws).run();
+        assertTrue(r.out().contains("Rancher API token (not echoed): "), r.toString());
+        assertEquals(ExitCode.UNAVAILABLE, r.exit(), "the token was read and Rancher (a closed port) tried: " + r);
+        assertFalse(r.out().contains("SENTINEL"), "the token was echoed:\n" + r.out());
+        assertNothingWritten(ws);
+    }
+
     @Test
     void permissionDeniedIsNamed() {
         // Root reads any file, so the reason is checked where it is worded.
