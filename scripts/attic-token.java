@@ -14,6 +14,7 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/ServerSideApply.java
 //SOURCES ../lib/AtticTokens.java
+//SOURCES ../lib/SecretInput.java
 
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
@@ -206,9 +207,10 @@ class AtticToken implements Callable<Integer> {
     }
 
     private int decode(EnvConfig.Env env) throws IOException {
-        String token = new String(System.in.readAllBytes(), StandardCharsets.UTF_8).trim();
+        // gfw's one secret reader: stdin, or at a terminal a prompt that does not echo.
+        String token = SecretInput.read(new SecretInput.Spec("--decode", "ATTIC_TOKEN", "the Attic token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIi...",
+                "--decode reads the token on stdin"), "-").value();
         if (token.startsWith("ATTIC_TOKEN=")) token = token.substring("ATTIC_TOKEN=".length());
-        if (token.isEmpty()) throw new GfwException(ExitCode.USAGE, "--decode reads the token on stdin, and stdin was empty");
         AtticTokens.Decoded unchecked = AtticTokens.decode(token, null);
         var m = new LinkedHashMap<String, Object>(unchecked.claims());
         // Dates as people read them next to the epoch seconds.
