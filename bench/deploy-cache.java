@@ -92,7 +92,7 @@ class DeployCacheBench {
             Run k = kubectlRuns.get(0);
             System.out.printf("| gfw deploy-cache dev | %d (3 of them Secrets) + the cache check through a port-forward | %d | %d (%d / %d / %d) |%n", docs.size() + 3, median(gfwRuns), g.total(), g.reads(), g.writes(), g.discovery());
             System.out.printf("| kubectl apply --server-side | %d (no Secrets) | %d | %d (%d / %d / %d) |%n", docs.size(), median(kubectlRuns), k.total(), k.reads(), k.writes(), k.discovery());
-            System.out.printf("%n(first deploy: %d ms, %d requests, %d writes; %d rounds; %d cores, java %s)%n", first.millis(), first.total(), first.writes(),
+            System.out.printf("%n(gfw %s; first deploy: %d ms, %d requests, %d writes; %d rounds; %d cores, java %s)%n", Cli.VERSION, first.millis(), first.total(), first.writes(),
                     rounds, Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
         } finally {
             TestSupport.shutdown();

@@ -4,7 +4,6 @@
 //SOURCES GfwException.java
 //SOURCES Http.java
 //SOURCES Output.java
-//SOURCES Cli.java
 //SOURCES EnvConfig.java
 //SOURCES AtticTokens.java
 //SOURCES CacheObjects.java
@@ -28,20 +27,20 @@ import java.util.Map;
  */
 final class AtticApi {
 
+    /** What the check found: how Attic was reached, whether the cache was created now, its key and substituter URL. */
+    record CacheInfo(String via, String cache, boolean created, String publicKey, String substituter) {}
+
     /**
      * Checks the server answers, creates the environment's cache if absent, prints its public key and
      * the nix.conf lines. {@code url} null: through a port-forward to a ready Attic pod.
      */
-    static void ensureCache(KubernetesClient client, EnvConfig.Env env, String ns, String signingKey, String url, Http.Client http) {
-        if (url != null) {
-            run(env, url.replaceAll("/+$", ""), "at " + url, signingKey, http);
-            return;
-        }
+    static CacheInfo ensureCache(KubernetesClient client, EnvConfig.Env env, String ns, String signingKey, String url, Http.Client http) {
+        if (url != null) return run(env, url.replaceAll("/+$", ""), "at " + url, signingKey, http);
         Pod pod = readyPod(client, ns);
         String name = pod.getMetadata().getName();
         InetAddress loopback = InetAddress.getLoopbackAddress();
         try (LocalPortForward forward = client.pods().inNamespace(ns).withName(name).portForward(env.attic().targetPort(), loopback, 0)) {
-            run(env, "http://" + loopback.getHostAddress() + ":" + forward.getLocalPort(), "through a port-forward to pod " + name, signingKey, http);
+            return run(env, "http://" + loopback.getHostAddress() + ":" + forward.getLocalPort(), "through a port-forward to pod " + name, signingKey, http);
         } catch (IOException e) {
             throw new GfwException(ExitCode.UNAVAILABLE, "port-forward to pod " + name + " -n " + ns + " failed: " + e.getMessage());
         }
@@ -59,14 +58,13 @@ final class AtticApi {
     }
 
     /** {@code http}: on gfw's one proxy rule (a port-forward's loopback address is never proxied). */
-    private static void run(EnvConfig.Env env, String base, String via, String signingKey, Http.Client http) {
+    private static CacheInfo run(EnvConfig.Env env, String base, String via, String signingKey, Http.Client http) {
         String cache = env.attic().cache();
         Http.Response health = http.get(base + "/nix-cache-info");
         if (health.status() != 200 || !health.body().contains("StoreDir")) {
             throw new GfwException(ExitCode.REMOTE_ERROR, "Attic " + via + " answered GET /nix-cache-info with " + health.status()
                     + " (expected 200 with StoreDir); check the attic pods' logs");
         }
-        Cli.info("attic: /nix-cache-info ok (" + via + ")");
         String token = AtticTokens.mint(signingKey, "gfw-deploy-cache", Instant.now(), Duration.ofMinutes(5), Map.of(cache, List.of("r", "cc", "cr")));
         http.bearer(token);
         String path = "/_api/v1/cache-config/" + cache;
@@ -96,11 +94,7 @@ final class AtticApi {
             throw new GfwException(ExitCode.REMOTE_ERROR, "Attic " + via + ": cache " + cache + " has no public_key in GET " + path);
         }
         String substituter = config.get("substituter_endpoint") instanceof String s && !s.isBlank() ? s : CacheObjects.apiEndpoint(env) + cache;
-        Cli.out().println("cache/" + cache + " " + (created ? "created" : "unchanged"));
-        Cli.out().println("public key: " + publicKey);
-        Cli.out().println("nix.conf:");
-        Cli.out().println("  substituters = " + substituter);
-        Cli.out().println("  trusted-public-keys = " + publicKey);
+        return new CacheInfo(via, cache, created, publicKey, substituter);
     }
 
     /** One line from Attic's error body ({"code", "error", "message"}), never the token. */

@@ -1,5 +1,4 @@
-// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
-//SOURCES EnvConfig.java
+// No //SOURCES line: EnvConfig (whose Validator this uses) sources this file, which is only ever compiled with it.
 
 import java.util.List;
 import java.util.Map;

@@ -8,8 +8,6 @@
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/CacheConfig.java
-//SOURCES ../lib/KubeClients.java
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/ServerSideApply.java
@@ -49,7 +47,7 @@ import picocli.CommandLine.Parameters;
  *   ./jbang scripts/attic-token.java dev --sub ci-runner --pull main --push main --validity 90d
  * </pre>
  */
-@Command(name = "attic-token", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "attic-token", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
         description = {"Mint (or --decode) an Attic token signed with the cluster's key.",
                 "A cache may be '*' or a pattern like 'team-*'.",
                 "Example: attic-token dev --sub ci-runner --pull main --push main", ""},

@@ -215,7 +215,13 @@ class DeployCache implements Callable<Integer> {
             Cli.info("health check and cache " + env.attic().cache() + " not checked (" + (diff ? "--diff" : "server dry run") + ": nothing runs yet)");
             return ExitCode.OK;
         }
-        AtticApi.ensureCache(client, env, ns, signingKey, atticUrl, clusterOptions.http(env, "Attic"));
+        AtticApi.CacheInfo cache = AtticApi.ensureCache(client, env, ns, signingKey, atticUrl, clusterOptions.http(env, "Attic"));
+        Cli.info("attic: /nix-cache-info ok (" + cache.via() + ")");
+        Cli.out().println("cache/" + cache.cache() + " " + (cache.created() ? "created" : "unchanged"));
+        Cli.out().println("public key: " + cache.publicKey());
+        Cli.out().println("nix.conf:");
+        Cli.out().println("  substituters = " + cache.substituter());
+        Cli.out().println("  trusted-public-keys = " + cache.publicKey());
         return ExitCode.OK;
     }
 
