@@ -64,7 +64,7 @@ import picocli.CommandLine.Parameters;
  *   ./jbang scripts/deploy-cache.java dev --dry-run=client
  * </pre>
  */
-@Command(name = "deploy-cache", mixinStandardHelpOptions = true, sortOptions = false,
+@Command(name = "deploy-cache", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
         description = {"Deploy the Attic binary cache and its CloudNativePG database.",
                 "Secrets stay in Secrets; unchanged objects are skipped, so a re-run sends no write.",
                 "Example: deploy-cache dev --dry-run=client", ""},
