@@ -1,6 +1,7 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubernetes.api.model.ConfigMap;
@@ -413,5 +414,51 @@ class DeployCacheTest {
         assertFalse(byKind.containsKey("PersistentVolumeClaim/attic-storage"), "s3: no local volume");
         Map<?, ?> secrets = (Map<?, ?>) byKind.get("Secret/attic-secrets").get("stringData");
         assertEquals(Map.of("DATABASE_URL", "****", "AWS_ACCESS_KEY_ID", "****", "AWS_SECRET_ACCESS_KEY", "****"), secrets);
+    }
+
+    @Test
+    @Order(11)
+    void s3CredentialsComeFromTheirSecretIntoAtticSecretsOnly() throws Exception {
+        String s3ns = namespace("gfw-cache-s3-");
+        PortForwardStandIn.install(api, s3ns, "attic-0", 8080, "127.0.0.1", attic.port());
+        Path dir = TestSupport.tempDir("cache-s3");
+        String dev = Files.readString(Path.of(envDir, "dev.yaml"));
+        String s3 = dev.replace("    type: local\n    size: 20Gi\n", "    type: s3\n    bucket: attic-dev\n    endpoint: https://minio.example:9000\n"
+                + "    region: us-east-1\n    credentialsSecret: attic-s3\n");
+        Files.writeString(dir.resolve("dev.yaml"), s3);
+        var args = List.of("dev", "--env-dir", dir.toString(), "-n", s3ns, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--timeout", "60s");
+
+        var missing = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
+        assertEquals(ExitCode.NOT_FOUND, missing.exit(), missing.toString());
+        assertEquals(1, missing.err().lines().filter(l -> l.startsWith("error:")).count(), missing.err());
+        assertTrue(missing.err().contains("secret attic-s3 in namespace " + s3ns + " (cache.storage.credentialsSecret) must exist"), missing.err());
+
+        String secretKey = "s3cr3t/" + TestApiServer.randomHex(6);
+        kube.resource(new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata().withName("attic-s3").withNamespace(s3ns).endMetadata()
+                .addToStringData("AWS_ACCESS_KEY_ID", "AKIATEST").addToStringData("AWS_SECRET_ACCESS_KEY", secretKey).build()).create();
+        // The port-forward still leads to the Attic of the first namespace, which holds another key: 77, one line.
+        var rejected = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
+        assertEquals(ExitCode.AUTH, rejected.exit(), rejected.toString());
+        assertEquals(1, rejected.err().lines().filter(l -> l.startsWith("error:")).count(), rejected.err());
+        assertTrue(rejected.err().contains("rejected gfw's token for GET /_api/v1/cache-config/main (401"), rejected.err());
+
+        try (var own = new AtticStandIn(() -> signingKey(s3ns))) {
+            PortForwardStandIn.install(api, s3ns, "attic-0", 8080, "127.0.0.1", own.port());
+            var ok = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
+            assertEquals(0, ok.exit(), ok.toString());
+            assertTrue(ok.out().contains("cache/main created"), ok.out());
+            s3Checks(s3ns, secretKey, ok);
+        }
+    }
+
+    void s3Checks(String s3ns, String secretKey, TestSupport.Result ok) {
+        Secret atticSecrets = kube.secrets().inNamespace(s3ns).withName("attic-secrets").get();
+        assertEquals("AKIATEST", decode(atticSecrets, "AWS_ACCESS_KEY_ID"));
+        assertEquals(secretKey, decode(atticSecrets, "AWS_SECRET_ACCESS_KEY"));
+        String toml = kube.configMaps().inNamespace(s3ns).withName("attic-config").get().getData().get("server.toml");
+        assertTrue(toml.contains("type = \"s3\"") && toml.contains("endpoint = \"https://minio.example:9000\""), toml);
+        assertFalse(toml.contains(secretKey) || toml.contains("AKIATEST"), toml);
+        assertFalse(ok.out().contains(secretKey) || ok.err().contains(secretKey));
+        assertNull(kube.persistentVolumeClaims().inNamespace(s3ns).withName("attic-storage").get(), "no local volume with s3");
     }
 }
