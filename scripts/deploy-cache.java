@@ -82,7 +82,7 @@ class DeployCache implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "With --dry-run=client: yaml (default) or json (a List); secret values are masked.")
     Output.Format format;
 
-    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "10m", description = "How long to wait for the database and the rollout (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "10m", description = "How long to wait, in all, for the database and the rollouts (default: ${DEFAULT-VALUE}).")
     String timeout;
 
     @Option(names = "--install-operator", description = "Install the pinned cloudnative-pg chart (cache.operator) with Helm when the CNPG operator is missing.")
@@ -113,6 +113,8 @@ class DeployCache implements Callable<Integer> {
     private EnvConfig.Env env;
     private String ns;
     private Duration waitLimit;
+    /** One deadline for every wait of the run (database, then both rollouts): --timeout bounds the whole wait. */
+    private long deadline;
     private final ServerSideApply.Options options = new ServerSideApply.Options();
     private final List<ServerSideApply.Result> results = new ArrayList<>();
 
@@ -126,6 +128,7 @@ class DeployCache implements Callable<Integer> {
             throw new GfwException(ExitCode.REFUSED, "--rotate-jwt-key invalidates every Attic token issued so far (runners, laptops, CI): add --yes to confirm");
         }
         waitLimit = Cli.duration(timeout, "--timeout");
+        deadline = System.nanoTime() + waitLimit.toNanos();
         env = envOptions.load(envName);
         if (env.cache() == null) {
             throw new GfwException(ExitCode.CONFIG, env.file() + " has no cache: section; add one (image, storage, ...) as environments/README.md describes");
@@ -180,7 +183,7 @@ class DeployCache implements Callable<Integer> {
         requireOperator(client, writes);
 
         // 2. The database owner's password: generated once, never rewritten.
-        Secret pgSecret = keepOrCreate(client, CacheObjects.pgCredentials(env, ns, newPassword()), false);
+        keepOrCreate(client, CacheObjects.pgCredentials(env, ns, newPassword()), false);
 
         // 3. The Cluster, then wait for it.
         apply(client, CacheObjects.cluster(env, ns));
@@ -193,7 +196,7 @@ class DeployCache implements Callable<Integer> {
 
         // 5. attic-secrets from the secret CNPG wrote.
         String signingKey = value(signing, AtticTokens.SIGNING_KEY);
-        CacheObjects.Secrets secrets = secrets(client, pgSecret, signingKey);
+        CacheObjects.Secrets secrets = secrets(client, signingKey);
         if (secrets.databaseUrl() == null) {
             report(new ServerSideApply.Result(CacheObjects.atticSecrets(env, ns, new CacheObjects.Secrets("", "", "", "")),
                     ServerSideApply.Action.created, options.serverDryRun, List.of(), "not checked: built from secret " + env.cnpg().appSecret()
@@ -327,7 +330,7 @@ class DeployCache implements Callable<Integer> {
     }
 
     /** DATABASE_URL from CNPG's app secret (null while it does not exist), the key, and S3 credentials when used. */
-    private CacheObjects.Secrets secrets(KubernetesClient client, Secret pgSecret, String signingKey) {
+    private CacheObjects.Secrets secrets(KubernetesClient client, String signingKey) {
         String url = null;
         Secret app = client.secrets().inNamespace(ns).withName(env.cnpg().appSecret()).get();
         if (app != null) {
@@ -367,7 +370,6 @@ class DeployCache implements Callable<Integer> {
 
     private void waitForCluster(KubernetesClient client) {
         String name = env.cnpg().cluster();
-        long deadline = System.nanoTime() + waitLimit.toNanos();
         long start = System.nanoTime();
         String last = null;
         while (true) {
@@ -393,7 +395,6 @@ class DeployCache implements Callable<Integer> {
     }
 
     private void waitForRollout(KubernetesClient client, String name) {
-        long deadline = System.nanoTime() + waitLimit.toNanos();
         String last = null;
         while (true) {
             var d = client.apps().deployments().inNamespace(ns).withName(name).get();
