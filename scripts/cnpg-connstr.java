@@ -358,14 +358,16 @@ class CnpgConnstr implements Callable<Integer> {
         if (parts.password() != null) props.setProperty("password", parts.password());
         String ssl = parts.params().get("sslmode");
         if (ssl != null) props.setProperty("sslmode", ssl);
-        props.setProperty("connectTimeout", "10");
-        props.setProperty("loginTimeout", "20");
-        props.setProperty("socketTimeout", "30");
+        // --request-timeout bounds the login as it bounds API requests (pgjdbc takes whole seconds).
+        long seconds = Math.max(1, cluster.requestTimeout().toSeconds());
+        props.setProperty("connectTimeout", String.valueOf(Math.min(10, seconds)));
+        props.setProperty("loginTimeout", String.valueOf(seconds));
+        props.setProperty("socketTimeout", String.valueOf(seconds));
         props.setProperty("ApplicationName", "gfw cnpg-connstr --check");
         String db = parts.dbname() == null ? "" : ConnectionStrings.encode(parts.dbname());
         String target = toHost + ":" + toPort + (via == null ? "" : " (" + via + ")");
         String url = "jdbc:postgresql://" + (toHost.contains(":") ? "[" + toHost + "]" : toHost) + ":" + toPort + "/" + db;
-        AutoCloseable waiting = Http.waitNotice("PostgreSQL at " + target + " to log in, at most 20s");
+        AutoCloseable waiting = Http.waitNotice("PostgreSQL at " + target + " to log in, at most " + seconds + "s (--request-timeout)");
         try (var c = DriverManager.getConnection(url, props); var st = c.createStatement();
              var rs = st.executeQuery("select current_setting('server_version'), current_user, current_database(), pg_is_in_recovery(),"
                      + " coalesce((select ssl from pg_stat_ssl where pid = pg_backend_pid()), false)")) {

@@ -280,6 +280,13 @@ class KubeconfigTest {
             assertTrue(errors.get(0).contains("raise --request-timeout (now 3s)"), r.err());
             assertFalse(r.err().contains("ssh -D") || r.err().contains("<jumphost>"), "no proxy is involved: no tunnel advice\n" + r.err());
             assertTrue(seconds < 25, "--request-timeout 3s took " + seconds + " s (JBang start included)");
+
+            // A command that writes: the same line, and nothing reached the server but connection attempts.
+            var write = TestSupport.script("provision-namespaces", "dev", "--kubeconfig", kc.toString(), "--request-timeout", "2s").run();
+            assertEquals(ExitCode.UNAVAILABLE, write.exit(), write.toString());
+            assertTrue(write.err().contains("error: cannot reach the API server at " + route + ": "), write.err());
+            assertTrue(write.err().contains("nothing was changed"), write.err());
+            assertEquals("", write.out());
         }
     }
 
