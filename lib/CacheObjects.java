@@ -150,14 +150,16 @@ final class CacheObjects {
                 .addToStringData(AtticTokens.SIGNING_KEY, keyBase64).build();
     }
 
-    /** DATABASE_URL, plus the S3 credentials when storage is s3. */
+    /**
+     * DATABASE_URL only, and exactly as {@code cnpg-connstr --write-secret} writes it (name, namespace,
+     * base64 data; no labels, no type): both apply it with field manager gfw, and with any other shape
+     * each would remove the other's fields. The S3 credentials are not copied here: the pods read them
+     * from {@code cache.storage.credentialsSecret} itself.
+     */
     static Secret atticSecrets(EnvConfig.Env env, String ns, Secrets s) {
-        var b = new SecretBuilder().withMetadata(meta(env, ns, env.attic().secret(), "server")).withType("Opaque")
-                .addToStringData(DATABASE_URL, s.databaseUrl());
-        if (env.cache().storage().s3()) {
-            b.addToStringData("AWS_ACCESS_KEY_ID", s.s3AccessKeyId()).addToStringData("AWS_SECRET_ACCESS_KEY", s.s3SecretAccessKey());
-        }
-        return b.build();
+        return new SecretBuilder().withNewMetadata().withName(env.attic().secret()).withNamespace(ns).endMetadata()
+                .addToData(DATABASE_URL, java.util.Base64.getEncoder().encodeToString(String.valueOf(s.databaseUrl()).getBytes(StandardCharsets.UTF_8)))
+                .build();
     }
 
     /**
@@ -230,8 +232,9 @@ final class CacheObjects {
         out.add(fromSecret("ATTIC_SERVER_DATABASE_URL", env.attic().secret(), DATABASE_URL));
         out.add(fromSecret("ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64", AtticTokens.SIGNING_SECRET, AtticTokens.SIGNING_KEY));
         if (env.cache().storage().s3()) {
-            out.add(fromSecret("AWS_ACCESS_KEY_ID", env.attic().secret(), "AWS_ACCESS_KEY_ID"));
-            out.add(fromSecret("AWS_SECRET_ACCESS_KEY", env.attic().secret(), "AWS_SECRET_ACCESS_KEY"));
+            String credentials = env.cache().storage().credentialsSecret();
+            out.add(fromSecret("AWS_ACCESS_KEY_ID", credentials, "AWS_ACCESS_KEY_ID"));
+            out.add(fromSecret("AWS_SECRET_ACCESS_KEY", credentials, "AWS_SECRET_ACCESS_KEY"));
         }
         return out;
     }
