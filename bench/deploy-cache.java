@@ -9,18 +9,17 @@
 //SOURCES ../tests/support/CnpgOperatorStandIn.java
 //SOURCES ../tests/support/AtticStandIn.java
 //SOURCES ../lib/Cli.java
+//SOURCES BenchRuns.java
 //MAIN DeployCacheBench
 
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
-import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Benchmark (not a test): a no-op re-run of {@code deploy-cache dev} on an unchanged cluster — wall
@@ -40,7 +39,7 @@ class DeployCacheBench {
 
     public static void main(String... args) throws Exception {
         int rounds = args.length == 2 && args[0].equals("--rounds") ? Integer.parseInt(args[1]) : 5;
-        Path repo = ProvisionBenchShared.findRepo();
+        Path repo = BenchRuns.findRepo();
         String ns = "attic-cache-dev";
         try (TestApiServer server = TestApiServer.start()) {
             var kube = server.client();
@@ -99,39 +98,14 @@ class DeployCacheBench {
         }
     }
 
-    record Run(long millis, int reads, int writes, int discovery, int total) {}
+    record Run(long millis, long reads, long writes, long discovery, long total) {}
 
     static Run measure(Path repo, TestApiServer server, List<String> command) throws Exception {
-        server.resetRequests();
-        File log = File.createTempFile("gfw-bench", ".out");
-        long t0 = System.nanoTime();
-        var p = new ProcessBuilder(command).directory(repo.toFile()).redirectErrorStream(true).redirectOutput(log).start();
-        if (!p.waitFor(10, TimeUnit.MINUTES)) throw new IllegalStateException("timed out: " + command);
-        long ms = (System.nanoTime() - t0) / 1_000_000;
-        if (p.exitValue() != 0) throw new IllegalStateException("exit " + p.exitValue() + ": " + String.join(" ", command) + "\n" + Files.readString(log.toPath()));
-        log.delete();
-        int reads = 0, writes = 0, discovery = 0;
-        for (TestApiServer.Request r : server.requests()) {
-            if (r.isMutating()) writes++;
-            else if (r.path().startsWith("/openapi") || r.path().matches("/api|/apis|/version|/api/v1|/apis/[^/]+(/[^/]+)?")) discovery++;
-            else reads++;
-        }
-        return new Run(ms, reads, writes, discovery, reads + writes + discovery);
+        BenchRuns.Timed t = BenchRuns.run(repo, server, command);
+        return new Run(t.millis(), t.reads(), t.writes(), t.discovery(), t.requests().size());
     }
 
     static long median(List<Run> runs) {
-        var ms = new ArrayList<>(runs.stream().map(Run::millis).toList());
-        ms.sort(null);
-        return ms.get(ms.size() / 2);
-    }
-
-    /** Where the repository is (as bench/provision-namespaces.java finds it). */
-    static final class ProvisionBenchShared {
-        static Path findRepo() {
-            for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-                if (Files.isRegularFile(p.resolve("jbang-catalog.json")) && Files.isDirectory(p.resolve("scripts"))) return p;
-            }
-            throw new IllegalStateException("run from the gfw repository");
-        }
+        return BenchRuns.median(runs.stream().map(Run::millis).toList());
     }
 }
