@@ -22,6 +22,8 @@
 //SOURCES ../lib/AtticTokens.java
 //SOURCES ../lib/CacheObjects.java
 //SOURCES ../lib/AtticApi.java
+//SOURCES ../lib/Manifests.java
+//SOURCES ../lib/ApplyRun.java
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -113,10 +115,9 @@ class DeployCache implements Callable<Integer> {
     private EnvConfig.Env env;
     private String ns;
     private Duration waitLimit;
-    /** One deadline for every wait of the run (database, then both rollouts): --timeout bounds the whole wait. */
-    private long deadline;
-    private final ServerSideApply.Options options = new ServerSideApply.Options();
-    private final List<ServerSideApply.Result> results = new ArrayList<>();
+    /** The objects handled, the apply options and the one deadline of every wait (database, then both rollouts). */
+    private ApplyRun run;
+    private ServerSideApply.Options options;
 
     @Override
     public Integer call() {
@@ -128,7 +129,6 @@ class DeployCache implements Callable<Integer> {
             throw new GfwException(ExitCode.REFUSED, "--rotate-jwt-key invalidates every Attic token issued so far (runners, laptops, CI): add --yes to confirm");
         }
         waitLimit = Cli.duration(timeout, "--timeout");
-        deadline = System.nanoTime() + waitLimit.toNanos();
         env = envOptions.load(envName);
         if (env.cache() == null) {
             throw new GfwException(ExitCode.CONFIG, env.file() + " has no cache: section; add one (image, storage, ...) as environments/README.md describes");
@@ -139,9 +139,8 @@ class DeployCache implements Callable<Integer> {
 
         change.confirm(env, "deploy the cache on " + env.cluster().name());
         boolean writes = change.writes();
-        options.serverDryRun = change.serverDryRun();
-        options.forceConflicts = change.forceConflicts;
-        options.diffOnly = diff;
+        run = new ApplyRun(env.name(), diff, change.serverDryRun(), change.forceConflicts, waitLimit);
+        options = run.options;
 
         try (KubernetesClient client = ServerSideApply.withoutClientRetries(clusterOptions.connect(env))) {
             return deploy(client, writes);
@@ -149,7 +148,7 @@ class DeployCache implements Callable<Integer> {
             throw f;
         } catch (KubernetesClientException e) {
             GfwException g = KubeClients.fromKubernetes(e);
-            throw new GfwException(g.exitCode(), g.getMessage() + doneSoFar(), e);
+            throw new GfwException(g.exitCode(), g.getMessage() + run.doneSoFar(), e);
         }
     }
 
@@ -166,7 +165,7 @@ class DeployCache implements Callable<Integer> {
         objects.add(CacheObjects.atticSecrets(env, ns, secrets));
         objects.addAll(CacheObjects.atticObjects(env, ns, secrets));
         Output.Format f = format == null ? Output.Format.yaml : format;
-        Cli.out().print(Output.objects(objects.stream().map(CacheObjects::masked).toList(), f));
+        Cli.out().print(Output.objects(objects.stream().map(Manifests::masked).toList(), f));
         if (f == Output.Format.json) Cli.out().println();
         Cli.info(env.name() + ": " + objects.size() + " objects in namespace " + ns + " (client dry run: nothing sent; secret values are generated"
                 + " or read at apply time and never printed" + (env.planned() ? "; the environment is planned, applying it is refused" : "") + ")");
@@ -208,10 +207,10 @@ class DeployCache implements Callable<Integer> {
         // 6-7. Configuration and workloads, then the rollout.
         for (HasMetadata o : CacheObjects.atticObjects(env, ns, secrets)) apply(client, o);
         if (writes) {
-            waitForRollout(client, CacheObjects.DEPLOYMENT);
-            waitForRollout(client, CacheObjects.GC_DEPLOYMENT);
+            run.waitForRollout(client, ns, CacheObjects.DEPLOYMENT, "app.kubernetes.io/name=attic");
+            run.waitForRollout(client, ns, CacheObjects.GC_DEPLOYMENT, "app.kubernetes.io/name=attic");
         }
-        Cli.info(summary());
+        Cli.info(run.summary());
 
         // 8. Health and the cache.
         if (!writes) {
@@ -266,61 +265,16 @@ class DeployCache implements Callable<Integer> {
         return sb.toString();
     }
 
-    /**
-     * A Secret created once: if it exists it is kept as it is (read, not compared), unless {@code replace}.
-     * Returns what the pods will read (the live one, or the one just created).
-     */
     private Secret keepOrCreate(KubernetesClient client, Secret desired, boolean replace) {
-        Secret live = ServerSideApply.withRetries(options, () -> client.secrets().inNamespace(ns).withName(desired.getMetadata().getName()).get());
-        if (live != null && !replace) {
-            report(new ServerSideApply.Result(live, ServerSideApply.Action.unchanged, options.serverDryRun, List.of(), "kept: created once"));
-            return live;
-        }
-        ServerSideApply.Result r = ServerSideApply.applyOne(client, desired, new ServerSideApply.Lookup(live, true), options);
-        report(r);
-        return options.diffOnly || options.serverDryRun ? desired : r.object() instanceof Secret s ? s : desired;
+        return run.keepOrCreate(client, desired, replace);
     }
 
     private void apply(KubernetesClient client, HasMetadata desired) {
-        ServerSideApply.Result r;
-        try {
-            r = ServerSideApply.applyOne(client, desired, ServerSideApply.Lookup.UNKNOWN, options);
-        } catch (KubernetesClientException e) {
-            GfwException g = e.getCode() == 409 ? ServerSideApply.conflict(desired, e) : KubeClients.fromKubernetes(e);
-            throw new GfwException(g.exitCode(), ServerSideApply.ref(desired) + ": " + g.getMessage() + doneSoFar(), e);
-        }
-        report(r);
+        run.apply(client, desired);
     }
 
     private void report(ServerSideApply.Result r) {
-        results.add(r);
-        if (diff) {
-            switch (r.action()) {
-                case created -> Cli.out().println("+ " + r.ref() + " (new" + (r.note() == null ? "" : "; " + r.note()) + ")");
-                case configured -> {
-                    Cli.out().println("~ " + r.ref());
-                    for (String d : r.diff()) Cli.out().println("    " + d);
-                }
-                default -> { }
-            }
-        } else {
-            Cli.out().println(r.line());
-        }
-    }
-
-    private String doneSoFar() {
-        long changed = results.stream().filter(r -> r.action() != ServerSideApply.Action.unchanged).count();
-        return results.isEmpty() ? " (nothing was changed)" : " (" + results.size() + " objects handled before, " + changed + " of them changed; a re-run is safe)";
-    }
-
-    private String summary() {
-        long created = results.stream().filter(r -> r.action() == ServerSideApply.Action.created).count();
-        long configured = results.stream().filter(r -> r.action() == ServerSideApply.Action.configured).count();
-        long unchanged = results.size() - created - configured;
-        String how = diff ? "--diff: nothing sent" : options.serverDryRun ? "server dry run, nothing stored"
-                : options.writes.get() == 0 ? "up to date, no write request sent" : options.writes.get() + " write requests";
-        return env.name() + ": " + results.size() + " objects: " + created + (diff ? " to create, " : " created, ") + configured
-                + (diff ? " to configure, " : " configured, ") + unchanged + " unchanged (" + how + ")";
+        run.report(r);
     }
 
     // ---- secrets ----------------------------------------------------------------------------
@@ -385,47 +339,12 @@ class DeployCache implements Callable<Integer> {
             String now = "cluster/" + name + ": " + (phase == null ? "no status yet" : phase) + ", " + ready + "/" + wanted + " instances ready";
             if (!now.equals(last)) Cli.info(now + " (waiting, " + Http.human(Duration.ofNanos(System.nanoTime() - start)) + " of " + Http.human(waitLimit) + ")");
             last = now;
-            if (System.nanoTime() > deadline) {
+            if (System.nanoTime() > run.deadline) {
                 throw new GfwException(ExitCode.UNAVAILABLE, "cluster " + name + " in namespace " + ns + " was not ready within " + Http.human(waitLimit)
                         + " (" + (phase == null ? "no status" : phase) + ", " + ready + "/" + wanted + " instances ready); check 'kubectl get cluster "
-                        + name + " -n " + ns + "' and the CNPG operator's log, or raise --timeout" + doneSoFar());
+                        + name + " -n " + ns + "' and the CNPG operator's log, or raise --timeout" + run.doneSoFar());
             }
-            sleep(1000);
-        }
-    }
-
-    private void waitForRollout(KubernetesClient client, String name) {
-        String last = null;
-        while (true) {
-            var d = client.apps().deployments().inNamespace(ns).withName(name).get();
-            var st = d == null ? null : d.getStatus();
-            long generation = d == null || d.getMetadata().getGeneration() == null ? 0 : d.getMetadata().getGeneration();
-            long observed = st == null || st.getObservedGeneration() == null ? -1 : st.getObservedGeneration();
-            int replicas = st == null || st.getReplicas() == null ? 0 : st.getReplicas();
-            int updated = st == null || st.getUpdatedReplicas() == null ? 0 : st.getUpdatedReplicas();
-            int available = st == null || st.getAvailableReplicas() == null ? 0 : st.getAvailableReplicas();
-            if (observed >= generation && replicas > 0 && updated == replicas && available == replicas) {
-                if (last != null) Cli.info("deployment/" + name + ": rolled out, " + available + "/" + replicas + " available");
-                return;
-            }
-            String now = "deployment/" + name + ": " + updated + "/" + replicas + " updated, " + available + " available";
-            if (!now.equals(last)) Cli.info(now + " (waiting for the rollout)");
-            last = now;
-            if (System.nanoTime() > deadline) {
-                throw new GfwException(ExitCode.UNAVAILABLE, "deployment " + name + " in namespace " + ns + " did not roll out within " + Http.human(waitLimit)
-                        + " (" + updated + "/" + replicas + " updated, " + available + " available); check 'kubectl -n " + ns + " get pods -l app.kubernetes.io/name=attic'"
-                        + " or raise --timeout");
-            }
-            sleep(1000);
-        }
-    }
-
-    static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new GfwException(ExitCode.INTERNAL, "interrupted");
+            ApplyRun.sleep(1000);
         }
     }
 }
