@@ -3,7 +3,6 @@
 //SOURCES EnvConfig.java
 //SOURCES CacheConfig.java
 //SOURCES AtticTokens.java
-//SOURCES Output.java
 //SOURCES Manifests.java
 
 import io.fabric8.kubernetes.api.model.ConfigMap;

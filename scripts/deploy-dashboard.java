@@ -10,11 +10,8 @@
 //SOURCES ../lib/KubeClients.java
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
-//SOURCES ../lib/Http.java
-//SOURCES ../lib/SecretInput.java
 //SOURCES ../lib/ServerSideApply.java
 //SOURCES ../lib/Manifests.java
-//SOURCES ../lib/DashboardObjects.java
 //SOURCES ../lib/ApplyRun.java
 //SOURCES ../lib/DashboardDeploy.java
 
