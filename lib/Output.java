@@ -15,7 +15,10 @@ import java.util.List;
  */
 final class Output {
 
-    enum Format { table, json, yaml }
+    /** {@code wide}: the table with more columns, as kubectl's {@code -o wide}. */
+    enum Format { table, wide, json, yaml;
+        boolean isTable() { return this == table || this == wide; }
+    }
 
     static final String MASK = "****";
 
@@ -83,6 +86,43 @@ final class Output {
                 if (i < widths.length - 1) line.append(" ".repeat(widths[i] - cell.length() + 3));
             }
             sb.append(line.toString().stripTrailing()).append('\n');
+        }
+        return sb.toString();
+    }
+
+    /** How much of a value a message quotes: enough to recognise it, not enough to fill a log. */
+    static final int QUOTE_MAX = 40;
+
+    /** {@code 'value'} for a message: cut to {@link #QUOTE_MAX} characters ("…" marks the cut), control characters escaped. */
+    static String quote(String value) {
+        return "'" + clip(value) + "'";
+    }
+
+    /** {@link #quote} without the quotes. */
+    static String clip(String value) {
+        if (value == null) return "null";
+        var sb = new StringBuilder();
+        int n = 0;
+        for (int i = 0; i < value.length(); ) {
+            int cp = value.codePointAt(i);
+            i += Character.charCount(cp);
+            if (n++ == QUOTE_MAX) {
+                sb.append('…');
+                break;
+            }
+            switch (cp) {
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                default -> {
+                    if (Character.isISOControl(cp) || Character.getType(cp) == Character.FORMAT
+                            || Character.getType(cp) == Character.LINE_SEPARATOR || Character.getType(cp) == Character.PARAGRAPH_SEPARATOR) {
+                        sb.append(cp <= 0xFFFF ? String.format("\\u%04x", cp) : String.format("\\U%08x", cp));
+                    } else {
+                        sb.appendCodePoint(cp);
+                    }
+                }
+            }
         }
         return sb.toString();
     }

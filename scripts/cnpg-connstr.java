@@ -295,7 +295,11 @@ class CnpgConnstr implements Callable<Integer> {
         String text;
         if (decode.equals("-")) {
             if (System.console() != null) Cli.info("paste the connection string, then Enter and Ctrl-D:");
-            text = new String(System.in.readAllBytes(), StandardCharsets.UTF_8).strip();
+            byte[] input = System.in.readNBytes(ConnectionStrings.MAX_INPUT + 1); // never more: a stray file piped in is refused, not read whole
+            if (input.length > ConnectionStrings.MAX_INPUT) {
+                throw new GfwException(ExitCode.USAGE, "--decode: the input on stdin is over 64 KiB: not a connection string (those are a few hundred characters)");
+            }
+            text = new String(input, StandardCharsets.UTF_8).strip();
             if (text.isEmpty()) throw new GfwException(ExitCode.NO_INPUT, "--decode: nothing on stdin; pipe a connection string in, e.g. echo \"$DATABASE_URL\" | cnpg-connstr --decode");
         } else {
             Cli.warn("the connection string was given as an argument, which other users can see (ps, shell history); pipe it on stdin instead");
