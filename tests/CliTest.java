@@ -75,7 +75,7 @@ class CliTest {
         assertTrue(ok.out().contains("environments/dev.yaml: ok"), ok.out());
 
         Path dir = TestSupport.tempDir("cli-env");
-        Files.writeString(dir.resolve("dev.yaml"), ConfigTest.DEV.replace("  instances: 1\n", "  instances: one\n"));
+        EnvFile.dev().set("cnpg.instances", "one").writeTo(dir, "dev");
         var bad = TestSupport.script("gfw", "validate", "dev", "--env-dir", dir.toString()).run();
         assertEquals(ExitCode.CONFIG, bad.exit(), bad.toString());
         assertTrue(bad.err().contains("cnpg.instances: must be a positive integer, not 'one'"), bad.err());

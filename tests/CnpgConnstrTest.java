@@ -519,8 +519,7 @@ class CnpgConnstrTest {
         kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app", Map.of("username", "u", "password", "p")))
                 .editMetadata().withNamespace(pns).endMetadata().build()).serverSideApply();
         Path dir = TestSupport.tempDir("cnpg-prod-env");
-        Files.writeString(dir.resolve("live.yaml"), Files.readString(Path.of(envDir, "dev.yaml"))
-                .replace("environment: dev", "environment: live").replace("production: false", "production: true"));
+        EnvFile.of(Files.readString(Path.of(envDir, "dev.yaml"))).set("environment", "live").set("production", "true").writeTo(dir, "live");
         var base = List.of("live", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
                 "-n", pns, "--write-secret");
         var refused = inProcess(base);
