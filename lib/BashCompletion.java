@@ -140,15 +140,17 @@ final class BashCompletion {
         return "'" + s.replace("'", "'\\''") + "'";
     }
 
-    /** The launcher of the checkout gfw runs from ({@code jbang.source}), or JBang with the script. */
-    static List<String> launcher(String source) {
-        if (source != null && !source.contains("://")) {
-            Path script = Path.of(source).toAbsolutePath().normalize();
-            Path launcher = script.getParent() == null || script.getParent().getParent() == null ? null : script.getParent().getParent().resolve("jbang");
-            if (launcher != null && Files.isExecutable(launcher)) return List.of(launcher.toString(), script.toString());
-            return List.of("jbang", script.toString());
+    /**
+     * The command words that run this gfw: the launcher that started it ({@code JBANG_LAUNCH_CMD},
+     * e.g. the checkout's ./jbang) with the script it ran ({@code GFW_SCRIPT}, set by ./jbang), else
+     * JBang with the catalog alias.
+     */
+    static List<String> launcher(String launchCmd, String script) {
+        if (script != null && script.endsWith("/gfw.java") && Files.isRegularFile(Path.of(script))) {
+            boolean launcherOk = launchCmd != null && !launchCmd.isBlank() && Files.isExecutable(Path.of(launchCmd));
+            return List.of(launcherOk ? launchCmd : "jbang", script);
         }
-        return List.of("jbang", source == null ? "gfw@gloriousflywheel" : source);
+        return List.of("jbang", "gfw@gloriousflywheel");
     }
 
     private BashCompletion() {}

@@ -118,8 +118,8 @@ final class EnvConfig {
                 break;
             }
         }
-        // JBang sets jbang.source to the script's file: scripts/x.java -> environments/ beside scripts/.
-        String source = System.getProperty("jbang.source");
+        // The script's file (./jbang exports GFW_SCRIPT; JBang itself passes none): scripts/x.java -> environments/ beside scripts/.
+        String source = System.getProperty("jbang.source", System.getenv("GFW_SCRIPT"));
         if (source != null) {
             Path scriptDir = Path.of(source).toAbsolutePath().getParent();
             Path envs = scriptDir == null || scriptDir.getParent() == null ? null : scriptDir.getParent().resolve("environments");

@@ -71,8 +71,8 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "deploy-runners", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
         description = "Deploy the GitLab runner types of an environment as Helm releases of the gitlab-runner chart, with their tokens, HPA and PDB.",
-        footer = {"", "Examples:", "  deploy-runners dev dind --dry-run=client -o yaml   # what would be deployed; no cluster, no token",
-                "  GITLAB_TOKEN=glpat-... deploy-runners dev         # deploy every runner type", "  deploy-runners dev --status -o wide"})
+        footer = {"", "Examples:", "  deploy-runners dev dind --dry-run=client -o yaml   # no cluster, no token",
+                "  GITLAB_TOKEN=glpat-... deploy-runners dev          # every runner type", "  deploy-runners dev --status -o wide"})
 class DeployRunners implements Callable<Integer> {
     public static void main(String... args) {
         System.exit(Cli.run(new DeployRunners(), args));

@@ -94,7 +94,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "fetch-kubeconfig", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Fetch a working kubeconfig-ENV from Rancher (through the SOCKS proxy), or select the GitLab agent context in CI.",
                 "Token: RANCHER_TOKEN or --token-file. Proxy: --proxy, else HTTPS_PROXY, else the environment's cluster.proxy."},
-        footer = {"", "Examples:", "  RANCHER_TOKEN=token-... fetch-kubeconfig dev   # writes kubeconfig-dev, mode 0600",
+        footer = {"", "Examples:", "  RANCHER_TOKEN=token-... fetch-kubeconfig dev   # writes ./kubeconfig-dev",
                 "  fetch-kubeconfig dev -o tfvars > dev.auto.tfvars"})
 class FetchKubeconfig implements Callable<Integer> {
 

@@ -45,9 +45,9 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "gfw", mixinStandardHelpOptions = true, versionProvider = gfw.VersionProvider.class,
         description = "Operate the GloriousFlywheel clusters: Attic cache, CNPG database, GitLab runners, dashboard.",
-        footer = {"", "Examples:", "  gfw provision-namespaces dev --dry-run=client   # what would be applied; no cluster needed",
-                "  gfw validate                                    # check every environment file",
-                "  source <(./jbang scripts/gfw.java completion)   # a gfw command with Tab completion"})
+        footer = {"", "Examples:", "  gfw provision-namespaces dev --dry-run=client   # what would be applied",
+                "  gfw validate                                    # check environment files",
+                "  source <(./jbang scripts/gfw.java completion)   # gfw with Tab completion"})
 class gfw implements Callable<Integer>, Cli.Subcommands {
 
     static final String VERSION = Cli.VERSION;
@@ -149,8 +149,9 @@ class gfw implements Callable<Integer>, Cli.Subcommands {
     @Command(name = "completion", mixinStandardHelpOptions = true,
             description = {"Print a bash/zsh script defining a gfw command (this checkout's launcher) with Tab completion.",
                     "It completes commands, options, environment names, runner types, --dry-run modes and -o formats."},
-            footer = {"", "Examples:", "  source <(./jbang scripts/gfw.java completion)   # bash; then: gfw provision-namespaces d<Tab>",
-                    "  autoload -U bashcompinit && bashcompinit && source <(./jbang scripts/gfw.java completion)   # zsh"})
+            footer = {"", "Examples:", "  source <(./jbang scripts/gfw.java completion)   # bash; then: gfw prov<Tab>",
+                    "  autoload -U bashcompinit && bashcompinit       # zsh, first",
+                    "  source <(./jbang scripts/gfw.java completion)"})
     static class Completion implements Callable<Integer> {
         @Spec CommandLine.Model.CommandSpec spec;
         @Mixin Cli.EnvOptions envOptions;
@@ -159,7 +160,7 @@ class gfw implements Callable<Integer>, Cli.Subcommands {
         public Integer call() {
             List<String> dirs = EnvConfig.searchPath(envOptions.envDir);
             java.nio.file.Path envDir = java.nio.file.Path.of(dirs.isEmpty() || dirs.get(0).contains("://") ? "environments" : dirs.get(0));
-            Cli.out().print(BashCompletion.script(spec.root().commandLine(), BashCompletion.launcher(System.getProperty("jbang.source")),
+            Cli.out().print(BashCompletion.script(spec.root().commandLine(), BashCompletion.launcher(System.getenv("JBANG_LAUNCH_CMD"), System.getenv("GFW_SCRIPT")),
                     envDir, BashCompletion.runnerTypes(envOptions.envDir)));
             return ExitCode.OK;
         }
