@@ -203,12 +203,42 @@ class CliTest {
                 "[gfw provision-namespaces dev -o ] table wide json yaml",
                 "[gfw deploy-runners --env-dir x dev ] dind docker nix rocky8 rocky9",
                 "[gfw deploy-runners dev docker r] rocky8 rocky9",
-                "[gfw cnpg-connstr dev -o ] uri jdbc env pgpass json yaml table",
+                "[gfw cnpg-connstr dev -o ] uri jdbc env pgpass json yaml table wide",
                 "[gfw exit-codes -o w] wide",
                 "[gfw validate --e] --env-dir",
                 "CODE   NAME           MEANING",
                 "0      OK             success");
         assertEquals(expected, r.out().lines().toList(), r.toString());
+    }
+
+    @Test
+    void wideTablesHaveMoreColumns() {
+        var table = TestSupport.script("provision-namespaces", "dev", "--dry-run=client", "-o", "table").run();
+        var wide = TestSupport.script("provision-namespaces", "dev", "--dry-run=client", "-o", "wide").run();
+        assertEquals(0, table.exit(), table.toString());
+        assertEquals(0, wide.exit(), wide.toString());
+        assertTrue(table.out().startsWith("KIND ") && !table.out().contains("COMPONENT"), table.out());
+        assertTrue(wide.out().lines().findFirst().orElseThrow().matches("KIND +NAMESPACE +NAME +COMPONENT"), wide.out());
+        assertEquals(table.out().lines().count(), wide.out().lines().count());
+        assertTrue(wide.out().lines().anyMatch(l -> l.matches("Namespace +gitlab-runners +runners")), wide.out());
+
+        var codes = TestSupport.script("gfw", "exit-codes", "-o", "wide").run();
+        assertEquals(0, codes.exit(), codes.toString());
+        assertTrue(codes.out().lines().anyMatch(l -> l.matches("64 +USAGE +bad flag or argument")), codes.out());
+
+        var decoded = TestSupport.script("cnpg-connstr", "--decode", "-o", "wide").stdin("postgresql://us%20er:pw@h:5432/d%20b\n").run();
+        assertEquals(0, decoded.exit(), decoded.toString());
+        assertTrue(decoded.out().lines().findFirst().orElseThrow().matches("FIELD +VALUE +ENCODED"), decoded.out());
+        assertTrue(decoded.out().lines().anyMatch(l -> l.matches("user +us er +us%20er")), decoded.out());
+        assertTrue(decoded.out().lines().anyMatch(l -> l.matches("password +\\*\\*\\*\\* +\\*\\*\\*\\*")), "masked in both columns: " + decoded.out());
+
+        // deploy-runners --status against the test API server, with the real Helm: nothing installed there.
+        TestApiServer api = TestApiServer.shared();
+        var status = TestSupport.script("deploy-runners", "dev", "docker", "--status", "-o", "wide", "--kubeconfig", api.kubeconfig().toString(),
+                "--context", api.context()).run();
+        assertEquals(ExitCode.CHECK_FAILED, status.exit(), status.toString());
+        assertTrue(status.out().lines().findFirst().orElseThrow().matches("RELEASE +NAMESPACE +REVISION +STATUS +CHART +READY +HPA +TOKEN"), status.out());
+        assertTrue(status.out().lines().anyMatch(l -> l.matches("gitlab-runner-docker +gitlab-runners +- +not installed +- +0/0 +- +missing")), status.out());
     }
 
     @Test
