@@ -88,12 +88,12 @@ final class Cli {
      * {@code '--password=x'} or {@code '--rancher-token', 'x'} to stderr (and so into CI logs).
      */
     static String usageMessage(CommandLine.ParameterException ex) {
-        if (!(ex instanceof CommandLine.UnmatchedArgumentException u)) return ex.getMessage();
+        if (!(ex instanceof CommandLine.UnmatchedArgumentException u)) return Output.quoteQuoted(GfwException.firstLine(ex.getMessage()));
         String unknownCommand = unknownCommand(u);
         if (unknownCommand != null) return unknownCommand;
         var options = u.getUnmatched().stream().filter(arg -> arg.startsWith("-") && arg.length() > 1)
                 .map(arg -> "'" + arg.replaceFirst("=.*", "=" + Output.MASK) + "'").distinct().toList();
-        if (options.isEmpty()) return ex.getMessage();
+        if (options.isEmpty()) return Output.quoteQuoted(GfwException.firstLine(ex.getMessage()));
         return (options.size() == 1 ? "Unknown option: " : "Unknown options: ") + String.join(", ", options);
     }
 
@@ -148,13 +148,13 @@ final class Cli {
     static int report(Throwable ex) {
         Throwable e = unwrap(ex);
         if (e instanceof GfwException g) {
-            for (String line : g.getMessage().split("\n")) err().println("error: " + line);
+            for (String line : g.getMessage().split("\n")) err().println("error: " + Output.escapeControls(line));
             debug(e);
             return g.exitCode();
         }
         if (e instanceof KubernetesClientException k) {
             GfwException g = fromKubernetes(k);
-            err().println("error: " + g.getMessage());
+            err().println("error: " + Output.escapeControls(g.getMessage()));
             debug(e);
             return g.exitCode();
         }
@@ -215,7 +215,7 @@ final class Cli {
     }
 
     static void warn(String message) {
-        err().println("warning: " + message);
+        err().println("warning: " + Output.escapeControls(message));
     }
 
     private static final java.util.regex.Pattern DURATION_PART = java.util.regex.Pattern.compile("(\\d+)(ms|h|m|s)");
@@ -248,7 +248,7 @@ final class Cli {
         } catch (ArithmeticException | NumberFormatException e) {
             d = java.time.Duration.ZERO;
         }
-        if (d.isZero()) throw new GfwException(ExitCode.USAGE, flag + " " + text + " is not a duration above zero; use e.g. 30s, 5m, 1h30m or 500ms");
+        if (d.isZero()) throw new GfwException(ExitCode.USAGE, flag + " " + Output.quote(text) + " is not a duration above zero; use e.g. 30s, 5m, 1h30m or 500ms");
         return d;
     }
 

@@ -98,6 +98,36 @@ final class Output {
         return "'" + clip(value) + "'";
     }
 
+    /** {@code text} with control characters escaped (not cut): a message never moves the cursor or clears a terminal. */
+    static String escapeControls(String text) {
+        if (text == null) return "null";
+        boolean clean = text.chars().noneMatch(c -> c != ' ' && (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT));
+        if (clean) return text;
+        var sb = new StringBuilder();
+        text.codePoints().forEach(cp -> {
+            if (cp == '\t' || (!Character.isISOControl(cp) && Character.getType(cp) != Character.FORMAT)) sb.appendCodePoint(cp);
+            else sb.append(String.format("\\u%04x", cp));
+        });
+        return sb.toString();
+    }
+
+    /** Every {@code '...'} in a message (picocli quotes the argument it rejects) as {@link #quote} writes it: cut and escaped. */
+    static String quoteQuoted(String message) {
+        var sb = new StringBuilder();
+        int i = 0;
+        while (i < message.length()) {
+            int open = message.indexOf('\'', i);
+            int close = open < 0 ? -1 : message.indexOf('\'', open + 1);
+            if (close < 0) {
+                sb.append(escapeControls(message.substring(i)));
+                break;
+            }
+            sb.append(escapeControls(message.substring(i, open))).append(quote(message.substring(open + 1, close)));
+            i = close + 1;
+        }
+        return sb.toString();
+    }
+
     /** {@link #quote} without the quotes. */
     static String clip(String value) {
         if (value == null) return "null";

@@ -150,6 +150,23 @@ class HostileInputTest {
     }
 
     @Test
+    void aBadFlagValueIsQuotedCutAndEscaped() {
+        var r = TestSupport.script("provision-namespaces", "dev", "--dry-run=\u001b[2J" + "y".repeat(300)).run();
+        assertEquals(ExitCode.USAGE, r.exit(), r.toString());
+        assertNoTrace(r);
+        List<String> lines = errLines(r);
+        assertEquals(1, lines.size(), r.err());
+        assertFalse(r.err().contains("\u001b"), r.err());
+        assertTrue(lines.get(0).contains("'\\u001b[2J" + "y".repeat(36) + "…'"), r.err());
+        assertTrue(lines.get(0).length() < 200, r.err());
+        var timeout = TestSupport.script("deploy-runners", "dev", "--timeout", "z".repeat(500)).run();
+        assertEquals(ExitCode.USAGE, timeout.exit(), timeout.toString());
+        assertEquals(List.of("error: --timeout '" + "z".repeat(40) + "…' is not a duration above zero; use e.g. 30s, 5m, 1h30m or 500ms"),
+                errLines(timeout));
+        assertEquals("", r.out() + timeout.out());
+    }
+
+    @Test
     void anInternalErrorIsOneLineAndExit70NotJbangs1() throws IOException {
         Path dir = TestSupport.tempDir("hostile-boom");
         Path script = dir.resolve("boom.java");
