@@ -248,7 +248,7 @@ final class Cli {
         } catch (ArithmeticException | NumberFormatException e) {
             d = java.time.Duration.ZERO;
         }
-        if (d.isZero()) throw new GfwException(ExitCode.USAGE, flag + " " + Output.quote(text) + " is not a duration above zero; use e.g. 30s, 5m, 1h30m or 500ms");
+        if (d.isZero()) throw new GfwException(ExitCode.USAGE, flag + " " + Output.clip(text) + " is not a duration above zero; use e.g. 30s, 5m, 1h30m or 500ms");
         return d;
     }
 

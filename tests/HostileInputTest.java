@@ -161,7 +161,7 @@ class HostileInputTest {
         assertTrue(lines.get(0).length() < 200, r.err());
         var timeout = TestSupport.script("deploy-runners", "dev", "--timeout", "z".repeat(500)).run();
         assertEquals(ExitCode.USAGE, timeout.exit(), timeout.toString());
-        assertEquals(List.of("error: --timeout '" + "z".repeat(40) + "…' is not a duration above zero; use e.g. 30s, 5m, 1h30m or 500ms"),
+        assertEquals(List.of("error: --timeout " + "z".repeat(40) + "… is not a duration above zero; use e.g. 30s, 5m, 1h30m or 500ms"),
                 errLines(timeout));
         assertEquals("", r.out() + timeout.out());
     }
