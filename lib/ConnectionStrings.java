@@ -212,12 +212,12 @@ final class ConnectionStrings {
     private static final String SUB_DELIMS_AND_COLON = "!$&'()*+,;=:";
 
     /** Only unreserved characters and %XX: {@code ([A-Za-z0-9._~-]|%XX)*}. */
-    private static boolean canonical(String s) {
+    static boolean canonical(String s) {
         return percentEncodedOver(s, "");
     }
 
     /** Legal RFC 3986 userinfo: unreserved, sub-delimiters, ':' and %XX. */
-    private static boolean legalUserinfo(String s) {
+    static boolean legalUserinfo(String s) {
         return percentEncodedOver(s, SUB_DELIMS_AND_COLON);
     }
 
@@ -235,7 +235,7 @@ final class ConnectionStrings {
     }
 
     /** libpq's host list: {@code host[:port](,host[:port])*}, a host being {@code [IPv6]} or {@code [A-Za-z0-9._%-]*}. */
-    private static boolean hostList(String s) {
+    static boolean hostList(String s) {
         int i = 0;
         while (true) {
             if (i < s.length() && s.charAt(i) == '[') {
@@ -257,7 +257,7 @@ final class ConnectionStrings {
     }
 
     /** {@code key=value(&key=value)*}, keys {@code [A-Za-z0-9_.%-]+}, values without '&' or '='. */
-    private static boolean query(String s) {
+    static boolean query(String s) {
         int i = 0;
         while (true) {
             int keyStart = i;
