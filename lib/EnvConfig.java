@@ -216,6 +216,12 @@ final class EnvConfig {
         }
     }
 
+    /** The YAML parser's words, which may hold a piece of the file (a duplicate key, a token): quoted parts cut, the whole at 200 characters. */
+    private static String parserText(String problem) {
+        String s = Output.quoteQuoted(String.valueOf(problem));
+        return s.length() <= 200 ? s : s.substring(0, 200) + "…";
+    }
+
     /** A gfw environment file has a mapping at the top with a 'cluster' mapping in it; anything else is some other file. */
     private static boolean looksLikeEnvironment(Node root) {
         if (!(root instanceof MappingNode m)) return false;
@@ -243,10 +249,10 @@ final class EnvConfig {
         } catch (MarkedYAMLException e) {
             Mark m = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
             String where = m == null ? file : file + ":" + (m.getLine() + 1) + ":" + (m.getColumn() + 1);
-            throw new ConfigException(List.of(where + " YAML syntax error: " + Output.clip(e.getProblem())
+            throw new ConfigException(List.of(where + " YAML syntax error: " + parserText(e.getProblem())
                     + " (check indentation and quoting)"));
         } catch (IOException | RuntimeException e) {
-            throw new ConfigException(List.of(file + " cannot be parsed as YAML: " + Output.clip(GfwException.firstLine(String.valueOf(e.getMessage())))));
+            throw new ConfigException(List.of(file + " cannot be parsed as YAML: " + parserText(GfwException.firstLine(String.valueOf(e.getMessage())))));
         }
         if (root == null) throw new ConfigException(List.of(file + " is empty: see environments/README.md for the schema"));
         if (!looksLikeEnvironment(root)) {

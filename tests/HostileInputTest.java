@@ -91,6 +91,10 @@ class HostileInputTest {
         f.writeTo(dir, "f");
         // g: a value with a terminal escape sequence and 500 characters.
         EnvFile.dev().set("environment", "g").set("status", "\"\\e[31m" + "q".repeat(500) + "\"").writeTo(dir, "g");
+        // i: not UTF-8; j: an unknown key of 1,000 characters, twice (named once, cut).
+        Files.write(dir.resolve("i.yaml"), new byte[] {'a', ':', ' ', (byte) 0xff, (byte) 0xfe, '\n'});
+        String longKey = "k".repeat(1000);
+        Files.writeString(dir.resolve("j.yaml"), EnvFile.dev().set("environment", "j").text() + longKey + ": 1\n" + longKey + ": 2\n");
         // h: a YAML mapping of another tool, with a secret in it.
         Files.writeString(dir.resolve("h.yaml"), "services:\n  db:\n    password: " + SENTINEL + "\n" + "other: " + SENTINEL + "\n");
         var before = snapshot(dir);
@@ -116,7 +120,9 @@ class HostileInputTest {
         String g = lines.stream().filter(l -> l.contains("g.yaml")).findFirst().orElseThrow();
         assertFalse(r.err().contains("\u001b"), "control characters are escaped, not sent to the terminal");
         assertTrue(g.contains("status: '\\u001b[31m" + "q".repeat(35) + "…' is not allowed; use one of active, planned"), g);
-        assertEquals(6, lines.size() - fLines.size(), "one line for each other bad file (a, b, c, e, g, h): " + r.err());
+        assertTrue(lines.stream().anyMatch(l -> l.endsWith("i.yaml is not UTF-8 text: not a gfw environment file")), r.err());
+        assertTrue(lines.stream().anyMatch(l -> l.contains("j.yaml:") && l.contains(" '" + "k".repeat(40) + "…': unknown field")), r.err());
+        assertEquals(8, lines.size() - fLines.size(), "one line for each other bad file (a, b, c, e, g, h, i, j): " + r.err());
     }
 
     @Test
