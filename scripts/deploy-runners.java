@@ -141,9 +141,10 @@ class DeployRunners implements Callable<Integer> {
         if (dryRun == Cli.DryRun.none) Cli.confirmProduction(env, yes, "deploy runners");
         boolean serverDryRun = dryRun == Cli.DryRun.server;
 
-        // Cheapest checks first: local files and tokens, then cluster reads, then the chart download,
-        // then writes. The chart is rendered with every release's values before anything changes, so
-        // a missing chart or values it rejects are an error with nothing done (in a dry run too).
+        // Cheapest checks first: local files (--chart), cluster reads (which runners need a GitLab
+        // token), that token, the chart download, then writes. The chart is rendered with every
+        // release's values before anything changes, so a missing chart or values it rejects are an
+        // error with nothing done (in a dry run too).
         KubeClients.Target target = cluster.target(env);
         Path chart = chartPath != null ? chart(env) : null;
         var outcomes = new ArrayList<Outcome>();
