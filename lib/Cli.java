@@ -144,17 +144,20 @@ final class Cli {
         void addSubcommands(CommandLine commandLine, String... args);
     }
 
-    /** Prints an exception as one line per problem and maps it to an exit code. */
+    /** A quoted part of an error line longer than this is cut (a name gfw quotes on purpose is shorter: a DNS label is 63). */
+    private static final int QUOTED_MAX = 64;
+
+    /** Prints an exception as one line per problem and maps it to an exit code; quoted input is cut, control characters escaped. */
     static int report(Throwable ex) {
         Throwable e = unwrap(ex);
         if (e instanceof GfwException g) {
-            for (String line : g.getMessage().split("\n")) err().println("error: " + Output.escapeControls(line));
+            for (String line : g.getMessage().split("\n")) err().println("error: " + Output.quoteQuoted(line, QUOTED_MAX));
             debug(e);
             return g.exitCode();
         }
         if (e instanceof KubernetesClientException k) {
             GfwException g = fromKubernetes(k);
-            err().println("error: " + Output.escapeControls(g.getMessage()));
+            err().println("error: " + Output.quoteQuoted(g.getMessage(), QUOTED_MAX));
             debug(e);
             return g.exitCode();
         }

@@ -113,19 +113,38 @@ final class Output {
 
     /** Every {@code '...'} in a message (picocli quotes the argument it rejects) as {@link #quote} writes it: cut and escaped. */
     static String quoteQuoted(String message) {
+        return quoteQuoted(message, 0);
+    }
+
+    /**
+     * Like {@link #quoteQuoted(String)}, but only quoted parts longer than {@code longerThan} are cut:
+     * the safety net under every error line, so that a message quoting a whole input cannot fill a log
+     * while names gfw quotes on purpose (a 54-character agent context) stay whole.
+     */
+    static String quoteQuoted(String message, int longerThan) {
         var sb = new StringBuilder();
         int i = 0;
         while (i < message.length()) {
-            int open = message.indexOf('\'', i);
-            int close = open < 0 ? -1 : message.indexOf('\'', open + 1);
+            int open = quoteMark(message, i, true);
+            int close = open < 0 ? -1 : quoteMark(message, open + 1, false);
             if (close < 0) {
                 sb.append(escapeControls(message.substring(i)));
                 break;
             }
-            sb.append(escapeControls(message.substring(i, open))).append(quote(message.substring(open + 1, close)));
+            String quoted = message.substring(open + 1, close);
+            sb.append(escapeControls(message.substring(i, open))).append(quoted.length() > longerThan ? quote(quoted) : "'" + escapeControls(quoted) + "'");
             i = close + 1;
         }
         return sb.toString();
+    }
+
+    /** The next ' from {@code from} that opens (no letter or digit before it) or closes (none after it) a quote: not an apostrophe as in "gfw's". */
+    private static int quoteMark(String s, int from, boolean opening) {
+        for (int i = s.indexOf('\'', from); i >= 0; i = s.indexOf('\'', i + 1)) {
+            int neighbour = opening ? i - 1 : i + 1;
+            if (neighbour < 0 || neighbour >= s.length() || !Character.isLetterOrDigit(s.charAt(neighbour))) return i;
+        }
+        return -1;
     }
 
     /** {@link #quote} without the quotes. */

@@ -54,6 +54,17 @@ class ScannerTest {
     }
 
     @Test
+    void quotedPartsOfMessagesAreCutAndEscapedButApostrophesAreNotQuotes() {
+        String value = "v".repeat(100);
+        assertEquals("gfw's file 'short' and the environment's '" + "v".repeat(40) + "…' (JBang's)",
+                Output.quoteQuoted("gfw's file 'short' and the environment's '" + value + "' (JBang's)", 64));
+        assertEquals("bad '\\u001b[2J' here; it's fine", Output.quoteQuoted("bad '\u001b[2J' here; it's fine", 64));
+        assertEquals("no quote at all\\u0007", Output.quoteQuoted("no quote at all\u0007", 64));
+        assertEquals("'" + "w".repeat(40) + "…'", Output.quote("w".repeat(41)));
+        assertEquals("'" + "w".repeat(40) + "'", Output.quote("w".repeat(40)));
+    }
+
+    @Test
     void longInputIsScannedWhereTheExpressionsOverflowed() {
         String labels = "a.".repeat(5000) + "a";
         assertTrue(EnvChecks.dnsSubdomainProblem(labels).contains("at most 253"));
