@@ -54,8 +54,9 @@ final class BashCompletion {
                 if (o.arity().max() == 0) continue;
                 sb.append("        ").append(String.join("|", o.names())).append(") ");
                 List<String> values = candidates(o);
-                if (values.isEmpty()) sb.append("COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n");
-                else sb.append("COMPREPLY=($(compgen -W ").append(sh(String.join(" ", values))).append(" -- \"$cur\")); return;;\n");
+                if (!values.isEmpty()) sb.append("COMPREPLY=($(compgen -W ").append(sh(String.join(" ", values))).append(" -- \"$cur\")); return;;\n");
+                else if (o.paramLabel().matches(".*(FILE|DIR|PATH).*")) sb.append("COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n");
+                else sb.append("return;; # a value of its own: nothing to offer\n");
             }
             sb.append("      esac\n");
             sb.append("      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W ").append(sh(String.join(" ", words(spec, false))))

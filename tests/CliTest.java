@@ -190,6 +190,8 @@ class CliTest {
                 c gfw cnpg-connstr dev -o ''
                 c gfw exit-codes -o w
                 c gfw validate --e
+                c gfw provision-namespaces dev --env-dir environ
+                c gfw provision-namespaces dev --concurrency ''
                 cd / && gfw exit-codes -o wide | head -2
                 """;
         var r = TestSupport.command("bash", "--norc", "--noprofile", "-i").stdin(session + "exit\n").env("HOME", TestSupport.tempDir("bash-home").toString()).run();
@@ -206,6 +208,8 @@ class CliTest {
                 "[gfw cnpg-connstr dev -o ] uri jdbc env pgpass json yaml table wide",
                 "[gfw exit-codes -o w] wide",
                 "[gfw validate --e] --env-dir",
+                "[gfw provision-namespaces dev --env-dir environ] environments",
+                "[gfw provision-namespaces dev --concurrency ] ",
                 "CODE   NAME           MEANING",
                 "0      OK             success");
         assertEquals(expected, r.out().lines().toList(), r.toString());
