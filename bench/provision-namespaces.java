@@ -1,15 +1,14 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
 //SOURCES ../tests/support/TestApiServer.java
+//SOURCES BenchRuns.java
 //MAIN ProvisionNamespacesBench
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Benchmark (not a test): {@code provision-namespaces ENV} against {@code kubectl apply --server-side -f}
@@ -46,7 +45,7 @@ class ProvisionNamespacesBench {
                 }
             }
         }
-        repo = findRepo();
+        repo = BenchRuns.findRepo();
         Path envDir = Files.createTempDirectory("gfw-bench-env");
         Files.copy(repo.resolve("environments/dev.yaml"), envDir.resolve("dev.yaml"));
         String big = "bench" + namespaces;
@@ -126,28 +125,8 @@ class ProvisionNamespacesBench {
 
     /** Runs one command against the server, timed, with the server's request log of that run. */
     static Run measure(TestApiServer server, List<String> command) throws Exception {
-        server.resetRequests();
-        File log = File.createTempFile("gfw-bench", ".out");
-        long t0 = System.nanoTime();
-        var p = new ProcessBuilder(command).directory(repo.toFile()).redirectErrorStream(true).redirectOutput(log).start();
-        if (!p.waitFor(30, TimeUnit.MINUTES)) throw new IllegalStateException("timed out: " + command);
-        long ms = (System.nanoTime() - t0) / 1_000_000;
-        if (p.exitValue() != 0) {
-            throw new IllegalStateException("exit " + p.exitValue() + ": " + String.join(" ", command) + "\n" + tail(Files.readString(log.toPath())));
-        }
-        log.delete();
-        int reads = 0, writes = 0, discovery = 0;
-        for (TestApiServer.Request r : server.requests()) {
-            if (r.isMutating()) writes++;
-            else if (isDiscovery(r.path())) discovery++;
-            else reads++;
-        }
-        return new Run(ms, reads, writes, discovery, reads + writes + discovery);
-    }
-
-    static boolean isDiscovery(String path) {
-        return path.startsWith("/openapi") || path.equals("/api") || path.equals("/apis") || path.equals("/version")
-                || path.matches("/api/v1|/apis/[^/]+/[^/]+|/apis/[^/]+");
+        BenchRuns.Timed t = BenchRuns.run(repo, server, command);
+        return new Run(t.millis(), (int) t.reads(), (int) t.writes(), (int) t.discovery(), t.requests().size());
     }
 
     /** Deletes the environment's namespaces (the test server removes their contents at once), untimed. */
@@ -169,18 +148,11 @@ class ProvisionNamespacesBench {
     }
 
     static long median(List<Run> runs) {
-        List<Long> ms = new ArrayList<>(runs.stream().map(Run::millis).toList());
-        ms.sort(null);
-        int n = ms.size();
-        return n % 2 == 1 ? ms.get(n / 2) : (ms.get(n / 2 - 1) + ms.get(n / 2)) / 2;
+        return BenchRuns.median(runs.stream().map(Run::millis).toList());
     }
 
     static double ratio(long a, long b) {
         return b == 0 ? 0 : (double) a / b;
-    }
-
-    static String tail(String s) {
-        return s.length() > 2000 ? "..." + s.substring(s.length() - 2000) : s;
     }
 
     static String kubectlVersion() {
@@ -193,14 +165,5 @@ class ProvisionNamespacesBench {
         } catch (IOException | InterruptedException e) {
             return "kubectl";
         }
-    }
-
-    static Path findRepo() {
-        for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-            if (Files.isRegularFile(p.resolve("jbang-catalog.json")) && Files.isDirectory(p.resolve("scripts"))) return p;
-        }
-        String source = System.getProperty("jbang.source");
-        if (source != null) return Path.of(source).toAbsolutePath().getParent().getParent();
-        throw new IllegalStateException("run from the gfw repository");
     }
 }

@@ -144,8 +144,11 @@ final class Cli {
         void addSubcommands(CommandLine commandLine, String... args);
     }
 
-    /** A quoted part of an error line longer than this is cut (a name gfw quotes on purpose is shorter: a DNS label is 63). */
-    private static final int QUOTED_MAX = 64;
+    /**
+     * A quoted part of an error line longer than this is cut to 40 characters: longer than any name or
+     * command gfw quotes on purpose ('kubectl -n NS delete secret ...'), so it can only be someone's input.
+     */
+    private static final int QUOTED_MAX = 200;
 
     /** Prints an exception as one line per problem and maps it to an exit code; quoted input is cut, control characters escaped. */
     static int report(Throwable ex) {

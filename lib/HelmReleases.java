@@ -41,8 +41,8 @@ import java.util.Objects;
 /**
  * Helm releases for gfw: finding a chart (local directory or archive, or a chart repository's
  * {@code index.yaml}, cached and checked against its digest) and the Helm operations gfw needs
- * behind a small interface ({@link Engine}), implemented with helm-java — Helm in the JVM, so no
- * {@code helm} binary has to be installed and nothing is downloaded at run time besides the chart.
+ * ({@link JvmHelm}), run with helm-java — Helm in the JVM, so no {@code helm} binary has to be
+ * installed and nothing is downloaded at run time besides the chart.
  */
 final class HelmReleases {
 
@@ -56,25 +56,18 @@ final class HelmReleases {
         }
     }
 
-    /** What gfw asks of Helm. One implementation runs Helm in the JVM; the interface keeps the script testable. */
-    interface Engine {
-        /** The release, or null when it is not installed. */
-        Deployed get(String namespace, String name);
-
-        /**
-         * {@code helm upgrade --install --atomic --wait --timeout}: a failed upgrade is rolled back, a
-         * failed first install removed. Throws a {@link GfwException} on failure.
-         */
-        Deployed upgradeInstall(Path chart, String namespace, String name, Map<String, Object> values, Duration timeout);
-
-        /** {@code helm template}: the manifests the chart renders for these values. */
-        String template(Path chart, String namespace, String name, Map<String, Object> values);
-    }
-
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
-    /** helm-java against the cluster of a kubeconfig target (context and proxy as gfw resolved them). */
-    static final class JvmHelm implements Engine {
+    /**
+     * Helm (helm-java: Helm 3 in the JVM) against the cluster of a kubeconfig target, with the context and proxy gfw
+     * resolved. helm-java 0.0.21 takes no field manager, so Helm's writes carry the manager Helm derives from the
+     * process name: {@value #FIELD_MANAGER} (what {@code kubectl get -o yaml --show-managed-fields} shows for the
+     * chart's objects).
+     */
+    static final class JvmHelm {
+        /** The field manager of Helm's writes as the API server records it (Helm uses its process's name). */
+        static final String FIELD_MANAGER = "java";
+
         private final Path kubeconfig;
 
         /** {@code target} null: only {@link #template} works (no cluster). */
@@ -94,8 +87,8 @@ final class HelmReleases {
             }
         }
 
-        @Override
-        public Deployed get(String namespace, String name) {
+        /** The release ({@code helm list --all}, so pending and failed ones too), or null when it is not installed. */
+        Deployed get(String namespace, String name) {
             List<Release> all;
             try {
                 all = Helm.list().all().withNamespace(namespace).withKubeConfig(kubeconfig).call();
@@ -114,31 +107,58 @@ final class HelmReleases {
             return new Deployed(found.getName(), namespace, revision(found), found.getChart(), found.getStatus(), values);
         }
 
-        @Override
-        public Deployed upgradeInstall(Path chart, String namespace, String name, Map<String, Object> values, Duration timeout) {
+        /**
+         * {@code helm upgrade --atomic --wait --timeout} of a deployed release, or {@code helm install --atomic --wait
+         * --timeout} when {@code live} is null: a failed upgrade is rolled back to the previous revision, a failed
+         * first install removed. (helm-java's {@code upgrade().install().atomic()} does not apply atomic when the
+         * release does not exist yet, hence the two commands.) Throws a {@link GfwException} saying what is left.
+         */
+        Deployed upgradeInstall(Path chart, String namespace, String name, Map<String, Object> values, Duration timeout,
+                                Deployed live) {
             Path valuesFile = writeValues(values);
+            int seconds = (int) Math.max(1, timeout.toSeconds());
             try {
-                Release r = new Helm(chart).upgrade().install().atomic().waitReady()
-                        .withTimeout((int) Math.max(1, timeout.toSeconds()))
-                        .withName(name).withNamespace(namespace)
-                        .withValuesFile(valuesFile)
-                        .withKubeConfig(kubeconfig)
-                        .call();
+                Release r = live == null
+                        ? new Helm(chart).install().atomic().waitReady().withTimeout(seconds).withName(name)
+                                .withNamespace(namespace).withValuesFile(valuesFile).withKubeConfig(kubeconfig).call()
+                        : new Helm(chart).upgrade().atomic().waitReady().withTimeout(seconds).withName(name)
+                                .withNamespace(namespace).withValuesFile(valuesFile).withKubeConfig(kubeconfig).call();
                 return new Deployed(r.getName(), namespace, revision(r), r.getChart(), r.getStatus(), values);
             } catch (RuntimeException e) {
-                String msg = GfwException.firstLine(e.getMessage());
-                boolean timedOut = msg.contains("context deadline exceeded") || msg.contains("timed out");
-                throw new GfwException(timedOut ? ExitCode.UNAVAILABLE : ExitCode.REMOTE_ERROR, "release " + name
-                        + (timedOut ? " was not ready within " + timeout.toSeconds() + " s" : " failed")
-                        + " (Helm --atomic rolled an upgrade back to the previous revision, or removed a failed first install): "
-                        + msg + (timedOut ? "; check the pods with 'kubectl -n " + namespace + " get pods -l app=" + name + "' or raise --timeout" : ""), e);
+                throw failed(namespace, name, timeout, live, e);
             } finally {
                 deleteQuietly(valuesFile);
             }
         }
 
-        @Override
-        public String template(Path chart, String namespace, String name, Map<String, Object> values) {
+        /** One line: why the install or upgrade failed and what Helm left behind (read back, not assumed). */
+        private GfwException failed(String namespace, String name, Duration timeout, Deployed before, RuntimeException e) {
+            String msg = GfwException.firstLine(e.getMessage());
+            if (msg.contains("another operation (install/upgrade/rollback) is in progress")) {
+                Deployed now = get(namespace, name);
+                return pending(now != null ? now : before);
+            }
+            boolean timedOut = msg.contains("context deadline exceeded") || msg.contains("timed out");
+            Deployed after;
+            try {
+                after = get(namespace, name);
+            } catch (GfwException unreadable) {
+                after = null;
+            }
+            String left = before == null
+                    ? (after == null ? "the failed first install was removed (helm --atomic)"
+                            : "the failed first install is still there as revision " + after.revision() + " (" + after.status() + ")")
+                    : (after != null && "deployed".equals(after.status()) && after.revision() > before.revision()
+                            ? "Helm rolled it back: revision " + after.revision() + " is revision " + before.revision() + " again"
+                            : "it is now " + (after == null ? "unreadable" : "revision " + after.revision() + " (" + after.status() + ")"));
+            String why = timedOut ? "was not ready within " + timeout.toSeconds() + " s" : "failed";
+            return new GfwException(timedOut ? ExitCode.UNAVAILABLE : ExitCode.REMOTE_ERROR, "release " + name + " " + why
+                    + "; " + left + ": " + msg
+                    + (timedOut ? "; check its pods with 'kubectl -n " + namespace + " get pods -l app=" + name + "' or raise --timeout" : ""), e);
+        }
+
+        /** {@code helm template}: the manifests the chart renders for these values. */
+        String template(Path chart, String namespace, String name, Map<String, Object> values) {
             Path valuesFile = writeValues(values);
             try {
                 return new Helm(chart).template().withName(name).withNamespace(namespace).withValuesFile(valuesFile).call();
@@ -157,6 +177,20 @@ final class HelmReleases {
                     : ExitCode.REMOTE_ERROR;
             return new GfwException(code, "Helm could not " + what + ": " + msg, e);
         }
+    }
+
+    /**
+     * A release stuck in pending-install, pending-upgrade or pending-rollback: Helm refuses every operation on it
+     * ("another operation is in progress"). Names the release and both ways out.
+     */
+    static GfwException pending(Deployed r) {
+        String secret = "sh.helm.release.v1." + r.name() + ".v" + r.revision();
+        return new GfwException(ExitCode.CONFLICT, "release " + r.name() + " is " + r.status() + " (revision " + r.revision()
+                + "): another Helm operation is running, or one was interrupted; if none is running, delete that revision's record"
+                + " with 'kubectl -n " + r.namespace() + " delete secret " + secret + "' (Helm then sees "
+                + (r.revision() > 1 ? "revision " + (r.revision() - 1) + " again" : "no release, and installs it anew")
+                + "; with a helm binary: 'helm -n " + r.namespace() + (r.status().equals("pending-install") ? " uninstall " : " rollback ") + r.name() + "')"
+                + ", then run gfw deploy-runners again");
     }
 
     /**

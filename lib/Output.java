@@ -119,7 +119,7 @@ final class Output {
     /**
      * Like {@link #quoteQuoted(String)}, but only quoted parts longer than {@code longerThan} are cut:
      * the safety net under every error line, so that a message quoting a whole input cannot fill a log
-     * while names gfw quotes on purpose (a 54-character agent context) stay whole.
+     * while names and commands gfw quotes on purpose stay whole.
      */
     static String quoteQuoted(String message, int longerThan) {
         var sb = new StringBuilder();

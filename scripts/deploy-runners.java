@@ -51,12 +51,14 @@ import picocli.CommandLine.Parameters;
  * its {@code glrt-} token stored in that Secret, which the chart reads through {@code runners.secret}
  * — the token is never in values, argv or output. A release whose values and chart version are
  * unchanged is not upgraded; otherwise it is upgraded or installed with {@code --atomic}: Helm waits
- * for the rollout (progress on stderr) up to {@code --timeout} and rolls a failed upgrade back.
+ * for the rollout (progress on stderr) up to {@code --timeout}, rolls a failed upgrade back and
+ * removes a failed first install; a release left pending by an interrupted Helm is refused with the
+ * way out.
  *
  * <p>Flags: {@code --dry-run[=client]} prints each release (name, chart, version, namespace, values)
  * without a cluster or token; {@code --dry-run=server} also renders the chart, reads the cluster
- * and shows what would change; {@code --status} shows revision, chart, pods ready and HPA per release (exit 80 when one is
- * not deployed or has no ready pod); {@code --chart PATH} / {@code --chart-repo URL} for offline
+ * and shows what would change; {@code --status} shows revision, chart, pods ready, restarts and HPA per release (exit 80 when one is
+ * not deployed or has no ready pod), with {@code -w/--watch} again whenever it changes; {@code --chart PATH} / {@code --chart-repo URL} for offline
  * charts and mirrors; {@code --gitlab-url URL}; {@code --timeout 5m}; {@code --yes} for production;
  * {@code -o table|json|yaml}; {@code --kubeconfig}, {@code --context}, {@code --proxy}. A planned
  * environment is refused before any request (only {@code --dry-run=client} works for it).
@@ -84,8 +86,11 @@ class DeployRunners implements Callable<Integer> {
     @Parameters(index = "1..*", paramLabel = "TYPE", description = "Runner types to deploy (default: every one in the environment file).")
     List<String> types = new ArrayList<>();
 
-    @Option(names = "--status", description = "Show each release's revision, chart version, pods ready and HPA instead of deploying.")
+    @Option(names = "--status", description = "Show each release's revision, chart version, pods ready, restarts and HPA instead of deploying.")
     boolean status;
+
+    @Option(names = {"-w", "--watch"}, description = "With --status: print the status again whenever it changes, until interrupted (Ctrl-C).")
+    boolean watch;
 
     @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "5m",
             description = "How long to wait for each release's rollout before rolling it back, e.g. 300s, 5m, 1h (default: ${DEFAULT-VALUE}).")
@@ -114,8 +119,6 @@ class DeployRunners implements Callable<Integer> {
     @Mixin Cli.DryRunOption dryRunOption;
     @Mixin Cli.OutputOption output;
 
-    /** Tests may put another Helm here; null means Helm in the JVM against the resolved cluster. */
-    HelmReleases.Engine helm;
     /** Where fetched charts are cached. */
     Path chartCache = HelmReleases.defaultCacheDir();
 
@@ -130,6 +133,7 @@ class DeployRunners implements Callable<Integer> {
         Duration timeout = Cli.duration(timeoutText, "--timeout");
         Cli.DryRun dryRun = dryRunOption.dryRun;
         if (status && dryRun != Cli.DryRun.none) throw new GfwException(ExitCode.USAGE, "--status reads the cluster only; drop --dry-run");
+        if (watch && !status) throw new GfwException(ExitCode.USAGE, "--watch goes with --status (deploy-runners ENV --status --watch)");
 
         // Client dry-run: everything comes from the environment file; no cluster, no token, no request.
         if (dryRun == Cli.DryRun.client) {
@@ -153,11 +157,11 @@ class DeployRunners implements Callable<Integer> {
             List<RunnerValues.Release> missing = missingTokens(client, releases);
             String accessToken = missing.isEmpty() || serverDryRun ? null : gitlabToken(missing); // before the chart download
             if (chart == null) chart = chart(env);
-            HelmReleases.Engine engine = helm != null ? helm : new HelmReleases.JvmHelm(target);
-            for (RunnerValues.Release r : releases) engine.template(chart, r.namespace(), r.name(), r.values());
+            var helm = new HelmReleases.JvmHelm(target);
+            for (RunnerValues.Release r : releases) helm.template(chart, r.namespace(), r.name(), r.values());
             Map<String, String> tokens = ensureTokens(env, client, releases, missing, accessToken, serverDryRun);
             for (RunnerValues.Release r : releases) {
-                outcomes.add(deploy(client, engine, chart, r, tokens.get(r.name()), timeout, serverDryRun));
+                outcomes.add(deploy(client, helm, chart, r, tokens.get(r.name()), timeout, serverDryRun));
             }
         }
         printOutcomes(outcomes, serverDryRun);
@@ -274,14 +278,10 @@ class DeployRunners implements Callable<Integer> {
 
     // ---- one release ----------------------------------------------------------------------------
 
-    private Outcome deploy(KubernetesClient client, HelmReleases.Engine engine, Path chart, RunnerValues.Release r, String token,
+    private Outcome deploy(KubernetesClient client, HelmReleases.JvmHelm helm, Path chart, RunnerValues.Release r, String token,
                            Duration timeout, boolean serverDryRun) {
-        HelmReleases.Deployed live = engine.get(r.namespace(), r.name());
-        if (live != null && live.status() != null && live.status().startsWith("pending")) {
-            throw new GfwException(ExitCode.CONFLICT, "release " + r.name() + " is " + live.status() + " (revision " + live.revision()
-                    + "): another deployment is running or one was interrupted; wait, or inspect it with 'helm -n " + r.namespace()
-                    + " history " + r.name() + "'");
-        }
+        HelmReleases.Deployed live = helm.get(r.namespace(), r.name());
+        if (live != null && live.status() != null && live.status().startsWith("pending")) throw HelmReleases.pending(live);
         List<String> changes = new ArrayList<>();
         String action;
         Integer revision = live == null ? null : live.revision();
@@ -296,8 +296,8 @@ class DeployRunners implements Callable<Integer> {
         if (!serverDryRun && !"unchanged".equals(action)) {
             Cli.info((live == null ? "installing" : "upgrading") + " release " + r.name() + " (chart " + r.chart() + " " + r.version()
                     + ", namespace " + r.namespace() + ", timeout " + timeout.toSeconds() + " s)");
-            try (var progress = new RolloutProgress(client, r)) {
-                revision = engine.upgradeInstall(chart, r.namespace(), r.name(), r.values(), timeout).revision();
+            try (var progress = new RolloutProgress(client, r, timeout, live == null)) {
+                revision = helm.upgradeInstall(chart, r.namespace(), r.name(), r.values(), timeout, live).revision();
             }
         }
         ServerSideApply.Result hpa = ServerSideApply.apply(client, RunnerValues.hpa(r), serverDryRun, forceConflicts);
@@ -320,13 +320,19 @@ class DeployRunners implements Callable<Integer> {
         };
     }
 
-    /** Prints rollout progress of a release's Deployment on stderr every two seconds while Helm waits. */
+    /**
+     * While Helm waits: the rollout of the release's Deployment on stderr ("gitlab-runner-docker: 1/2 pods ready,
+     * 2 updated, 6 s of 300 s"), polled every two seconds, printed when it changes and at least every ten seconds;
+     * past the timeout it says what Helm does then (rolls back, or removes a failed first install).
+     */
     static final class RolloutProgress implements AutoCloseable {
         private final Thread thread;
 
-        RolloutProgress(KubernetesClient client, RunnerValues.Release r) {
+        RolloutProgress(KubernetesClient client, RunnerValues.Release r, Duration timeout, boolean firstInstall) {
+            long start = System.nanoTime();
             thread = new Thread(() -> {
                 String last = "";
+                long lastPrinted = start;
                 while (!Thread.currentThread().isInterrupted()) {
                     try {
                         Thread.sleep(2000);
@@ -334,7 +340,14 @@ class DeployRunners implements Callable<Integer> {
                         String now = d == null || d.getStatus() == null ? "waiting for deployment/" + r.name()
                                 : r.name() + ": " + n(d.getStatus().getReadyReplicas()) + "/" + n(d.getSpec().getReplicas())
                                 + " pods ready, " + n(d.getStatus().getUpdatedReplicas()) + " updated";
-                        if (!now.equals(last)) Cli.info("  " + now);
+                        long t = System.nanoTime();
+                        if (!now.equals(last) || t - lastPrinted >= 10_000_000_000L) {
+                            long elapsed = Duration.ofNanos(t - start).toSeconds();
+                            Cli.info("  " + now + ", " + elapsed + " s of " + timeout.toSeconds() + " s"
+                                    + (elapsed <= timeout.toSeconds() ? "" : firstInstall ? " (timed out: Helm removes the failed install)"
+                                            : " (timed out: Helm rolls back to the previous revision)"));
+                            lastPrinted = t;
+                        }
                         last = now;
                     } catch (InterruptedException e) {
                         return;
@@ -361,48 +374,87 @@ class DeployRunners implements Callable<Integer> {
 
     private int status(EnvConfig.Env env, List<RunnerValues.Release> releases) {
         KubeClients.Target target = cluster.target(env);
-        HelmReleases.Engine engine = helm != null ? helm : new HelmReleases.JvmHelm(target);
-        var rows = new ArrayList<Map<String, Object>>();
-        boolean healthy = true;
+        var helm = new HelmReleases.JvmHelm(target);
         try (KubernetesClient client = KubeClients.connect(target)) {
-            for (RunnerValues.Release r : releases) {
-                HelmReleases.Deployed live = engine.get(r.namespace(), r.name());
-                List<Pod> pods = client.pods().inNamespace(r.namespace()).withLabel("app", r.name()).list().getItems();
-                long ready = pods.stream().filter(DeployRunners::ready).count();
-                HorizontalPodAutoscaler hpa = client.autoscaling().v2().horizontalPodAutoscalers()
-                        .inNamespace(r.namespace()).withName(r.hpaName()).get();
-                Secret token = client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get();
-                var row = new LinkedHashMap<String, Object>();
-                row.put("release", r.name());
-                row.put("namespace", r.namespace());
-                row.put("revision", live == null ? null : live.revision());
-                row.put("status", live == null ? "not installed" : live.status());
-                row.put("chartVersion", live == null ? null : live.chartVersion());
-                row.put("podsReady", ready);
-                row.put("pods", pods.size());
-                row.put("hpa", hpa == null ? null : hpaText(hpa));
-                row.put("token", hasToken(token) ? "present" : "missing");
-                rows.add(row);
-                if (live == null || !"deployed".equals(live.status()) || ready == 0) healthy = false;
+            if (watch) return watchStatus(helm, client, releases);
+            var rows = statusRows(helm, client, releases);
+            Cli.out().print(render(rows));
+            boolean healthy = rows.stream().allMatch(DeployRunners::healthy);
+            if (!healthy) Cli.warn("not every runner release is deployed with a ready pod");
+            return healthy ? ExitCode.OK : ExitCode.CHECK_FAILED;
+        }
+    }
+
+    /** --watch: the status again every two seconds, printed whenever it changed, until interrupted (Ctrl-C). */
+    private int watchStatus(HelmReleases.JvmHelm helm, KubernetesClient client, List<RunnerValues.Release> releases) {
+        String last = null;
+        while (true) {
+            String now = render(statusRows(helm, client, releases));
+            if (!now.equals(last)) {
+                if (last != null && output.format.isTable()) Cli.out().println();
+                Cli.out().print(now);
+                Cli.out().flush();
+                last = now;
+            }
+            try {
+                Thread.sleep(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return ExitCode.OK;
             }
         }
-        if (output.format.isTable()) {
-            boolean wide = output.format == Output.Format.wide; // -o wide: also the namespace
-            var table = new ArrayList<List<String>>();
-            for (var row : rows) {
-                var cells = new ArrayList<>(List.of(str(row.get("release")), str(row.get("revision")), str(row.get("status")), str(row.get("chartVersion")),
-                        row.get("podsReady") + "/" + row.get("pods"), str(row.get("hpa")), str(row.get("token"))));
-                if (wide) cells.add(1, str(row.get("namespace")));
-                table.add(cells);
-            }
-            var headers = new ArrayList<>(List.of("release", "revision", "status", "chart", "ready", "hpa", "token"));
-            if (wide) headers.add(1, "namespace");
-            Cli.out().print(Output.table(headers, table));
-        } else {
-            Cli.out().print(output.format == Output.Format.json ? Output.json(rows) + "\n" : Output.yaml(rows));
+    }
+
+    /** Per release what Helm's records and the cluster say now: revision, status, chart, pods ready, restarts, HPA, token. */
+    private static List<Map<String, Object>> statusRows(HelmReleases.JvmHelm helm, KubernetesClient client, List<RunnerValues.Release> releases) {
+        var rows = new ArrayList<Map<String, Object>>();
+        for (RunnerValues.Release r : releases) {
+            HelmReleases.Deployed live = helm.get(r.namespace(), r.name());
+            List<Pod> pods = client.pods().inNamespace(r.namespace()).withLabel("app", r.name()).list().getItems();
+            long ready = pods.stream().filter(DeployRunners::ready).count();
+            HorizontalPodAutoscaler hpa = client.autoscaling().v2().horizontalPodAutoscalers()
+                    .inNamespace(r.namespace()).withName(r.hpaName()).get();
+            Secret token = client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get();
+            var row = new LinkedHashMap<String, Object>();
+            row.put("release", r.name());
+            row.put("namespace", r.namespace());
+            row.put("revision", live == null ? null : live.revision());
+            row.put("status", live == null ? "not installed" : live.status());
+            row.put("chartVersion", live == null ? null : live.chartVersion());
+            row.put("podsReady", ready);
+            row.put("pods", pods.size());
+            row.put("restarts", pods.stream().mapToInt(DeployRunners::restarts).sum());
+            row.put("hpa", hpa == null ? null : hpaText(hpa));
+            row.put("token", hasToken(token) ? "present" : "missing");
+            rows.add(row);
         }
-        if (!healthy) Cli.warn("not every runner release is deployed with a ready pod");
-        return healthy ? ExitCode.OK : ExitCode.CHECK_FAILED;
+        return rows;
+    }
+
+    private static boolean healthy(Map<String, Object> row) {
+        return "deployed".equals(row.get("status")) && ((Long) row.get("podsReady")) > 0;
+    }
+
+    private String render(List<Map<String, Object>> rows) {
+        if (!output.format.isTable()) {
+            return output.format == Output.Format.json ? Output.json(rows) + "\n" : Output.yaml(rows);
+        }
+        boolean wide = output.format == Output.Format.wide; // -o wide: also the namespace
+        var table = new ArrayList<List<String>>();
+        for (var row : rows) {
+            var cells = new ArrayList<>(List.of(str(row.get("release")), str(row.get("revision")), str(row.get("status")), str(row.get("chartVersion")),
+                    row.get("podsReady") + "/" + row.get("pods"), str(row.get("restarts")), str(row.get("hpa")), str(row.get("token"))));
+            if (wide) cells.add(1, str(row.get("namespace")));
+            table.add(cells);
+        }
+        var headers = new ArrayList<>(List.of("release", "revision", "status", "chart", "ready", "restarts", "hpa", "token"));
+        if (wide) headers.add(1, "namespace");
+        return Output.table(headers, table);
+    }
+
+    private static int restarts(Pod p) {
+        if (p.getStatus() == null || p.getStatus().getContainerStatuses() == null) return 0;
+        return p.getStatus().getContainerStatuses().stream().mapToInt(c -> c.getRestartCount() == null ? 0 : c.getRestartCount()).sum();
     }
 
     private static boolean ready(Pod p) {

@@ -241,8 +241,8 @@ class CliTest {
         var status = TestSupport.script("deploy-runners", "dev", "docker", "--status", "-o", "wide", "--kubeconfig", api.kubeconfig().toString(),
                 "--context", api.context()).run();
         assertEquals(ExitCode.CHECK_FAILED, status.exit(), status.toString());
-        assertTrue(status.out().lines().findFirst().orElseThrow().matches("RELEASE +NAMESPACE +REVISION +STATUS +CHART +READY +HPA +TOKEN"), status.out());
-        assertTrue(status.out().lines().anyMatch(l -> l.matches("gitlab-runner-docker +gitlab-runners +- +not installed +- +0/0 +- +missing")), status.out());
+        assertTrue(status.out().lines().findFirst().orElseThrow().matches("RELEASE +NAMESPACE +REVISION +STATUS +CHART +READY +RESTARTS +HPA +TOKEN"), status.out());
+        assertTrue(status.out().lines().anyMatch(l -> l.matches("gitlab-runner-docker +gitlab-runners +- +not installed +- +0/0 +0 +- +missing")), status.out());
     }
 
     @Test

@@ -1,73 +1,52 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.marcnuri.helm.Helm;
 import com.sun.net.httpserver.HttpServer;
-import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
-import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
-import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.Test;
 
 /**
  * deploy-runners: values per runner type from the environment file, the fixture chart rendered with
- * them, runner tokens created through a GitLab stand-in and stored in Secrets on the test API server,
- * dry runs that write nothing, unchanged releases left alone, and the refusals and GitLab errors.
- *
- * <p>Helm writes its release records with client-go's protobuf encoding, which the fabric8 mock
- * cannot decode; Helm's reads (list, get values) work against it. So the in-process deploy tests
- * use {@link ClusterHelm}: real Helm for reading releases and rendering the chart, the rendered
- * objects applied to the test API server with fabric8, and the release record written the way
- * Helm's Secret storage does — so the next run's real {@code helm list / get values} see it.
+ * them (real Helm), runner tokens created through a GitLab stand-in and stored in Secrets on the test
+ * API server, dry runs that write nothing, the chart from a repository, and the refusals and GitLab
+ * errors. Installs, upgrades, rollbacks and --status: {@link DeployRunnersHelmTest}.
  */
 class DeployRunnersTest {
 
-    static final ObjectMapper JSON = new ObjectMapper();
-    static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
-    static final Path FIXTURE = TestSupport.repo().resolve("tests/fixtures/gitlab-runner");
-    static final AtomicInteger SEQ = new AtomicInteger();
-
-    static EnvConfig.Env dev() {
-        return EnvConfig.load("dev", TestSupport.repo().resolve("environments").toString());
-    }
+    static final ObjectMapper JSON = RunnerFixtures.JSON;
+    static final ObjectMapper YAML = RunnerFixtures.YAML;
+    static final Path FIXTURE = RunnerFixtures.FIXTURE;
+    static final AtomicInteger SEQ = RunnerFixtures.SEQ;
 
     // ---- values, in-process -----------------------------------------------------------------------
 
     @Test
     void valuesOfEveryTypeFollowTheEnvironmentFile() {
-        EnvConfig.Env env = dev();
+        EnvConfig.Env env = RunnerFixtures.dev();
         List<RunnerValues.Release> releases = RunnerValues.select(env, List.of());
         assertEquals(env.runners().stream().map(EnvConfig.Runner::type).toList(), releases.stream().map(RunnerValues.Release::type).toList());
         String atticUrl = "http://" + env.attic().service() + "." + env.namespaces().attic().name() + ".svc.cluster.local";
@@ -116,7 +95,7 @@ class DeployRunnersTest {
 
     @Test
     void hpaAndPdbFollowTheAutoscalingConfig() {
-        EnvConfig.Env env = dev();
+        EnvConfig.Env env = RunnerFixtures.dev();
         for (RunnerValues.Release r : RunnerValues.select(env, List.of())) {
             var hpa = (HorizontalPodAutoscaler) RunnerValues.hpa(r);
             assertEquals(r.name() + "-hpa", hpa.getMetadata().getName());
@@ -196,11 +175,11 @@ class DeployRunnersTest {
 
     @Test
     void fixtureChartRendersTheComputedValues() throws IOException {
-        EnvConfig.Env env = dev();
+        EnvConfig.Env env = RunnerFixtures.dev();
         RunnerValues.Release dind = RunnerValues.select(env, List.of("dind")).get(0);
         String manifest = new HelmReleases.JvmHelm(null).template(FIXTURE, dind.namespace(), dind.name(), dind.values());
         Map<String, JsonNode> byKind = new LinkedHashMap<>();
-        for (JsonNode doc : documents(manifest)) byKind.put(doc.path("kind").asText() + "/" + doc.path("metadata").path("name").asText(), doc);
+        for (JsonNode doc : RunnerFixtures.documents(manifest)) byKind.put(doc.path("kind").asText() + "/" + doc.path("metadata").path("name").asText(), doc);
         assertEquals(Set.of("Deployment/gitlab-runner-dind", "ConfigMap/gitlab-runner-dind", "ServiceAccount/gitlab-runner-dind",
                 "Role/gitlab-runner-dind", "RoleBinding/gitlab-runner-dind"), byKind.keySet());
         JsonNode deploy = byKind.get("Deployment/gitlab-runner-dind");
@@ -234,7 +213,7 @@ class DeployRunnersTest {
         var r = TestSupport.script("deploy-runners", "dev", "--dry-run", "-o", "json")
                 .env("HOME", home.toString()).env("GITLAB_TOKEN", sentinel).run();
         assertEquals(0, r.exit(), r.toString());
-        EnvConfig.Env env = dev();
+        EnvConfig.Env env = RunnerFixtures.dev();
         JsonNode list = JSON.readTree(r.out());
         assertEquals(env.runners().size(), list.size());
         for (int i = 0; i < list.size(); i++) {
@@ -288,7 +267,7 @@ class DeployRunnersTest {
 
     @Test
     void productionNeedsYes() throws IOException {
-        Path dir = envDir("runners-prod-" + SEQ.incrementAndGet(), text -> text.replace("production: false", "production: true"));
+        Path dir = RunnerFixtures.envDir("runners-prod-" + SEQ.incrementAndGet(), text -> EnvFile.of(text).set("production", "true").text());
         TestApiServer api = TestApiServer.shared();
         var r = TestSupport.inProcess(new DeployRunners(), "dev", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
                 "--chart", FIXTURE.toString());
@@ -299,118 +278,21 @@ class DeployRunnersTest {
     // ---- tokens, Secrets, Helm, HPA/PDB on the test API server ------------------------------------------
 
     @Test
-    void firstDeployCreatesTheRunnerInGitLabStoresItsTokenAndInstalls() throws IOException {
-        TestApiServer api = TestApiServer.shared();
-        String ns = "runners-first-" + SEQ.incrementAndGet();
-        Path dir = envDir(ns, UnaryOperator.identity());
-        createNamespace(api, ns);
-        try (var gitlab = new GitLabStandIn()) {
-            var helm = new ClusterHelm(api);
-            var r = deploy(helm, dir, gitlab, "docker", "dind", "-o", "json");
-            assertEquals(0, r.exit(), r.toString());
-
-            // GitLab: the group looked up by path, then one group runner per type with its tags.
-            assertEquals(List.of("GET /api/v4/groups/gloriousflywheel", "POST /api/v4/user/runners", "POST /api/v4/user/runners"),
-                    gitlab.requests.stream().map(GitLabStandIn.Req::line).toList());
-            for (GitLabStandIn.Req req : gitlab.requests) assertEquals(GitLabStandIn.ACCESS_TOKEN, req.privateToken());
-            JsonNode docker = JSON.readTree(gitlab.requests.get(1).body());
-            assertEquals("group_type", docker.path("runner_type").asText());
-            assertEquals(GitLabStandIn.GROUP_ID, docker.path("group_id").asLong());
-            assertEquals(List.of("docker", "linux", "amd64"), List.of(JSON.treeToValue(docker.path("tag_list"), String[].class)));
-            assertTrue(docker.path("description").asText().contains("gitlab-runner-docker"), docker.toString());
-            assertEquals(List.of("dind", "docker", "linux", "amd64"),
-                    List.of(JSON.treeToValue(JSON.readTree(gitlab.requests.get(2).body()).path("tag_list"), String[].class)));
-
-            // The tokens are in the Secrets the chart reads, and nowhere in the output.
-            KubernetesClient c = api.client();
-            for (int i = 0; i < 2; i++) {
-                String release = i == 0 ? "gitlab-runner-docker" : "gitlab-runner-dind";
-                Secret s = c.secrets().inNamespace(ns).withName(release + "-token").get();
-                assertNotNull(s, release + "-token missing");
-                assertEquals(gitlab.tokens.get(i), decode(s.getData().get("runner-token")));
-                assertEquals("", decode(s.getData().get("runner-registration-token")));
-                assertEquals(String.valueOf(gitlab.ids.get(i)), s.getMetadata().getAnnotations().get(RunnerValues.RUNNER_ID_ANNOTATION));
-                assertFalse(r.out().contains(gitlab.tokens.get(i)) || r.err().contains(gitlab.tokens.get(i)), "token leaked:\n" + r);
-
-                // The chart's objects, rendered by Helm and on the cluster; the Deployment mounts that Secret.
-                Deployment d = c.apps().deployments().inNamespace(ns).withName(release).get();
-                assertNotNull(d, "deployment " + release);
-                assertEquals(release + "-token", d.getSpec().getTemplate().getSpec().getVolumes().get(0).getProjected().getSources().get(0).getSecret().getName());
-                HorizontalPodAutoscaler hpa = c.autoscaling().v2().horizontalPodAutoscalers().inNamespace(ns).withName(release + "-hpa").get();
-                assertNotNull(hpa, release + "-hpa");
-                assertNotNull(c.policy().v1().podDisruptionBudget().inNamespace(ns).withName(release + "-pdb").get(), release + "-pdb");
-            }
-            assertEquals(2, helm.upgrades.get());
-            JsonNode outcomes = JSON.readTree(r.out());
-            assertEquals(List.of("installed", "installed"), outcomes.findValuesAsText("action"));
-            assertEquals("created (runner " + gitlab.ids.get(0) + ")", outcomes.get(0).path("token").asText());
-            assertEquals(1, outcomes.get(0).path("revision").asInt());
-
-            // --status reads the releases back through real Helm.
-            var status = TestSupport.inProcess(withHelm(helm), "dev", "docker", "--status", "-o", "json", "--env-dir", dir.toString(),
-                    "--kubeconfig", api.kubeconfig().toString(), "--context", api.context());
-            JsonNode st = JSON.readTree(status.out()).get(0);
-            assertEquals("gitlab-runner-docker", st.path("release").asText());
-            assertEquals(1, st.path("revision").asInt());
-            assertEquals("deployed", st.path("status").asText());
-            assertEquals("0.78.0", st.path("chartVersion").asText());
-            assertEquals("present", st.path("token").asText());
-            assertTrue(st.path("hpa").asText().endsWith("(2-8)"), st.toString());
-            // The test server runs no controllers, so no pod is ready: status says so with its exit code.
-            assertEquals(0, st.path("podsReady").asInt());
-            assertEquals(ExitCode.CHECK_FAILED, status.exit(), status.toString());
-        }
-    }
-
-    @Test
-    void unchangedValuesMeanNoUpgradeAndNoGitLabCall() throws IOException {
-        TestApiServer api = TestApiServer.shared();
-        String ns = "runners-again-" + SEQ.incrementAndGet();
-        Path dir = envDir(ns, UnaryOperator.identity());
-        createNamespace(api, ns);
-        try (var gitlab = new GitLabStandIn()) {
-            var helm = new ClusterHelm(api);
-            assertEquals(0, deploy(helm, dir, gitlab, "rocky9").exit());
-            int gitlabCalls = gitlab.requests.size();
-            assertEquals(1, helm.upgrades.get());
-            if (api.isMock()) api.resetRequests();
-
-            var again = deploy(helm, dir, gitlab, "rocky9");
-            assertEquals(0, again.exit(), again.toString());
-            assertEquals(1, helm.upgrades.get(), "an unchanged release was upgraded");
-            assertEquals(gitlabCalls, gitlab.requests.size(), "the token Secret exists: GitLab must not be asked again");
-            assertTrue(again.out().matches("(?s).*gitlab-runner-rocky9\\s+unchanged\\s+1\\s.*"), again.out());
-            if (api.isMock()) assertEquals(0, api.mutatingRequests(), "an unchanged re-run wrote to the cluster: " + api.requests());
-
-            // A changed value in the environment file: one upgrade, and the change is named.
-            Files.writeString(dir.resolve("dev.yaml"), Files.readString(dir.resolve("dev.yaml"))
-                    .replaceFirst("(type: rocky9[\\s\\S]*?concurrent: )4", "$19"));
-            var changed = deploy(helm, dir, gitlab, "rocky9");
-            assertEquals(0, changed.exit(), changed.toString());
-            assertEquals(2, helm.upgrades.get());
-            assertTrue(changed.out().contains("gitlab-runner-rocky9: concurrent: 4 -> 9"), changed.out());
-            assertTrue(changed.out().matches("(?s).*gitlab-runner-rocky9\\s+upgraded\\s+2\\s.*"), changed.out());
-        }
-    }
-
-    @Test
     void serverDryRunReadsTheClusterAndWritesNothing() throws IOException {
         TestApiServer api = TestApiServer.shared();
         assumeTrue(api.isMock(), "needs the test API server's request log");
         String ns = "runners-dry-" + SEQ.incrementAndGet();
-        Path dir = envDir(ns, UnaryOperator.identity());
-        createNamespace(api, ns);
+        Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
+        RunnerFixtures.createNamespace(api, ns);
         try (var gitlab = new GitLabStandIn()) {
-            var helm = new ClusterHelm(api);
             api.resetRequests();
-            var r = TestSupport.inProcess(withHelm(helm), "dev", "--dry-run=server", "--env-dir", dir.toString(),
+            var r = TestSupport.inProcess(new DeployRunners(), "dev", "--dry-run=server", "--env-dir", dir.toString(),
                     "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--gitlab-url", gitlab.url(), "--chart", FIXTURE.toString());
             assertEquals(0, r.exit(), r.toString());
             assertEquals(0, api.mutatingRequests(false), "a server dry run stored something: " + api.requests());
             assertEquals(List.of(), gitlab.requests);
-            assertEquals(0, helm.upgrades.get());
-            assertEquals(List.of(), api.client().secrets().inNamespace(ns).list().getItems());
-            for (EnvConfig.Runner runner : dev().runners()) {
+            assertEquals(List.of(), api.client().secrets().inNamespace(ns).list().getItems(), "no token, no Helm release record");
+            for (EnvConfig.Runner runner : RunnerFixtures.dev().runners()) {
                 assertTrue(r.out().matches("(?s).*gitlab-runner-" + runner.type() + "\\s+would install\\s+-\\s+gitlab-runner-0\\.78\\.0\\s+would be created in GitLab\\s+would create\\s+would create.*"), r.out());
             }
         }
@@ -420,21 +302,20 @@ class DeployRunnersTest {
     void serverDryRunShowsWhatWouldChange() throws IOException {
         TestApiServer api = TestApiServer.shared();
         String ns = "runners-diff-" + SEQ.incrementAndGet();
-        Path dir = envDir(ns, UnaryOperator.identity());
-        createNamespace(api, ns);
+        Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
+        RunnerFixtures.namespaceWithRollouts(api, ns, TestApiRollouts.Readiness.ready());
         try (var gitlab = new GitLabStandIn()) {
-            var helm = new ClusterHelm(api);
-            assertEquals(0, deploy(helm, dir, gitlab, "nix").exit());
+            assertEquals(0, RunnerFixtures.deploy(dir, gitlab, "nix").exit());
             Files.writeString(dir.resolve("dev.yaml"), Files.readString(dir.resolve("dev.yaml"))
                     .replace("autoscaling: {minReplicas: 2, maxReplicas: 5, cpu: 70, memory: 80}", "autoscaling: {minReplicas: 2, maxReplicas: 7, cpu: 70, memory: 80}")
                     .replace("image: nixpkgs/nix-flakes", "image: nixos/nix:2.24"));
-            var r = TestSupport.inProcess(withHelm(helm), "dev", "nix", "--dry-run=server", "--env-dir", dir.toString(),
+            var r = TestSupport.inProcess(new DeployRunners(), "dev", "nix", "--dry-run=server", "--env-dir", dir.toString(),
                     "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", FIXTURE.toString());
             assertEquals(0, r.exit(), r.toString());
             assertTrue(r.out().matches("(?s).*gitlab-runner-nix\\s+would upgrade\\s+1\\s+gitlab-runner-0\\.78\\.0\\s+exists\\s+would configure\\s+unchanged.*"), r.out());
             assertTrue(r.out().contains("gitlab-runner-nix: runners.config: ("), r.out());
             assertTrue(r.out().contains("gitlab-runner-nix: gitlab-runner-nix-hpa spec.maxReplicas: 5 -> 7"), r.out());
-            assertEquals(1, helm.upgrades.get());
+            assertEquals(List.of("1 deployed Install complete"), RunnerFixtures.history(api, ns, "gitlab-runner-nix"), "a dry run upgraded");
             assertEquals(5, api.client().autoscaling().v2().horizontalPodAutoscalers().inNamespace(ns).withName("gitlab-runner-nix-hpa").get().getSpec().getMaxReplicas());
         }
     }
@@ -445,8 +326,8 @@ class DeployRunnersTest {
     void gitlabRejectingTheTokenIsOneClearLine() {
         TestApiServer api = TestApiServer.shared();
         String ns = "runners-401-" + SEQ.incrementAndGet();
-        Path dir = envDir(ns, UnaryOperator.identity());
-        createNamespace(api, ns);
+        Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
+        RunnerFixtures.createNamespace(api, ns);
         try (var gitlab = new GitLabStandIn()) {
             gitlab.groupStatus = 401;
             // As users run it: a process, the token from the environment.
@@ -466,8 +347,8 @@ class DeployRunnersTest {
     void gitlabCallsGoThroughHttpsProxyButNotForALoopbackGitLab() {
         TestApiServer api = TestApiServer.shared();
         String ns = "runners-proxy-" + SEQ.incrementAndGet();
-        Path dir = envDir(ns, UnaryOperator.identity());
-        createNamespace(api, ns);
+        Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
+        RunnerFixtures.createNamespace(api, ns);
         String deadProxy = "socks5://127.0.0.1:" + TestSocksProxy.freePort();
         // A GitLab that is not on this machine goes through HTTPS_PROXY: here a closed port, named in the error.
         var r = TestSupport.script("deploy-runners", "dev", "docker", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
@@ -491,8 +372,8 @@ class DeployRunnersTest {
     void aTokenFileWithMoreThanTheTokenIsAUsageErrorBeforeAnyGitLabCall() throws IOException {
         TestApiServer api = TestApiServer.shared();
         String ns = "runners-tokfile-" + SEQ.incrementAndGet();
-        Path dir = envDir(ns, UnaryOperator.identity());
-        createNamespace(api, ns);
+        Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
+        RunnerFixtures.createNamespace(api, ns);
         Path tokenFile = TestSupport.tempDir("gitlab-token").resolve("token");
         Files.writeString(tokenFile, "glpat-SENTINEL\nsecond line\n");
         try (var gitlab = new GitLabStandIn()) {
@@ -511,23 +392,23 @@ class DeployRunnersTest {
     void missingGroupAndGitLabFailuresHaveTheirExitCodes() {
         TestApiServer api = TestApiServer.shared();
         String ns = "runners-gl-" + SEQ.incrementAndGet();
-        Path dir = envDir(ns, UnaryOperator.identity());
-        createNamespace(api, ns);
+        Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
+        RunnerFixtures.createNamespace(api, ns);
         try (var gitlab = new GitLabStandIn()) {
             gitlab.groupStatus = 404;
-            var r = deploy(new ClusterHelm(api), dir, gitlab, "docker");
+            var r = RunnerFixtures.deploy(dir, gitlab, "docker");
             assertEquals(ExitCode.NOT_FOUND, r.exit(), r.toString());
             assertTrue(r.err().contains("organization.group"), r.err());
 
             gitlab.groupStatus = 200;
             gitlab.createStatus = 503;
-            r = deploy(new ClusterHelm(api), dir, gitlab, "docker");
+            r = RunnerFixtures.deploy(dir, gitlab, "docker");
             assertEquals(ExitCode.REMOTE_ERROR, r.exit(), r.toString());
             assertTrue(r.err().startsWith("error: GitLab failed to create runner"), r.err());
             assertNull(api.client().secrets().inNamespace(ns).withName("gitlab-runner-docker-token").get());
         }
         // No token at all: said before anything is created.
-        var r = TestSupport.inProcess(withHelm(new ClusterHelm(api)), "dev", "docker", "--env-dir", dir.toString(),
+        var r = TestSupport.inProcess(new DeployRunners(), "dev", "docker", "--env-dir", dir.toString(),
                 "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", FIXTURE.toString());
         assertEquals(ExitCode.NO_INPUT, r.exit(), r.toString());
         assertTrue(r.err().contains("GITLAB_TOKEN is not set") && r.err().contains("gitlab-runner-docker"), r.err());
@@ -538,13 +419,13 @@ class DeployRunnersTest {
         TestApiServer api = TestApiServer.shared();
         assumeTrue(api.isMock(), "relies on the test server's field ownership conflicts");
         String ns = "runners-conflict-" + SEQ.incrementAndGet();
-        Path dir = envDir(ns, UnaryOperator.identity());
-        createNamespace(api, ns);
+        Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
+        RunnerFixtures.createNamespace(api, ns);
         // Someone else owns an empty token Secret: gfw creates a runner, then cannot write the token.
         api.client().resource(new SecretBuilder().withNewMetadata().withName("gitlab-runner-docker-token").withNamespace(ns).endMetadata()
                 .addToData("runner-token", "").build()).fieldManager("someone-else").serverSideApply();
         try (var gitlab = new GitLabStandIn()) {
-            var r = deploy(new ClusterHelm(api), dir, gitlab, "docker");
+            var r = RunnerFixtures.deploy(dir, gitlab, "docker");
             assertEquals(ExitCode.CONFLICT, r.exit(), r.toString());
             long id = gitlab.ids.get(0);
             List<String> errors = r.err().lines().filter(l -> l.startsWith("error:")).toList();
@@ -554,11 +435,11 @@ class DeployRunnersTest {
             assertTrue(errors.get(0).contains("runner " + id + " was deleted from GitLab again"), r.err());
             assertEquals("DELETE /api/v4/runners/" + id, gitlab.requests.get(gitlab.requests.size() - 1).line());
             assertFalse(r.err().contains(gitlab.tokens.get(0)));
-            assertEquals("", decode(api.client().secrets().inNamespace(ns).withName("gitlab-runner-docker-token").get().getData().get("runner-token")));
+            assertEquals("", RunnerFixtures.decode(api.client().secrets().inNamespace(ns).withName("gitlab-runner-docker-token").get().getData().get("runner-token")));
 
             // If GitLab cannot delete it either, the id is left for the operator, clearly.
             gitlab.deleteStatus = 500;
-            r = deploy(new ClusterHelm(api), dir, gitlab, "docker");
+            r = RunnerFixtures.deploy(dir, gitlab, "docker");
             long second = gitlab.ids.get(1);
             assertEquals(ExitCode.CONFLICT, r.exit(), r.toString());
             assertTrue(r.err().contains("runner " + second + " stays registered in GitLab without a stored token: delete it"), r.err());
@@ -569,9 +450,9 @@ class DeployRunnersTest {
     void missingRunnerNamespaceIsNamedBeforeAnythingIsCreated() {
         TestApiServer api = TestApiServer.shared();
         String ns = "runners-nons-" + SEQ.incrementAndGet();   // never created
-        Path dir = envDir(ns, UnaryOperator.identity());
+        Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         try (var gitlab = new GitLabStandIn()) {
-            var r = deploy(new ClusterHelm(api), dir, gitlab, "docker");
+            var r = RunnerFixtures.deploy(dir, gitlab, "docker");
             assertEquals(ExitCode.NOT_FOUND, r.exit(), r.toString());
             assertTrue(r.err().contains("namespace " + ns + " (") && r.err().contains("gfw provision-namespaces dev"), r.err());
             assertEquals(List.of(), gitlab.requests);
@@ -583,8 +464,8 @@ class DeployRunnersTest {
         TestApiServer api = TestApiServer.shared();
         assumeTrue(api.isMock(), "needs the test API server's request log");
         String ns = "runners-chart-" + SEQ.incrementAndGet();
-        Path dir = envDir(ns, UnaryOperator.identity());
-        createNamespace(api, ns);
+        Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
+        RunnerFixtures.createNamespace(api, ns);
         // A chart whose template refuses these values, as a newer chart with another values interface would.
         Path strict = TestSupport.tempDir("strict-chart");
         for (String f : List.of("Chart.yaml", "values.yaml", "templates/_helpers.tpl", "templates/deployment.yaml")) {
@@ -594,41 +475,20 @@ class DeployRunnersTest {
         Files.writeString(strict.resolve("templates/strict.yaml"), "{{- if .Values.runners.secret }}{{ fail \"runners.secret is not supported\" }}{{- end }}\n");
         try (var gitlab = new GitLabStandIn()) {
             api.resetRequests();
-            var helm = new ClusterHelm(api);
-            var missing = TestSupport.inProcess(withHelm(helm), "dev", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
+            var missing = TestSupport.inProcess(new DeployRunners(), "dev", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
                     "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", gitlab.tokenFile.toString(),
                     "--chart", strict.resolve("nope").toString());
             assertEquals(ExitCode.NO_INPUT, missing.exit(), missing.toString());
             assertTrue(missing.err().contains("--chart " + strict.resolve("nope") + " does not exist"), missing.err());
-            var rejected = TestSupport.inProcess(withHelm(helm), "dev", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
+            var rejected = TestSupport.inProcess(new DeployRunners(), "dev", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
                     "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", gitlab.tokenFile.toString(),
                     "--chart", strict.toString());
             assertEquals(ExitCode.REMOTE_ERROR, rejected.exit(), rejected.toString());
             assertTrue(rejected.err().contains("runners.secret is not supported"), rejected.err());
             assertEquals(List.of(), gitlab.requests);
             assertEquals(0, api.mutatingRequests(), "something was written: " + api.requests());
-            assertEquals(0, helm.upgrades.get());
+            assertNull(RunnerFixtures.helm(api).get(ns, "gitlab-runner-docker"), "a release was installed");
         }
-    }
-
-    @Test
-    void realHelmSeesAnUnchangedReleaseFromTheCommandLine() throws IOException {
-        TestApiServer api = TestApiServer.shared();
-        String ns = "runners-cli-" + SEQ.incrementAndGet();
-        Path dir = envDir(ns, UnaryOperator.identity());
-        createNamespace(api, ns);
-        try (var gitlab = new GitLabStandIn()) {
-            assertEquals(0, deploy(new ClusterHelm(api), dir, gitlab, "docker").exit());
-        }
-        // The script as users run it, Helm in its JVM reading the release the deploy recorded.
-        var r = TestSupport.script("deploy-runners", "dev", "docker", "--dry-run=server", "-o", "json", "--env-dir", dir.toString(),
-                "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", FIXTURE.toString()).run();
-        assertEquals(0, r.exit(), r.toString());
-        JsonNode o = JSON.readTree(r.out()).get(0);
-        assertEquals("unchanged", o.path("action").asText(), r.toString());
-        assertEquals(1, o.path("revision").asInt());
-        assertEquals("exists", o.path("token").asText());
-        assertEquals("[]", o.path("changes").toString());
     }
 
     // ---- the chart from a repository --------------------------------------------------------------------
@@ -687,210 +547,5 @@ class DeployRunnersTest {
 
     static GfwException assertThrowsGfw(org.junit.jupiter.api.function.Executable e) {
         return org.junit.jupiter.api.Assertions.assertThrows(GfwException.class, e);
-    }
-
-    static DeployRunners withHelm(HelmReleases.Engine helm) {
-        var cmd = new DeployRunners();
-        cmd.helm = helm;
-        return cmd;
-    }
-
-    /** An in-process deploy of the types against the shared test server and a GitLab stand-in. */
-    static TestSupport.Result deploy(ClusterHelm helm, Path envDir, GitLabStandIn gitlab, String... rest) {
-        TestApiServer api = TestApiServer.shared();
-        var args = new ArrayList<>(List.of("dev", "--env-dir", envDir.toString(), "--kubeconfig", api.kubeconfig().toString(),
-                "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", gitlab.tokenFile.toString(),
-                "--chart", FIXTURE.toString(), "--timeout", "30s"));
-        args.addAll(List.of(rest));
-        return TestSupport.inProcess(withHelm(helm), args.toArray(String[]::new));
-    }
-
-    /** A copy of environments/dev.yaml whose runner namespace is {@code runnerNs}, edited by {@code edit}. */
-    static Path envDir(String runnerNs, UnaryOperator<String> edit) {
-        try {
-            Path dir = TestSupport.tempDir("runners-env");
-            String text = Files.readString(TestSupport.repo().resolve("environments/dev.yaml"));
-            String replaced = text.replace("    name: gitlab-runners\n", "    name: " + runnerNs + "\n");
-            assertFalse(replaced.equals(text), "dev.yaml no longer names gitlab-runners");
-            Files.writeString(dir.resolve("dev.yaml"), edit.apply(replaced));
-            return dir;
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    static void createNamespace(TestApiServer api, String ns) {
-        api.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
-    }
-
-    static String decode(String b64) {
-        return new String(Base64.getDecoder().decode(b64), StandardCharsets.UTF_8);
-    }
-
-    static List<JsonNode> documents(String manifest) throws IOException {
-        var out = new ArrayList<JsonNode>();
-        for (String doc : manifest.split("(?m)^---\\s*$")) {
-            JsonNode n = YAML.readTree(doc);
-            if (n != null && n.has("kind")) out.add(n);
-        }
-        return out;
-    }
-
-    /** Stands in for GitLab's REST API: records requests, answers group look-ups, runner creation and deletion. */
-    static final class GitLabStandIn implements AutoCloseable {
-        static final String ACCESS_TOKEN = "glpat-test-access-token";
-        static final long GROUP_ID = 4242;
-
-        record Req(String method, String path, String privateToken, String body) {
-            String line() { return method + " " + path; }
-        }
-
-        final List<Req> requests = new CopyOnWriteArrayList<>();
-        final List<Long> ids = new CopyOnWriteArrayList<>();
-        final List<String> tokens = new CopyOnWriteArrayList<>();
-        final Path tokenFile;
-        volatile int groupStatus = 200;
-        volatile int createStatus = 201;
-        volatile int deleteStatus = 204;
-        private final HttpServer server;
-
-        GitLabStandIn() {
-            try {
-                tokenFile = TestSupport.tempDir("gitlab-token").resolve("token");
-                Files.writeString(tokenFile, ACCESS_TOKEN + "\n");
-                server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
-            server.createContext("/", ex -> {
-                String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
-                String path = ex.getRequestURI().getRawPath();
-                var req = new Req(ex.getRequestMethod(), path, ex.getRequestHeaders().getFirst("PRIVATE-TOKEN"), body);
-                requests.add(req);
-                int status;
-                String answer;
-                if (!ACCESS_TOKEN.equals(req.privateToken())) {
-                    status = 401;
-                    answer = "{\"message\":\"401 Unauthorized\"}";
-                } else if (req.line().equals("GET /api/v4/groups/gloriousflywheel")) {
-                    status = groupStatus;
-                    answer = status == 200 ? "{\"id\":" + GROUP_ID + ",\"full_path\":\"gloriousflywheel\"}"
-                            : status == 401 ? "{\"message\":\"401 Unauthorized\"}" : "{\"message\":\"404 Group Not Found\"}";
-                } else if (req.line().equals("POST /api/v4/user/runners") && "application/json".equals(ex.getRequestHeaders().getFirst("Content-Type"))) {
-                    status = createStatus;
-                    if (status == 201) {
-                        long id = 9000 + SEQ.incrementAndGet();
-                        String token = "glrt-" + Long.toHexString(Double.doubleToLongBits(Math.random()));
-                        ids.add(id);
-                        tokens.add(token);
-                        answer = "{\"id\":" + id + ",\"token\":\"" + token + "\",\"token_expires_at\":null}";
-                    } else {
-                        answer = "{\"message\":\"Service Unavailable\"}";
-                    }
-                } else if (req.method().equals("DELETE") && path.startsWith("/api/v4/runners/")) {
-                    status = deleteStatus;
-                    answer = status == 204 ? "" : "{\"message\":\"500 Internal Server Error\"}";
-                } else {
-                    status = 404;
-                    answer = "{\"error\":\"404 Not Found\"}";
-                }
-                byte[] bytes = answer.getBytes(StandardCharsets.UTF_8);
-                ex.getResponseHeaders().add("Content-Type", "application/json");
-                ex.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
-                if (bytes.length > 0) ex.getResponseBody().write(bytes);
-                ex.close();
-            });
-            server.start();
-        }
-
-        String url() {
-            return "http://127.0.0.1:" + server.getAddress().getPort();
-        }
-
-        @Override
-        public void close() {
-            server.stop(0);
-        }
-    }
-
-    /**
-     * Helm for the test API server: reads releases with real Helm (helm-java list / get values), renders
-     * the chart with real Helm (template), applies the rendered objects with fabric8 and writes the release
-     * record in Helm's Secret storage format (gzip + base64 JSON in {@code sh.helm.release.v1.<name>.v<n>}).
-     * Only Helm's own write is replaced: client-go sends it as protobuf, which the mock cannot decode.
-     */
-    static final class ClusterHelm implements HelmReleases.Engine {
-        final AtomicInteger upgrades = new AtomicInteger();
-        private final TestApiServer api;
-        private final HelmReleases.JvmHelm helm;
-
-        ClusterHelm(TestApiServer api) {
-            this.api = api;
-            this.helm = new HelmReleases.JvmHelm(new KubeClients.Target(api.kubeconfig(), "test", api.context(), api.url(), null));
-        }
-
-        @Override
-        public HelmReleases.Deployed get(String namespace, String name) {
-            return helm.get(namespace, name);
-        }
-
-        @Override
-        public String template(Path chart, String namespace, String name, Map<String, Object> values) {
-            return helm.template(chart, namespace, name, values);
-        }
-
-        @Override
-        public HelmReleases.Deployed upgradeInstall(Path chart, String namespace, String name, Map<String, Object> values, Duration timeout) {
-            upgrades.incrementAndGet();
-            String manifest = helm.template(chart, namespace, name, values);
-            KubernetesClient c = api.client();
-            try {
-                for (JsonNode doc : documents(manifest)) {
-                    var obj = Serialization.unmarshal(JSON.writeValueAsString(doc), GenericKubernetesResource.class);
-                    obj.getMetadata().setNamespace(namespace);
-                    c.resource(obj).fieldManager("helm").forceConflicts().serverSideApply();
-                }
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
-            HelmReleases.Deployed previous = helm.get(namespace, name);
-            int revision = previous == null ? 1 : previous.revision() + 1;
-            if (previous != null) {
-                c.secrets().inNamespace(namespace).withName("sh.helm.release.v1." + name + ".v" + previous.revision())
-                        .edit(s -> { s.getMetadata().getLabels().put("status", "superseded"); return s; });
-            }
-            c.secrets().inNamespace(namespace).resource(helmRecord(namespace, name, revision, values, manifest)).create();
-            return new HelmReleases.Deployed(name, namespace, revision, "gitlab-runner-0.78.0", "deployed", values);
-        }
-
-        static Secret helmRecord(String namespace, String name, int revision, Map<String, Object> values, String manifest) {
-            String now = Instant.now().toString();
-            ObjectNode rel = JSON.createObjectNode();
-            rel.put("name", name);
-            rel.set("info", JSON.valueToTree(Map.of("first_deployed", now, "last_deployed", now, "deleted", "",
-                    "description", revision == 1 ? "Install complete" : "Upgrade complete", "status", "deployed")));
-            rel.set("chart", JSON.valueToTree(Map.of("metadata", Map.of("apiVersion", "v1", "name", "gitlab-runner", "version", "0.78.0",
-                    "appVersion", "18.1.0"), "templates", List.of(), "values", Map.of())));
-            rel.set("config", JSON.valueToTree(values));
-            rel.put("manifest", manifest);
-            rel.put("version", revision);
-            rel.put("namespace", namespace);
-            try {
-                var gz = new ByteArrayOutputStream();
-                try (var out = new GZIPOutputStream(gz)) {
-                    out.write(JSON.writeValueAsBytes(rel));
-                }
-                String encoded = Base64.getEncoder().encodeToString(gz.toByteArray());
-                return new SecretBuilder()
-                        .withNewMetadata().withName("sh.helm.release.v1." + name + ".v" + revision).withNamespace(namespace)
-                        .addToLabels("name", name).addToLabels("owner", "helm").addToLabels("status", "deployed")
-                        .addToLabels("version", String.valueOf(revision)).endMetadata()
-                        .withType("helm.sh/release.v1")
-                        .addToData("release", Base64.getEncoder().encodeToString(encoded.getBytes(StandardCharsets.UTF_8)))
-                        .build();
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
-        }
     }
 }

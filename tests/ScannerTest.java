@@ -55,11 +55,11 @@ class ScannerTest {
 
     @Test
     void quotedPartsOfMessagesAreCutAndEscapedButApostrophesAreNotQuotes() {
-        String value = "v".repeat(100);
+        String value = "v".repeat(250);
         assertEquals("gfw's file 'short' and the environment's '" + "v".repeat(40) + "…' (JBang's)",
-                Output.quoteQuoted("gfw's file 'short' and the environment's '" + value + "' (JBang's)", 64));
-        assertEquals("bad '\\u001b[2J' here; it's fine", Output.quoteQuoted("bad '\u001b[2J' here; it's fine", 64));
-        assertEquals("no quote at all\\u0007", Output.quoteQuoted("no quote at all\u0007", 64));
+                Output.quoteQuoted("gfw's file 'short' and the environment's '" + value + "' (JBang's)", 200));
+        assertEquals("bad '\\u001b[2J' here; it's fine", Output.quoteQuoted("bad '\u001b[2J' here; it's fine", 200));
+        assertEquals("no quote at all\\u0007", Output.quoteQuoted("no quote at all\u0007", 200));
         assertEquals("'" + "w".repeat(40) + "…'", Output.quote("w".repeat(41)));
         assertEquals("'" + "w".repeat(40) + "'", Output.quote("w".repeat(40)));
     }
