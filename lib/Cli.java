@@ -11,6 +11,7 @@
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 //SOURCES EnvConfig.java
+//SOURCES Http.java
 //SOURCES KubeClients.java
 //SOURCES Output.java
 //SOURCES ArchiveTraining.java
@@ -18,11 +19,7 @@
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.Console;
-import java.io.IOException;
 import java.io.PrintStream;
-import java.net.ConnectException;
-import java.net.SocketTimeoutException;
-import java.net.UnknownHostException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import picocli.CommandLine;
@@ -159,7 +156,7 @@ final class Cli {
             return g.exitCode();
         }
         if (e instanceof KubernetesClientException k) {
-            GfwException g = fromKubernetes(k);
+            GfwException g = KubeClients.fromKubernetes(k);
             err().println("error: " + Output.quoteQuoted(g.getMessage(), QUOTED_MAX));
             debug(e);
             return g.exitCode();
@@ -178,29 +175,6 @@ final class Cli {
         while ((e instanceof CompletionException || e instanceof ExecutionException) && e.getCause() != null) e = e.getCause();
         return e;
     }
-
-    /** Turns a fabric8 error into one line saying what happened and what to do. */
-    static GfwException fromKubernetes(KubernetesClientException k) {
-        int code = k.getCode();
-        String reason = k.getStatus() != null && k.getStatus().getMessage() != null ? k.getStatus().getMessage() : GfwException.firstLine(k.getMessage());
-        if (code == 401) return new GfwException(ExitCode.AUTH, "the API server rejected the credentials (401): " + reason
-                + "; the kubeconfig token may have expired, fetch a new one with 'gfw fetch-kubeconfig ENV'", k);
-        if (code == 403) return new GfwException(ExitCode.AUTH, "forbidden (403): " + reason, k);
-        if (code == 404) return new GfwException(ExitCode.NOT_FOUND, "not found (404): " + reason, k);
-        if (code == 409) return new GfwException(ExitCode.CONFLICT, "conflict (409): " + reason
-                + "; re-run with --force-conflicts to take over the fields", k);
-        if (code >= 500) return new GfwException(ExitCode.REMOTE_ERROR, "the API server failed (" + code + "): " + reason, k);
-        if (code > 0) return new GfwException(ExitCode.REMOTE_ERROR, "the API server answered " + code + ": " + reason, k);
-        Throwable cause = k;
-        while (cause.getCause() != null && cause.getCause() != cause) cause = cause.getCause();
-        if (cause instanceof ConnectException || cause instanceof UnknownHostException || cause instanceof SocketTimeoutException
-                || cause instanceof java.util.concurrent.TimeoutException || cause instanceof IOException) {
-            return new GfwException(ExitCode.UNAVAILABLE, "cannot reach the API server: " + GfwException.firstLine(cause.getMessage() == null ? cause.toString() : cause.getMessage())
-                    + "; check the network, VPN or SOCKS proxy (ssh -D 1080 <jumphost>)", k);
-        }
-        return new GfwException(ExitCode.UNAVAILABLE, "cannot talk to the API server: " + GfwException.firstLine(k.getMessage()), k);
-    }
-
 
     private static void debug(Throwable e) {
         if (System.getenv("GFW_DEBUG") != null) e.printStackTrace(err());
@@ -308,24 +282,113 @@ final class Cli {
         String context;
 
         @Option(names = "--proxy", paramLabel = "URL",
-                description = "Proxy for API traffic, e.g. socks5://localhost:1080, or 'none' (default: $HTTPS_PROXY, the kubeconfig's proxy-url, the environment's cluster.proxy).")
+                description = "Proxy for every request (API server, GitLab, chart repository), e.g. socks5h://localhost:1080, or 'none' (default: the kubeconfig's proxy-url for the API server, else $HTTPS_PROXY unless $NO_PROXY names the host, else the environment's cluster.proxy; never for loopback).")
         String proxy;
+
+        @Option(names = "--request-timeout", paramLabel = "DURATION", defaultValue = "30s",
+                description = "How long to wait for each answer of the API server (and GitLab, the chart repository), e.g. 30s, 1m (default: ${DEFAULT-VALUE}).")
+        String requestTimeout = "30s";
 
         KubeClients.Target target(EnvConfig.Env env) {
             return KubeClients.resolve(env, kubeconfig, context, proxy);
         }
 
         KubernetesClient connect(EnvConfig.Env env) {
-            return KubeClients.connect(target(env));
+            return connect(target(env));
+        }
+
+        KubernetesClient connect(KubeClients.Target target) {
+            return KubeClients.connect(target, requestTimeout());
+        }
+
+        java.time.Duration requestTimeout() {
+            return duration(requestTimeout, "--request-timeout");
+        }
+
+        /** A client for another service (GitLab, a chart repository) on the route {@link Http#route} gives each of its URLs. */
+        Http.Client http(EnvConfig.Env env, String service) {
+            return new Http.Client(service).timeout(requestTimeout(), "--request-timeout")
+                    .routes(url -> Http.route(url, proxy, null, env.cluster().proxy(), env.file() + " cluster.proxy", System.getenv()))
+                    .jumphost(env.cluster().jumphost(), env.file() + " cluster.jumphost");
         }
     }
 
     enum DryRun { none, client, server }
 
-    static class DryRunOption {
+    /**
+     * The flags of every command that changes a cluster: {@code --dry-run=client|server}, {@code -y/--yes}
+     * and {@code --force-conflicts} ({@link WithDiff} adds {@code --diff} where a command can show
+     * differences). {@link #validate} is the one list of combinations that do not go together, as
+     * kubectl's {@code Validate()}; {@link #confirm} runs the safety checks before the first write.
+     */
+    static class ChangeOptions {
         @Option(names = "--dry-run", paramLabel = "MODE", arity = "0..1", fallbackValue = "client", defaultValue = "none",
                 description = "client: print what would be applied, no cluster needed; server: let the API server check it, nothing is stored. (default: ${DEFAULT-VALUE}; --dry-run alone means client)")
         DryRun dryRun = DryRun.none;
+
+        @Option(names = {"-y", "--yes"}, description = "Confirm changes to a production environment (otherwise the cluster name is asked at a terminal).")
+        boolean yes;
+
+        @Option(names = "--force-conflicts", description = "Take over fields another field manager owns instead of stopping at the conflict.")
+        boolean forceConflicts;
+
+        /** --diff: show the differences from the live state and change nothing (only {@link WithDiff} has the flag). */
+        boolean diff() {
+            return false;
+        }
+
+        boolean serverDryRun() {
+            return dryRun == DryRun.server;
+        }
+
+        boolean clientDryRun() {
+            return dryRun == DryRun.client;
+        }
+
+        /** True when this run may write to the cluster (no dry run, no --diff). */
+        boolean writes() {
+            return dryRun == DryRun.none && !diff();
+        }
+
+        /**
+         * The flag combinations that do not go together, checked before anything is read. A command
+         * whose changing is one mode among others (cnpg-connstr --write-secret) uses {@link #validate(boolean, String)}.
+         */
+        void validate() {
+            if (diff() && dryRun != DryRun.none) {
+                throw new GfwException(ExitCode.USAGE, "--diff and --dry-run cannot be combined: --diff already changes nothing");
+            }
+            if (forceConflicts && dryRun == DryRun.client) {
+                throw new GfwException(ExitCode.USAGE, "--force-conflicts and --dry-run=client do not go together: a client dry run sends nothing "
+                        + "that could conflict; use --dry-run=server --force-conflicts to see the takeover checked");
+            }
+        }
+
+        /** {@link #validate()}, and every change flag refused unless {@code changing} (the mode named {@code mode} was asked for). */
+        void validate(boolean changing, String mode) {
+            if (!changing) {
+                String given = dryRun != DryRun.none ? "--dry-run" : diff() ? "--diff" : yes ? "--yes" : forceConflicts ? "--force-conflicts" : null;
+                if (given != null) throw new GfwException(ExitCode.USAGE, given + " only applies to " + mode);
+            }
+            validate();
+        }
+
+        /** Before the first write: a planned environment is refused, a production one needs --yes (dry runs and --diff need neither). */
+        void confirm(EnvConfig.Env env, String action) {
+            refusePlanned(env, action);
+            if (writes()) confirmProduction(env, yes, action);
+        }
+    }
+
+    /** {@link ChangeOptions} with {@code --diff}, for commands that can show per-object differences. */
+    static class WithDiff extends ChangeOptions {
+        @Option(names = "--diff", description = "Print the differences from the live state; changes nothing.")
+        boolean diffFlag;
+
+        @Override
+        boolean diff() {
+            return diffFlag;
+        }
     }
 
     static class OutputOption {

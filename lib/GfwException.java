@@ -1,6 +1,3 @@
-// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
-//SOURCES ExitCode.java
-
 /**
  * An error meant for the user: {@link #getMessage()} is one line saying what is wrong and what
  * to do, {@link #exitCode()} comes from {@link ExitCode}. Scripts throw it; {@code Cli.run}

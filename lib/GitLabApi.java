@@ -10,7 +10,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,8 +18,9 @@ import java.util.Map;
  * The few GitLab REST API v4 calls gfw makes, each failure turned into one line with an exit code:
  * 401/403 {@link ExitCode#AUTH}, 404 {@link ExitCode#NOT_FOUND}, 5xx and unusable answers
  * {@link ExitCode#REMOTE_ERROR}, no connection {@link ExitCode#UNAVAILABLE}. The access token goes in
- * the {@code PRIVATE-TOKEN} header only and never into a message. Requests honour {@code HTTPS_PROXY}
- * (SOCKS or HTTP, like curl; not for a loopback GitLab), which java.net.http would ignore silently.
+ * the {@code PRIVATE-TOKEN} header only and never into a message. Requests take the route
+ * {@link Http#route} gives (--proxy, HTTPS_PROXY, NO_PROXY, cluster.proxy; SOCKS too, which
+ * java.net.http would ignore silently).
  */
 final class GitLabApi {
 
@@ -38,14 +38,16 @@ final class GitLabApi {
     private final String accessToken;
     private final Http.Client http;
 
-    /** {@code baseUrl}: the instance, e.g. https://gitlab.com; {@code accessToken}: a personal/group access token. */
-    GitLabApi(String baseUrl, String accessToken) {
+    /**
+     * {@code baseUrl}: the instance, e.g. https://gitlab.com; {@code accessToken}: a personal/group access
+     * token; {@code http}: a client with its route ({@link Http#route}) and timeout, to which the token is added.
+     */
+    GitLabApi(String baseUrl, String accessToken, Http.Client http) {
         this.baseUrl = baseUrl.replaceAll("/+$", "");
         this.accessToken = accessToken;
-        String proxy = System.getenv("HTTPS_PROXY");
-        this.http = new Http.Client("GitLab").secretHeader("PRIVATE-TOKEN", accessToken).timeout(Duration.ofSeconds(30))
-                .proxy(proxy == null || proxy.isBlank() || Http.isLoopback(this.baseUrl) ? null : Http.proxy(proxy, "HTTPS_PROXY"));
+        this.http = http.secretHeader("PRIVATE-TOKEN", accessToken);
     }
+
 
     String baseUrl() {
         return baseUrl;

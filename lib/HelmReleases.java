@@ -7,8 +7,8 @@
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES Http.java
 //SOURCES KubeClients.java
-//SOURCES Cli.java
 //SOURCES Output.java
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -19,11 +19,7 @@ import com.marcnuri.helm.Release;
 import io.fabric8.kubernetes.api.model.Config;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -349,11 +345,19 @@ final class HelmReleases {
      * when the repository cannot be reached or does not have that version.
      */
     static Path fetchChart(String repository, String name, String version, Path cacheDir) {
+        return fetchChart(repository, name, version, cacheDir, new Http.Client("the chart repository").timeout(Duration.ofSeconds(60))
+                .routes(url -> Http.route(url, null, null, null, null, System.getenv())));
+    }
+
+    /**
+     * As above, through {@code client}: its route for each URL ({@link Http#route}: --proxy, HTTPS_PROXY,
+     * NO_PROXY, cluster.proxy; SOCKS too), its timeout and its --cacert. Redirects are followed.
+     */
+    static Path fetchChart(String repository, String name, String version, Path cacheDir, Http.Client client) {
         Path cached = cacheDir.resolve(name + "-" + version + ".tgz");
         if (Files.isRegularFile(cached)) return cached;
         String repo = repository.replaceAll("/+$", "");
-        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10))
-                .followRedirects(HttpClient.Redirect.NORMAL).build();
+        Http.Client http = client.followRedirects(5).accept("*/*", 512L * 1024 * 1024);
         JsonNode index;
         try {
             index = YAML.readTree(get(http, repo + "/index.yaml", "the chart repository index"));
@@ -402,30 +406,23 @@ final class HelmReleases {
         return (xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(home, ".cache")).resolve("gfw").resolve("charts");
     }
 
-    private static String get(HttpClient http, String url, String what) {
+    private static String get(Http.Client http, String url, String what) {
         return new String(getBytes(http, url, what), java.nio.charset.StandardCharsets.UTF_8);
     }
 
-    private static byte[] getBytes(HttpClient http, String url, String what) {
-        HttpResponse<InputStream> resp;
+    private static byte[] getBytes(Http.Client http, String url, String what) {
+        Http.Response resp;
         try {
-            resp = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60)).GET().build(),
-                    HttpResponse.BodyHandlers.ofInputStream());
-            try (InputStream in = resp.body()) {
-                byte[] body = in.readAllBytes();
-                if (resp.statusCode() != 200) {
-                    throw new GfwException(resp.statusCode() == 404 ? ExitCode.NOT_FOUND : ExitCode.REMOTE_ERROR,
-                            "cannot fetch " + what + " " + url + ": HTTP " + resp.statusCode() + "; pass --chart-repo MIRROR or --chart PATH");
-                }
-                return body;
-            }
-        } catch (IOException e) {
-            throw new GfwException(ExitCode.UNAVAILABLE, "cannot fetch " + what + " " + url + ": "
-                    + (e.getMessage() == null ? e.toString() : e.getMessage()) + "; pass --chart-repo MIRROR or --chart PATH for an offline chart", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new GfwException(ExitCode.UNAVAILABLE, "interrupted while fetching " + url, e);
+            resp = http.get(url);
+        } catch (GfwException e) {
+            if (e.exitCode() != ExitCode.UNAVAILABLE && e.exitCode() != ExitCode.REMOTE_ERROR) throw e;
+            throw new GfwException(e.exitCode(), "cannot fetch " + what + ": " + e.getMessage() + "; pass --chart-repo MIRROR or --chart PATH for an offline chart", e);
         }
+        if (resp.status() != 200) {
+            throw new GfwException(resp.status() == 404 ? ExitCode.NOT_FOUND : ExitCode.REMOTE_ERROR,
+                    "cannot fetch " + what + " " + url + ": HTTP " + resp.status() + "; pass --chart-repo MIRROR or --chart PATH");
+        }
+        return resp.bytes();
     }
 
     static String sha256(byte[] bytes) {

@@ -1,6 +1,7 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES SecretInput.java
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -53,9 +54,10 @@ final class Http {
 
     /**
      * A proxy URL taken apart; {@code origin} says where it came from (a flag, a variable, a file field).
-     * {@code url} is for messages: user and password, if any, are masked there.
+     * {@code url} is for messages: user and password, if any, are masked there; {@code value} is the
+     * URL as given (with a scheme), for handing on to fabric8 and Helm.
      */
-    record ProxySpec(String url, Proxy.Type type, String host, int port, boolean remoteDns, String origin, String userInfo) {
+    record ProxySpec(String url, Proxy.Type type, String host, int port, boolean remoteDns, String origin, String userInfo, String value) {
         Proxy toJava() {
             return new Proxy(type, new InetSocketAddress(host, port));
         }
@@ -109,7 +111,7 @@ final class Http {
         int port = uri.getPort() > 0 ? uri.getPort() : defaultPort;
         String userInfo = uri.getRawUserInfo();
         String shown = userInfo == null ? u : u.replace(userInfo + "@", "****@");
-        return new ProxySpec(shown, type, host, port, !"socks5".equals(scheme), origin, userInfo);
+        return new ProxySpec(shown, type, host, port, !"socks5".equals(scheme), origin, userInfo, u.contains("://") ? u : "http://" + u);
     }
 
     static boolean isLoopback(String url) {
@@ -122,10 +124,149 @@ final class Http {
         }
     }
 
-    /** An answer: status, body (UTF-8) and content type. */
-    record Response(int status, String body, String contentType) {
+    /**
+     * Where a request goes: through {@code proxy}, or directly when it is null; {@code reason} says
+     * which rule decided, for messages ("--proxy", "HTTPS_PROXY", "a loopback address is never proxied").
+     */
+    record Route(ProxySpec proxy, String reason) {
+        /** "through proxy socks5h://localhost:1080 (HTTPS_PROXY)", or "no proxy: NO_PROXY names rancher.example.com". */
+        String describe() {
+            return proxy == null ? "no proxy: " + reason : "through proxy " + proxy.url() + " (" + proxy.origin() + ")";
+        }
+    }
+
+    /**
+     * The one rule for which proxy a request to {@code url} uses, for every caller (the API server,
+     * Rancher, GitLab, chart repositories), in kubectl's order, first match wins:
+     * <ol>
+     * <li>{@code --proxy} ({@code proxyOption}; {@code none} means none);</li>
+     * <li>the kubeconfig cluster's {@code proxy-url} ({@code kubeconfigProxy}; only for the API server);</li>
+     * <li>a loopback address ({@code localhost}, {@code 127.*}, {@code ::1}: a port-forward) is never proxied;</li>
+     * <li>{@code NO_PROXY}/{@code no_proxy} naming the host: no proxy;</li>
+     * <li>{@code HTTPS_PROXY}/{@code https_proxy} (for http:// URLs too, as curl does for gfw's purposes);</li>
+     * <li>under GitLab CI ({@code GITLAB_CI=true}) no proxy: the agent needs none;</li>
+     * <li>the environment's {@code cluster.proxy} ({@code environmentProxy}, named {@code environmentProxyOrigin}).</li>
+     * </ol>
+     * {@code variables} is the process environment (tests pass their own). A bad proxy URL is a usage
+     * error naming where it came from.
+     */
+    static Route route(String url, String proxyOption, String kubeconfigProxy, String environmentProxy, String environmentProxyOrigin,
+                       java.util.Map<String, String> variables) {
+        if (proxyOption != null) {
+            ProxySpec p = proxy(proxyOption, "--proxy");
+            return new Route(p, p == null ? "--proxy none" : "--proxy");
+        }
+        if (kubeconfigProxy != null && !kubeconfigProxy.isBlank()) return new Route(proxy(kubeconfigProxy, "the kubeconfig's proxy-url"), "proxy-url");
+        if (isLoopback(url)) return new Route(null, "a loopback address is never proxied");
+        String noProxy = variable(variables, "NO_PROXY", "no_proxy");
+        if (noProxyMatches(noProxy, url)) return new Route(null, "NO_PROXY names " + host(url));
+        String https = variable(variables, "HTTPS_PROXY", "https_proxy");
+        if (https != null) {
+            String origin = variables.get("HTTPS_PROXY") != null && !variables.get("HTTPS_PROXY").isBlank() ? "HTTPS_PROXY" : "https_proxy";
+            ProxySpec p = proxy(https, origin);
+            return new Route(p, origin);
+        }
+        if ("true".equals(variables.get("GITLAB_CI"))) return new Route(null, "GitLab CI: the agent needs no proxy");
+        if (environmentProxy != null && !environmentProxy.isBlank()) {
+            ProxySpec p = proxy(environmentProxy, environmentProxyOrigin);
+            return new Route(p, p == null ? environmentProxyOrigin + " is none" : environmentProxyOrigin);
+        }
+        return new Route(null, "none configured");
+    }
+
+    private static String variable(java.util.Map<String, String> variables, String upper, String lower) {
+        String v = variables.get(upper);
+        if (v == null || v.isBlank()) v = variables.get(lower);
+        return v == null || v.isBlank() ? null : v;
+    }
+
+    private static String host(String url) {
+        try {
+            return URI.create(url).getHost();
+        } catch (IllegalArgumentException e) {
+            return url;
+        }
+    }
+
+    /** Go's NO_PROXY rules: comma-separated hosts or domains ({@code .example.com}, {@code example.com}, {@code *}), ports ignored. */
+    static boolean noProxyMatches(String noProxy, String url) {
+        if (noProxy == null || noProxy.isBlank()) return false;
+        String host;
+        try {
+            host = URI.create(url).getHost();
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+        if (host == null) return false;
+        host = host.toLowerCase(Locale.ROOT);
+        if (host.startsWith("[") && host.endsWith("]")) host = host.substring(1, host.length() - 1);
+        for (String entry : noProxy.split(",")) {
+            String e = entry.trim().toLowerCase(Locale.ROOT).replaceFirst(":\\d+$", "");
+            if (e.isEmpty()) continue;
+            if (e.equals("*")) return true;
+            if (e.startsWith("*")) e = e.substring(1);
+            if (host.equals(e) || (e.startsWith(".") ? host.endsWith(e) : host.endsWith("." + e))) return true;
+        }
+        return false;
+    }
+
+    /**
+     * What to do when {@code proxy} does not work, only ever where a proxy is involved ("" without one):
+     * for a local SOCKS port the tunnel to open, {@code ssh -D PORT <jumphost>} with the environment's
+     * {@code cluster.jumphost} ({@code jumphostOrigin} names that field), or --proxy none on-site.
+     */
+    static String proxyHint(ProxySpec proxy, String jumphost, String jumphostOrigin) {
+        if (proxy == null) return "";
+        if (proxy.type() == Proxy.Type.SOCKS && isLoopback("socks://" + (proxy.host().contains(":") ? "[" + proxy.host() + "]" : proxy.host()))) {
+            if (jumphost == null || jumphost.isBlank()) {
+                return "open the SOCKS tunnel with 'ssh -D " + proxy.port() + "' to your jump host (" + jumphostOrigin
+                        + " names none), or pass --proxy none when on-site";
+            }
+            return "open the tunnel with 'ssh -D " + proxy.port() + " " + jumphost + "' (" + jumphostOrigin + "), or pass --proxy none when on-site";
+        }
+        return "check the proxy " + proxy.url() + ", or pass --proxy none when on-site";
+    }
+
+    // ---- waiting: say what for -------------------------------------------------------------------
+
+    /** After this long without an answer, stderr says what gfw is waiting for. */
+    static final Duration WAIT_NOTICE_AFTER = Duration.ofSeconds(2);
+
+    private static java.util.concurrent.ScheduledExecutorService waitTimer;
+    private static final java.util.concurrent.atomic.AtomicBoolean WAIT_SAID = new java.util.concurrent.atomic.AtomicBoolean();
+
+    private static synchronized java.util.concurrent.ScheduledExecutorService waitTimer() {
+        if (waitTimer == null) {
+            waitTimer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "gfw-wait-notice");
+                t.setDaemon(true);
+                return t;
+            });
+        }
+        return waitTimer;
+    }
+
+    /**
+     * Starts the clock of one wait: unless closed within {@link #WAIT_NOTICE_AFTER}, one line
+     * "waiting for WHAT ..." goes to stderr (once per run: a slow server gets one line, not one per
+     * request). Close it when the answer came.
+     */
+    static AutoCloseable waitNotice(String what) {
+        if (WAIT_SAID.get()) return () -> {};
+        var pending = waitTimer().schedule(() -> {
+            if (WAIT_SAID.compareAndSet(false, true)) System.err.println("waiting for " + what + " ...");
+        }, WAIT_NOTICE_AFTER.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        return () -> pending.cancel(false);
+    }
+
+    /** An answer: status, body (bytes; {@link #body()} as UTF-8) and content type. */
+    record Response(int status, byte[] bytes, String contentType) {
         boolean ok() {
             return status >= 200 && status < 300;
+        }
+
+        String body() {
+            return new String(bytes, StandardCharsets.UTF_8);
         }
     }
 
@@ -133,33 +274,54 @@ final class Http {
     static final class Client {
         private final String service;
         private ProxySpec proxy;
-        private String proxyHint = "";
+        private java.util.function.Function<String, Route> router;
+        private String jumphost;
+        private String jumphostOrigin = "cluster.jumphost";
         private Duration timeout = Duration.ofSeconds(30);
+        private String timeoutFlag = "--request-timeout";
         private String bearer;
         private String secretHeader;
         private String secretHeaderValue;
         private SSLSocketFactory tls;
         private boolean insecure;
+        private int redirects;
+        private String accept = "application/json";
+        private long maxBytes = 16L * 1024 * 1024;
 
         /** {@code service}: how messages name the other side, e.g. "Rancher". */
         Client(String service) {
             this.service = service;
         }
 
+        /** One proxy for every request (null: direct), as {@link Http#route} chose it. */
         Client proxy(ProxySpec proxy) {
             this.proxy = proxy;
+            this.router = null;
             return this;
         }
 
-        /** Appended to the "proxy is down" message, e.g. "start it with 'ssh -D 1080 jumphost'". */
-        Client proxyHint(String hint) {
-            this.proxyHint = hint == null ? "" : hint;
+        /** The route of each request by its URL (redirects may lead to another host): usually a call of {@link Http#route}. */
+        Client routes(java.util.function.Function<String, Route> router) {
+            this.router = router;
+            return this;
+        }
+
+        /** The environment's jump host, for the advice when a proxy does not work ({@link Http#proxyHint}). */
+        Client jumphost(String jumphost, String origin) {
+            this.jumphost = jumphost;
+            this.jumphostOrigin = origin;
+            return this;
+        }
+
+        /** Per request (connect, and each read); {@code flag} is what a message tells the user to raise. */
+        Client timeout(Duration timeout, String flag) {
+            this.timeout = timeout;
+            this.timeoutFlag = flag;
             return this;
         }
 
         Client timeout(Duration timeout) {
-            this.timeout = timeout;
-            return this;
+            return timeout(timeout, timeoutFlag);
         }
 
         /** Sends {@code Authorization: Bearer <token>}; the token is masked in every message. */
@@ -188,6 +350,22 @@ final class Http {
             return this;
         }
 
+        /**
+         * Follows up to {@code max} redirects of a GET (chart repositories send archives from a CDN);
+         * never with a credential set, which a redirect would carry elsewhere; never from https to http.
+         */
+        Client followRedirects(int max) {
+            this.redirects = max;
+            return this;
+        }
+
+        /** The Accept header (default application/json) and the largest answer read (default 16 MiB). */
+        Client accept(String accept, long maxBytes) {
+            this.accept = accept;
+            this.maxBytes = maxBytes;
+            return this;
+        }
+
         Response get(String url) {
             return send("GET", url, null);
         }
@@ -196,26 +374,45 @@ final class Http {
             return send("POST", url, jsonBody);
         }
 
+        /** The route a request to {@code url} takes. */
+        Route routeOf(String url) {
+            if (router != null) return router.apply(url);
+            return new Route(proxy, proxy == null ? "none configured" : proxy.origin());
+        }
+
         Response send(String method, String url, String jsonBody) {
+            String current = url;
+            for (int hop = 0; ; hop++) {
+                Object answer = exchange(method, current, jsonBody, hop);
+                if (answer instanceof Response r) return r;
+                current = (String) answer;
+            }
+        }
+
+        /** One request: a {@link Response}, or the next URL (a String) when a redirect is followed. */
+        private Object exchange(String method, String url, String jsonBody, int hop) {
             URI uri;
             try {
                 uri = URI.create(url);
             } catch (IllegalArgumentException e) {
                 throw new GfwException(ExitCode.USAGE, service + " URL '" + url + "' is not valid: " + e.getMessage());
             }
-            String route = proxy == null ? "" : " through proxy " + proxy.url() + " (" + proxy.origin() + ")";
-            if (proxy != null) checkProxyIsUp();
+            Route chosen = routeOf(url);
+            ProxySpec via = chosen.proxy();
+            String route = " (" + chosen.describe() + ")";
+            if (via != null) checkProxyIsUp(via);
             HttpURLConnection c = null;
+            AutoCloseable waiting = waitNotice(service + " at " + origin(uri) + route + ", at most " + human(timeout));
             try {
-                c = (HttpURLConnection) (proxy == null ? uri.toURL().openConnection() : uri.toURL().openConnection(proxy.toJava()));
+                c = (HttpURLConnection) (via == null ? uri.toURL().openConnection(Proxy.NO_PROXY) : uri.toURL().openConnection(via.toJava()));
                 int ms = (int) Math.min(Integer.MAX_VALUE, timeout.toMillis());
                 c.setConnectTimeout(ms);
                 c.setReadTimeout(ms);
-                // A redirect would carry the token elsewhere; say where it points instead.
+                // Redirects are followed here, if at all: HttpURLConnection's own would carry the token along.
                 c.setInstanceFollowRedirects(false);
                 c.setUseCaches(false);
                 c.setRequestMethod(method);
-                c.setRequestProperty("Accept", "application/json");
+                c.setRequestProperty("Accept", accept);
                 c.setRequestProperty("User-Agent", "gfw");
                 if (bearer != null) c.setRequestProperty("Authorization", "Bearer " + bearer);
                 if (secretHeader != null) c.setRequestProperty(secretHeader, secretHeaderValue);
@@ -234,43 +431,59 @@ final class Http {
                 }
                 int status = c.getResponseCode();
                 if (status >= 300 && status < 400) {
+                    String location = c.getHeaderField("Location");
+                    boolean credentials = bearer != null || secretHeader != null;
+                    if (location != null && hop < redirects && !credentials && "GET".equals(method)) {
+                        URI next = uri.resolve(location);
+                        if ("https".equals(uri.getScheme()) && !"https".equals(next.getScheme())) {
+                            throw new GfwException(ExitCode.REMOTE_ERROR, service + " at " + origin(uri) + " redirected " + uri.getPath()
+                                    + " from https to " + origin(next) + ": refusing to leave TLS");
+                        }
+                        return next.toString();
+                    }
                     throw new GfwException(ExitCode.REMOTE_ERROR, service + " at " + origin(uri) + " redirected " + method + " "
-                            + uri.getPath() + " (" + status + ") to " + mask(String.valueOf(c.getHeaderField("Location")))
-                            + "; use that address as the URL");
+                            + uri.getPath() + " (" + status + ") to " + mask(String.valueOf(location))
+                            + (hop >= redirects && redirects > 0 ? " after " + redirects + " redirects" : "") + "; use that address as the URL");
                 }
                 InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream();
-                String body = in == null ? "" : readLimited(in);
+                byte[] body = in == null ? new byte[0] : readLimited(in, maxBytes);
                 return new Response(status, body, c.getContentType());
             } catch (GfwException e) {
                 throw e;
             } catch (SocketTimeoutException e) {
                 throw new GfwException(ExitCode.UNAVAILABLE, service + " at " + origin(uri) + " did not answer within "
-                        + human(timeout) + route + "; check it is up, or raise --timeout", e);
+                        + human(timeout) + route + "; check it is up" + hint(via) + ", or raise " + timeoutFlag, e);
             } catch (UnknownHostException e) {
                 throw new GfwException(ExitCode.UNAVAILABLE, "cannot resolve " + uri.getHost() + " (" + service + ")" + route
-                        + (proxy == null ? "; off-site? use the SOCKS proxy (--proxy socks5h://localhost:1080)" : "; check the URL"), e);
+                        + (via == null ? "; off-site? use the SOCKS proxy (--proxy socks5h://localhost:1080)" : "; check the URL"), e);
             } catch (SSLException e) {
                 throw new GfwException(ExitCode.UNAVAILABLE, service + " at " + origin(uri) + ": TLS failed: "
                         + mask(rootMessage(e)) + "; if it uses a private CA pass --cacert FILE (PEM), or --insecure-skip-tls-verify "
                         + "to skip the check (not recommended)", e);
             } catch (ConnectException | NoRouteToHostException e) {
                 throw new GfwException(ExitCode.UNAVAILABLE, "cannot reach " + service + " at " + origin(uri) + route + ": "
-                        + mask(rootMessage(e)) + "; check the URL" + (proxy == null ? ", VPN or proxy" : " and that the proxy can reach it"), e);
+                        + mask(rootMessage(e)) + "; check the URL" + (via == null ? ", VPN or proxy" : " and that the proxy can reach it"), e);
             } catch (IOException e) {
                 throw new GfwException(ExitCode.UNAVAILABLE, "cannot talk to " + service + " at " + origin(uri) + route + ": "
                         + mask(rootMessage(e)), e);
             } finally {
+                closeQuietly(waiting);
                 if (c != null) c.disconnect();
             }
         }
 
+        /** The proxy hint, only where a proxy is involved. */
+        private String hint(ProxySpec via) {
+            return via == null ? "" : " and the proxy (" + proxyHint(via, jumphost, jumphostOrigin) + ")";
+        }
+
         /** A closed proxy port looks like any refused connection; checking it first gives the user the right hint. */
-        private void checkProxyIsUp() {
+        private void checkProxyIsUp(ProxySpec via) {
             try (Socket s = new Socket()) {
-                s.connect(new InetSocketAddress(proxy.host(), proxy.port()), (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+                s.connect(new InetSocketAddress(via.host(), via.port()), (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()));
             } catch (IOException e) {
-                throw new GfwException(ExitCode.UNAVAILABLE, "the proxy " + proxy.url() + " (" + proxy.origin() + ") is not reachable: "
-                        + rootMessage(e) + (proxyHint.isEmpty() ? "" : "; " + proxyHint), e);
+                throw new GfwException(ExitCode.UNAVAILABLE, "the proxy " + via.url() + " (" + via.origin() + ") is not reachable: "
+                        + rootMessage(e) + "; " + proxyHint(via, jumphost, jumphostOrigin), e);
             }
         }
 
@@ -283,17 +496,25 @@ final class Http {
             return text;
         }
 
-        private static String readLimited(InputStream in) throws IOException {
+        private static byte[] readLimited(InputStream in, long max) throws IOException {
             try (in) {
                 var buf = new ByteArrayOutputStream();
-                byte[] chunk = new byte[8192];
+                byte[] chunk = new byte[65536];
                 int n;
                 while ((n = in.read(chunk)) > 0) {
                     buf.write(chunk, 0, n);
-                    if (buf.size() > 16 * 1024 * 1024) throw new IOException("answer larger than 16 MiB");
+                    if (buf.size() > max) throw new IOException("answer larger than " + (max / (1024 * 1024)) + " MiB");
                 }
-                return buf.toString(StandardCharsets.UTF_8);
+                return buf.toByteArray();
             }
+        }
+    }
+
+    static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // a notice that could not be cancelled only prints a line
         }
     }
 
@@ -320,7 +541,7 @@ final class Http {
         try (InputStream in = Files.newInputStream(pemFile)) {
             certs = CertificateFactory.getInstance("X.509").generateCertificates(in);
         } catch (IOException e) {
-            throw new GfwException(ExitCode.NO_INPUT, flag + " " + pemFile + ": cannot read it: " + rootMessage(e));
+            throw new GfwException(ExitCode.NO_INPUT, flag + " " + pemFile + ": cannot read it (" + SecretInput.reason(e) + ")");
         } catch (GeneralSecurityException e) {
             throw new GfwException(ExitCode.NO_INPUT, flag + " " + pemFile + ": not a PEM certificate file: " + rootMessage(e));
         }

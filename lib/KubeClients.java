@@ -5,11 +5,13 @@
 //SOURCES GfwException.java
 //SOURCES EnvConfig.java
 //SOURCES Http.java
+//SOURCES SecretInput.java
 
 import io.fabric8.kubernetes.api.model.NamedContext;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.impl.BaseClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.fabric8.kubernetes.client.vertx.VertxHttpClientFactory;
@@ -36,10 +38,8 @@ import java.util.concurrent.TimeUnit;
  * {@code kubeconfig-<env>} in the current directory or the repository root, then {@code ~/.kube/config};</li>
  * <li>context: {@code --context}, then under GitLab CI ({@code GITLAB_CI=true}) the agent context
  * {@code {org}/projects/kubernetes/gitlab-agents:{env}}, then the environment's {@code cluster.context};</li>
- * <li>proxy: {@code --proxy} ({@code none} turns it off), then the kubeconfig cluster's {@code proxy-url}
- * (as kubectl: it wins over the environment), then {@code HTTPS_PROXY} (not for a loopback server), then the environment's {@code cluster.proxy} — the last one is skipped
- * for a loopback API server (a port-forward or a test server) and under GitLab CI, where the agent
- * needs no proxy.</li>
+ * <li>proxy: {@link Http#route}, the one rule of every gfw request, with the kubeconfig cluster's
+ * {@code proxy-url} and the environment's {@code cluster.proxy}.</li>
  * </ul>
  */
 final class KubeClients {
@@ -50,7 +50,13 @@ final class KubeClients {
     }
 
     /** What to connect to, and why: {@code kubeconfigSource} says which rule picked the file. */
-    record Target(Path kubeconfig, String kubeconfigSource, String context, String server, String proxy) {}
+    record Target(Path kubeconfig, String kubeconfigSource, String context, String server, String proxy, String route, String advice) {
+        /** {@code route}: how it is reached, for messages ({@link Http.Route#describe}); {@code advice}: what to do when the proxy fails ("" without one). */
+        Target(Path kubeconfig, String kubeconfigSource, String context, String server, String proxy) {
+            this(kubeconfig, kubeconfigSource, context, server, proxy, proxy == null ? "no proxy" : "through proxy " + proxy,
+                    proxy == null ? "" : "check the proxy, or pass --proxy none when on-site");
+        }
+    }
 
     static boolean inGitLabCi() {
         return "true".equals(System.getenv("GITLAB_CI"));
@@ -76,9 +82,10 @@ final class KubeClients {
                     + ": looked for kubeconfig-" + env.name() + " in the current directory and the repository root, and ~/.kube/config; "
                     + "run 'gfw fetch-kubeconfig " + env.name() + "' or pass --kubeconfig FILE");
         }
-        if (!Files.isReadable(kubeconfig)) {
+        if (!Files.isReadable(kubeconfig) || Files.isDirectory(kubeconfig)) {
+            String why = !Files.exists(kubeconfig) ? "does not exist" : Files.isDirectory(kubeconfig) ? "is a directory" : "cannot be read (permission denied)";
             throw new GfwException(ExitCode.NO_INPUT, "kubeconfig " + kubeconfig + " (from " + source
-                    + ") does not exist or is not readable; run 'gfw fetch-kubeconfig " + env.name() + "' or pass --kubeconfig FILE");
+                    + ") " + why + "; run 'gfw fetch-kubeconfig " + env.name() + "' or pass --kubeconfig FILE");
         }
         io.fabric8.kubernetes.api.model.Config parsed = parseKubeconfig(kubeconfig);
         String context = contextOption != null ? contextOption
@@ -105,28 +112,44 @@ final class KubeClients {
                 }
             }
         }
-        return new Target(kubeconfig, source, context, server, chooseProxy(env, proxyOption, kubeconfigProxy, server, System.getenv("HTTPS_PROXY"), inGitLabCi()));
+        Http.Route route = route(env, proxyOption, kubeconfigProxy, server, System.getenv());
+        if (holdsCredentials(parsed) && WARNED.add(kubeconfig.toAbsolutePath().normalize())) {
+            SecretInput.warnIfReadableByOthers(kubeconfig, "kubeconfig " + kubeconfig + " holds a token or key and");
+        }
+        return new Target(kubeconfig, source, context, server, route.proxy() == null ? null : route.proxy().value(), route.describe(),
+                Http.proxyHint(route.proxy(), env.cluster().jumphost(), env.file() + " cluster.jumphost"));
     }
 
+    /** Kubeconfigs already warned about (a run may resolve twice). */
+    private static final Set<Path> WARNED = ConcurrentHashMap.newKeySet();
+
+    /** A token, a client key or a password in the file itself (not a token file or exec plugin elsewhere). */
+    static boolean holdsCredentials(io.fabric8.kubernetes.api.model.Config parsed) {
+        if (parsed.getUsers() == null) return false;
+        for (var u : parsed.getUsers()) {
+            var a = u.getUser();
+            if (a == null) continue;
+            if (notBlank(a.getToken()) || notBlank(a.getClientKeyData()) || notBlank(a.getPassword())) return true;
+        }
+        return false;
+    }
+
+    private static boolean notBlank(String s) {
+        return s != null && !s.isBlank();
+    }
+
+    /** The route to the API server at {@code server}: {@link Http#route} with the environment's cluster.proxy. */
+    static Http.Route route(EnvConfig.Env env, String proxyOption, String kubeconfigProxy, String server, Map<String, String> variables) {
+        return Http.route(server, proxyOption, kubeconfigProxy, env.cluster().proxy(), env.file() + " cluster.proxy", variables);
+    }
+
+    /** The proxy URL {@link #route} picks, from these inputs alone (for tests of the order). */
     static String chooseProxy(EnvConfig.Env env, String proxyOption, String kubeconfigProxy, String server, String https, boolean gitlabCi) {
-        if (proxyOption != null) return checkedProxy(proxyOption, "--proxy");
-        // kubectl's order: a cluster's proxy-url wins over HTTPS_PROXY.
-        if (kubeconfigProxy != null && !kubeconfigProxy.isBlank()) return kubeconfigProxy;
-        // Like kubectl (Go's ProxyFromEnvironment), HTTPS_PROXY is not used for a loopback server.
-        if (https != null && !https.isBlank() && !Http.isLoopback(server)) return checkedProxy(https, "HTTPS_PROXY");
-        String envProxy = env.cluster().proxy();
-        if (envProxy == null || envProxy.isBlank() || gitlabCi || Http.isLoopback(server)) return null;
-        return envProxy;
-    }
-
-    /**
-     * A proxy URL from the user, checked the way fetch-kubeconfig checks it ({@link Http#proxy}: one
-     * usage error for a bad one, {@code none} in any case means none); a bare host:port is http.
-     */
-    static String checkedProxy(String value, String origin) {
-        if (Http.proxy(value, origin) == null) return null;
-        String v = value.trim();
-        return v.contains("://") ? v : "http://" + v;
+        var variables = new java.util.HashMap<String, String>();
+        if (https != null) variables.put("HTTPS_PROXY", https);
+        if (gitlabCi) variables.put("GITLAB_CI", "true");
+        Http.ProxySpec p = route(env, proxyOption, kubeconfigProxy, server, variables).proxy();
+        return p == null ? null : p.value();
     }
 
     /** kubeconfig-&lt;env&gt; in the current directory, then in the repository root, then ~/.kube/config. */
@@ -157,9 +180,12 @@ final class KubeClients {
 
     static io.fabric8.kubernetes.api.model.Config parseKubeconfig(Path file) {
         try {
-            var cfg = Serialization.unmarshal(Files.readString(file), io.fabric8.kubernetes.api.model.Config.class);
+            String text = SecretInput.utf8(Files.readAllBytes(file), "kubeconfig " + file);
+            var cfg = Serialization.unmarshal(text, io.fabric8.kubernetes.api.model.Config.class);
             if (cfg == null) throw new IllegalArgumentException("empty file");
             return cfg;
+        } catch (GfwException e) {
+            throw e;
         } catch (IOException | RuntimeException e) {
             throw new GfwException(ExitCode.NO_INPUT, "kubeconfig " + file + " cannot be read as a kubeconfig: "
                     + why(e) + "; fetch a fresh one with 'gfw fetch-kubeconfig ENV'");
@@ -181,8 +207,69 @@ final class KubeClients {
         return GfwException.firstLine(e.getMessage());
     }
 
-    /** Connects (lazily: fabric8 opens connections on the first request). */
+    /**
+     * A Secret's data as text: {@code data} base64-decoded (UTF-8), {@code stringData} as is (it wins,
+     * as on the server). A value that is not base64 is a {@link ExitCode#REMOTE_ERROR} naming the key
+     * and {@code where} (e.g. "secret x in namespace y"), never the value. Null Secret: empty map.
+     */
+    static Map<String, String> secretData(io.fabric8.kubernetes.api.model.Secret s, String where) {
+        var out = new java.util.LinkedHashMap<String, String>();
+        if (s == null) return out;
+        if (s.getData() != null) {
+            for (var e : s.getData().entrySet()) {
+                try {
+                    out.put(e.getKey(), e.getValue() == null ? "" : new String(java.util.Base64.getDecoder().decode(e.getValue()), java.nio.charset.StandardCharsets.UTF_8));
+                } catch (IllegalArgumentException ex) {
+                    throw new GfwException(ExitCode.REMOTE_ERROR, where + ": key '" + e.getKey() + "' is not valid base64");
+                }
+            }
+        }
+        if (s.getStringData() != null) out.putAll(s.getStringData());
+        return out;
+    }
+
+    /** Turns a fabric8 error into one line saying what happened and what to do. */
+    static GfwException fromKubernetes(KubernetesClientException k) {
+        int code = k.getCode();
+        String reason = k.getStatus() != null && k.getStatus().getMessage() != null ? k.getStatus().getMessage() : GfwException.firstLine(k.getMessage());
+        if (code == 401) return new GfwException(ExitCode.AUTH, "the API server rejected the credentials (401): " + reason
+                + "; the kubeconfig token may have expired, fetch a new one with 'gfw fetch-kubeconfig ENV'", k);
+        if (code == 403) return new GfwException(ExitCode.AUTH, "forbidden (403): " + reason, k);
+        if (code == 404) return new GfwException(ExitCode.NOT_FOUND, "not found (404): " + reason, k);
+        if (code == 409) return new GfwException(ExitCode.CONFLICT, "conflict (409): " + reason
+                + "; re-run with --force-conflicts to take over the fields", k);
+        if (code >= 500) return new GfwException(ExitCode.REMOTE_ERROR, "the API server failed (" + code + "): " + reason, k);
+        if (code > 0) return new GfwException(ExitCode.REMOTE_ERROR, "the API server answered " + code + ": " + reason, k);
+        Throwable cause = k;
+        while (cause.getCause() != null && cause.getCause() != cause) cause = cause.getCause();
+        Target t = lastConnected;
+        String where = t == null || t.server() == null ? "" : " at " + t.server() + " (" + t.route() + ")";
+        String advice = t == null ? "check the network, VPN or proxy"
+                : t.advice().isEmpty() ? "check the server address, the network or VPN" : t.advice();
+        if (cause instanceof java.net.ConnectException || cause instanceof java.net.UnknownHostException || cause instanceof java.net.SocketTimeoutException
+                || cause instanceof java.util.concurrent.TimeoutException || cause instanceof java.io.IOException) {
+            String why = cause.getMessage() == null ? cause.getClass().getSimpleName() : GfwException.firstLine(cause.getMessage());
+            boolean slow = cause instanceof java.net.SocketTimeoutException || cause instanceof java.util.concurrent.TimeoutException || why.contains("timed out");
+            return new GfwException(ExitCode.UNAVAILABLE, "cannot reach the API server" + where + ": " + why + "; " + advice
+                    + (slow && t != null ? ", or raise --request-timeout (now " + Http.human(lastTimeout) + ")" : ""), k);
+        }
+        return new GfwException(ExitCode.UNAVAILABLE, "cannot talk to the API server" + where + ": " + GfwException.firstLine(k.getMessage()), k);
+    }
+
+    /** The target of the latest connect(): fabric8's errors do not say which server they were about. */
+    private static volatile Target lastConnected;
+    private static volatile java.time.Duration lastTimeout = java.time.Duration.ofSeconds(30);
+
+    /** kubectl's default --request-timeout. */
+    static final java.time.Duration DEFAULT_REQUEST_TIMEOUT = java.time.Duration.ofSeconds(30);
+
+    /** Connects (lazily: fabric8 opens connections on the first request), waiting at most 30 s per request. */
     static KubernetesClient connect(Target target) {
+        return connect(target, DEFAULT_REQUEST_TIMEOUT);
+    }
+
+    /** Connects; {@code requestTimeout} bounds each request (--request-timeout), the connection at most 10 s of it. */
+    static KubernetesClient connect(Target target, java.time.Duration requestTimeout) {
         Config config;
         try {
             config = Config.fromKubeconfig(target.context(), target.kubeconfig().toFile());
@@ -196,23 +283,74 @@ final class KubeClients {
         config.setHttpsProxy(proxy);
         config.setHttpProxy(proxy);
         // Fail fast and clearly rather than hang: a few retries with back-off, then an error.
-        config.setConnectionTimeout(10_000);
-        config.setRequestTimeout(30_000);
-        config.setRequestRetryBackoffLimit(3);
+        int ms = (int) Math.min(Integer.MAX_VALUE, requestTimeout.toMillis());
+        config.setConnectionTimeout(Math.min(10_000, ms));
+        config.setRequestTimeout(ms);
+        // Connection attempts (a server that accepts and never answers fails each after the connect
+        // timeout) stay within --request-timeout: 10 s each, at most 4.
+        config.setRequestRetryBackoffLimit(Math.max(0, Math.min(3, ms / Math.min(10_000, ms) - 1)));
         config.setRequestRetryBackoffInterval(250);
+        lastConnected = target;
+        lastTimeout = requestTimeout;
         Vertx vertx = newVertx();
         KubernetesClient client;
+        var waitNotice = new WaitNotice("the API server at " + target.server() + " (" + target.route() + "), at most "
+                + Http.human(requestTimeout) + " per request (--request-timeout)");
         try {
-            client = new KubernetesClientBuilder().withConfig(config).withHttpClientFactory(new VertxHttpClientFactory(vertx)).build();
+            client = new KubernetesClientBuilder().withConfig(config).withHttpClientFactory(new VertxHttpClientFactory(vertx))
+                    .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("gfw-wait-notice", waitNotice)).build();
         } catch (RuntimeException | Error e) {
             vertx.close();
             throw e;
         }
         // fabric8 leaves a Vert.x it was given open: close it with the client (closables run after the HTTP client).
-        AutoCloseable closer = () -> closeVertx(vertx);
+        AutoCloseable closer = () -> {
+            waitNotice.cancelAll();
+            closeVertx(vertx);
+        };
         OPEN_VERTX.put(vertx, closer); // fabric8 holds closables weakly
         if (client instanceof BaseClient base) base.addToCloseable(closer);
         return client;
+    }
+
+    /** Says on stderr what a request waits for once it takes longer than ~2 s ({@link Http#waitNotice}). */
+    private static final class WaitNotice implements io.fabric8.kubernetes.client.http.Interceptor {
+        private final String what;
+        private final Map<java.util.UUID, AutoCloseable> pending = new ConcurrentHashMap<>();
+
+        WaitNotice(String what) {
+            this.what = what;
+        }
+
+        @Override
+        public void before(io.fabric8.kubernetes.client.http.BasicBuilder builder, io.fabric8.kubernetes.client.http.HttpRequest request,
+                           RequestTags tags) {
+            pending.put(request.id(), Http.waitNotice(what));
+        }
+
+        @Override
+        public void after(io.fabric8.kubernetes.client.http.HttpRequest request, io.fabric8.kubernetes.client.http.HttpResponse<?> response,
+                          io.fabric8.kubernetes.client.http.AsyncBody.Consumer<List<java.nio.ByteBuffer>> consumer) {
+            done(request);
+        }
+
+        @Override
+        public void afterConnectionFailure(io.fabric8.kubernetes.client.http.HttpRequest request, Throwable failure) {
+            done(request);
+        }
+
+        private void done(io.fabric8.kubernetes.client.http.HttpRequest request) {
+            AutoCloseable c = request == null ? null : pending.remove(request.id());
+            if (c != null) Http.closeQuietly(c);
+        }
+
+        /** fabric8 calls no interceptor when a request finally fails: the client's close ends every wait. */
+        void cancelAll() {
+            for (var id : List.copyOf(pending.keySet())) {
+                AutoCloseable c = pending.remove(id);
+                if (c != null) Http.closeQuietly(c);
+            }
+        }
     }
 
     // ---- Vert.x lifecycle: a fast exit ----------------------------------------------------------

@@ -2,6 +2,7 @@
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES SecretInput.java
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
@@ -74,7 +75,11 @@ final class KubeconfigFile {
     }
 
     static KubeconfigFile read(Path file) throws IOException {
-        return parse(Files.readString(file));
+        try {
+            return parse(SecretInput.strictUtf8(Files.readAllBytes(file)));
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new IllegalArgumentException("it " + SecretInput.NOT_UTF8);
+        }
     }
 
     String toYaml() {

@@ -2,7 +2,7 @@
 //DEPS io.fabric8:kubernetes-client:7.4.0
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
-//SOURCES Cli.java
+//SOURCES KubeClients.java
 //SOURCES Output.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -150,7 +150,7 @@ final class ServerSideApply {
 
     /**
      * Runs {@code call}, retrying transient failures with exponential back-off (250 ms, 500 ms, 1 s, ...).
-     * The last failure is rethrown as is; {@code Cli.fromKubernetes} turns it into a clear error.
+     * The last failure is rethrown as is; {@code KubeClients.fromKubernetes} turns it into a clear error.
      */
     static <T> T withRetries(Options options, Supplier<T> call) {
         for (int attempt = 1; ; attempt++) {
@@ -387,7 +387,7 @@ final class ServerSideApply {
     private static RuntimeException failureOf(HasMetadata o, RuntimeException e) {
         if (e instanceof GfwException) return e;
         if (e instanceof KubernetesClientException k) {
-            GfwException g = Cli.fromKubernetes(k);
+            GfwException g = KubeClients.fromKubernetes(k);
             String retried = isTransient(k) ? " (gave up after retries)" : "";
             return new GfwException(g.exitCode(), ref(o) + ": " + g.getMessage() + retried, k);
         }

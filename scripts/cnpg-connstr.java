@@ -9,6 +9,7 @@
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
+//SOURCES ../lib/Http.java
 //SOURCES ../lib/KubeClients.java
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
@@ -57,7 +58,8 @@ import picocli.CommandLine.Parameters;
  * <li>{@code --check}: log in with pgjdbc (to --host/--port, or through a port-forward to the
  * primary pod that it opens and closes itself) and print the server version</li>
  * <li>{@code --write-secret}: put the URI as DATABASE_URL into the Attic Secret (attic.secret) with
- * server-side apply; {@code --dry-run=client|server}, {@code --yes} for production</li>
+ * server-side apply; {@code --dry-run=client|server}, {@code --diff} (what would change, nothing sent),
+ * {@code --yes} for production, {@code --force-conflicts}</li>
  * <li>{@code --decode [URI]}: read a connection string (from stdin, or the argument — visible to
  * other users in ps), show its parts, and when it was not encoded say so and give the corrected one</li>
  * </ul>
@@ -68,7 +70,7 @@ import picocli.CommandLine.Parameters;
  *   echo "$DATABASE_URL" | cnpg-connstr --decode       # parts of a string, and whether it is encoded
  * </pre>
  */
-@Command(name = "cnpg-connstr", mixinStandardHelpOptions = true,
+@Command(name = "cnpg-connstr", mixinStandardHelpOptions = true, abbreviateSynopsis = true,
         description = "Print the Attic database connection string from the CloudNativePG secret, correctly encoded.",
         footer = {"", "Examples:", "  cnpg-connstr dev --reveal -o env > attic.env",
                 "  cnpg-connstr dev --host 127.0.0.1 --port 5432 --check",
@@ -124,17 +126,12 @@ class CnpgConnstr implements Callable<Integer> {
     @Option(names = "--write-secret", description = "Write the URI as key DATABASE_URL of the Attic Secret (attic.secret) with server-side apply.")
     boolean writeSecret;
 
-    @Option(names = "--yes", description = "Confirm --write-secret on a production environment.")
-    boolean yes;
-
-    @Option(names = "--force-conflicts", description = "With --write-secret: take over DATABASE_URL from another field manager.")
-    boolean forceConflicts;
-
     @Option(names = "--decode", paramLabel = "URI", arity = "0..1", fallbackValue = "-",
             description = "Read a connection string from stdin (or this argument, which other users can see in ps) and show its parts and encoding problems.")
     String decode;
 
-    @Mixin Cli.DryRunOption dryRun;
+    /** --dry-run, --diff, --yes, --force-conflicts: only with --write-secret. */
+    @Mixin Cli.WithDiff change;
     @Mixin Cli.EnvOptions envOptions;
     @Mixin Cli.ClusterOptions cluster;
 
@@ -145,8 +142,8 @@ class CnpgConnstr implements Callable<Integer> {
 
         EnvConfig.Env env = envOptions.load(envName);
         String action = writeSecret ? "write " + DATABASE_URL + " into secret " + env.attic().secret() : "read the CNPG secret";
-        Cli.refusePlanned(env, action);
-        if (writeSecret && dryRun.dryRun == Cli.DryRun.none) Cli.confirmProduction(env, yes, action);
+        if (writeSecret) change.confirm(env, action);
+        else Cli.refusePlanned(env, action);
         String ns = namespace != null ? namespace : env.namespaces().attic().name();
         String secret = secretName != null ? secretName : env.cnpg().appSecret();
 
@@ -178,12 +175,7 @@ class CnpgConnstr implements Callable<Integer> {
         } else if (envName == null) {
             throw new GfwException(ExitCode.USAGE, "missing ENV (e.g. dev), or --decode to read a connection string");
         }
-        if (dryRun.dryRun != Cli.DryRun.none && !writeSecret) {
-            throw new GfwException(ExitCode.USAGE, "--dry-run only applies to --write-secret");
-        }
-        if ((yes || forceConflicts) && !writeSecret) {
-            throw new GfwException(ExitCode.USAGE, (yes ? "--yes" : "--force-conflicts") + " only applies to --write-secret");
-        }
+        change.validate(writeSecret, "--write-secret");
     }
 
     // ---- the CNPG secret --------------------------------------------------------------------
@@ -196,7 +188,7 @@ class CnpgConnstr implements Callable<Integer> {
             throw new GfwException(ExitCode.NOT_FOUND, where + " not found; is the CNPG cluster " + env.cnpg().cluster()
                     + " created and ready? (kubectl get secrets -n " + ns + "; or name another with --secret)");
         }
-        Map<String, String> data = decodeData(s, where);
+        Map<String, String> data = KubeClients.secretData(s, where);
         String user = required(data, "username", where);
         String password = required(data, "password", where);
         String dbname = data.getOrDefault("dbname", "").isEmpty() ? env.cnpg().database() : data.get("dbname");
@@ -213,21 +205,6 @@ class CnpgConnstr implements Callable<Integer> {
         var params = new LinkedHashMap<String, String>();
         params.put("sslmode", sslmode != null ? sslmode : env.cnpg().sslmode());
         return new ConnectionStrings.Parts(user, password, h, p, dbname, params);
-    }
-
-    private static Map<String, String> decodeData(Secret s, String where) {
-        var out = new LinkedHashMap<String, String>();
-        if (s.getData() != null) {
-            for (var e : s.getData().entrySet()) {
-                try {
-                    out.put(e.getKey(), e.getValue() == null ? "" : new String(Base64.getDecoder().decode(e.getValue()), StandardCharsets.UTF_8));
-                } catch (IllegalArgumentException ex) {
-                    throw new GfwException(ExitCode.REMOTE_ERROR, where + ": key '" + e.getKey() + "' is not valid base64");
-                }
-            }
-        }
-        if (s.getStringData() != null) out.putAll(s.getStringData());
-        return out;
     }
 
     private static String required(Map<String, String> data, String key, String where) {
@@ -390,13 +367,16 @@ class CnpgConnstr implements Callable<Integer> {
         if (parts.password() != null) props.setProperty("password", parts.password());
         String ssl = parts.params().get("sslmode");
         if (ssl != null) props.setProperty("sslmode", ssl);
-        props.setProperty("connectTimeout", "10");
-        props.setProperty("loginTimeout", "20");
-        props.setProperty("socketTimeout", "30");
+        // --request-timeout bounds the login as it bounds API requests (pgjdbc takes whole seconds).
+        long seconds = Math.max(1, cluster.requestTimeout().toSeconds());
+        props.setProperty("connectTimeout", String.valueOf(Math.min(10, seconds)));
+        props.setProperty("loginTimeout", String.valueOf(seconds));
+        props.setProperty("socketTimeout", String.valueOf(seconds));
         props.setProperty("ApplicationName", "gfw cnpg-connstr --check");
         String db = parts.dbname() == null ? "" : ConnectionStrings.encode(parts.dbname());
         String target = toHost + ":" + toPort + (via == null ? "" : " (" + via + ")");
         String url = "jdbc:postgresql://" + (toHost.contains(":") ? "[" + toHost + "]" : toHost) + ":" + toPort + "/" + db;
+        AutoCloseable waiting = Http.waitNotice("PostgreSQL at " + target + " to log in, at most " + seconds + "s (--request-timeout)");
         try (var c = DriverManager.getConnection(url, props); var st = c.createStatement();
              var rs = st.executeQuery("select current_setting('server_version'), current_user, current_database(), pg_is_in_recovery(),"
                      + " coalesce((select ssl from pg_stat_ssl where pid = pg_backend_pid()), false)")) {
@@ -407,6 +387,8 @@ class CnpgConnstr implements Callable<Integer> {
             Cli.out().println("credentials: ok (logged in as " + rs.getString(2) + " to database " + rs.getString(3) + ")");
         } catch (SQLException e) {
             throw checkFailure(e, parts, target);
+        } finally {
+            Http.closeQuietly(waiting);
         }
     }
 
@@ -456,16 +438,17 @@ class CnpgConnstr implements Callable<Integer> {
                 .addToData(DATABASE_URL, Base64.getEncoder().encodeToString(uri.getBytes(StandardCharsets.UTF_8)))
                 .build();
         ServerSideApply.Result result;
-        if (dryRun.dryRun == Cli.DryRun.client) {
+        if (change.clientDryRun() || change.diff()) {
             HasMetadata live = client.resource(desired).get();
             List<String> diff = live == null ? List.of() : ServerSideApply.differences(desired, live);
             var action = live == null ? ServerSideApply.Action.created : diff.isEmpty() ? ServerSideApply.Action.unchanged : ServerSideApply.Action.configured;
             result = new ServerSideApply.Result(desired, action, true, diff);
         } else {
-            result = ServerSideApply.apply(client, desired, dryRun.dryRun == Cli.DryRun.server, forceConflicts);
+            result = ServerSideApply.apply(client, desired, change.serverDryRun(), change.forceConflicts);
         }
-        String suffix = dryRun.dryRun == Cli.DryRun.none ? "" : " (dry run: " + dryRun.dryRun + ")";
+        String suffix = change.diff() ? " (--diff: nothing sent)" : change.writes() ? "" : " (dry run: " + change.dryRun + ")";
         Cli.out().println(ServerSideApply.ref(desired) + " " + result.action() + " (key " + DATABASE_URL + ")" + suffix);
-        for (String d : result.diff()) Cli.info("  " + d);
+        // --diff asked for the differences: they are its data (stdout); otherwise a remark (stderr).
+        for (String d : result.diff()) (change.diff() ? Cli.out() : Cli.err()).println("  " + d);
     }
 }

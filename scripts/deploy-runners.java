@@ -9,6 +9,7 @@
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
+//SOURCES ../lib/Http.java
 //SOURCES ../lib/KubeClients.java
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
@@ -16,6 +17,7 @@
 //SOURCES ../lib/RunnerValues.java
 //SOURCES ../lib/GitLabApi.java
 //SOURCES ../lib/HelmReleases.java
+//SOURCES ../lib/SecretInput.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -24,12 +26,10 @@ import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -102,21 +102,18 @@ class DeployRunners implements Callable<Integer> {
     @Option(names = "--chart-repo", paramLabel = "URL", description = "Helm repository to fetch the chart from (default: the environment's runnerChart.repository).")
     String chartRepo;
 
+    @Option(names = "--cacert", paramLabel = "FILE", description = "Trust only the CA certificates in this PEM file for the chart repository (a private mirror).")
+    Path chartCaCert;
+
     @Option(names = "--gitlab-url", paramLabel = "URL", description = "GitLab API base URL for creating runners (default: organization.gitlabUrl).")
     String gitlabUrl;
 
     @Option(names = "--gitlab-token-file", paramLabel = "FILE", description = "Read the GitLab access token from FILE ('-' for stdin) instead of $GITLAB_TOKEN.")
     String gitlabTokenFile;
 
-    @Option(names = "--yes", description = "Confirm changes to a production environment.")
-    boolean yes;
-
-    @Option(names = "--force-conflicts", description = "Take over HPA/PDB/Secret fields owned by another field manager.")
-    boolean forceConflicts;
-
     @Mixin Cli.EnvOptions envOptions;
     @Mixin Cli.ClusterOptions cluster;
-    @Mixin Cli.DryRunOption dryRunOption;
+    @Mixin Cli.ChangeOptions change;
     @Mixin Cli.OutputOption output;
 
     /** Where fetched charts are cached. */
@@ -131,8 +128,9 @@ class DeployRunners implements Callable<Integer> {
         EnvConfig.Env env = envOptions.load(envName);
         List<RunnerValues.Release> releases = RunnerValues.select(env, types);
         Duration timeout = Cli.duration(timeoutText, "--timeout");
-        Cli.DryRun dryRun = dryRunOption.dryRun;
+        Cli.DryRun dryRun = change.dryRun;
         if (status && dryRun != Cli.DryRun.none) throw new GfwException(ExitCode.USAGE, "--status reads the cluster only; drop --dry-run");
+        change.validate(!status, "a deploy, not to --status");
         if (watch && !status) throw new GfwException(ExitCode.USAGE, "--watch goes with --status (deploy-runners ENV --status --watch)");
 
         // Client dry-run: everything comes from the environment file; no cluster, no token, no request.
@@ -142,7 +140,7 @@ class DeployRunners implements Callable<Integer> {
         }
         Cli.refusePlanned(env, status ? "read the runner status" : "deploy runners");
         if (status) return status(env, releases);
-        if (dryRun == Cli.DryRun.none) Cli.confirmProduction(env, yes, "deploy runners");
+        if (dryRun == Cli.DryRun.none) Cli.confirmProduction(env, change.yes, "deploy runners");
         boolean serverDryRun = dryRun == Cli.DryRun.server;
 
         // Cheapest checks first: local files (--chart), cluster reads (which runners need a GitLab
@@ -152,7 +150,7 @@ class DeployRunners implements Callable<Integer> {
         KubeClients.Target target = cluster.target(env);
         Path chart = chartPath != null ? chart(env) : null;
         var outcomes = new ArrayList<Outcome>();
-        try (KubernetesClient client = KubeClients.connect(target)) {
+        try (KubernetesClient client = cluster.connect(target)) {
             requireNamespace(client, env);
             List<RunnerValues.Release> missing = missingTokens(client, releases);
             String accessToken = missing.isEmpty() || serverDryRun ? null : gitlabToken(missing); // before the chart download
@@ -202,17 +200,17 @@ class DeployRunners implements Callable<Integer> {
             }
             return result;
         }
-        var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), accessToken);
+        var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), accessToken, cluster.http(env, "GitLab"));
         long groupId = api.groupId(env.organization().group());
         for (RunnerValues.Release r : missing) {
             String description = r.name() + " (" + env.name() + ", " + env.cluster().name() + ")";
             GitLabApi.CreatedRunner created = api.createGroupRunner(groupId, r.runner().tags(), description);
             Cli.info("created GitLab runner " + created.id() + " '" + description + "' in group " + env.organization().group());
             try {
-                ServerSideApply.apply(client, RunnerValues.tokenSecret(r, created.token(), created.id()), false, forceConflicts);
+                ServerSideApply.apply(client, RunnerValues.tokenSecret(r, created.token(), created.id()), false, change.forceConflicts);
             } catch (RuntimeException e) {
                 GfwException why = e instanceof GfwException g ? g
-                        : e instanceof io.fabric8.kubernetes.client.KubernetesClientException k ? Cli.fromKubernetes(k)
+                        : e instanceof io.fabric8.kubernetes.client.KubernetesClientException k ? KubeClients.fromKubernetes(k)
                         : new GfwException(ExitCode.INTERNAL, String.valueOf(e));
                 String undo;
                 try {
@@ -242,38 +240,18 @@ class DeployRunners implements Callable<Integer> {
 
     private static boolean hasToken(Secret s) {
         if (s == null) return false;
-        String data = s.getData() == null ? null : s.getData().get(RunnerValues.TOKEN_KEY);
-        if (data != null && !data.isEmpty()) return !new String(Base64.getDecoder().decode(data), StandardCharsets.UTF_8).isBlank();
-        String plain = s.getStringData() == null ? null : s.getStringData().get(RunnerValues.TOKEN_KEY);
-        return plain != null && !plain.isBlank();
+        String token = KubeClients.secretData(s, "secret " + s.getMetadata().getName() + " in namespace " + s.getMetadata().getNamespace())
+                .get(RunnerValues.TOKEN_KEY);
+        return token != null && !token.isBlank();
     }
 
     private String gitlabToken(List<RunnerValues.Release> needing) {
         String why = "needed to create the GitLab runner" + (needing.size() > 1 ? "s" : "") + " of "
                 + String.join(", ", needing.stream().map(RunnerValues.Release::name).toList())
                 + " (no Secret " + needing.get(0).tokenSecret() + (needing.size() > 1 ? " etc." : "") + " in namespace " + needing.get(0).namespace() + ")";
-        String token;
-        if (gitlabTokenFile != null) {
-            try {
-                token = "-".equals(gitlabTokenFile) ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
-                        : Files.readString(Path.of(gitlabTokenFile));
-            } catch (IOException e) {
-                throw new GfwException(ExitCode.NO_INPUT, "--gitlab-token-file " + gitlabTokenFile + " cannot be read: " + e.getMessage());
-            }
-        } else {
-            token = System.getenv("GITLAB_TOKEN");
-        }
-        if (token == null || token.isBlank()) {
-            throw new GfwException(ExitCode.NO_INPUT, "GITLAB_TOKEN is not set: " + why
-                    + "; export GITLAB_TOKEN (a token with the create_runner scope) or pass --gitlab-token-file FILE");
-        }
-        token = token.strip();
-        // A second line or a space cannot be sent as a header (the HTTP client would fail as an internal error).
-        if (token.chars().anyMatch(ch -> ch <= ' ' || ch == 127)) {
-            throw new GfwException(ExitCode.USAGE, (gitlabTokenFile != null ? "--gitlab-token-file " + gitlabTokenFile : "GITLAB_TOKEN")
-                    + " holds more than one line or spaces: it must be just the GitLab access token (glpat-...)");
-        }
-        return token;
+        return SecretInput.read(new SecretInput.Spec("--gitlab-token-file", "GITLAB_TOKEN", "the GitLab access token", "glpat-...",
+                "GITLAB_TOKEN is not set: " + why + "; export GITLAB_TOKEN (a token with the create_runner scope) or pass --gitlab-token-file FILE"),
+                gitlabTokenFile).value();
     }
 
     // ---- one release ----------------------------------------------------------------------------
@@ -300,8 +278,8 @@ class DeployRunners implements Callable<Integer> {
                 revision = helm.upgradeInstall(chart, r.namespace(), r.name(), r.values(), timeout, live).revision();
             }
         }
-        ServerSideApply.Result hpa = ServerSideApply.apply(client, RunnerValues.hpa(r), serverDryRun, forceConflicts);
-        ServerSideApply.Result pdb = ServerSideApply.apply(client, RunnerValues.pdb(r), serverDryRun, forceConflicts);
+        ServerSideApply.Result hpa = ServerSideApply.apply(client, RunnerValues.hpa(r), serverDryRun, change.forceConflicts);
+        ServerSideApply.Result pdb = ServerSideApply.apply(client, RunnerValues.pdb(r), serverDryRun, change.forceConflicts);
         for (String d : hpa.diff()) changes.add(r.hpaName() + " " + d);
         for (String d : pdb.diff()) changes.add(r.pdbName() + " " + d);
         Cli.info("release/" + r.name() + " " + action + (revision == null ? "" : " (revision " + revision + ")")
@@ -375,7 +353,7 @@ class DeployRunners implements Callable<Integer> {
     private int status(EnvConfig.Env env, List<RunnerValues.Release> releases) {
         KubeClients.Target target = cluster.target(env);
         var helm = new HelmReleases.JvmHelm(target);
-        try (KubernetesClient client = KubeClients.connect(target)) {
+        try (KubernetesClient client = cluster.connect(target)) {
             if (watch) return watchStatus(helm, client, releases);
             var rows = statusRows(helm, client, releases);
             Cli.out().print(render(rows));
@@ -478,7 +456,9 @@ class DeployRunners implements Callable<Integer> {
         if (chartPath != null) return HelmReleases.localChart(chartPath, c.name(), c.version(), env.file());
         String repo = chartRepo != null ? chartRepo : c.repository();
         Cli.info("fetching chart " + c.name() + " " + c.version() + " from " + repo + " (cached in " + chartCache + ")");
-        return HelmReleases.fetchChart(repo, c.name(), c.version(), chartCache);
+        Http.Client http = cluster.http(env, "the chart repository");
+        if (chartCaCert != null) http.caCert(chartCaCert, "--cacert");
+        return HelmReleases.fetchChart(repo, c.name(), c.version(), chartCache, http);
     }
 
     // ---- output ---------------------------------------------------------------------------------

@@ -12,9 +12,9 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/Http.java
 //SOURCES ../lib/KubeconfigFile.java
+//SOURCES ../lib/SecretInput.java
+//SOURCES ../lib/RancherApi.java
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.IOException;
 import java.net.URI;
@@ -22,7 +22,6 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -60,11 +59,11 @@ import picocli.CommandLine.Parameters;
  * tfvars snippet instead, {@code -o json} everything as JSON.</li>
  * </ol>
  *
- * <p>Proxy, first match wins: {@code --proxy URL} ({@code none} turns it off), {@code $HTTPS_PROXY}
- * (direct when {@code $NO_PROXY} names Rancher's host), the environment's {@code cluster.proxy} (not for a
- * loopback Rancher URL, i.e. a port-forward) — the order every gfw script uses. {@code socks5h://} lets
- * the proxy resolve host names. When the proxy is down the error says how to open it:
- * {@code ssh -D 1080 <cluster.jumphost>}.
+ * <p>Proxy: the rule of every gfw request ({@code Http.route}, README "Proxies"): {@code --proxy URL}
+ * ({@code none} turns it off); a loopback Rancher URL (a port-forward) never; none when {@code $NO_PROXY}
+ * names Rancher's host; {@code $HTTPS_PROXY}; none under GitLab CI; the environment's {@code cluster.proxy}.
+ * {@code socks5h://} lets the proxy resolve host names. When the proxy is down the error says how to
+ * open it: {@code ssh -D 1080 <cluster.jumphost>}. {@code --request-timeout} bounds each request.
  *
  * <p>GitLab CI ({@code GITLAB_CI=true}, unless {@code --no-ci}) or {@code --ci}: no Rancher call. Checks that the agent context
  * ({@code cluster.ciAgentContext}, {@code {org}/projects/kubernetes/gitlab-agents:{env}}) is in the job's
@@ -93,7 +92,7 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "fetch-kubeconfig", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Fetch a working kubeconfig-ENV from Rancher (through the SOCKS proxy), or select the GitLab agent context in CI.",
-                "Token: RANCHER_TOKEN or --token-file. Proxy: --proxy, else HTTPS_PROXY, else the environment's cluster.proxy."},
+                "Token: RANCHER_TOKEN or --token-file. Proxy: --proxy, else NO_PROXY/HTTPS_PROXY, else the environment's cluster.proxy (never for loopback)."},
         footer = {"", "Examples:", "  RANCHER_TOKEN=token-... fetch-kubeconfig dev   # writes ./kubeconfig-dev",
                 "  fetch-kubeconfig dev -o tfvars > dev.auto.tfvars"})
 class FetchKubeconfig implements Callable<Integer> {
@@ -115,7 +114,7 @@ class FetchKubeconfig implements Callable<Integer> {
     @Option(names = "--token", hidden = true, paramLabel = "TOKEN")
     String tokenOnCommandLine;
 
-    @Option(names = "--proxy", paramLabel = "URL", description = "Proxy for Rancher and the API server, e.g. socks5h://localhost:1080, or none (default: $HTTPS_PROXY, else the environment's cluster.proxy).")
+    @Option(names = "--proxy", paramLabel = "URL", description = "Proxy for Rancher and the API server, e.g. socks5h://localhost:1080, or none (default: $HTTPS_PROXY unless $NO_PROXY names the host, else the environment's cluster.proxy; never for loopback).")
     String proxyOption;
 
     @Option(names = "--kubeconfig", paramLabel = "FILE", description = "Where to write (default: kubeconfig-ENV at the repository root). In CI mode: the job's kubeconfig (default: $KUBECONFIG).")
@@ -139,14 +138,13 @@ class FetchKubeconfig implements Callable<Integer> {
     @Option(names = "--insecure-skip-tls-verify", description = "Do not verify Rancher's TLS certificate (not recommended).")
     boolean insecure;
 
-    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "30s", description = "Per-request timeout, e.g. 30s, 2m (default: ${DEFAULT-VALUE}).")
+    @Option(names = {"--request-timeout", "--timeout"}, paramLabel = "DURATION", defaultValue = "30s",
+            description = "How long to wait for each answer of Rancher and the API server, e.g. 30s, 2m (default: ${DEFAULT-VALUE}).")
     String timeoutText;
 
     @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "path",
             description = "What goes to stdout: path (the file written), tfvars (k8s_config_path and cluster_context), json (default: ${DEFAULT-VALUE}).")
     String outputText;
-
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     public static void main(String... args) {
         System.exit(Cli.run(new FetchKubeconfig(), args));
@@ -159,52 +157,42 @@ class FetchKubeconfig implements Callable<Integer> {
                     + "set RANCHER_TOKEN or pass --token-file FILE (- reads stdin)");
         }
         Format format = format(outputText);
-        Duration timeout = Cli.duration(timeoutText, "--timeout");
+        Duration timeout = Cli.duration(timeoutText, "--request-timeout");
         if (caCert != null && insecure) {
             throw new GfwException(ExitCode.USAGE, "--cacert and --insecure-skip-tls-verify contradict each other: pass only one");
         }
         EnvConfig.Env env = envOptions.load(envName);
         Cli.refusePlanned(env, "fetch a kubeconfig for it (there is no cluster yet)");
-        if (ci != null ? ci : KubeClients.inGitLabCi()) return selectAgentContext(env, format);
+        if (ci != null ? ci : KubeClients.inGitLabCi()) return selectAgentContext(env, format, timeout);
 
-        // 1. Everything that can be wrong locally is checked before the first request.
+        // 1. Inputs: everything that can be wrong locally is checked before the first request.
         String context = contextOption != null ? contextOption : env.cluster().context();
-        String rancher = rancherUrl(env);
+        String clusterName = env.cluster().rancher().cluster();
         String token = readToken();
-        Http.ProxySpec proxy = chooseProxy(proxyOption, System.getenv("HTTPS_PROXY"), System.getenv("NO_PROXY"), env, rancher);
+        RancherApi rancher = rancher(env, token, timeout);
+        Http.ProxySpec proxy = route(env, rancher.url()).proxy();
         Path target = kubeconfigOption != null ? Path.of(kubeconfigOption) : KubeClients.environmentKubeconfig(env.name());
-        var http = new Http.Client("Rancher").proxy(proxy).proxyHint(proxyHint(env, proxy)).timeout(timeout).bearer(token);
-        if (caCert != null) http.caCert(caCert, "--cacert");
-        if (insecure) {
-            Cli.warn("--insecure-skip-tls-verify: Rancher's certificate is not checked; the token could go to an impostor");
-            http.insecure(true);
-        }
-        if (rancher.startsWith("http://") && !Http.isLoopback(rancher)) {
-            Cli.warn("Rancher URL " + rancher + " is plain http: the token crosses the network unencrypted");
-        }
-        Cli.info("Rancher " + rancher + (proxy == null ? "" : " via " + proxy.url() + " (" + proxy.origin() + ")")
-                + ": fetching the kubeconfig of cluster " + env.cluster().rancher().cluster());
+        Cli.info("Rancher " + rancher.url() + (proxy == null ? "" : " via " + proxy.url() + " (" + proxy.origin() + ")")
+                + ": fetching the kubeconfig of cluster " + clusterName);
 
         // 2. Rancher: the cluster's id, then its kubeconfig.
-        String clusterName = env.cluster().rancher().cluster();
-        String clusterId = findClusterId(http, rancher, clusterName, env);
-        KubeconfigFile kubeconfig = generateKubeconfig(http, rancher, clusterId);
+        RancherApi.Kubeconfig fetched = rancher.kubeconfig(clusterName, env.file() + " cluster.rancher.cluster");
+        KubeconfigFile kubeconfig = fetched.file();
 
-        // 3. Named as the environment expects, reachable the way Rancher was.
-        String source = sourceContext(kubeconfig);
-        kubeconfig.renameContext(source, context);
+        // 3. Rename: as the environment expects, reachable the way Rancher was.
+        kubeconfig.renameContext(fetched.context(), context);
         kubeconfig.setCurrentContext(context);
         if (proxy != null) kubeconfig.setProxyUrl(proxy.kubeconfigUrl());
         String server = kubeconfig.server(context);
         refuseOtherCluster(target, context, server);
 
-        // 4. Temp file (0600), verified, renamed over the old one.
-        String header = "# kubeconfig for gfw environment " + env.name() + " (context " + context + "), from Rancher " + rancher
-                + " cluster " + clusterName + " (" + clusterId + ")\n# written by gfw fetch-kubeconfig at "
+        // 4. Verify a temp file (0600) against the API server; 5. commit: rename it over the old one.
+        String header = "# kubeconfig for gfw environment " + env.name() + " (context " + context + "), from Rancher " + rancher.url()
+                + " cluster " + clusterName + " (" + fetched.clusterId() + ")\n# written by gfw fetch-kubeconfig at "
                 + Instant.now().truncatedTo(ChronoUnit.SECONDS) + "; it holds a token: keep it private, fetch again when it expires\n";
         String version = null;
         try (var pending = KubeconfigFile.writeTemp(target, header + kubeconfig.toYaml(), KubeconfigFile.PRIVATE)) {
-            if (!noVerify) version = verify(pending.path(), context, server, proxy, "the new kubeconfig");
+            if (!noVerify) version = verify(pending.path(), context, server, proxy, "the new kubeconfig", timeout);
             pending.commit();
         }
         Path written = target.toAbsolutePath().normalize();
@@ -251,194 +239,46 @@ class FetchKubeconfig implements Callable<Integer> {
 
     /** The Rancher API token: --token-file (a file, or - for stdin), else RANCHER_TOKEN. */
     private String readToken() {
-        String token;
-        String from;
-        if (tokenFile != null) {
-            from = "-".equals(tokenFile) ? "--token-file - (stdin)" : "--token-file " + tokenFile;
-            try {
-                if ("-".equals(tokenFile)) {
-                    java.io.Console console = interactiveConsole();
-                    if (console != null) {
-                        char[] typed = console.readPassword("Rancher API token (not echoed): ");
-                        token = typed == null ? "" : new String(typed);
-                    } else {
-                        token = new String(System.in.readAllBytes(), StandardCharsets.UTF_8);
-                    }
-                } else {
-                    Path p = Path.of(tokenFile);
-                    token = Files.readString(p);
-                    warnIfReadableByOthers(p);
-                }
-            } catch (IOException e) {
-                throw new GfwException(ExitCode.NO_INPUT, from + ": cannot read it (" + Http.rootMessage(e)
-                        + "); put the Rancher API token in a file only you can read");
-            }
-        } else {
-            from = "RANCHER_TOKEN";
-            token = System.getenv("RANCHER_TOKEN");
-            if (token == null) {
-                throw new GfwException(ExitCode.NO_INPUT, "no Rancher token: set RANCHER_TOKEN or pass --token-file FILE (- reads stdin); "
-                        + "create an API key in Rancher under your avatar > Account & API Keys");
-            }
-        }
-        token = token.strip();
-        if (token.isEmpty()) throw new GfwException(ExitCode.NO_INPUT, from + " is empty: it must hold the Rancher API token");
-        if (token.chars().anyMatch(ch -> ch <= ' ' || ch == 127)) {
-            throw new GfwException(ExitCode.USAGE, from + " holds more than one line or spaces: it must be just the token (token-xxxxx:yyyy)");
-        }
-        return token;
-    }
-
-    /** The terminal, when stdin is one (Java 22+ returns a Console for pipes too: ask it). */
-    private static java.io.Console interactiveConsole() {
-        java.io.Console c = System.console();
-        if (c == null) return null;
-        try {
-            return Boolean.TRUE.equals(java.io.Console.class.getMethod("isTerminal").invoke(c)) ? c : null;
-        } catch (ReflectiveOperationException e) {
-            return c; // Java 17-21: a Console exists only for a terminal
-        }
-    }
-
-    private static void warnIfReadableByOthers(Path p) {
-        try {
-            var perms = Files.getPosixFilePermissions(p);
-            if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
-                Cli.warn("token file " + p + " is readable by others; chmod 600 " + p);
-            }
-        } catch (IOException | UnsupportedOperationException ignored) {
-            // not a POSIX file system: nothing to check
-        }
+        return SecretInput.read(new SecretInput.Spec("--token-file", "RANCHER_TOKEN", "the Rancher API token", "token-xxxxx:yyyy",
+                "no Rancher token: set RANCHER_TOKEN or pass --token-file FILE (- reads stdin); "
+                        + "create an API key in Rancher under your avatar > Account & API Keys"), tokenFile).value();
     }
 
     /**
-     * The proxy for Rancher and the API server: --proxy (none = no proxy), else HTTPS_PROXY (no proxy
-     * at all when NO_PROXY names Rancher's host), else the environment's cluster.proxy unless Rancher is on a loopback
-     * address (a port-forward: the proxy's side would not reach it).
+     * The proxy for Rancher (and so for the API server, through the proxy-url written): {@link Http#route}
+     * with the environment's cluster.proxy, so the same rule as every gfw request.
      */
+    static Http.Route route(EnvConfig.Env env, String rancherUrl, String proxyOption, java.util.Map<String, String> variables) {
+        return Http.route(rancherUrl, proxyOption, null, env.cluster().proxy(), env.file() + " cluster.proxy", variables);
+    }
+
+    private Http.Route route(EnvConfig.Env env, String rancherUrl) {
+        return route(env, rancherUrl, proxyOption, System.getenv());
+    }
+
+    /** The proxy {@link #route} picks, from these inputs alone (for tests of the order). */
     static Http.ProxySpec chooseProxy(String option, String httpsProxy, String noProxy, EnvConfig.Env env, String rancherUrl) {
-        if (option != null) return Http.proxy(option, "--proxy");
-        if (httpsProxy != null && !httpsProxy.isBlank()) {
-            return noProxyMatches(noProxy, rancherUrl) ? null : Http.proxy(httpsProxy, "HTTPS_PROXY");
-        }
-        String envProxy = env.cluster().proxy();
-        if (envProxy == null || envProxy.isBlank() || Http.isLoopback(rancherUrl)) return null;
-        return Http.proxy(envProxy, env.file() + " cluster.proxy");
+        var variables = new java.util.HashMap<String, String>();
+        if (httpsProxy != null) variables.put("HTTPS_PROXY", httpsProxy);
+        if (noProxy != null) variables.put("NO_PROXY", noProxy);
+        return route(env, rancherUrl, option, variables).proxy();
     }
 
-    static boolean noProxyMatches(String noProxy, String url) {
-        if (noProxy == null || noProxy.isBlank()) return false;
-        String host = URI.create(url).getHost();
-        if (host == null) return false;
-        host = host.toLowerCase(Locale.ROOT);
-        for (String entry : noProxy.split(",")) {
-            String e = entry.trim().toLowerCase(Locale.ROOT).replaceFirst(":\\d+$", "");
-            if (e.isEmpty()) continue;
-            if (e.equals("*")) return true;
-            if (e.startsWith("*")) e = e.substring(1);
-            if (host.equals(e) || (e.startsWith(".") ? host.endsWith(e) : host.endsWith("." + e))) return true;
+    /** The Rancher client: URL, token, route, TLS as the flags say; warns about what weakens it. */
+    private RancherApi rancher(EnvConfig.Env env, String token, Duration timeout) {
+        String url = rancherUrl(env);
+        Http.ProxySpec proxy = route(env, url).proxy();
+        var http = new Http.Client("Rancher").proxy(proxy).timeout(timeout, "--request-timeout").bearer(token)
+                .jumphost(env.cluster().jumphost(), env.file() + " cluster.jumphost");
+        if (caCert != null) http.caCert(caCert, "--cacert");
+        if (insecure) {
+            Cli.warn("--insecure-skip-tls-verify: Rancher's certificate is not checked; the token could go to an impostor");
+            http.insecure(true);
         }
-        return false;
-    }
-
-    private static String proxyHint(EnvConfig.Env env, Http.ProxySpec proxy) {
-        if (proxy == null) return "";
-        String jump = env.cluster().jumphost() == null ? "<jumphost>" : env.cluster().jumphost();
-        if (proxy.type() == java.net.Proxy.Type.SOCKS && Http.isLoopback("socks://" + proxy.host())) {
-            return "open the tunnel with 'ssh -D " + proxy.port() + " " + jump + "' (" + env.file()
-                    + " cluster.jumphost), or pass --proxy none when on-site";
+        if (url.startsWith("http://") && !Http.isLoopback(url)) {
+            Cli.warn("Rancher URL " + url + " is plain http: the token crosses the network unencrypted");
         }
-        return "check the proxy, or pass --proxy none when on-site";
-    }
-
-    // ---- Rancher ----------------------------------------------------------------------------------
-
-    private static String findClusterId(Http.Client http, String rancher, String name, EnvConfig.Env env) {
-        Http.Response r = http.get(rancher + "/v3/clusters?name=" + URLEncoder.encode(name, StandardCharsets.UTF_8));
-        if (r.status() == 404) {
-            throw new GfwException(ExitCode.REMOTE_ERROR, rancher + " has no Rancher v3 API (GET /v3/clusters answered 404); "
-                    + "is it the Rancher server's address?");
-        }
-        failUnlessOk(http, r, rancher, "list clusters");
-        JsonNode data = json(r, rancher, "GET /v3/clusters").path("data");
-        if (!data.isArray()) throw notRancher(rancher, "GET /v3/clusters", "no data list");
-        var seen = new ArrayList<String>();
-        for (JsonNode c : data) {
-            if (name.equals(c.path("name").asText())) {
-                String id = c.path("id").asText("");
-                if (!id.matches("[A-Za-z0-9][A-Za-z0-9._:-]*")) throw notRancher(rancher, "GET /v3/clusters", "cluster " + name + " has no usable id");
-                return id;
-            }
-            seen.add(c.path("name").asText());
-        }
-        throw new GfwException(ExitCode.NOT_FOUND, "Rancher " + rancher + " has no cluster named '" + name + "' that this token can see ("
-                + env.file() + " cluster.rancher.cluster); check the name in Rancher's cluster list and the token's scope");
-    }
-
-    private static KubeconfigFile generateKubeconfig(Http.Client http, String rancher, String id) {
-        Http.Response r = http.post(rancher + "/v3/clusters/" + id + "?action=generateKubeconfig", "{}");
-        if (r.status() == 404) {
-            throw new GfwException(ExitCode.NOT_FOUND, "Rancher " + rancher + " has no cluster " + id + " any more (generateKubeconfig answered 404)");
-        }
-        failUnlessOk(http, r, rancher, "generate the kubeconfig of cluster " + id);
-        JsonNode config = json(r, rancher, "generateKubeconfig").path("config");
-        if (!config.isTextual() || config.asText().isBlank()) throw notRancher(rancher, "generateKubeconfig", "no 'config' field");
-        try {
-            return KubeconfigFile.parse(config.asText());
-        } catch (IllegalArgumentException e) {
-            throw new GfwException(ExitCode.REMOTE_ERROR, "Rancher " + rancher + " answered generateKubeconfig with something that is not a usable kubeconfig ("
-                    + e.getMessage() + "); nothing written");
-        }
-    }
-
-    private static void failUnlessOk(Http.Client http, Http.Response r, String rancher, String what) {
-        if (r.ok()) return;
-        String reason = http.mask(rancherMessage(r));
-        if (r.status() == 401) {
-            throw new GfwException(ExitCode.AUTH, "Rancher " + rancher + " rejected the token (401" + reason + "); set RANCHER_TOKEN or --token-file "
-                    + "to a valid API key (Rancher: avatar > Account & API Keys); expired keys must be recreated");
-        }
-        if (r.status() == 403) {
-            throw new GfwException(ExitCode.AUTH, "Rancher " + rancher + " refused to " + what + " with this token (403" + reason
-                    + "); the API key needs access to the cluster (not scoped to another one)");
-        }
-        throw new GfwException(ExitCode.REMOTE_ERROR, "Rancher " + rancher + " failed to " + what + " (" + r.status() + reason + ")");
-    }
-
-    /** ": <message>" from a Rancher error body, or "" (the body is never echoed whole). */
-    private static String rancherMessage(Http.Response r) {
-        try {
-            JsonNode n = JSON.readTree(r.body());
-            String m = n == null ? "" : n.path("message").asText("");
-            return m.isBlank() ? "" : ": " + GfwException.firstLine(m);
-        } catch (IOException e) {
-            return "";
-        }
-    }
-
-    private static JsonNode json(Http.Response r, String rancher, String what) {
-        try {
-            JsonNode n = JSON.readTree(r.body());
-            if (n == null || !n.isObject()) throw notRancher(rancher, what, "not a JSON object");
-            return n;
-        } catch (IOException e) {
-            throw notRancher(rancher, what, "not JSON" + (r.contentType() == null ? "" : ", " + r.contentType()));
-        }
-    }
-
-    private static GfwException notRancher(String rancher, String what, String why) {
-        return new GfwException(ExitCode.REMOTE_ERROR, "the answer of " + rancher + " to " + what + " is not what Rancher sends (" + why
-                + "); is the URL the Rancher server's?");
-    }
-
-    /** The context Rancher meant: its current context, else the only one. */
-    private static String sourceContext(KubeconfigFile k) {
-        String current = k.currentContext();
-        if (current != null && k.hasContext(current)) return current;
-        List<String> names = k.contextNames();
-        if (names.size() == 1) return names.get(0);
-        throw new GfwException(ExitCode.REMOTE_ERROR, "Rancher's kubeconfig has " + names.size() + " contexts (" + String.join(", ", names)
-                + ") and no current context: cannot tell which one is the cluster's");
+        return new RancherApi(url, http);
     }
 
     // ---- the file ---------------------------------------------------------------------------------
@@ -462,14 +302,14 @@ class FetchKubeconfig implements Callable<Integer> {
     }
 
     /** Calls /version with the file's context through the proxy; returns the server's version. */
-    private static String verify(Path file, String context, String server, Http.ProxySpec proxy, String what) {
+    private static String verify(Path file, String context, String server, Http.ProxySpec proxy, String what, Duration timeout) {
         var target = new KubeClients.Target(file, what, context, server, proxy == null ? null : proxy.kubeconfigUrl());
-        try (var client = KubeClients.connect(target)) {
+        try (var client = KubeClients.connect(target, timeout)) {
             var v = client.getKubernetesVersion();
             String version = v == null ? null : v.getGitVersion();
             return version == null || version.isBlank() ? "(version not reported)" : version;
         } catch (KubernetesClientException e) {
-            GfwException g = Cli.fromKubernetes(e);
+            GfwException g = KubeClients.fromKubernetes(e);
             String why = e.getCode() == 401 || e.getCode() == 403 ? "the API server at " + server + " rejected its credentials (" + e.getCode() + ")"
                     : e.getCode() > 0 ? "the API server at " + server + " answered " + e.getCode() + " to /version"
                     : "cannot reach the API server at " + server + ": " + Http.rootMessage(e);
@@ -512,7 +352,7 @@ class FetchKubeconfig implements Callable<Integer> {
     // ---- GitLab CI ------------------------------------------------------------------------------
 
     /** In CI the GitLab agent provides the kubeconfig: check the agent context is there and select it. */
-    private Integer selectAgentContext(EnvConfig.Env env, Format format) {
+    private Integer selectAgentContext(EnvConfig.Env env, Format format, Duration timeout) {
         String context = contextOption != null ? contextOption : env.cluster().ciAgentContext();
         List<Path> files = new ArrayList<>();
         String from;
@@ -547,7 +387,7 @@ class FetchKubeconfig implements Callable<Integer> {
             Http.ProxySpec proxy = proxyOption == null ? null : Http.proxy(proxyOption, "--proxy");
             boolean alreadySelected = context.equals(k.currentContext());
             String version = null;
-            if (!noVerify) version = verify(file, context, server, proxy, "the agent context " + context);
+            if (!noVerify) version = verify(file, context, server, proxy, "the agent context " + context, timeout);
             if (!alreadySelected) {
                 k.setCurrentContext(context);
                 try (var pending = KubeconfigFile.writeTemp(file, k.toYaml(), KubeconfigFile.permissionsOf(file))) {

@@ -13,10 +13,8 @@
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/KubeClients.java
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
-//SOURCES ../lib/ServerSideApply.java
 //SOURCES ../lib/BashCompletion.java
 
 import java.util.ArrayList;
@@ -137,7 +135,7 @@ class gfw implements Callable<Integer>, Cli.Subcommands {
             if (env != null) {
                 EnvConfig.Env e = envOptions.load(env);
                 var target = cluster.target(e);
-                try (var client = KubeClients.connect(target)) {
+                try (var client = cluster.connect(target)) {
                     var v = client.getKubernetesVersion();
                     Cli.out().println("server " + v.getGitVersion() + " (" + target.server() + ", context " + target.context() + ")");
                 }

@@ -98,26 +98,17 @@ class ProvisionNamespaces implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "ENV", description = "Environment: a name in the environments directory (e.g. dev) or a .yaml file.")
     String envName;
 
-    @Mixin Cli.DryRunOption dryRunOption;
+    @Mixin Cli.WithDiff change;
 
     @Option(names = {"-o", "--output"}, paramLabel = "FORMAT",
             description = "yaml|json|table. With --dry-run=client: the objects (default yaml; json is a List). Otherwise: the applied objects instead of one line per object.")
     Output.Format format;
-
-    @Option(names = "--diff", description = "Print per-object differences from the live state (with --prune, what would be pruned); changes nothing.")
-    boolean diff;
 
     @Option(names = "--prune", description = "Delete objects labelled as this environment's layout that the config no longer wants (never a namespace without --prune-namespaces).")
     boolean prune;
 
     @Option(names = "--prune-namespaces", description = "With --prune, also delete namespaces the config dropped (and everything in them). Implies --prune.")
     boolean pruneNamespaces;
-
-    @Option(names = "--force-conflicts", description = "Take over fields another field manager owns instead of stopping at the conflict.")
-    boolean forceConflicts;
-
-    @Option(names = {"-y", "--yes"}, description = "Confirm changes to a production environment (otherwise the cluster name is asked at a terminal).")
-    boolean yes;
 
     @Option(names = "--concurrency", paramLabel = "N", defaultValue = "8", description = "Requests in flight at once (default: ${DEFAULT-VALUE}).")
     int concurrency;
@@ -132,24 +123,21 @@ class ProvisionNamespaces implements Callable<Integer> {
     @Override
     public Integer call() {
         if (concurrency < 1 || concurrency > 64) throw new GfwException(ExitCode.USAGE, "--concurrency " + concurrency + ": use 1 to 64");
-        if (diff && dryRunOption.dryRun != Cli.DryRun.none) {
-            throw new GfwException(ExitCode.USAGE, "--diff and --dry-run cannot be combined: --diff already changes nothing");
-        }
+        change.validate();
+        boolean diff = change.diff();
         if (diff && format != null) throw new GfwException(ExitCode.USAGE, "--diff prints differences, not objects: drop -o");
         if (pruneNamespaces) prune = true;
 
         EnvConfig.Env env = envOptions.load(envName);
         List<HasMetadata> objects = render(env);
 
-        if (dryRunOption.dryRun == Cli.DryRun.client) return printObjects(env, objects);
+        if (change.clientDryRun()) return printObjects(env, objects);
 
-        Cli.refusePlanned(env, "provision namespaces");
-        boolean writes = !diff && dryRunOption.dryRun == Cli.DryRun.none;
-        if (writes) Cli.confirmProduction(env, yes, "provision namespaces on " + env.cluster().name());
+        change.confirm(env, "provision namespaces on " + env.cluster().name());
 
         var options = new ServerSideApply.Options();
-        options.serverDryRun = dryRunOption.dryRun == Cli.DryRun.server;
-        options.forceConflicts = forceConflicts;
+        options.serverDryRun = change.serverDryRun();
+        options.forceConflicts = change.forceConflicts;
         options.diffOnly = diff;
         options.concurrency = concurrency;
 
@@ -289,7 +277,7 @@ class ProvisionNamespaces implements Callable<Integer> {
     // ---- client dry run: print, contact nothing ---------------------------------------------------
 
     private int printObjects(EnvConfig.Env env, List<HasMetadata> objects) {
-        if (diff) throw new GfwException(ExitCode.USAGE, "--diff needs the cluster: drop --dry-run=client");
+        if (change.diff()) throw new GfwException(ExitCode.USAGE, "--diff needs the cluster: drop --dry-run=client");
         Output.Format f = format == null ? Output.Format.yaml : format;
         if (f.isTable()) {
             boolean wide = f == Output.Format.wide; // also the component label, as kubectl -o wide adds columns
@@ -318,7 +306,7 @@ class ProvisionNamespaces implements Callable<Integer> {
         try {
             inventory = ServerSideApply.Inventory.read(client, NAMESPACED_KINDS, selector(env), options);
         } catch (KubernetesClientException e) {
-            GfwException g = Cli.fromKubernetes(e);
+            GfwException g = KubeClients.fromKubernetes(e);
             throw new GfwException(g.exitCode(), g.getMessage() + " (reading the current state; nothing was changed)", e);
         }
         List<String> terminating = terminating(inventory, objects);
@@ -354,7 +342,7 @@ class ProvisionNamespaces implements Callable<Integer> {
                 }
             }
         }
-        if (format != null && !format.isTable() && !diff) {
+        if (format != null && !format.isTable() && !change.diff()) {
             Cli.out().print(Output.objects(results.stream().map(ServerSideApply.Result::object).toList(), format));
             if (format == Output.Format.json) Cli.out().println();
         }
@@ -375,7 +363,7 @@ class ProvisionNamespaces implements Callable<Integer> {
 
     /** One line per object as kubectl prints it, or with --diff the differences. */
     private void print(ServerSideApply.Result r) {
-        if (diff) {
+        if (change.diff()) {
             switch (r.action()) {
                 case created -> Cli.out().println("+ " + r.ref() + " (new)");
                 case pruned -> Cli.out().println("- " + r.ref() + " (to be pruned)");

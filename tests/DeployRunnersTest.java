@@ -376,6 +376,7 @@ class DeployRunnersTest {
         RunnerFixtures.createNamespace(api, ns);
         Path tokenFile = TestSupport.tempDir("gitlab-token").resolve("token");
         Files.writeString(tokenFile, "glpat-SENTINEL\nsecond line\n");
+        Files.setPosixFilePermissions(tokenFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")); // as a token file should be
         try (var gitlab = new GitLabStandIn()) {
             var r = TestSupport.inProcess(new DeployRunners(), "dev", "docker", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
                     "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", tokenFile.toString(), "--chart", FIXTURE.toString());

@@ -172,7 +172,8 @@ class FetchKubeconfigTest {
         Path ws = workspace(rancher);
         Path elsewhere = TestSupport.tempDir("kc-out");
         Path file = elsewhere.resolve("dev.kubeconfig");
-        var r = script("dev", "--token-file", "-", "--kubeconfig", file.toString(), "-o", "tfvars")
+        // By host name: HTTPS_PROXY, like kubectl's, is never used for a loopback address.
+        var r = script("dev", "--token-file", "-", "--kubeconfig", file.toString(), "-o", "tfvars", "--rancher-url", rancher.urlByHostName())
                 .env("HTTPS_PROXY", proxy.url("socks5")).env("HOME", ws.toString()).stdin(TOKEN + "\n").dir(ws).run();
         assertEquals(0, r.exit(), r.toString());
         assertTokenNotShown(r);
@@ -361,6 +362,18 @@ class FetchKubeconfigTest {
         Path ws = workspace(rancher);
         rancher.delayMillis = 5_000;
         assertFailsKeepingOldFile(ws, ExitCode.UNAVAILABLE, "did not answer within 1s", "--proxy", proxy.url("socks5h"), "--timeout", "1s");
+    }
+
+    @Test
+    void aSlowRancherIsSaidOnStderrAfterAboutTwoSeconds() throws IOException {
+        Path ws = workspace(rancher);
+        rancher.delayMillis = 3_500;
+        var r = script("dev", "--proxy", proxy.url("socks5h"), "--request-timeout", "20s", "--no-verify")
+                .env("RANCHER_TOKEN", TOKEN).env("HOME", ws.toString()).dir(ws).run();
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.err().contains("waiting for Rancher at " + rancher.url() + " (through proxy " + proxy.url("socks5h") + " (--proxy)), at most 20s ..."), r.err());
+        assertEquals(1, r.err().lines().filter(l -> l.startsWith("waiting for")).count(), "one line per run, not per request: " + r.err());
+        assertTokenNotShown(r);
     }
 
     @Test

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -215,5 +216,129 @@ class KubeconfigTest {
         // --proxy none wins over the kubeconfig.
         var direct = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc.toString(), "--proxy", "none").run();
         assertReachedServer(direct, "dev-cluster");
+    }
+
+    // ---- stalls and permissions (issue 10) --------------------------------------------------------
+
+    /** A server that accepts connections and never answers (a stalled API server or a black-holed tunnel). */
+    static final class Silent implements AutoCloseable {
+        final java.net.ServerSocket socket;
+        final java.util.List<java.net.Socket> held = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        Silent() throws IOException {
+            socket = new java.net.ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"));
+            Thread t = new Thread(() -> {
+                while (!socket.isClosed()) {
+                    try {
+                        held.add(socket.accept());
+                    } catch (IOException e) {
+                        return;
+                    }
+                }
+            }, "silent-server");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        String url() {
+            return "https://127.0.0.1:" + socket.getLocalPort();
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+            for (var s : held) s.close();
+        }
+    }
+
+    static Path kubeconfigFor(Path dir, String server, String mode, boolean withToken) throws IOException {
+        Path kc = dir.resolve("kubeconfig-" + mode);
+        Files.writeString(kc, "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"" + server + "\", insecure-skip-tls-verify: true}\n"
+                + "contexts:\n- name: dev-cluster\n  context: {cluster: c, user: u}\ncurrent-context: dev-cluster\nusers:\n- name: u\n  user: "
+                + (withToken ? "{token: tok-SENTINEL}" : "{username: u}") + "\n");
+        Files.setPosixFilePermissions(kc, java.nio.file.attribute.PosixFilePermissions.fromString(mode));
+        return kc;
+    }
+
+    static java.util.List<String> messages(TestSupport.Result r) {
+        return r.err().lines().filter(l -> !l.startsWith("[jbang] ")).toList();
+    }
+
+    @Test
+    void aStalledServerIsNamedWithItsRouteWithinTheRequestTimeoutAndTheWaitIsSaid() throws IOException {
+        try (var silent = new Silent()) {
+            Path kc = kubeconfigFor(TestSupport.tempDir("stall"), silent.url(), "rw-------", true);
+            long start = System.nanoTime();
+            var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc.toString(), "--request-timeout", "3s").run();
+            long seconds = (System.nanoTime() - start) / 1_000_000_000L;
+            assertEquals(ExitCode.UNAVAILABLE, r.exit(), r.toString());
+            String route = silent.url() + " (no proxy: a loopback address is never proxied)";
+            assertTrue(messages(r).contains("waiting for the API server at " + route + ", at most 3s per request (--request-timeout) ..."), r.err());
+            var errors = messages(r).stream().filter(l -> l.startsWith("error:")).toList();
+            assertEquals(1, errors.size(), r.err());
+            assertTrue(errors.get(0).startsWith("error: cannot reach the API server at " + route + ": "), r.err());
+            assertTrue(errors.get(0).contains("raise --request-timeout (now 3s)"), r.err());
+            assertFalse(r.err().contains("ssh -D") || r.err().contains("<jumphost>"), "no proxy is involved: no tunnel advice\n" + r.err());
+            assertTrue(seconds < 25, "--request-timeout 3s took " + seconds + " s (JBang start included)");
+
+            // A command that writes: the same line, and nothing reached the server but connection attempts.
+            var write = TestSupport.script("provision-namespaces", "dev", "--kubeconfig", kc.toString(), "--request-timeout", "2s").run();
+            assertEquals(ExitCode.UNAVAILABLE, write.exit(), write.toString());
+            assertTrue(write.err().contains("error: cannot reach the API server at " + route + ": "), write.err());
+            assertTrue(write.err().contains("nothing was changed"), write.err());
+            assertEquals("", write.out());
+        }
+    }
+
+    @Test
+    void behindAProxyTheErrorNamesItAndAdvisesTheEnvironmentsJumphost() throws IOException {
+        var proxy = TestSocksProxy.shared();
+        try (var silent = new Silent()) {
+            Path kc = kubeconfigFor(TestSupport.tempDir("stall-proxy"), silent.url(), "rw-------", true);
+            var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc.toString(), "--request-timeout", "2s",
+                    "--proxy", proxy.url("socks5h")).run();
+            assertEquals(ExitCode.UNAVAILABLE, r.exit(), r.toString());
+            String error = messages(r).stream().filter(l -> l.startsWith("error:")).findFirst().orElse("");
+            assertTrue(error.startsWith("error: cannot reach the API server at " + silent.url() + " (through proxy " + proxy.url("socks5h") + " (--proxy)): "), r.err());
+            EnvConfig.Env dev = EnvConfig.load("dev", null);
+            assertTrue(error.contains("'ssh -D " + proxy.port() + " " + dev.cluster().jumphost() + "' (environments/dev.yaml cluster.jumphost)"), r.err());
+        }
+    }
+
+    @Test
+    void aKubeconfigWithATokenReadableByOthersWarnsOnceAndOnlyThen() throws IOException {
+        Path dir = TestSupport.tempDir("kc-perm");
+        String server = TestApiServer.shared().url();
+        Path shared = kubeconfigFor(dir, server, "rw-r--r--", true);
+        var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", shared.toString(), "--proxy", "none").run();
+        assertEquals(List.of("warning: kubeconfig " + shared + " holds a token or key and is readable by others; chmod 600 " + shared),
+                messages(r).stream().filter(l -> l.startsWith("warning:")).toList(), r.toString());
+        assertFalse(r.err().contains("SENTINEL"), r.err());
+
+        Path group = kubeconfigFor(TestSupport.tempDir("kc-perm2"), server, "rw-r-----", true);
+        var g = TestSupport.script("gfw", "version", "dev", "--kubeconfig", group.toString(), "--proxy", "none").run();
+        assertTrue(messages(g).contains("warning: kubeconfig " + group + " holds a token or key and is readable by its group; chmod 600 " + group), g.err());
+
+        Path noSecret = kubeconfigFor(TestSupport.tempDir("kc-perm3"), server, "rw-r--r--", false);
+        Path private600 = kubeconfigFor(TestSupport.tempDir("kc-perm4"), server, "rw-------", true);
+        for (Path quiet : List.of(noSecret, private600)) {
+            var q = TestSupport.script("gfw", "version", "dev", "--kubeconfig", quiet.toString(), "--proxy", "none").run();
+            assertTrue(messages(q).stream().noneMatch(l -> l.startsWith("warning:")), q.err());
+        }
+    }
+
+    @Test
+    void anUnreadableKubeconfigSaysWhy() throws IOException {
+        Path dir = TestSupport.tempDir("kc-why");
+        Path latin1 = dir.resolve("latin1");
+        Files.write(latin1, "apiVersion: v1\n# caf\u00e9\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        var notUtf8 = TestSupport.script("gfw", "version", "dev", "--kubeconfig", latin1.toString()).run();
+        assertEquals(ExitCode.NO_INPUT, notUtf8.exit(), notUtf8.toString());
+        assertEquals(List.of("error: kubeconfig " + latin1 + " is not UTF-8 text (a binary file, or another encoding); save it as UTF-8"), messages(notUtf8));
+
+        var directory = TestSupport.script("gfw", "version", "dev", "--kubeconfig", dir.toString()).run();
+        assertEquals(ExitCode.NO_INPUT, directory.exit(), directory.toString());
+        assertTrue(messages(directory).get(0).startsWith("error: kubeconfig " + dir + " (from --kubeconfig) is a directory;"), directory.err());
+        assertFalse(notUtf8.err().contains("Input length"), notUtf8.err());
     }
 }

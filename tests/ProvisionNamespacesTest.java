@@ -280,7 +280,7 @@ class ProvisionNamespacesTest {
             throw new KubernetesClientException("connect failed", new ConnectException("Connection refused"));
         }));
         assertEquals(options.attempts, calls.get(), "connection failures are retried up to the limit");
-        assertEquals(ExitCode.UNAVAILABLE, Cli.fromKubernetes(timeout).exitCode());
+        assertEquals(ExitCode.UNAVAILABLE, KubeClients.fromKubernetes(timeout).exitCode());
 
         calls.set(0);
         assertThrows(KubernetesClientException.class, () -> ServerSideApply.withRetries(options, () -> {

@@ -35,6 +35,7 @@ final class GitLabStandIn implements AutoCloseable {
         try {
             tokenFile = TestSupport.tempDir("gitlab-token").resolve("token");
             Files.writeString(tokenFile, ACCESS_TOKEN + "\n");
+            Files.setPosixFilePermissions(tokenFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")); // as a token file should be
             server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         } catch (IOException e) {
             throw new IllegalStateException(e);

@@ -74,10 +74,13 @@ final class RancherStandIn implements AutoCloseable {
         server.start();
     }
 
-    /** Plain HTTP on 127.0.0.1, answering only connections from {@code allowedFrom}. */
+    /**
+     * Plain HTTP on every local address (so also by this machine's host name, {@link #urlByHostName}),
+     * answering only connections from {@code allowedFrom}.
+     */
     static RancherStandIn http(String allowedFrom) {
         try {
-            var s = HttpServer.create(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0), 16);
+            var s = HttpServer.create(new InetSocketAddress(0), 16);
             return new RancherStandIn(s, "http", allowedFrom);
         } catch (IOException e) {
             throw new IllegalStateException(e);
@@ -123,6 +126,18 @@ final class RancherStandIn implements AutoCloseable {
     /** e.g. http://127.0.0.1:PORT */
     String url() {
         return scheme + "://127.0.0.1:" + server.getAddress().getPort();
+    }
+
+    /**
+     * The server by this machine's host name: not a loopback address by its look, so HTTPS_PROXY
+     * applies to it as to a real Rancher (a loopback URL is never proxied). Only for {@link #http}.
+     */
+    String urlByHostName() {
+        try {
+            return scheme + "://" + InetAddress.getLocalHost().getHostName() + ":" + server.getAddress().getPort();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     void reset() {

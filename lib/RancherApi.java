@@ -1,0 +1,140 @@
+// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
+//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
+//SOURCES ExitCode.java
+//SOURCES GfwException.java
+//SOURCES Http.java
+//SOURCES KubeconfigFile.java
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The Rancher v3 API calls gfw makes (the twin of {@link GitLabApi}): find a cluster by name
+ * ({@code GET /v3/clusters?name=}) and have its kubeconfig generated
+ * ({@code POST /v3/clusters/<id>?action=generateKubeconfig}). Each failure is one line with an exit
+ * code: 401/403 {@link ExitCode#AUTH}, no such cluster {@link ExitCode#NOT_FOUND}, answers that are not
+ * Rancher's or not a kubeconfig {@link ExitCode#REMOTE_ERROR}, no connection {@link ExitCode#UNAVAILABLE}
+ * (from {@link Http}). The token travels in the client's bearer header only and never into a message.
+ */
+final class RancherApi {
+
+    /** A kubeconfig Rancher generated, and the context in it that is the cluster's. */
+    record Kubeconfig(String clusterId, KubeconfigFile file, String context) {}
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final String url;
+    private final Http.Client http;
+
+    /** {@code url}: the Rancher server without a trailing slash; {@code http}: a client holding the token ({@link Http.Client#bearer}) and its route. */
+    RancherApi(String url, Http.Client http) {
+        this.url = url.replaceAll("/+$", "");
+        this.http = http;
+    }
+
+    String url() {
+        return url;
+    }
+
+    /** The kubeconfig of the cluster named {@code name} ({@code nameOrigin} says where the name came from, for messages). */
+    Kubeconfig kubeconfig(String name, String nameOrigin) {
+        String id = clusterId(name, nameOrigin);
+        KubeconfigFile file = generateKubeconfig(id);
+        return new Kubeconfig(id, file, clusterContext(file));
+    }
+
+    /** The id of the cluster named {@code name} that the token can see. */
+    String clusterId(String name, String nameOrigin) {
+        Http.Response r = http.get(url + "/v3/clusters?name=" + URLEncoder.encode(name, StandardCharsets.UTF_8));
+        if (r.status() == 404) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, url + " has no Rancher v3 API (GET /v3/clusters answered 404); "
+                    + "is it the Rancher server's address?");
+        }
+        failUnlessOk(r, "list clusters");
+        JsonNode data = json(r, "GET /v3/clusters").path("data");
+        if (!data.isArray()) throw notRancher("GET /v3/clusters", "no data list");
+        var seen = new ArrayList<String>();
+        for (JsonNode c : data) {
+            if (name.equals(c.path("name").asText())) {
+                String id = c.path("id").asText("");
+                if (!id.matches("[A-Za-z0-9][A-Za-z0-9._:-]*")) throw notRancher("GET /v3/clusters", "cluster " + name + " has no usable id");
+                return id;
+            }
+            seen.add(c.path("name").asText());
+        }
+        throw new GfwException(ExitCode.NOT_FOUND, "Rancher " + url + " has no cluster named '" + name + "' that this token can see ("
+                + nameOrigin + "); check the name in Rancher's cluster list and the token's scope");
+    }
+
+    /** The kubeconfig Rancher generates for cluster {@code id}, parsed. */
+    KubeconfigFile generateKubeconfig(String id) {
+        Http.Response r = http.post(url + "/v3/clusters/" + id + "?action=generateKubeconfig", "{}");
+        if (r.status() == 404) {
+            throw new GfwException(ExitCode.NOT_FOUND, "Rancher " + url + " has no cluster " + id + " any more (generateKubeconfig answered 404)");
+        }
+        failUnlessOk(r, "generate the kubeconfig of cluster " + id);
+        JsonNode config = json(r, "generateKubeconfig").path("config");
+        if (!config.isTextual() || config.asText().isBlank()) throw notRancher("generateKubeconfig", "no 'config' field");
+        try {
+            return KubeconfigFile.parse(config.asText());
+        } catch (IllegalArgumentException e) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, "Rancher " + url + " answered generateKubeconfig with something that is not a usable kubeconfig ("
+                    + e.getMessage() + "); nothing written");
+        }
+    }
+
+    /** The context Rancher meant: its current context, else the only one. */
+    static String clusterContext(KubeconfigFile k) {
+        String current = k.currentContext();
+        if (current != null && k.hasContext(current)) return current;
+        List<String> names = k.contextNames();
+        if (names.size() == 1) return names.get(0);
+        throw new GfwException(ExitCode.REMOTE_ERROR, "Rancher's kubeconfig has " + names.size() + " contexts (" + String.join(", ", names)
+                + ") and no current context: cannot tell which one is the cluster's");
+    }
+
+    private void failUnlessOk(Http.Response r, String what) {
+        if (r.ok()) return;
+        String reason = http.mask(message(r));
+        if (r.status() == 401) {
+            throw new GfwException(ExitCode.AUTH, "Rancher " + url + " rejected the token (401" + reason + "); set RANCHER_TOKEN or --token-file "
+                    + "to a valid API key (Rancher: avatar > Account & API Keys); expired keys must be recreated");
+        }
+        if (r.status() == 403) {
+            throw new GfwException(ExitCode.AUTH, "Rancher " + url + " refused to " + what + " with this token (403" + reason
+                    + "); the API key needs access to the cluster (not scoped to another one)");
+        }
+        throw new GfwException(ExitCode.REMOTE_ERROR, "Rancher " + url + " failed to " + what + " (" + r.status() + reason + ")");
+    }
+
+    /** ": <message>" from a Rancher error body, or "" (the body is never echoed whole). */
+    private static String message(Http.Response r) {
+        try {
+            JsonNode n = JSON.readTree(r.body());
+            String m = n == null ? "" : n.path("message").asText("");
+            return m.isBlank() ? "" : ": " + GfwException.firstLine(m);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    private JsonNode json(Http.Response r, String what) {
+        try {
+            JsonNode n = JSON.readTree(r.body());
+            if (n == null || !n.isObject()) throw notRancher(what, "not a JSON object");
+            return n;
+        } catch (IOException e) {
+            throw notRancher(what, "not JSON" + (r.contentType() == null ? "" : ", " + r.contentType()));
+        }
+    }
+
+    private GfwException notRancher(String what, String why) {
+        return new GfwException(ExitCode.REMOTE_ERROR, "the answer of " + url + " to " + what + " is not what Rancher sends (" + why
+                + "); is the URL the Rancher server's?");
+    }
+}
