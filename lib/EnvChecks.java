@@ -156,8 +156,13 @@ abstract class EnvChecks {
         return expand(f, scalar(f));
     }
 
+    /** Longer values are refused before a pattern runs (a pattern with nested repetition recurses per repetition). */
+    static final int PATTERN_INPUT_MAX = 1024;
+
     String matching(Field parent, String key, String dflt, Pattern p, String what) {
-        return checked(parent, key, dflt, s -> p.matcher(s).matches() ? null : Output.quote(s) + " is not " + what);
+        return checked(parent, key, dflt, s -> s.length() > PATTERN_INPUT_MAX
+                ? "is " + s.length() + " characters long: not " + what + " (at most " + PATTERN_INPUT_MAX + " characters are read)"
+                : p.matcher(s).matches() ? null : Output.quote(s) + " is not " + what);
     }
 
     /** The value at key (or dflt), with {@code check}'s problem (null: none) reported at the field. */
@@ -232,6 +237,11 @@ abstract class EnvChecks {
         if ("false".equals(s)) return false;
         if (s != null) problem(f, "must be true or false, not " + Output.quote(s));
         return dflt;
+    }
+
+    /** A field's single value with placeholders expanded. */
+    String value(Field f) {
+        return expand(f, scalar(f));
     }
 
     String quantity(Field f) {

@@ -4,6 +4,7 @@
 //SOURCES GfwException.java
 //SOURCES Output.java
 //SOURCES EnvChecks.java
+//SOURCES CacheConfig.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -43,7 +44,7 @@ final class EnvConfig {
 
     record Env(String name, String file, String status, boolean production, Organization organization,
                Cluster cluster, Namespaces namespaces, Dashboard dashboard, Cnpg cnpg, Attic attic,
-               RunnerChart runnerChart, List<Runner> runners) {
+               RunnerChart runnerChart, List<Runner> runners, CacheConfig.Cache cache) {
         boolean planned() { return "planned".equals(status); }
         /** The Attic cache URL the runners' jobs use (the seed: ATTIC_SERVER points into the Attic namespace). */
         String atticServerUrl() {
@@ -290,7 +291,7 @@ final class EnvConfig {
 
         Env env(Field root, String envName) {
             if (!root.mapWithKeys("environment", "status", "production", "organization", "cluster", "namespaces",
-                    "dashboard", "cnpg", "attic", "runnerChart", "runners")) {
+                    "dashboard", "cnpg", "attic", "runnerChart", "runners", "cache")) {
                 return null;
             }
             String name = dnsLabel(root, "environment", null);
@@ -398,7 +399,7 @@ final class EnvConfig {
                 }
             }
             return new Env(name, file, status, production, org, cluster, namespaces, dashboard, cnpg, attic, chart,
-                    List.copyOf(runners));
+                    List.copyOf(runners), CacheConfig.parse(this, root)); // cache: deploy-cache's section (lib/CacheConfig)
         }
 
         private NamespaceSpec namespace(Field parent, String component) {
