@@ -95,6 +95,8 @@ class HostileInputTest {
         Files.write(dir.resolve("i.yaml"), new byte[] {'a', ':', ' ', (byte) 0xff, (byte) 0xfe, '\n'});
         String longKey = "k".repeat(1000);
         Files.writeString(dir.resolve("j.yaml"), EnvFile.dev().set("environment", "j").text() + longKey + ": 1\n" + longKey + ": 2\n");
+        // k: a value for a pattern with nested repetition (cache.garbageCollection.interval), 12,000 characters.
+        EnvFile.dev().set("environment", "k").set("cache.garbageCollection.interval", "\"" + "1 h ".repeat(3000) + "1 h\"").writeTo(dir, "k");
         // h: a YAML mapping of another tool, with a secret in it.
         Files.writeString(dir.resolve("h.yaml"), "services:\n  db:\n    password: " + SENTINEL + "\n" + "other: " + SENTINEL + "\n");
         var before = snapshot(dir);
@@ -122,7 +124,9 @@ class HostileInputTest {
         assertTrue(g.contains("status: '\\u001b[31m" + "q".repeat(35) + "…' is not allowed; use one of active, planned"), g);
         assertTrue(lines.stream().anyMatch(l -> l.endsWith("i.yaml is not UTF-8 text: not a gfw environment file")), r.err());
         assertTrue(lines.stream().anyMatch(l -> l.contains("j.yaml:") && l.contains(" '" + "k".repeat(40) + "…': unknown field")), r.err());
-        assertEquals(8, lines.size() - fLines.size(), "one line for each other bad file (a, b, c, e, g, h, i, j): " + r.err());
+        assertTrue(lines.stream().anyMatch(l -> l.contains("k.yaml:") && l.endsWith("cache.garbageCollection.interval: is 12003 characters long:"
+                + " not a duration like \"12 hours\" (at most 1024 characters are read)")), r.err());
+        assertEquals(9, lines.size() - fLines.size(), "one line for each other bad file (a, b, c, e, g, h, i, j, k): " + r.err());
     }
 
     @Test
