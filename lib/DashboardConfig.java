@@ -21,7 +21,7 @@ final class DashboardConfig {
     record Ingress(String host, String className, String tlsSecret, String clusterIssuer) {}
 
     /** The deploy part of {@code dashboard:}, or null when it names no image (deploy-dashboard then says what to add). */
-    static App parse(EnvConfig.Validator v, EnvConfig.Field d, String organizationGroup) {
+    static App parse(EnvConfig.Validator v, EnvChecks.Field d, String organizationGroup) {
         if (d == null || d.get("image") == null) return null;
         String image = v.matching(d, "image", null, CacheConfig.PINNED_IMAGE, "an image pinned by tag and digest (repo/name:tag@sha256:<64 hex digits>)");
         int replicas = v.positive(d, "replicas", 1);
@@ -31,12 +31,12 @@ final class DashboardConfig {
         }
         String groupId = v.optStr(d, "groupId", organizationGroup == null ? "" : organizationGroup);
         OAuth oauth = null;
-        EnvConfig.Field o = d.get("oauth");
+        EnvChecks.Field o = d.get("oauth");
         if (o != null && o.mapWithKeys("clientId", "redirectUri")) {
             oauth = new OAuth(v.str(o, "clientId"), v.url(o, "redirectUri", null, "https", "http"));
         }
         Ingress ingress = new Ingress(null, null, null, null);
-        EnvConfig.Field i = d.get("ingress");
+        EnvChecks.Field i = d.get("ingress");
         if (i != null && i.mapWithKeys("host", "className", "tlsSecret", "clusterIssuer")) {
             String host = v.dnsSubdomain(i, "host", null);
             String issuer = v.optStr(i, "clusterIssuer", null);
