@@ -46,10 +46,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "deploy-dashboard", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
         description = {"Deploy the runner dashboard: Deployment, ConfigMap, Secret, read-only RBAC, Service, Ingress.",
                 "Secrets stay in the Secret; unchanged objects are skipped, so a re-run sends no write.",
-                "Example: deploy-dashboard dev --dry-run=client", ""},
-        footer = {"", "Exit codes: 0 done, 64 bad flag, 65 bad environment file, 66 no kubeconfig or token,",
-                "67 refused (planned; production without --yes), 68 namespace missing, 69 unreachable or",
-                "not rolled out within --timeout, 77 credentials rejected, 78 field conflict, 79 API error (gfw exit-codes)."})
+                "Example: deploy-dashboard dev --dry-run=client", ""})
 class DeployDashboard implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "ENV", description = "Environment: a name in the environments directory (e.g. dev) or a .yaml file.")

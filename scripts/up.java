@@ -52,12 +52,9 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "up", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
         description = {"Bring an environment up from its file: namespaces, cache, database URL, runners, dashboard, status.",
-                "Prints the plan first; a re-run on an unchanged cluster sends no write; --diff is the drift check.",
-                "Example: up dev --dry-run=server", ""},
-        footer = {"", "Exit codes: 0 done (or, with --diff, nothing drifted), 82 drifted (--diff), otherwise the",
-                "exit code of the step that failed: 64 bad flag, 65 bad environment file, 66 no kubeconfig or token,",
-                "67 refused (planned; production without --yes), 68 missing, 69 unreachable or timed out,",
-                "77 credentials rejected, 78 field conflict, 79 API error (gfw exit-codes)."})
+                "Prints the plan first; a re-run on an unchanged cluster sends no write; --diff is the drift check",
+                "(exit 82 when something drifted). A failing step stops the run with its own exit code.",
+                "Example: up dev --dry-run=server", ""})
 class Up implements Callable<Integer> {
 
     /** The steps, in order; --only and --skip name them. */
