@@ -214,6 +214,13 @@ class DeployDashboardTest {
         var r = deploy(noImage);
         assertEquals(ExitCode.CONFIG, r.exit(), r.toString());
         assertTrue(r.err().contains("dashboard: names no image"), r.err());
+
+        // An image that can move (a tag only) is refused by gfw validate too, naming the file, line and field.
+        var movable = TestSupport.tempDir("dash-env5");
+        writeEnv(movable, t -> t.replaceFirst("(?m)^  image: ghcr.io/tinyland-inc/runner-dashboard:\\S+", "  image: ghcr.io/tinyland-inc/runner-dashboard:latest"));
+        var v = TestSupport.inProcess(new gfw(), "validate", env, "--env-dir", movable.toString());
+        assertEquals(ExitCode.CONFIG, v.exit(), v.toString());
+        assertTrue(v.err().matches("(?s).*" + env + "\\.yaml:\\d+:\\d+ dashboard\\.image: .*pinned.*"), v.err());
     }
 
     @Test
