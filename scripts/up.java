@@ -262,8 +262,10 @@ class Up implements Callable<Integer> {
     private List<String> changes(Step s, String out) {
         var lines = new ArrayList<String>();
         if (change.clientDryRun()) {
-            long objects = out.lines().filter(l -> l.startsWith("kind: ") || l.startsWith("  kind: ") || l.matches("\\S.*\\bwould install\\b.*")).count();
+            long objects = out.lines().filter(l -> l.startsWith("kind: ")).count();
+            long releases = out.lines().filter(l -> l.startsWith("release ")).count();
             if (objects > 0) lines.add(objects + " objects rendered (client dry run: not compared with the cluster)");
+            if (releases > 0) lines.add(releases + " releases rendered (client dry run: not compared with the cluster)");
             return lines;
         }
         if (s.name().equals("runners")) {

@@ -200,7 +200,8 @@ class UpTest {
     void dryRunsStopAfterThePlanAndFlagsAreChecked() {
         var client = quiet(() -> TestSupport.inProcess(new Up(), env, "--env-dir", envDir.toString(), "--dry-run=client"));
         assertEquals(0, client.exit(), client.toString());
-        assertTrue(client.out().contains("[dashboard] deploy-dashboard: the runner dashboard: "), client.out());
+        assertTrue(client.out().contains("[dashboard] deploy-dashboard: the runner dashboard: 6 objects rendered"), client.out());
+        assertTrue(client.out().contains("[runners] deploy-runners: the runner releases, tokens, HPAs, PDBs: 1 releases rendered"), client.out());
         assertEquals(0, api.requests().size(), api.requests().toString());
 
         var bad = TestSupport.inProcess(new Up(), env, "--env-dir", envDir.toString(), "--only", "cache,nope");
