@@ -1,5 +1,6 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
 //DEPS io.fabric8:kubernetes-client:7.4.0
+//SOURCES ExitCode.java
 //SOURCES GfwException.java
 //SOURCES EnvConfig.java
 //SOURCES KubeClients.java
@@ -77,7 +78,7 @@ final class HealthState {
             namespaces = new Read<>(client.namespaces().list().getItems(), null, 200, "namespaces");
         } catch (KubernetesClientException e) {
             GfwException g = KubeClients.fromKubernetes(e);
-            if (e.getCode() == 0 || e.getCode() == 401) throw g;
+            if (g.exitCode() == ExitCode.UNAVAILABLE || e.getCode() == 401) throw g;
             namespaces = new Read<>(List.of(), g.getMessage(), e.getCode(), "namespaces");
         }
         var state = new HealthState(env, namespaces);

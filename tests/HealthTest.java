@@ -1,0 +1,239 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/**
+ * gfw health as a user runs it (a process through ./jbang) against a deployed test environment ({@link HealthFixtures}):
+ * a healthy one is all ok with exit 0, read with one LIST per kind and namespace whatever the number of pods and no
+ * write; a crash-looping runner pod, an unready Attic Deployment, a degraded CNPG Cluster each give their row and exit
+ * code; GitLab rows are unknown (never ok) without a token, with GitLab unreachable or without the runner id; warnings
+ * alone are DEGRADED (81); --wait returns once the environment became healthy.
+ */
+class HealthTest {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    /** "component/check" to the row, from -o json. */
+    static Map<String, JsonNode> rows(TestSupport.Result r) throws IOException {
+        JsonNode doc = JSON.readTree(r.out());
+        var out = new LinkedHashMap<String, JsonNode>();
+        for (JsonNode row : doc.path("checks")) out.put(row.path("component").asText() + "/" + row.path("check").asText(), row);
+        return out;
+    }
+
+    static String status(Map<String, JsonNode> rows, String key) {
+        JsonNode row = rows.get(key);
+        if (row == null) throw new AssertionError("no row " + key + " in " + rows.keySet());
+        return row.path("status").asText();
+    }
+
+    static Map<String, String> notOk(Map<String, JsonNode> rows) {
+        return rows.entrySet().stream().filter(e -> !e.getValue().path("status").asText().equals("ok"))
+                .collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().path("status").asText() + ": " + e.getValue().path("detail").asText(),
+                        (a, b) -> a, TreeMap::new));
+    }
+
+    @Test
+    void aHealthyEnvironmentIsAllOkReadWithOneListPerKindAndNamespaceWhateverThePodCount() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            f.api.resetRequests();
+            var r = f.healthWithToken("-o", "json").run();
+            assertEquals(0, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals(Map.of(), notOk(rows), r.toString());
+            for (String key : List.of("namespaces/attic-cache-dev", "namespaces/gitlab-runners", "namespaces/runner-dashboard",
+                    "database/cluster attic-pg", "database/instances", "database/primary", "database/pods", "database/server certificate",
+                    "database/operator", "cache/deployment attic", "cache/GET /nix-cache-info", "runners/docker release", "runners/docker pods",
+                    "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "runners/nix gitlab", "dashboard/deployment runner-dashboard",
+                    "dashboard/GET /api/health")) {
+                assertEquals("ok", status(rows, key), key + " in " + r.out());
+            }
+            assertTrue(rows.get("runners/docker gitlab").path("detail").asText().matches("runner [0-9]+: online, online, contacted .*"),
+                    rows.get("runners/docker gitlab").toString());
+            assertTrue(rows.get("runners/docker release").path("detail").asText().contains("revision 1, deployed"), r.out());
+            assertTrue(r.err().contains("dev: healthy ("), r.err());
+            assertEquals(List.of("GET /nix-cache-info"), f.attic.requests, "Attic reached through the service proxy, once");
+            assertEquals(List.of("GET /api/health"), f.dashboard.requests);
+
+            List<TestApiServer.Request> first = f.api.requests();
+            assertEquals(0, first.stream().filter(TestApiServer.Request::isMutating).count(), "health is read-only: " + first);
+            Map<String, Long> perPath = first.stream().collect(Collectors.groupingBy(TestApiServer.Request::path, TreeMap::new, Collectors.counting()));
+            perPath.forEach((path, n) -> assertEquals(1L, n, path + " read more than once: " + perPath));
+            assertTrue(perPath.containsKey("/api/v1/namespaces/gitlab-runners/pods"), perPath.toString());
+            assertTrue(first.stream().noneMatch(q -> q.path().matches(".*/pods/[^/]+")), "no GET of a single pod: " + first);
+
+            // Five times the runner pods: the same requests.
+            for (String type : HealthFixtures.TYPES) {
+                f.client().apps().deployments().inNamespace(f.runnerNs).withName("gitlab-runner-" + type).scale(5);
+            }
+            assertEquals(10, f.client().pods().inNamespace(f.runnerNs).list().getItems().size());
+            f.api.resetRequests();
+            var again = f.healthWithToken("-o", "json").run();
+            assertEquals(0, again.exit(), again.toString());
+            assertEquals(first.stream().map(TestApiServer.Request::toString).sorted().toList(),
+                    f.api.requests().stream().map(TestApiServer.Request::toString).sorted().toList());
+            assertTrue(rows(again).get("runners/docker pods").path("detail").asText().startsWith("5/5 ready"), again.out());
+
+            // The table: one row per check, kubectl-style headers; wide adds what each check read.
+            var table = f.healthWithToken().run();
+            assertEquals(0, table.exit(), table.toString());
+            assertTrue(table.out().lines().findFirst().orElse("").matches("COMPONENT +CHECK +STATUS +DETAIL"), table.out());
+            assertEquals(rows.size() + 1, table.out().lines().count(), table.out());
+            var wide = f.healthWithToken("-o", "wide", "--only", "cache").run();
+            assertEquals(0, wide.exit(), wide.toString());
+            assertTrue(wide.out().contains("GET /api/v1/namespaces/attic-cache-dev/services/attic:80/proxy/nix-cache-info"), wide.out());
+            assertFalse(wide.out().contains("runners"), "--only cache: " + wide.out());
+        }
+    }
+
+    @Test
+    void aCrashLoopingRunnerPodFailsItsRowAndExits80() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            f.api.rollouts(f.runnerNs, TestApiRollouts.Readiness.crashLoopingWhen(HealthFixtures.templateLabelled("app", "gitlab-runner-docker"), 7));
+            var r = f.healthWithToken("-o", "json").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("fail", status(rows, "runners/docker pods"));
+            String detail = rows.get("runners/docker pods").path("detail").asText();
+            assertTrue(detail.contains("crash-looping: gitlab-runner-docker-") && detail.contains("7 restarts, CrashLoopBackOff"), detail);
+            assertEquals("ok", status(rows, "runners/nix pods"), "the other runner is unaffected");
+            assertTrue(r.err().contains("dev: failing ("), r.err());
+        }
+    }
+
+    @Test
+    void anUnreadyAtticDeploymentFailsAndItsServiceAnswersNothing() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            f.api.rollouts(f.atticNs, TestApiRollouts.Readiness.readyUnless(HealthFixtures.templateLabelled("app.kubernetes.io/name", "attic")));
+            var r = f.healthWithToken("-o", "json", "--only", "cache").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("fail", status(rows, "cache/deployment attic"));
+            assertTrue(rows.get("cache/deployment attic").path("detail").asText().startsWith("0/1 ready"), r.out());
+            assertEquals("fail", status(rows, "cache/GET /nix-cache-info"));
+            assertTrue(rows.get("cache/GET /nix-cache-info").path("detail").asText().contains("503") , r.out());
+            assertEquals(List.of(), f.attic.requests, "no ready pod: the proxy reaches nothing");
+        }
+    }
+
+    @Test
+    void aDegradedCnpgClusterShowsItsPhaseAndInstances() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            f.clusterStatus(f.clusterStatus("Failing over", 0, Instant.now().plus(90, ChronoUnit.DAYS)));
+            var r = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("fail", status(rows, "database/cluster attic-pg"));
+            assertTrue(rows.get("database/cluster attic-pg").path("detail").asText().contains("Failing over"), r.out());
+            assertEquals("fail", status(rows, "database/instances"));
+            assertEquals("0/1 ready", rows.get("database/instances").path("detail").asText());
+            assertEquals("ok", status(rows, "database/operator"));
+        }
+    }
+
+    @Test
+    void warningsAloneAreDegradedExit81() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            // a server certificate CloudNativePG failed to renew, and a paused runner: warnings, nothing failed
+            f.clusterStatus(f.clusterStatus("Cluster in healthy state", 1, Instant.now().plus(3, ChronoUnit.DAYS)));
+            f.gitlab.paused.add(f.gitlab.ids.get(0));
+            var r = f.healthWithToken("-o", "json").run();
+            assertEquals(ExitCode.DEGRADED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals(Map.of("database/server certificate", "warn", "runners/docker gitlab", "warn"),
+                    notOk(rows).entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().split(":")[0])), r.out());
+            assertTrue(rows.get("database/server certificate").path("detail").asText().contains("should have renewed"), r.out());
+            assertTrue(r.err().contains("dev: degraded ("), r.err());
+            assertEquals("degraded", JSON.readTree(r.out()).path("status").asText());
+        }
+    }
+
+    @Test
+    void gitlabRowsAreUnknownWithTheReasonWhenGitLabCannotBeAsked() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            var noToken = f.health("-o", "json", "--only", "runners").run();
+            assertEquals(ExitCode.DEGRADED, noToken.exit(), noToken.toString());
+            for (String type : HealthFixtures.TYPES) {
+                JsonNode row = rows(noToken).get("runners/" + type + " gitlab");
+                assertEquals("unknown", row.path("status").asText(), noToken.out());
+                assertTrue(row.path("detail").asText().contains("no GitLab token (set GITLAB_TOKEN or --gitlab-token-file)"), row.toString());
+            }
+            assertTrue(f.gitlab.requests.stream().noneMatch(q -> q.path().startsWith("/api/v4/runners/")), "GitLab not asked without a token");
+
+            // the id missing from a token Secret: unknown, and that runner is not looked up by anything else
+            f.client().secrets().inNamespace(f.runnerNs).withName("gitlab-runner-nix-token")
+                    .edit(s -> { s.getMetadata().getAnnotations().remove(RunnerValues.RUNNER_ID_ANNOTATION); return s; });
+            f.gitlab.close(); // and GitLab unreachable
+            var down = f.healthWithToken("-o", "json", "--only", "runners").run();
+            assertEquals(ExitCode.DEGRADED, down.exit(), down.toString());
+            JsonNode docker = rows(down).get("runners/docker gitlab");
+            assertEquals("unknown", docker.path("status").asText(), down.out());
+            assertTrue(docker.path("detail").asText().contains(f.gitlab.url()), docker.toString());
+            JsonNode nix = rows(down).get("runners/nix gitlab");
+            assertEquals("unknown", nix.path("status").asText());
+            assertTrue(nix.path("detail").asText().contains("has no runner id (annotation " + RunnerValues.RUNNER_ID_ANNOTATION), nix.toString());
+            assertEquals("ok", status(rows(down), "runners/docker pods"), "the cluster's rows still read");
+        }
+    }
+
+    @Test
+    void waitReturnsOnceTheEnvironmentBecameHealthy() throws Exception {
+        try (var f = new HealthFixtures().deploy()) {
+            f.api.rollouts(f.atticNs, TestApiRollouts.Readiness.readyUnless(HealthFixtures.templateLabelled("app.kubernetes.io/name", "attic")));
+            CompletableFuture<TestSupport.Result> waiting = CompletableFuture.supplyAsync(
+                    () -> f.healthWithToken("--only", "cache,database", "--wait", "90s").run());
+            // once the waiting run has reported the unready Attic, the pods become ready
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (f.attic.requests.isEmpty() && f.api.requests().stream().noneMatch(q -> q.path().endsWith("/proxy/nix-cache-info"))
+                    && System.nanoTime() < until) {
+                Thread.sleep(200);
+            }
+            Thread.sleep(2500);
+            f.api.rollouts(f.atticNs, TestApiRollouts.Readiness.ready());
+            TestSupport.Result r = waiting.get(120, TimeUnit.SECONDS);
+            assertEquals(0, r.exit(), r.toString());
+            assertTrue(r.err().contains("waiting for dev: ") && r.err().contains("cache deployment attic: fail"), r.err());
+            assertTrue(r.err().contains("dev: healthy ("), r.err());
+            assertTrue(r.out().lines().filter(l -> l.startsWith("cache")).allMatch(l -> l.matches("cache +.* ok +.*")), r.out());
+        }
+    }
+
+    @Test
+    void refusedAndUnreachableBeforeAnyCheck() throws IOException {
+        try (var f = new HealthFixtures()) {
+            // an API server that is not there: 69, nothing printed on stdout
+            var kc = TestSupport.tempDir("health-kc").resolve("kubeconfig");
+            java.nio.file.Files.writeString(kc, java.nio.file.Files.readString(f.api.kubeconfig()).replaceAll("https://127.0.0.1:[0-9]+", "https://127.0.0.1:1"));
+            java.nio.file.Files.setPosixFilePermissions(kc, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            var down = TestSupport.script("health", "dev", "--env-dir", f.envDir.toString(), "--kubeconfig", kc.toString(),
+                    "--context", f.api.context(), "--request-timeout", "3s").run();
+            assertEquals(ExitCode.UNAVAILABLE, down.exit(), down.toString());
+            assertEquals("", down.out());
+            assertTrue(down.err().contains("cannot reach the API server at https://127.0.0.1:1"), down.err());
+
+            java.nio.file.Files.writeString(f.envDir.resolve("dev.yaml"),
+                    java.nio.file.Files.readString(f.envDir.resolve("dev.yaml")).replace("status: active", "status: planned"));
+            var planned = f.health().run();
+            assertEquals(ExitCode.REFUSED, planned.exit(), planned.toString());
+            assertTrue(planned.err().contains("is planned"), planned.err());
+
+            var badOnly = f.health("--only", "cache,web").run();
+            assertEquals(ExitCode.USAGE, badOnly.exit(), badOnly.toString());
+            assertTrue(badOnly.err().contains("--only web: not a component; use any of namespaces, database, cache, runners, dashboard"), badOnly.err());
+        }
+    }
+}
