@@ -56,8 +56,11 @@ final class HealthChecks {
                 rows.add(HealthReport.fail("namespaces", name, "does not exist; 'gfw provision-namespaces " + env.name() + "' creates it", "namespaces"));
                 continue;
             }
-            if (live.getMetadata().getDeletionTimestamp() != null) {
-                rows.add(HealthReport.fail("namespaces", name, "Terminating (being deleted since " + live.getMetadata().getDeletionTimestamp() + ")", "namespaces"));
+            boolean terminating = live.getStatus() != null && "Terminating".equals(live.getStatus().getPhase());
+            if (live.getMetadata().getDeletionTimestamp() != null || terminating) {
+                String since = live.getMetadata().getDeletionTimestamp() == null ? "" : " since " + live.getMetadata().getDeletionTimestamp();
+                rows.add(HealthReport.fail("namespaces", name, "Terminating: being deleted" + since + "; wait until it is gone, then 'gfw provision-namespaces "
+                        + env.name() + "'", "namespaces"));
                 continue;
             }
             rows.add(layout(env, name, desired, live, s));
@@ -71,7 +74,7 @@ final class HealthChecks {
         int missing = 0;
         int differ = 0;
         var unread = new ArrayList<String>();
-        String source = "namespaces, " + String.join(", ", NamespaceLayout.NAMESPACED_KINDS.stream().map(k -> s.layout(k).source().split(" ")[0]).toList());
+        String source = "namespaces, " + String.join(", ", NamespaceLayout.NAMESPACED_KINDS.stream().map(k -> HasMetadata.getPlural(k)).toList());
         for (HasMetadata want : desired) {
             boolean isNamespace = want instanceof Namespace;
             if (isNamespace ? !want.getMetadata().getName().equals(ns) : !ns.equals(want.getMetadata().getNamespace())) continue;

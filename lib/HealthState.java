@@ -103,7 +103,7 @@ final class HealthState {
         if (components.contains("namespaces")) {
             Map<String, String> selector = NamespaceLayout.selector(env);
             for (Class<? extends HasMetadata> kind : NamespaceLayout.NAMESPACED_KINDS) {
-                String plural = kind.getSimpleName().toLowerCase() + "s";
+                String plural = HasMetadata.getPlural(kind);
                 list(pool, "layout/" + kind.getSimpleName(), plural + " -l " + NamespaceLayout.OWNER_LABEL + "=" + NamespaceLayout.OWNER + " (all namespaces)",
                         () -> client.resources(kind).inAnyNamespace().withLabels(selector).list().getItems());
             }

@@ -146,6 +146,65 @@ class HealthTest {
     }
 
     @Test
+    void namespaceDriftIsCountedAndATerminatingNamespaceFails() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            var policies = f.client().network().v1().networkPolicies().inNamespace(f.runnerNs);
+            policies.withName("allow-same-namespace").delete();
+            f.client().resourceQuotas().inNamespace(f.runnerNs).withName("runner-quota")
+                    .edit(q -> { q.getSpec().getHard().put("pods", new io.fabric8.kubernetes.api.model.Quantity("99")); return q; });
+            // A namespace being deleted, as the API server lists it (the test server deletes at once, so the one LIST health
+            // sends is answered as a real server would answer it meanwhile).
+            var list = f.client().namespaces().list();
+            list.getItems().stream().filter(n -> n.getMetadata().getName().equals(f.dashboardNs)).forEach(n -> {
+                n.getMetadata().setDeletionTimestamp("2026-12-01T10:00:00Z");
+                n.getStatus().setPhase("Terminating");
+            });
+            f.api.mockServer().expect().get().withPath("/api/v1/namespaces").andReturn(200, list).once();
+            var r = f.healthWithToken("-o", "json", "--only", "namespaces").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("ok", status(rows, "namespaces/attic-cache-dev"));
+            assertEquals("warn", status(rows, "namespaces/gitlab-runners"));
+            String detail = rows.get("namespaces/gitlab-runners").path("detail").asText();
+            assertTrue(detail.matches("Active; 2 of [0-9]+ objects drift from .*dev.yaml \\(1 missing, 1 differ\\); 'gfw provision-namespaces dev --diff' lists them"), detail);
+            assertFalse(detail.contains("allow-same-namespace"), "counted, not listed: " + detail);
+            assertEquals("fail", status(rows, "namespaces/runner-dashboard"));
+            assertTrue(rows.get("namespaces/runner-dashboard").path("detail").asText().startsWith("Terminating"), r.out());
+        }
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void withBackupsConfiguredArchivingAndTheLastBackupAreChecked() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            var clusters = f.client().genericKubernetesResources(HealthFixtures.CNPG_API, "Cluster").inNamespace(f.atticNs);
+            var live = clusters.withName("attic-pg").get();
+            ((Map<String, Object>) live.getAdditionalProperties().get("spec")).put("backup",
+                    Map.of("barmanObjectStore", Map.of("destinationPath", "s3://backups/attic"), "retentionPolicy", "30d"));
+            clusters.resource(live).update();
+            Map<String, Object> status = f.healthyClusterStatus();
+            status.put("conditions", List.of(Map.of("type", "Ready", "status", "True"), Map.of("type", "ContinuousArchiving", "status", "False",
+                    "reason", "ContinuousArchivingFailing", "message", "unexpected failure invoking barman-cloud-wal-archive")));
+            status.put("lastSuccessfulBackup", Instant.now().minus(3, ChronoUnit.DAYS).toString());
+            f.clusterStatus(status);
+            var r = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("fail", status(rows, "database/continuous archiving"));
+            assertTrue(rows.get("database/continuous archiving").path("detail").asText().contains("barman-cloud-wal-archive"), r.out());
+            assertEquals("warn", status(rows, "database/last backup"));
+            assertTrue(rows.get("database/last backup").path("detail").asText().startsWith("3 d 0 h ago"), r.out());
+
+            status.put("conditions", List.of(Map.of("type", "ContinuousArchiving", "status", "True", "reason", "ContinuousArchivingSuccess")));
+            status.put("lastSuccessfulBackup", Instant.now().minus(2, ChronoUnit.HOURS).toString());
+            f.clusterStatus(status);
+            var ok = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(0, ok.exit(), ok.toString());
+            assertEquals("ok", status(rows(ok), "database/last backup"));
+        }
+    }
+
+    @Test
     void warningsAloneAreDegradedExit81() throws IOException {
         try (var f = new HealthFixtures().deploy()) {
             // a server certificate CloudNativePG failed to renew, and a paused runner: warnings, nothing failed
