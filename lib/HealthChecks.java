@@ -2,6 +2,8 @@
 //DEPS io.fabric8:kubernetes-client:7.4.0
 //SOURCES EnvConfig.java
 //SOURCES NamespaceLayout.java
+//SOURCES CacheObjects.java
+//SOURCES AtticTokens.java
 //SOURCES ServerSideApply.java
 //SOURCES HealthReport.java
 //SOURCES HealthState.java
@@ -231,13 +233,10 @@ final class HealthChecks {
 
     // ---- cache and dashboard --------------------------------------------------------------------
 
-    /** The Attic Deployment's name (CacheObjects.DEPLOYMENT on the cache branch). */
-    static final String ATTIC_DEPLOYMENT = "attic";
-
     static List<HealthReport.Row> cache(EnvConfig.Env env, HealthState s) {
         var rows = new ArrayList<HealthReport.Row>();
         String ns = env.namespaces().attic().name();
-        rows.add(namedDeployment("cache", ATTIC_DEPLOYMENT, s.deployments(ns), env, "deploy-cache"));
+        rows.add(namedDeployment("cache", CacheObjects.DEPLOYMENT, s.deployments(ns), env, "deploy-cache"));
         HealthState.HttpRead info = s.http("attic");
         String check = "GET /nix-cache-info";
         if (!info.answered()) rows.add(HealthReport.unknown("cache", check, "no answer through the API server's service proxy: " + info.error(), info.source()));
@@ -248,7 +247,24 @@ final class HealthChecks {
         } else {
             rows.add(HealthReport.fail("cache", check, info.status() + " " + brief(info.body()), info.source()));
         }
+        rows.add(cacheExists(env, s.http("attic-cache")));
         return rows;
+    }
+
+    /** Attic's answer to GET /_api/v1/cache-config/CACHE: 200 exists, 404 NoSuchCache; 401/403 say the token was refused. */
+    private static HealthReport.Row cacheExists(EnvConfig.Env env, HealthState.HttpRead r) {
+        String check = "cache " + env.attic().cache();
+        if (!r.answered()) return HealthReport.unknown("cache", check, r.error(), r.source());
+        if (r.status() == 200) return HealthReport.ok("cache", check, "exists", r.source());
+        if (r.status() == 404) {
+            return HealthReport.fail("cache", check, "Attic has no cache " + env.attic().cache() + " (" + brief(r.body()) + "); 'gfw deploy-cache " + env.name()
+                    + "' creates it", r.source());
+        }
+        if (r.status() == 401 || r.status() == 403) {
+            return HealthReport.unknown("cache", check, "Attic refused a token signed with Secret " + AtticTokens.SIGNING_SECRET + " (" + r.status()
+                    + "): do the pods read that key? ('gfw attic-token " + env.name() + " --decode')", r.source());
+        }
+        return HealthReport.fail("cache", check, r.status() + " " + brief(r.body()), r.source());
     }
 
     static List<HealthReport.Row> dashboard(EnvConfig.Env env, HealthState s) {

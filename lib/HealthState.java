@@ -3,7 +3,10 @@
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 //SOURCES EnvConfig.java
+//SOURCES Http.java
 //SOURCES KubeClients.java
+//SOURCES AtticTokens.java
+//SOURCES CacheObjects.java
 //SOURCES NamespaceLayout.java
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -72,7 +75,7 @@ final class HealthState {
      * Reads what the checks of {@code components} need. An API server that cannot be reached, or that
      * rejects the credentials, stops here (exit 69, 77): there is nothing to report then.
      */
-    static HealthState read(KubernetesClient client, EnvConfig.Env env, Set<String> components, Duration requestTimeout) {
+    static HealthState read(KubernetesClient client, EnvConfig.Env env, Set<String> components, Duration requestTimeout, Http.Client attic) {
         Read<Namespace> namespaces;
         try {
             namespaces = new Read<>(client.namespaces().list().getItems(), null, 200, "namespaces");
@@ -88,7 +91,7 @@ final class HealthState {
             return t;
         });
         try {
-            state.start(client, components, requestTimeout, pool);
+            state.start(client, components, requestTimeout, attic, pool);
             for (CompletableFuture<?> f : state.reads.values()) f.join();
         } finally {
             pool.shutdownNow();
@@ -96,7 +99,7 @@ final class HealthState {
         return state;
     }
 
-    private void start(KubernetesClient client, Set<String> components, Duration requestTimeout, ExecutorService pool) {
+    private void start(KubernetesClient client, Set<String> components, Duration requestTimeout, Http.Client atticHttp, ExecutorService pool) {
         String attic = env.namespaces().attic().name();
         String runners = env.namespaces().runners().name();
         String dashboard = env.namespaces().dashboard().name();
@@ -121,6 +124,10 @@ final class HealthState {
         if (components.contains("cache")) {
             list(pool, "deployments/" + attic, "deployments -n " + attic, () -> client.apps().deployments().inNamespace(attic).list().getItems());
             http(pool, "http/attic", client, attic, env.attic().service(), env.attic().port(), "/nix-cache-info", requestTimeout);
+            // The API server's proxy drops the Authorization header it authenticated with, so the cache is asked
+            // with a token through a port-forward to a ready Attic pod, once the pods are read.
+            CompletableFuture<Read<Pod>> pods = (CompletableFuture<Read<Pod>>) reads.get("pods/" + attic);
+            reads.put("http/attic-cache", pods.thenApplyAsync(p -> cacheConfig(client, p, atticHttp), pool));
         }
         if (components.contains("runners")) {
             list(pool, "pods/" + runners, "pods -n " + runners, () -> client.pods().inNamespace(runners).list().getItems());
@@ -156,6 +163,41 @@ final class HealthState {
     private void http(ExecutorService pool, String key, KubernetesClient client, String ns, String service, int port, String path, Duration timeout) {
         String source = "GET /api/v1/namespaces/" + ns + "/services/" + service + ":" + port + "/proxy" + path;
         reads.put(key, CompletableFuture.supplyAsync(() -> proxyGet(client, source, timeout), pool));
+    }
+
+    /**
+     * {@code GET /_api/v1/cache-config/<cache>} with a pull-only token for that cache, valid for a minute, signed with
+     * the key of Secret attic-jwt-signing (read, never shown), through a port-forward to a ready Attic pod.
+     */
+    private HttpRead cacheConfig(KubernetesClient client, Read<Pod> pods, Http.Client http) {
+        String ns = env.namespaces().attic().name();
+        String path = "/_api/v1/cache-config/" + env.attic().cache();
+        if (!pods.ok()) return new HttpRead(0, "", "could not read the Attic pods to reach it through: " + pods.error(), pods.source());
+        Map<String, String> selector = CacheObjects.selector("server");
+        Pod pod = pods.items().stream().filter(p -> p.getMetadata().getLabels() != null && p.getMetadata().getLabels().entrySet().containsAll(selector.entrySet()))
+                .filter(p -> p.getMetadata().getDeletionTimestamp() == null && p.getStatus() != null && p.getStatus().getConditions() != null
+                        && p.getStatus().getConditions().stream().anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus())))
+                .findFirst().orElse(null);
+        if (pod == null) return new HttpRead(0, "", "no ready Attic pod to ask through a port-forward", pods.source());
+        String source = "GET " + path + " through a port-forward to pod " + pod.getMetadata().getName();
+        String key;
+        try {
+            key = AtticTokens.readSigningKey(client, ns);
+        } catch (GfwException e) {
+            return new HttpRead(0, "", "no token to ask with: " + e.getMessage(), "secret " + AtticTokens.SIGNING_SECRET + " -n " + ns);
+        } catch (KubernetesClientException e) {
+            return new HttpRead(0, "", "no token to ask with: " + KubeClients.fromKubernetes(e).getMessage(), "secret " + AtticTokens.SIGNING_SECRET + " -n " + ns);
+        }
+        String token = AtticTokens.mint(key, "gfw-health", java.time.Instant.now(), Duration.ofMinutes(1), Map.of(env.attic().cache(), List.of("r")));
+        var loopback = java.net.InetAddress.getLoopbackAddress();
+        try (var forward = client.pods().inNamespace(ns).withName(pod.getMetadata().getName()).portForward(env.attic().targetPort(), loopback, 0)) {
+            Http.Response r = http.bearer(token).get("http://" + loopback.getHostAddress() + ":" + forward.getLocalPort() + path);
+            return new HttpRead(r.status(), r.body(), null, source);
+        } catch (GfwException e) {
+            return new HttpRead(0, "", e.getMessage(), source);
+        } catch (java.io.IOException | RuntimeException e) {
+            return new HttpRead(0, "", "port-forward to pod " + pod.getMetadata().getName() + " failed: " + GfwException.firstLine(String.valueOf(e.getMessage())), source);
+        }
     }
 
     /** A GET through the API server (its route, credentials and timeout), answered by the service behind it. */

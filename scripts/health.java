@@ -4,10 +4,12 @@
 //DEPS info.picocli:picocli:4.7.7
 //DEPS io.fabric8:kubernetes-client:7.4.0
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
+//DEPS com.nimbusds:nimbus-jose-jwt:10.10
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
 //SOURCES ../lib/Output.java
+//SOURCES ../lib/Http.java
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/GitLabApi.java
 //SOURCES ../lib/SecretInput.java
@@ -138,9 +140,10 @@ class Health implements Callable<Integer> {
     }
 
     /** One round: read everything the components need, then decide every check. */
-    static List<HealthReport.Row> check(EnvConfig.Env env, KubernetesClient client, Set<String> components, HealthRunners.GitLab gitlab,
-                                        Duration requestTimeout) {
-        HealthState state = HealthState.read(client, env, components, requestTimeout);
+    private List<HealthReport.Row> check(EnvConfig.Env env, KubernetesClient client, Set<String> components, HealthRunners.GitLab gitlab,
+                                         Duration requestTimeout) {
+        Http.Client attic = cluster.http(env, "Attic");
+        HealthState state = HealthState.read(client, env, components, requestTimeout, attic);
         var rows = new ArrayList<HealthReport.Row>();
         if (components.contains("namespaces")) rows.addAll(HealthChecks.namespaces(env, state));
         if (components.contains("database")) rows.addAll(HealthChecks.database(env, state));

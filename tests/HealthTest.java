@@ -57,7 +57,7 @@ class HealthTest {
             assertEquals(Map.of(), notOk(rows), r.toString());
             for (String key : List.of("namespaces/attic-cache-dev", "namespaces/gitlab-runners", "namespaces/runner-dashboard",
                     "database/cluster attic-pg", "database/instances", "database/primary", "database/pods", "database/server certificate",
-                    "database/operator", "cache/deployment attic", "cache/GET /nix-cache-info", "runners/docker release", "runners/docker pods",
+                    "database/operator", "cache/deployment attic", "cache/GET /nix-cache-info", "cache/cache main", "runners/docker release", "runners/docker pods",
                     "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "runners/nix gitlab", "dashboard/deployment runner-dashboard",
                     "dashboard/GET /api/health")) {
                 assertEquals("ok", status(rows, key), key + " in " + r.out());
@@ -66,7 +66,8 @@ class HealthTest {
                     rows.get("runners/docker gitlab").toString());
             assertTrue(rows.get("runners/docker release").path("detail").asText().contains("revision 1, deployed"), r.out());
             assertTrue(r.err().contains("dev: healthy ("), r.err());
-            assertEquals(List.of("GET /nix-cache-info"), f.attic.requests, "Attic reached through the service proxy, once");
+            assertEquals(List.of("GET /nix-cache-info 200", "GET /_api/v1/cache-config/main 200"), f.attic.requests,
+                    "Attic reached once through the service proxy, once with a token through a port-forward");
             assertEquals(List.of("GET /api/health"), f.dashboard.requests);
 
             List<TestApiServer.Request> first = f.api.requests();
@@ -126,7 +127,30 @@ class HealthTest {
             assertTrue(rows.get("cache/deployment attic").path("detail").asText().startsWith("0/1 ready"), r.out());
             assertEquals("fail", status(rows, "cache/GET /nix-cache-info"));
             assertTrue(rows.get("cache/GET /nix-cache-info").path("detail").asText().contains("503") , r.out());
-            assertEquals(List.of(), f.attic.requests, "no ready pod: the proxy reaches nothing");
+            assertEquals(List.of(), f.attic.requests, "no ready pod: neither the proxy nor a port-forward reaches Attic");
+            assertEquals("unknown", status(rows, "cache/cache main"));
+            assertEquals("no ready Attic pod to ask through a port-forward", rows.get("cache/cache main").path("detail").asText());
+        }
+    }
+
+    @Test
+    void aMissingCacheFailsAndATokenAtticRefusesIsUnknown() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            f.attic.caches.clear();
+            var r = f.healthWithToken("-o", "json", "--only", "cache").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            JsonNode row = rows(r).get("cache/cache main");
+            assertEquals("fail", row.path("status").asText(), r.out());
+            assertTrue(row.path("detail").asText().contains("Attic has no cache main") && row.path("detail").asText().contains("gfw deploy-cache dev"), row.toString());
+            assertEquals("ok", status(rows(r), "cache/GET /nix-cache-info"));
+
+            // a signing key the pods do not use: Attic refuses the token, so whether the cache exists is not known
+            f.client().resource(CacheObjects.signingSecret(f.env, f.atticNs, AtticTokens.newSigningKey(new java.security.SecureRandom()))).update();
+            var refused = f.healthWithToken("-o", "json", "--only", "cache").run();
+            assertEquals(ExitCode.DEGRADED, refused.exit(), refused.toString());
+            JsonNode unknown = rows(refused).get("cache/cache main");
+            assertEquals("unknown", unknown.path("status").asText(), refused.out());
+            assertTrue(unknown.path("detail").asText().contains("Attic refused a token signed with Secret attic-jwt-signing (401)"), unknown.toString());
         }
     }
 

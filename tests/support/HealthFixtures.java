@@ -23,9 +23,9 @@ import java.util.function.Predicate;
 /**
  * A deployed test environment for the health tests, on a private test API server with rollouts: dev.yaml with two
  * runner types (docker, nix), its namespace layout applied by provision-namespaces, the CloudNativePG operator's
- * Deployment and a Cluster whose status and instance pod the test writes (as the operator would), the Attic and
- * dashboard Deployments with their Services, whose service proxy reaches stand-ins for {@code /nix-cache-info} and
- * {@code /api/health}, and the runners deployed by deploy-runners with real Helm against a GitLab stand-in (their
+ * Deployment and a Cluster whose status and instance pod the test writes (as the operator would), Attic as deploy-cache
+ * applies it (lib/CacheObjects) with the Attic stand-in behind its Service (the service proxy) and its pod (a
+ * port-forward), the dashboard Deployment and Service with a stand-in for {@code /api/health}, and the runners deployed by deploy-runners with real Helm against a GitLab stand-in (their
  * token Secrets carry the runner ids), HPA status written as the autoscaler would.
  */
 final class HealthFixtures implements AutoCloseable {
@@ -35,8 +35,9 @@ final class HealthFixtures implements AutoCloseable {
 
     final TestApiServer api = TestApiServer.start();
     final GitLabStandIn gitlab = new GitLabStandIn();
-    final HttpStandIn attic = new HttpStandIn().answer("/nix-cache-info", 200, "text/x-nix-cache-info",
-            "WantMassQuery: 1\nStoreDir: /nix/store\nPriority: 41\n");
+    /** The key of Secret attic-jwt-signing, which the Attic stand-in verifies tokens with. */
+    final String signingKey = AtticTokens.newSigningKey(new java.security.SecureRandom());
+    final AtticStandIn attic = new AtticStandIn(() -> signingKey);
     final HttpStandIn dashboard = new HttpStandIn().answer("/api/health", 200, "application/json", "{\"status\":\"ok\"}");
     final Path envDir;
     final EnvConfig.Env env;
@@ -82,12 +83,17 @@ final class HealthFixtures implements AutoCloseable {
         for (String ns : List.of(atticNs, runnerNs, dashboardNs, operatorNs)) api.rollouts(ns, TestApiRollouts.Readiness.ready());
 
         client().resource(deployment(operatorNs, "cnpg-cloudnative-pg", Map.of("app.kubernetes.io/name", "cloudnative-pg"), 1)).create();
-        client().resource(deployment(atticNs, "attic", Map.of("app.kubernetes.io/name", "attic", "app.kubernetes.io/component", "server"), 1)).create();
-        client().resource(service(atticNs, "attic", Map.of("app.kubernetes.io/name", "attic", "app.kubernetes.io/component", "server"),
-                env.attic().port(), env.attic().targetPort())).create();
+        // Attic as deploy-cache applies it (lib/CacheObjects), its cache "main" existing in the stand-in
+        client().resource(CacheObjects.signingSecret(env, atticNs, signingKey)).create();
+        client().resource(CacheObjects.server(env, atticNs, "test")).create();
+        client().resource(CacheObjects.service(env, atticNs)).create();
+        attic.caches.put(env.attic().cache(), env.attic().cache() + ":test-public-key");
+        for (var pod : client().pods().inNamespace(atticNs).withLabels(CacheObjects.selector("server")).list().getItems()) {
+            PortForwardStandIn.install(api, atticNs, pod.getMetadata().getName(), env.attic().targetPort(), "127.0.0.1", attic.port());
+        }
         client().resource(deployment(dashboardNs, "runner-dashboard", Map.of("app", "runner-dashboard"), 1)).create();
         client().resource(service(dashboardNs, "runner-dashboard", Map.of("app", "runner-dashboard"), env.dashboard().port(), env.dashboard().port())).create();
-        api.serviceBackend(atticNs, "attic", attic.uri());
+        api.serviceBackend(atticNs, env.attic().service(), java.net.URI.create("http://127.0.0.1:" + attic.port()));
         api.serviceBackend(dashboardNs, "runner-dashboard", dashboard.uri());
 
         database(healthyClusterStatus());
