@@ -1,44 +1,30 @@
 import com.fasterxml.jackson.databind.JsonNode;
-import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
-import io.fabric8.kubernetes.api.model.IntOrString;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.PodBuilder;
-import io.fabric8.kubernetes.api.model.ServiceBuilder;
-import io.fabric8.kubernetes.api.model.apps.Deployment;
-import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
-import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
 
 /**
  * A deployed test environment for the health tests, on a private test API server with rollouts: dev.yaml with two
- * runner types (docker, nix), its namespace layout applied by provision-namespaces, the CloudNativePG operator's
- * Deployment and a Cluster whose status and instance pod the test writes (as the operator would), Attic as deploy-cache
- * applies it (lib/CacheObjects) with the Attic stand-in behind its Service (the service proxy) and its pod (a
- * port-forward), the dashboard Deployment and Service with a stand-in for {@code /api/health}, and the runners deployed by deploy-runners with real Helm against a GitLab stand-in (their
+ * runner types (docker, nix), its namespace layout applied by provision-namespaces, the database, Attic and the
+ * dashboard of {@link HealthPlatform}, and the runners deployed by deploy-runners with real Helm against a GitLab stand-in (their
  * token Secrets carry the runner ids), HPA status written as the autoscaler would.
  */
 final class HealthFixtures implements AutoCloseable {
 
     static final List<String> TYPES = List.of("docker", "nix");
-    static final String CNPG_API = "postgresql.cnpg.io/v1";
+    static final String CNPG_API = HealthPlatform.CNPG_API;
 
     final TestApiServer api = TestApiServer.start();
     final GitLabStandIn gitlab = new GitLabStandIn();
-    /** The key of Secret attic-jwt-signing, which the Attic stand-in verifies tokens with. */
-    final String signingKey = AtticTokens.newSigningKey(new java.security.SecureRandom());
-    final AtticStandIn attic = new AtticStandIn(() -> signingKey);
-    final HttpStandIn dashboard = new HttpStandIn().answer("/api/health", 200, "application/json", "{\"status\":\"ok\"}");
+    final HealthPlatform platform;
+    final AtticStandIn attic;
+    final HttpStandIn dashboard;
     final Path envDir;
     final EnvConfig.Env env;
     final String atticNs;
@@ -53,6 +39,25 @@ final class HealthFixtures implements AutoCloseable {
         runnerNs = env.namespaces().runners().name();
         dashboardNs = env.namespaces().dashboard().name();
         operatorNs = env.cnpg().operatorNamespace();
+        platform = new HealthPlatform(api, env);
+        attic = platform.attic;
+        dashboard = platform.dashboard;
+    }
+
+    void clusterStatus(Map<String, Object> status) {
+        platform.clusterStatus(status);
+    }
+
+    Map<String, Object> healthyClusterStatus() {
+        return platform.healthyClusterStatus();
+    }
+
+    Map<String, Object> clusterStatus(String phase, int readyInstances, Instant certificateExpiry) {
+        return platform.clusterStatus(phase, readyInstances, certificateExpiry);
+    }
+
+    static Predicate<JsonNode> templateLabelled(String key, String value) {
+        return HealthPlatform.templateLabelled(key, value);
     }
 
     /** dev.yaml with only the docker and nix runners (fewer Helm installs, the same checks). */
@@ -79,104 +84,14 @@ final class HealthFixtures implements AutoCloseable {
         var p = TestSupport.inProcess(new ProvisionNamespaces(), "dev", "--env-dir", envDir.toString(), "--kubeconfig",
                 api.kubeconfig().toString(), "--context", api.context());
         if (p.exit() != 0) throw new IllegalStateException(p.toString());
-        client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(operatorNs).endMetadata().build()).create();
-        for (String ns : List.of(atticNs, runnerNs, dashboardNs, operatorNs)) api.rollouts(ns, TestApiRollouts.Readiness.ready());
-
-        client().resource(deployment(operatorNs, "cnpg-cloudnative-pg", Map.of("app.kubernetes.io/name", "cloudnative-pg"), 1)).create();
-        // Attic as deploy-cache applies it (lib/CacheObjects), its cache "main" existing in the stand-in
-        client().resource(CacheObjects.signingSecret(env, atticNs, signingKey)).create();
-        client().resource(CacheObjects.server(env, atticNs, "test")).create();
-        client().resource(CacheObjects.service(env, atticNs)).create();
-        attic.caches.put(env.attic().cache(), env.attic().cache() + ":test-public-key");
-        for (var pod : client().pods().inNamespace(atticNs).withLabels(CacheObjects.selector("server")).list().getItems()) {
-            PortForwardStandIn.install(api, atticNs, pod.getMetadata().getName(), env.attic().targetPort(), "127.0.0.1", attic.port());
-        }
-        client().resource(deployment(dashboardNs, "runner-dashboard", Map.of("app", "runner-dashboard"), 1)).create();
-        client().resource(service(dashboardNs, "runner-dashboard", Map.of("app", "runner-dashboard"), env.dashboard().port(), env.dashboard().port())).create();
-        api.serviceBackend(atticNs, env.attic().service(), java.net.URI.create("http://127.0.0.1:" + attic.port()));
-        api.serviceBackend(dashboardNs, "runner-dashboard", dashboard.uri());
-
-        database(healthyClusterStatus());
+        platform.install();
 
         var d = TestSupport.inProcess(new DeployRunners(), "dev", "--env-dir", envDir.toString(), "--kubeconfig", api.kubeconfig().toString(),
                 "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", gitlab.tokenFile.toString(),
                 "--chart", RunnerFixtures.FIXTURE.toString(), "--timeout", "30s");
         if (d.exit() != 0) throw new IllegalStateException(d.toString());
-        for (String type : TYPES) autoscalerStatus(type, 1, 1);
+        for (String type : TYPES) platform.autoscalerStatus(type, 1, 1);
         return this;
-    }
-
-    /** The Cluster attic-pg (1 instance) with {@code status}, and its instance pod attic-pg-1, ready. */
-    void database(Map<String, Object> status) {
-        var spec = new LinkedHashMap<String, Object>();
-        spec.put("instances", env.cnpg().instances());
-        GenericKubernetesResource cluster = new GenericKubernetesResourceBuilder().withApiVersion(CNPG_API).withKind("Cluster")
-                .withNewMetadata().withName(env.cnpg().cluster()).withNamespace(atticNs).endMetadata()
-                .addToAdditionalProperties("spec", spec).build();
-        client().genericKubernetesResources(CNPG_API, "Cluster").inNamespace(atticNs).resource(cluster).create();
-        clusterStatus(status);
-        client().resource(new PodBuilder().withNewMetadata().withName(env.cnpg().cluster() + "-1").withNamespace(atticNs)
-                .addToLabels("cnpg.io/cluster", env.cnpg().cluster()).addToLabels("cnpg.io/instanceRole", "primary").endMetadata()
-                .withNewSpec().addNewContainer().withName("postgres").withImage("ghcr.io/cloudnative-pg/postgresql:17").endContainer().endSpec()
-                .withNewStatus().withPhase("Running").addNewCondition().withType("Ready").withStatus("True").endCondition()
-                .addNewContainerStatus().withName("postgres").withReady(true).withRestartCount(0).endContainerStatus().endStatus()
-                .build()).create();
-    }
-
-    /** Writes the Cluster's status through the status subresource, as the operator does. */
-    void clusterStatus(Map<String, Object> status) {
-        var r = client().genericKubernetesResources(CNPG_API, "Cluster").inNamespace(atticNs);
-        GenericKubernetesResource live = r.withName(env.cnpg().cluster()).get();
-        live.getAdditionalProperties().put("status", status);
-        r.resource(live).updateStatus();
-    }
-
-    /** What the operator reports for a healthy single-instance cluster; its server certificate good for 90 days. */
-    Map<String, Object> healthyClusterStatus() {
-        return clusterStatus("Cluster in healthy state", 1, Instant.now().plus(90, ChronoUnit.DAYS));
-    }
-
-    Map<String, Object> clusterStatus(String phase, int readyInstances, Instant certificateExpiry) {
-        String name = env.cnpg().cluster();
-        var status = new LinkedHashMap<String, Object>();
-        status.put("phase", phase);
-        status.put("instances", env.cnpg().instances());
-        status.put("readyInstances", readyInstances);
-        status.put("currentPrimary", name + "-1");
-        // CloudNativePG writes Go's time.Time.String() here
-        String expiry = java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss Z 'UTC'").withZone(java.time.ZoneOffset.UTC).format(certificateExpiry);
-        status.put("certificates", Map.of("serverTLSSecret", name + "-server", "serverCASecret", name + "-ca",
-                "expirations", Map.of(name + "-server", expiry, name + "-ca", expiry)));
-        status.put("conditions", List.of(Map.of("type", "Ready", "status", "True", "reason", "ClusterIsReady")));
-        return status;
-    }
-
-    /** What the HPA controller writes for a runner's HPA. */
-    void autoscalerStatus(String type, int current, int desired) {
-        var hpas = client().autoscaling().v2().horizontalPodAutoscalers().inNamespace(runnerNs);
-        HorizontalPodAutoscaler h = hpas.withName("gitlab-runner-" + type + "-hpa").get();
-        h.setStatus(new io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscalerStatusBuilder()
-                .withCurrentReplicas(current).withDesiredReplicas(desired).build());
-        hpas.resource(h).updateStatus();
-    }
-
-    /** Pods of a Deployment's template whose labels hold {@code key=value}. */
-    static Predicate<JsonNode> templateLabelled(String key, String value) {
-        return t -> value.equals(t.path("metadata").path("labels").path(key).asText());
-    }
-
-    static Deployment deployment(String ns, String name, Map<String, String> labels, int replicas) {
-        return new DeploymentBuilder().withNewMetadata().withName(name).withNamespace(ns).withLabels(labels).endMetadata()
-                .withNewSpec().withReplicas(replicas).withNewSelector().withMatchLabels(labels).endSelector()
-                .withNewTemplate().withNewMetadata().withLabels(labels).endMetadata()
-                .withNewSpec().addNewContainer().withName(name).withImage("registry.example/" + name + ":1").endContainer().endSpec()
-                .endTemplate().endSpec().build();
-    }
-
-    static io.fabric8.kubernetes.api.model.Service service(String ns, String name, Map<String, String> selector, int port, int targetPort) {
-        return new ServiceBuilder().withNewMetadata().withName(name).withNamespace(ns).endMetadata()
-                .withNewSpec().withSelector(selector).addNewPort().withName("http").withPort(port).withTargetPort(new IntOrString(targetPort)).endPort()
-                .endSpec().build();
     }
 
     /** {@code ./jbang scripts/health.java dev ...} against this environment, GitLab token from a file. */
@@ -197,8 +112,7 @@ final class HealthFixtures implements AutoCloseable {
     @Override
     public void close() {
         gitlab.close();
-        attic.close();
-        dashboard.close();
+        platform.close();
         api.close();
     }
 }
