@@ -76,6 +76,7 @@ class HealthTest {
             perPath.forEach((path, n) -> assertEquals(1L, n, path + " read more than once: " + perPath));
             assertTrue(perPath.containsKey("/api/v1/namespaces/gitlab-runners/pods"), perPath.toString());
             assertTrue(first.stream().noneMatch(q -> q.path().matches(".*/pods/[^/]+")), "no GET of a single pod: " + first);
+            assertTrue(first.stream().noneMatch(q -> q.path().matches("/api|/apis(/[^/]+){0,2}")), "no discovery: " + first);
 
             // Five times the runner pods: the same requests.
             for (String type : HealthFixtures.TYPES) {
