@@ -297,6 +297,31 @@ class HealthTest {
     }
 
     @Test
+    void watchPrintsTheChecksAgainWhenARowChanges() throws Exception {
+        try (var f = new HealthFixtures().deploy()) {
+            var argv = new java.util.ArrayList<>(List.of(TestSupport.repo().resolve("jbang").toString(), TestSupport.repo().resolve("scripts/health.java").toString(),
+                    "dev", "--env-dir", f.envDir.toString(), "--kubeconfig", f.api.kubeconfig().toString(), "--context", f.api.context(),
+                    "--only", "dashboard", "--watch"));
+            Process p = new ProcessBuilder(argv).redirectErrorStream(false).start();
+            try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+                var seen = new java.util.ArrayList<String>();
+                CompletableFuture<Void> reader = CompletableFuture.runAsync(() -> out.lines().forEach(seen::add));
+                long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (seen.stream().noneMatch(l -> l.matches("dashboard +GET /api/health +ok .*")) && System.nanoTime() < until) Thread.sleep(100);
+                f.dashboard.answer("/api/health", 503, "application/json", "{\"status\":\"down\"}");
+                while (seen.stream().noneMatch(l -> l.matches("dashboard +GET /api/health +fail +503 .*")) && System.nanoTime() < until) Thread.sleep(100);
+                p.destroy();
+                assertTrue(p.waitFor(20, TimeUnit.SECONDS), "--watch ends when interrupted");
+                reader.get(10, TimeUnit.SECONDS);
+                assertEquals(2, seen.stream().filter(l -> l.startsWith("COMPONENT")).count(), "printed again once, on the change: " + seen);
+                assertTrue(seen.stream().anyMatch(l -> l.matches("dashboard +GET /api/health +fail +503 .*")), String.join("\n", seen));
+            } finally {
+                p.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
     void refusedAndUnreachableBeforeAnyCheck() throws IOException {
         try (var f = new HealthFixtures()) {
             // an API server that is not there: 69, nothing printed on stdout
