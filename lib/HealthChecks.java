@@ -237,16 +237,8 @@ final class HealthChecks {
         var rows = new ArrayList<HealthReport.Row>();
         String ns = env.namespaces().attic().name();
         rows.add(namedDeployment("cache", CacheObjects.DEPLOYMENT, s.deployments(ns), env, "deploy-cache"));
-        HealthState.HttpRead info = s.http("attic");
-        String check = "GET /nix-cache-info";
-        if (!info.answered()) rows.add(HealthReport.unknown("cache", check, "no answer through the API server's service proxy: " + info.error(), info.source()));
-        else if (info.status() == 200 && info.body().lines().anyMatch(l -> l.trim().equals("StoreDir: /nix/store"))) {
-            rows.add(HealthReport.ok("cache", check, "200, StoreDir: /nix/store", info.source()));
-        } else if (info.status() == 200) {
-            rows.add(HealthReport.fail("cache", check, "200 but no 'StoreDir: /nix/store' line: is this Attic?", info.source()));
-        } else {
-            rows.add(HealthReport.fail("cache", check, info.status() + " " + brief(info.body()), info.source()));
-        }
+        rows.add(proxied("cache", "GET /nix-cache-info", s.http("attic"), body -> body.lines().anyMatch(l -> l.trim().equals("StoreDir: /nix/store")),
+                "200, StoreDir: /nix/store", "no 'StoreDir: /nix/store' line: is this Attic?"));
         rows.add(cacheExists(env, s.http("attic-cache")));
         return rows;
     }
@@ -271,12 +263,19 @@ final class HealthChecks {
         var rows = new ArrayList<HealthReport.Row>();
         String ns = env.namespaces().dashboard().name();
         rows.add(namedDeployment("dashboard", HealthState.DASHBOARD, s.deployments(ns), env, "deploy-dashboard"));
-        HealthState.HttpRead health = s.http("dashboard");
-        String check = "GET /api/health";
-        if (!health.answered()) rows.add(HealthReport.unknown("dashboard", check, "no answer through the API server's service proxy: " + health.error(), health.source()));
-        else if (health.status() == 200) rows.add(HealthReport.ok("dashboard", check, "200 " + brief(health.body()), health.source()));
-        else rows.add(HealthReport.fail("dashboard", check, health.status() + " " + brief(health.body()), health.source()));
+        rows.add(proxied("dashboard", "GET /api/health", s.http("dashboard"), body -> true, null, null));
         return rows;
+    }
+
+    /**
+     * A GET through the service proxy: no answer unknown, not 200 fail, 200 with a body {@code bodyOk} rejects fail
+     * ("200 but {@code wrongBody}"), else ok with {@code okDetail} (null: "200" and the body's first line).
+     */
+    private static HealthReport.Row proxied(String component, String check, HealthState.HttpRead r, Predicate<String> bodyOk, String okDetail, String wrongBody) {
+        if (!r.answered()) return HealthReport.unknown(component, check, "no answer through the API server's service proxy: " + r.error(), r.source());
+        if (r.status() != 200) return HealthReport.fail(component, check, r.status() + " " + brief(r.body()), r.source());
+        if (!bodyOk.test(r.body())) return HealthReport.fail(component, check, "200 but " + wrongBody, r.source());
+        return HealthReport.ok(component, check, okDetail != null ? okDetail : "200 " + brief(r.body()), r.source());
     }
 
     private static HealthReport.Row namedDeployment(String component, String name, HealthState.Read<Deployment> read, EnvConfig.Env env, String deployer) {
