@@ -56,13 +56,11 @@ import picocli.CommandLine.Parameters;
  * </pre>
  */
 @Command(name = "health", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Check that an environment works: namespaces, database, cache, runners, dashboard; one row per check.",
-                "Read-only. Example: health dev --only runners -o wide", ""},
-        footer = {"", "Exit codes: 0 all ok, 80 a check failed, 81 degraded (warnings or checks that could not be read),",
-                "64 bad flag, 65 bad environment file, 67 planned environment, 69 API server unreachable (gfw exit-codes)."})
+        description = "Check that an environment works (namespaces, database, cache, runners, dashboard): one row per check, read-only.",
+        footer = {"", "Examples:", "  health dev                          # exit 0 all ok, 80 a check failed, 81 degraded",
+                "  health dev --wait 5m                # CI after a deploy: until every check is ok",
+                "  GITLAB_TOKEN=glpat-... health dev --only runners -o wide"})
 class Health implements Callable<Integer> {
-
-    enum Format { table, wide, json, yaml }
 
     @Parameters(index = "0", paramLabel = "ENV", description = "Environment, e.g. dev (environments/<ENV>.yaml).")
     String envName;
@@ -77,7 +75,7 @@ class Health implements Callable<Integer> {
 
     @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "table",
             description = "table, wide (adds what each check read), json or yaml (default: ${DEFAULT-VALUE}).")
-    Format format = Format.table;
+    Output.Format format = Output.Format.table;
 
     @Option(names = {"-w", "--watch"}, description = "Print the checks again whenever they change, until interrupted (Ctrl-C).")
     boolean watch;
@@ -219,7 +217,7 @@ class Health implements Callable<Integer> {
                 now = "error: " + e.getMessage() + "\n";
             }
             if (!now.equals(last)) {
-                if (last != null && (format == Format.table || format == Format.wide)) Cli.out().println();
+                if (last != null && format.isTable()) Cli.out().println();
                 Cli.out().print(now);
                 Cli.out().flush();
                 last = now;
