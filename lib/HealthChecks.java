@@ -1,6 +1,7 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
 //DEPS io.fabric8:kubernetes-client:7.4.0
 //SOURCES EnvConfig.java
+//SOURCES Output.java
 //SOURCES NamespaceLayout.java
 //SOURCES CacheObjects.java
 //SOURCES AtticTokens.java
@@ -369,9 +370,15 @@ final class HealthChecks {
         return s + " s";
     }
 
-    /** The first line of a body, at most 80 characters. */
+    /** A Status's message (what the API server's proxy answers itself), else the body's first line; at most 80 characters. */
     static String brief(String body) {
         String line = body == null ? "" : body.strip().lines().findFirst().orElse("");
+        try {
+            var status = Output.JSON.readTree(body == null ? "" : body);
+            if (status != null && "Status".equals(status.path("kind").asText()) && status.path("message").isTextual()) line = status.path("message").asText();
+        } catch (java.io.IOException | RuntimeException e) {
+            // not JSON: the first line as it is
+        }
         return line.length() > 80 ? line.substring(0, 77) + "..." : line;
     }
 

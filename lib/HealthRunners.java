@@ -138,7 +138,7 @@ final class HealthRunners {
         String contacted = runner.path("contacted_at").isNull() || runner.path("contacted_at").isMissingNode() ? "never" : runner.path("contacted_at").asText();
         String detail = "runner " + id + ": " + status + (online ? ", online" : ", offline") + (paused ? ", paused" : "") + ", contacted " + contacted;
         if (!online || !status.equals("online")) return HealthReport.fail("runners", check, detail, api);
-        if (paused) return HealthReport.warn("runners", check, detail + " (takes no jobs; 'gfw runners resume')", api);
+        if (paused) return HealthReport.warn("runners", check, detail + " (it takes no jobs until resumed)", api);
         return HealthReport.ok("runners", check, detail, api);
     }
 
