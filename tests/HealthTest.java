@@ -247,6 +247,31 @@ class HealthTest {
     }
 
     @Test
+    void aPendingReleaseAndAnAutoscalerAtItsMaximumWarnAForbiddenListIsUnknown() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            RunnerFixtures.setReleaseStatus(f.api, f.runnerNs, "gitlab-runner-docker", 1, "pending-upgrade");
+            f.platform.autoscalerStatus("nix", 5, 5); // dev.yaml: nix maxReplicas 5
+            f.api.mockServer().expect().get().withPath("/apis/policy/v1/namespaces/" + f.runnerNs + "/poddisruptionbudgets")
+                    .andReturn(403, new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(403).withReason("Forbidden")
+                            .withMessage("poddisruptionbudgets.policy is forbidden: User \"ci\" cannot list resource \"poddisruptionbudgets\"").build())
+                    .once();
+            var r = f.healthWithToken("-o", "json", "--only", "runners").run();
+            assertEquals(ExitCode.DEGRADED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("warn", status(rows, "runners/docker release"));
+            assertTrue(rows.get("runners/docker release").path("detail").asText().contains("revision 1, pending-upgrade"), r.out());
+            assertEquals("warn", status(rows, "runners/nix hpa"));
+            assertEquals("current 5, desired 5, max 5: at its maximum, jobs may queue", rows.get("runners/nix hpa").path("detail").asText());
+            for (String type : HealthFixtures.TYPES) {
+                JsonNode pdb = rows.get("runners/" + type + " pdb");
+                assertEquals("unknown", pdb.path("status").asText(), r.out());
+                assertTrue(pdb.path("detail").asText().startsWith("could not read it: forbidden (403)"), pdb.toString());
+            }
+            assertEquals("ok", status(rows, "runners/docker hpa"));
+        }
+    }
+
+    @Test
     void gitlabRowsAreUnknownWithTheReasonWhenGitLabCannotBeAsked() throws IOException {
         try (var f = new HealthFixtures().deploy()) {
             var noToken = f.health("-o", "json", "--only", "runners").run();
@@ -326,10 +351,11 @@ class HealthTest {
         try (var f = new HealthFixtures()) {
             // an API server that is not there: 69, nothing printed on stdout
             var kc = TestSupport.tempDir("health-kc").resolve("kubeconfig");
-            java.nio.file.Files.writeString(kc, java.nio.file.Files.readString(f.api.kubeconfig()).replaceAll("https://127.0.0.1:[0-9]+", "https://127.0.0.1:1"));
+            java.nio.file.Files.writeString(kc, "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n"
+                    + "contexts:\n- name: dev-cluster\n  context: {cluster: c, user: u}\ncurrent-context: dev-cluster\nusers:\n- name: u\n  user: {token: t}\n");
             java.nio.file.Files.setPosixFilePermissions(kc, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
             var down = TestSupport.script("health", "dev", "--env-dir", f.envDir.toString(), "--kubeconfig", kc.toString(),
-                    "--context", f.api.context(), "--request-timeout", "3s").run();
+                    "--request-timeout", "3s").run();
             assertEquals(ExitCode.UNAVAILABLE, down.exit(), down.toString());
             assertEquals("", down.out());
             assertTrue(down.err().contains("cannot reach the API server at https://127.0.0.1:1"), down.err());
