@@ -101,6 +101,7 @@ final class HealthState {
         return state;
     }
 
+    @SuppressWarnings("unchecked")
     private void start(KubernetesClient client, Set<String> components, Duration requestTimeout, Http.Client atticHttp, ExecutorService pool) {
         String attic = env.namespaces().attic().name();
         String runners = env.namespaces().runners().name();

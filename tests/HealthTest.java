@@ -95,6 +95,9 @@ class HealthTest {
             assertEquals(0, table.exit(), table.toString());
             assertTrue(table.out().lines().findFirst().orElse("").matches("COMPONENT +CHECK +STATUS +DETAIL"), table.out());
             assertEquals(rows.size() + 1, table.out().lines().count(), table.out());
+            var yaml = f.healthWithToken("-o", "yaml", "--only", "dashboard").run();
+            assertEquals(0, yaml.exit(), yaml.toString());
+            assertTrue(yaml.out().startsWith("environment: dev\nstatus: healthy\nexitCode: 0\n"), yaml.out());
             var wide = f.healthWithToken("-o", "wide", "--only", "cache").run();
             assertEquals(0, wide.exit(), wide.toString());
             assertTrue(wide.out().contains("GET /api/v1/namespaces/attic-cache-dev/services/attic:80/proxy/nix-cache-info"), wide.out());
