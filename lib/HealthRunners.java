@@ -136,7 +136,9 @@ final class HealthRunners {
         boolean paused = runner.path("paused").asBoolean(false);
         String status = runner.path("status").asText("?");
         String contacted = runner.path("contacted_at").isNull() || runner.path("contacted_at").isMissingNode() ? "never" : runner.path("contacted_at").asText();
-        String detail = "runner " + id + ": " + status + (online ? ", online" : ", offline") + (paused ? ", paused" : "") + ", contacted " + contacted;
+        // status says it (online, offline, stale, never_contacted); the online flag only where it disagrees
+        String detail = "runner " + id + ": " + status + (online == status.equals("online") ? "" : ", online: " + online) + (paused ? ", paused" : "")
+                + ", contacted " + contacted;
         if (!online || !status.equals("online")) return HealthReport.fail("runners", check, detail, api);
         if (paused) return HealthReport.warn("runners", check, detail + " (it takes no jobs until resumed)", api);
         return HealthReport.ok("runners", check, detail, api);

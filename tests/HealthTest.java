@@ -62,7 +62,7 @@ class HealthTest {
                     "dashboard/GET /api/health")) {
                 assertEquals("ok", status(rows, key), key + " in " + r.out());
             }
-            assertTrue(rows.get("runners/docker gitlab").path("detail").asText().matches("runner [0-9]+: online, online, contacted .*"),
+            assertTrue(rows.get("runners/docker gitlab").path("detail").asText().matches("runner [0-9]+: online, contacted 2026-12-01T10:00:00.000Z"),
                     rows.get("runners/docker gitlab").toString());
             assertTrue(rows.get("runners/docker release").path("detail").asText().contains("revision 1, deployed"), r.out());
             assertTrue(r.err().contains("dev: healthy ("), r.err());
@@ -285,6 +285,16 @@ class HealthTest {
                 assertTrue(row.path("detail").asText().contains("no GitLab token (set GITLAB_TOKEN or --gitlab-token-file)"), row.toString());
             }
             assertTrue(f.gitlab.requests.stream().noneMatch(q -> q.path().startsWith("/api/v4/runners/")), "GitLab not asked without a token");
+
+            // what GitLab says decides the row: a stale runner fails, found by the id on its Secret
+            f.gitlab.runnerStatus.put(f.gitlab.ids.get(0), "stale");
+            var stale = f.healthWithToken("-o", "json", "--only", "runners").run();
+            assertEquals(ExitCode.CHECK_FAILED, stale.exit(), stale.toString());
+            JsonNode staleRow = rows(stale).get("runners/docker gitlab");
+            assertEquals("fail", staleRow.path("status").asText(), stale.out());
+            assertEquals("runner " + f.gitlab.ids.get(0) + ": stale, contacted 2026-12-01T10:00:00.000Z", staleRow.path("detail").asText());
+            assertTrue(f.gitlab.requests.stream().anyMatch(q -> q.line().equals("GET /api/v4/runners/" + f.gitlab.ids.get(0))
+                    && GitLabStandIn.ACCESS_TOKEN.equals(q.privateToken())), "looked up by id with the token: " + f.gitlab.requests);
 
             // the id missing from a token Secret: unknown, and that runner is not looked up by anything else
             f.client().secrets().inNamespace(f.runnerNs).withName("gitlab-runner-nix-token")
