@@ -40,9 +40,19 @@ final class HealthRunners {
         HealthState.Read<HorizontalPodAutoscaler> hpas = s.hpas(ns);
         HealthState.Read<PodDisruptionBudget> pdbs = s.pdbs(ns);
         List<RunnerValues.Release> releases = RunnerValues.select(env, List.of());
-        // GitLab answers in parallel: one GET per runner.
+        // GitLab answers in parallel: one GET per runner, all at once (the common pool has one thread on 2 cores).
         var fromGitLab = new ArrayList<CompletableFuture<HealthReport.Row>>();
-        for (RunnerValues.Release r : releases) fromGitLab.add(CompletableFuture.supplyAsync(() -> gitlab(r, secrets, gitlab)));
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(Math.max(1, Math.min(8, releases.size())), r -> {
+            Thread t = new Thread(r, "health-gitlab");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            for (RunnerValues.Release r : releases) fromGitLab.add(CompletableFuture.supplyAsync(() -> gitlab(r, secrets, gitlab), pool));
+            for (var f : fromGitLab) f.join();
+        } finally {
+            pool.shutdown();
+        }
         for (int i = 0; i < releases.size(); i++) {
             RunnerValues.Release r = releases.get(i);
             rows.add(release(r, secrets));
