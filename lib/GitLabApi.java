@@ -64,6 +64,11 @@ final class GitLabApi {
         return group.path("id").asLong();
     }
 
+    /** {@code GET /api/v4/runners/:id}: what GitLab knows of a runner (online, paused, status, contacted_at, ...). */
+    JsonNode runnerDetails(long runnerId) {
+        return call("GET", "/api/v4/runners/" + runnerId, null, "read runner " + runnerId);
+    }
+
     /** {@code POST /api/v4/user/runners}: a group runner with these tags; returns its id and token. */
     CreatedRunner createGroupRunner(long groupId, List<String> tags, String description) {
         var body = new LinkedHashMap<String, Object>();

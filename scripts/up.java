@@ -14,6 +14,7 @@
 //SOURCES cnpg-connstr.java
 //SOURCES deploy-runners.java
 //SOURCES deploy-dashboard.java
+//SOURCES health.java
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
@@ -38,7 +39,7 @@ import picocli.CommandLine.Parameters;
 /**
  * Brings an environment up from its file in one process, in order: provision-namespaces, deploy-cache,
  * DATABASE_URL into the Attic secret (cnpg-connstr --write-secret), deploy-runners, deploy-dashboard,
- * then the status of the runner releases. First it prints the plan: each step and what it would change
+ * then {@code health --wait} until every check is ok. First it prints the plan: each step and what it would change
  * (each step's own --diff; deploy-runners' server dry run). {@code --dry-run=client|server} stops after
  * the plan. It stops at the first failing step with that step's exit code, saying what was done and that
  * a re-run resumes safely (every step skips what is already there). {@code --diff} compares the whole
@@ -51,21 +52,21 @@ import picocli.CommandLine.Parameters;
  * </pre>
  */
 @Command(name = "up", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
-        description = {"Bring an environment up from its file: namespaces, cache, database URL, runners, dashboard, status.",
+        description = {"Bring an environment up from its file: namespaces, cache, database URL, runners, dashboard, health.",
                 "Prints the plan first; a re-run on an unchanged cluster sends no write; --diff is the drift check",
                 "(exit 82 when something drifted). A failing step stops the run with its own exit code.",
                 "Example: up dev --dry-run=server", ""})
 class Up implements Callable<Integer> {
 
     /** The steps, in order; --only and --skip name them. */
-    static final List<String> STEPS = List.of("namespaces", "cache", "database-url", "runners", "dashboard", "status");
+    static final List<String> STEPS = List.of("namespaces", "cache", "database-url", "runners", "dashboard", "health");
 
     @Parameters(index = "0", paramLabel = "ENV", description = "Environment: a name in the environments directory (e.g. dev) or a .yaml file.")
     String envName;
 
     @Mixin Cli.WithDiff change;
 
-    @Option(names = "--only", paramLabel = "STEP", split = ",", description = "Run only these steps: namespaces, cache, database-url, runners, dashboard, status.")
+    @Option(names = "--only", paramLabel = "STEP", split = ",", description = "Run only these steps: namespaces, cache, database-url, runners, dashboard, health.")
     List<String> only;
 
     @Option(names = "--skip", paramLabel = "STEP", split = ",", description = "Skip these steps.")
@@ -116,7 +117,7 @@ class Up implements Callable<Integer> {
         var drift = new ArrayList<String>();
         boolean changedBefore = false;
         for (Step s : steps) {
-            if (s.name().equals("status")) {
+            if (s.name().equals("health")) {
                 if (!change.diff()) Cli.out().println("[" + s.name() + "] " + s.does() + " (reads only)");
                 continue;
             }
@@ -199,13 +200,16 @@ class Up implements Callable<Integer> {
         if (gitlabTokenFile != null) runners.addAll(List.of("--gitlab-token-file", gitlabTokenFile));
         var dashboard = new ArrayList<String>(List.of("--timeout", timeout));
         if (gitlabTokenFile != null) dashboard.addAll(List.of("--gitlab-token-file", gitlabTokenFile));
+        var health = new ArrayList<String>(List.of("--wait", timeout));
+        if (gitlabUrl != null) health.addAll(List.of("--gitlab-url", gitlabUrl));
+        if (gitlabTokenFile != null) health.addAll(List.of("--gitlab-token-file", gitlabTokenFile));
         return List.of(
                 new Step("namespaces", ProvisionNamespaces::new, List.of(), "provision-namespaces: namespaces, quotas, limits, network policies, RBAC"),
                 new Step("cache", DeployCache::new, cache, "deploy-cache: CNPG database, Attic server, its cache"),
                 new Step("database-url", CnpgConnstr::new, List.of("--write-secret"), "cnpg-connstr --write-secret: DATABASE_URL into Secret " + env.attic().secret()),
                 new Step("runners", DeployRunners::new, runners, "deploy-runners: the runner releases, tokens, HPAs, PDBs"),
                 new Step("dashboard", DeployDashboard::new, dashboard, "deploy-dashboard: the runner dashboard"),
-                new Step("status", DeployRunners::new, List.of("--status"), "deploy-runners --status: releases, pods ready, restarts, HPAs"));
+                new Step("health", Health::new, health, "health --wait: until every check is ok (namespaces, database, cache, runners, dashboard)"));
     }
 
     /** ENV, the step's own flags, and the shared ones (cluster, environment directory, -y, --force-conflicts). */
@@ -222,7 +226,7 @@ class Up implements Callable<Integer> {
             if (c.proxy != null) a.addAll(List.of("--proxy", c.proxy));
             a.addAll(List.of("--request-timeout", c.requestTimeout));
         }
-        if (!s.args().contains("--status")) {
+        if (!s.name().equals("health")) { // read-only: takes neither
             if (change.yes) a.add("--yes");
             if (change.forceConflicts) a.add("--force-conflicts");
         }

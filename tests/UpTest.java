@@ -110,7 +110,7 @@ class UpTest {
     @Test
     @Order(1)
     void bringsAnEmptyClusterUpThenAReRunSendsNoWrite() {
-        var r = up(env);
+        var r = up(env, "--skip", "health");
         assertEquals(0, r.exit(), r.toString());
         // The plan came first, every step in order, each to create from nothing.
         int plan = r.out().indexOf("[namespaces] provision-namespaces");
@@ -118,10 +118,10 @@ class UpTest {
         assertTrue(plan >= 0 && dashboardPlan > plan, r.out());
         assertTrue(r.out().contains("+ namespace/attic-cache-" + env), r.out());
         assertTrue(r.out().indexOf("namespace/attic-cache-" + env + " created") > dashboardPlan, "applied after the plan: " + r.out());
-        for (String step : List.of("namespaces", "cache", "database-url", "runners", "dashboard", "status")) {
+        for (String step : List.of("namespaces", "cache", "database-url", "runners", "dashboard")) {
             assertTrue(r.err().contains("== " + step + ": "), step + ": " + r.err());
         }
-        assertTrue(r.err().contains(env + ": up (namespaces, cache, database-url, runners, dashboard, status)"), r.err());
+        assertTrue(r.err().contains(env + ": up (namespaces, cache, database-url, runners, dashboard)"), r.err());
 
         // What each step leaves: the database and Attic, the URL secret, the runner release, the dashboard.
         String attic = "attic-cache-" + env;
@@ -130,11 +130,19 @@ class UpTest {
         assertTrue(runner.getAvailableReplicas() != null && runner.getAvailableReplicas() > 0 && runner.getAvailableReplicas().equals(runner.getReplicas()), runner.toString());
         assertEquals(1, kube.apps().deployments().inNamespace("runner-dashboard-" + env).withName("runner-dashboard").get().getStatus().getAvailableReplicas());
         assertTrue(r.out().contains("cache/main created"), r.out());
-        // The status step read the release back: deployed, its pod ready.
-        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("gitlab-runner-docker") && l.contains("deployed") && l.matches(".* (\\d+)/\\1 .*")), r.out());
+        // The last step is health --wait. The stand-ins do not make every check ok (no CNPG operator Deployment,
+        // instance pod or certificate status, no service-proxy backends, no HPA status), so health says what is
+        // missing and up stops there with health's exit code: what the steps deployed is ok in it.
+        var health = up(env, "--only", "health", "--timeout", "3s");
+        assertEquals(ExitCode.CHECK_FAILED, health.exit(), health.toString());
+        assertTrue(health.err().contains("up: step health failed (exit 80)"), health.err());
+        assertTrue(health.out().lines().anyMatch(l -> l.startsWith("runners") && l.contains("docker release") && l.contains(" ok ")), health.out());
+        assertTrue(health.out().lines().anyMatch(l -> l.startsWith("dashboard") && l.contains("deployment runner-dashboard") && l.contains(" ok ")), health.out());
+        assertTrue(health.out().lines().anyMatch(l -> l.startsWith("database") && l.contains("operator") && l.contains(" fail ")), health.out());
+
 
         // A second up on the unchanged cluster: the plan says up to date for every step, and no write is sent.
-        var again = quiet(() -> up(env));
+        var again = quiet(() -> up(env, "--skip", "health"));
         assertEquals(0, again.exit(), again.toString());
         assertEquals(0, api.mutatingRequests(), api.requests().stream().filter(TestApiServer.Request::isMutating).toList().toString());
         for (String step : List.of("namespaces", "cache", "database-url", "runners", "dashboard")) {

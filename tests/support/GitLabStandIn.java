@@ -11,7 +11,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Stands in for GitLab's REST API (no GitLab can run here): records every request, checks the PRIVATE-TOKEN header
  * (401 without {@link #ACCESS_TOKEN}), answers the group look-up of {@code gloriousflywheel}, runner creation
- * ({@code POST /api/v4/user/runners}, JSON only) and deletion; the status codes are settable to provoke failures.
+ * ({@code POST /api/v4/user/runners}, JSON only), the runner look-up ({@code GET /api/v4/runners/:id} of the runners it
+ * created: status and paused as {@link #runnerStatus} and {@link #paused} say) and deletion; the status codes are
+ * settable to provoke failures.
  */
 final class GitLabStandIn implements AutoCloseable {
     private static final AtomicLong NEXT_ID = new AtomicLong(9000);
@@ -29,6 +31,9 @@ final class GitLabStandIn implements AutoCloseable {
     volatile int groupStatus = 200;
     volatile int createStatus = 201;
     volatile int deleteStatus = 204;
+    /** What GET /api/v4/runners/:id answers for the runners created here: status (online, offline, stale, never_contacted) and paused. */
+    final java.util.Map<Long, String> runnerStatus = new java.util.concurrent.ConcurrentHashMap<>();
+    final java.util.Set<Long> paused = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final HttpServer server;
 
     GitLabStandIn() {
@@ -65,6 +70,12 @@ final class GitLabStandIn implements AutoCloseable {
                 } else {
                     answer = "{\"message\":\"Service Unavailable\"}";
                 }
+            } else if (req.method().equals("GET") && path.matches("/api/v4/runners/[0-9]+") && ids.contains(Long.parseLong(path.substring(16)))) {
+                long id = Long.parseLong(path.substring(16));
+                String st = runnerStatus.getOrDefault(id, "online");
+                status = 200;
+                answer = "{\"id\":" + id + ",\"description\":\"gfw runner\",\"paused\":" + paused.contains(id) + ",\"online\":" + st.equals("online")
+                        + ",\"status\":\"" + st + "\",\"contacted_at\":" + (st.equals("never_contacted") ? "null" : "\"2026-12-01T10:00:00.000Z\"") + "}";
             } else if (req.method().equals("DELETE") && path.startsWith("/api/v4/runners/")) {
                 status = deleteStatus;
                 answer = status == 204 ? "" : "{\"message\":\"500 Internal Server Error\"}";
