@@ -20,9 +20,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 
 /**
- * up against an empty test API server with the CNPG operator and Attic stand-ins (real PostgreSQL behind
- * the operator), the GitLab stand-in, real Helm with the fixture runner chart, and rollouts in the runner
- * and dashboard namespaces: one environment brought up, re-run, compared; another stopped in its middle step.
+ * up against an empty test API server with the controllers' stand-ins acting as a cluster's would — the CNPG
+ * operator (its own Deployment, the database's instance pods and status, the Attic pod; real PostgreSQL behind it),
+ * the HPA controller, rollouts in the runner and dashboard namespaces, service-proxy backends and a port-forward for
+ * Attic and the dashboard once their pods are ready — the Attic and GitLab stand-ins and real Helm with the fixture
+ * runner chart: one environment brought up to healthy, re-run, compared; another stopped in its middle step.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class UpTest {
@@ -32,6 +34,9 @@ class UpTest {
     static CnpgOperatorStandIn operator;
     static AtticStandIn attic;
     static GitLabStandIn gitlab;
+    static HpaControllerStandIn autoscaler;
+    /** The dashboard's GET /api/health, behind its Service. */
+    static HttpStandIn dashboard;
     static String env;
     static Path envDir;
     static final List<String> NAMESPACES = new ArrayList<>();
@@ -50,25 +55,38 @@ class UpTest {
             return key == null ? "" : DeployCacheTest.decode(key, "hs256-secret-base64");
         });
         gitlab = new GitLabStandIn();
+        autoscaler = new HpaControllerStandIn(kube);
+        dashboard = new HttpStandIn().answer("/api/health", 200, "application/json", "{\"status\":\"ok\"}");
         watch(env);
     }
 
-    /** The namespaces of environment {@code name}: the operator stand-in and rollouts on, before up creates them. */
+    /**
+     * The namespaces of environment {@code name}, before up creates them: the CNPG operator installed in its own
+     * namespace and watching Attic's, the HPA controller, rollouts; the Attic and dashboard stand-ins behind their
+     * Services (the proxy answers only once a ready pod backs them) and Attic's pod's port-forward.
+     */
     static void watch(String name) {
-        for (String ns : List.of("attic-cache-" + name, "gitlab-runners-" + name, "runner-dashboard-" + name)) NAMESPACES.add(ns);
-        operator.watch("attic-cache-" + name);
+        String atticNs = "attic-cache-" + name;
+        for (String ns : List.of(atticNs, "gitlab-runners-" + name, "runner-dashboard-" + name, "cnpg-system-" + name)) NAMESPACES.add(ns);
+        operator.installOperator("cnpg-system-" + name);
+        operator.watch(atticNs);
+        autoscaler.watch("gitlab-runners-" + name);
         api.rollouts("gitlab-runners-" + name, TestApiRollouts.Readiness.ready());
         api.rollouts("runner-dashboard-" + name, TestApiRollouts.Readiness.ready());
+        api.serviceBackend(atticNs, "attic", java.net.URI.create("http://127.0.0.1:" + attic.port()));
+        api.serviceBackend("runner-dashboard-" + name, "runner-dashboard", dashboard.uri());
+        PortForwardStandIn.install(api, atticNs, "attic-0", 8080, "127.0.0.1", attic.port()); // the pod the operator stand-in keeps for Attic
     }
 
-    /** dev.yaml as environment {@code name}, namespaces of its own, one runner type (docker) to keep Helm's share short. */
+    /** dev.yaml as environment {@code name}, namespaces of its own (the operator's too), one runner type (docker) to keep Helm's share short. */
     static void writeEnv(String name) throws Exception {
         String dev = Files.readString(TestSupport.repo().resolve("environments/dev.yaml"));
         String text = dev.replace("environment: dev\n", "environment: " + name + "\n")
                 .replace("    name: gitlab-runners\n", "    name: gitlab-runners-{environment}\n")
-                .replace("    name: runner-dashboard\n", "    name: runner-dashboard-{environment}\n");
+                .replace("    name: runner-dashboard\n", "    name: runner-dashboard-{environment}\n")
+                .replace("  operatorNamespace: cnpg-system\n", "  operatorNamespace: cnpg-system-{environment}\n");
         int dind = text.indexOf("  - type: dind\n");
-        assertTrue(dind > 0 && text.contains("gitlab-runners-{environment}"), "dev.yaml changed shape");
+        assertTrue(dind > 0 && text.contains("gitlab-runners-{environment}") && text.contains("cnpg-system-{environment}"), "dev.yaml changed shape");
         Files.writeString(envDir.resolve(name + ".yaml"), text.substring(0, dind));
     }
 
@@ -77,6 +95,8 @@ class UpTest {
         if (operator != null) operator.close();
         if (attic != null) attic.close();
         if (gitlab != null) gitlab.close();
+        if (autoscaler != null) autoscaler.close();
+        if (dashboard != null) dashboard.close();
         if (api == null || !api.isMock()) return;
         for (String ns : NAMESPACES) {
             api.stopRollouts(ns);
@@ -93,9 +113,10 @@ class UpTest {
         return TestSupport.inProcess(new Up(), args.toArray(String[]::new));
     }
 
-    /** Runs {@code run} with the request log reset and the operator stand-in paused (its polls and status writes would be in the log). */
+    /** Runs {@code run} with the request log reset and the controllers' stand-ins paused (their polls and status writes would be in the log). */
     static TestSupport.Result quiet(java.util.function.Supplier<TestSupport.Result> run) {
         operator.paused = true;
+        autoscaler.paused = true;
         try {
             Thread.sleep(300);
             api.resetRequests();
@@ -104,24 +125,25 @@ class UpTest {
             throw new IllegalStateException(e);
         } finally {
             operator.paused = false;
+            autoscaler.paused = false;
         }
     }
 
     @Test
     @Order(1)
-    void bringsAnEmptyClusterUpThenAReRunSendsNoWrite() {
-        var r = up(env, "--skip", "health");
+    void bringsAnEmptyClusterUpToHealthyThenAReRunSendsNoWrite() {
+        var r = up(env);
         assertEquals(0, r.exit(), r.toString());
         // The plan came first, every step in order, each to create from nothing.
         int plan = r.out().indexOf("[namespaces] provision-namespaces");
         int dashboardPlan = r.out().indexOf("[dashboard] deploy-dashboard");
-        assertTrue(plan >= 0 && dashboardPlan > plan, r.out());
+        assertTrue(plan >= 0 && dashboardPlan > plan && r.out().indexOf("[health] health --wait") > dashboardPlan, r.out());
         assertTrue(r.out().contains("+ namespace/attic-cache-" + env), r.out());
         assertTrue(r.out().indexOf("namespace/attic-cache-" + env + " created") > dashboardPlan, "applied after the plan: " + r.out());
-        for (String step : List.of("namespaces", "cache", "database-url", "runners", "dashboard")) {
+        for (String step : Up.STEPS) {
             assertTrue(r.err().contains("== " + step + ": "), step + ": " + r.err());
         }
-        assertTrue(r.err().contains(env + ": up (namespaces, cache, database-url, runners, dashboard)"), r.err());
+        assertTrue(r.err().contains(env + ": up (namespaces, cache, database-url, runners, dashboard, health)"), r.err());
 
         // What each step leaves: the database and Attic, the URL secret, the runner release, the dashboard.
         String attic = "attic-cache-" + env;
@@ -130,24 +152,45 @@ class UpTest {
         assertTrue(runner.getAvailableReplicas() != null && runner.getAvailableReplicas() > 0 && runner.getAvailableReplicas().equals(runner.getReplicas()), runner.toString());
         assertEquals(1, kube.apps().deployments().inNamespace("runner-dashboard-" + env).withName("runner-dashboard").get().getStatus().getAvailableReplicas());
         assertTrue(r.out().contains("cache/main created"), r.out());
-        // The last step is health --wait. The stand-ins do not make every check ok (no CNPG operator Deployment,
-        // instance pod or certificate status, no service-proxy backends, no HPA status), so health says what is
-        // missing and up stops there with health's exit code: what the steps deployed is ok in it.
-        var health = up(env, "--only", "health", "--timeout", "3s");
-        assertEquals(ExitCode.CHECK_FAILED, health.exit(), health.toString());
-        assertTrue(health.err().contains("up: step health failed (exit 80)"), health.err());
-        assertTrue(health.out().lines().anyMatch(l -> l.startsWith("runners") && l.contains("docker release") && l.contains(" ok ")), health.out());
-        assertTrue(health.out().lines().anyMatch(l -> l.startsWith("dashboard") && l.contains("deployment runner-dashboard") && l.contains(" ok ")), health.out());
-        assertTrue(health.out().lines().anyMatch(l -> l.startsWith("database") && l.contains("operator") && l.contains(" fail ")), health.out());
 
+        // The last step, health --wait, ended with every check ok: each row of its table, by component and check.
+        List<List<String>> rows = healthRows(r.out());
+        var expected = new ArrayList<String>();
+        for (String ns : List.of(attic, "gitlab-runners-" + env, "runner-dashboard-" + env)) expected.add("namespaces/" + ns);
+        expected.addAll(List.of("database/cluster attic-pg", "database/instances", "database/primary", "database/pods", "database/server certificate",
+                "database/operator", "cache/deployment attic", "cache/GET /nix-cache-info", "cache/cache main", "runners/docker release", "runners/docker pods",
+                "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "dashboard/deployment runner-dashboard", "dashboard/GET /api/health"));
+        assertEquals(expected, rows.stream().map(row -> row.get(0) + "/" + row.get(1)).toList(), r.out());
+        for (var row : rows) assertEquals("ok", row.get(2), row + "\n" + r.out());
+        assertEquals(List.of("primary", "attic-pg-1 (ready)"), rows.get(5).subList(1, 4).stream().filter(c -> !c.equals("ok")).toList(), rows.get(5).toString());
+        assertTrue(rows.get(14).get(3).endsWith("max 8"), rows.get(14).toString());
+        assertTrue(rows.get(16).get(3).matches("runner [0-9]+: online, contacted .*"), rows.get(16).toString());
+        assertTrue(dashboard.requests.contains("GET /api/health"), dashboard.requests.toString());
 
         // A second up on the unchanged cluster: the plan says up to date for every step, and no write is sent.
-        var again = quiet(() -> up(env, "--skip", "health"));
+        var again = quiet(() -> up(env));
         assertEquals(0, again.exit(), again.toString());
         assertEquals(0, api.mutatingRequests(), api.requests().stream().filter(TestApiServer.Request::isMutating).toList().toString());
+        assertTrue(again.err().contains(env + ": up (namespaces, cache, database-url, runners, dashboard, health)"), again.err());
         for (String step : List.of("namespaces", "cache", "database-url", "runners", "dashboard")) {
             assertTrue(again.out().lines().anyMatch(l -> l.startsWith("[" + step + "]") && l.endsWith(": up to date")), step + ": " + again.out());
         }
+    }
+
+    /** The rows of health's table in {@code out} (the lines after its header COMPONENT CHECK STATUS DETAIL), split at the header's columns. */
+    static List<List<String>> healthRows(String out) {
+        List<String> lines = out.lines().toList();
+        int header = -1;
+        for (int i = 0; i < lines.size(); i++) if (lines.get(i).matches("COMPONENT +CHECK +STATUS +DETAIL")) header = i;
+        assertTrue(header >= 0, "no health table: " + out);
+        String h = lines.get(header);
+        int[] at = {0, h.indexOf("CHECK"), h.indexOf("STATUS"), h.indexOf("DETAIL")};
+        var rows = new ArrayList<List<String>>();
+        for (String l : lines.subList(header + 1, lines.size())) {
+            if (l.isBlank() || l.length() <= at[3]) break;
+            rows.add(List.of(l.substring(0, at[1]).strip(), l.substring(at[1], at[2]).strip(), l.substring(at[2], at[3]).strip(), l.substring(at[3]).strip()));
+        }
+        return rows;
     }
 
     @Test

@@ -1,3 +1,6 @@
+// What this file needs (bench/up.java sources it):
+//SOURCES CnpgStatus.java
+
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -18,10 +21,14 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * against the test API server (which runs no controllers): when a {@code Cluster} appears it makes the
  * bootstrap owner a login role with the bootstrap secret's password in the suite's real PostgreSQL
  * ({@link TestPostgres}), writes {@code <cluster>-app} as CNPG does (username, password, dbname, host,
- * port, uri, jdbc-uri, pgpass) and sets the Cluster's status through the status subresource. For
- * Deployments it writes a status as a rolled-out controller would, records each new pod template it
- * sees, and keeps one ready Pod {@code attic-0} for the Attic server (so a port-forward has a target).
- * Polls every 100 ms on its own daemon thread; {@link #close} stops it.
+ * port, uri, jdbc-uri, pgpass), keeps the instance pods {@code <cluster>-1..N} ready and labelled as CNPG labels
+ * them ({@code cnpg.io/cluster}, {@code cnpg.io/instanceName}, {@code cnpg.io/instanceRole}, {@code cnpg.io/podRole})
+ * and sets the Cluster's status through the status subresource ({@link CnpgStatus#healthy}: phase, ready instances,
+ * currentPrimary, certificates with their expiry, condition Ready). For Deployments it writes a status as a
+ * rolled-out controller would, records each new pod template it sees, and keeps one ready Pod {@code attic-0} for
+ * the Attic server (so a port-forward and the service proxy have a target). {@link #installOperator} puts the
+ * operator's own Deployment in its namespace, as its Helm chart does. Polls every 100 ms on its own daemon thread;
+ * {@link #close} stops it.
  */
 final class CnpgOperatorStandIn implements AutoCloseable {
 
@@ -55,6 +62,26 @@ final class CnpgOperatorStandIn implements AutoCloseable {
     void watch(String namespace) {
         namespaces.add(namespace);
     }
+
+    /** The label health finds the operator by, as the cloudnative-pg chart sets it. */
+    static final String OPERATOR_LABEL = "app.kubernetes.io/name";
+    static final String OPERATOR_DEPLOYMENT = "cnpg-cloudnative-pg";
+
+    /** The operator as its chart installs it: namespace {@code ns} and Deployment cnpg-cloudnative-pg, kept rolled out. */
+    void installOperator(String ns) {
+        if (kube.namespaces().withName(ns).get() == null) {
+            kube.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+        }
+        if (kube.apps().deployments().inNamespace(ns).withName(OPERATOR_DEPLOYMENT).get() == null) {
+            Map<String, String> labels = Map.of(OPERATOR_LABEL, "cloudnative-pg", "app.kubernetes.io/instance", "cnpg");
+            kube.resource(new io.fabric8.kubernetes.api.model.apps.DeploymentBuilder().withNewMetadata().withName(OPERATOR_DEPLOYMENT).withNamespace(ns)
+                    .withLabels(labels).endMetadata().withNewSpec().withReplicas(1).withNewSelector().withMatchLabels(labels).endSelector()
+                    .withNewTemplate().withNewMetadata().withLabels(labels).endMetadata().withNewSpec().addNewContainer().withName("manager")
+                    .withImage("ghcr.io/cloudnative-pg/cloudnative-pg:1.25.1").endContainer().endSpec().endTemplate().endSpec().build()).create();
+        }
+        watch(ns);
+    }
+
 
     private void loop() {
         while (!stop) {
@@ -128,10 +155,14 @@ final class CnpgOperatorStandIn implements AutoCloseable {
             }
             Map<String, Object> status = map(c.getAdditionalProperties().get("status"));
             int instances = ((Number) spec.getOrDefault("instances", 1)).intValue();
-            if (!"Cluster in healthy state".equals(status.get("phase")) || !Integer.valueOf(instances).equals(status.get("readyInstances"))) {
+            for (int n = 1; n <= instances; n++) {
+                if (kube.pods().inNamespace(ns).withName(name + "-" + n).get() == null) kube.resource(CnpgStatus.instancePod(ns, name, n)).create();
+            }
+            if (!"Cluster in healthy state".equals(status.get("phase")) || !Integer.valueOf(instances).equals(status.get("readyInstances"))
+                    || !status.containsKey("certificates")) {
                 GenericKubernetesResource fresh = kube.genericKubernetesResources(API, "Cluster").inNamespace(ns).withName(name).get();
-                fresh.getAdditionalProperties().put("status", Map.of("phase", "Cluster in healthy state", "instances", instances,
-                        "readyInstances", instances, "currentPrimary", name + "-1"));
+                // CloudNativePG's certificates are good for 90 days
+                fresh.getAdditionalProperties().put("status", CnpgStatus.healthy(name, instances, java.time.Instant.now().plus(java.time.Duration.ofDays(90))));
                 kube.genericKubernetesResources(API, "Cluster").inNamespace(ns).resource(fresh).updateStatus();
             }
         }
@@ -155,7 +186,8 @@ final class CnpgOperatorStandIn implements AutoCloseable {
                 kube.resource(new PodBuilder().withNewMetadata().withName("attic-0").withNamespace(ns)
                         .withLabels(d.getSpec().getSelector().getMatchLabels()).endMetadata()
                         .withSpec(d.getSpec().getTemplate().getSpec())
-                        .withNewStatus().withPhase("Running").addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus()
+                        .withNewStatus().withPhase("Running").addNewCondition().withType("Ready").withStatus("True").endCondition()
+                        .addNewContainerStatus().withName("attic").withReady(true).withRestartCount(0).endContainerStatus().endStatus()
                         .build()).create();
             }
         }

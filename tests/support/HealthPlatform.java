@@ -3,6 +3,7 @@
 //SOURCES PortForwardStandIn.java
 //SOURCES AtticStandIn.java
 //SOURCES HttpStandIn.java
+//SOURCES CnpgStatus.java
 //SOURCES ../../lib/EnvConfig.java
 //SOURCES ../../lib/CacheObjects.java
 //SOURCES ../../lib/AtticTokens.java
@@ -12,7 +13,6 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
@@ -87,12 +87,7 @@ final class HealthPlatform implements AutoCloseable {
                 .addToAdditionalProperties("spec", spec).build();
         client().genericKubernetesResources(CNPG_API, "Cluster").inNamespace(env.namespaces().attic().name()).resource(cluster).create();
         clusterStatus(status);
-        client().resource(new PodBuilder().withNewMetadata().withName(env.cnpg().cluster() + "-1").withNamespace(env.namespaces().attic().name())
-                .addToLabels("cnpg.io/cluster", env.cnpg().cluster()).addToLabels("cnpg.io/instanceRole", "primary").endMetadata()
-                .withNewSpec().addNewContainer().withName("postgres").withImage("ghcr.io/cloudnative-pg/postgresql:17").endContainer().endSpec()
-                .withNewStatus().withPhase("Running").addNewCondition().withType("Ready").withStatus("True").endCondition()
-                .addNewContainerStatus().withName("postgres").withReady(true).withRestartCount(0).endContainerStatus().endStatus()
-                .build()).create();
+        client().resource(CnpgStatus.instancePod(env.namespaces().attic().name(), env.cnpg().cluster(), 1)).create();
     }
 
     /** Writes the Cluster's status through the status subresource, as the operator does. */
@@ -109,18 +104,7 @@ final class HealthPlatform implements AutoCloseable {
     }
 
     Map<String, Object> clusterStatus(String phase, int readyInstances, Instant certificateExpiry) {
-        String name = env.cnpg().cluster();
-        var status = new LinkedHashMap<String, Object>();
-        status.put("phase", phase);
-        status.put("instances", env.cnpg().instances());
-        status.put("readyInstances", readyInstances);
-        status.put("currentPrimary", name + "-1");
-        // CloudNativePG writes Go's time.Time.String() here
-        String expiry = java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss Z 'UTC'").withZone(java.time.ZoneOffset.UTC).format(certificateExpiry);
-        status.put("certificates", Map.of("serverTLSSecret", name + "-server", "serverCASecret", name + "-ca",
-                "expirations", Map.of(name + "-server", expiry, name + "-ca", expiry)));
-        status.put("conditions", List.of(Map.of("type", "Ready", "status", "True", "reason", "ClusterIsReady")));
-        return status;
+        return CnpgStatus.status(env.cnpg().cluster(), phase, env.cnpg().instances(), readyInstances, certificateExpiry);
     }
 
     /** What the HPA controller writes for a runner's HPA. */

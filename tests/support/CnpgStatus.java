@@ -1,0 +1,50 @@
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What CloudNativePG writes for a Cluster, shared by the operator stand-in ({@link CnpgOperatorStandIn}) and the
+ * health fixtures ({@link HealthPlatform}): the Cluster's status and its instance pods.
+ */
+final class CnpgStatus {
+
+    /**
+     * What the operator reports for a healthy cluster of {@code instances}: primary {@code <cluster>-1}, server and CA
+     * certificates good until {@code certificateExpiry} (written as Go's time.Time.String(), as CloudNativePG does).
+     */
+    static Map<String, Object> healthy(String cluster, int instances, Instant certificateExpiry) {
+        return status(cluster, "Cluster in healthy state", instances, instances, certificateExpiry);
+    }
+
+    static Map<String, Object> status(String cluster, String phase, int instances, int readyInstances, Instant certificateExpiry) {
+        var status = new LinkedHashMap<String, Object>();
+        status.put("phase", phase);
+        status.put("instances", instances);
+        status.put("readyInstances", readyInstances);
+        status.put("currentPrimary", cluster + "-1");
+        String expiry = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss Z 'UTC'").withZone(ZoneOffset.UTC).format(certificateExpiry);
+        status.put("certificates", Map.of("serverTLSSecret", cluster + "-server", "serverCASecret", cluster + "-ca",
+                "expirations", Map.of(cluster + "-server", expiry, cluster + "-ca", expiry)));
+        status.put("conditions", List.of(Map.of("type", "Ready", "status", "True", "reason", "ClusterIsReady")));
+        return status;
+    }
+
+    /** Instance pod {@code <cluster>-<n>} as CNPG creates and labels it; ready, no restarts. */
+    static Pod instancePod(String ns, String cluster, int n) {
+        String role = n == 1 ? "primary" : "replica";
+        return new PodBuilder().withNewMetadata().withName(cluster + "-" + n).withNamespace(ns)
+                .addToLabels("cnpg.io/cluster", cluster).addToLabels("cnpg.io/instanceName", cluster + "-" + n)
+                .addToLabels("cnpg.io/instanceRole", role).addToLabels("role", role).addToLabels("cnpg.io/podRole", "instance").endMetadata()
+                .withNewSpec().addNewContainer().withName("postgres").withImage("ghcr.io/cloudnative-pg/postgresql:17").endContainer().endSpec()
+                .withNewStatus().withPhase("Running").addNewCondition().withType("Ready").withStatus("True").endCondition()
+                .addNewContainerStatus().withName("postgres").withReady(true).withRestartCount(0).endContainerStatus().endStatus()
+                .build();
+    }
+
+    private CnpgStatus() {}
+}
