@@ -8,6 +8,9 @@
 //SOURCES ../tests/support/CnpgOperatorStandIn.java
 //SOURCES ../tests/support/AtticStandIn.java
 //SOURCES ../tests/support/GitLabStandIn.java
+//SOURCES ../tests/support/HpaControllerStandIn.java
+//SOURCES ../tests/support/HttpStandIn.java
+//SOURCES ../tests/support/PortForwardStandIn.java
 //SOURCES ../lib/Cli.java
 //SOURCES BenchRuns.java
 //MAIN UpBench
@@ -21,10 +24,11 @@ import java.util.List;
 
 /**
  * Benchmark (not a test): a no-op re-run of {@code up dev} on an unchanged cluster — wall time and the
- * requests it sends (its plan included; the health step skipped, which the stand-ins cannot satisfy) — and
- * its ratio to one no-op {@code provision-namespaces dev}.
+ * requests it sends (its plan and its last step, health, included) — and its ratio to one no-op
+ * {@code provision-namespaces dev}.
  * One test API server with rollouts in the runner and dashboard namespaces, the suite's PostgreSQL behind
- * the CNPG operator stand-in, the Attic and GitLab stand-ins, real Helm with the fixture runner chart.
+ * the CNPG operator stand-in (its own Deployment in cnpg-system), the HPA controller stand-in, the Attic and
+ * GitLab stand-ins, the dashboard's /api/health stand-in behind its Service, real Helm with the fixture runner chart.
  *
  * <pre>
  *   ./jbang bench/up.java              # 3 rounds
@@ -40,27 +44,34 @@ class UpBench {
         try (TestApiServer server = TestApiServer.start(); GitLabStandIn gitlab = new GitLabStandIn()) {
             var kube = server.client();
             var operator = new CnpgOperatorStandIn(kube, TestPostgres.shared());
+            operator.installOperator("cnpg-system");
             operator.watch("attic-cache-dev");
+            var autoscaler = new HpaControllerStandIn(kube);
+            autoscaler.watch("gitlab-runners");
             server.rollouts("gitlab-runners", TestApiRollouts.Readiness.ready());
             server.rollouts("runner-dashboard", TestApiRollouts.Readiness.ready());
             var attic = new AtticStandIn(() -> {
                 Secret s = kube.secrets().inNamespace("attic-cache-dev").withName("attic-jwt-signing").get();
                 return s == null ? "" : new String(Base64.getDecoder().decode(s.getData().get("hs256-secret-base64")), StandardCharsets.UTF_8);
             });
+            var dashboard = new HttpStandIn().answer("/api/health", 200, "application/json", "{\"status\":\"ok\"}");
+            server.serviceBackend("attic-cache-dev", "attic", java.net.URI.create("http://127.0.0.1:" + attic.port()));
+            server.serviceBackend("runner-dashboard", "runner-dashboard", dashboard.uri());
+            PortForwardStandIn.install(server, "attic-cache-dev", "attic-0", 8080, "127.0.0.1", attic.port());
             List<String> kubeconfig = List.of("--kubeconfig", server.kubeconfig().toString());
             var up = new ArrayList<>(List.of(repo.resolve("jbang").toString(), "scripts/up.java", "dev", "--timeout", "120s",
                     "--chart", repo.resolve("tests/fixtures/gitlab-runner").toString(), "--gitlab-url", gitlab.url(),
-                    "--gitlab-token-file", gitlab.tokenFile.toString(), "--attic-url", "http://127.0.0.1:" + attic.port(),
-                    "--skip", "health")); // the stand-ins do not make every health check ok (tests/UpTest)
+                    "--gitlab-token-file", gitlab.tokenFile.toString(), "--attic-url", "http://127.0.0.1:" + attic.port()));
             up.addAll(kubeconfig);
             var pn = new ArrayList<>(List.of(repo.resolve("jbang").toString(), "scripts/provision-namespaces.java", "dev"));
             pn.addAll(kubeconfig);
 
             BenchRuns.Timed first = BenchRuns.run(repo, server, up);
-            System.err.printf("first up: %d ms, %d requests (%d writes)%n", first.millis(), first.requests().size(), first.writes());
+            System.err.printf("first up (to healthy; BenchRuns stops on any other exit): %d ms, %d requests (%d writes)%n", first.millis(), first.requests().size(), first.writes());
             BenchRuns.run(repo, server, pn); // warm provision-namespaces' build cache too
             Thread.sleep(500);
-            operator.paused = true; // its polls would count as the command's requests
+            operator.paused = true; // their polls would count as the command's requests
+            autoscaler.paused = true;
             var upRuns = new ArrayList<BenchRuns.Timed>();
             var pnRuns = new ArrayList<BenchRuns.Timed>();
             for (int r = 0; r < rounds; r++) {
@@ -69,6 +80,8 @@ class UpBench {
                 System.err.printf("  round %d: up %d ms (%d writes), provision-namespaces %d ms%n", r + 1, upRuns.get(r).millis(), upRuns.get(r).writes(), pnRuns.get(r).millis());
             }
             attic.close();
+            dashboard.close();
+            autoscaler.close();
             operator.close();
             long upMs = BenchRuns.median(upRuns.stream().map(BenchRuns.Timed::millis).toList());
             long pnMs = BenchRuns.median(pnRuns.stream().map(BenchRuns.Timed::millis).toList());
@@ -76,7 +89,7 @@ class UpBench {
             BenchRuns.Timed p = pnRuns.get(0);
             System.out.println("| command (no-op re-run) | wall time (ms, median) | requests: total (reads / writes / discovery) |");
             System.out.println("|---|---|---|");
-            System.out.printf("| gfw up dev --skip health (plan + 5 steps) | %d | %d (%d / %d / %d) |%n", upMs, u.requests().size(), u.reads(), u.writes(), u.discovery());
+            System.out.printf("| gfw up dev (plan + 6 steps, health included) | %d | %d (%d / %d / %d) |%n", upMs, u.requests().size(), u.reads(), u.writes(), u.discovery());
             System.out.printf("| gfw provision-namespaces dev | %d | %d (%d / %d / %d) |%n", pnMs, p.requests().size(), p.reads(), p.writes(), p.discovery());
             System.out.printf("%nratio up / provision-namespaces: %.1fx wall time, %.1fx requests%n", (double) upMs / pnMs, (double) u.requests().size() / p.requests().size());
             System.out.printf("(gfw %s; first up: %d ms, %d requests, %d writes; %d rounds; %d cores, java %s)%n", Cli.VERSION, first.millis(), first.requests().size(),
