@@ -23,7 +23,7 @@ final class DashboardConfig {
     /** The deploy part of {@code dashboard:}, or null when it names no image (deploy-dashboard then says what to add). */
     static App parse(EnvConfig.Validator v, EnvChecks.Field d, String organizationGroup) {
         if (d == null || d.get("image") == null) return null;
-        String image = v.matching(d, "image", null, CacheConfig.PINNED_IMAGE, "an image pinned by tag and digest (repo/name:tag@sha256:<64 hex digits>)");
+        String image = v.matching(d, "image", null, CacheConfig.PINNED_IMAGE, "an image pinned by digest (repo/name:tag@sha256:<64 hex digits>) or by a full commit-SHA tag (repo/name:<40 hex digits>)");
         int replicas = v.positive(d, "replicas", 1);
         EnvConfig.Resources resources = v.resourcesBlock(d, "resources");
         if (resources.requests().isEmpty() && resources.limits().isEmpty()) {

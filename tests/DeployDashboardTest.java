@@ -114,7 +114,7 @@ class DeployDashboardTest {
         var pod = d.getSpec().getTemplate().getSpec();
         assertTrue(pod.getSecurityContext().getRunAsNonRoot());
         assertEquals("runner-dashboard", pod.getServiceAccountName());
-        assertTrue(pod.getContainers().get(0).getImage().contains("@sha256:"), "pinned image");
+        assertTrue(CacheConfig.PINNED_IMAGE.matcher(pod.getContainers().get(0).getImage()).matches(), "pinned image: " + pod.getContainers().get(0).getImage());
         assertEquals(3000, pod.getContainers().get(0).getPorts().get(0).getContainerPort());
         assertEquals(3000, kube.services().inNamespace(ns).withName("runner-dashboard").get().getSpec().getPorts().get(0).getPort());
 
@@ -166,8 +166,8 @@ class DeployDashboardTest {
         assertEquals(0, api.requests().size(), api.requests().toString());
 
         Path dir = TestSupport.tempDir("dash-env2");
-        String newImage = "ghcr.io/tinyland-inc/runner-dashboard:next@sha256:" + "cd".repeat(32);
-        writeEnv(dir, t -> t.replaceFirst("(?m)^  image: ghcr.io/tinyland-inc/runner-dashboard:\\S+", "  image: " + newImage));
+        String newImage = "ghcr.io/jesssullivan/runner-dashboard:next@sha256:" + "cd".repeat(32);
+        writeEnv(dir, t -> t.replaceFirst("(?m)^  image: ghcr.io/jesssullivan/runner-dashboard:\\S+", "  image: " + newImage));
         api.resetRequests();
         var diff = deploy(dir, "--diff");
         assertEquals(0, diff.exit(), diff.toString());
@@ -210,14 +210,14 @@ class DeployDashboardTest {
         }
 
         var noImage = TestSupport.tempDir("dash-env4");
-        writeEnv(noImage, t -> t.replaceFirst("(?m)^  image: ghcr.io/tinyland-inc/runner-dashboard:\\S+\n", ""));
+        writeEnv(noImage, t -> t.replaceFirst("(?m)^  image: ghcr.io/jesssullivan/runner-dashboard:\\S+\n", ""));
         var r = deploy(noImage);
         assertEquals(ExitCode.CONFIG, r.exit(), r.toString());
         assertTrue(r.err().contains("dashboard: names no image"), r.err());
 
         // An image that can move (a tag only) is refused by gfw validate too, naming the file, line and field.
         var movable = TestSupport.tempDir("dash-env5");
-        writeEnv(movable, t -> t.replaceFirst("(?m)^  image: ghcr.io/tinyland-inc/runner-dashboard:\\S+", "  image: ghcr.io/tinyland-inc/runner-dashboard:latest"));
+        writeEnv(movable, t -> t.replaceFirst("(?m)^  image: ghcr.io/jesssullivan/runner-dashboard:\\S+", "  image: ghcr.io/jesssullivan/runner-dashboard:latest"));
         var v = TestSupport.inProcess(new gfw(), "validate", env, "--env-dir", movable.toString());
         assertEquals(ExitCode.CONFIG, v.exit(), v.toString());
         assertTrue(v.err().matches("(?s).*" + env + "\\.yaml:\\d+:\\d+ dashboard\\.image: .*pinned.*"), v.err());
