@@ -10,12 +10,15 @@
 //SOURCES Http.java
 //SOURCES KubeClients.java
 //SOURCES Output.java
+//SOURCES HelmRecords.java
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.Release;
+import com.marcnuri.helm.ReleaseHistory;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.api.model.Config;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.io.IOException;
@@ -51,6 +54,9 @@ final class HelmReleases {
             return i < 0 ? chart : chart.substring(i + 1);
         }
     }
+
+    /** One entry of {@code helm history}. */
+    record Revision(int revision, String updated, String status, String chart, String appVersion, String description) {}
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
@@ -111,14 +117,23 @@ final class HelmReleases {
          */
         Deployed upgradeInstall(Path chart, String namespace, String name, Map<String, Object> values, Duration timeout,
                                 Deployed live) {
+            return upgradeInstall(chart, namespace, name, values, timeout, live, null);
+        }
+
+        private Deployed upgradeInstall(Path chart, String namespace, String name, Map<String, Object> values, Duration timeout,
+                                        Deployed live, String description) {
             Path valuesFile = writeValues(values);
             int seconds = (int) Math.max(1, timeout.toSeconds());
             try {
-                Release r = live == null
-                        ? new Helm(chart).install().atomic().waitReady().withTimeout(seconds).withName(name)
-                                .withNamespace(namespace).withValuesFile(valuesFile).withKubeConfig(kubeconfig).call()
-                        : new Helm(chart).upgrade().atomic().waitReady().withTimeout(seconds).withName(name)
-                                .withNamespace(namespace).withValuesFile(valuesFile).withKubeConfig(kubeconfig).call();
+                Release r;
+                if (live == null) {
+                    r = new Helm(chart).install().atomic().waitReady().withTimeout(seconds).withName(name)
+                            .withNamespace(namespace).withValuesFile(valuesFile).withKubeConfig(kubeconfig).call();
+                } else {
+                    var upgrade = new Helm(chart).upgrade().atomic().waitReady().withTimeout(seconds).withName(name)
+                            .withNamespace(namespace).withValuesFile(valuesFile).withKubeConfig(kubeconfig);
+                    r = (description == null ? upgrade : upgrade.withDescription(description)).call();
+                }
                 return new Deployed(r.getName(), namespace, revision(r), r.getChart(), r.getStatus(), values);
             } catch (RuntimeException e) {
                 throw failed(namespace, name, timeout, live, e);
@@ -151,6 +166,33 @@ final class HelmReleases {
             return new GfwException(timedOut ? ExitCode.UNAVAILABLE : ExitCode.REMOTE_ERROR, "release " + name + " " + why
                     + "; " + left + ": " + msg
                     + (timedOut ? "; check its pods with 'kubectl -n " + namespace + " get pods -l app=" + name + "' or raise --timeout" : ""), e);
+        }
+
+        /** {@code helm history}: every revision Helm keeps, oldest first. */
+        List<Revision> history(String namespace, String name) {
+            List<ReleaseHistory> h;
+            try {
+                h = Helm.history(name).withNamespace(namespace).withKubeConfig(kubeconfig).call();
+            } catch (RuntimeException e) {
+                if (String.valueOf(e.getMessage()).contains("not found")) {
+                    throw new GfwException(ExitCode.NOT_FOUND, "release " + name + " is not installed in namespace " + namespace
+                            + "; deploy it with 'gfw deploy-runners'");
+                }
+                throw helmError("read the history of release " + name, e);
+            }
+            return h.stream().map(x -> new Revision(x.getRevision(), x.getUpdated() == null ? null : x.getUpdated().toOffsetDateTime().toString(),
+                    x.getStatus(), x.getChart(), x.getAppVersion(), x.getDescription())).toList();
+        }
+
+        /**
+         * {@code helm rollback --wait} done as Helm does it: revision {@code to}'s chart and values (from Helm's record,
+         * {@link HelmRecords}) become a new revision described "Rollback to N", with --atomic (a rollback that does not
+         * become ready is itself rolled back) and --wait up to {@code timeout}. {@code live} must not be pending.
+         */
+        Deployed rollback(KubernetesClient client, String namespace, String name, int to, Duration timeout, Deployed live) {
+            var record = HelmRecords.read(client, namespace, name, to);
+            Path chart = HelmRecords.chartDirectory(record, name);
+            return upgradeInstall(chart, namespace, name, HelmRecords.values(record), timeout, live, "Rollback to " + to);
         }
 
         /** {@code helm template}: the manifests the chart renders for these values. */

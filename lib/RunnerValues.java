@@ -36,8 +36,11 @@ final class RunnerValues {
     /** Keys the gitlab-runner chart reads from the Secret named by {@code runners.secret}. */
     static final String TOKEN_KEY = "runner-token";
     static final String REGISTRATION_TOKEN_KEY = "runner-registration-token";
-    /** Annotation on the token Secret: the GitLab runner id, so a runner can be found and deleted later. */
-    static final String RUNNER_ID_ANNOTATION = "gfw.gloriousflywheel.io/gitlab-runner-id";
+    /**
+     * Annotation on the token Secret: the GitLab runner id ({@code "<id>"}), written when deploy-runners creates the
+     * runner; {@code runners} and {@code health} find the runner by it, never by description.
+     */
+    static final String RUNNER_ID_ANNOTATION = "gfw.gloriousflywheel.dev/runner-id";
 
     /** One runner type as a Helm release. {@code values} never hold a token. */
     record Release(String type, String name, String namespace, String chart, String repository, String version,

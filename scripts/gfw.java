@@ -10,6 +10,7 @@
 //SOURCES cnpg-connstr.java
 //SOURCES fetch-kubeconfig.java
 //SOURCES deploy-runners.java
+//SOURCES runners.java
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
@@ -49,7 +50,7 @@ class gfw implements Callable<Integer>, Cli.Subcommands {
 
     /** Every subcommand, in the order help lists them (added by {@link #addSubcommands}, not by @Command). */
     static final List<Class<?>> SUBCOMMANDS = List.of(ProvisionNamespaces.class, CnpgConnstr.class, FetchKubeconfig.class,
-            DeployRunners.class, Validate.class, Version.class, Completion.class, ExitCodes.class, CommandLine.HelpCommand.class);
+            DeployRunners.class, Runners.class, Validate.class, Version.class, Completion.class, ExitCodes.class, CommandLine.HelpCommand.class);
 
     /**
      * A run naming a subcommand ({@code gfw version dev}) gets only that one: picocli's model of all of

@@ -1,0 +1,314 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+
+/**
+ * runners, as processes through ./jbang against the test API server (rollouts and pods, real Helm) and the GitLab
+ * stand-in: what they print, their exit codes, the GitLab requests they send (and do not send) and the cluster state
+ * they leave. Each test deploys the docker runner type with deploy-runners first, which records the runner id on the
+ * token Secret.
+ */
+class RunnersCommandTest {
+
+    /** A runner namespace with rollouts, the docker runner deployed into it, and a GitLab stand-in that knows it. */
+    record Deployed(TestApiServer api, String ns, Path envDir, GitLabStandIn gitlab, long runnerId) {}
+
+    static Deployed deployDocker(String prefix, UnaryOperator<String> edit) {
+        TestApiServer api = TestApiServer.shared();
+        String ns = prefix + "-" + RunnerFixtures.SEQ.incrementAndGet();
+        RunnerFixtures.namespaceWithRollouts(api, ns, TestApiRollouts.Readiness.ready());
+        Path dir = RunnerFixtures.envDir(ns, edit);
+        var gitlab = new GitLabStandIn();
+        var r = RunnerFixtures.deploy(dir, gitlab, "docker");
+        assertEquals(0, r.exit(), r.toString());
+        Secret s = api.client().secrets().inNamespace(ns).withName("gitlab-runner-docker-token").get();
+        long id = Long.parseLong(s.getMetadata().getAnnotations().get("gfw.gloriousflywheel.dev/runner-id"));
+        assertEquals(gitlab.ids.get(0), id);
+        gitlab.requests.clear();
+        return new Deployed(api, ns, dir, gitlab, id);
+    }
+
+    /** {@code ./jbang scripts/runners.java dev SUBCOMMAND args... --env-dir … --kubeconfig … --gitlab-url … --gitlab-token-file …}. */
+    static TestSupport.Result runners(Deployed d, String subcommand, String... args) {
+        var argv = new ArrayList<>(List.of("dev", subcommand));
+        argv.addAll(List.of(args));
+        argv.addAll(List.of("--env-dir", d.envDir().toString(), "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context(),
+                "--gitlab-url", d.gitlab().url(), "--gitlab-token-file", d.gitlab().tokenFile.toString()));
+        return TestSupport.script("runners", argv.toArray(String[]::new)).run();
+    }
+
+    static List<String> errors(TestSupport.Result r) {
+        return r.err().lines().filter(l -> l.startsWith("error:")).toList();
+    }
+
+    static List<String> lines(GitLabStandIn gitlab) {
+        return gitlab.requests.stream().map(GitLabStandIn.Req::line).toList();
+    }
+
+    @Test
+    void statusPauseResumeAndDrainGoByTheStoredRunnerId() throws Exception {
+        Deployed d = deployDocker("runners-ops", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            String runner = "/api/v4/runners/" + d.runnerId();
+            // A second runner in GitLab with the same description: gfw must not care (it goes by id).
+            gitlab.addRunner(gitlab.runners.get(d.runnerId()).description, "online");
+
+            var status = runners(d, "status", "docker", "-o", "json");
+            assertEquals(0, status.exit(), status.toString());
+            JsonNode row = RunnerFixtures.JSON.readTree(status.out()).get(0);
+            assertEquals("gitlab-runner-docker", row.path("release").asText());
+            assertEquals(1, row.path("revision").asInt());
+            assertEquals("deployed", row.path("status").asText());
+            assertEquals("gitlab-runner-0.78.0", row.path("chart").asText());
+            assertTrue(row.path("podsReady").asInt() > 0 && row.path("podsReady").asInt() == row.path("pods").asInt(), row.toString());
+            assertTrue(row.path("hpa").asText().endsWith("/8"), row.toString());
+            assertEquals(d.runnerId(), row.path("runnerId").asLong());
+            assertTrue(row.path("online").asBoolean());
+            assertFalse(row.path("paused").asBoolean());
+            assertEquals("online", row.path("gitlabStatus").asText());
+            assertEquals("17.11.0", row.path("version").asText());
+            assertEquals(gitlab.runners.get(d.runnerId()).contactedAt, row.path("contactedAt").asText());
+            assertEquals(0, row.path("runningJobs").asInt());
+            assertEquals(List.of("GET " + runner, "GET " + runner + "/jobs"), lines(gitlab));
+            for (var req : gitlab.requests) assertEquals(GitLabStandIn.ACCESS_TOKEN, req.privateToken());
+
+            // pause: one PUT with {"paused": true}; the second pause reads and sends no PUT.
+            gitlab.requests.clear();
+            var pause = runners(d, "pause", "docker");
+            assertEquals(0, pause.exit(), pause.toString());
+            assertTrue(pause.out().contains("paused"), pause.out());
+            assertEquals(List.of("GET " + runner, "PUT " + runner), lines(gitlab));
+            assertEquals("{\"paused\":true}", gitlab.requests.get(1).body());
+            assertEquals("application/json", gitlab.requests.get(1).contentType());
+            assertTrue(gitlab.runners.get(d.runnerId()).paused);
+            gitlab.requests.clear();
+            var again = runners(d, "pause", "docker", "-o", "json");
+            assertEquals(0, again.exit(), again.toString());
+            assertEquals("unchanged", RunnerFixtures.JSON.readTree(again.out()).get(0).path("action").asText());
+            assertEquals(List.of("GET " + runner), lines(gitlab));
+
+            // resume --dry-run says what it would do and sends no PUT; resume then does.
+            gitlab.requests.clear();
+            var dry = runners(d, "resume", "--all", "--dry-run");
+            assertEquals(0, dry.exit(), dry.toString());
+            assertTrue(dry.out().contains("would be resumed"), dry.out());
+            assertEquals(List.of(), gitlab.writes());
+            assertTrue(gitlab.runners.get(d.runnerId()).paused);
+            var resume = runners(d, "resume", "docker");
+            assertEquals(0, resume.exit(), resume.toString());
+            assertFalse(gitlab.runners.get(d.runnerId()).paused);
+            assertEquals("{\"paused\":false}", gitlab.requests.get(gitlab.requests.size() - 1).body());
+
+            // drain: pauses, then waits; a job that never ends is exit 80 with progress on stderr, the runner stays paused.
+            gitlab.runners.get(d.runnerId()).runningJobs.add(4711L);
+            var stuck = runners(d, "drain", "docker", "--timeout", "3s", "--poll", "500ms");
+            assertEquals(ExitCode.CHECK_FAILED, stuck.exit(), stuck.toString());
+            assertTrue(stuck.err().contains("docker (runner " + d.runnerId() + "): 1 running job [4711]"), stuck.err());
+            assertEquals(List.of("error: drain timed out after 3 s: docker (runner " + d.runnerId() + ") still runs jobs [4711];"
+                    + " the runners stay paused (resume with 'gfw runners dev resume TYPE')"), errors(stuck));
+            assertTrue(gitlab.runners.get(d.runnerId()).paused);
+            // A job that ends after a few looks: drained, exit 0.
+            gitlab.runners.get(d.runnerId()).jobsFinishAfterPolls = 2;
+            var drained = runners(d, "drain", "docker", "--timeout", "30s", "--poll", "200ms");
+            assertEquals(0, drained.exit(), drained.toString());
+            assertTrue(drained.out().contains("drained"), drained.out());
+            assertEquals(List.of(), gitlab.problems);
+        }
+    }
+
+    @Test
+    void gitLabErrorsAreOneLineWithTheirCodesAndProductionNeedsYes() throws Exception {
+        Deployed d = deployDocker("runners-errors", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            String runner = "/api/v4/runners/" + d.runnerId();
+            record Case(String method, int status, int exit, String says) {}
+            for (Case c : List.of(new Case("PUT", 403, ExitCode.AUTH, "(403 403 Forbidden)"),
+                    new Case("GET", 404, ExitCode.NOT_FOUND, "(404 404 Not found)"),
+                    new Case("PUT", 502, ExitCode.REMOTE_ERROR, "(502 502 Internal Server Error)"))) {
+                gitlab.clearFailures();
+                gitlab.fail(c.method(), runner, c.status());
+                var r = TestSupport.inProcess(new Runners(), "dev", "pause", "docker", "--env-dir", d.envDir().toString(), "--kubeconfig",
+                        d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url(),
+                        "--gitlab-token-file", gitlab.tokenFile.toString());
+                assertEquals(c.exit(), r.exit(), r.toString());
+                assertEquals(1, errors(r).size(), r.toString());
+                assertTrue(errors(r).get(0).contains(c.says()) && errors(r).get(0).contains("runner " + d.runnerId()), r.toString());
+            }
+            // 401: a wrong token, never echoed.
+            gitlab.clearFailures();
+            Path wrong = TestSupport.tempDir("wrong-token").resolve("token");
+            java.nio.file.Files.writeString(wrong, "glpat-wrong-one\n");
+            java.nio.file.Files.setPosixFilePermissions(wrong, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            var unauthorized = TestSupport.inProcess(new Runners(), "dev", "pause", "docker", "--env-dir", d.envDir().toString(), "--kubeconfig",
+                    d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", wrong.toString());
+            assertEquals(ExitCode.AUTH, unauthorized.exit(), unauthorized.toString());
+            assertEquals(1, errors(unauthorized).size(), unauthorized.toString());
+            assertTrue(errors(unauthorized).get(0).contains("401"), unauthorized.toString());
+            assertFalse(unauthorized.err().contains("glpat-wrong-one"), unauthorized.toString());
+            // A GitLab that does not answer within --request-timeout: 69, one line.
+            gitlab.fail("GET", runner, 0);
+            var stalled = TestSupport.inProcess(new Runners(), "dev", "pause", "docker", "--env-dir", d.envDir().toString(), "--kubeconfig",
+                    d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url(),
+                    "--gitlab-token-file", gitlab.tokenFile.toString(), "--request-timeout", "1s");
+            assertEquals(ExitCode.UNAVAILABLE, stalled.exit(), stalled.toString());
+            assertEquals(1, errors(stalled).size(), stalled.toString());
+            gitlab.clearFailures();
+
+            // status: GitLab unreadable is "unknown" with the reason, and exit 80, not a made-up state.
+            gitlab.fail("GET", runner, 500);
+            var unknown = TestSupport.inProcess(new Runners(), "dev", "status", "-o", "json", "--env-dir", d.envDir().toString(), "--kubeconfig",
+                    d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url(),
+                    "--gitlab-token-file", gitlab.tokenFile.toString());
+            assertEquals(ExitCode.CHECK_FAILED, unknown.exit(), unknown.toString());
+            JsonNode row = RunnerFixtures.JSON.readTree(unknown.out()).get(0);
+            assertEquals("unknown", row.path("gitlabStatus").asText());
+            assertTrue(row.path("online").isNull(), row.toString());
+            assertTrue(row.path("gitlabError").asText().contains("500"), row.toString());
+            gitlab.clearFailures();
+
+            // Production: refused without -y before any GitLab request.
+            RunnerFixtures.editEnv(d.envDir(), "production: false", "production: true");
+            gitlab.requests.clear();
+            var refused = runners(d, "pause", "--all");
+            assertEquals(ExitCode.REFUSED, refused.exit(), refused.toString());
+            assertTrue(errors(refused).get(0).contains("production"), refused.toString());
+            assertEquals(List.of(), lines(gitlab));
+            var confirmed = runners(d, "pause", "--all", "-y");
+            assertEquals(0, confirmed.exit(), confirmed.toString());
+            assertTrue(gitlab.runners.get(d.runnerId()).paused);
+            assertEquals(List.of(), gitlab.problems);
+        }
+    }
+
+    @Test
+    void historyAndRollbackRestoreTheValuesWithRealHelmAndUnstickAPendingRelease() throws Exception {
+        Deployed d = deployDocker("runners-rollback", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            var helm = RunnerFixtures.helm(d.api());
+            Object concurrent1 = helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent");
+            RunnerFixtures.editEnv(d.envDir(), "concurrent: (\\d+)", "concurrent: 31");
+            assertEquals(0, RunnerFixtures.deploy(d.envDir(), gitlab, "docker").exit());
+            assertEquals(31, helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent"));
+
+            var history = runners(d, "history", "docker", "-o", "json");
+            assertEquals(0, history.exit(), history.toString());
+            JsonNode h = RunnerFixtures.JSON.readTree(history.out());
+            assertEquals(2, h.size());
+            assertEquals("superseded", h.get(0).path("status").asText());
+            assertEquals("deployed", h.get(1).path("status").asText());
+
+            var dry = runners(d, "rollback", "docker", "--dry-run");
+            assertEquals(0, dry.exit(), dry.toString());
+            assertTrue(dry.out().contains("would roll back: revision 2 -> 1"), dry.out());
+            assertTrue(dry.out().contains("concurrent: 31 -> " + concurrent1), dry.out());
+            assertEquals(2, RunnerFixtures.history(d.api(), d.ns(), "gitlab-runner-docker").size());
+
+            var back = runners(d, "rollback", "docker", "--timeout", "30s");
+            assertEquals(0, back.exit(), back.toString());
+            assertEquals(List.of("1 superseded Install complete", "2 superseded Upgrade complete", "3 deployed Rollback to 1"),
+                    RunnerFixtures.history(d.api(), d.ns(), "gitlab-runner-docker"));
+            assertEquals(concurrent1, helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent"));
+            Deployment dep = d.api().client().apps().deployments().inNamespace(d.ns()).withName("gitlab-runner-docker").get();
+            assertEquals(dep.getSpec().getReplicas(), dep.getStatus().getReadyReplicas(), "rollback returned before the rollout was ready");
+
+            // An upgrade interrupted mid-way (pending-upgrade): refused with the way out, then --unstick.
+            assertEquals(0, RunnerFixtures.deploy(d.envDir(), gitlab, "docker").exit()); // revision 4: concurrent 31 again
+            RunnerFixtures.setReleaseStatus(d.api(), d.ns(), "gitlab-runner-docker", 4, "pending-upgrade");
+            var refused = runners(d, "rollback", "docker");
+            assertEquals(ExitCode.CONFLICT, refused.exit(), refused.toString());
+            assertTrue(errors(refused).get(0).contains("rollback docker --unstick"), refused.toString());
+            var unstuck = runners(d, "rollback", "docker", "--unstick", "--timeout", "30s");
+            assertEquals(0, unstuck.exit(), unstuck.toString());
+            List<String> after = RunnerFixtures.history(d.api(), d.ns(), "gitlab-runner-docker");
+            // Helm supersedes the last revision on the next upgrade, whatever it was; the description tells what happened.
+            assertTrue(after.get(3).matches("4 (failed|superseded) Interrupted pending-upgrade .*"), after.toString());
+            assertEquals("5 deployed Rollback to 3", after.get(4));
+            assertEquals(concurrent1, helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent"));
+            assertEquals(List.of(), lines(gitlab).stream().filter(l -> l.contains("/runners/")).toList()); // Helm only, no GitLab
+        }
+    }
+
+    @Test
+    void rotateTokenStoresTheNewTokenRestartsThePodsAndNeverPrintsIt() throws Exception {
+        Deployed d = deployDocker("runners-rotate", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            String runner = "/api/v4/runners/" + d.runnerId();
+            var client = d.api().client();
+            String podsBefore = client.pods().inNamespace(d.ns()).withLabel("app", "gitlab-runner-docker").list().getItems().get(0).getMetadata().getName();
+            gitlab.reconnectAfterPolls = 2;
+            var r = runners(d, "rotate-token", "docker", "--timeout", "30s");
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(1, gitlab.resetTokens.size());
+            String token = gitlab.resetTokens.get(0);
+            Secret s = client.secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").get();
+            assertEquals(token, RunnerFixtures.decode(s.getData().get("runner-token")));
+            assertEquals(String.valueOf(d.runnerId()), s.getMetadata().getAnnotations().get(RunnerValues.RUNNER_ID_ANNOTATION));
+            assertFalse(r.out().contains(token) || r.err().contains(token), "token printed:\n" + r);
+            assertTrue(r.out().contains("runner " + d.runnerId() + " (gitlab-runner-docker): token rotated"), r.out());
+            assertTrue(lines(gitlab).contains("POST " + runner + "/reset_authentication_token"), lines(gitlab).toString());
+            Deployment dep = client.apps().deployments().inNamespace(d.ns()).withName("gitlab-runner-docker").get();
+            assertNotNull(dep.getSpec().getTemplate().getMetadata().getAnnotations().get(RunnerFleet.RESTARTED_AT));
+            var pods = client.pods().inNamespace(d.ns()).withLabel("app", "gitlab-runner-docker").list().getItems();
+            assertTrue(pods.stream().noneMatch(p -> p.getMetadata().getName().equals(podsBefore)) || pods.size() > 1, "no new pods");
+
+            // GitLab never sees it again: exit 80, the runner id and its state named, the token still not printed.
+            gitlab.reconnectAfterPolls = -1;
+            var lost = runners(d, "rotate-token", "docker", "--timeout", "3s");
+            assertEquals(ExitCode.CHECK_FAILED, lost.exit(), lost.toString());
+            assertEquals(1, errors(lost).size(), lost.toString());
+            assertTrue(errors(lost).get(0).contains("runner " + d.runnerId() + " (gitlab-runner-docker): new token stored")
+                    && errors(lost).get(0).contains("GitLab still sees it offline"), lost.toString());
+            assertFalse(lost.out().contains(gitlab.resetTokens.get(1)) || lost.err().contains(gitlab.resetTokens.get(1)), lost.toString());
+
+            // GitLab refuses the reset: the old token stays, nothing stored, the runner id named.
+            gitlab.fail("POST", runner + "/reset_authentication_token", 403);
+            var refused = runners(d, "rotate-token", "docker");
+            assertEquals(ExitCode.AUTH, refused.exit(), refused.toString());
+            assertTrue(errors(refused).get(0).contains("runner " + d.runnerId() + " (gitlab-runner-docker) keeps its old token"), refused.toString());
+            assertEquals(gitlab.resetTokens.get(1), RunnerFixtures.decode(client.secrets().inNamespace(d.ns())
+                    .withName("gitlab-runner-docker-token").get().getData().get("runner-token")));
+            assertEquals(List.of(), gitlab.problems);
+        }
+    }
+
+    @Test
+    void pruneListsDeadAndOrphanedRunnersAndDeletesOnlyWithYes() throws Exception {
+        Deployed d = deployDocker("runners-prune", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            var stale = gitlab.addRunner("old laptop runner", "stale");
+            var never = gitlab.addRunner("registered, never started", "never_contacted");
+            var orphan = gitlab.addRunner("gitlab-runner-nix (dev, dev-cluster)", "online");
+            var foreign = gitlab.addRunner("someone else's runner", "online");
+            var list = runners(d, "prune", "-o", "json");
+            assertEquals(0, list.exit(), list.toString());
+            JsonNode rows = RunnerFixtures.JSON.readTree(list.out());
+            assertEquals(List.of(stale.id, never.id, orphan.id), rows.findValues("runner").stream().map(JsonNode::asLong).toList());
+            assertEquals(List.of("would be deleted", "would be deleted", "would be deleted"), rows.findValuesAsText("action"));
+            assertTrue(list.err().contains("nothing deleted: pass --yes"), list.err());
+            assertEquals(List.of(), gitlab.writes());
+            assertEquals("/api/v4/groups/" + GitLabStandIn.GROUP_ID + "/runners", gitlab.requests.get(1).path());
+
+            var dry = runners(d, "prune", "--yes", "--dry-run");
+            assertEquals(0, dry.exit(), dry.toString());
+            assertEquals(List.of(), gitlab.writes());
+
+            var yes = runners(d, "prune", "--yes");
+            assertEquals(0, yes.exit(), yes.toString());
+            assertEquals(List.of("DELETE /api/v4/runners/" + stale.id, "DELETE /api/v4/runners/" + never.id, "DELETE /api/v4/runners/" + orphan.id),
+                    gitlab.writes());
+            assertTrue(gitlab.runners.containsKey(d.runnerId()), "the runner a token Secret references was deleted");
+            assertTrue(gitlab.runners.containsKey(foreign.id));
+            assertEquals(List.of(), gitlab.problems);
+        }
+    }
+}
