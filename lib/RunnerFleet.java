@@ -2,8 +2,6 @@
 //DEPS io.fabric8:kubernetes-client:7.4.0
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
-//SOURCES EnvConfig.java
-//SOURCES KubeClients.java
 //SOURCES GitLabApi.java
 //SOURCES RunnerValues.java
 //SOURCES HelmReleases.java
