@@ -195,6 +195,20 @@ final class HelmReleases {
             return upgradeInstall(chart, namespace, name, HelmRecords.values(record), timeout, live, "Rollback to " + to);
         }
 
+        /**
+         * A release an interrupted Helm left pending-*: each pending revision is marked failed in Helm's record
+         * ({@link HelmRecords#markFailed}), so that Helm takes the release again; returns the release as Helm now sees it.
+         * Only when no Helm is still working on it.
+         */
+        Deployed unstick(KubernetesClient client, String namespace, String name, List<Revision> history, java.util.function.Consumer<String> said) {
+            for (Revision h : history) {
+                if (h.status() == null || !h.status().startsWith("pending")) continue;
+                HelmRecords.markFailed(client, namespace, name, h.revision(), "Interrupted " + h.status() + " (gfw runners rollback --unstick)");
+                said.accept("revision " + h.revision() + " of " + name + " was " + h.status() + ": marked failed");
+            }
+            return get(namespace, name);
+        }
+
         /** {@code helm template}: the manifests the chart renders for these values. */
         String template(Path chart, String namespace, String name, Map<String, Object> values) {
             Path valuesFile = writeValues(values);
@@ -215,6 +229,21 @@ final class HelmReleases {
                     : ExitCode.REMOTE_ERROR;
             return new GfwException(code, "Helm could not " + what + ": " + msg, e);
         }
+    }
+
+    /**
+     * The revision a rollback goes back to: the newest one before the current that did not fail (for a pending release:
+     * the last deployed one). None is {@link ExitCode#NOT_FOUND} with the way out.
+     */
+    static int lastGoodBefore(List<Revision> history, Deployed live, boolean pending) {
+        for (int i = history.size() - 1; i >= 0; i--) {
+            Revision h = history.get(i);
+            if (h.revision() >= live.revision()) continue;
+            if (pending ? "deployed".equals(h.status()) || "superseded".equals(h.status()) : !"failed".equals(h.status())) return h.revision();
+        }
+        throw new GfwException(ExitCode.NOT_FOUND, "release " + live.name() + " has no earlier deployed revision to go back to"
+                + (pending && live.revision() == 1 ? "; its first install was interrupted: delete Secret " + HelmRecords.secretName(live.name(), 1)
+                + " in namespace " + live.namespace() + " and deploy again" : ""));
     }
 
     /**

@@ -14,6 +14,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -136,6 +137,63 @@ final class RunnerFleet {
                 + h.getSpec().getMaxReplicas();
     }
 
+    // ---- pause / resume -------------------------------------------------------------------------
+
+    /** A runner type gfw deployed has its token Secret. */
+    static boolean deployed(KubernetesClient client, RunnerValues.Release r) {
+        return client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get() != null;
+    }
+
+    /** What pause/resume did per type (rows: type, runner, action, detail) and the exit code (the first failure's). */
+    record PauseOutcome(List<Map<String, Object>> results, int exitCode) {}
+
+    /**
+     * Pauses or resumes each runner ({@code PUT /runners/:id} only where GitLab's state differs: "unchanged" sends
+     * nothing; {@code writes} false: "would be ..."). Every runner is tried even when one fails (pause --all is the
+     * emergency stop): each failure is a row and one {@code error:} line through {@code errors}. With {@code all} a type
+     * that is not deployed (no token Secret) is skipped.
+     */
+    static PauseOutcome setPaused(KubernetesClient client, GitLabApi api, List<RunnerValues.Release> releases, boolean all, boolean pause,
+                                  boolean writes, Consumer<String> errors) {
+        var results = new ArrayList<Map<String, Object>>();
+        int exit = ExitCode.OK;
+        String done = pause ? "paused" : "resumed";
+        for (RunnerValues.Release r : releases) {
+            Long id = null;
+            try {
+                if (all && !deployed(client, r)) {
+                    results.add(result(r, null, "skipped", "not deployed (no Secret " + r.tokenSecret() + ")"));
+                    continue;
+                }
+                id = runnerId(client, r);
+                GitLabApi.Runner now = api.runner(id);
+                if (now.paused() == pause) {
+                    results.add(result(r, id, "unchanged", "already " + (pause ? "paused" : "active")));
+                } else if (!writes) {
+                    results.add(result(r, id, "would be " + done, "now " + (now.paused() ? "paused" : "active")));
+                } else {
+                    api.setPaused(id, pause);
+                    results.add(result(r, id, done, now.status()));
+                }
+            } catch (GfwException e) {
+                if (exit == ExitCode.OK) exit = e.exitCode();
+                results.add(result(r, id, "failed", e.getMessage()));
+                errors.accept("error: " + r.type() + (id == null ? "" : " (runner " + id + ")") + ": " + e.getMessage());
+            }
+        }
+        return new PauseOutcome(results, exit);
+    }
+
+    /** One row of what a runners command did to a runner type. */
+    static Map<String, Object> result(RunnerValues.Release r, Long runnerId, String action, String detail) {
+        var m = new LinkedHashMap<String, Object>();
+        m.put("type", r.type());
+        m.put("runner", runnerId);
+        m.put("action", action);
+        m.put("detail", detail);
+        return m;
+    }
+
     // ---- restarting a release's pods ------------------------------------------------------------
 
     /** The annotation {@code kubectl rollout restart} sets on the pod template; Helm's three-way merge keeps it. */
@@ -205,6 +263,22 @@ final class RunnerFleet {
                 return false;
             }
         }
+    }
+
+    /**
+     * Why {@code prune} would delete a group runner, or null to keep it: never one a token Secret references; otherwise
+     * stale, never contacted, or created by gfw for this environment (deploy-runners' description
+     * {@code gitlab-runner-<type> (<env>, <cluster>)}) and so orphaned.
+     */
+    static String pruneReason(GitLabApi.Runner g, Set<Long> referenced, String env, String cluster) {
+        if (referenced.contains(g.id())) return null;
+        if ("stale".equals(g.status())) return "stale (contacted " + (g.contactedAt() == null ? "never" : g.contactedAt()) + ")";
+        if ("never_contacted".equals(g.status())) return "never contacted GitLab";
+        String d = g.description();
+        if (d != null && d.startsWith("gitlab-runner-") && d.endsWith(" (" + env + ", " + cluster + ")")) {
+            return "created by gfw for " + env + ", no token Secret references it";
+        }
+        return null;
     }
 
     /** True when GitLab says the runner is online and contacted it at or after {@code since}. */

@@ -122,15 +122,6 @@ class Runners implements Callable<Integer> {
             return RunnerValues.select(env, types);
         }
 
-        static Map<String, Object> result(RunnerValues.Release r, Long runnerId, String action, String detail) {
-            var m = new LinkedHashMap<String, Object>();
-            m.put("type", r.type());
-            m.put("runner", runnerId);
-            m.put("action", action);
-            m.put("detail", detail);
-            return m;
-        }
-
         static void print(List<Map<String, Object>> results, Output.Format format) {
             switch (format) {
                 case json -> Cli.out().println(Output.json(results));
@@ -174,29 +165,15 @@ class Runners implements Callable<Integer> {
             KubeClients.Target target = cluster.target(env);
             var helm = new HelmReleases.JvmHelm(target);
             try (KubernetesClient client = cluster.connect(target)) {
-                String last = null;
-                while (true) {
-                    var states = releases.stream().map(r -> RunnerFleet.read(client, helm, r, api, "not read: GITLAB_TOKEN is not set")).toList();
-                    String now = render(states);
-                    if (!watch) {
-                        Cli.out().print(now);
-                        for (var s : states) if (s.gitlabError() != null) Cli.warn(s.release().name() + ": GitLab " + s.gitlabError());
-                        boolean healthy = states.stream().allMatch(RunnerFleet.State::healthy);
-                        if (!healthy) Cli.warn("not every runner is deployed with a ready pod and online in GitLab");
-                        return healthy ? ExitCode.OK : ExitCode.CHECK_FAILED;
-                    }
-                    if (!now.equals(last)) {
-                        if (last != null && (format == Format.table || format == Format.wide)) Cli.out().println();
-                        Cli.out().print(now);
-                        Cli.out().flush();
-                        last = now;
-                    }
-                    try {
-                        Thread.sleep(2000);
-                    } catch (InterruptedException e) {
-                        return ExitCode.OK;
-                    }
-                }
+                java.util.function.Supplier<List<RunnerFleet.State>> read = () -> releases.stream()
+                        .map(r -> RunnerFleet.read(client, helm, r, api, "not read: GITLAB_TOKEN is not set")).toList();
+                if (watch) return Cli.watch(() -> render(read.get()), format == Format.table || format == Format.wide);
+                var states = read.get();
+                Cli.out().print(render(states));
+                for (var s : states) if (s.gitlabError() != null) Cli.warn(s.release().name() + ": GitLab " + s.gitlabError());
+                boolean healthy = states.stream().allMatch(RunnerFleet.State::healthy);
+                if (!healthy) Cli.warn("not every runner is deployed with a ready pod and online in GitLab");
+                return healthy ? ExitCode.OK : ExitCode.CHECK_FAILED;
             }
         }
 
@@ -242,56 +219,13 @@ class Runners implements Callable<Integer> {
             change.confirm(env, (pause() ? "pause" : "resume") + " runners");
             GitLabApi api = gitlab.api(env, cluster, pause() ? "pause the runners" : "resume the runners");
             try (KubernetesClient client = cluster.connect(env)) {
-                var outcome = setPaused(client, api, releases, all, pause(), change);
+                var outcome = RunnerFleet.setPaused(client, api, releases, all, pause(), change.writes(), Cli.err()::println);
                 print(outcome.results(), output.format);
                 if (!change.writes()) Cli.info("dry run: nothing was changed in GitLab");
                 // Each failure was one line already; the first one's code is the exit code.
-                return outcome.failure() == null ? ExitCode.OK : outcome.failure().exitCode();
+                return outcome.exitCode();
             }
         }
-    }
-
-    /** A runner type gfw deployed has its token Secret. */
-    static boolean deployed(KubernetesClient client, RunnerValues.Release r) {
-        return client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get() != null;
-    }
-
-    record PauseOutcome(List<Map<String, Object>> results, GfwException failure) {}
-
-    /**
-     * Pauses or resumes each runner. Every runner is tried even when one fails (pause --all is the emergency stop); the
-     * failures are rows and the first becomes the exit code. With --all a type that is not deployed (no token Secret) is
-     * skipped.
-     */
-    static PauseOutcome setPaused(KubernetesClient client, GitLabApi api, List<RunnerValues.Release> releases, boolean all, boolean pause,
-                                  Cli.ChangeOptions change) {
-        var results = new ArrayList<Map<String, Object>>();
-        GfwException first = null;
-        String done = pause ? "paused" : "resumed";
-        for (RunnerValues.Release r : releases) {
-            Long id = null;
-            try {
-                if (all && !deployed(client, r)) {
-                    results.add(Sub.result(r, null, "skipped", "not deployed (no Secret " + r.tokenSecret() + ")"));
-                    continue;
-                }
-                id = RunnerFleet.runnerId(client, r);
-                GitLabApi.Runner now = api.runner(id);
-                if (now.paused() == pause) {
-                    results.add(Sub.result(r, id, "unchanged", "already " + (pause ? "paused" : "active")));
-                } else if (!change.writes()) {
-                    results.add(Sub.result(r, id, "would be " + done, "now " + (now.paused() ? "paused" : "active")));
-                } else {
-                    api.setPaused(id, pause);
-                    results.add(Sub.result(r, id, done, now.status()));
-                }
-            } catch (GfwException e) {
-                if (first == null) first = e;
-                results.add(Sub.result(r, id, "failed", e.getMessage()));
-                Cli.err().println("error: " + r.type() + (id == null ? "" : " (runner " + id + ")") + ": " + e.getMessage());
-            }
-        }
-        return new PauseOutcome(results, first);
     }
 
     @Command(name = "pause", mixinStandardHelpOptions = true, description = {"Pause runners: they finish their jobs and take no new one.", "PUT /runners/:id paused=true. 'pause --all' is the emergency stop. Already paused runners are left alone (\"unchanged\")."},
@@ -333,21 +267,21 @@ class Runners implements Callable<Integer> {
             change.confirm(env, "drain runners");
             GitLabApi api = gitlab.api(env, cluster, "drain the runners");
             try (KubernetesClient client = cluster.connect(env)) {
-                var paused = setPaused(client, api, releases, all, true, change);
+                var paused = RunnerFleet.setPaused(client, api, releases, all, true, change.writes(), Cli.err()::println);
                 if (!change.writes()) { // nothing paused, so nothing to wait for: what would be paused, and what runs now
                     print(paused.results(), output.format);
                     for (var r : releases) {
-                        if (!all || deployed(client, r)) Cli.info(r.type() + ": running jobs now " + api.runningJobs(RunnerFleet.runnerId(client, r)));
+                        if (!all || RunnerFleet.deployed(client, r)) Cli.info(r.type() + ": running jobs now " + api.runningJobs(RunnerFleet.runnerId(client, r)));
                     }
                     Cli.info("dry run: nothing was paused in GitLab, so drain did not wait");
                     return ExitCode.OK;
                 }
-                if (paused.failure() != null) {
+                if (paused.exitCode() != ExitCode.OK) {
                     print(paused.results(), output.format);
-                    return paused.failure().exitCode();
+                    return paused.exitCode();
                 }
                 var ids = new LinkedHashMap<RunnerValues.Release, Long>();
-                for (var r : releases) if (!all || deployed(client, r)) ids.put(r, RunnerFleet.runnerId(client, r));
+                for (var r : releases) if (!all || RunnerFleet.deployed(client, r)) ids.put(r, RunnerFleet.runnerId(client, r));
                 var busy = new LinkedHashMap<String, List<Long>>();
                 Cli.info("waiting until " + String.join(", ", ids.keySet().stream().map(RunnerValues.Release::name).toList())
                         + " run no job (timeout " + timeout.toSeconds() + " s)");
@@ -364,7 +298,7 @@ class Runners implements Callable<Integer> {
                 var results = new ArrayList<Map<String, Object>>();
                 ids.forEach((r, id) -> {
                     String key = r.type() + " (runner " + id + ")";
-                    results.add(result(r, id, busy.containsKey(key) ? "busy" : "drained",
+                    results.add(RunnerFleet.result(r, id, busy.containsKey(key) ? "busy" : "drained",
                             busy.containsKey(key) ? "running jobs " + busy.get(key) : "no running job"));
                 });
                 print(results, output.format);
@@ -438,7 +372,7 @@ class Runners implements Callable<Integer> {
                 if (live == null) throw new GfwException(ExitCode.NOT_FOUND, "release " + r.name() + " is not installed in namespace " + r.namespace());
                 var history = helm.history(r.namespace(), r.name());
                 boolean pending = live.status() != null && live.status().startsWith("pending");
-                int target0 = to != null ? to : previous(history, live, pending);
+                int target0 = to != null ? to : HelmReleases.lastGoodBefore(history, live, pending);
                 if (history.stream().noneMatch(h -> h.revision() == target0)) {
                     throw new GfwException(ExitCode.NOT_FOUND, "release " + r.name() + " has no revision " + target0 + " (it has "
                             + String.join(", ", history.stream().map(h -> String.valueOf(h.revision())).toList()) + "); see 'gfw runners " + env.name() + " history " + type + "'");
@@ -463,15 +397,7 @@ class Runners implements Callable<Integer> {
                 } else if (!change.writes()) {
                     m.put("action", pending ? "would mark revision " + live.revision() + " failed and roll back" : "would roll back");
                 } else {
-                    if (pending) {
-                        for (var h : history) {
-                            if (h.status() != null && h.status().startsWith("pending")) {
-                                HelmRecords.markFailed(client, r.namespace(), r.name(), h.revision(), "Interrupted " + h.status() + " (gfw runners rollback --unstick)");
-                                Cli.info("revision " + h.revision() + " of " + r.name() + " was " + h.status() + ": marked failed");
-                            }
-                        }
-                        live = helm.get(r.namespace(), r.name());
-                    }
+                    if (pending) live = helm.unstick(client, r.namespace(), r.name(), history, Cli::info);
                     Cli.info("rolling back release " + r.name() + " to revision " + target0 + " (timeout " + timeout.toSeconds() + " s)");
                     var after = helm.rollback(client, r.namespace(), r.name(), target0, timeout, live);
                     m.put("action", "rolled back");
@@ -490,18 +416,6 @@ class Runners implements Callable<Integer> {
                 if (!change.writes()) Cli.info("dry run: nothing was changed");
             }
             return ExitCode.OK;
-        }
-
-        /** The revision before the current one that was deployed (for a pending release: the last deployed one). */
-        private static int previous(List<HelmReleases.Revision> history, HelmReleases.Deployed live, boolean pending) {
-            for (int i = history.size() - 1; i >= 0; i--) {
-                var h = history.get(i);
-                if (h.revision() >= live.revision()) continue;
-                if (pending ? "deployed".equals(h.status()) || "superseded".equals(h.status()) : !"failed".equals(h.status())) return h.revision();
-            }
-            throw new GfwException(ExitCode.NOT_FOUND, "release " + live.name() + " has no earlier deployed revision to go back to"
-                    + (pending && live.revision() == 1 ? "; its first install was interrupted: delete Secret " + HelmRecords.secretName(live.name(), 1)
-                    + " in namespace " + live.namespace() + " and deploy again" : ""));
         }
     }
 
@@ -594,16 +508,10 @@ class Runners implements Callable<Integer> {
             try (KubernetesClient client = cluster.connect(env)) {
                 Set<Long> referenced = RunnerFleet.referencedRunnerIds(client, env.namespaces().runners().name());
                 long group = api.groupId(env.organization().group());
-                // gfw's own description of the runners it creates for this environment (deploy-runners).
-                String ours = " (" + env.name() + ", " + env.cluster().name() + ")";
                 var results = new ArrayList<Map<String, Object>>();
                 GfwException first = null;
                 for (GitLabApi.Runner g : api.groupRunners(group)) {
-                    if (referenced.contains(g.id())) continue;
-                    String why = "stale".equals(g.status()) ? "stale (contacted " + str(g.contactedAt()) + ")"
-                            : "never_contacted".equals(g.status()) ? "never contacted GitLab"
-                            : g.description() != null && g.description().startsWith("gitlab-runner-") && g.description().endsWith(ours)
-                                    ? "created by gfw for " + env.name() + ", no token Secret references it" : null;
+                    String why = RunnerFleet.pruneReason(g, referenced, env.name(), env.cluster().name());
                     if (why == null) continue;
                     var m = new LinkedHashMap<String, Object>();
                     m.put("runner", g.id());

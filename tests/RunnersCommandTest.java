@@ -82,6 +82,14 @@ class RunnersCommandTest {
             assertEquals(List.of("GET " + runner, "GET " + runner + "/jobs"), lines(gitlab));
             for (var req : gitlab.requests) assertEquals(GitLabStandIn.ACCESS_TOKEN, req.privateToken());
 
+            // All types: the ones not deployed say so, and the exit code is 80.
+            var wide = runners(d, "status", "-o", "wide");
+            assertEquals(ExitCode.CHECK_FAILED, wide.exit(), wide.toString());
+            assertTrue(wide.out().lines().anyMatch(l -> l.matches("dind +- +not installed +0/0 .* unknown .*")), wide.out());
+            String header = wide.out().lines().findFirst().orElse("");
+            assertTrue(header.matches("TYPE +REVISION +STATUS +READY +HPA +RUNNER +ONLINE +PAUSED +GITLAB +JOBS +CHART +VERSION +CONTACTED"), wide.out());
+            assertTrue(wide.out().lines().anyMatch(l -> l.startsWith("docker ") && l.contains(" " + d.runnerId() + " ") && l.contains("17.11.0")), wide.out());
+
             // pause: one PUT with {"paused": true}; the second pause reads and sends no PUT.
             gitlab.requests.clear();
             var pause = runners(d, "pause", "docker");
@@ -245,6 +253,15 @@ class RunnersCommandTest {
             String runner = "/api/v4/runners/" + d.runnerId();
             var client = d.api().client();
             String podsBefore = client.pods().inNamespace(d.ns()).withLabel("app", "gitlab-runner-docker").list().getItems().get(0).getMetadata().getName();
+            String tokenBefore = RunnerFixtures.decode(client.secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").get()
+                    .getData().get("runner-token"));
+            var dry = runners(d, "rotate-token", "docker", "--dry-run");
+            assertEquals(0, dry.exit(), dry.toString());
+            assertTrue(dry.out().contains("would reset its token"), dry.out());
+            assertEquals(List.of(), gitlab.writes());
+            assertEquals(tokenBefore, RunnerFixtures.decode(client.secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").get()
+                    .getData().get("runner-token")));
+
             gitlab.reconnectAfterPolls = 2;
             var r = runners(d, "rotate-token", "docker", "--timeout", "30s");
             assertEquals(0, r.exit(), r.toString());
