@@ -2,6 +2,7 @@
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES CacheConfig.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -41,7 +42,7 @@ final class EnvConfig {
 
     record Env(String name, String file, String status, boolean production, Organization organization,
                Cluster cluster, Namespaces namespaces, Dashboard dashboard, Cnpg cnpg, Attic attic,
-               RunnerChart runnerChart, List<Runner> runners) {
+               RunnerChart runnerChart, List<Runner> runners, CacheConfig.Cache cache) {
         boolean planned() { return "planned".equals(status); }
         /** The Attic cache URL the runners' jobs use (the seed: ATTIC_SERVER points into the Attic namespace). */
         String atticServerUrl() {
@@ -416,6 +417,11 @@ final class EnvConfig {
             return dflt;
         }
 
+        /** A field's single value with placeholders expanded. */
+        String value(Field f) {
+            return expand(f, scalar(f));
+        }
+
         String quantity(Field f) {
             String s = expand(f, scalar(f));
             if (s != null && !QUANTITY.matcher(s).matches()) {
@@ -468,7 +474,7 @@ final class EnvConfig {
 
         Env env(Field root, String envName) {
             if (!root.mapWithKeys("environment", "status", "production", "organization", "cluster", "namespaces",
-                    "dashboard", "cnpg", "attic", "runnerChart", "runners")) {
+                    "dashboard", "cnpg", "attic", "runnerChart", "runners", "cache")) {
                 return null;
             }
             String name = dnsLabel(root, "environment", null);
@@ -576,7 +582,7 @@ final class EnvConfig {
                 }
             }
             return new Env(name, file, status, production, org, cluster, namespaces, dashboard, cnpg, attic, chart,
-                    List.copyOf(runners));
+                    List.copyOf(runners), CacheConfig.parse(this, root)); // cache: deploy-cache's section (lib/CacheConfig)
         }
 
         private NamespaceSpec namespace(Field parent, String component) {

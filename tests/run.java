@@ -8,6 +8,7 @@
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
 //DEPS commons-codec:commons-codec:1.21.0
 //DEPS org.postgresql:postgresql:42.7.14
+//DEPS com.auth0:java-jwt:4.6.2
 //SOURCES ../scripts/gfw.java
 //SOURCES support/*.java
 //SOURCES *Test.java

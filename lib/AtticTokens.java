@@ -1,0 +1,161 @@
+// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
+//DEPS com.nimbusds:nimbus-jose-jwt:10.10
+//DEPS io.fabric8:kubernetes-client:7.4.0
+//SOURCES ExitCode.java
+//SOURCES GfwException.java
+
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.crypto.MACSigner;
+import com.nimbusds.jose.crypto.MACVerifier;
+import com.nimbusds.jwt.JWTClaimsSet;
+import com.nimbusds.jwt.SignedJWT;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.text.ParseException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.Date;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Attic's tokens: HS256 JWTs (nimbus-jose-jwt) with {@code sub}, {@code exp}, {@code nbf}, {@code iat}
+ * and the claim {@code "https://jwt.attic.rs/v1": {"caches": {NAME: {"r": 1, ...}}}} (zhaofengli/attic
+ * token/src/lib.rs), signed with the key in Secret {@code attic-jwt-signing}: key
+ * {@code hs256-secret-base64} holds base64 text, and the HMAC key is the bytes it decodes to.
+ */
+final class AtticTokens {
+
+    static final String CLAIM = "https://jwt.attic.rs/v1";
+    static final String SIGNING_SECRET = "attic-jwt-signing";
+    static final String SIGNING_KEY = "hs256-secret-base64";
+
+    /** Attic's permission letters (token/src/lib.rs serde renames) and what each allows. */
+    static final Map<String, String> PERMISSIONS = permissions();
+
+    private static Map<String, String> permissions() {
+        var m = new LinkedHashMap<String, String>();
+        m.put("r", "pull");
+        m.put("w", "push");
+        m.put("d", "delete");
+        m.put("cc", "create-cache");
+        m.put("cr", "configure-cache");
+        m.put("cq", "configure-retention");
+        m.put("cd", "destroy-cache");
+        return java.util.Collections.unmodifiableMap(m);
+    }
+
+    /** A new signing key: 64 random letters and digits from SecureRandom, as base64 text (what the Secret holds). */
+    static String newSigningKey(SecureRandom random) {
+        String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        var sb = new StringBuilder();
+        for (int i = 0; i < 64; i++) sb.append(alphabet.charAt(random.nextInt(alphabet.length())));
+        return Base64.getEncoder().encodeToString(sb.toString().getBytes(StandardCharsets.US_ASCII));
+    }
+
+    /** The HMAC key the base64 text decodes to; at least 32 bytes, as HS256 needs. */
+    static byte[] hmacKey(String keyBase64, String where) {
+        byte[] key;
+        try {
+            key = Base64.getDecoder().decode(keyBase64.trim());
+        } catch (IllegalArgumentException e) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, where + ": key " + SIGNING_KEY + " is not valid base64");
+        }
+        if (key.length < 32) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, where + ": key " + SIGNING_KEY + " decodes to " + key.length
+                    + " bytes; HS256 needs at least 32 (a new key: deploy-cache ENV --rotate-jwt-key --yes)");
+        }
+        return key;
+    }
+
+    /** The signing key's base64 text from the cluster, never from a flag. */
+    static String readSigningKey(KubernetesClient client, String namespace) {
+        Secret s = client.secrets().inNamespace(namespace).withName(SIGNING_SECRET).get();
+        String where = "secret " + SIGNING_SECRET + " in namespace " + namespace;
+        if (s == null) throw new GfwException(ExitCode.NOT_FOUND, where + " not found; deploy-cache ENV creates it");
+        String b64 = s.getData() == null ? null : s.getData().get(SIGNING_KEY);
+        if (b64 == null || b64.isEmpty()) throw new GfwException(ExitCode.NOT_FOUND, where + " has no key " + SIGNING_KEY);
+        String text;
+        try {
+            text = new String(Base64.getDecoder().decode(b64), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, where + ": data is not valid base64");
+        }
+        hmacKey(text, where);
+        return text;
+    }
+
+    /** A signed token for {@code sub}, valid from {@code now} for {@code validity}; {@code caches}: cache (or pattern) to permission letters. */
+    static String mint(String keyBase64, String sub, Instant now, Duration validity, Map<String, List<String>> caches) {
+        var grants = new LinkedHashMap<String, Object>();
+        caches.forEach((cache, letters) -> {
+            var perms = new LinkedHashMap<String, Object>();
+            for (String l : letters) perms.put(l, 1);
+            grants.put(cache, perms);
+        });
+        Date iat = Date.from(now);
+        JWTClaimsSet claims = new JWTClaimsSet.Builder().subject(sub).issueTime(iat).notBeforeTime(iat)
+                .expirationTime(Date.from(now.plus(validity))).claim(CLAIM, Map.of("caches", grants)).build();
+        var jwt = new SignedJWT(new JWSHeader(JWSAlgorithm.HS256), claims);
+        try {
+            jwt.sign(new MACSigner(hmacKey(keyBase64, "the signing key")));
+        } catch (JOSEException e) {
+            throw new GfwException(ExitCode.INTERNAL, "cannot sign the token: " + e.getMessage(), e);
+        }
+        return jwt.serialize();
+    }
+
+    /** A token's claims, read without trusting them; {@code verified} whether its signature matches the key (null: not checked). */
+    record Decoded(String algorithm, Map<String, Object> claims, String sub, Instant exp, Instant nbf, Map<String, Object> caches, Boolean verified) {}
+
+    static Decoded decode(String token, String keyBase64) {
+        SignedJWT jwt;
+        JWTClaimsSet claims;
+        try {
+            jwt = SignedJWT.parse(token.trim());
+            claims = jwt.getJWTClaimsSet();
+        } catch (ParseException e) {
+            throw new GfwException(ExitCode.USAGE, "the input is not a signed JWT (three base64url parts separated by '.'): " + e.getMessage());
+        }
+        Boolean verified = null;
+        if (keyBase64 != null) {
+            try {
+                verified = JWSAlgorithm.HS256.equals(jwt.getHeader().getAlgorithm())
+                        && jwt.verify(new MACVerifier(hmacKey(keyBase64, "the signing key")));
+            } catch (JOSEException e) {
+                verified = false;
+            }
+        }
+        Map<String, Object> caches = Map.of();
+        if (claims.getClaim(CLAIM) instanceof Map<?, ?> ns && ns.get("caches") instanceof Map<?, ?> c) {
+            @SuppressWarnings("unchecked") Map<String, Object> cm = (Map<String, Object>) c;
+            caches = cm;
+        }
+        return new Decoded(jwt.getHeader().getAlgorithm().getName(), claims.getClaims(), claims.getSubject(),
+                claims.getExpirationTime() == null ? null : claims.getExpirationTime().toInstant(),
+                claims.getNotBeforeTime() == null ? null : claims.getNotBeforeTime().toInstant(), caches, verified);
+    }
+
+    /** "main: pull, push; team-*: create-cache" — for people. */
+    static String describe(Map<String, Object> caches) {
+        var parts = new java.util.ArrayList<String>();
+        caches.forEach((cache, p) -> {
+            var names = new java.util.ArrayList<String>();
+            if (p instanceof Map<?, ?> m) {
+                m.forEach((k, v) -> {
+                    if (!"0".equals(String.valueOf(v)) && !"false".equals(String.valueOf(v))) names.add(PERMISSIONS.getOrDefault(String.valueOf(k), String.valueOf(k)));
+                });
+            }
+            parts.add(cache + ": " + (names.isEmpty() ? "(none)" : String.join(", ", names)));
+        });
+        return parts.isEmpty() ? "(no caches)" : String.join("; ", parts);
+    }
+
+    private AtticTokens() {}
+}

@@ -1,0 +1,156 @@
+// No //SOURCES line: EnvConfig (whose Validator this uses) sources this file, which is only ever compiled with it.
+
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * The {@code cache:} section of an environment file: how deploy-cache runs the Attic binary cache and
+ * its CloudNativePG database (image, replicas, resources, storage, chunking, compression, garbage
+ * collection, ingress, the operator chart, database parameters and backups). Names and sizes that the
+ * runners and the namespace layout share stay in {@code attic:} and {@code cnpg:}. Parsed with
+ * {@link EnvConfig.Validator}'s rules, so problems read {@code file:line:column cache.field: message}.
+ */
+final class CacheConfig {
+
+    record Cache(String image, EnvConfig.Autoscaling autoscaling, EnvConfig.Resources resources, Storage storage,
+                 Chunking chunking, Compression compression, GarbageCollection garbageCollection, Ingress ingress,
+                 boolean isPublic, Operator operator, Database database) {}
+
+    /** {@code type} local: a PVC of {@code size}; s3: {@code bucket}, {@code endpoint}, {@code region}, credentials in {@code credentialsSecret}. */
+    record Storage(String type, String size, String storageClass, String bucket, String endpoint, String region, String credentialsSecret) {
+        boolean s3() { return "s3".equals(type); }
+    }
+    record Chunking(int narSizeThreshold, int minSize, int avgSize, int maxSize) {}
+    /** {@code level} null: atticd's default for the type. */
+    record Compression(String type, Integer level) {}
+    record GarbageCollection(String interval, String defaultRetentionPeriod) {}
+    /** {@code host} null: no Ingress. TLS from {@code tlsSecret}, or a certificate cert-manager issues with {@code clusterIssuer}. */
+    record Ingress(String host, String className, String tlsSecret, String clusterIssuer, String bodySize) {}
+    record Operator(String repository, String chart, String version, String namespace) {}
+    record Database(String storageClass, Map<String, String> parameters, EnvConfig.Resources resources, Backup backup) {}
+    /** Barman object store backups; null when not configured. */
+    record Backup(String destinationPath, String endpointUrl, String credentialsSecret, String schedule, String retentionPolicy) {}
+
+    static final List<String> STORAGE_TYPES = List.of("local", "s3");
+    static final List<String> COMPRESSION_TYPES = List.of("none", "brotli", "zstd", "xz");
+    /** {@code repo/name:tag@sha256:<64 hex>}: a tag people read and a digest that cannot move. */
+    static final Pattern PINNED_IMAGE = Pattern.compile("[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}");
+    /** atticd's humantime durations: "12 hours", "3 months", "1 day", "30m". */
+    static final Pattern HUMAN_DURATION = Pattern.compile("[0-9]+ ?[a-z]+( [0-9]+ ?[a-z]+)*");
+    /** Six-field cron as CNPG's ScheduledBackup takes it (seconds first). */
+    static final Pattern CRON6 = Pattern.compile("\\S+( \\S+){5}");
+    static final Pattern NGINX_SIZE = Pattern.compile("[0-9]+[kmgKMG]?");
+
+    /** The section, or null when absent (deploy-cache then says what to add). Problems go to {@code v}. */
+    static Cache parse(EnvConfig.Validator v, EnvConfig.Field root) {
+        EnvConfig.Field c = root.get("cache");
+        if (c == null || !c.mapWithKeys("image", "autoscaling", "resources", "storage", "chunking", "compression",
+                "garbageCollection", "ingress", "public", "operator", "database")) {
+            return null;
+        }
+        String image = v.matching(c, "image", null, PINNED_IMAGE, "an image pinned by tag and digest (repo/name:tag@sha256:<64 hex digits>)");
+
+        var autoscaling = new EnvConfig.Autoscaling(2, 10, 70, 80);
+        EnvConfig.Field a = c.get("autoscaling");
+        if (a != null && a.mapWithKeys("minReplicas", "maxReplicas", "cpu", "memory")) {
+            autoscaling = new EnvConfig.Autoscaling(v.positive(a, "minReplicas", 2), v.positive(a, "maxReplicas", 10),
+                    v.percent(a, "cpu", 70), v.percent(a, "memory", 80));
+            if (autoscaling.minReplicas() > autoscaling.maxReplicas()) {
+                v.problem(a.get("maxReplicas") != null ? a.get("maxReplicas") : a, "must be at least minReplicas (" + autoscaling.minReplicas() + ")");
+            }
+        }
+        EnvConfig.Resources resources = v.resourcesBlock(c, "resources");
+        if (resources.requests().isEmpty() && resources.limits().isEmpty()) {
+            resources = new EnvConfig.Resources(Map.of("cpu", "100m", "memory", "128Mi"), Map.of("cpu", "1", "memory", "512Mi"));
+        }
+
+        Storage storage = null;
+        EnvConfig.Field s = c.get("storage");
+        if (s == null) {
+            v.problem(c, "storage: is required (type: local with size, or type: s3 with bucket, endpoint, region, credentialsSecret)");
+        } else if (s.mapWithKeys("type", "size", "storageClass", "bucket", "endpoint", "region", "credentialsSecret")) {
+            String type = v.oneOf(s, "type", null, STORAGE_TYPES);
+            if ("s3".equals(type)) {
+                for (String local : List.of("size", "storageClass")) {
+                    if (s.get(local) != null) v.problem(s.get(local), "only for type: local");
+                }
+                storage = new Storage(type, null, null, v.str(s, "bucket"), v.url(s, "endpoint", null, "https", "http"),
+                        v.str(s, "region"), v.dnsSubdomain(s, "credentialsSecret", null));
+            } else {
+                for (String remote : List.of("bucket", "endpoint", "region", "credentialsSecret")) {
+                    if (s.get(remote) != null) v.problem(s.get(remote), "only for type: s3");
+                }
+                EnvConfig.Field size = s.get("size");
+                if (size == null) v.problem(s, "size: is required for type: local (the PVC size, e.g. 50Gi)");
+                storage = new Storage(type, size == null ? null : v.quantity(size), v.optStr(s, "storageClass", null), null, null, null, null);
+            }
+        }
+
+        var chunking = new Chunking(65536, 16384, 65536, 262144);
+        EnvConfig.Field ch = c.get("chunking");
+        if (ch != null && ch.mapWithKeys("narSizeThreshold", "minSize", "avgSize", "maxSize")) {
+            chunking = new Chunking(v.integer(ch, "narSizeThreshold", 65536, 0, "0 or more bytes"), v.positive(ch, "minSize", 16384),
+                    v.positive(ch, "avgSize", 65536), v.positive(ch, "maxSize", 262144));
+            if (!(chunking.minSize() <= chunking.avgSize() && chunking.avgSize() <= chunking.maxSize())) {
+                v.problem(ch, "needs minSize <= avgSize <= maxSize");
+            }
+        }
+
+        var compression = new Compression("zstd", null);
+        EnvConfig.Field co = c.get("compression");
+        if (co != null && co.mapWithKeys("type", "level")) {
+            compression = new Compression(v.oneOf(co, "type", "zstd", COMPRESSION_TYPES),
+                    co.get("level") == null ? null : v.positive(co, "level", null));
+        }
+
+        var gc = new GarbageCollection("12 hours", "3 months");
+        EnvConfig.Field g = c.get("garbageCollection");
+        if (g != null && g.mapWithKeys("interval", "defaultRetentionPeriod")) {
+            gc = new GarbageCollection(v.matching(g, "interval", "12 hours", HUMAN_DURATION, "a duration like \"12 hours\""),
+                    v.matching(g, "defaultRetentionPeriod", "3 months", HUMAN_DURATION, "a duration like \"3 months\""));
+        }
+
+        Ingress ingress = new Ingress(null, null, null, null, null);
+        EnvConfig.Field i = c.get("ingress");
+        if (i != null && i.mapWithKeys("host", "className", "tlsSecret", "clusterIssuer", "bodySize")) {
+            ingress = new Ingress(v.dnsSubdomain(i, "host", null), v.optStr(i, "className", null),
+                    v.dnsSubdomain(i, "tlsSecret", ""), v.optStr(i, "clusterIssuer", null),
+                    v.matching(i, "bodySize", "10g", NGINX_SIZE, "an nginx size like 10g or 512m"));
+            if (ingress.tlsSecret() != null && ingress.tlsSecret().isEmpty()) ingress = new Ingress(ingress.host(), ingress.className(), null, ingress.clusterIssuer(), ingress.bodySize());
+            if (ingress.clusterIssuer() != null && i.get("tlsSecret") == null) {
+                // cert-manager writes the certificate into a Secret named after the host.
+                ingress = new Ingress(ingress.host(), ingress.className(), ingress.host() == null ? null : ingress.host().replace('.', '-') + "-tls",
+                        ingress.clusterIssuer(), ingress.bodySize());
+            }
+        }
+
+        var operator = new Operator("https://cloudnative-pg.github.io/charts", "cloudnative-pg", "0.26.0", "cnpg-system");
+        EnvConfig.Field o = c.get("operator");
+        if (o != null && o.mapWithKeys("repository", "chart", "version", "namespace")) {
+            operator = new Operator(v.url(o, "repository", operator.repository(), "https", "http", "oci", "file"),
+                    v.optStr(o, "chart", operator.chart()),
+                    v.matching(o, "version", operator.version(), Pattern.compile("[0-9]+\\.[0-9]+\\.[0-9]+([-+][0-9A-Za-z.-]+)?"), "a chart version like 0.26.0"),
+                    v.dnsLabel(o, "namespace", operator.namespace()));
+        }
+
+        var database = new Database(null, Map.of(), new EnvConfig.Resources(Map.of(), Map.of()), null);
+        EnvConfig.Field d = c.get("database");
+        if (d != null && d.mapWithKeys("storageClass", "parameters", "resources", "backup")) {
+            Map<String, String> parameters = v.stringMap(d, "parameters", v::value, Set.of());
+            Backup backup = null;
+            EnvConfig.Field b = d.get("backup");
+            if (b != null && b.mapWithKeys("destinationPath", "endpointURL", "credentialsSecret", "schedule", "retentionPolicy")) {
+                backup = new Backup(v.url(b, "destinationPath", null, "s3"), v.url(b, "endpointURL", "", "https", "http"),
+                        v.dnsSubdomain(b, "credentialsSecret", null),
+                        v.matching(b, "schedule", "0 0 3 * * *", CRON6, "a six-field cron schedule (seconds first), e.g. \"0 0 3 * * *\""),
+                        v.matching(b, "retentionPolicy", "30d", Pattern.compile("[0-9]+[dwm]"), "a retention like 30d, 4w or 6m"));
+            }
+            database = new Database(v.optStr(d, "storageClass", null), parameters, v.resourcesBlock(d, "resources"), backup);
+        }
+        return new Cache(image, autoscaling, resources, storage, chunking, compression, gc, ingress, v.bool(c, "public", false), operator, database);
+    }
+
+    private CacheConfig() {}
+}

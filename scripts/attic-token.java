@@ -1,0 +1,255 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//CDS
+//DEPS info.picocli:picocli:4.7.7
+//DEPS io.fabric8:kubernetes-client:7.4.0
+//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
+//DEPS com.nimbusds:nimbus-jose-jwt:10.10
+//SOURCES ../lib/ExitCode.java
+//SOURCES ../lib/GfwException.java
+//SOURCES ../lib/EnvConfig.java
+//SOURCES ../lib/Output.java
+//SOURCES ../lib/Cli.java
+//SOURCES ../lib/ServerSideApply.java
+//SOURCES ../lib/AtticTokens.java
+//SOURCES ../lib/SecretInput.java
+
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.SecretBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * Mints an Attic token: an HS256 JWT with {@code sub}, {@code exp}, {@code nbf}, {@code iat} and the
+ * claim {@code "https://jwt.attic.rs/v1": {"caches": {CACHE: {"r": 1, ...}}}}, signed with the key in
+ * Secret {@code attic-jwt-signing} of the Attic namespace (read from the cluster, never from a flag).
+ * The token is the only thing on stdout; claims, expiry and permissions go to stderr. {@code --decode}
+ * reads a token on stdin and says what it grants, when it expires and whether it verifies against the
+ * cluster's key (exit 80 if not): the answer to Attic's "Unauthorized".
+ *
+ * <p>Environment: KUBECONFIG, HTTPS_PROXY, GITLAB_CI, GFW_ENVIRONMENTS, GFW_DEBUG.
+ *
+ * <pre>
+ *   ./jbang scripts/attic-token.java dev --sub ci-runner --pull main --push main --validity 90d
+ * </pre>
+ */
+@Command(name = "attic-token", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
+        description = {"Mint (or --decode) an Attic token signed with the cluster's key.",
+                "A cache may be '*' or a pattern like 'team-*'.",
+                "Example: attic-token dev --sub ci-runner --pull main --push main", ""},
+        footer = {"", "Exit codes: 0 done, 64 bad flag, 65 bad environment file, 66 no kubeconfig,",
+                "67 validity over a year without --force (or planned/production for --write-secret),",
+                "68 signing key secret missing, 69 API server unreachable, 80 token does not verify or has expired."})
+class AtticToken implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "ENV", description = "Environment: a name in the environments directory (e.g. dev) or a .yaml file.")
+    String envName;
+
+    @Option(names = "--sub", paramLabel = "NAME", description = "Who the token is for (the JWT subject), e.g. ci-runner or alice.")
+    String sub;
+
+    @Option(names = "--validity", paramLabel = "DURATION", defaultValue = "30d", description = "How long it is valid: 12h, 30d, 8w, 1y (default: ${DEFAULT-VALUE}; over a year needs --force).")
+    String validity;
+
+    @Option(names = "--pull", paramLabel = "CACHE", description = "Pull from CACHE (r).") List<String> pull = new ArrayList<>();
+    @Option(names = "--push", paramLabel = "CACHE", description = "Push to CACHE (w).") List<String> push = new ArrayList<>();
+    @Option(names = "--delete", paramLabel = "CACHE", description = "Delete store paths from CACHE (d).") List<String> delete = new ArrayList<>();
+    @Option(names = "--create-cache", paramLabel = "CACHE", description = "Create CACHE (cc).") List<String> createCache = new ArrayList<>();
+    @Option(names = "--configure-cache", paramLabel = "CACHE", description = "Reconfigure CACHE (cr).") List<String> configureCache = new ArrayList<>();
+    @Option(names = "--configure-retention", paramLabel = "CACHE", description = "Configure CACHE's retention (cq).") List<String> configureRetention = new ArrayList<>();
+    @Option(names = "--destroy-cache", paramLabel = "CACHE", description = "Destroy CACHE (cd).") List<String> destroyCache = new ArrayList<>();
+
+    @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "token", description = "token (default: the token alone) or env (ATTIC_TOKEN=...).")
+    String output;
+
+    @Option(names = "--write-secret", paramLabel = "NAME", description = "Store the token in Secret NAME (key 'token') of the Attic namespace instead of printing it.")
+    String writeSecret;
+
+    @Option(names = "--force", description = "Allow a validity over a year.")
+    boolean force;
+
+    @Option(names = "--decode", description = "Read a token on stdin: print its claims and expiry, and check it against the cluster's key (exit 80 if it does not verify).")
+    boolean decode;
+
+    @Option(names = {"-n", "--namespace"}, paramLabel = "NS", description = "Attic namespace (default: the environment's namespaces.attic.name).")
+    String namespace;
+
+    @Mixin Cli.ChangeOptions change;
+    @Mixin Cli.EnvOptions envOptions;
+    @Mixin Cli.ClusterOptions clusterOptions;
+
+    static final Pattern CACHE = Pattern.compile("[A-Za-z0-9*][A-Za-z0-9._*-]{0,49}");
+    static final Duration YEAR = Duration.ofDays(365);
+
+    public static void main(String... args) {
+        System.exit(Cli.run(new AtticToken(), args));
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        change.validate(writeSecret != null, "--write-secret");
+        EnvConfig.Env env;
+        if (decode) {
+            if (sub != null || !grants().isEmpty() || writeSecret != null) throw new GfwException(ExitCode.USAGE, "--decode reads a token on stdin: drop --sub, the permission flags and --write-secret");
+            env = envOptions.load(envName);
+            return decode(env);
+        }
+        if (sub == null || sub.isBlank() || !sub.matches("[\\p{Graph}]{1,128}")) {
+            throw new GfwException(ExitCode.USAGE, "--sub NAME is required: who the token is for (printable, no spaces, up to 128 characters)");
+        }
+        if (!List.of("token", "env").contains(output)) throw new GfwException(ExitCode.USAGE, "-o " + output + ": use token or env");
+        Map<String, List<String>> grants = grants();
+        if (grants.isEmpty()) throw new GfwException(ExitCode.USAGE, "no permission given: add e.g. --pull main (also --push, --delete, --create-cache, --configure-cache, --configure-retention, --destroy-cache)");
+        Duration valid = validity(validity);
+        if (valid.compareTo(YEAR) > 0 && !force) {
+            throw new GfwException(ExitCode.REFUSED, "--validity " + validity + " is over a year: a leaked token would stay valid that long; add --force if you mean it");
+        }
+        env = envOptions.load(envName);
+        String ns = namespace != null ? namespace : env.namespaces().attic().name();
+        if (writeSecret != null && !writeSecret.matches("[a-z0-9]([-a-z0-9.]*[a-z0-9])?")) {
+            throw new GfwException(ExitCode.USAGE, "--write-secret " + writeSecret + " is not a valid Secret name (lower-case letters, digits, '-' and '.')");
+        }
+        if (writeSecret != null && change.clientDryRun()) {
+            Cli.out().print(Output.objects(List.of(secret(env, ns, Output.MASK)), Output.Format.yaml));
+            Cli.info("client dry run: the token is minted and stored when run without --dry-run");
+            return ExitCode.OK;
+        }
+        if (writeSecret != null) change.confirm(env, "write an Attic token into secret " + writeSecret);
+        try (KubernetesClient client = clusterOptions.connect(env)) {
+            String key = AtticTokens.readSigningKey(client, ns);
+            Instant now = Instant.now();
+            String token = AtticTokens.mint(key, sub, now, valid, grants);
+            Cli.info("token for " + sub + ", valid until " + now.plus(valid) + " (" + validity + "); " + describe(grants));
+            if (writeSecret == null) {
+                Cli.out().println(output.equals("env") ? "ATTIC_TOKEN=" + token : token);
+                return ExitCode.OK;
+            }
+            var options = new ServerSideApply.Options();
+            options.serverDryRun = change.serverDryRun();
+            options.forceConflicts = change.forceConflicts;
+            options.diffOnly = change.diff();
+            ServerSideApply.Result r = ServerSideApply.applyOne(client, secret(env, ns, token), ServerSideApply.Lookup.UNKNOWN, options);
+            Cli.out().println(r.line());
+            return ExitCode.OK;
+        }
+    }
+
+    private Secret secret(EnvConfig.Env env, String ns, String token) {
+        return new SecretBuilder().withNewMetadata().withName(writeSecret).withNamespace(ns)
+                .addToLabels("app.kubernetes.io/managed-by", "gfw").addToLabels("gfw.gloriousflywheel.dev/environment", env.name())
+                .addToLabels("gfw.gloriousflywheel.dev/owner", "attic-token").addToAnnotations("gfw.gloriousflywheel.dev/attic-token-sub", sub)
+                .endMetadata().withType("Opaque").addToStringData("token", token).build();
+    }
+
+    /** Cache to permission letters, in the order the flags name them. */
+    private Map<String, List<String>> grants() {
+        var out = new LinkedHashMap<String, List<String>>();
+        add(out, "--pull", pull, "r");
+        add(out, "--push", push, "w");
+        add(out, "--delete", delete, "d");
+        add(out, "--create-cache", createCache, "cc");
+        add(out, "--configure-cache", configureCache, "cr");
+        add(out, "--configure-retention", configureRetention, "cq");
+        add(out, "--destroy-cache", destroyCache, "cd");
+        return out;
+    }
+
+    private static void add(Map<String, List<String>> out, String flag, List<String> caches, String letter) {
+        for (String c : caches) {
+            if (!CACHE.matcher(c).matches()) throw new GfwException(ExitCode.USAGE, flag + " " + c + ": a cache name is letters, digits, '-', '_', '.' or a pattern with '*'");
+            List<String> letters = out.computeIfAbsent(c, k -> new ArrayList<>());
+            if (!letters.contains(letter)) letters.add(letter);
+        }
+    }
+
+    private static String describe(Map<String, List<String>> grants) {
+        var m = new LinkedHashMap<String, Object>();
+        grants.forEach((c, letters) -> {
+            var p = new LinkedHashMap<String, Object>();
+            for (String l : letters) p.put(l, 1);
+            m.put(c, p);
+        });
+        return "permissions: " + AtticTokens.describe(m);
+    }
+
+    private static final Pattern LONG = Pattern.compile("(\\d+)([dwy])");
+
+    /** Cli.duration's grammar plus days, weeks and years (365 days). */
+    static Duration validity(String text) {
+        Matcher m = LONG.matcher(text == null ? "" : text.trim());
+        if (m.matches()) {
+            long n = Long.parseLong(m.group(1));
+            Duration d = switch (m.group(2)) {
+                case "d" -> Duration.ofDays(n);
+                case "w" -> Duration.ofDays(7 * n);
+                default -> Duration.ofDays(365 * n);
+            };
+            if (d.isZero()) throw new GfwException(ExitCode.USAGE, "--validity " + text + " must be above zero");
+            return d;
+        }
+        return Cli.duration(text, "--validity");
+    }
+
+    private int decode(EnvConfig.Env env) throws IOException {
+        // gfw's one secret reader: stdin, or at a terminal a prompt that does not echo.
+        String token = SecretInput.read(new SecretInput.Spec("--decode", "ATTIC_TOKEN", "the Attic token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIi...",
+                "--decode reads the token on stdin"), "-").value();
+        if (token.startsWith("ATTIC_TOKEN=")) token = token.substring("ATTIC_TOKEN=".length());
+        AtticTokens.Decoded unchecked = AtticTokens.decode(token, null);
+        var m = new LinkedHashMap<String, Object>(unchecked.claims());
+        // Dates as people read them next to the epoch seconds.
+        Cli.out().println(Output.json(jsonable(m)));
+        Instant now = Instant.now();
+        Cli.out().println("algorithm: " + unchecked.algorithm());
+        Cli.out().println("subject: " + unchecked.sub());
+        Cli.out().println("expires: " + (unchecked.exp() == null ? "never (no exp claim)" : unchecked.exp() + (unchecked.exp().isBefore(now) ? " (EXPIRED)" : "")));
+        if (unchecked.nbf() != null && unchecked.nbf().isAfter(now)) Cli.out().println("not before: " + unchecked.nbf() + " (NOT YET VALID)");
+        Cli.out().println("permissions: " + AtticTokens.describe(unchecked.caches()));
+        String ns = namespace != null ? namespace : env.namespaces().attic().name();
+        String key;
+        try (KubernetesClient client = clusterOptions.connect(env)) {
+            key = AtticTokens.readSigningKey(client, ns);
+        } catch (GfwException e) {
+            Cli.out().println("signature: not checked (could not read secret " + AtticTokens.SIGNING_SECRET + ")");
+            throw e;
+        }
+        boolean verified = Boolean.TRUE.equals(AtticTokens.decode(token, key).verified());
+        String where = "secret " + AtticTokens.SIGNING_SECRET + " in namespace " + ns;
+        Cli.out().println("signature: " + (verified ? "verifies against " + where : "does NOT verify against " + where));
+        boolean expired = unchecked.exp() != null && unchecked.exp().isBefore(now);
+        if (!verified) {
+            Cli.info("error: the token was not signed with the key Attic uses now (another environment, or the key was rotated): Attic answers Unauthorized; mint a new one");
+            return ExitCode.CHECK_FAILED;
+        }
+        if (expired) {
+            Cli.info("error: the token expired at " + unchecked.exp() + ": Attic answers Unauthorized; mint a new one");
+            return ExitCode.CHECK_FAILED;
+        }
+        return ExitCode.OK;
+    }
+
+    private static Object jsonable(Object o) {
+        if (o instanceof java.util.Date d) return d.toInstant().getEpochSecond();
+        if (o instanceof Map<?, ?> m) {
+            var out = new LinkedHashMap<String, Object>();
+            m.forEach((k, v) -> out.put(String.valueOf(k), jsonable(v)));
+            return out;
+        }
+        if (o instanceof List<?> l) return l.stream().map(AtticToken::jsonable).toList();
+        return o;
+    }
+}
