@@ -135,6 +135,42 @@ class RunnersCommandTest {
     }
 
     @Test
+    void statusWatchPrintsAgainWhenGitLabsStateChanges() throws Exception {
+        Deployed d = deployDocker("runners-watch", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            var cmd = TestSupport.script("runners", "dev", "status", "docker", "--watch", "--env-dir", d.envDir().toString(),
+                    "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url(),
+                    "--gitlab-token-file", gitlab.tokenFile.toString());
+            Process p = new ProcessBuilder(cmd.command).directory(TestSupport.repo().toFile()).redirectErrorStream(false).start();
+            try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+                var seen = new ArrayList<String>();
+                String row = readUntil(out, seen, l -> l.startsWith("docker "));
+                assertTrue(row.matches("docker +1 +deployed +\\d+/\\d+ .* " + d.runnerId() + " +true +false +online +0"), row);
+                gitlab.runners.get(d.runnerId()).paused = true; // someone pauses it in GitLab's UI
+                String again = readUntil(out, seen, l -> l.startsWith("docker ") && l.contains(" true ") && !l.equals(row));
+                assertTrue(again.matches("docker +1 +deployed .* " + d.runnerId() + " +true +true +online +0"), again);
+                assertEquals(2, seen.stream().filter(l -> l.startsWith("TYPE ")).count(), "printed once per change: " + seen);
+            } finally {
+                p.descendants().forEach(ProcessHandle::destroy);
+                p.destroy();
+                p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** Reads lines (kept in {@code seen}) until one matches; fails after 120 s or at the end of the output. */
+    static String readUntil(java.io.BufferedReader out, List<String> seen, java.util.function.Predicate<String> match) throws Exception {
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            String line = out.readLine();
+            if (line == null) throw new AssertionError("output ended: " + seen);
+            seen.add(line);
+            if (match.test(line)) return line;
+        }
+        throw new AssertionError("no matching line in " + seen);
+    }
+
+    @Test
     void gitLabErrorsAreOneLineWithTheirCodesAndProductionNeedsYes() throws Exception {
         Deployed d = deployDocker("runners-errors", UnaryOperator.identity());
         try (var gitlab = d.gitlab()) {
