@@ -44,8 +44,8 @@ final class CacheConfig {
     static final Pattern NGINX_SIZE = Pattern.compile("[0-9]+[kmgKMG]?");
 
     /** The section, or null when absent (deploy-cache then says what to add). Problems go to {@code v}. */
-    static Cache parse(EnvConfig.Validator v, EnvConfig.Field root) {
-        EnvConfig.Field c = root.get("cache");
+    static Cache parse(EnvConfig.Validator v, EnvChecks.Field root) {
+        EnvChecks.Field c = root.get("cache");
         if (c == null || !c.mapWithKeys("image", "autoscaling", "resources", "storage", "chunking", "compression",
                 "garbageCollection", "ingress", "public", "operator", "database")) {
             return null;
@@ -53,7 +53,7 @@ final class CacheConfig {
         String image = v.matching(c, "image", null, PINNED_IMAGE, "an image pinned by tag and digest (repo/name:tag@sha256:<64 hex digits>)");
 
         var autoscaling = new EnvConfig.Autoscaling(2, 10, 70, 80);
-        EnvConfig.Field a = c.get("autoscaling");
+        EnvChecks.Field a = c.get("autoscaling");
         if (a != null && a.mapWithKeys("minReplicas", "maxReplicas", "cpu", "memory")) {
             autoscaling = new EnvConfig.Autoscaling(v.positive(a, "minReplicas", 2), v.positive(a, "maxReplicas", 10),
                     v.percent(a, "cpu", 70), v.percent(a, "memory", 80));
@@ -67,7 +67,7 @@ final class CacheConfig {
         }
 
         Storage storage = null;
-        EnvConfig.Field s = c.get("storage");
+        EnvChecks.Field s = c.get("storage");
         if (s == null) {
             v.problem(c, "storage: is required (type: local with size, or type: s3 with bucket, endpoint, region, credentialsSecret)");
         } else if (s.mapWithKeys("type", "size", "storageClass", "bucket", "endpoint", "region", "credentialsSecret")) {
@@ -82,14 +82,14 @@ final class CacheConfig {
                 for (String remote : List.of("bucket", "endpoint", "region", "credentialsSecret")) {
                     if (s.get(remote) != null) v.problem(s.get(remote), "only for type: s3");
                 }
-                EnvConfig.Field size = s.get("size");
+                EnvChecks.Field size = s.get("size");
                 if (size == null) v.problem(s, "size: is required for type: local (the PVC size, e.g. 50Gi)");
                 storage = new Storage(type, size == null ? null : v.quantity(size), v.optStr(s, "storageClass", null), null, null, null, null);
             }
         }
 
         var chunking = new Chunking(65536, 16384, 65536, 262144);
-        EnvConfig.Field ch = c.get("chunking");
+        EnvChecks.Field ch = c.get("chunking");
         if (ch != null && ch.mapWithKeys("narSizeThreshold", "minSize", "avgSize", "maxSize")) {
             chunking = new Chunking(v.integer(ch, "narSizeThreshold", 65536, 0, "0 or more bytes"), v.positive(ch, "minSize", 16384),
                     v.positive(ch, "avgSize", 65536), v.positive(ch, "maxSize", 262144));
@@ -99,21 +99,21 @@ final class CacheConfig {
         }
 
         var compression = new Compression("zstd", null);
-        EnvConfig.Field co = c.get("compression");
+        EnvChecks.Field co = c.get("compression");
         if (co != null && co.mapWithKeys("type", "level")) {
             compression = new Compression(v.oneOf(co, "type", "zstd", COMPRESSION_TYPES),
                     co.get("level") == null ? null : v.positive(co, "level", null));
         }
 
         var gc = new GarbageCollection("12 hours", "3 months");
-        EnvConfig.Field g = c.get("garbageCollection");
+        EnvChecks.Field g = c.get("garbageCollection");
         if (g != null && g.mapWithKeys("interval", "defaultRetentionPeriod")) {
             gc = new GarbageCollection(v.matching(g, "interval", "12 hours", HUMAN_DURATION, "a duration like \"12 hours\""),
                     v.matching(g, "defaultRetentionPeriod", "3 months", HUMAN_DURATION, "a duration like \"3 months\""));
         }
 
         Ingress ingress = new Ingress(null, null, null, null, null);
-        EnvConfig.Field i = c.get("ingress");
+        EnvChecks.Field i = c.get("ingress");
         if (i != null && i.mapWithKeys("host", "className", "tlsSecret", "clusterIssuer", "bodySize")) {
             ingress = new Ingress(v.dnsSubdomain(i, "host", null), v.optStr(i, "className", null),
                     v.dnsSubdomain(i, "tlsSecret", ""), v.optStr(i, "clusterIssuer", null),
@@ -127,7 +127,7 @@ final class CacheConfig {
         }
 
         var operator = new Operator("https://cloudnative-pg.github.io/charts", "cloudnative-pg", "0.26.0", "cnpg-system");
-        EnvConfig.Field o = c.get("operator");
+        EnvChecks.Field o = c.get("operator");
         if (o != null && o.mapWithKeys("repository", "chart", "version", "namespace")) {
             operator = new Operator(v.url(o, "repository", operator.repository(), "https", "http", "oci", "file"),
                     v.optStr(o, "chart", operator.chart()),
@@ -136,11 +136,11 @@ final class CacheConfig {
         }
 
         var database = new Database(null, Map.of(), new EnvConfig.Resources(Map.of(), Map.of()), null);
-        EnvConfig.Field d = c.get("database");
+        EnvChecks.Field d = c.get("database");
         if (d != null && d.mapWithKeys("storageClass", "parameters", "resources", "backup")) {
             Map<String, String> parameters = v.stringMap(d, "parameters", v::value, Set.of());
             Backup backup = null;
-            EnvConfig.Field b = d.get("backup");
+            EnvChecks.Field b = d.get("backup");
             if (b != null && b.mapWithKeys("destinationPath", "endpointURL", "credentialsSecret", "schedule", "retentionPolicy")) {
                 backup = new Backup(v.url(b, "destinationPath", null, "s3"), v.url(b, "endpointURL", "", "https", "http"),
                         v.dnsSubdomain(b, "credentialsSecret", null),

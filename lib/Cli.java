@@ -35,20 +35,49 @@ final class Cli {
     /** gfw's version, shown by every script's --version and by gfw version. */
     static final String VERSION = "0.1.0";
 
-    /** Runs {@code command} with {@code args} and returns the exit code (scripts pass it to System.exit). */
+    /**
+     * Runs {@code command} with {@code args} and returns the exit code (scripts pass it to System.exit).
+     * Whatever happens — an Error such as StackOverflowError too — ends as one {@code error:} line and
+     * a gfw exit code, never JBang's 1 with a stack trace.
+     */
     static int run(Object command, String... args) {
+        int code;
+        try {
+            CommandLine cl = commandLine(command, args);
+            code = cl.execute(args);
+        } catch (Throwable t) { // picocli passes Errors through: they are bugs too, reported the same way
+            code = report(t);
+        }
+        if (ArchiveTraining.recording()) ArchiveTraining.run(); // only the run that records a script's AppCDS archive
+        return code;
+    }
+
+    /** The picocli model of {@code command} with gfw's settings: exit codes, one-line errors, help on every (sub)command. */
+    static CommandLine commandLine(Object command, String... args) {
         var cl = new CommandLine(command);
         if (cl.getCommandSpec().version().length == 0) cl.getCommandSpec().version("gfw " + VERSION); // -V of a standalone script
         if (command instanceof Subcommands s) s.addSubcommands(cl, args); // before the settings below: they apply to subcommands present
+        help(cl);
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setParameterExceptionHandler((ex, a) -> {
             err().println("error: " + usageMessage(ex) + " (see '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
             return ExitCode.USAGE;
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> report(ex));
-        int code = cl.execute(args);
-        if (ArchiveTraining.recording()) ArchiveTraining.run(); // only the run that records a script's AppCDS archive
-        return code;
+        return cl;
+    }
+
+    /**
+     * Every command and subcommand answers --help and -h, and its help ends with the exit codes,
+     * generated from {@link ExitCode#table()} (so no script writes its own, and none goes stale).
+     */
+    private static void help(CommandLine cl) {
+        var spec = cl.getCommandSpec();
+        if (spec.optionsMap().get("--help") == null && !(cl.getCommand() instanceof CommandLine.HelpCommand)) spec.mixinStandardHelpOptions(true);
+        var codes = new java.util.LinkedHashMap<String, String>();
+        for (var e : ExitCode.table().entrySet()) codes.put(String.valueOf(e.getKey()), e.getValue());
+        spec.usageMessage().exitCodeListHeading("%nExit codes (gfw exit-codes; never 1, which is JBang's):%n").exitCodeList(codes);
+        for (CommandLine sub : cl.getSubcommands().values()) help(sub);
     }
 
     /**
@@ -56,11 +85,55 @@ final class Cli {
      * {@code '--password=x'} or {@code '--rancher-token', 'x'} to stderr (and so into CI logs).
      */
     static String usageMessage(CommandLine.ParameterException ex) {
-        if (!(ex instanceof CommandLine.UnmatchedArgumentException u)) return ex.getMessage();
+        if (!(ex instanceof CommandLine.UnmatchedArgumentException u)) return Output.quoteQuoted(GfwException.firstLine(ex.getMessage()));
+        String unknownCommand = unknownCommand(u);
+        if (unknownCommand != null) return unknownCommand;
         var options = u.getUnmatched().stream().filter(arg -> arg.startsWith("-") && arg.length() > 1)
                 .map(arg -> "'" + arg.replaceFirst("=.*", "=" + Output.MASK) + "'").distinct().toList();
-        if (options.isEmpty()) return ex.getMessage();
+        if (options.isEmpty()) return Output.quoteQuoted(GfwException.firstLine(ex.getMessage()));
         return (options.size() == 1 ? "Unknown option: " : "Unknown options: ") + String.join(", ", options);
+    }
+
+    /**
+     * A command with subcommands whose first unmatched argument is a word: a misspelled command
+     * ({@code gfw provison-namespaces dev}), named with the closest real one. Null otherwise.
+     */
+    private static String unknownCommand(CommandLine.UnmatchedArgumentException u) {
+        var cl = u.getCommandLine();
+        if (cl.getSubcommands().isEmpty() || !cl.getCommandSpec().positionalParameters().isEmpty() || u.getUnmatched().isEmpty()) return null;
+        String word = u.getUnmatched().get(0);
+        if (word.startsWith("-")) return null;
+        String closest = null;
+        int best = Integer.MAX_VALUE;
+        for (String name : cl.getSubcommands().keySet()) {
+            int d = editDistance(word, name);
+            if (d < best) {
+                best = d;
+                closest = name;
+            }
+        }
+        String message = "unknown command " + Output.quote(word);
+        if (closest != null && best <= Math.max(2, closest.length() / 2)) return message + "; did you mean " + closest + "?";
+        return message + "; the commands are " + String.join(", ", cl.getSubcommands().keySet());
+    }
+
+    /** Levenshtein distance (the input is cut to 100 characters: a command name is short). */
+    static int editDistance(String a, String b) {
+        a = a.length() > 100 ? a.substring(0, 100) : a;
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) prev[j] = j;
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                cur[j] = Math.min(sub, Math.min(prev[j] + 1, cur[j - 1] + 1));
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
     }
 
     /** A command that adds its subcommands itself, seeing the arguments (gfw adds only the one a run names). */
@@ -68,22 +141,33 @@ final class Cli {
         void addSubcommands(CommandLine commandLine, String... args);
     }
 
-    /** Prints an exception as one line per problem and maps it to an exit code. */
+    /**
+     * A quoted part of an error line longer than this is cut to 40 characters: longer than any name or
+     * command gfw quotes on purpose ('kubectl -n NS delete secret ...'), so it can only be someone's input.
+     */
+    private static final int QUOTED_MAX = 200;
+
+    /** Prints an exception as one line per problem and maps it to an exit code; quoted input is cut, control characters escaped. */
     static int report(Throwable ex) {
         Throwable e = unwrap(ex);
         if (e instanceof GfwException g) {
-            for (String line : g.getMessage().split("\n")) err().println("error: " + line);
+            for (String line : g.getMessage().split("\n")) err().println("error: " + Output.quoteQuoted(line, QUOTED_MAX));
             debug(e);
             return g.exitCode();
         }
         if (e instanceof KubernetesClientException k) {
             GfwException g = KubeClients.fromKubernetes(k);
-            err().println("error: " + g.getMessage());
+            err().println("error: " + Output.quoteQuoted(g.getMessage(), QUOTED_MAX));
             debug(e);
             return g.exitCode();
         }
-        err().println("error: internal error: " + e + " (a bug in gfw; set GFW_DEBUG=1 for the stack trace)");
-        debug(e);
+        try {
+            String what = e.getClass().getName() + (e.getMessage() == null ? "" : ": " + Output.clip(GfwException.firstLine(e.getMessage())));
+            err().println("error: internal error: " + what + " (a bug in gfw; set GFW_DEBUG=1 for the stack trace)");
+            debug(e);
+        } catch (Throwable again) { // e.g. out of memory while reporting: the exit code still says what happened
+            err().println("error: internal error (a bug in gfw)");
+        }
         return ExitCode.INTERNAL;
     }
 
@@ -111,7 +195,7 @@ final class Cli {
     }
 
     static void warn(String message) {
-        err().println("warning: " + message);
+        err().println("warning: " + Output.escapeControls(message));
     }
 
     /**
@@ -167,7 +251,7 @@ final class Cli {
         } catch (ArithmeticException | NumberFormatException e) {
             d = java.time.Duration.ZERO;
         }
-        if (d.isZero()) throw new GfwException(ExitCode.USAGE, flag + " " + text + " is not a duration above zero; use e.g. 30s, 5m, 1h30m or 500ms");
+        if (d.isZero()) throw new GfwException(ExitCode.USAGE, flag + " " + Output.clip(text) + " is not a duration above zero; use e.g. 30s, 5m, 1h30m or 500ms");
         return d;
     }
 

@@ -203,11 +203,73 @@ final class ConnectionStrings {
 
     private static final Pattern SCHEME = Pattern.compile("(?i)(jdbc:)?(postgresql|postgres)://");
     private static final Pattern ENV_ASSIGNMENT = Pattern.compile("(?:export\\s+)?[A-Za-z_][A-Za-z0-9_]*=(.*)", Pattern.DOTALL);
-    private static final Pattern CANONICAL = Pattern.compile("([A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})*");
-    private static final Pattern LEGAL_USERINFO = Pattern.compile("([A-Za-z0-9._~!$&'()*+,;=:-]|%[0-9A-Fa-f]{2})*");
-    private static final String HOST = "(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._%-]*)(:[0-9]*)?";
-    private static final Pattern HOST_LIST = Pattern.compile(HOST + "(," + HOST + ")*");
-    private static final Pattern QUERY = Pattern.compile("([A-Za-z0-9_.%-]+=[^&=]*)(&[A-Za-z0-9_.%-]+=[^&=]*)*");
+    /** The longest input {@link #parse} reads: a connection string is far shorter; anything longer is not one. */
+    static final int MAX_INPUT = 64 * 1024;
+
+    // The grammar below is checked by scanning loops, not regular expressions with nested
+    // repetition: Java's regex engine recurses per repetition and overflows on ~2,000 characters.
+
+    private static final String SUB_DELIMS_AND_COLON = "!$&'()*+,;=:";
+
+    /** Only unreserved characters and %XX: {@code ([A-Za-z0-9._~-]|%XX)*}. */
+    static boolean canonical(String s) {
+        return percentEncodedOver(s, "");
+    }
+
+    /** Legal RFC 3986 userinfo: unreserved, sub-delimiters, ':' and %XX. */
+    static boolean legalUserinfo(String s) {
+        return percentEncodedOver(s, SUB_DELIMS_AND_COLON);
+    }
+
+    private static boolean percentEncodedOver(String s, String extra) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '%') {
+                if (i + 2 >= s.length() || Character.digit(s.charAt(i + 1), 16) < 0 || Character.digit(s.charAt(i + 2), 16) < 0) return false;
+                i += 2;
+            } else if (UNRESERVED.indexOf(c) < 0 && extra.indexOf(c) < 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** libpq's host list: {@code host[:port](,host[:port])*}, a host being {@code [IPv6]} or {@code [A-Za-z0-9._%-]*}. */
+    static boolean hostList(String s) {
+        int i = 0;
+        while (true) {
+            if (i < s.length() && s.charAt(i) == '[') {
+                int close = i + 1;
+                while (close < s.length() && "0123456789abcdefABCDEF:.".indexOf(s.charAt(close)) >= 0) close++;
+                if (close == i + 1 || close >= s.length() || s.charAt(close) != ']') return false;
+                i = close + 1;
+            } else {
+                while (i < s.length() && (Character.isLetterOrDigit(s.charAt(i)) && s.charAt(i) < 128 || "._%-".indexOf(s.charAt(i)) >= 0)) i++;
+            }
+            if (i < s.length() && s.charAt(i) == ':') {
+                i++;
+                while (i < s.length() && s.charAt(i) >= '0' && s.charAt(i) <= '9') i++;
+            }
+            if (i == s.length()) return true;
+            if (s.charAt(i) != ',') return false;
+            i++;
+        }
+    }
+
+    /** {@code key=value(&key=value)*}, keys {@code [A-Za-z0-9_.%-]+}, values without '&' or '='. */
+    static boolean query(String s) {
+        int i = 0;
+        while (true) {
+            int keyStart = i;
+            while (i < s.length() && (Character.isLetterOrDigit(s.charAt(i)) && s.charAt(i) < 128 || "_.%-".indexOf(s.charAt(i)) >= 0)) i++;
+            if (i == keyStart || i >= s.length() || s.charAt(i) != '=') return false;
+            i++;
+            while (i < s.length() && s.charAt(i) != '&' && s.charAt(i) != '=') i++;
+            if (i == s.length()) return true;
+            if (s.charAt(i) != '&') return false;
+            i++;
+        }
+    }
 
     /**
      * Parses a libpq URI ({@code postgresql://} or {@code postgres://}) or a pgjdbc URL
@@ -224,6 +286,9 @@ final class ConnectionStrings {
      * @throws IllegalArgumentException saying what is wrong, without repeating the input
      */
     static Parsed parse(String text) {
+        if (text.length() > MAX_INPUT) {
+            throw new IllegalArgumentException("the input is over 64 KiB: not a connection string (those are a few hundred characters)");
+        }
         String s = unwrap(text.strip());
         var m = SCHEME.matcher(s);
         if (!m.lookingAt()) {
@@ -242,25 +307,35 @@ final class ConnectionStrings {
         int at = authority.lastIndexOf('@');
         String userinfo = at < 0 ? null : authority.substring(0, at);
         String hostPart = at < 0 ? authority : authority.substring(at + 1);
-        boolean strictOk = HOST_LIST.matcher(hostPart).matches() && tailLooksRight(tail)
-                && (userinfo == null || (userinfo.indexOf('@') < 0 && LEGAL_USERINFO.matcher(userinfo).matches()));
+        boolean strictOk = hostList(hostPart) && tailLooksRight(tail)
+                && (userinfo == null || (userinfo.indexOf('@') < 0 && legalUserinfo(userinfo)));
         if (!strictOk) {
-            // Lenient: the userinfo ends at the last '@' followed by a valid host.
+            // Lenient: the userinfo ends at the last '@' followed by a valid host. One pass from the
+            // right, knowing where the next / ? # is, so that a string of many '@' stays linear.
             userinfo = null;
-            for (int i = rest.lastIndexOf('@'); i >= 0; i = i == 0 ? -1 : rest.lastIndexOf('@', i - 1)) {
-                String after = rest.substring(i + 1);
-                int end = indexOfAny(after, "/?#", 0);
-                String candidate = end < 0 ? after : after.substring(0, end);
-                if (HOST_LIST.matcher(candidate).matches() && !candidate.isEmpty()) {
-                    userinfo = rest.substring(0, i);
-                    hostPart = candidate;
-                    tail = end < 0 ? "" : after.substring(end);
-                    break;
+            int nextDelimiter = rest.length();
+            int nextAt = rest.length();
+            for (int i = rest.length() - 1; i >= 0; i--) {
+                char c = rest.charAt(i);
+                if (c == '/' || c == '?' || c == '#') {
+                    nextDelimiter = i;
+                } else if (c == '@') {
+                    // A host holds no '@': only the last '@' before a delimiter can start one.
+                    boolean candidateHasAt = nextAt < nextDelimiter;
+                    nextAt = i;
+                    if (candidateHasAt || nextDelimiter == i + 1) continue;
+                    String candidate = rest.substring(i + 1, nextDelimiter);
+                    if (hostList(candidate)) {
+                        userinfo = rest.substring(0, i);
+                        hostPart = candidate;
+                        tail = rest.substring(nextDelimiter);
+                        break;
+                    }
                 }
             }
             if (userinfo == null) {
                 hostPart = authority;
-                if (!HOST_LIST.matcher(hostPart).matches()) {
+                if (!hostList(hostPart)) {
                     throw new IllegalArgumentException("cannot find the host: expected host[:port] after '@' (or after :// when there is no user)");
                 }
             }
@@ -360,9 +435,9 @@ final class ConnectionStrings {
             decodable = false;
         }
         if (!decodable) return Encoding.raw;
-        if (CANONICAL.matcher(raw).matches()) return Encoding.canonical;
+        if (canonical(raw)) return Encoding.canonical;
         // ':' is legal in a password's userinfo part but not in the user part (it would split it).
-        if (LEGAL_USERINFO.matcher(raw).matches() && (password || raw.indexOf(':') < 0)) return Encoding.legal;
+        if (legalUserinfo(raw) && (password || raw.indexOf(':') < 0)) return Encoding.legal;
         return Encoding.raw;
     }
 
@@ -382,7 +457,7 @@ final class ConnectionStrings {
         String path = q < 0 ? tail : tail.substring(0, q);
         String query = q < 0 ? null : tail.substring(q + 1);
         if (!path.isEmpty() && (!path.startsWith("/") || path.indexOf('/', 1) >= 0 || path.indexOf('@') >= 0)) return false;
-        return query == null || query.isEmpty() || QUERY.matcher(query).matches();
+        return query == null || query.isEmpty() || query(query);
     }
 
     /** {@code NAME=value}, {@code export NAME="value"} or a quoted string: the value. */

@@ -2,6 +2,8 @@
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES Output.java
+//SOURCES EnvChecks.java
 //SOURCES CacheConfig.java
 
 import java.io.IOException;
@@ -88,7 +90,7 @@ final class EnvConfig {
     static final class ConfigException extends GfwException {
         final List<String> problems;
         ConfigException(List<String> problems) {
-            super(ExitCode.CONFIG, String.join("\n", problems));
+            super(ExitCode.CONFIG, String.join("\n", EnvChecks.capped(problems)));
             this.problems = List.copyOf(problems);
         }
     }
@@ -117,8 +119,8 @@ final class EnvConfig {
                 break;
             }
         }
-        // JBang sets jbang.source to the script's file: scripts/x.java -> environments/ beside scripts/.
-        String source = System.getProperty("jbang.source");
+        // The script's file (./jbang exports GFW_SCRIPT; JBang itself passes none): scripts/x.java -> environments/ beside scripts/.
+        String source = System.getProperty("jbang.source", System.getenv("GFW_SCRIPT"));
         if (source != null) {
             Path scriptDir = Path.of(source).toAbsolutePath().getParent();
             Path envs = scriptDir == null || scriptDir.getParent() == null ? null : scriptDir.getParent().resolve("environments");
@@ -132,13 +134,14 @@ final class EnvConfig {
         if (name.endsWith(".yaml") || name.endsWith(".yml") || name.contains("/")) {
             Path file = Path.of(name);
             if (!Files.isRegularFile(file)) {
-                throw new GfwException(ExitCode.CONFIG, "environment file " + name + " not found");
+                throw new GfwException(ExitCode.CONFIG, "environment file " + Output.quote(name) + " not found");
             }
             return parse(relative(file), read(file), null);
         }
-        if (!name.matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?")) {
-            throw new GfwException(ExitCode.CONFIG, "environment name '" + name
-                    + "' is not valid: use lower-case letters, digits and '-' (e.g. dev)");
+        String nameProblem = EnvChecks.dnsLabelProblem(name);
+        if (nameProblem != null) {
+            throw new GfwException(ExitCode.CONFIG, "environment name " + nameProblem.replace(" is not a valid DNS-1123 label", " is not valid")
+                    + "; an environment name is a DNS label: lower-case letters, digits and '-' (e.g. dev)");
         }
         List<String> dirs = searchPath(envDirOption);
         for (String dir : dirs) {
@@ -147,7 +150,7 @@ final class EnvConfig {
         }
         Set<String> known = new TreeSet<>();
         for (String dir : dirs) known.addAll(listEnvironments(dir));
-        throw new GfwException(ExitCode.CONFIG, "unknown environment '" + name + "': no " + name + ".yaml in "
+        throw new GfwException(ExitCode.CONFIG, "unknown environment " + Output.quote(name) + ": no " + name + ".yaml in "
                 + (dirs.isEmpty() ? "any environments/ directory" : String.join(", ", dirs))
                 + (known.isEmpty() ? "" : " (known: " + String.join(", ", known) + ")")
                 + "; run from the gfw repository or set --env-dir / GFW_ENVIRONMENTS");
@@ -179,7 +182,7 @@ final class EnvConfig {
     private static String readIfExists(String dir, String file) {
         if (dir.contains("://")) {
             try (InputStream in = URI.create(join(dir, file)).toURL().openStream()) {
-                return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                return text(join(dir, file), in.readNBytes(MAX_FILE_BYTES + 1));
             } catch (java.io.FileNotFoundException e) {
                 return null;
             } catch (IOException e) {
@@ -190,12 +193,43 @@ final class EnvConfig {
         return Files.isRegularFile(p) ? read(p) : null;
     }
 
+    /** An environment file is at most 1 MiB, as Kubernetes' own limit for a ConfigMap; gfw's are a few KiB. */
+    static final int MAX_FILE_BYTES = 1 << 20;
+
     private static String read(Path p) {
-        try {
-            return Files.readString(p);
+        try (InputStream in = Files.newInputStream(p)) {
+            return text(relative(p), in.readNBytes(MAX_FILE_BYTES + 1));
         } catch (IOException e) {
-            throw new GfwException(ExitCode.CONFIG, "cannot read environment file " + p + ": " + e.getMessage());
+            throw new GfwException(ExitCode.CONFIG, "cannot read environment file " + relative(p) + ": "
+                    + (e instanceof java.nio.file.AccessDeniedException ? "permission denied" : Output.clip(String.valueOf(e.getMessage()))));
         }
+    }
+
+    /** The file's text: refused over {@link #MAX_FILE_BYTES} or when not UTF-8 (without quoting any of it). */
+    private static String text(String file, byte[] bytes) {
+        if (bytes.length > MAX_FILE_BYTES) {
+            throw new ConfigException(List.of(file + " is over 1 MiB: not a gfw environment file (those are a few KiB); refusing to read it"));
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new ConfigException(List.of(file + " is not UTF-8 text: not a gfw environment file"));
+        }
+    }
+
+    /** The YAML parser's words, which may hold a piece of the file (a duplicate key, a token): quoted parts cut, the whole at 200 characters. */
+    private static String parserText(String problem) {
+        String s = Output.quoteQuoted(String.valueOf(problem));
+        return s.length() <= 200 ? s : s.substring(0, 200) + "…";
+    }
+
+    /** A gfw environment file has a mapping at the top with a 'cluster' mapping in it; anything else is some other file. */
+    private static boolean looksLikeEnvironment(Node root) {
+        if (!(root instanceof MappingNode m)) return false;
+        for (NodeTuple t : m.getValue()) {
+            if (t.getKeyNode() instanceof ScalarNode k && k.getValue().equals("cluster") && t.getValueNode() instanceof MappingNode) return true;
+        }
+        return false;
     }
 
     private static String relative(Path p) {
@@ -216,248 +250,30 @@ final class EnvConfig {
         } catch (MarkedYAMLException e) {
             Mark m = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
             String where = m == null ? file : file + ":" + (m.getLine() + 1) + ":" + (m.getColumn() + 1);
-            throw new ConfigException(List.of(where + " YAML syntax error: " + e.getProblem()
+            throw new ConfigException(List.of(where + " YAML syntax error: " + parserText(e.getProblem())
                     + " (check indentation and quoting)"));
         } catch (IOException | RuntimeException e) {
-            throw new ConfigException(List.of(file + " cannot be parsed as YAML: " + e.getMessage()));
+            throw new ConfigException(List.of(file + " cannot be parsed as YAML: " + parserText(GfwException.firstLine(String.valueOf(e.getMessage())))));
         }
         if (root == null) throw new ConfigException(List.of(file + " is empty: see environments/README.md for the schema"));
-        var v = new Validator(file, text);
-        Env env = v.env(new Field(root, "", v), envName);
+        if (!looksLikeEnvironment(root)) {
+            throw new ConfigException(List.of(file + " is not a gfw environment file (it has no 'cluster' mapping at the top level);"
+                    + " see environments/README.md for the schema"));
+        }
+        var v = new Validator(file);
+        Env env = v.env(new EnvChecks.Field(root, "", v), envName);
         if (!v.problems.isEmpty()) throw new ConfigException(v.problems);
         return env;
     }
 
-    /** A YAML node with its path, so that each accessor can report where a problem is. */
-    record Field(Node node, String path, Validator v) {
-        String where() {
-            Mark m = node.getStartMark();
-            return v.file + ":" + (m.getLine() + 1) + ":" + (m.getColumn() + 1) + " " + (path.isEmpty() ? "(top level)" : path);
-        }
-        boolean isMap() { return node instanceof MappingNode; }
-
-        /** The child at key, or null; reports keys that the schema does not know. */
-        Field get(String key) {
-            if (!(node instanceof MappingNode m)) return null;
-            for (NodeTuple t : m.getValue()) {
-                if (t.getKeyNode() instanceof ScalarNode k && k.getValue().equals(key)) {
-                    return new Field(t.getValueNode(), path.isEmpty() ? key : path + "." + key, v);
-                }
-            }
-            return null;
-        }
-
-        /** Checks this is a mapping with only the given keys; returns false (reported) if not a mapping. */
-        boolean mapWithKeys(String... allowed) {
-            if (!(node instanceof MappingNode m)) {
-                v.problem(this, "must be a mapping (key: value lines)");
-                return false;
-            }
-            var allowedSet = new LinkedHashSet<>(List.of(allowed));
-            var seen = new LinkedHashSet<String>();
-            for (NodeTuple t : m.getValue()) {
-                String k = t.getKeyNode() instanceof ScalarNode s ? s.getValue() : "?";
-                Field kf = new Field(t.getKeyNode(), path.isEmpty() ? k : path + "." + k, v);
-                if (!seen.add(k)) v.problem(kf, "duplicate key");
-                else if (allowed.length > 0 && !allowedSet.contains(k)) {
-                    v.problem(kf, "unknown field; expected one of " + String.join(", ", allowedSet));
-                }
-            }
-            return true;
-        }
-    }
-
-    static final class Validator {
-        private static final Pattern PLACEHOLDER = Pattern.compile("\\{([A-Za-z_]+)\\}");
-        private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
-        private static final Pattern DNS_SUBDOMAIN = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
-        private static final Pattern QUANTITY = Pattern.compile("[+]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?");
+    /** The schema of an environment file (documented in environments/README.md), on the checks every field gets. */
+    static final class Validator extends EnvChecks {
         private static final Pattern CHART_VERSION = Pattern.compile("[0-9]+\\.[0-9]+\\.[0-9]+([-+][0-9A-Za-z.-]+)?");
 
-        final String file;
-        final List<String> problems = new ArrayList<>();
-        private final Map<String, String> vars = new LinkedHashMap<>();
-
-        Validator(String file, String text) {
-            this.file = file;
+        Validator(String file) {
+            super(file);
         }
 
-        private final Set<String> reported = new java.util.HashSet<>();
-
-        /** Reports the first problem of a field only: the rest follow from it. */
-        void problem(Field f, String message) {
-            if (reported.add(f.path())) problems.add(f.where() + ": " + message);
-        }
-
-        private Field required(Field parent, String key) {
-            Field f = parent.get(key);
-            if (f == null) {
-                String path = parent.path().isEmpty() ? key : parent.path() + "." + key;
-                Mark m = parent.node().getStartMark();
-                problems.add(file + ":" + (m.getLine() + 1) + ":" + (m.getColumn() + 1) + " " + path + ": is required");
-            }
-            return f;
-        }
-
-        private String scalar(Field f) {
-            if (!(f.node() instanceof ScalarNode s)) {
-                problem(f, "must be a single value, not a list or mapping");
-                return null;
-            }
-            return s.getValue();
-        }
-
-        private String expand(Field f, String raw) {
-            if (raw == null) return null;
-            Matcher m = PLACEHOLDER.matcher(raw);
-            var sb = new StringBuilder();
-            while (m.find()) {
-                String value = vars.get(m.group(1));
-                if (value == null) {
-                    problem(f, "unknown placeholder {" + m.group(1) + "}; only {org} and {environment} expand");
-                    value = m.group();
-                }
-                m.appendReplacement(sb, Matcher.quoteReplacement(value));
-            }
-            m.appendTail(sb);
-            return sb.toString();
-        }
-
-        String str(Field parent, String key) {
-            Field f = required(parent, key);
-            if (f == null) return null;
-            String s = expand(f, scalar(f));
-            if (s != null && s.isBlank()) problem(f, "must not be empty");
-            return s;
-        }
-
-        String optStr(Field parent, String key, String dflt) {
-            Field f = parent.get(key);
-            if (f == null || (f.node() instanceof ScalarNode s && s.getTag().getValue().endsWith(":null"))) return dflt;
-            return expand(f, scalar(f));
-        }
-
-        String matching(Field parent, String key, String dflt, Pattern p, String what) {
-            String s = dflt == null ? str(parent, key) : optStr(parent, key, dflt);
-            if (s != null && !p.matcher(s).matches()) {
-                Field f = parent.get(key);
-                if (f != null) problem(f, "'" + s + "' is not " + what);
-            }
-            return s;
-        }
-
-        String dnsLabel(Field parent, String key, String dflt) {
-            String s = matching(parent, key, dflt, DNS_LABEL,
-                    "a valid DNS-1123 label (lower-case letters, digits and '-', starting and ending with a letter or digit)");
-            if (s != null && s.length() > 63 && parent.get(key) != null) problem(parent.get(key), "must be at most 63 characters");
-            return s;
-        }
-
-        String dnsSubdomain(Field parent, String key, String dflt) {
-            return matching(parent, key, dflt, DNS_SUBDOMAIN,
-                    "a valid DNS-1123 subdomain (lower-case letters, digits, '-' and '.')");
-        }
-
-        String oneOf(Field parent, String key, String dflt, List<String> allowed) {
-            String s = dflt == null ? str(parent, key) : optStr(parent, key, dflt);
-            if (s != null && !allowed.contains(s)) {
-                Field f = parent.get(key);
-                if (f != null) problem(f, "'" + s + "' is not allowed; use one of " + String.join(", ", allowed));
-            }
-            return s;
-        }
-
-        String url(Field parent, String key, String dflt, String... schemes) {
-            String s = dflt == null ? str(parent, key) : optStr(parent, key, dflt);
-            if (s == null || s.isEmpty()) return s;
-            try {
-                URI u = URI.create(s);
-                if (u.getScheme() == null || !List.of(schemes).contains(u.getScheme()) || u.getHost() == null) {
-                    problem(parent.get(key), "'" + s + "' is not a " + String.join(" or ", schemes) + " URL with a host");
-                }
-            } catch (IllegalArgumentException e) {
-                problem(parent.get(key), "'" + s + "' is not a valid URL");
-            }
-            return s;
-        }
-
-        int integer(Field parent, String key, Integer dflt, int min, String rule) {
-            Field f = dflt == null ? required(parent, key) : parent.get(key);
-            if (f == null) return dflt == null ? 0 : dflt;
-            String s = scalar(f);
-            if (s == null) return 0;
-            try {
-                int n = Integer.parseInt(s.trim());
-                if (n < min) problem(f, "must be " + rule);
-                return n;
-            } catch (NumberFormatException e) {
-                problem(f, "must be " + rule + ", not '" + s + "'");
-                return 0;
-            }
-        }
-
-        int positive(Field parent, String key, Integer dflt) {
-            return integer(parent, key, dflt, 1, "a positive integer");
-        }
-
-        int percent(Field parent, String key, Integer dflt) {
-            int n = integer(parent, key, dflt, 1, "a percentage from 1 to 100");
-            Field f = parent.get(key);
-            if (n > 100 && f != null) problem(f, "must be a percentage from 1 to 100");
-            return n;
-        }
-
-        boolean bool(Field parent, String key, boolean dflt) {
-            Field f = parent.get(key);
-            if (f == null) return dflt;
-            String s = scalar(f);
-            if ("true".equals(s)) return true;
-            if ("false".equals(s)) return false;
-            if (s != null) problem(f, "must be true or false, not '" + s + "'");
-            return dflt;
-        }
-
-        /** A field's single value with placeholders expanded. */
-        String value(Field f) {
-            return expand(f, scalar(f));
-        }
-
-        String quantity(Field f) {
-            String s = expand(f, scalar(f));
-            if (s != null && !QUANTITY.matcher(s).matches()) {
-                problem(f, "'" + s + "' is not a Kubernetes quantity (e.g. 500m, 2, 512Mi, 8Gi)");
-            }
-            return s;
-        }
-
-        List<String> stringList(Field parent, String key, Function<Field, String> item) {
-            Field f = parent.get(key);
-            if (f == null) return List.of();
-            if (!(f.node() instanceof SequenceNode seq)) {
-                problem(f, "must be a list");
-                return List.of();
-            }
-            var out = new ArrayList<String>();
-            for (int i = 0; i < seq.getValue().size(); i++) {
-                Field e = new Field(seq.getValue().get(i), f.path() + "[" + i + "]", this);
-                String s = item.apply(e);
-                if (s != null) out.add(s);
-            }
-            return List.copyOf(out);
-        }
-
-        Map<String, String> stringMap(Field parent, String key, Function<Field, String> value, Set<String> allowedKeys) {
-            Field f = parent.get(key);
-            if (f == null) return Map.of();
-            if (!f.mapWithKeys(allowedKeys.toArray(String[]::new))) return Map.of();
-            var out = new LinkedHashMap<String, String>();
-            for (NodeTuple t : ((MappingNode) f.node()).getValue()) {
-                String k = ((ScalarNode) t.getKeyNode()).getValue();
-                String val = value.apply(new Field(t.getValueNode(), f.path() + "." + k, this));
-                if (val != null) out.put(k, val);
-            }
-            return java.util.Collections.unmodifiableMap(out);
-        }
 
         Map<String, String> resources(Field parent, String key) {
             return stringMap(parent, key, this::quantity, Set.of("cpu", "memory", "ephemeral-storage"));
@@ -469,6 +285,7 @@ final class EnvConfig {
             if (!f.mapWithKeys("requests", "limits")) return new Resources(Map.of(), Map.of());
             return new Resources(resources(f, "requests"), resources(f, "limits"));
         }
+
 
         // ---- the schema ----
 
@@ -614,7 +431,8 @@ final class EnvConfig {
             }
             List<String> sas = stringList(f, "serviceAccounts", e -> {
                 String s = expand(e, scalar(e));
-                if (s != null && !DNS_SUBDOMAIN.matcher(s).matches()) problem(e, "'" + s + "' is not a valid service account name");
+                String problem = s == null ? null : EnvChecks.dnsSubdomainProblem(s);
+                if (problem != null) problem(e, "service account name " + problem);
                 return s;
             });
             String nsName = dnsLabel(f, "name", null);

@@ -3,7 +3,8 @@ import java.util.Map;
 
 /**
  * gfw's exit codes, one table for every script. They avoid JBang's own codes (1, 2, 10, 255)
- * so that a caller can tell "gfw said no" from "JBang could not start the script".
+ * so that a caller can tell "gfw said no" from "JBang could not start the script": 1 never comes
+ * from gfw (Cli.run turns every exception and error into one of these).
  */
 final class ExitCode {
     static final int OK = 0;
@@ -48,6 +49,18 @@ final class ExitCode {
         t.put(REMOTE_ERROR, "the remote side answered with an error or unusable data");
         t.put(CHECK_FAILED, "a requested check failed");
         return t;
+    }
+
+    /** The constant's name of a code ({@code 64} is {@code USAGE}), or "?" for a code gfw does not use. */
+    static String name(int code) {
+        for (var f : ExitCode.class.getDeclaredFields()) {
+            try {
+                if (f.getType() == int.class && java.lang.reflect.Modifier.isStatic(f.getModifiers()) && f.getInt(null) == code) return f.getName();
+            } catch (IllegalAccessException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return "?";
     }
 
     private ExitCode() {}

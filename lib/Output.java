@@ -15,7 +15,10 @@ import java.util.List;
  */
 final class Output {
 
-    enum Format { table, json, yaml }
+    /** {@code wide}: the table with more columns, as kubectl's {@code -o wide}. */
+    enum Format { table, wide, json, yaml;
+        boolean isTable() { return this == table || this == wide; }
+    }
 
     static final String MASK = "****";
 
@@ -83,6 +86,92 @@ final class Output {
                 if (i < widths.length - 1) line.append(" ".repeat(widths[i] - cell.length() + 3));
             }
             sb.append(line.toString().stripTrailing()).append('\n');
+        }
+        return sb.toString();
+    }
+
+    /** How much of a value a message quotes: enough to recognise it, not enough to fill a log. */
+    static final int QUOTE_MAX = 40;
+
+    /** {@code 'value'} for a message: cut to {@link #QUOTE_MAX} characters ("…" marks the cut), control characters escaped. */
+    static String quote(String value) {
+        return "'" + clip(value) + "'";
+    }
+
+    /** {@code text} with control characters escaped (not cut): a message never moves the cursor or clears a terminal. */
+    static String escapeControls(String text) {
+        if (text == null) return "null";
+        boolean clean = text.chars().noneMatch(c -> c != ' ' && (Character.isISOControl(c) || Character.getType(c) == Character.FORMAT));
+        if (clean) return text;
+        var sb = new StringBuilder();
+        text.codePoints().forEach(cp -> {
+            if (cp == '\t' || (!Character.isISOControl(cp) && Character.getType(cp) != Character.FORMAT)) sb.appendCodePoint(cp);
+            else sb.append(String.format("\\u%04x", cp));
+        });
+        return sb.toString();
+    }
+
+    /** Every {@code '...'} in a message (picocli quotes the argument it rejects) as {@link #quote} writes it: cut and escaped. */
+    static String quoteQuoted(String message) {
+        return quoteQuoted(message, 0);
+    }
+
+    /**
+     * Like {@link #quoteQuoted(String)}, but only quoted parts longer than {@code longerThan} are cut:
+     * the safety net under every error line, so that a message quoting a whole input cannot fill a log
+     * while names and commands gfw quotes on purpose stay whole.
+     */
+    static String quoteQuoted(String message, int longerThan) {
+        var sb = new StringBuilder();
+        int i = 0;
+        while (i < message.length()) {
+            int open = quoteMark(message, i, true);
+            int close = open < 0 ? -1 : quoteMark(message, open + 1, false);
+            if (close < 0) {
+                sb.append(escapeControls(message.substring(i)));
+                break;
+            }
+            String quoted = message.substring(open + 1, close);
+            sb.append(escapeControls(message.substring(i, open))).append(quoted.length() > longerThan ? quote(quoted) : "'" + escapeControls(quoted) + "'");
+            i = close + 1;
+        }
+        return sb.toString();
+    }
+
+    /** The next ' from {@code from} that opens (no letter or digit before it) or closes (none after it) a quote: not an apostrophe as in "gfw's". */
+    private static int quoteMark(String s, int from, boolean opening) {
+        for (int i = s.indexOf('\'', from); i >= 0; i = s.indexOf('\'', i + 1)) {
+            int neighbour = opening ? i - 1 : i + 1;
+            if (neighbour < 0 || neighbour >= s.length() || !Character.isLetterOrDigit(s.charAt(neighbour))) return i;
+        }
+        return -1;
+    }
+
+    /** {@link #quote} without the quotes. */
+    static String clip(String value) {
+        if (value == null) return "null";
+        var sb = new StringBuilder();
+        int n = 0;
+        for (int i = 0; i < value.length(); ) {
+            int cp = value.codePointAt(i);
+            i += Character.charCount(cp);
+            if (n++ == QUOTE_MAX) {
+                sb.append('…');
+                break;
+            }
+            switch (cp) {
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                default -> {
+                    if (Character.isISOControl(cp) || Character.getType(cp) == Character.FORMAT
+                            || Character.getType(cp) == Character.LINE_SEPARATOR || Character.getType(cp) == Character.PARAGRAPH_SEPARATOR) {
+                        sb.append(cp <= 0xFFFF ? String.format("\\u%04x", cp) : String.format("\\U%08x", cp));
+                    } else {
+                        sb.appendCodePoint(cp);
+                    }
+                }
+            }
         }
         return sb.toString();
     }

@@ -82,7 +82,8 @@ class CnpgConnstr implements Callable<Integer> {
         System.exit(Cli.run(new CnpgConnstr(), args));
     }
 
-    enum Format { uri, jdbc, env, pgpass, json, yaml, table }
+    /** {@code wide}: the table with each part as it is written percent-encoded. */
+    enum Format { uri, jdbc, env, pgpass, json, yaml, table, wide }
 
     /** CNPG's services: read-write (the primary), read-only (replicas), read (any instance). */
     enum Service { rw, ro, r }
@@ -113,7 +114,7 @@ class CnpgConnstr implements Callable<Integer> {
     String sslmode;
 
     @Option(names = {"-o", "--output"}, paramLabel = "FORMAT",
-            description = "uri (default), jdbc, env, pgpass, json, yaml, table (the parts; default with --decode).")
+            description = "uri (default), jdbc, env, pgpass, json, yaml, table (the parts; default with --decode), wide (the table with each part percent-encoded).")
     Format format;
 
     @Option(names = "--reveal", description = "Print the password instead of ****.")
@@ -235,15 +236,19 @@ class CnpgConnstr implements Callable<Integer> {
             }
             case json -> Cli.out().println(Output.json(describe(parts, parsed)));
             case yaml -> Cli.out().print(Output.yaml(describe(parts, parsed)));
-            case table -> {
+            case table, wide -> {
+                boolean wide = f == Format.wide;
                 var rows = new ArrayList<List<String>>();
                 describe(parts, parsed).forEach((k, v) -> {
-                    if (!(v instanceof List<?>)) rows.add(List.of(k, v == null ? "" : String.valueOf(v)));
+                    if (v instanceof List<?>) return;
+                    String value = v == null ? "" : String.valueOf(v);
+                    boolean encodable = v != null && !Output.MASK.equals(value) && !List.of("port", "uri", "corrected", "jdbc", "userEncoding", "passwordEncoding").contains(k);
+                    rows.add(wide ? List.of(k, value, encodable ? ConnectionStrings.encode(value) : Output.MASK.equals(value) ? value : "") : List.of(k, value));
                 });
-                Cli.out().print(Output.table(List.of("field", "value"), rows));
+                Cli.out().print(Output.table(wide ? List.of("field", "value", "encoded") : List.of("field", "value"), rows));
             }
         }
-        if (!reveal && parts.password() != null && f != Format.table && f != Format.json && f != Format.yaml) {
+        if (!reveal && parts.password() != null && f != Format.table && f != Format.wide && f != Format.json && f != Format.yaml) {
             Cli.info("(password masked; add --reveal to print it)");
         }
     }
@@ -272,7 +277,11 @@ class CnpgConnstr implements Callable<Integer> {
         String text;
         if (decode.equals("-")) {
             if (System.console() != null) Cli.info("paste the connection string, then Enter and Ctrl-D:");
-            text = new String(System.in.readAllBytes(), StandardCharsets.UTF_8).strip();
+            byte[] input = System.in.readNBytes(ConnectionStrings.MAX_INPUT + 1); // never more: a stray file piped in is refused, not read whole
+            if (input.length > ConnectionStrings.MAX_INPUT) {
+                throw new GfwException(ExitCode.USAGE, "--decode: the input on stdin is over 64 KiB: not a connection string (those are a few hundred characters)");
+            }
+            text = new String(input, StandardCharsets.UTF_8).strip();
             if (text.isEmpty()) throw new GfwException(ExitCode.NO_INPUT, "--decode: nothing on stdin; pipe a connection string in, e.g. echo \"$DATABASE_URL\" | cnpg-connstr --decode");
         } else {
             Cli.warn("the connection string was given as an argument, which other users can see (ps, shell history); pipe it on stdin instead");
@@ -289,7 +298,7 @@ class CnpgConnstr implements Callable<Integer> {
         if (sslmode != null) parts = parts.withParam("sslmode", sslmode);
         for (String note : parsed.notes()) Cli.warn(note);
         if (parsed.needsCorrection()) {
-            boolean listing = format == null || format == Format.table || format == Format.json || format == Format.yaml;
+            boolean listing = format == null || format == Format.table || format == Format.wide || format == Format.json || format == Format.yaml;
             Cli.warn((listing ? "the corrected string is under 'corrected'" : "stdout has the corrected string")
                     + (reveal ? "" : " (password masked; add --reveal to get it whole)"));
         }

@@ -72,7 +72,9 @@ import picocli.CommandLine.Parameters;
  * </pre>
  */
 @Command(name = "deploy-runners", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
-        description = "Deploy the GitLab runner types of an environment as Helm releases of the gitlab-runner chart, with their tokens, HPA and PDB.")
+        description = "Deploy the GitLab runner types of an environment as Helm releases of the gitlab-runner chart, with their tokens, HPA and PDB.",
+        footer = {"", "Examples:", "  deploy-runners dev dind --dry-run=client -o yaml   # no cluster, no token",
+                "  GITLAB_TOKEN=glpat-... deploy-runners dev          # every runner type", "  deploy-runners dev --status -o wide"})
 class DeployRunners implements Callable<Integer> {
     public static void main(String... args) {
         System.exit(Cli.run(new DeployRunners(), args));
@@ -141,16 +143,21 @@ class DeployRunners implements Callable<Integer> {
         if (dryRun == Cli.DryRun.none) Cli.confirmProduction(env, change.yes, "deploy runners");
         boolean serverDryRun = dryRun == Cli.DryRun.server;
 
+        // Cheapest checks first: local files (--chart), cluster reads (which runners need a GitLab
+        // token), that token, the chart download, then writes. The chart is rendered with every
+        // release's values before anything changes, so a missing chart or values it rejects are an
+        // error with nothing done (in a dry run too).
         KubeClients.Target target = cluster.target(env);
-        // The chart is found and rendered with every release's values before anything changes, so a
-        // missing chart or values it rejects are an error with nothing done (in a dry run too).
-        Path chart = chart(env);
-        var helm = new HelmReleases.JvmHelm(target);
-        for (RunnerValues.Release r : releases) helm.template(chart, r.namespace(), r.name(), r.values());
+        Path chart = chartPath != null ? chart(env) : null;
         var outcomes = new ArrayList<Outcome>();
         try (KubernetesClient client = cluster.connect(target)) {
             requireNamespace(client, env);
-            Map<String, String> tokens = ensureTokens(env, client, releases, serverDryRun);
+            List<RunnerValues.Release> missing = missingTokens(client, releases);
+            String accessToken = missing.isEmpty() || serverDryRun ? null : gitlabToken(missing); // before the chart download
+            if (chart == null) chart = chart(env);
+            var helm = new HelmReleases.JvmHelm(target);
+            for (RunnerValues.Release r : releases) helm.template(chart, r.namespace(), r.name(), r.values());
+            Map<String, String> tokens = ensureTokens(env, client, releases, missing, accessToken, serverDryRun);
             for (RunnerValues.Release r : releases) {
                 outcomes.add(deploy(client, helm, chart, r, tokens.get(r.name()), timeout, serverDryRun));
             }
@@ -181,14 +188,9 @@ class DeployRunners implements Callable<Integer> {
      * "would be created". Tokens are created only after every check passed.
      */
     private Map<String, String> ensureTokens(EnvConfig.Env env, KubernetesClient client, List<RunnerValues.Release> releases,
-                                             boolean serverDryRun) {
+                                             List<RunnerValues.Release> missing, String accessToken, boolean serverDryRun) {
         var result = new LinkedHashMap<String, String>();
-        var missing = new ArrayList<RunnerValues.Release>();
-        for (RunnerValues.Release r : releases) {
-            Secret s = client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get();
-            if (hasToken(s)) result.put(r.name(), "exists");
-            else missing.add(r);
-        }
+        for (RunnerValues.Release r : releases) if (!missing.contains(r)) result.put(r.name(), "exists");
         if (missing.isEmpty()) return result;
         if (serverDryRun) {
             for (RunnerValues.Release r : missing) result.put(r.name(), "would be created in GitLab");
@@ -198,7 +200,6 @@ class DeployRunners implements Callable<Integer> {
             }
             return result;
         }
-        String accessToken = gitlabToken(missing);
         var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), accessToken, cluster.http(env, "GitLab"));
         long groupId = api.groupId(env.organization().group());
         for (RunnerValues.Release r : missing) {
@@ -226,6 +227,15 @@ class DeployRunners implements Callable<Integer> {
             result.put(r.name(), "created (runner " + created.id() + ")");
         }
         return result;
+    }
+
+    /** The releases whose token Secret holds no runner token (a read of the cluster, before any download or write). */
+    private static List<RunnerValues.Release> missingTokens(KubernetesClient client, List<RunnerValues.Release> releases) {
+        var missing = new ArrayList<RunnerValues.Release>();
+        for (RunnerValues.Release r : releases) {
+            if (!hasToken(client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get())) missing.add(r);
+        }
+        return missing;
     }
 
     private static boolean hasToken(Secret s) {
@@ -344,7 +354,7 @@ class DeployRunners implements Callable<Integer> {
         KubeClients.Target target = cluster.target(env);
         var helm = new HelmReleases.JvmHelm(target);
         try (KubernetesClient client = cluster.connect(target)) {
-            if (watch) return Cli.watch(() -> render(statusRows(helm, client, releases)), output.format == Output.Format.table);
+            if (watch) return Cli.watch(() -> render(statusRows(helm, client, releases)), output.format.isTable());
             var rows = statusRows(helm, client, releases);
             Cli.out().print(render(rows));
             boolean healthy = rows.stream().allMatch(DeployRunners::healthy);
@@ -384,15 +394,20 @@ class DeployRunners implements Callable<Integer> {
     }
 
     private String render(List<Map<String, Object>> rows) {
-        if (output.format != Output.Format.table) {
+        if (!output.format.isTable()) {
             return output.format == Output.Format.json ? Output.json(rows) + "\n" : Output.yaml(rows);
         }
+        boolean wide = output.format == Output.Format.wide; // -o wide: also the namespace
         var table = new ArrayList<List<String>>();
         for (var row : rows) {
-            table.add(List.of(str(row.get("release")), str(row.get("revision")), str(row.get("status")), str(row.get("chartVersion")),
+            var cells = new ArrayList<>(List.of(str(row.get("release")), str(row.get("revision")), str(row.get("status")), str(row.get("chartVersion")),
                     row.get("podsReady") + "/" + row.get("pods"), str(row.get("restarts")), str(row.get("hpa")), str(row.get("token"))));
+            if (wide) cells.add(1, str(row.get("namespace")));
+            table.add(cells);
         }
-        return Output.table(List.of("release", "revision", "status", "chart", "ready", "restarts", "hpa", "token"), table);
+        var headers = new ArrayList<>(List.of("release", "revision", "status", "chart", "ready", "restarts", "hpa", "token"));
+        if (wide) headers.add(1, "namespace");
+        return Output.table(headers, table);
     }
 
     private static int restarts(Pod p) {
@@ -482,11 +497,16 @@ class DeployRunners implements Callable<Integer> {
             case json -> Cli.out().println(Output.json(outcomes));
             case yaml -> Cli.out().print(Output.yaml(outcomes));
             default -> {
+                boolean wide = output.format == Output.Format.wide; // -o wide: also the namespace
                 var rows = new ArrayList<List<String>>();
                 for (Outcome o : outcomes) {
-                    rows.add(List.of(o.release(), o.action(), str(o.revision()), o.chart() + "-" + o.version(), o.token(), o.hpa(), o.pdb()));
+                    var cells = new ArrayList<>(List.of(o.release(), o.action(), str(o.revision()), o.chart() + "-" + o.version(), o.token(), o.hpa(), o.pdb()));
+                    if (wide) cells.add(1, o.namespace());
+                    rows.add(cells);
                 }
-                Cli.out().print(Output.table(List.of("release", "action", "revision", "chart", "token", "hpa", "pdb"), rows));
+                var headers = new ArrayList<>(List.of("release", "action", "revision", "chart", "token", "hpa", "pdb"));
+                if (wide) headers.add(1, "namespace");
+                Cli.out().print(Output.table(headers, rows));
                 for (Outcome o : outcomes) {
                     for (String c : o.changes()) Cli.out().println("  " + o.release() + ": " + c);
                 }

@@ -92,7 +92,9 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "fetch-kubeconfig", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Fetch a working kubeconfig-ENV from Rancher (through the SOCKS proxy), or select the GitLab agent context in CI.",
-                "Token: RANCHER_TOKEN or --token-file. Proxy: --proxy, else NO_PROXY/HTTPS_PROXY, else the environment's cluster.proxy (never for loopback)."})
+                "Token: RANCHER_TOKEN or --token-file. Proxy: --proxy, else NO_PROXY/HTTPS_PROXY, else the environment's cluster.proxy (never for loopback)."},
+        footer = {"", "Examples:", "  RANCHER_TOKEN=token-... fetch-kubeconfig dev   # writes ./kubeconfig-dev",
+                "  fetch-kubeconfig dev -o tfvars > dev.auto.tfvars"})
 class FetchKubeconfig implements Callable<Integer> {
 
     enum Format { path, tfvars, json }

@@ -18,13 +18,13 @@
 //SOURCES ../lib/EnvConfig.java
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
+//SOURCES ../lib/BashCompletion.java
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import picocli.AutoComplete;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -45,7 +45,10 @@ import picocli.CommandLine.Spec;
  * GITLAB_CI (selects the GitLab agent context), GFW_DEBUG (stack traces).
  */
 @Command(name = "gfw", mixinStandardHelpOptions = true, versionProvider = gfw.VersionProvider.class,
-        description = "Operate the GloriousFlywheel clusters: Attic cache, CNPG database, GitLab runners, dashboard.")
+        description = "Operate the GloriousFlywheel clusters: Attic cache, CNPG database, GitLab runners, dashboard.",
+        footer = {"", "Examples:", "  gfw provision-namespaces dev --dry-run=client   # what would be applied",
+                "  gfw validate                                    # check environment files",
+                "  source <(./jbang scripts/gfw.java completion)   # gfw with Tab completion"})
 class gfw implements Callable<Integer>, Cli.Subcommands {
 
     static final String VERSION = Cli.VERSION;
@@ -90,7 +93,10 @@ class gfw implements Callable<Integer>, Cli.Subcommands {
         }
     }
 
-    @Command(name = "validate", description = "Check environment files; prints each problem as file:line:column field: message.")
+    @Command(name = "validate", mixinStandardHelpOptions = true,
+            description = "Check environment files; prints each problem as file:line:column field: message.",
+            footer = {"", "Examples:", "  gfw validate              # every file in the environments directory",
+                    "  gfw validate dev ./x.yaml # one environment and one file"})
     static class Validate implements Callable<Integer> {
         @Parameters(paramLabel = "ENV", arity = "0..*", description = "Environments or .yaml files (default: all in the environments directory).")
         List<String> envs = new ArrayList<>();
@@ -102,20 +108,23 @@ class gfw implements Callable<Integer>, Cli.Subcommands {
             List<String> names = envs.isEmpty() ? EnvConfig.available(envOptions.envDir) : envs;
             if (names.isEmpty()) throw new GfwException(ExitCode.CONFIG, "no environment files found; run from the gfw repository or set --env-dir");
             int failed = 0;
+            boolean internal = false;
             for (String name : names) {
                 try {
                     EnvConfig.Env env = envOptions.load(name);
                     Cli.out().println(env.file() + ": ok (" + env.status() + (env.production() ? ", production" : "") + ")");
-                } catch (GfwException e) {
+                } catch (Throwable e) { // whatever one file does, every later file is still checked
                     failed++;
-                    for (String line : e.getMessage().split("\n")) Cli.err().println("error: " + line);
+                    internal |= Cli.report(e) == ExitCode.INTERNAL;
                 }
             }
-            return failed == 0 ? ExitCode.OK : ExitCode.CONFIG;
+            return failed == 0 ? ExitCode.OK : internal ? ExitCode.INTERNAL : ExitCode.CONFIG;
         }
     }
 
-    @Command(name = "version", description = "Print gfw's version, and with ENV the API server's version of that environment.")
+    @Command(name = "version", mixinStandardHelpOptions = true,
+            description = "Print gfw's version, and with ENV the API server's version of that environment.",
+            footer = {"", "Examples:", "  gfw version       # gfw and Java", "  gfw version dev   # also the dev API server's version"})
     static class Version implements Callable<Integer> {
         @Parameters(paramLabel = "ENV", arity = "0..1", description = "Also ask this environment's API server for its version.")
         String env;
@@ -138,25 +147,53 @@ class gfw implements Callable<Integer>, Cli.Subcommands {
         }
     }
 
-    @Command(name = "completion", description = {"Print a bash/zsh completion script for gfw.",
-            "bash: source <(gfw completion)   zsh: autoload -U bashcompinit && bashcompinit && source <(gfw completion)"})
+    @Command(name = "completion", mixinStandardHelpOptions = true,
+            description = {"Print a bash/zsh script defining a gfw command (this checkout's launcher) with Tab completion.",
+                    "It completes commands, options, environment names, runner types, --dry-run modes and -o formats."},
+            footer = {"", "Examples:", "  source <(./jbang scripts/gfw.java completion)   # bash; then: gfw prov<Tab>",
+                    "  autoload -U bashcompinit && bashcompinit       # zsh, first",
+                    "  source <(./jbang scripts/gfw.java completion)"})
     static class Completion implements Callable<Integer> {
         @Spec CommandLine.Model.CommandSpec spec;
+        @Mixin Cli.EnvOptions envOptions;
 
         @Override
         public Integer call() {
-            Cli.out().print(AutoComplete.bash("gfw", spec.root().commandLine()));
+            List<String> dirs = EnvConfig.searchPath(envOptions.envDir);
+            java.nio.file.Path envDir = java.nio.file.Path.of(dirs.isEmpty() || dirs.get(0).contains("://") ? "environments" : dirs.get(0));
+            Cli.out().print(BashCompletion.script(spec.root().commandLine(), BashCompletion.launcher(System.getenv("JBANG_LAUNCH_CMD"), System.getenv("GFW_SCRIPT")),
+                    envDir, BashCompletion.runnerTypes(envOptions.envDir)));
             return ExitCode.OK;
         }
     }
 
-    @Command(name = "exit-codes", description = "Print the table of exit codes every gfw script uses.")
+    @Command(name = "exit-codes", mixinStandardHelpOptions = true,
+            description = "Print the table of exit codes every gfw script uses (1 never comes from gfw: it is JBang's).",
+            footer = {"", "Examples:", "  gfw exit-codes", "  gfw exit-codes -o wide   # with each code's name, as in lib/ExitCode.java"})
     static class ExitCodes implements Callable<Integer> {
+        @Mixin Cli.OutputOption output;
+
         @Override
         public Integer call() {
             var rows = new ArrayList<List<String>>();
-            for (Map.Entry<Integer, String> e : ExitCode.table().entrySet()) rows.add(List.of(String.valueOf(e.getKey()), e.getValue()));
-            Cli.out().print(Output.table(List.of("code", "meaning"), rows));
+            boolean wide = output.format == Output.Format.wide;
+            for (Map.Entry<Integer, String> e : ExitCode.table().entrySet()) {
+                rows.add(wide ? List.of(String.valueOf(e.getKey()), ExitCode.name(e.getKey()), e.getValue()) : List.of(String.valueOf(e.getKey()), e.getValue()));
+            }
+            switch (output.format) {
+                case table, wide -> Cli.out().print(Output.table(wide ? List.of("code", "name", "meaning") : List.of("code", "meaning"), rows));
+                default -> {
+                    var list = new ArrayList<Map<String, Object>>();
+                    for (Map.Entry<Integer, String> e : ExitCode.table().entrySet()) {
+                        var m = new java.util.LinkedHashMap<String, Object>();
+                        m.put("code", e.getKey());
+                        m.put("name", ExitCode.name(e.getKey()));
+                        m.put("meaning", e.getValue());
+                        list.add(m);
+                    }
+                    Cli.out().print(output.format == Output.Format.json ? Output.json(list) + "\n" : Output.yaml(list));
+                }
+            }
             return ExitCode.OK;
         }
     }

@@ -80,10 +80,7 @@ import picocli.CommandLine.Parameters;
         description = {"Apply an environment's namespace layout with server-side apply.",
                 "Namespaces, quotas, limit ranges, network policies, RBAC and service accounts;",
                 "unchanged objects are skipped, so a re-run sends no write request.",
-                "Example: provision-namespaces dev --dry-run=client", ""},
-        footer = {"", "Exit codes: 0 done, 64 bad flag, 65 bad environment file, 66 no kubeconfig,",
-                "67 refused (planned; production without --yes), 69 API server unreachable,",
-                "77 credentials rejected, 78 field conflict, 79 API error (gfw exit-codes)."})
+                "Example: provision-namespaces dev --dry-run=client", ""})
 class ProvisionNamespaces implements Callable<Integer> {
 
     static final String MANAGED_BY = "app.kubernetes.io/managed-by";
@@ -282,12 +279,15 @@ class ProvisionNamespaces implements Callable<Integer> {
     private int printObjects(EnvConfig.Env env, List<HasMetadata> objects) {
         if (change.diff()) throw new GfwException(ExitCode.USAGE, "--diff needs the cluster: drop --dry-run=client");
         Output.Format f = format == null ? Output.Format.yaml : format;
-        if (f == Output.Format.table) {
+        if (f.isTable()) {
+            boolean wide = f == Output.Format.wide; // also the component label, as kubectl -o wide adds columns
             var rows = new ArrayList<List<String>>();
             for (HasMetadata o : objects) {
-                rows.add(List.of(o.getKind(), o.getMetadata().getNamespace() == null ? "" : o.getMetadata().getNamespace(), o.getMetadata().getName()));
+                String ns = o.getMetadata().getNamespace() == null ? "" : o.getMetadata().getNamespace();
+                String component = o.getMetadata().getLabels() == null ? "" : o.getMetadata().getLabels().getOrDefault("app.kubernetes.io/component", "");
+                rows.add(wide ? List.of(o.getKind(), ns, o.getMetadata().getName(), component) : List.of(o.getKind(), ns, o.getMetadata().getName()));
             }
-            Cli.out().print(Output.table(List.of("kind", "namespace", "name"), rows));
+            Cli.out().print(Output.table(wide ? List.of("kind", "namespace", "name", "component") : List.of("kind", "namespace", "name"), rows));
         } else {
             Cli.out().print(Output.objects(objects, f));
             if (f == Output.Format.json) Cli.out().println();
@@ -342,7 +342,7 @@ class ProvisionNamespaces implements Callable<Integer> {
                 }
             }
         }
-        if (format != null && format != Output.Format.table && !change.diff()) {
+        if (format != null && !format.isTable() && !change.diff()) {
             Cli.out().print(Output.objects(results.stream().map(ServerSideApply.Result::object).toList(), format));
             if (format == Output.Format.json) Cli.out().println();
         }
@@ -373,7 +373,7 @@ class ProvisionNamespaces implements Callable<Integer> {
                 }
                 case unchanged -> { }
             }
-        } else if (format == null || format == Output.Format.table) {
+        } else if (format == null || format.isTable()) {
             Cli.out().println(r.line());
         }
     }

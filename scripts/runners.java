@@ -55,16 +55,12 @@ import picocli.CommandLine.ParentCommand;
                 Runners.Rollback.class, Runners.RotateToken.class, Runners.Prune.class},
         description = "Operate the GitLab runners of an environment: status, pause/resume, drain, history/rollback, rotate-token, prune.",
         footer = {"", "Examples:",
-                "  runners dev status -o wide             releases, pods, HPA, GitLab state",
-                "  runners prod pause --all -y            emergency stop: no runner takes a job",
-                "  runners dev drain dind --timeout 30m   pause, wait until its jobs are done",
-                "  runners dev rollback nix --to 3        Helm rollback with --wait",
-                "  runners dev rotate-token docker        new token, stored, pods restarted",
-                "  runners dev prune                      list dead runners (--yes deletes)",
-                "", "Exit codes: 0 done, 64 bad flag, 65 bad environment file, 66 no token,",
-                "67 planned, or production without -y, 68 runner or release not found,",
-                "69 GitLab or API server unreachable, 77 GitLab token rejected, 78 release",
-                "pending (rollback --unstick), 79 GitLab error, 80 not healthy or timed out."})
+                "  runners dev status -o wide             # releases, pods, HPA, GitLab state",
+                "  runners prod pause --all -y            # emergency stop: no runner takes a job",
+                "  runners dev drain dind --timeout 30m   # pause, wait until its jobs are done",
+                "  runners dev rollback nix --to 3        # Helm rollback with --wait",
+                "  runners dev rotate-token docker        # new token, stored, pods restarted",
+                "  runners dev prune                      # list dead runners (--yes deletes)"})
 class Runners implements Callable<Integer> {
     public static void main(String... args) {
         System.exit(Cli.run(new Runners(), args));
@@ -141,8 +137,6 @@ class Runners implements Callable<Integer> {
 
     // ---- status ---------------------------------------------------------------------------------
 
-    enum Format { table, wide, json, yaml }
-
     @Command(name = "status", mixinStandardHelpOptions = true, customSynopsis = "runners ENV status [TYPE...] [-w] [-o table|wide|json|yaml] [OPTIONS]",
             description = {"Show each runner type's release, pods, HPA and GitLab runner.", "Helm release (revision, status, chart), pods ready, HPA current/desired/max, and from GitLab: runner id, online, paused, status, version, contacted_at, running jobs. Exit 80 when a release is not deployed, has no ready pod, or its runner is not online or unreadable."},
             footer = {"", "Examples:", "  runners dev status", "  runners dev status dind nix -o json", "  runners dev status --watch"})
@@ -150,8 +144,7 @@ class Runners implements Callable<Integer> {
         @Parameters(paramLabel = "TYPE", arity = "0..*", description = "Runner types (default: all of the environment).")
         List<String> types = new ArrayList<>();
 
-        @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "table", description = "table, wide, json or yaml (default: ${DEFAULT-VALUE}).")
-        Format format = Format.table;
+        @Mixin Cli.OutputOption output;
 
         @Option(names = {"-w", "--watch"}, description = "Print the status again whenever it changes, until interrupted (Ctrl-C).")
         boolean watch;
@@ -168,7 +161,7 @@ class Runners implements Callable<Integer> {
             try (KubernetesClient client = cluster.connect(target)) {
                 java.util.function.Supplier<List<RunnerFleet.State>> read = () -> releases.stream()
                         .map(r -> RunnerFleet.read(client, helm, r, api, "not read: GITLAB_TOKEN is not set")).toList();
-                if (watch) return Cli.watch(() -> render(read.get()), format == Format.table || format == Format.wide);
+                if (watch) return Cli.watch(() -> render(read.get()), output.format.isTable());
                 var states = read.get();
                 Cli.out().print(render(states));
                 for (var s : states) if (s.gitlabError() != null) Cli.warn(s.release().name() + ": GitLab " + s.gitlabError());
@@ -180,9 +173,9 @@ class Runners implements Callable<Integer> {
 
         private String render(List<RunnerFleet.State> states) {
             var rows = states.stream().map(RunnerFleet.State::row).toList();
-            if (format == Format.json) return Output.json(rows) + "\n";
-            if (format == Format.yaml) return Output.yaml(rows);
-            boolean wide = format == Format.wide;
+            if (output.format == Output.Format.json) return Output.json(rows) + "\n";
+            if (output.format == Output.Format.yaml) return Output.yaml(rows);
+            boolean wide = output.format == Output.Format.wide;
             var table = new ArrayList<List<String>>();
             for (var m : rows) {
                 var row = new ArrayList<>(List.of(str(m.get("type")), str(m.get("revision")), str(m.get("status")),

@@ -68,10 +68,9 @@ class CatalogTest {
     void everyAliasRunsFromTheServedCatalog() throws IOException {
         JsonNode catalog = new ObjectMapper().readTree(TestSupport.repo().resolve("jbang-catalog.json").toFile());
         List<String> aliases = new ArrayList<>();
-        catalog.get("aliases").fieldNames().forEachRemaining(aliases::add);
+        for (Map.Entry<String, JsonNode> alias : catalog.get("aliases").properties()) aliases.add(alias.getKey());
         assertTrue(aliases.contains("gfw"), "alias gfw exists");
-        for (var it = catalog.get("aliases").fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> alias = it.next();
+        for (Map.Entry<String, JsonNode> alias : catalog.get("aliases").properties()) {
             assertTrue(alias.getValue().path("description").asText().length() > 20, alias.getKey() + " has a description");
             var r = jbang(alias.getKey() + "@org", "--help");
             assertEquals(0, r.exit(), r.toString());

@@ -203,6 +203,7 @@ class CnpgConnstrTest {
     static String currentUser(String uri) {
         var r = pg.psql(uri, "select current_user");
         assertEquals(0, r.exit(), "psql refused the connection string: " + r.err());
+        assertFalse(String.join(" ", r.command()).contains(uri), "the connection string (with its password) is not in psql's argv");
         return r.out().strip();
     }
 
@@ -249,8 +250,9 @@ class CnpgConnstrTest {
         assertTrue(env.out().startsWith("DATABASE_URL='postgresql://"), env.out());
         Path envFile = TestSupport.tempDir("cnpg-env").resolve("attic.env");
         Files.writeString(envFile, env.out());
-        var sourced = TestSupport.command("sh", "-c", ". \"$ENVFILE\" && exec \"$PSQL\" \"$DATABASE_URL\" -X -At -c 'select current_user'")
-                .env("ENVFILE", envFile.toString()).env("PSQL", pg.psql().toString()).env("PGPASSFILE", "/dev/null").run();
+        var sourced = pg.psqlCommand("select current_user", "sh", "-c", ". \"$ENVFILE\" && GFW_PSQL_CONNSTR=$DATABASE_URL exec \"$@\"", "sh")
+                .env("ENVFILE", envFile.toString()).run();
+        assertFalse(String.join(" ", sourced.command()).contains(ConnectionStrings.encode(password)), "no password in argv");
         assertEquals(0, sourced.exit(), sourced.toString());
         assertEquals(user, sourced.out().strip());
 
@@ -519,8 +521,7 @@ class CnpgConnstrTest {
         kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app", Map.of("username", "u", "password", "p")))
                 .editMetadata().withNamespace(pns).endMetadata().build()).serverSideApply();
         Path dir = TestSupport.tempDir("cnpg-prod-env");
-        Files.writeString(dir.resolve("live.yaml"), Files.readString(Path.of(envDir, "dev.yaml"))
-                .replace("environment: dev", "environment: live").replace("production: false", "production: true"));
+        EnvFile.of(Files.readString(Path.of(envDir, "dev.yaml"))).set("environment", "live").set("production", "true").writeTo(dir, "live");
         var base = List.of("live", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
                 "-n", pns, "--write-secret");
         var refused = inProcess(base);

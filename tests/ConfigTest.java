@@ -41,13 +41,6 @@ class ConfigTest {
         throw new AssertionError("no " + needle + " in text");
     }
 
-    static String replaceNth(String text, String needle, String replacement, int occurrence) {
-        int at = -1;
-        for (int i = 0; i <= occurrence; i++) at = text.indexOf(needle, at + 1);
-        if (at < 0) throw new AssertionError("no " + needle);
-        return text.substring(0, at) + replacement + text.substring(at + needle.length());
-    }
-
     static void assertOneError(TestSupport.Result r, String expected) {
         assertEquals(ExitCode.CONFIG, r.exit(), r.toString());
         List<String> lines = r.err().lines().toList();
@@ -99,35 +92,35 @@ class ConfigTest {
 
     @Test
     void notAPositiveInteger() throws IOException {
-        String bad = replaceNth(DEV, "concurrent: 6", "concurrent: -3", 0); // dind, runners[1]
+        String bad = EnvFile.dev().set("runners[1].concurrent", "-3").text(); // dind
         int line = lineOf(bad, "concurrent: -3", 0);
         assertOneError(validate(bad), "dev.yaml:" + line + ":17 runners[1].concurrent: must be a positive integer");
     }
 
     @Test
     void wrongType() throws IOException {
-        String bad = DEV.replace("  instances: 1\n", "  instances: [1, 2]\n");
+        String bad = EnvFile.dev().set("cnpg.instances", "[1, 2]").text();
         int line = lineOf(bad, "instances: [1, 2]", 0);
         assertOneError(validate(bad), "dev.yaml:" + line + ":14 cnpg.instances: must be a single value");
     }
 
     @Test
     void unknownField() throws IOException {
-        String bad = DEV.replace("  storage: 5Gi\n", "  storage: 5Gi\n  storrage: 6Gi\n");
+        String bad = EnvFile.dev().add("cnpg", "storrage", "6Gi").text();
         int line = lineOf(bad, "storrage", 0);
         assertOneError(validate(bad), "dev.yaml:" + line + ":3 cnpg.storrage: unknown field; expected one of");
     }
 
     @Test
     void invalidDnsName() throws IOException {
-        String bad = DEV.replace("name: gitlab-runners", "name: GitLab_Runners");
+        String bad = EnvFile.dev().set("namespaces.runners.name", "GitLab_Runners").text();
         int line = lineOf(bad, "GitLab_Runners", 0);
         assertOneError(validate(bad), "dev.yaml:" + line + ":11 namespaces.runners.name: 'GitLab_Runners' is not a valid DNS-1123 label");
     }
 
     @Test
     void malformedYaml() throws IOException {
-        String bad = DEV.replace("  tags: [docker, linux, amd64]", "  tags: [docker, linux, amd64");
+        String bad = EnvFile.dev().set("runners[0].tags", "[docker, linux, amd64").text();
         var r = validate(bad);
         assertEquals(ExitCode.CONFIG, r.exit(), r.toString());
         assertEquals(1, r.err().lines().count(), r.err());
@@ -136,15 +129,13 @@ class ConfigTest {
 
     @Test
     void missingRequiredField() throws IOException {
-        String bad = DEV.replace("  database: attic\n", "");
+        String bad = EnvFile.dev().remove("cnpg.database").text();
         assertOneError(validate(bad), "cnpg.database: is required");
     }
 
     @Test
     void badQuantityAndPercentAreReportedTogether() throws IOException {
-        String bad = DEV.replace("storage: 5Gi", "storage: 5 gigs")
-                .replace("autoscaling: {minReplicas: 2, maxReplicas: 8, cpu: 70, memory: 80}",
-                        "autoscaling: {minReplicas: 2, maxReplicas: 8, cpu: 170, memory: 80}");
+        String bad = EnvFile.dev().set("cnpg.storage", "5 gigs").set("runners[0].autoscaling.cpu", "170").text();
         var r = validate(bad);
         assertEquals(ExitCode.CONFIG, r.exit());
         List<String> lines = r.err().lines().toList();
@@ -155,12 +146,12 @@ class ConfigTest {
 
     @Test
     void duplicateKeyAndUnknownPlaceholder() throws IOException {
-        var dup = validate(DEV.replace("  owner: attic\n", "  owner: attic\n  owner: other\n"));
+        var dup = validate(EnvFile.dev().add("cnpg", "owner", "other").text());
         assertEquals(ExitCode.CONFIG, dup.exit());
         assertTrue(dup.err().contains("cnpg.owner"), dup.err());
         assertTrue(dup.err().toLowerCase().contains("duplicate"), dup.err());
 
-        String bad = DEV.replace("name: attic-cache-{environment}", "name: attic-cache-{env}");
+        String bad = EnvFile.dev().set("namespaces.attic.name", "attic-cache-{env}").text();
         assertOneError(validate(bad), "namespaces.attic.name: unknown placeholder {env}");
     }
 

@@ -157,7 +157,7 @@ class DeployRunnersHelmTest {
             assertEquals(0, api.mutatingRequests(), "an unchanged re-run wrote to the cluster: " + api.requests());
 
             // A changed value in the environment file: one upgrade, waited for, and the change is named.
-            RunnerFixtures.editEnv(dir, "(type: rocky9[\\s\\S]*?concurrent: )4", "$19");
+            RunnerFixtures.editEnv(dir, "runners[3].concurrent", "9"); // rocky9
             String before = api.client().apps().deployments().inNamespace(ns).withName("gitlab-runner-rocky9").get()
                     .getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/configmap");
             var changed = RunnerFixtures.deploy(dir, gitlab, "rocky9");
@@ -185,7 +185,7 @@ class DeployRunnersHelmTest {
             assertEquals(0, RunnerFixtures.deploy(dir, gitlab, "docker").exit());
             HelmReleases.Deployed first = RunnerFixtures.helm(api).get(ns, "gitlab-runner-docker");
 
-            RunnerFixtures.editEnv(dir, "limits: \\{cpu: 200m, memory: 256Mi\\}", "limits: {cpu: 200m, memory: 1Mi}");
+            RunnerFixtures.editEnv(dir, "runnerChart.manager.limits", "{cpu: 200m, memory: 1Mi}");
             var r = RunnerFixtures.deploy(dir, gitlab, "docker", "--timeout", "6s");
             assertEquals(ExitCode.UNAVAILABLE, r.exit(), r.toString());
             List<String> errors = errors(r);
@@ -250,7 +250,7 @@ class DeployRunnersHelmTest {
             assertEquals(0, RunnerFixtures.deploy(dir, gitlab, "nix").exit());
             // A Helm killed during its first install leaves the release pending-install.
             RunnerFixtures.setReleaseStatus(api, ns, "gitlab-runner-nix", 1, "pending-install");
-            RunnerFixtures.editEnv(dir, "(type: nix[\\s\\S]*?concurrent: )\\d+", "$17");
+            RunnerFixtures.editEnv(dir, "runners[4].concurrent", "7"); // nix
             api.resetRequests();
             var r = RunnerFixtures.deploy(dir, gitlab, "nix");
             assertEquals(ExitCode.CONFLICT, r.exit(), r.toString());

@@ -267,7 +267,7 @@ class DeployRunnersTest {
 
     @Test
     void productionNeedsYes() throws IOException {
-        Path dir = RunnerFixtures.envDir("runners-prod-" + SEQ.incrementAndGet(), text -> text.replace("production: false", "production: true"));
+        Path dir = RunnerFixtures.envDir("runners-prod-" + SEQ.incrementAndGet(), text -> EnvFile.of(text).set("production", "true").text());
         TestApiServer api = TestApiServer.shared();
         var r = TestSupport.inProcess(new DeployRunners(), "dev", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
                 "--chart", FIXTURE.toString());
@@ -306,9 +306,8 @@ class DeployRunnersTest {
         RunnerFixtures.namespaceWithRollouts(api, ns, TestApiRollouts.Readiness.ready());
         try (var gitlab = new GitLabStandIn()) {
             assertEquals(0, RunnerFixtures.deploy(dir, gitlab, "nix").exit());
-            Files.writeString(dir.resolve("dev.yaml"), Files.readString(dir.resolve("dev.yaml"))
-                    .replace("autoscaling: {minReplicas: 2, maxReplicas: 5, cpu: 70, memory: 80}", "autoscaling: {minReplicas: 2, maxReplicas: 7, cpu: 70, memory: 80}")
-                    .replace("image: nixpkgs/nix-flakes", "image: nixos/nix:2.24"));
+            RunnerFixtures.editEnv(dir, "runners[4].autoscaling.maxReplicas", "7"); // nix
+            RunnerFixtures.editEnv(dir, "runners[4].image", "nixos/nix:2.24");
             var r = TestSupport.inProcess(new DeployRunners(), "dev", "nix", "--dry-run=server", "--env-dir", dir.toString(),
                     "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", FIXTURE.toString());
             assertEquals(0, r.exit(), r.toString());

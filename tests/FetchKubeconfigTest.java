@@ -65,11 +65,7 @@ class FetchKubeconfigTest {
     static Path workspace(RancherStandIn r) throws IOException {
         Path ws = TestSupport.tempDir("fetch");
         Files.createDirectories(ws.resolve("environments"));
-        String dev = Files.readString(TestSupport.repo().resolve("environments/dev.yaml"));
-        String patched = dev.replace("url: https://rancher.example.com", "url: " + r.url())
-                .replace("    cluster: dev-cluster\n", "    cluster: " + RANCHER_NAME + "\n");
-        assertFalse(patched.equals(dev), "dev.yaml layout changed: cannot point it at the stand-in");
-        Files.writeString(ws.resolve("environments/dev.yaml"), patched);
+        EnvFile.dev().set("cluster.rancher.url", r.url()).set("cluster.rancher.cluster", RANCHER_NAME).writeTo(ws.resolve("environments"), "dev");
         Files.copy(TestSupport.repo().resolve("environments/prod.yaml"), ws.resolve("environments/prod.yaml"));
         return ws;
     }

@@ -84,6 +84,40 @@ class LauncherTest {
     }
 
     @Test
+    void aSourceDeepInTheClosureIsRebuiltWhenEdited() throws IOException {
+        // Far from scripts/ and lib/, and reached only through another source, with a glob: the old
+        // fingerprint (two levels of the script's directory, ../lib, ../scripts) missed it.
+        Path root = TestSupport.tempDir("launcher-deep");
+        Path app = Files.createDirectories(root.resolve("apps/tool"));
+        Path deep = Files.createDirectories(root.resolve("shared/a/b/c"));
+        Files.writeString(deep.resolve("Entry.java"), "//SOURCES d/*.java\nclass Entry { static String text() { return Deeper.text(); } }\n");
+        Files.createDirectories(deep.resolve("d"));
+        Path deeper = deep.resolve("d/Deeper.java");
+        Files.writeString(deeper, "class Deeper { static String text() { return \"deep-v1\"; } }\n");
+        Files.writeString(app.resolve("tool.java"), """
+                ///usr/bin/env jbang "$0" "$@" ; exit $?
+                //SOURCES ../../shared/a/b/c/Entry.java
+                class tool {
+                    public static void main(String... args) {
+                        System.out.println(Entry.text());
+                    }
+                }
+                """);
+        var first = launch(app.resolve("tool.java").toString()).run();
+        assertEquals(0, first.exit(), first.toString());
+        assertEquals("deep-v1\n", first.out());
+        Files.writeString(deeper, "class Deeper { static String text() { return \"deep-v2\"; } }\n");
+        var edited = launch(app.resolve("tool.java").toString()).run();
+        assertEquals(0, edited.exit(), edited.toString());
+        assertEquals("deep-v2\n", edited.out(), "the edited source deep in the closure was rebuilt");
+        // A //DEPS line added to a source is part of the key too (the file's content is).
+        Files.writeString(deeper, "//DEPS info.picocli:picocli:4.7.7\nclass Deeper { static String text() { return picocli.CommandLine.class.getSimpleName(); } }\n");
+        var withDeps = launch(app.resolve("tool.java").toString()).run();
+        assertEquals(0, withDeps.exit(), withDeps.toString());
+        assertEquals("CommandLine\n", withDeps.out());
+    }
+
+    @Test
     void jbangsOwnCommandsAndErrorsPassThrough() {
         var version = launch("version").run();
         assertEquals(0, version.exit(), version.toString());

@@ -65,9 +65,8 @@ class ProvisionNamespacesTest {
 
     /** dev.yaml as environment {@code env}, every namespace name made unique by the environment name, then {@code edit}ed. */
     static String envText(String env, UnaryOperator<String> edit) {
-        String text = DEV.replace("environment: dev\n", "environment: " + env + "\n")
-                .replace("    name: gitlab-runners\n", "    name: gitlab-runners-{environment}\n")
-                .replace("    name: runner-dashboard\n", "    name: runner-dashboard-{environment}\n");
+        String text = EnvFile.of(DEV).set("environment", env).set("namespaces.runners.name", "gitlab-runners-{environment}")
+                .set("namespaces.dashboard.name", "runner-dashboard-{environment}").text();
         assertTrue(text.contains("gitlab-runners-{environment}") && text.contains("runner-dashboard-{environment}")
                 && text.contains("attic-cache-{environment}"), "dev.yaml changed shape; update envText()");
         return edit.apply(text);
@@ -205,12 +204,12 @@ class ProvisionNamespacesTest {
     @Test
     void renderFollowsConfigChanges() throws IOException {
         String env = envName("render2");
-        Path dir = writeEnv(TestSupport.tempDir("pn-env"), env, t -> t
-                .replace("  ingressNamespace: ingress-nginx\n", "  ingressNamespace: traefik\n")
-                .replace("  port: 3000\n", "  port: 8443\n")
-                .replace("  targetPort: 8080\n", "  targetPort: 9090\n")
-                .replace("serviceAccounts: [gitlab-runner]", "serviceAccounts: [gitlab-runner, runner-helper]")
-                .replace("  name: gloriousflywheel\n", "  name: acme\n"));
+        Path dir = writeEnv(TestSupport.tempDir("pn-env"), env, t -> EnvFile.of(t)
+                .set("dashboard.ingressNamespace", "traefik")
+                .set("dashboard.port", "8443")
+                .set("attic.targetPort", "9090")
+                .set("namespaces.runners.serviceAccounts", "[gitlab-runner, runner-helper]")
+                .set("organization.name", "acme").text());
         List<HasMetadata> objects = ProvisionNamespaces.render(EnvConfig.load(env, dir.toString()));
         var toDashboard = find(objects, NetworkPolicy.class, "runner-dashboard-" + env, "allow-ingress-to-dashboard").getSpec().getIngress().get(0);
         assertEquals("traefik", toDashboard.getFrom().get(0).getNamespaceSelector().getMatchLabels().get("kubernetes.io/metadata.name"));
@@ -224,9 +223,9 @@ class ProvisionNamespacesTest {
     @Test
     void extraNamespacesGetTheSameGuards() throws IOException {
         String env = envName("extra");
-        String extra = "  extra:\n    - name: team-a-{environment}\n      component: runners\n      podSecurity: {enforce: restricted}\n"
-                + "      quota: {pods: \"10\"}\n      serviceAccounts: [ci]\n    - name: tools-{environment}\n\n";
-        Path dir = writeEnv(TestSupport.tempDir("pn-env"), env, t -> t.replace("\ndashboard:\n", "\n" + extra + "dashboard:\n"));
+        String extra = "    - name: team-a-{environment}\n      component: runners\n      podSecurity: {enforce: restricted}\n"
+                + "      quota: {pods: \"10\"}\n      serviceAccounts: [ci]\n    - name: tools-{environment}";
+        Path dir = writeEnv(TestSupport.tempDir("pn-env"), env, t -> EnvFile.of(t).add("namespaces", "extra", "\n" + extra).text());
         EnvConfig.Env e = EnvConfig.load(env, dir.toString());
         List<HasMetadata> objects = ProvisionNamespaces.render(e);
         String team = "team-a-" + env;
@@ -244,8 +243,8 @@ class ProvisionNamespacesTest {
         assertEquals(1, objects.stream().filter(o -> o instanceof Role).count(), "the CI job role stays in the runner namespace only");
         assertEquals(0, objects.stream().filter(o -> tools.equals(o.getMetadata().getNamespace()) && o instanceof ResourceQuota).count());
 
-        Path bad = writeEnv(TestSupport.tempDir("pn-env"), env, t -> t.replace("\ndashboard:\n",
-                "\n  extra:\n    - name: gitlab-runners-{environment}\n      colour: red\n\ndashboard:\n"));
+        Path bad = writeEnv(TestSupport.tempDir("pn-env"), env, t -> EnvFile.of(t)
+                .add("namespaces", "extra", "\n    - name: gitlab-runners-{environment}\n      colour: red").text());
         var r = TestSupport.inProcess(new ProvisionNamespaces(), env, "--env-dir", bad.toString(), "--dry-run=client");
         assertEquals(ExitCode.CONFIG, r.exit(), r.toString());
         assertTrue(r.err().contains("namespaces.extra[0].colour: unknown field"), r.err());
@@ -423,7 +422,7 @@ class ProvisionNamespacesTest {
         Path dir = envDir(env);
         assertEquals(0, inProcess(env, dir).exit());
 
-        writeEnv(dir, env, t -> t.replace("      pods: \"50\"\n", "      pods: \"60\"\n"));
+        writeEnv(dir, env, t -> EnvFile.of(t).set("namespaces.runners.quota.pods", "\"60\"").text());
         var diff = inProcess(env, dir, "--diff");
         assertEquals(0, diff.exit(), diff.toString());
         assertEquals(List.of("~ resourcequota/runner-quota -n gitlab-runners-" + env, "    spec.hard.pods: 50 -> 60"), lines(diff.out()));
@@ -446,7 +445,7 @@ class ProvisionNamespacesTest {
         }
 
         // A quota key dropped from the config is removed too (gfw owns it through server-side apply).
-        writeEnv(dir, env, t -> t.replace("      pods: \"50\"\n", ""));
+        writeEnv(dir, env, t -> EnvFile.of(t).remove("namespaces.runners.quota.pods").text());
         var dropped = inProcess(env, dir);
         assertEquals(0, dropped.exit(), dropped.toString());
         assertTrue(dropped.out().contains("resourcequota/runner-quota -n gitlab-runners-" + env + " configured"), dropped.out());
@@ -462,8 +461,8 @@ class ProvisionNamespacesTest {
         String runners = "gitlab-runners-" + env;
 
         // The config drops the runner service account and renames the dashboard namespace.
-        writeEnv(dir, env, t -> t.replace("serviceAccounts: [gitlab-runner]", "serviceAccounts: []")
-                .replace("    name: runner-dashboard-{environment}\n", "    name: dashboard-{environment}\n"));
+        writeEnv(dir, env, t -> EnvFile.of(t).set("namespaces.runners.serviceAccounts", "[]")
+                .set("namespaces.dashboard.name", "dashboard-{environment}").text());
         var withoutPrune = inProcess(env, dir);
         assertEquals(0, withoutPrune.exit(), withoutPrune.toString());
         assertFalse(withoutPrune.out().contains("pruned"), "nothing is deleted without --prune");
@@ -531,7 +530,7 @@ class ProvisionNamespacesTest {
 
         // Against an existing layout, the server checks the change but keeps the old value.
         assertEquals(0, inProcess(env, dir).exit());
-        writeEnv(dir, env, t -> t.replace("      pods: \"50\"\n", "      pods: \"70\"\n"));
+        writeEnv(dir, env, t -> EnvFile.of(t).set("namespaces.runners.quota.pods", "\"70\"").text());
         var check = inProcess(env, dir, "--dry-run=server");
         assertEquals(0, check.exit(), check.toString());
         assertTrue(check.out().contains("resourcequota/runner-quota -n gitlab-runners-" + env + " configured (server dry run)"), check.out());
@@ -543,11 +542,11 @@ class ProvisionNamespacesTest {
     void plannedMalformedAndUnconfirmedProductionAreRefusedBeforeAnyRequest() throws Exception {
         Path dir = TestSupport.tempDir("pn-refuse");
         String planned = envName("planned");
-        writeEnv(dir, planned, t -> t.replace("status: active\n", "status: planned\n"));
+        writeEnv(dir, planned, t -> EnvFile.of(t).set("status", "planned").text());
         String prod = envName("prod");
-        writeEnv(dir, prod, t -> t.replace("production: false\n", "production: true\n"));
+        writeEnv(dir, prod, t -> EnvFile.of(t).set("production", "true").text());
         String broken = envName("broken");
-        writeEnv(dir, broken, t -> t.replace("      pods: \"50\"\n", "      pods: fifty\n"));
+        writeEnv(dir, broken, t -> EnvFile.of(t).set("namespaces.runners.quota.pods", "fifty").text());
 
         resetLog();
         var p = process(planned, dir);

@@ -39,24 +39,21 @@ final class RunnerFixtures {
     static Path envDir(String runnerNs, UnaryOperator<String> edit) {
         try {
             Path dir = TestSupport.tempDir("runners-env");
-            String text = Files.readString(TestSupport.repo().resolve("environments/dev.yaml"));
-            String replaced = text.replace("    name: gitlab-runners\n", "    name: " + runnerNs + "\n");
-            if (replaced.equals(text)) throw new IllegalStateException("dev.yaml no longer names gitlab-runners");
-            Files.writeString(dir.resolve("dev.yaml"), edit.apply(replaced));
+            Files.writeString(dir.resolve("dev.yaml"), edit.apply(EnvFile.dev().set("namespaces.runners.name", runnerNs).text()));
             return dir;
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
     }
 
-    /** Replaces the first match of {@code regex} in the copied dev.yaml (it must match). */
-    static void editEnv(Path envDir, String regex, String replacement) {
+    /** Sets the value at YAML path {@code path} (e.g. runners[3].concurrent) of the copied dev.yaml (it must exist). */
+    static void editEnv(Path envDir, String path, String value) {
+        EnvFile.of(read(envDir.resolve("dev.yaml"))).set(path, value).writeTo(envDir, "dev");
+    }
+
+    private static String read(Path f) {
         try {
-            Path f = envDir.resolve("dev.yaml");
-            String text = Files.readString(f);
-            String edited = text.replaceFirst(regex, replacement);
-            if (edited.equals(text)) throw new IllegalStateException(regex + " does not match " + f);
-            Files.writeString(f, edited);
+            return Files.readString(f);
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }

@@ -138,15 +138,46 @@ final class TestPostgres implements AutoCloseable {
     }
 
     /**
-     * Runs {@code psql <connection string> -Atc sql}; the connection string is handed over in an
-     * environment variable (not spelled out on a command line), and no password file or
-     * PGPASSWORD can stand in for the password in the string.
+     * Runs {@code sql} in psql connected with {@code connectionString} — which holds a password, so it
+     * is never in psql's argv (where ps and /proc show it to every user): psql first logs in as the
+     * superuser through a service file (mode 0600), reads the string from its environment
+     * ({@code \getenv}) and {@code \connect}s with it, so libpq still parses the whole string. No
+     * password file, PGPASSWORD or prompt can stand in for the password in the string.
      */
     TestSupport.Result psql(String connectionString, String sql) {
-        return TestSupport.command("sh", "-c", "exec \"$PSQL\" \"$CONNSTR\" -X -At -v ON_ERROR_STOP=1 -c \"$SQL\"")
-                .env("PSQL", psql().toString()).env("CONNSTR", connectionString).env("SQL", sql)
+        return psqlCommand(sql).env("GFW_PSQL_CONNSTR", connectionString).run();
+    }
+
+    /**
+     * {@link #psql} as a command to run, taking the connection string from the variable
+     * GFW_PSQL_CONNSTR; {@code prefix} runs first (e.g. a shell that sources an env file and sets it).
+     */
+    TestSupport.Cmd psqlCommand(String sql, String... prefix) {
+        var argv = new ArrayList<>(List.of(prefix));
+        argv.addAll(List.of(psql().toString(), "-X", "-q", "-At", "-w", "-v", "ON_ERROR_STOP=1", "service=" + SERVICE));
+        return TestSupport.command(argv.toArray(String[]::new))
+                .env("PGSERVICEFILE", serviceFile().toString())
                 .env("PGPASSFILE", "/dev/null").env("PGPASSWORD", "").env("PGCONNECT_TIMEOUT", "10")
-                .timeout(60).run();
+                .stdin("\\getenv gfw_connstr GFW_PSQL_CONNSTR\n\\connect :gfw_connstr\n" + sql + "\n")
+                .timeout(60);
+    }
+
+    private static final String SERVICE = "gfw-test-admin";
+
+    /** A libpq service file for the superuser, readable by its owner only. */
+    private synchronized Path serviceFile() {
+        Path f = dir.resolve("pg_service.conf");
+        if (Files.exists(f)) return f;
+        try {
+            Path tmp = Files.createTempFile(dir, "service", ".tmp",
+                    java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(tmp, "[" + SERVICE + "]\nhost=" + host() + "\nport=" + port + "\nuser=postgres\ndbname=postgres\npassword="
+                    + superuserPassword + "\n");
+            Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            return f;
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     static String ident(String s) {
