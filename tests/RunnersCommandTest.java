@@ -221,7 +221,7 @@ class RunnersCommandTest {
             gitlab.clearFailures();
 
             // Production: refused without -y before any GitLab request.
-            RunnerFixtures.editEnv(d.envDir(), "production: false", "production: true");
+            RunnerFixtures.editEnv(d.envDir(), "production", "true");
             gitlab.requests.clear();
             var refused = runners(d, "pause", "--all");
             assertEquals(ExitCode.REFUSED, refused.exit(), refused.toString());
@@ -240,7 +240,7 @@ class RunnersCommandTest {
         try (var gitlab = d.gitlab()) {
             var helm = RunnerFixtures.helm(d.api());
             Object concurrent1 = helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent");
-            RunnerFixtures.editEnv(d.envDir(), "concurrent: (\\d+)", "concurrent: 31");
+            RunnerFixtures.editEnv(d.envDir(), "runners[0].concurrent", "31");
             assertEquals(0, RunnerFixtures.deploy(d.envDir(), gitlab, "docker").exit());
             assertEquals(31, helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent"));
 
