@@ -280,8 +280,8 @@ class Runners implements Callable<Integer> {
                 var ids = new LinkedHashMap<RunnerValues.Release, Long>();
                 for (var r : releases) if (!all || RunnerFleet.deployed(client, r)) ids.put(r, RunnerFleet.runnerId(client, r));
                 var busy = new LinkedHashMap<String, List<Long>>();
-                Cli.info("waiting until " + String.join(", ", ids.keySet().stream().map(RunnerValues.Release::name).toList())
-                        + " run no job (timeout " + timeout.toSeconds() + " s)");
+                Cli.info("paused; waiting until no job runs on " + String.join(", ", ids.keySet().stream().map(RunnerValues.Release::name).toList())
+                        + " (timeout " + timeout.toSeconds() + " s)");
                 boolean drained = RunnerFleet.waitFor(timeout, poll, Cli::info, () -> {
                     busy.clear();
                     ids.forEach((r, id) -> {
