@@ -35,8 +35,13 @@ final class CacheConfig {
 
     static final List<String> STORAGE_TYPES = List.of("local", "s3");
     static final List<String> COMPRESSION_TYPES = List.of("none", "brotli", "zstd", "xz");
-    /** {@code repo/name:tag@sha256:<64 hex>}: a tag people read and a digest that cannot move. */
-    static final Pattern PINNED_IMAGE = Pattern.compile("[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}");
+    /**
+     * An image that cannot move: {@code repo/name:tag@sha256:<64 hex>} (a tag people read and the digest
+     * that runs), or {@code repo/name:<40 hex>}, a full commit-SHA tag as Attic's and upstream's CI
+     * publish them (never re-pointed), for when the digest cannot be looked up. {@code latest}, {@code v1}
+     * and other tags a registry may move are refused.
+     */
+    static final Pattern PINNED_IMAGE = Pattern.compile("[a-z0-9][a-z0-9._/:-]*:([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[0-9a-f]{64}|[0-9a-f]{40})");
     /** atticd's humantime durations: "12 hours", "3 months", "1 day", "30m". */
     static final Pattern HUMAN_DURATION = Pattern.compile("[0-9]+ ?[a-z]+( [0-9]+ ?[a-z]+)*");
     /** Six-field cron as CNPG's ScheduledBackup takes it (seconds first). */
@@ -50,7 +55,7 @@ final class CacheConfig {
                 "garbageCollection", "ingress", "public", "operator", "database")) {
             return null;
         }
-        String image = v.matching(c, "image", null, PINNED_IMAGE, "an image pinned by tag and digest (repo/name:tag@sha256:<64 hex digits>)");
+        String image = v.matching(c, "image", null, PINNED_IMAGE, "an image pinned by digest (repo/name:tag@sha256:<64 hex digits>) or by a full commit-SHA tag (repo/name:<40 hex digits>)");
 
         var autoscaling = new EnvConfig.Autoscaling(2, 10, 70, 80);
         EnvChecks.Field a = c.get("autoscaling");

@@ -385,11 +385,11 @@ class DeployCacheTest {
     void aCacheSectionWithAMovableImageIsRejectedWithFileAndLine() throws Exception {
         Path dir = TestSupport.tempDir("cache-bad");
         String dev = Files.readString(Path.of(envDir, "dev.yaml"));
-        Files.writeString(dir.resolve("dev.yaml"), dev.replaceFirst("(?m)^  image: (ghcr.io/zhaofengli/attic:\\S+)@sha256:\\S+", "  image: $1")
+        Files.writeString(dir.resolve("dev.yaml"), dev.replaceFirst("(?m)^  image: (ghcr.io/zhaofengli/attic):\\S+", "  image: $1:latest")
                 .replace("    type: local\n    size: 20Gi", "    type: s3\n    size: 20Gi"));
         var r = TestSupport.inProcess(new DeployCache(), "dev", "--env-dir", dir.toString(), "--dry-run=client");
         assertEquals(ExitCode.CONFIG, r.exit(), r.toString());
-        assertTrue(r.err().matches("(?s).*dev.yaml:\\d+:\\d+ cache.image: '[^']+' is not an image pinned by tag and digest.*"), r.err());
+        assertTrue(r.err().matches("(?s).*dev.yaml:\\d+:\\d+ cache.image: '[^']+' is not an image pinned by digest .* or by a full commit-SHA tag.*"), r.err());
         assertTrue(r.err().contains("cache.storage.size: only for type: local"), r.err());
         assertTrue(r.err().contains("cache.storage.bucket: is required"), r.err());
         assertTrue(r.out().isEmpty(), r.out());
