@@ -47,6 +47,12 @@ class RunnersCommandTest {
         return TestSupport.script("runners", argv.toArray(String[]::new)).run();
     }
 
+    static String[] concat(String[] a, String[] b) {
+        var all = new ArrayList<>(List.of(a));
+        all.addAll(List.of(b));
+        return all.toArray(String[]::new);
+    }
+
     static List<String> errors(TestSupport.Result r) {
         return r.err().lines().filter(l -> l.startsWith("error:")).toList();
     }
@@ -257,6 +263,17 @@ class RunnersCommandTest {
             assertTrue(dry.out().contains("concurrent: 31 -> " + concurrent1), dry.out());
             assertEquals(2, RunnerFixtures.history(d.api(), d.ns(), "gitlab-runner-docker").size());
 
+            // A revision Helm does not have, and --unstick on a release that is not stuck: refused, nothing changed.
+            String[] cluster = {"--env-dir", d.envDir().toString(), "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context()};
+            var missing = TestSupport.inProcess(new Runners(), concat(new String[] {"dev", "rollback", "docker", "--to", "9"}, cluster));
+            assertEquals(ExitCode.NOT_FOUND, missing.exit(), missing.toString());
+            assertEquals(List.of("error: release gitlab-runner-docker has no revision 9 (it has 1, 2); see 'gfw runners dev history docker'"),
+                    errors(missing));
+            var notStuck = TestSupport.inProcess(new Runners(), concat(new String[] {"dev", "rollback", "docker", "--unstick"}, cluster));
+            assertEquals(ExitCode.USAGE, notStuck.exit(), notStuck.toString());
+            assertTrue(errors(notStuck).get(0).contains("gitlab-runner-docker is deployed (revision 2)"), notStuck.toString());
+            assertEquals(2, RunnerFixtures.history(d.api(), d.ns(), "gitlab-runner-docker").size());
+
             var back = runners(d, "rollback", "docker", "--timeout", "30s");
             assertEquals(0, back.exit(), back.toString());
             assertEquals(List.of("1 superseded Install complete", "2 superseded Upgrade complete", "3 deployed Rollback to 1"),
@@ -355,10 +372,21 @@ class RunnersCommandTest {
             assertEquals(0, dry.exit(), dry.toString());
             assertEquals(List.of(), gitlab.writes());
 
+            // GitLab refuses one deletion: that row says so, the others are deleted, exit 77.
+            gitlab.fail("DELETE", "/api/v4/runners/" + never.id, 403);
+            var partly = runners(d, "prune", "--yes", "-o", "json");
+            assertEquals(ExitCode.AUTH, partly.exit(), partly.toString());
+            JsonNode partRows = RunnerFixtures.JSON.readTree(partly.out());
+            assertEquals(List.of("deleted", "deleted"), List.of(partRows.get(0).path("action").asText(), partRows.get(2).path("action").asText()));
+            assertTrue(partRows.get(1).path("action").asText().startsWith("failed: GitLab refused to delete runner " + never.id + " (403"), partRows.toString());
+            assertTrue(gitlab.runners.containsKey(never.id));
+            gitlab.clearFailures();
+            gitlab.requests.clear();
+
             var yes = runners(d, "prune", "--yes");
             assertEquals(0, yes.exit(), yes.toString());
-            assertEquals(List.of("DELETE /api/v4/runners/" + stale.id, "DELETE /api/v4/runners/" + never.id, "DELETE /api/v4/runners/" + orphan.id),
-                    gitlab.writes());
+            assertEquals(List.of("DELETE /api/v4/runners/" + never.id), gitlab.writes());
+            assertFalse(gitlab.runners.containsKey(stale.id) || gitlab.runners.containsKey(never.id) || gitlab.runners.containsKey(orphan.id));
             assertTrue(gitlab.runners.containsKey(d.runnerId()), "the runner a token Secret references was deleted");
             assertTrue(gitlab.runners.containsKey(foreign.id));
             assertEquals(List.of(), gitlab.problems);
