@@ -138,7 +138,10 @@ class Runners implements Callable<Integer> {
     // ---- status ---------------------------------------------------------------------------------
 
     @Command(name = "status", mixinStandardHelpOptions = true, customSynopsis = "runners ENV status [TYPE...] [-w] [-o table|wide|json|yaml] [OPTIONS]",
-            description = {"Show each runner type's release, pods, HPA and GitLab runner.", "Helm release (revision, status, chart), pods ready, HPA current/desired/max, and from GitLab: runner id, online, paused, status, version, contacted_at, running jobs. Exit 80 when a release is not deployed, has no ready pod, or its runner is not online or unreadable."},
+            description = {"Show each runner type's release, pods, HPA and GitLab runner.",
+                        "Helm release (revision, status, chart), pods ready, HPA current/desired/max, and from GitLab: runner " +
+                        "id, online, paused, status, version, contacted_at, running jobs. Exit 80 when a release is not " +
+                        "deployed, has no ready pod, or its runner is not online or unreadable."},
             footer = {"", "Examples:", "  runners dev status", "  runners dev status dind nix -o json", "  runners dev status --watch"})
     static class Status extends Sub {
         @Parameters(paramLabel = "TYPE", arity = "0..*", description = "Runner types (default: all of the environment).")
@@ -223,7 +226,9 @@ class Runners implements Callable<Integer> {
     }
 
     @Command(name = "pause", mixinStandardHelpOptions = true, customSynopsis = "runners ENV pause (TYPE... | --all) [--dry-run] [-y] [-o FORMAT] [OPTIONS]",
-            description = {"Pause runners: they finish their jobs and take no new one.", "PUT /runners/:id paused=true. 'pause --all' is the emergency stop. Already paused runners are left alone (\"unchanged\")."},
+            description = {"Pause runners: they finish their jobs and take no new one.",
+                        "PUT /runners/:id paused=true. 'pause --all' is the emergency stop. Already paused runners are left " +
+                        "alone (\"unchanged\")."},
             footer = {"", "Examples:", "  runners dev pause dind", "  runners prod pause --all -y", "  runners dev pause --all --dry-run"})
     static class Pause extends PauseOrResume {
         boolean pause() {
@@ -241,7 +246,8 @@ class Runners implements Callable<Integer> {
     }
 
     @Command(name = "drain", mixinStandardHelpOptions = true, customSynopsis = "runners ENV drain (TYPE... | --all) [--timeout DURATION] [OPTIONS]",
-            description = {"Pause runners, then wait until none of them runs a job.", "Progress on stderr. Exit 80 when jobs still run after --timeout; the runners stay paused."},
+            description = {"Pause runners, then wait until none of them runs a job.",
+                        "Progress on stderr. Exit 80 when jobs still run after --timeout; the runners stay paused."},
             footer = {"", "Examples:", "  runners dev drain dind --timeout 30m", "  runners dev drain --all && runners dev rollback dind"})
     static class Drain extends PauseOrResume {
         @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "30m", description = "How long to wait for running jobs (default: ${DEFAULT-VALUE}).")
@@ -338,7 +344,10 @@ class Runners implements Callable<Integer> {
     }
 
     @Command(name = "rollback", mixinStandardHelpOptions = true, customSynopsis = "runners ENV rollback TYPE [--to REVISION] [--unstick] [OPTIONS]",
-            description = {"Roll a runner type's release back to an earlier revision.", "Default: the previous one. With --wait and --atomic: the old revision's chart and values become a new revision 'Rollback to N'. --unstick: a release stuck in pending-* (an interrupted Helm) is marked failed and rolled back to its last deployed revision."},
+            description = {"Roll a runner type's release back to an earlier revision.",
+                        "Default: the previous one. With --wait and --atomic: the old revision's chart and values become a " +
+                        "new revision 'Rollback to N'. --unstick: a release stuck in pending-* (an interrupted Helm) is " +
+                        "marked failed and rolled back to its last deployed revision."},
             footer = {"", "Examples:", "  runners dev rollback dind", "  runners dev rollback dind --to 3 --dry-run",
                     "  runners dev rollback dind --unstick   (a killed deploy left it pending-upgrade)"})
     static class Rollback extends Sub {
@@ -421,7 +430,10 @@ class Runners implements Callable<Integer> {
     // ---- rotate-token ---------------------------------------------------------------------------
 
     @Command(name = "rotate-token", mixinStandardHelpOptions = true, customSynopsis = "runners ENV rotate-token TYPE [--timeout DURATION] [--dry-run] [-y] [OPTIONS]",
-            description = {"Give a runner a new authentication token.", "POST /runners/:id/reset_authentication_token, store the token in Secret gitlab-runner-<type>-token, restart the release's pods, wait until GitLab sees the runner online. The token is never printed; on a failure the message names the runner id and the state it is in."},
+            description = {"Give a runner a new authentication token.",
+                        "POST /runners/:id/reset_authentication_token, store the token in Secret gitlab-runner-<type>-token, " +
+                        "restart the release's pods, wait until GitLab sees the runner online. The token is never printed; on " +
+                        "a failure the message names the runner id and the state it is in."},
             footer = {"", "Examples:", "  runners dev rotate-token docker", "  runners dev rotate-token docker --dry-run"})
     static class RotateToken extends Sub {
         @Parameters(paramLabel = "TYPE", description = "Runner type.")
@@ -493,7 +505,9 @@ class Runners implements Callable<Integer> {
     // ---- prune ----------------------------------------------------------------------------------
 
     @Command(name = "prune", mixinStandardHelpOptions = true, customSynopsis = "runners ENV prune [--yes] [--dry-run] [-o table|json|yaml] [OPTIONS]",
-            description = {"List dead group runners; delete them only with --yes.", "Stale or never contacted, or created by gfw for this environment and referenced by no token Secret. A runner a token Secret references is never pruned."},
+            description = {"List dead group runners; delete them only with --yes.",
+                        "Stale or never contacted, or created by gfw for this environment and referenced by no token Secret. " +
+                        "A runner a token Secret references is never pruned."},
             footer = {"", "Examples:", "  runners dev prune", "  runners dev prune --yes"})
     static class Prune extends Sub {
         @Mixin Cli.ChangeOptions change;
