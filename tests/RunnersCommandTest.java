@@ -347,6 +347,20 @@ class RunnersCommandTest {
             assertTrue(errors(refused).get(0).contains("runner " + d.runnerId() + " (gitlab-runner-docker) keeps its old token"), refused.toString());
             assertEquals(gitlab.resetTokens.get(1), RunnerFixtures.decode(client.secrets().inNamespace(d.ns())
                     .withName("gitlab-runner-docker-token").get().getData().get("runner-token")));
+            gitlab.clearFailures();
+
+            // Reset, but the Secret cannot take the new token (another field manager owns it): the state is named.
+            client.resource(new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata().withName("gitlab-runner-docker-token")
+                    .withNamespace(d.ns()).endMetadata().addToData("runner-token", RunnerValues.base64("glrt-someone-elses")).build())
+                    .fieldManager("someone-else").forceConflicts().serverSideApply();
+            var unstored = runners(d, "rotate-token", "docker", "--timeout", "10s");
+            assertEquals(ExitCode.CONFLICT, unstored.exit(), unstored.toString());
+            assertEquals(1, errors(unstored).size(), unstored.toString());
+            assertTrue(errors(unstored).get(0).startsWith("error: runner " + d.runnerId() + " (gitlab-runner-docker) has a new token that could not be stored in Secret "
+                    + d.ns() + "/gitlab-runner-docker-token"), unstored.toString());
+            assertTrue(errors(unstored).get(0).contains("GitLab no longer accepts, so it goes offline; run rotate-token again"), unstored.toString());
+            assertEquals(3, gitlab.resetTokens.size());
+            assertFalse(unstored.err().contains(gitlab.resetTokens.get(2)) || unstored.out().contains(gitlab.resetTokens.get(2)), unstored.toString());
             assertEquals(List.of(), gitlab.problems);
         }
     }
