@@ -98,12 +98,11 @@ class Runners implements Callable<Integer> {
         }
     }
 
-    /** What every subcommand shares: the environment, the cluster, GitLab, and the runner types named. */
+    /** What every subcommand shares: the environment, the cluster, and the runner types named. */
     abstract static class Sub implements Callable<Integer> {
         @ParentCommand Runners parent;
         @Mixin Cli.EnvOptions envOptions;
         @Mixin Cli.ClusterOptions cluster;
-        @Mixin GitLabOptions gitlab;
 
         EnvConfig.Env env() {
             return envOptions.load(parent.envName);
@@ -131,6 +130,11 @@ class Runners implements Callable<Integer> {
         }
     }
 
+    /** A subcommand that talks to GitLab too (history and rollback need only Helm). */
+    abstract static class GitLabSub extends Sub {
+        @Mixin GitLabOptions gitlab;
+    }
+
     static String str(Object o) {
         return o == null ? "-" : String.valueOf(o);
     }
@@ -143,7 +147,7 @@ class Runners implements Callable<Integer> {
                         "id, online, paused, status, version, contacted_at, running jobs. Exit 80 when a release is not " +
                         "deployed, has no ready pod, or its runner is not online or unreadable."},
             footer = {"", "Examples:", "  runners dev status", "  runners dev status dind nix -o json", "  runners dev status --watch"})
-    static class Status extends Sub {
+    static class Status extends GitLabSub {
         @Parameters(paramLabel = "TYPE", arity = "0..*", description = "Runner types (default: all of the environment).")
         List<String> types = new ArrayList<>();
 
@@ -196,7 +200,7 @@ class Runners implements Callable<Integer> {
     // ---- pause / resume / drain -----------------------------------------------------------------
 
     /** pause and resume: PUT /runners/:id paused, only where it differs (idempotent: "unchanged"). */
-    abstract static class PauseOrResume extends Sub {
+    abstract static class PauseOrResume extends GitLabSub {
         @Parameters(paramLabel = "TYPE", arity = "0..*", description = "Runner types.")
         List<String> types = new ArrayList<>();
 
@@ -435,7 +439,7 @@ class Runners implements Callable<Integer> {
                         "restart the release's pods, wait until GitLab sees the runner online. The token is never printed; on " +
                         "a failure the message names the runner id and the state it is in."},
             footer = {"", "Examples:", "  runners dev rotate-token docker", "  runners dev rotate-token docker --dry-run"})
-    static class RotateToken extends Sub {
+    static class RotateToken extends GitLabSub {
         @Parameters(paramLabel = "TYPE", description = "Runner type.")
         String type;
 
@@ -509,7 +513,7 @@ class Runners implements Callable<Integer> {
                         "Stale or never contacted, or created by gfw for this environment and referenced by no token Secret. " +
                         "A runner a token Secret references is never pruned."},
             footer = {"", "Examples:", "  runners dev prune", "  runners dev prune --yes"})
-    static class Prune extends Sub {
+    static class Prune extends GitLabSub {
         @Mixin Cli.ChangeOptions change;
         @Mixin Cli.OutputOption output;
 

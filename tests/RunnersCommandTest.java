@@ -42,8 +42,10 @@ class RunnersCommandTest {
     static TestSupport.Result runners(Deployed d, String subcommand, String... args) {
         var argv = new ArrayList<>(List.of("dev", subcommand));
         argv.addAll(List.of(args));
-        argv.addAll(List.of("--env-dir", d.envDir().toString(), "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context(),
-                "--gitlab-url", d.gitlab().url(), "--gitlab-token-file", d.gitlab().tokenFile.toString()));
+        argv.addAll(List.of("--env-dir", d.envDir().toString(), "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context()));
+        if (!List.of("history", "rollback").contains(subcommand)) { // Helm only: no GitLab options
+            argv.addAll(List.of("--gitlab-url", d.gitlab().url(), "--gitlab-token-file", d.gitlab().tokenFile.toString()));
+        }
         return TestSupport.script("runners", argv.toArray(String[]::new)).run();
     }
 
