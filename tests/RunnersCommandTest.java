@@ -228,6 +228,18 @@ class RunnersCommandTest {
             assertTrue(row.path("gitlabError").asText().contains("500"), row.toString());
             gitlab.clearFailures();
 
+            // No GitLab token at all: the cluster part is shown, GitLab's says it was not read; exit 80, no GitLab request.
+            gitlab.requests.clear();
+            var noToken = TestSupport.script("runners", "dev", "status", "docker", "-o", "json", "--env-dir", d.envDir().toString(),
+                    "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url()).run();
+            assertEquals(ExitCode.CHECK_FAILED, noToken.exit(), noToken.toString());
+            JsonNode unread = RunnerFixtures.JSON.readTree(noToken.out()).get(0);
+            assertEquals("deployed", unread.path("status").asText());
+            assertEquals(d.runnerId(), unread.path("runnerId").asLong());
+            assertEquals("unknown", unread.path("gitlabStatus").asText());
+            assertEquals("not read: GITLAB_TOKEN is not set", unread.path("gitlabError").asText());
+            assertEquals(List.of(), lines(gitlab));
+
             // Production: refused without -y before any GitLab request.
             RunnerFixtures.editEnv(d.envDir(), "production", "true");
             gitlab.requests.clear();
