@@ -32,6 +32,8 @@ final class ExitCode {
     static final int REMOTE_ERROR = 79;
     /** A check ran and failed (e.g. cnpg-connstr --check could not log in). */
     static final int CHECK_FAILED = 80;
+    /** Checks ran and none failed, but some warned or could not be read (health: the environment is degraded). */
+    static final int DEGRADED = 81;
 
     static Map<Integer, String> table() {
         var t = new LinkedHashMap<Integer, String>();
@@ -48,6 +50,7 @@ final class ExitCode {
         t.put(CONFLICT, "server-side apply conflict with another field manager, or a Helm release left pending");
         t.put(REMOTE_ERROR, "the remote side answered with an error or unusable data");
         t.put(CHECK_FAILED, "a requested check failed, or a wait ran out of time (drain, rotate-token)");
+        t.put(DEGRADED, "no check failed, but some warned or could not be read (health: degraded)");
         return t;
     }
 

@@ -106,7 +106,7 @@ class RunnersCommandTest {
             assertEquals(List.of("GET " + runner, "PUT " + runner), lines(gitlab));
             assertEquals("{\"paused\":true}", gitlab.requests.get(1).body());
             assertEquals("application/json", gitlab.requests.get(1).contentType());
-            assertTrue(gitlab.runners.get(d.runnerId()).paused);
+            assertTrue(gitlab.paused(d.runnerId()));
             gitlab.requests.clear();
             var again = runners(d, "pause", "docker", "-o", "json");
             assertEquals(0, again.exit(), again.toString());
@@ -119,10 +119,10 @@ class RunnersCommandTest {
             assertEquals(0, dry.exit(), dry.toString());
             assertTrue(dry.out().contains("would be resumed"), dry.out());
             assertEquals(List.of(), gitlab.writes());
-            assertTrue(gitlab.runners.get(d.runnerId()).paused);
+            assertTrue(gitlab.paused(d.runnerId()));
             var resume = runners(d, "resume", "docker");
             assertEquals(0, resume.exit(), resume.toString());
-            assertFalse(gitlab.runners.get(d.runnerId()).paused);
+            assertFalse(gitlab.paused(d.runnerId()));
             assertEquals("{\"paused\":false}", gitlab.requests.get(gitlab.requests.size() - 1).body());
 
             // drain: pauses, then waits; a job that never ends is exit 80 with progress on stderr, the runner stays paused.
@@ -132,7 +132,7 @@ class RunnersCommandTest {
             assertTrue(stuck.err().contains("docker (runner " + d.runnerId() + "): 1 running job [4711]"), stuck.err());
             assertEquals(List.of("error: drain timed out after 3 s: docker (runner " + d.runnerId() + ") still runs jobs [4711];"
                     + " the runners stay paused (resume with 'gfw runners dev resume TYPE')"), errors(stuck));
-            assertTrue(gitlab.runners.get(d.runnerId()).paused);
+            assertTrue(gitlab.paused(d.runnerId()));
             // A job that ends after a few looks: drained, exit 0.
             gitlab.runners.get(d.runnerId()).jobsFinishAfterPolls = 2;
             var drained = runners(d, "drain", "docker", "--timeout", "30s", "--poll", "200ms");
@@ -154,7 +154,7 @@ class RunnersCommandTest {
                 var seen = new ArrayList<String>();
                 String row = readUntil(out, seen, l -> l.startsWith("docker "));
                 assertTrue(row.matches("docker +1 +deployed +\\d+/\\d+ .* " + d.runnerId() + " +true +false +online +0"), row);
-                gitlab.runners.get(d.runnerId()).paused = true; // someone pauses it in GitLab's UI
+                gitlab.paused.add(d.runnerId()); // someone pauses it in GitLab's UI
                 String again = readUntil(out, seen, l -> l.startsWith("docker ") && l.contains(" true ") && !l.equals(row));
                 assertTrue(again.matches("docker +1 +deployed .* " + d.runnerId() + " +true +true +online +0"), again);
                 assertEquals(2, seen.stream().filter(l -> l.startsWith("TYPE ")).count(), "printed once per change: " + seen);
@@ -249,7 +249,7 @@ class RunnersCommandTest {
             assertEquals(List.of(), lines(gitlab));
             var confirmed = runners(d, "pause", "--all", "-y");
             assertEquals(0, confirmed.exit(), confirmed.toString());
-            assertTrue(gitlab.runners.get(d.runnerId()).paused);
+            assertTrue(gitlab.paused(d.runnerId()));
             assertEquals(List.of(), gitlab.problems);
         }
     }

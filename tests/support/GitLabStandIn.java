@@ -38,6 +38,7 @@ final class GitLabStandIn implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     static final String ACCESS_TOKEN = "glpat-test-access-token";
     static final long GROUP_ID = 4242;
+    static final String CREATED_CONTACT = "2026-12-01T10:00:00.000Z";
 
     record Req(String method, String path, String query, String privateToken, String contentType, String body) {
         String line() { return method + " " + path; }
@@ -47,10 +48,10 @@ final class GitLabStandIn implements AutoCloseable {
     static final class Runner {
         final long id;
         volatile String description;
-        volatile boolean paused;
         volatile String status = "online";
         volatile String version = "17.11.0";
-        volatile String contactedAt = Instant.now().toString();
+        /** When it last contacted GitLab; runners created here did at a fixed time (tests compare it). */
+        volatile String contactedAt = CREATED_CONTACT;
         final List<Long> runningJobs = new CopyOnWriteArrayList<>();
         volatile int jobsFinishAfterPolls = -1;
         volatile int reconnectIn = -1;
@@ -60,8 +61,9 @@ final class GitLabStandIn implements AutoCloseable {
             this.description = description;
         }
 
-        boolean online() {
-            return "online".equals(status);
+        /** The runner's status: the test's override ({@link #runnerStatus}) if any. */
+        String status(GitLabStandIn g) {
+            return g.runnerStatus.getOrDefault(id, status);
         }
     }
 
@@ -76,6 +78,12 @@ final class GitLabStandIn implements AutoCloseable {
     volatile int groupStatus = 200;
     volatile int createStatus = 201;
     volatile int deleteStatus = 204;
+    /**
+     * What GET /api/v4/runners/:id answers for a runner, set by tests that only read (health): its status (online,
+     * offline, stale, never_contacted) over {@link Runner#status}, and paused. PUT paused keeps {@link #paused} in step.
+     */
+    final Map<Long, String> runnerStatus = new ConcurrentHashMap<>();
+    final java.util.Set<Long> paused = ConcurrentHashMap.newKeySet();
     /** After a token reset, GitLab sees the runner online again after this many looks at it (-1: never). */
     volatile int reconnectAfterPolls = 1;
     private final Map<String, Integer> failures = new ConcurrentHashMap<>();
@@ -192,7 +200,8 @@ final class GitLabStandIn implements AutoCloseable {
                     status = 400;
                     answer = message("400 Bad request - paused is missing");
                 } else {
-                    r.paused = b.path("paused").asBoolean();
+                    if (b.path("paused").asBoolean()) paused.add(id);
+                    else paused.remove(id);
                     answer = runnerJson(r);
                 }
             } else if (req.method().equals("DELETE") && sub.isEmpty()) {
@@ -209,6 +218,7 @@ final class GitLabStandIn implements AutoCloseable {
                 if (!body.isEmpty()) problems.add("reset_authentication_token with a body: " + body);
                 String token = newToken();
                 resetTokens.add(token);
+                runnerStatus.remove(id);
                 r.status = "offline";
                 r.contactedAt = Instant.now().minusSeconds(3600).toString();
                 r.reconnectIn = reconnectAfterPolls;
@@ -234,11 +244,18 @@ final class GitLabStandIn implements AutoCloseable {
         return JSON.createObjectNode().put("error", "404 Not Found");
     }
 
-    private static ObjectNode runnerJson(Runner r) {
-        ObjectNode n = JSON.createObjectNode().put("id", r.id).put("description", r.description).put("paused", r.paused)
-                .put("active", !r.paused).put("online", r.online()).put("status", r.status).put("runner_type", "group_type")
+    /** Whether runner {@code id} is paused. */
+    boolean paused(long id) {
+        return paused.contains(id);
+    }
+
+    private ObjectNode runnerJson(Runner r) {
+        String status = r.status(this);
+        boolean isPaused = paused.contains(r.id);
+        ObjectNode n = JSON.createObjectNode().put("id", r.id).put("description", r.description).put("paused", isPaused)
+                .put("active", !isPaused).put("online", "online".equals(status)).put("status", status).put("runner_type", "group_type")
                 .put("version", r.version);
-        if (r.contactedAt == null) n.putNull("contacted_at");
+        if (r.contactedAt == null || "never_contacted".equals(status)) n.putNull("contacted_at");
         else n.put("contacted_at", r.contactedAt);
         return n;
     }

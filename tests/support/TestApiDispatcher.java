@@ -45,6 +45,7 @@ final class TestApiDispatcher extends KubernetesCrudDispatcher {
   final Map<String, String> podLogs = new ConcurrentHashMap<>();
   private final TestApiDiscovery discovery = new TestApiDiscovery(this::types);
   final TestApiRollouts rollouts = new TestApiRollouts(this);
+  final TestApiServiceProxy serviceProxy = new TestApiServiceProxy(this);
 
   TestApiDispatcher(Map<ServerRequest, Queue<ServerResponse>> expectations, Runnable afterRequest, boolean logRequests) {
     this.expectations = expectations;
@@ -144,6 +145,10 @@ final class TestApiDispatcher extends KubernetesCrudDispatcher {
       if (nonResource != null) {
         return nonResource;
       }
+    }
+    MockResponse proxied = serviceProxy.handle(method, path, query);
+    if (proxied != null) {
+      return proxied;
     }
     TestApiResourcePath rp = TestApiResourcePath.parse(path);
     if (rp == null) {

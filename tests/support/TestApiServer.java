@@ -18,6 +18,7 @@
 //SOURCES TestApiResourceType.java
 //SOURCES TestApiRollouts.java
 //SOURCES TestApiSelector.java
+//SOURCES TestApiServiceProxy.java
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.client.Config;
@@ -90,6 +91,8 @@ import java.util.logging.Level;
  * scalable CRDs such as the CNPG Cluster's spec.instances), pods/log; others are 404.
  * <li>a thread-safe request log ({@link #requests()}, {@link #mutatingRequests()}); {@link #podLog} sets what
  * {@code .../pods/x/log} answers; SelfSubjectAccessReview always allows; {@link #mockServer()} exposes expect().
+ * <li>the service proxy ({@link TestApiServiceProxy}): GET {@code .../services/NAME:PORT/proxy/PATH} reaches the stand-in
+ * a test registered with {@link #serviceBackend}, once a Ready pod backs the Service (else 503, as a real server).
  * <li>rollouts, opt-in per namespace ({@link #rollouts}): Deployments get ReplicaSets, Pods (ready, not ready or
  * crash-looping as the test says) and status, as Helm's {@code --wait} and gfw's status checks read them; deleting an
  * object deletes what it controls (ownerReferences with {@code controller: true}), as the garbage collector does.
@@ -351,6 +354,14 @@ public final class TestApiServer implements AutoCloseable {
         api.rollouts.reconcile(namespace, d.path("metadata").path("name").asText());
       }
     }
+  }
+
+  /**
+   * Where the service proxy ({@code .../services/NAME:PORT/proxy/...}, see {@link TestApiServiceProxy}) sends requests
+   * for Service {@code namespace/service} once a Ready pod backs it: a local stand-in at {@code backend} (mock only).
+   */
+  public void serviceBackend(String namespace, String service, java.net.URI backend) {
+    requireMock("serviceBackend()").serviceProxy.backends.put(namespace + "/" + service, backend);
   }
 
   /** No more rollouts in {@code namespace}: what exists stays as it is (mock only). */

@@ -1,0 +1,157 @@
+// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
+//DEPS io.fabric8:kubernetes-client:7.4.0
+//SOURCES EnvConfig.java
+//SOURCES GfwException.java
+//SOURCES GitLabApi.java
+//SOURCES RunnerValues.java
+//SOURCES HealthReport.java
+//SOURCES HealthState.java
+//SOURCES HealthChecks.java
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The runner checks, per runner type of the environment: the Helm release (status and revision from
+ * Helm's own release records, Secrets {@code sh.helm.release.v1.NAME.vN} labelled owner=helm, so no
+ * Helm has to load), its pods (ready, restarts, crash loops), HPA (current/desired/max), PDB, and
+ * what GitLab says of the runner ({@code GET /api/v4/runners/:id}: online, paused, status,
+ * contacted_at). The runner is found by the id deploy-runners stores on the token Secret
+ * ({@link RunnerValues#RUNNER_ID_ANNOTATION}), never by description.
+ */
+final class HealthRunners {
+
+    /** What GitLab access health has: an API client, or the reason there is none (then GitLab rows are unknown). */
+    record GitLab(GitLabApi api, String missing) {}
+
+    static List<HealthReport.Row> runners(EnvConfig.Env env, HealthState s, GitLab gitlab) {
+        var rows = new ArrayList<HealthReport.Row>();
+        String ns = env.namespaces().runners().name();
+        HealthState.Read<Secret> secrets = s.secrets(ns);
+        HealthState.Read<Pod> pods = s.pods(ns);
+        HealthState.Read<HorizontalPodAutoscaler> hpas = s.hpas(ns);
+        HealthState.Read<PodDisruptionBudget> pdbs = s.pdbs(ns);
+        List<RunnerValues.Release> releases = RunnerValues.select(env, List.of());
+        // GitLab answers in parallel: one GET per runner, all at once (the common pool has one thread on 2 cores).
+        var fromGitLab = new ArrayList<CompletableFuture<HealthReport.Row>>();
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(Math.max(1, Math.min(8, releases.size())), r -> {
+            Thread t = new Thread(r, "health-gitlab");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            for (RunnerValues.Release r : releases) fromGitLab.add(CompletableFuture.supplyAsync(() -> gitlab(r, secrets, gitlab), pool));
+            for (var f : fromGitLab) f.join();
+        } finally {
+            pool.shutdown();
+        }
+        for (int i = 0; i < releases.size(); i++) {
+            RunnerValues.Release r = releases.get(i);
+            rows.add(release(r, secrets));
+            if (!pods.ok()) rows.add(HealthReport.unknown("runners", r.type() + " pods", "could not read them: " + pods.error(), pods.source()));
+            else rows.add(HealthChecks.pods("runners", r.type() + " pods", pods.items().stream().filter(HealthChecks.labelled("app", r.name())).toList(),
+                    1, pods.source() + " -l app=" + r.name()));
+            rows.add(hpa(r, hpas));
+            rows.add(pdb(r, pdbs));
+            rows.add(fromGitLab.get(i).join());
+        }
+        return rows;
+    }
+
+    /** The newest of Helm's release records: its status and revision. */
+    private static HealthReport.Row release(RunnerValues.Release r, HealthState.Read<Secret> secrets) {
+        String check = r.type() + " release";
+        String source = secrets.source() + " -l owner=helm,name=" + r.name();
+        if (!secrets.ok()) return HealthReport.unknown("runners", check, "could not read Helm's release records: " + secrets.error(), source);
+        Secret newest = secrets.items().stream()
+                .filter(HealthChecks.labelled("owner", "helm")).filter(HealthChecks.labelled("name", r.name()))
+                .max(Comparator.comparingInt(HealthRunners::revision)).orElse(null);
+        if (newest == null) return HealthReport.fail("runners", check, r.name() + " is not installed; 'gfw deploy-runners ENV " + r.type() + "' installs it", source);
+        String status = newest.getMetadata().getLabels().getOrDefault("status", "");
+        String detail = r.name() + " revision " + revision(newest) + ", " + (status.isEmpty() ? "no status label" : status);
+        if (status.equals("deployed")) return HealthReport.ok("runners", check, detail, source);
+        if (status.startsWith("pending")) return HealthReport.warn("runners", check, detail + " (a Helm operation is running or was interrupted)", source);
+        return HealthReport.fail("runners", check, detail, source);
+    }
+
+    private static int revision(Secret s) {
+        try {
+            return Integer.parseInt(s.getMetadata().getLabels().getOrDefault("version", "0"));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    private static HealthReport.Row hpa(RunnerValues.Release r, HealthState.Read<HorizontalPodAutoscaler> hpas) {
+        String check = r.type() + " hpa";
+        if (!hpas.ok()) return HealthReport.unknown("runners", check, "could not read it: " + hpas.error(), hpas.source());
+        HorizontalPodAutoscaler h = hpas.items().stream().filter(x -> x.getMetadata().getName().equals(r.hpaName())).findFirst().orElse(null);
+        if (h == null) return HealthReport.warn("runners", check, r.hpaName() + " not found: the runner does not scale; 'gfw deploy-runners' applies it", hpas.source());
+        int max = h.getSpec().getMaxReplicas() == null ? 0 : h.getSpec().getMaxReplicas();
+        if (h.getStatus() == null || h.getStatus().getCurrentReplicas() == null) {
+            return HealthReport.unknown("runners", check, r.hpaName() + " has no status yet (the autoscaler has not reported), max " + max, hpas.source());
+        }
+        int current = h.getStatus().getCurrentReplicas();
+        int desired = h.getStatus().getDesiredReplicas() == null ? current : h.getStatus().getDesiredReplicas();
+        String detail = "current " + current + ", desired " + desired + ", max " + max;
+        if (desired >= max && max > 0) return HealthReport.warn("runners", check, detail + ": at its maximum, jobs may queue", hpas.source());
+        return HealthReport.ok("runners", check, detail, hpas.source());
+    }
+
+    private static HealthReport.Row pdb(RunnerValues.Release r, HealthState.Read<PodDisruptionBudget> pdbs) {
+        String check = r.type() + " pdb";
+        if (!pdbs.ok()) return HealthReport.unknown("runners", check, "could not read it: " + pdbs.error(), pdbs.source());
+        PodDisruptionBudget p = pdbs.items().stream().filter(x -> x.getMetadata().getName().equals(r.pdbName())).findFirst().orElse(null);
+        if (p == null) return HealthReport.warn("runners", check, r.pdbName() + " not found: a node drain may take every manager pod at once", pdbs.source());
+        String budget = p.getSpec().getMaxUnavailable() != null ? "maxUnavailable " + text(p.getSpec().getMaxUnavailable())
+                : p.getSpec().getMinAvailable() != null ? "minAvailable " + text(p.getSpec().getMinAvailable()) : "no budget";
+        Integer allowed = p.getStatus() == null ? null : p.getStatus().getDisruptionsAllowed();
+        return HealthReport.ok("runners", check, r.pdbName() + " " + budget + (allowed == null ? "" : ", " + allowed + " disruptions allowed"), pdbs.source());
+    }
+
+    private static String text(io.fabric8.kubernetes.api.model.IntOrString v) {
+        return v.getIntVal() != null ? String.valueOf(v.getIntVal()) : String.valueOf(v.getStrVal());
+    }
+
+    /** What GitLab says of the runner whose id the token Secret carries. */
+    private static HealthReport.Row gitlab(RunnerValues.Release r, HealthState.Read<Secret> secrets, GitLab gitlab) {
+        String check = r.type() + " gitlab";
+        String source = "secret " + r.tokenSecret() + " annotation " + RunnerValues.RUNNER_ID_ANNOTATION;
+        if (!secrets.ok()) return HealthReport.unknown("runners", check, "could not read Secret " + r.tokenSecret() + ": " + secrets.error(), secrets.source());
+        Secret token = secrets.items().stream().filter(x -> x.getMetadata().getName().equals(r.tokenSecret())).findFirst().orElse(null);
+        if (token == null) return HealthReport.unknown("runners", check, "no Secret " + r.tokenSecret() + ", so no runner id to ask GitLab about", secrets.source());
+        Map<String, String> annotations = token.getMetadata().getAnnotations() == null ? Map.of() : token.getMetadata().getAnnotations();
+        String id = annotations.get(RunnerValues.RUNNER_ID_ANNOTATION);
+        if (id == null || !id.matches("[0-9]+")) {
+            return HealthReport.unknown("runners", check, "Secret " + r.tokenSecret() + " has no runner id (annotation " + RunnerValues.RUNNER_ID_ANNOTATION
+                    + (id == null ? "" : " is '" + id + "'") + "); deploy-runners records it when it creates the runner", source);
+        }
+        if (gitlab.api() == null) return HealthReport.unknown("runners", check, "runner " + id + ": " + gitlab.missing(), source);
+        String api = "GET " + gitlab.api().baseUrl() + "/api/v4/runners/" + id;
+        GitLabApi.Runner runner;
+        try {
+            runner = gitlab.api().runner(Long.parseLong(id));
+        } catch (GfwException e) {
+            return HealthReport.unknown("runners", check, "runner " + id + ": " + e.getMessage(), api);
+        }
+        boolean online = runner.online();
+        boolean paused = runner.paused();
+        String status = runner.status() == null ? "?" : runner.status();
+        String contacted = runner.contactedAt() == null ? "never" : runner.contactedAt();
+        // status says it (online, offline, stale, never_contacted); the online flag only where it disagrees
+        String detail = "runner " + id + ": " + status + (online == status.equals("online") ? "" : ", online: " + online) + (paused ? ", paused" : "")
+                + ", contacted " + contacted;
+        if (!online || !status.equals("online")) return HealthReport.fail("runners", check, detail, api);
+        if (paused) return HealthReport.warn("runners", check, detail + " (it takes no jobs until resumed)", api);
+        return HealthReport.ok("runners", check, detail, api);
+    }
+
+    private HealthRunners() {}
+}

@@ -1,0 +1,264 @@
+// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
+//DEPS io.fabric8:kubernetes-client:7.4.0
+//SOURCES ExitCode.java
+//SOURCES GfwException.java
+//SOURCES EnvConfig.java
+//SOURCES Http.java
+//SOURCES KubeClients.java
+//SOURCES AtticTokens.java
+//SOURCES CacheObjects.java
+//SOURCES NamespaceLayout.java
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.http.HttpRequest;
+import io.fabric8.kubernetes.client.http.HttpResponse;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
+
+/**
+ * What health reads from the API server, each source once: one LIST per kind and namespace (however many
+ * pods there are), the namespaces first (they also tell whether the server answers at all), the rest at
+ * once, 8 at a time; and the two HTTP checks through the API server's service proxy
+ * ({@code /api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH}). A read that fails keeps its reason, so
+ * that the checks built on it say {@code unknown} with that reason instead of guessing.
+ */
+final class HealthState {
+
+    /** The CNPG Cluster type named in full, so that fabric8 need not ask the discovery API for its plural (one request less). */
+    static final io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext CNPG_CLUSTER = new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
+            .withGroup("postgresql.cnpg.io").withVersion("v1").withKind("Cluster").withPlural("clusters").withNamespaced(true).build();
+    /** The label the CloudNativePG chart puts on the operator's Deployment and pods. */
+    static final String CNPG_OPERATOR_LABEL = "app.kubernetes.io/name";
+    static final String CNPG_OPERATOR_NAME = "cloudnative-pg";
+
+    /** A LIST: its items, or why they could not be read ({@code code}: the HTTP status, 0 without one). */
+    record Read<T>(List<T> items, String error, int code, String source) {
+        boolean ok() {
+            return error == null;
+        }
+    }
+
+    /** A GET through the service proxy: status and body, or why no answer came. */
+    record HttpRead(int status, String body, String error, String source) {
+        boolean answered() {
+            return error == null;
+        }
+    }
+
+    final EnvConfig.Env env;
+    final Read<Namespace> namespaces;
+    private final Map<String, CompletableFuture<?>> reads = new LinkedHashMap<>();
+
+    private HealthState(EnvConfig.Env env, Read<Namespace> namespaces) {
+        this.env = env;
+        this.namespaces = namespaces;
+    }
+
+    /**
+     * Reads what the checks of {@code components} need. An API server that cannot be reached, or that
+     * rejects the credentials, stops here (exit 69, 77): there is nothing to report then.
+     */
+    static HealthState read(KubernetesClient client, EnvConfig.Env env, Set<String> components, Duration requestTimeout, Http.Client attic) {
+        Read<Namespace> namespaces;
+        try {
+            namespaces = new Read<>(client.namespaces().list().getItems(), null, 200, "namespaces");
+        } catch (KubernetesClientException e) {
+            GfwException g = KubeClients.fromKubernetes(e);
+            if (g.exitCode() == ExitCode.UNAVAILABLE || e.getCode() == 401) throw g;
+            namespaces = new Read<>(List.of(), g.getMessage(), e.getCode(), "namespaces");
+        }
+        var state = new HealthState(env, namespaces);
+        ExecutorService pool = Executors.newFixedThreadPool(8, r -> {
+            Thread t = new Thread(r, "health-read");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            state.start(client, components, requestTimeout, attic, pool);
+            for (CompletableFuture<?> f : state.reads.values()) f.join();
+        } finally {
+            pool.shutdownNow();
+        }
+        return state;
+    }
+
+    @SuppressWarnings("unchecked")
+    private void start(KubernetesClient client, Set<String> components, Duration requestTimeout, Http.Client atticHttp, ExecutorService pool) {
+        String attic = env.namespaces().attic().name();
+        String runners = env.namespaces().runners().name();
+        String dashboard = env.namespaces().dashboard().name();
+        if (components.contains("namespaces")) {
+            Map<String, String> selector = NamespaceLayout.selector(env);
+            for (Class<? extends HasMetadata> kind : NamespaceLayout.NAMESPACED_KINDS) {
+                String plural = HasMetadata.getPlural(kind);
+                list(pool, "layout/" + kind.getSimpleName(), plural + " -l " + NamespaceLayout.OWNER_LABEL + "=" + NamespaceLayout.OWNER + " (all namespaces)",
+                        () -> client.resources(kind).inAnyNamespace().withLabels(selector).list().getItems());
+            }
+        }
+        if (components.contains("database") || components.contains("cache")) {
+            list(pool, "pods/" + attic, "pods -n " + attic, () -> client.pods().inNamespace(attic).list().getItems());
+        }
+        if (components.contains("database")) {
+            list(pool, "clusters/" + attic, "clusters.postgresql.cnpg.io -n " + attic,
+                    () -> client.genericKubernetesResources(CNPG_CLUSTER).inNamespace(attic).list().getItems());
+            String operator = env.cnpg().operatorNamespace();
+            list(pool, "deployments/" + operator, "deployments -n " + operator + " -l " + CNPG_OPERATOR_LABEL + "=" + CNPG_OPERATOR_NAME,
+                    () -> client.apps().deployments().inNamespace(operator).withLabel(CNPG_OPERATOR_LABEL, CNPG_OPERATOR_NAME).list().getItems());
+        }
+        if (components.contains("cache")) {
+            list(pool, "deployments/" + attic, "deployments -n " + attic, () -> client.apps().deployments().inNamespace(attic).list().getItems());
+            http(pool, "http/attic", client, attic, env.attic().service(), env.attic().port(), "/nix-cache-info", requestTimeout);
+            // The API server's proxy drops the Authorization header it authenticated with, so the cache is asked
+            // with a token through a port-forward to a ready Attic pod, once the pods are read.
+            CompletableFuture<Read<Pod>> pods = (CompletableFuture<Read<Pod>>) reads.get("pods/" + attic);
+            reads.put("http/attic-cache", pods.thenApplyAsync(p -> cacheConfig(client, p, atticHttp), pool));
+        }
+        if (components.contains("runners")) {
+            list(pool, "pods/" + runners, "pods -n " + runners, () -> client.pods().inNamespace(runners).list().getItems());
+            list(pool, "hpa/" + runners, "horizontalpodautoscalers.v2.autoscaling -n " + runners,
+                    () -> client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(runners).list().getItems());
+            list(pool, "pdb/" + runners, "poddisruptionbudgets -n " + runners,
+                    () -> client.policy().v1().podDisruptionBudget().inNamespace(runners).list().getItems());
+            // Helm's release records and the runner token Secrets: one LIST of the namespace's Secrets (values never shown).
+            list(pool, "secrets/" + runners, "secrets -n " + runners, () -> client.secrets().inNamespace(runners).list().getItems());
+        }
+        if (components.contains("dashboard")) {
+            list(pool, "deployments/" + dashboard, "deployments -n " + dashboard, () -> client.apps().deployments().inNamespace(dashboard).list().getItems());
+            http(pool, "http/dashboard", client, dashboard, DASHBOARD, env.dashboard().port(), "/api/health", requestTimeout);
+        }
+    }
+
+    /** The dashboard's Deployment and Service (deploy-dashboard creates them under this name). */
+    static final String DASHBOARD = "runner-dashboard";
+
+    private <T> void list(ExecutorService pool, String key, String source, Supplier<List<T>> call) {
+        if (reads.containsKey(key)) return; // one LIST per kind and namespace, even when two components share it
+        reads.put(key, CompletableFuture.supplyAsync(() -> {
+            try {
+                return new Read<>(call.get(), null, 200, source);
+            } catch (KubernetesClientException e) {
+                return new Read<T>(List.of(), KubeClients.fromKubernetes(e).getMessage(), e.getCode(), source);
+            } catch (RuntimeException e) {
+                return new Read<T>(List.of(), GfwException.firstLine(String.valueOf(e)), 0, source);
+            }
+        }, pool));
+    }
+
+    private void http(ExecutorService pool, String key, KubernetesClient client, String ns, String service, int port, String path, Duration timeout) {
+        String source = "GET /api/v1/namespaces/" + ns + "/services/" + service + ":" + port + "/proxy" + path;
+        reads.put(key, CompletableFuture.supplyAsync(() -> proxyGet(client, source, timeout), pool));
+    }
+
+    /**
+     * {@code GET /_api/v1/cache-config/<cache>} with a pull-only token for that cache, valid for a minute, signed with
+     * the key of Secret attic-jwt-signing (read, never shown), through a port-forward to a ready Attic pod.
+     */
+    private HttpRead cacheConfig(KubernetesClient client, Read<Pod> pods, Http.Client http) {
+        String ns = env.namespaces().attic().name();
+        String path = "/_api/v1/cache-config/" + env.attic().cache();
+        if (!pods.ok()) return new HttpRead(0, "", "could not read the Attic pods to reach it through: " + pods.error(), pods.source());
+        Map<String, String> selector = CacheObjects.selector("server");
+        Pod pod = pods.items().stream().filter(p -> p.getMetadata().getLabels() != null && p.getMetadata().getLabels().entrySet().containsAll(selector.entrySet()))
+                .filter(p -> p.getMetadata().getDeletionTimestamp() == null && p.getStatus() != null && p.getStatus().getConditions() != null
+                        && p.getStatus().getConditions().stream().anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus())))
+                .findFirst().orElse(null);
+        if (pod == null) return new HttpRead(0, "", "no ready Attic pod to ask through a port-forward", pods.source());
+        String source = "GET " + path + " through a port-forward to pod " + pod.getMetadata().getName();
+        String key;
+        try {
+            key = AtticTokens.readSigningKey(client, ns);
+        } catch (GfwException e) {
+            return new HttpRead(0, "", "no token to ask with: " + e.getMessage(), "secret " + AtticTokens.SIGNING_SECRET + " -n " + ns);
+        } catch (KubernetesClientException e) {
+            return new HttpRead(0, "", "no token to ask with: " + KubeClients.fromKubernetes(e).getMessage(), "secret " + AtticTokens.SIGNING_SECRET + " -n " + ns);
+        }
+        String token = AtticTokens.mint(key, "gfw-health", java.time.Instant.now(), Duration.ofMinutes(1), Map.of(env.attic().cache(), List.of("r")));
+        var loopback = java.net.InetAddress.getLoopbackAddress();
+        try (var forward = client.pods().inNamespace(ns).withName(pod.getMetadata().getName()).portForward(env.attic().targetPort(), loopback, 0)) {
+            Http.Response r = http.bearer(token).get("http://" + loopback.getHostAddress() + ":" + forward.getLocalPort() + path);
+            return new HttpRead(r.status(), r.body(), null, source);
+        } catch (GfwException e) {
+            return new HttpRead(0, "", e.getMessage(), source);
+        } catch (java.io.IOException | RuntimeException e) {
+            return new HttpRead(0, "", "port-forward to pod " + pod.getMetadata().getName() + " failed: " + GfwException.firstLine(String.valueOf(e.getMessage())), source);
+        }
+    }
+
+    /** A GET through the API server (its route, credentials and timeout), answered by the service behind it. */
+    static HttpRead proxyGet(KubernetesClient client, String source, Duration timeout) {
+        String url = client.getMasterUrl().toString().replaceAll("/+$", "") + source.substring("GET ".length());
+        try {
+            HttpRequest request = client.getHttpClient().newHttpRequestBuilder().uri(url)
+                    .timeout(timeout.toMillis(), TimeUnit.MILLISECONDS).build();
+            HttpResponse<String> r = client.getHttpClient().sendAsync(request, String.class)
+                    .get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+            return new HttpRead(r.code(), r.body() == null ? "" : r.body(), null, source);
+        } catch (TimeoutException e) {
+            return new HttpRead(0, "", "no answer within " + timeout.toSeconds() + " s (--request-timeout)", source);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause() == null ? e : e.getCause();
+            return new HttpRead(0, "", GfwException.firstLine(c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage()), source);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new HttpRead(0, "", "interrupted", source);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private <T> Read<T> get(String key) {
+        CompletableFuture<?> f = reads.get(key);
+        if (f == null) throw new IllegalStateException("health read " + key + " was not started");
+        return (Read<T>) f.join();
+    }
+
+    Read<HasMetadata> layout(Class<? extends HasMetadata> kind) {
+        return get("layout/" + kind.getSimpleName());
+    }
+
+    Read<Pod> pods(String ns) {
+        return get("pods/" + ns);
+    }
+
+    Read<Deployment> deployments(String ns) {
+        return get("deployments/" + ns);
+    }
+
+    Read<GenericKubernetesResource> clusters(String ns) {
+        return get("clusters/" + ns);
+    }
+
+    Read<HorizontalPodAutoscaler> hpas(String ns) {
+        return get("hpa/" + ns);
+    }
+
+    Read<PodDisruptionBudget> pdbs(String ns) {
+        return get("pdb/" + ns);
+    }
+
+    Read<Secret> secrets(String ns) {
+        return get("secrets/" + ns);
+    }
+
+    HttpRead http(String key) {
+        return (HttpRead) reads.get("http/" + key).join();
+    }
+}

@@ -1,0 +1,387 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/**
+ * gfw health as a user runs it (a process through ./jbang) against a deployed test environment ({@link HealthFixtures}):
+ * a healthy one is all ok with exit 0, read with one LIST per kind and namespace whatever the number of pods and no
+ * write; a crash-looping runner pod, an unready Attic Deployment, a degraded CNPG Cluster each give their row and exit
+ * code; GitLab rows are unknown (never ok) without a token, with GitLab unreachable or without the runner id; warnings
+ * alone are DEGRADED (81); --wait returns once the environment became healthy.
+ */
+class HealthTest {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    /** "component/check" to the row, from -o json. */
+    static Map<String, JsonNode> rows(TestSupport.Result r) throws IOException {
+        JsonNode doc = JSON.readTree(r.out());
+        var out = new LinkedHashMap<String, JsonNode>();
+        for (JsonNode row : doc.path("checks")) out.put(row.path("component").asText() + "/" + row.path("check").asText(), row);
+        return out;
+    }
+
+    static String status(Map<String, JsonNode> rows, String key) {
+        JsonNode row = rows.get(key);
+        if (row == null) throw new AssertionError("no row " + key + " in " + rows.keySet());
+        return row.path("status").asText();
+    }
+
+    static Map<String, String> notOk(Map<String, JsonNode> rows) {
+        return rows.entrySet().stream().filter(e -> !e.getValue().path("status").asText().equals("ok"))
+                .collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().path("status").asText() + ": " + e.getValue().path("detail").asText(),
+                        (a, b) -> a, TreeMap::new));
+    }
+
+    @Test
+    void aHealthyEnvironmentIsAllOkReadWithOneListPerKindAndNamespaceWhateverThePodCount() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            f.api.resetRequests();
+            var r = f.healthWithToken("-o", "json").run();
+            assertEquals(0, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals(Map.of(), notOk(rows), r.toString());
+            for (String key : List.of("namespaces/attic-cache-dev", "namespaces/gitlab-runners", "namespaces/runner-dashboard",
+                    "database/cluster attic-pg", "database/instances", "database/primary", "database/pods", "database/server certificate",
+                    "database/operator", "cache/deployment attic", "cache/GET /nix-cache-info", "cache/cache main", "runners/docker release", "runners/docker pods",
+                    "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "runners/nix gitlab", "dashboard/deployment runner-dashboard",
+                    "dashboard/GET /api/health")) {
+                assertEquals("ok", status(rows, key), key + " in " + r.out());
+            }
+            assertTrue(rows.get("runners/docker gitlab").path("detail").asText().matches("runner [0-9]+: online, contacted 2026-12-01T10:00:00.000Z"),
+                    rows.get("runners/docker gitlab").toString());
+            assertTrue(rows.get("runners/docker release").path("detail").asText().contains("revision 1, deployed"), r.out());
+            assertTrue(r.err().contains("dev: healthy ("), r.err());
+            assertEquals(List.of("GET /nix-cache-info 200", "GET /_api/v1/cache-config/main 200"), f.attic.requests,
+                    "Attic reached once through the service proxy, once with a token through a port-forward");
+            assertEquals(List.of("GET /api/health"), f.dashboard.requests);
+
+            List<TestApiServer.Request> first = f.api.requests();
+            assertEquals(0, first.stream().filter(TestApiServer.Request::isMutating).count(), "health is read-only: " + first);
+            Map<String, Long> perPath = first.stream().collect(Collectors.groupingBy(TestApiServer.Request::path, TreeMap::new, Collectors.counting()));
+            perPath.forEach((path, n) -> assertEquals(1L, n, path + " read more than once: " + perPath));
+            assertTrue(perPath.containsKey("/api/v1/namespaces/gitlab-runners/pods"), perPath.toString());
+            assertTrue(first.stream().noneMatch(q -> q.path().matches(".*/pods/[^/]+")), "no GET of a single pod: " + first);
+            assertTrue(first.stream().noneMatch(q -> q.path().matches("/api|/apis(/[^/]+){0,2}")), "no discovery: " + first);
+
+            // Five times the runner pods: the same requests.
+            for (String type : HealthFixtures.TYPES) {
+                f.client().apps().deployments().inNamespace(f.runnerNs).withName("gitlab-runner-" + type).scale(5);
+            }
+            assertEquals(10, f.client().pods().inNamespace(f.runnerNs).list().getItems().size());
+            f.api.resetRequests();
+            var again = f.healthWithToken("-o", "json").run();
+            assertEquals(0, again.exit(), again.toString());
+            assertEquals(first.stream().map(TestApiServer.Request::toString).sorted().toList(),
+                    f.api.requests().stream().map(TestApiServer.Request::toString).sorted().toList());
+            assertTrue(rows(again).get("runners/docker pods").path("detail").asText().startsWith("5/5 ready"), again.out());
+
+            // The table: one row per check, kubectl-style headers; wide adds what each check read.
+            var table = f.healthWithToken().run();
+            assertEquals(0, table.exit(), table.toString());
+            assertTrue(table.out().lines().findFirst().orElse("").matches("COMPONENT +CHECK +STATUS +DETAIL"), table.out());
+            assertEquals(rows.size() + 1, table.out().lines().count(), table.out());
+            var yaml = f.healthWithToken("-o", "yaml", "--only", "dashboard").run();
+            assertEquals(0, yaml.exit(), yaml.toString());
+            assertTrue(yaml.out().startsWith("environment: dev\nstatus: healthy\nexitCode: 0\n"), yaml.out());
+            var wide = f.healthWithToken("-o", "wide", "--only", "cache").run();
+            assertEquals(0, wide.exit(), wide.toString());
+            assertTrue(wide.out().contains("GET /api/v1/namespaces/attic-cache-dev/services/attic:80/proxy/nix-cache-info"), wide.out());
+            assertFalse(wide.out().contains("runners"), "--only cache: " + wide.out());
+        }
+    }
+
+    @Test
+    void aCrashLoopingRunnerPodFailsItsRowAndExits80() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            f.api.rollouts(f.runnerNs, TestApiRollouts.Readiness.crashLoopingWhen(HealthFixtures.templateLabelled("app", "gitlab-runner-docker"), 7));
+            var r = f.healthWithToken("-o", "json").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("fail", status(rows, "runners/docker pods"));
+            String detail = rows.get("runners/docker pods").path("detail").asText();
+            assertTrue(detail.contains("crash-looping: gitlab-runner-docker-") && detail.contains("7 restarts, CrashLoopBackOff"), detail);
+            assertEquals("ok", status(rows, "runners/nix pods"), "the other runner is unaffected");
+            assertTrue(r.err().contains("dev: failing ("), r.err());
+        }
+    }
+
+    @Test
+    void anUnreadyAtticDeploymentFailsAndItsServiceAnswersNothing() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            f.api.rollouts(f.atticNs, TestApiRollouts.Readiness.readyUnless(HealthFixtures.templateLabelled("app.kubernetes.io/name", "attic")));
+            var r = f.healthWithToken("-o", "json", "--only", "cache").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("fail", status(rows, "cache/deployment attic"));
+            assertTrue(rows.get("cache/deployment attic").path("detail").asText().startsWith("0/1 ready"), r.out());
+            assertEquals("fail", status(rows, "cache/GET /nix-cache-info"));
+            assertEquals("503 no endpoints available for service \"attic\"", rows.get("cache/GET /nix-cache-info").path("detail").asText(), r.out());
+            assertEquals(List.of(), f.attic.requests, "no ready pod: neither the proxy nor a port-forward reaches Attic");
+            assertEquals("unknown", status(rows, "cache/cache main"));
+            assertEquals("no ready Attic pod to ask through a port-forward", rows.get("cache/cache main").path("detail").asText());
+        }
+    }
+
+    @Test
+    void aMissingCacheFailsAndATokenAtticRefusesIsUnknown() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            f.attic.caches.clear();
+            var r = f.healthWithToken("-o", "json", "--only", "cache").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            JsonNode row = rows(r).get("cache/cache main");
+            assertEquals("fail", row.path("status").asText(), r.out());
+            assertTrue(row.path("detail").asText().contains("Attic has no cache main") && row.path("detail").asText().contains("gfw deploy-cache dev"), row.toString());
+            assertEquals("ok", status(rows(r), "cache/GET /nix-cache-info"));
+
+            // a signing key the pods do not use: Attic refuses the token, so whether the cache exists is not known
+            f.client().resource(CacheObjects.signingSecret(f.env, f.atticNs, AtticTokens.newSigningKey(new java.security.SecureRandom()))).update();
+            var refused = f.healthWithToken("-o", "json", "--only", "cache").run();
+            assertEquals(ExitCode.DEGRADED, refused.exit(), refused.toString());
+            JsonNode unknown = rows(refused).get("cache/cache main");
+            assertEquals("unknown", unknown.path("status").asText(), refused.out());
+            assertTrue(unknown.path("detail").asText().contains("Attic refused a token signed with Secret attic-jwt-signing (401)"), unknown.toString());
+        }
+    }
+
+    @Test
+    void aDegradedCnpgClusterShowsItsPhaseAndInstances() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            f.clusterStatus(f.clusterStatus("Failing over", 0, Instant.now().plus(90, ChronoUnit.DAYS)));
+            var r = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("fail", status(rows, "database/cluster attic-pg"));
+            assertTrue(rows.get("database/cluster attic-pg").path("detail").asText().contains("Failing over"), r.out());
+            assertEquals("fail", status(rows, "database/instances"));
+            assertEquals("0/1 ready", rows.get("database/instances").path("detail").asText());
+            assertEquals("ok", status(rows, "database/operator"));
+        }
+    }
+
+    @Test
+    void namespaceDriftIsCountedAndATerminatingNamespaceFails() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            var policies = f.client().network().v1().networkPolicies().inNamespace(f.runnerNs);
+            policies.withName("allow-same-namespace").delete();
+            f.client().resourceQuotas().inNamespace(f.runnerNs).withName("runner-quota")
+                    .edit(q -> { q.getSpec().getHard().put("pods", new io.fabric8.kubernetes.api.model.Quantity("99")); return q; });
+            // A namespace being deleted, as the API server lists it (the test server deletes at once, so the one LIST health
+            // sends is answered as a real server would answer it meanwhile).
+            var list = f.client().namespaces().list();
+            list.getItems().stream().filter(n -> n.getMetadata().getName().equals(f.dashboardNs)).forEach(n -> {
+                n.getMetadata().setDeletionTimestamp("2026-12-01T10:00:00Z");
+                n.getStatus().setPhase("Terminating");
+            });
+            f.api.mockServer().expect().get().withPath("/api/v1/namespaces").andReturn(200, list).once();
+            var r = f.healthWithToken("-o", "json", "--only", "namespaces").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("ok", status(rows, "namespaces/attic-cache-dev"));
+            assertEquals("warn", status(rows, "namespaces/gitlab-runners"));
+            String detail = rows.get("namespaces/gitlab-runners").path("detail").asText();
+            assertTrue(detail.matches("Active; 2 of [0-9]+ objects drift from .*dev.yaml \\(1 missing, 1 differ\\); 'gfw provision-namespaces dev --diff' lists them"), detail);
+            assertFalse(detail.contains("allow-same-namespace"), "counted, not listed: " + detail);
+            assertEquals("fail", status(rows, "namespaces/runner-dashboard"));
+            assertTrue(rows.get("namespaces/runner-dashboard").path("detail").asText().startsWith("Terminating"), r.out());
+        }
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void withBackupsConfiguredArchivingAndTheLastBackupAreChecked() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            var clusters = f.client().genericKubernetesResources(HealthFixtures.CNPG_API, "Cluster").inNamespace(f.atticNs);
+            var live = clusters.withName("attic-pg").get();
+            ((Map<String, Object>) live.getAdditionalProperties().get("spec")).put("backup",
+                    Map.of("barmanObjectStore", Map.of("destinationPath", "s3://backups/attic"), "retentionPolicy", "30d"));
+            clusters.resource(live).update();
+            Map<String, Object> status = f.healthyClusterStatus();
+            status.put("conditions", List.of(Map.of("type", "Ready", "status", "True"), Map.of("type", "ContinuousArchiving", "status", "False",
+                    "reason", "ContinuousArchivingFailing", "message", "unexpected failure invoking barman-cloud-wal-archive")));
+            status.put("lastSuccessfulBackup", Instant.now().minus(3, ChronoUnit.DAYS).toString());
+            f.clusterStatus(status);
+            var r = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("fail", status(rows, "database/continuous archiving"));
+            assertTrue(rows.get("database/continuous archiving").path("detail").asText().contains("barman-cloud-wal-archive"), r.out());
+            assertEquals("warn", status(rows, "database/last backup"));
+            assertTrue(rows.get("database/last backup").path("detail").asText().startsWith("3 d 0 h ago"), r.out());
+
+            status.put("conditions", List.of(Map.of("type", "ContinuousArchiving", "status", "True", "reason", "ContinuousArchivingSuccess")));
+            status.put("lastSuccessfulBackup", Instant.now().minus(2, ChronoUnit.HOURS).toString());
+            f.clusterStatus(status);
+            var ok = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(0, ok.exit(), ok.toString());
+            assertEquals("ok", status(rows(ok), "database/last backup"));
+        }
+    }
+
+    @Test
+    void warningsAloneAreDegradedExit81() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            // a server certificate CloudNativePG failed to renew, and a paused runner: warnings, nothing failed
+            f.clusterStatus(f.clusterStatus("Cluster in healthy state", 1, Instant.now().plus(3, ChronoUnit.DAYS)));
+            f.gitlab.paused.add(f.gitlab.ids.get(0));
+            var r = f.healthWithToken("-o", "json").run();
+            assertEquals(ExitCode.DEGRADED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals(Map.of("database/server certificate", "warn", "runners/docker gitlab", "warn"),
+                    notOk(rows).entrySet().stream().collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().split(":")[0])), r.out());
+            assertTrue(rows.get("database/server certificate").path("detail").asText().contains("should have renewed"), r.out());
+            assertTrue(r.err().contains("dev: degraded ("), r.err());
+            assertEquals("degraded", JSON.readTree(r.out()).path("status").asText());
+        }
+    }
+
+    @Test
+    void aPendingReleaseAndAnAutoscalerAtItsMaximumWarnAForbiddenListIsUnknown() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            RunnerFixtures.setReleaseStatus(f.api, f.runnerNs, "gitlab-runner-docker", 1, "pending-upgrade");
+            f.platform.autoscalerStatus("nix", 5, 5); // dev.yaml: nix maxReplicas 5
+            f.api.mockServer().expect().get().withPath("/apis/policy/v1/namespaces/" + f.runnerNs + "/poddisruptionbudgets")
+                    .andReturn(403, new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(403).withReason("Forbidden")
+                            .withMessage("poddisruptionbudgets.policy is forbidden: User \"ci\" cannot list resource \"poddisruptionbudgets\"").build())
+                    .once();
+            var r = f.healthWithToken("-o", "json", "--only", "runners").run();
+            assertEquals(ExitCode.DEGRADED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("warn", status(rows, "runners/docker release"));
+            assertTrue(rows.get("runners/docker release").path("detail").asText().contains("revision 1, pending-upgrade"), r.out());
+            assertEquals("warn", status(rows, "runners/nix hpa"));
+            assertEquals("current 5, desired 5, max 5: at its maximum, jobs may queue", rows.get("runners/nix hpa").path("detail").asText());
+            for (String type : HealthFixtures.TYPES) {
+                JsonNode pdb = rows.get("runners/" + type + " pdb");
+                assertEquals("unknown", pdb.path("status").asText(), r.out());
+                assertTrue(pdb.path("detail").asText().startsWith("could not read it: forbidden (403)"), pdb.toString());
+            }
+            assertEquals("ok", status(rows, "runners/docker hpa"));
+        }
+    }
+
+    @Test
+    void gitlabRowsAreUnknownWithTheReasonWhenGitLabCannotBeAsked() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            var noToken = f.health("-o", "json", "--only", "runners").run();
+            assertEquals(ExitCode.DEGRADED, noToken.exit(), noToken.toString());
+            for (String type : HealthFixtures.TYPES) {
+                JsonNode row = rows(noToken).get("runners/" + type + " gitlab");
+                assertEquals("unknown", row.path("status").asText(), noToken.out());
+                assertTrue(row.path("detail").asText().contains("no GitLab token (set GITLAB_TOKEN or --gitlab-token-file)"), row.toString());
+            }
+            assertTrue(f.gitlab.requests.stream().noneMatch(q -> q.path().startsWith("/api/v4/runners/")), "GitLab not asked without a token");
+
+            // what GitLab says decides the row: a stale runner fails, found by the id on its Secret
+            f.gitlab.runnerStatus.put(f.gitlab.ids.get(0), "stale");
+            var stale = f.healthWithToken("-o", "json", "--only", "runners").run();
+            assertEquals(ExitCode.CHECK_FAILED, stale.exit(), stale.toString());
+            JsonNode staleRow = rows(stale).get("runners/docker gitlab");
+            assertEquals("fail", staleRow.path("status").asText(), stale.out());
+            assertEquals("runner " + f.gitlab.ids.get(0) + ": stale, contacted 2026-12-01T10:00:00.000Z", staleRow.path("detail").asText());
+            assertTrue(f.gitlab.requests.stream().anyMatch(q -> q.line().equals("GET /api/v4/runners/" + f.gitlab.ids.get(0))
+                    && GitLabStandIn.ACCESS_TOKEN.equals(q.privateToken())), "looked up by id with the token: " + f.gitlab.requests);
+
+            // the id missing from a token Secret: unknown, and that runner is not looked up by anything else
+            f.client().secrets().inNamespace(f.runnerNs).withName("gitlab-runner-nix-token")
+                    .edit(s -> { s.getMetadata().getAnnotations().remove(RunnerValues.RUNNER_ID_ANNOTATION); return s; });
+            f.gitlab.close(); // and GitLab unreachable
+            var down = f.healthWithToken("-o", "json", "--only", "runners").run();
+            assertEquals(ExitCode.DEGRADED, down.exit(), down.toString());
+            JsonNode docker = rows(down).get("runners/docker gitlab");
+            assertEquals("unknown", docker.path("status").asText(), down.out());
+            assertTrue(docker.path("detail").asText().contains(f.gitlab.url()), docker.toString());
+            JsonNode nix = rows(down).get("runners/nix gitlab");
+            assertEquals("unknown", nix.path("status").asText());
+            assertTrue(nix.path("detail").asText().contains("has no runner id (annotation " + RunnerValues.RUNNER_ID_ANNOTATION), nix.toString());
+            assertEquals("ok", status(rows(down), "runners/docker pods"), "the cluster's rows still read");
+        }
+    }
+
+    @Test
+    void waitReturnsOnceTheEnvironmentBecameHealthy() throws Exception {
+        try (var f = new HealthFixtures().deploy()) {
+            f.api.rollouts(f.atticNs, TestApiRollouts.Readiness.readyUnless(HealthFixtures.templateLabelled("app.kubernetes.io/name", "attic")));
+            CompletableFuture<TestSupport.Result> waiting = CompletableFuture.supplyAsync(
+                    () -> f.healthWithToken("--only", "cache,database", "--wait", "90s").run());
+            // once the waiting run has reported the unready Attic, the pods become ready
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (f.attic.requests.isEmpty() && f.api.requests().stream().noneMatch(q -> q.path().endsWith("/proxy/nix-cache-info"))
+                    && System.nanoTime() < until) {
+                Thread.sleep(200);
+            }
+            Thread.sleep(2500);
+            f.api.rollouts(f.atticNs, TestApiRollouts.Readiness.ready());
+            TestSupport.Result r = waiting.get(120, TimeUnit.SECONDS);
+            assertEquals(0, r.exit(), r.toString());
+            assertTrue(r.err().contains("waiting for dev: ") && r.err().contains("cache deployment attic: fail"), r.err());
+            assertTrue(r.err().contains("dev: healthy ("), r.err());
+            assertTrue(r.out().lines().filter(l -> l.startsWith("cache")).allMatch(l -> l.matches("cache +.* ok +.*")), r.out());
+        }
+    }
+
+    @Test
+    void watchPrintsTheChecksAgainWhenARowChanges() throws Exception {
+        try (var f = new HealthFixtures().deploy()) {
+            var argv = new java.util.ArrayList<>(List.of(TestSupport.repo().resolve("jbang").toString(), TestSupport.repo().resolve("scripts/health.java").toString(),
+                    "dev", "--env-dir", f.envDir.toString(), "--kubeconfig", f.api.kubeconfig().toString(), "--context", f.api.context(),
+                    "--only", "dashboard", "--watch"));
+            Process p = new ProcessBuilder(argv).redirectErrorStream(false).start();
+            try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+                var seen = new java.util.ArrayList<String>();
+                CompletableFuture<Void> reader = CompletableFuture.runAsync(() -> out.lines().forEach(seen::add));
+                long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                while (seen.stream().noneMatch(l -> l.matches("dashboard +GET /api/health +ok .*")) && System.nanoTime() < until) Thread.sleep(100);
+                f.dashboard.answer("/api/health", 503, "application/json", "{\"status\":\"down\"}");
+                while (seen.stream().noneMatch(l -> l.matches("dashboard +GET /api/health +fail +503 .*")) && System.nanoTime() < until) Thread.sleep(100);
+                p.destroy();
+                assertTrue(p.waitFor(20, TimeUnit.SECONDS), "--watch ends when interrupted");
+                reader.get(10, TimeUnit.SECONDS);
+                assertEquals(2, seen.stream().filter(l -> l.startsWith("COMPONENT")).count(), "printed again once, on the change: " + seen);
+                assertTrue(seen.stream().anyMatch(l -> l.matches("dashboard +GET /api/health +fail +503 .*")), String.join("\n", seen));
+            } finally {
+                p.destroyForcibly();
+            }
+        }
+    }
+
+    @Test
+    void refusedAndUnreachableBeforeAnyCheck() throws IOException {
+        try (var f = new HealthFixtures()) {
+            // an API server that is not there: 69, nothing printed on stdout
+            var kc = TestSupport.tempDir("health-kc").resolve("kubeconfig");
+            java.nio.file.Files.writeString(kc, "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\n"
+                    + "contexts:\n- name: dev-cluster\n  context: {cluster: c, user: u}\ncurrent-context: dev-cluster\nusers:\n- name: u\n  user: {token: t}\n");
+            java.nio.file.Files.setPosixFilePermissions(kc, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            var down = TestSupport.script("health", "dev", "--env-dir", f.envDir.toString(), "--kubeconfig", kc.toString(),
+                    "--request-timeout", "3s").run();
+            assertEquals(ExitCode.UNAVAILABLE, down.exit(), down.toString());
+            assertEquals("", down.out());
+            assertTrue(down.err().contains("cannot reach the API server at https://127.0.0.1:1"), down.err());
+
+            java.nio.file.Files.writeString(f.envDir.resolve("dev.yaml"),
+                    java.nio.file.Files.readString(f.envDir.resolve("dev.yaml")).replace("status: active", "status: planned"));
+            var planned = f.health().run();
+            assertEquals(ExitCode.REFUSED, planned.exit(), planned.toString());
+            assertTrue(planned.err().contains("is planned"), planned.err());
+
+            var badOnly = f.health("--only", "cache,web").run();
+            assertEquals(ExitCode.USAGE, badOnly.exit(), badOnly.toString());
+            assertTrue(badOnly.err().contains("--only web: not a component; use any of namespaces, database, cache, runners, dashboard"), badOnly.err());
+        }
+    }
+}

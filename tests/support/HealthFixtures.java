@@ -1,0 +1,118 @@
+import com.fasterxml.jackson.databind.JsonNode;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * A deployed test environment for the health tests, on a private test API server with rollouts: dev.yaml with two
+ * runner types (docker, nix), its namespace layout applied by provision-namespaces, the database, Attic and the
+ * dashboard of {@link HealthPlatform}, and the runners deployed by deploy-runners with real Helm against a GitLab stand-in (their
+ * token Secrets carry the runner ids), HPA status written as the autoscaler would.
+ */
+final class HealthFixtures implements AutoCloseable {
+
+    static final List<String> TYPES = List.of("docker", "nix");
+    static final String CNPG_API = HealthPlatform.CNPG_API;
+
+    final TestApiServer api = TestApiServer.start();
+    final GitLabStandIn gitlab = new GitLabStandIn();
+    final HealthPlatform platform;
+    final AtticStandIn attic;
+    final HttpStandIn dashboard;
+    final Path envDir;
+    final EnvConfig.Env env;
+    final String atticNs;
+    final String runnerNs;
+    final String dashboardNs;
+    final String operatorNs;
+
+    HealthFixtures() {
+        envDir = envDir();
+        env = EnvConfig.load("dev", envDir.toString());
+        atticNs = env.namespaces().attic().name();
+        runnerNs = env.namespaces().runners().name();
+        dashboardNs = env.namespaces().dashboard().name();
+        operatorNs = env.cnpg().operatorNamespace();
+        platform = new HealthPlatform(api, env);
+        attic = platform.attic;
+        dashboard = platform.dashboard;
+    }
+
+    void clusterStatus(Map<String, Object> status) {
+        platform.clusterStatus(status);
+    }
+
+    Map<String, Object> healthyClusterStatus() {
+        return platform.healthyClusterStatus();
+    }
+
+    Map<String, Object> clusterStatus(String phase, int readyInstances, Instant certificateExpiry) {
+        return platform.clusterStatus(phase, readyInstances, certificateExpiry);
+    }
+
+    static Predicate<JsonNode> templateLabelled(String key, String value) {
+        return HealthPlatform.templateLabelled(key, value);
+    }
+
+    /** dev.yaml with only the docker and nix runners (fewer Helm installs, the same checks). */
+    private static Path envDir() {
+        try {
+            Path dir = TestSupport.tempDir("health-env");
+            String text = Files.readString(TestSupport.repo().resolve("environments/dev.yaml"));
+            String two = text.replaceFirst("(?s)  - type: dind\n.*?(?=  - type: nix\n)", "");
+            if (two.equals(text)) throw new IllegalStateException("dev.yaml's runners are no longer docker, dind, rocky8, rocky9, nix");
+            Files.writeString(dir.resolve("dev.yaml"), two);
+            return dir;
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    KubernetesClient client() {
+        return api.client();
+    }
+
+    /** Everything deployed and healthy. */
+    HealthFixtures deploy() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(api.isMock(), "needs the test API server's rollouts and service proxy");
+        var p = TestSupport.inProcess(new ProvisionNamespaces(), "dev", "--env-dir", envDir.toString(), "--kubeconfig",
+                api.kubeconfig().toString(), "--context", api.context());
+        if (p.exit() != 0) throw new IllegalStateException(p.toString());
+        platform.install();
+
+        var d = TestSupport.inProcess(new DeployRunners(), "dev", "--env-dir", envDir.toString(), "--kubeconfig", api.kubeconfig().toString(),
+                "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", gitlab.tokenFile.toString(),
+                "--chart", RunnerFixtures.FIXTURE.toString(), "--timeout", "30s");
+        if (d.exit() != 0) throw new IllegalStateException(d.toString());
+        for (String type : TYPES) platform.autoscalerStatus(type, 1, 1);
+        return this;
+    }
+
+    /** {@code ./jbang scripts/health.java dev ...} against this environment, GitLab token from a file. */
+    TestSupport.Cmd health(String... args) {
+        var argv = new ArrayList<>(List.of("dev", "--env-dir", envDir.toString(), "--kubeconfig", api.kubeconfig().toString(),
+                "--context", api.context(), "--gitlab-url", gitlab.url()));
+        argv.addAll(List.of(args));
+        return TestSupport.script("health", argv.toArray(String[]::new)).env("GITLAB_TOKEN", "");
+    }
+
+    /** The same, with the GitLab token. */
+    TestSupport.Cmd healthWithToken(String... args) {
+        var argv = new ArrayList<>(List.of("--gitlab-token-file", gitlab.tokenFile.toString()));
+        argv.addAll(List.of(args));
+        return health(argv.toArray(String[]::new));
+    }
+
+    @Override
+    public void close() {
+        gitlab.close();
+        platform.close();
+        api.close();
+    }
+}

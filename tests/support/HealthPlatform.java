@@ -1,0 +1,160 @@
+// What this file needs (bench/health.java sources it):
+//SOURCES TestApiServer.java
+//SOURCES PortForwardStandIn.java
+//SOURCES AtticStandIn.java
+//SOURCES HttpStandIn.java
+//SOURCES ../../lib/EnvConfig.java
+//SOURCES ../../lib/CacheObjects.java
+//SOURCES ../../lib/AtticTokens.java
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * What health reads besides the namespace layout and the runners, on the test API server (rollouts on in its
+ * namespaces): the CloudNativePG operator's Deployment, a Cluster whose status and instance pod are written as the
+ * operator would, Attic as deploy-cache applies it (lib/CacheObjects) with the Attic stand-in behind its Service (the
+ * service proxy) and its pod (a port-forward), the dashboard's Deployment and Service with a stand-in for
+ * {@code /api/health}, and the HPA status the autoscaler would write. Used by the health tests and bench/health.java.
+ */
+final class HealthPlatform implements AutoCloseable {
+
+    static final String CNPG_API = "postgresql.cnpg.io/v1";
+
+    final TestApiServer api;
+    final EnvConfig.Env env;
+    /** The key of Secret attic-jwt-signing, which the Attic stand-in verifies tokens with. */
+    final String signingKey = AtticTokens.newSigningKey(new java.security.SecureRandom());
+    final AtticStandIn attic = new AtticStandIn(() -> signingKey);
+    final HttpStandIn dashboard = new HttpStandIn().answer("/api/health", 200, "application/json", "{\"status\":\"ok\"}");
+
+    HealthPlatform(TestApiServer api, EnvConfig.Env env) {
+        this.api = api;
+        this.env = env;
+    }
+
+    KubernetesClient client() {
+        return api.client();
+    }
+
+    /** The operator, the database, Attic with its cache and the dashboard, all ready; rollouts on in their namespaces and the runners'. */
+    HealthPlatform install() {
+        String atticNs = env.namespaces().attic().name();
+        String dashboardNs = env.namespaces().dashboard().name();
+        String operatorNs = env.cnpg().operatorNamespace();
+        if (client().namespaces().withName(operatorNs).get() == null) {
+            client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(operatorNs).endMetadata().build()).create();
+        }
+        for (String ns : List.of(atticNs, env.namespaces().runners().name(), dashboardNs, operatorNs)) api.rollouts(ns, TestApiRollouts.Readiness.ready());
+
+        client().resource(deployment(operatorNs, "cnpg-cloudnative-pg", Map.of("app.kubernetes.io/name", "cloudnative-pg"), 1)).create();
+        client().resource(CacheObjects.signingSecret(env, atticNs, signingKey)).create();
+        client().resource(CacheObjects.server(env, atticNs, "test")).create();
+        client().resource(CacheObjects.service(env, atticNs)).create();
+        attic.caches.put(env.attic().cache(), env.attic().cache() + ":test-public-key");
+        for (var pod : client().pods().inNamespace(atticNs).withLabels(CacheObjects.selector("server")).list().getItems()) {
+            PortForwardStandIn.install(api, atticNs, pod.getMetadata().getName(), env.attic().targetPort(), "127.0.0.1", attic.port());
+        }
+        client().resource(deployment(dashboardNs, "runner-dashboard", Map.of("app", "runner-dashboard"), 1)).create();
+        client().resource(service(dashboardNs, "runner-dashboard", Map.of("app", "runner-dashboard"), env.dashboard().port(), env.dashboard().port())).create();
+        api.serviceBackend(atticNs, env.attic().service(), java.net.URI.create("http://127.0.0.1:" + attic.port()));
+        api.serviceBackend(dashboardNs, "runner-dashboard", dashboard.uri());
+        database(healthyClusterStatus());
+        return this;
+    }
+
+    /** The Cluster attic-pg (1 instance) with {@code status}, and its instance pod attic-pg-1, ready. */
+    void database(Map<String, Object> status) {
+        var spec = new LinkedHashMap<String, Object>();
+        spec.put("instances", env.cnpg().instances());
+        GenericKubernetesResource cluster = new GenericKubernetesResourceBuilder().withApiVersion(CNPG_API).withKind("Cluster")
+                .withNewMetadata().withName(env.cnpg().cluster()).withNamespace(env.namespaces().attic().name()).endMetadata()
+                .addToAdditionalProperties("spec", spec).build();
+        client().genericKubernetesResources(CNPG_API, "Cluster").inNamespace(env.namespaces().attic().name()).resource(cluster).create();
+        clusterStatus(status);
+        client().resource(new PodBuilder().withNewMetadata().withName(env.cnpg().cluster() + "-1").withNamespace(env.namespaces().attic().name())
+                .addToLabels("cnpg.io/cluster", env.cnpg().cluster()).addToLabels("cnpg.io/instanceRole", "primary").endMetadata()
+                .withNewSpec().addNewContainer().withName("postgres").withImage("ghcr.io/cloudnative-pg/postgresql:17").endContainer().endSpec()
+                .withNewStatus().withPhase("Running").addNewCondition().withType("Ready").withStatus("True").endCondition()
+                .addNewContainerStatus().withName("postgres").withReady(true).withRestartCount(0).endContainerStatus().endStatus()
+                .build()).create();
+    }
+
+    /** Writes the Cluster's status through the status subresource, as the operator does. */
+    void clusterStatus(Map<String, Object> status) {
+        var r = client().genericKubernetesResources(CNPG_API, "Cluster").inNamespace(env.namespaces().attic().name());
+        GenericKubernetesResource live = r.withName(env.cnpg().cluster()).get();
+        live.getAdditionalProperties().put("status", status);
+        r.resource(live).updateStatus();
+    }
+
+    /** What the operator reports for a healthy single-instance cluster; its server certificate good for 90 days. */
+    Map<String, Object> healthyClusterStatus() {
+        return clusterStatus("Cluster in healthy state", 1, Instant.now().plus(90, ChronoUnit.DAYS));
+    }
+
+    Map<String, Object> clusterStatus(String phase, int readyInstances, Instant certificateExpiry) {
+        String name = env.cnpg().cluster();
+        var status = new LinkedHashMap<String, Object>();
+        status.put("phase", phase);
+        status.put("instances", env.cnpg().instances());
+        status.put("readyInstances", readyInstances);
+        status.put("currentPrimary", name + "-1");
+        // CloudNativePG writes Go's time.Time.String() here
+        String expiry = java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss Z 'UTC'").withZone(java.time.ZoneOffset.UTC).format(certificateExpiry);
+        status.put("certificates", Map.of("serverTLSSecret", name + "-server", "serverCASecret", name + "-ca",
+                "expirations", Map.of(name + "-server", expiry, name + "-ca", expiry)));
+        status.put("conditions", List.of(Map.of("type", "Ready", "status", "True", "reason", "ClusterIsReady")));
+        return status;
+    }
+
+    /** What the HPA controller writes for a runner's HPA. */
+    void autoscalerStatus(String type, int current, int desired) {
+        String runnerNs = env.namespaces().runners().name();
+        var hpas = client().autoscaling().v2().horizontalPodAutoscalers().inNamespace(runnerNs);
+        HorizontalPodAutoscaler h = hpas.withName("gitlab-runner-" + type + "-hpa").get();
+        h.setStatus(new io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscalerStatusBuilder()
+                .withCurrentReplicas(current).withDesiredReplicas(desired).build());
+        hpas.resource(h).updateStatus();
+    }
+
+    /** Pods of a Deployment's template whose labels hold {@code key=value}. */
+    static Predicate<JsonNode> templateLabelled(String key, String value) {
+        return t -> value.equals(t.path("metadata").path("labels").path(key).asText());
+    }
+
+    static Deployment deployment(String ns, String name, Map<String, String> labels, int replicas) {
+        return new DeploymentBuilder().withNewMetadata().withName(name).withNamespace(ns).withLabels(labels).endMetadata()
+                .withNewSpec().withReplicas(replicas).withNewSelector().withMatchLabels(labels).endSelector()
+                .withNewTemplate().withNewMetadata().withLabels(labels).endMetadata()
+                .withNewSpec().addNewContainer().withName(name).withImage("registry.example/" + name + ":1").endContainer().endSpec()
+                .endTemplate().endSpec().build();
+    }
+
+    static io.fabric8.kubernetes.api.model.Service service(String ns, String name, Map<String, String> selector, int port, int targetPort) {
+        return new ServiceBuilder().withNewMetadata().withName(name).withNamespace(ns).endMetadata()
+                .withNewSpec().withSelector(selector).addNewPort().withName("http").withPort(port).withTargetPort(new IntOrString(targetPort)).endPort()
+                .endSpec().build();
+    }
+
+    @Override
+    public void close() {
+        attic.close();
+        dashboard.close();
+    }
+}
