@@ -275,6 +275,10 @@ class Runners implements Callable<Integer> {
             GitLabApi api = gitlab.api(env, cluster, "drain the runners");
             try (KubernetesClient client = cluster.connect(env)) {
                 var paused = RunnerFleet.setPaused(client, api, releases, all, true, change.writes(), Cli.err()::println);
+                if (paused.exitCode() != ExitCode.OK) {
+                    print(paused.results(), output.format);
+                    return paused.exitCode();
+                }
                 if (!change.writes()) { // nothing paused, so nothing to wait for: what would be paused, and what runs now
                     print(paused.results(), output.format);
                     for (var r : releases) {
@@ -282,10 +286,6 @@ class Runners implements Callable<Integer> {
                     }
                     Cli.info("dry run: nothing was paused in GitLab, so drain did not wait");
                     return ExitCode.OK;
-                }
-                if (paused.exitCode() != ExitCode.OK) {
-                    print(paused.results(), output.format);
-                    return paused.exitCode();
                 }
                 var ids = new LinkedHashMap<RunnerValues.Release, Long>();
                 for (var r : releases) if (!all || RunnerFleet.deployed(client, r)) ids.put(r, RunnerFleet.runnerId(client, r));

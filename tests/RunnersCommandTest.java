@@ -240,6 +240,35 @@ class RunnersCommandTest {
             assertEquals("not read: GITLAB_TOKEN is not set", unread.path("gitlabError").asText());
             assertEquals(List.of(), lines(gitlab));
 
+            // A token Secret without the runner id (made before gfw recorded it): 68 with the kubectl line that adds it.
+            d.api().client().secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").edit(x -> {
+                x.getMetadata().getAnnotations().remove(RunnerValues.RUNNER_ID_ANNOTATION);
+                return x;
+            });
+            gitlab.requests.clear();
+            var noId = TestSupport.inProcess(new Runners(), "dev", "drain", "docker", "--dry-run", "--env-dir", d.envDir().toString(),
+                    "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url(),
+                    "--gitlab-token-file", gitlab.tokenFile.toString());
+            assertEquals(ExitCode.NOT_FOUND, noId.exit(), noId.toString());
+            assertEquals(1, errors(noId).size(), noId.toString());
+            assertTrue(errors(noId).get(0).contains("has no annotation gfw.gloriousflywheel.dev/runner-id: gfw finds runners by it, never by description")
+                    && errors(noId).get(0).contains("kubectl -n " + d.ns() + " annotate secret gitlab-runner-docker-token gfw.gloriousflywheel.dev/runner-id=ID"),
+                    noId.toString());
+            assertEquals(List.of(), lines(gitlab));
+            d.api().client().secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").edit(x -> {
+                x.getMetadata().getAnnotations().put(RunnerValues.RUNNER_ID_ANNOTATION, String.valueOf(d.runnerId()));
+                return x;
+            });
+
+            // drain --dry-run: says what it would pause and what runs now, pauses nothing, does not wait.
+            gitlab.runners.get(d.runnerId()).runningJobs.add(99L);
+            var dryDrain = runners(d, "drain", "docker", "--dry-run", "--timeout", "1h");
+            assertEquals(0, dryDrain.exit(), dryDrain.toString());
+            assertTrue(dryDrain.out().contains("would be paused"), dryDrain.out());
+            assertTrue(dryDrain.err().contains("docker: running jobs now [99]"), dryDrain.err());
+            assertEquals(List.of(), gitlab.writes());
+            gitlab.runners.get(d.runnerId()).runningJobs.clear();
+
             // Production: refused without -y before any GitLab request.
             RunnerFixtures.editEnv(d.envDir(), "production", "true");
             gitlab.requests.clear();
