@@ -3,7 +3,7 @@
 //SOURCES EnvConfig.java
 //SOURCES CacheConfig.java
 //SOURCES AtticTokens.java
-//SOURCES Output.java
+//SOURCES Manifests.java
 
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
@@ -35,10 +35,7 @@ import io.fabric8.kubernetes.api.model.networking.v1.IngressBuilder;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudgetBuilder;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,7 +53,7 @@ final class CacheObjects {
     static final String DEPLOYMENT = "attic";
     static final String GC_DEPLOYMENT = "attic-gc";
     static final String STORAGE_PVC = "attic-storage";
-    static final String CHECKSUM_ANNOTATION = "checksum/config";
+    static final String CHECKSUM_ANNOTATION = Manifests.CHECKSUM_ANNOTATION;
     static final String DATABASE_URL = "DATABASE_URL";
     static final String CNPG_API = "postgresql.cnpg.io/v1";
     static final String HEALTHY = "Cluster in healthy state";
@@ -66,15 +63,7 @@ final class CacheObjects {
     record Secrets(String databaseUrl, String signingKey, String s3AccessKeyId, String s3SecretAccessKey) {}
 
     static Map<String, String> labels(EnvConfig.Env env, String component) {
-        var m = new LinkedHashMap<String, String>();
-        m.put("app.kubernetes.io/name", "attic");
-        m.put("app.kubernetes.io/component", component);
-        String org = env.organization() == null ? null : env.organization().name();
-        m.put("app.kubernetes.io/part-of", org == null || org.isBlank() ? "gloriousflywheel" : org);
-        m.put("app.kubernetes.io/managed-by", "gfw");
-        m.put("gfw.gloriousflywheel.dev/environment", env.name());
-        m.put("gfw.gloriousflywheel.dev/owner", "deploy-cache");
-        return m;
+        return Manifests.labels(env, "attic", component, "deploy-cache");
     }
 
     /** What a Deployment's pods are selected by: stable, never changed by a config change. */
@@ -213,16 +202,7 @@ final class CacheObjects {
 
     /** sha256 of the configuration and every secret value the pods read: any change rolls them. */
     static String checksum(String serverToml, Secrets s) {
-        try {
-            var md = MessageDigest.getInstance("SHA-256");
-            for (String part : new String[] {serverToml, s.databaseUrl(), s.signingKey(), s.s3AccessKeyId(), s.s3SecretAccessKey()}) {
-                md.update(String.valueOf(part).getBytes(StandardCharsets.UTF_8));
-                md.update((byte) 0);
-            }
-            return HexFormat.of().formatHex(md.digest());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return Manifests.checksum(serverToml, s.databaseUrl(), s.signingKey(), s.s3AccessKeyId(), s.s3SecretAccessKey());
     }
 
     // ---- the workloads ---------------------------------------------------------------------
@@ -360,16 +340,6 @@ final class CacheObjects {
         out.add(garbageCollector(env, ns, sum));
         if (env.cache().ingress().host() != null) out.add(ingress(env, ns));
         return out;
-    }
-
-    /** A copy for printing: every Secret value replaced by the mask. */
-    static HasMetadata masked(HasMetadata o) {
-        if (!(o instanceof Secret s)) return o;
-        var b = new SecretBuilder(s);
-        var sd = new TreeMap<String, String>();
-        if (s.getStringData() != null) s.getStringData().keySet().forEach(k -> sd.put(k, Output.MASK));
-        if (s.getData() != null) s.getData().keySet().forEach(k -> sd.put(k, Output.MASK));
-        return b.withData(null).withStringData(sd).build();
     }
 
     private CacheObjects() {}

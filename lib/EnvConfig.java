@@ -5,6 +5,7 @@
 //SOURCES Output.java
 //SOURCES EnvChecks.java
 //SOURCES CacheConfig.java
+//SOURCES DashboardConfig.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -72,7 +73,8 @@ final class EnvConfig {
                          Limits limits, List<String> serviceAccounts) {}
     record PodSecurity(String enforce, String warn, String audit) {}
     record Limits(Map<String, String> defaultRequest, Map<String, String> defaultLimit, Map<String, String> max) {}
-    record Dashboard(int port, String ingressNamespace) {}
+    /** {@code app}: what deploy-dashboard runs (lib/DashboardConfig), null when the section names no image. */
+    record Dashboard(int port, String ingressNamespace, DashboardConfig.App app) {}
     record Cnpg(String cluster, int instances, String storage, String database, String owner, String sslmode,
                 String appSecret, String operatorNamespace) {}
     record Attic(String service, int port, int targetPort, String secret, String cache) {}
@@ -349,10 +351,11 @@ final class EnvConfig {
                 }
             }
 
-            Dashboard dashboard = new Dashboard(3000, "ingress-nginx");
+            Dashboard dashboard = new Dashboard(3000, "ingress-nginx", null);
             Field d = root.get("dashboard");
-            if (d != null && d.mapWithKeys("port", "ingressNamespace")) {
-                dashboard = new Dashboard(integer(d, "port", 3000, 1, "a port number"), dnsLabel(d, "ingressNamespace", "ingress-nginx"));
+            if (d != null && d.mapWithKeys("port", "ingressNamespace", "image", "replicas", "resources", "groupId", "oauth", "ingress")) {
+                dashboard = new Dashboard(integer(d, "port", 3000, 1, "a port number"), dnsLabel(d, "ingressNamespace", "ingress-nginx"),
+                        DashboardConfig.parse(this, d, org == null ? null : org.group())); // deploy-dashboard's part
             }
 
             Cnpg cnpg = null;

@@ -34,6 +34,8 @@ final class ExitCode {
     static final int CHECK_FAILED = 80;
     /** Checks ran and none failed, but some warned or could not be read (health: the environment is degraded). */
     static final int DEGRADED = 81;
+    /** {@code up ENV --diff}: the cluster differs from the environment file (what differs is listed); the scheduled drift job's signal. */
+    static final int DRIFT = 82;
 
     static Map<Integer, String> table() {
         var t = new LinkedHashMap<Integer, String>();
@@ -51,6 +53,7 @@ final class ExitCode {
         t.put(REMOTE_ERROR, "the remote side answered with an error or unusable data");
         t.put(CHECK_FAILED, "a requested check failed, or a wait ran out of time (drain, rotate-token)");
         t.put(DEGRADED, "no check failed, but some warned or could not be read (health: degraded)");
+        t.put(DRIFT, "the cluster drifted from the environment file (up --diff lists what)");
         return t;
     }
 

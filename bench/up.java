@@ -1,0 +1,88 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//DEPS org.postgresql:postgresql:42.7.14
+//DEPS com.auth0:java-jwt:4.6.2
+//SOURCES ../tests/support/TestApiServer.java
+//SOURCES ../tests/support/TestPostgres.java
+//SOURCES ../tests/support/TestSupport.java
+//SOURCES ../tests/support/CnpgOperatorStandIn.java
+//SOURCES ../tests/support/AtticStandIn.java
+//SOURCES ../tests/support/GitLabStandIn.java
+//SOURCES ../lib/Cli.java
+//SOURCES BenchRuns.java
+//MAIN UpBench
+
+import io.fabric8.kubernetes.api.model.Secret;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+
+/**
+ * Benchmark (not a test): a no-op re-run of {@code up dev} on an unchanged cluster — wall time and the
+ * requests it sends (its plan included; the health step skipped, which the stand-ins cannot satisfy) — and
+ * its ratio to one no-op {@code provision-namespaces dev}.
+ * One test API server with rollouts in the runner and dashboard namespaces, the suite's PostgreSQL behind
+ * the CNPG operator stand-in, the Attic and GitLab stand-ins, real Helm with the fixture runner chart.
+ *
+ * <pre>
+ *   ./jbang bench/up.java              # 3 rounds
+ *   ./jbang bench/up.java --rounds 5
+ * </pre>
+ * Prints a Markdown table on stdout; progress on stderr.
+ */
+class UpBench {
+
+    public static void main(String... args) throws Exception {
+        int rounds = args.length == 2 && args[0].equals("--rounds") ? Integer.parseInt(args[1]) : 3;
+        Path repo = BenchRuns.findRepo();
+        try (TestApiServer server = TestApiServer.start(); GitLabStandIn gitlab = new GitLabStandIn()) {
+            var kube = server.client();
+            var operator = new CnpgOperatorStandIn(kube, TestPostgres.shared());
+            operator.watch("attic-cache-dev");
+            server.rollouts("gitlab-runners", TestApiRollouts.Readiness.ready());
+            server.rollouts("runner-dashboard", TestApiRollouts.Readiness.ready());
+            var attic = new AtticStandIn(() -> {
+                Secret s = kube.secrets().inNamespace("attic-cache-dev").withName("attic-jwt-signing").get();
+                return s == null ? "" : new String(Base64.getDecoder().decode(s.getData().get("hs256-secret-base64")), StandardCharsets.UTF_8);
+            });
+            List<String> kubeconfig = List.of("--kubeconfig", server.kubeconfig().toString());
+            var up = new ArrayList<>(List.of(repo.resolve("jbang").toString(), "scripts/up.java", "dev", "--timeout", "120s",
+                    "--chart", repo.resolve("tests/fixtures/gitlab-runner").toString(), "--gitlab-url", gitlab.url(),
+                    "--gitlab-token-file", gitlab.tokenFile.toString(), "--attic-url", "http://127.0.0.1:" + attic.port(),
+                    "--skip", "health")); // the stand-ins do not make every health check ok (tests/UpTest)
+            up.addAll(kubeconfig);
+            var pn = new ArrayList<>(List.of(repo.resolve("jbang").toString(), "scripts/provision-namespaces.java", "dev"));
+            pn.addAll(kubeconfig);
+
+            BenchRuns.Timed first = BenchRuns.run(repo, server, up);
+            System.err.printf("first up: %d ms, %d requests (%d writes)%n", first.millis(), first.requests().size(), first.writes());
+            BenchRuns.run(repo, server, pn); // warm provision-namespaces' build cache too
+            Thread.sleep(500);
+            operator.paused = true; // its polls would count as the command's requests
+            var upRuns = new ArrayList<BenchRuns.Timed>();
+            var pnRuns = new ArrayList<BenchRuns.Timed>();
+            for (int r = 0; r < rounds; r++) {
+                upRuns.add(BenchRuns.run(repo, server, up));
+                pnRuns.add(BenchRuns.run(repo, server, pn));
+                System.err.printf("  round %d: up %d ms (%d writes), provision-namespaces %d ms%n", r + 1, upRuns.get(r).millis(), upRuns.get(r).writes(), pnRuns.get(r).millis());
+            }
+            attic.close();
+            operator.close();
+            long upMs = BenchRuns.median(upRuns.stream().map(BenchRuns.Timed::millis).toList());
+            long pnMs = BenchRuns.median(pnRuns.stream().map(BenchRuns.Timed::millis).toList());
+            BenchRuns.Timed u = upRuns.get(0);
+            BenchRuns.Timed p = pnRuns.get(0);
+            System.out.println("| command (no-op re-run) | wall time (ms, median) | requests: total (reads / writes / discovery) |");
+            System.out.println("|---|---|---|");
+            System.out.printf("| gfw up dev --skip health (plan + 5 steps) | %d | %d (%d / %d / %d) |%n", upMs, u.requests().size(), u.reads(), u.writes(), u.discovery());
+            System.out.printf("| gfw provision-namespaces dev | %d | %d (%d / %d / %d) |%n", pnMs, p.requests().size(), p.reads(), p.writes(), p.discovery());
+            System.out.printf("%nratio up / provision-namespaces: %.1fx wall time, %.1fx requests%n", (double) upMs / pnMs, (double) u.requests().size() / p.requests().size());
+            System.out.printf("(gfw %s; first up: %d ms, %d requests, %d writes; %d rounds; %d cores, java %s)%n", Cli.VERSION, first.millis(), first.requests().size(),
+                    first.writes(), rounds, Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
+        } finally {
+            TestSupport.shutdown();
+        }
+    }
+}

@@ -1,0 +1,164 @@
+// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
+//DEPS io.fabric8:kubernetes-client:7.4.0
+//SOURCES ExitCode.java
+//SOURCES GfwException.java
+//SOURCES Http.java
+//SOURCES KubeClients.java
+//SOURCES ServerSideApply.java
+
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One run of a command that applies its own objects (deploy-cache, deploy-dashboard): server-side apply
+ * with read-compare-skip through {@link ServerSideApply}, secrets generated once and then kept, one line
+ * per object on stdout (or, with --diff, only what would change), what was done before a failure, the
+ * summary, and waiting for a Deployment's rollout within the one deadline of the run's --timeout.
+ */
+final class ApplyRun {
+
+    final ServerSideApply.Options options = new ServerSideApply.Options();
+    final List<ServerSideApply.Result> results = new ArrayList<>();
+    final String envName;
+    final boolean diff;
+    final Duration waitLimit;
+    /** One deadline for every wait of the run: --timeout bounds all of them together. */
+    final long deadline;
+
+    ApplyRun(String envName, boolean diff, boolean serverDryRun, boolean forceConflicts, Duration waitLimit) {
+        this.envName = envName;
+        this.diff = diff;
+        this.waitLimit = waitLimit;
+        this.deadline = System.nanoTime() + waitLimit.toNanos();
+        options.serverDryRun = serverDryRun;
+        options.forceConflicts = forceConflicts;
+        options.diffOnly = diff;
+    }
+
+    /** True when this run may write (no server dry run, no --diff). */
+    boolean writes() {
+        return !diff && !options.serverDryRun;
+    }
+
+    /** Data to stdout, messages to stderr; looked up each time so that in-process tests capture them. */
+    static PrintStream out() {
+        return System.out;
+    }
+
+    static void info(String message) {
+        System.err.println(message);
+    }
+
+    /**
+     * A Secret created once: if it exists it is kept as it is (read, not compared), unless {@code replace}.
+     * Returns what the pods will read (the live one, or the one just created).
+     */
+    Secret keepOrCreate(KubernetesClient client, Secret desired, boolean replace) {
+        String ns = desired.getMetadata().getNamespace();
+        Secret live = ServerSideApply.withRetries(options, () -> client.secrets().inNamespace(ns).withName(desired.getMetadata().getName()).get());
+        if (live != null && !replace) {
+            report(new ServerSideApply.Result(live, ServerSideApply.Action.unchanged, options.serverDryRun, List.of(), "kept: created once"));
+            return live;
+        }
+        ServerSideApply.Result r = ServerSideApply.applyOne(client, desired, new ServerSideApply.Lookup(live, true), options);
+        report(r);
+        return options.diffOnly || options.serverDryRun ? desired : r.object() instanceof Secret s ? s : desired;
+    }
+
+    /** Applies {@code desired} unless the live object already has it; a failure names the object and what was done before. */
+    void apply(KubernetesClient client, HasMetadata desired) {
+        ServerSideApply.Result r;
+        try {
+            r = ServerSideApply.applyOne(client, desired, ServerSideApply.Lookup.UNKNOWN, options);
+        } catch (KubernetesClientException e) {
+            GfwException g = e.getCode() == 409 ? ServerSideApply.conflict(desired, e) : KubeClients.fromKubernetes(e);
+            throw new GfwException(g.exitCode(), ServerSideApply.ref(desired) + ": " + g.getMessage() + doneSoFar(), e);
+        }
+        report(r);
+    }
+
+    void report(ServerSideApply.Result r) {
+        results.add(r);
+        if (diff) {
+            switch (r.action()) {
+                case created -> out().println("+ " + r.ref() + " (new" + (r.note() == null ? "" : "; " + r.note()) + ")");
+                case configured -> {
+                    out().println("~ " + r.ref());
+                    for (String d : r.diff()) out().println("    " + d);
+                }
+                default -> { }
+            }
+        } else {
+            out().println(r.line());
+        }
+    }
+
+    /** The objects that differ from the live state (to create or to configure). */
+    List<ServerSideApply.Result> changes() {
+        return results.stream().filter(r -> r.action() != ServerSideApply.Action.unchanged).toList();
+    }
+
+    /** Appended to an error: what the run did before it, and that a re-run is safe. */
+    String doneSoFar() {
+        long changed = changes().size();
+        return results.isEmpty() ? " (nothing was changed)" : " (" + results.size() + " objects handled before, " + changed + " of them changed; a re-run is safe)";
+    }
+
+    String summary() {
+        long created = results.stream().filter(r -> r.action() == ServerSideApply.Action.created).count();
+        long configured = results.stream().filter(r -> r.action() == ServerSideApply.Action.configured).count();
+        long unchanged = results.size() - created - configured;
+        String how = diff ? "--diff: nothing sent" : options.serverDryRun ? "server dry run, nothing stored"
+                : options.writes.get() == 0 ? "up to date, no write request sent" : options.writes.get() + " write requests";
+        return envName + ": " + results.size() + " objects: " + created + (diff ? " to create, " : " created, ") + configured
+                + (diff ? " to configure, " : " configured, ") + unchanged + " unchanged (" + how + ")";
+    }
+
+    /** Time left of the run's --timeout, for a wait that takes a duration (Helm). */
+    Duration remaining() {
+        long left = deadline - System.nanoTime();
+        return Duration.ofNanos(Math.max(left, Duration.ofSeconds(1).toNanos()));
+    }
+
+    /** Waits until every replica of Deployment {@code name} is updated and available; progress on stderr. {@code pods}: the label selector to look at. */
+    void waitForRollout(KubernetesClient client, String ns, String name, String pods) {
+        String last = null;
+        while (true) {
+            var d = client.apps().deployments().inNamespace(ns).withName(name).get();
+            var st = d == null ? null : d.getStatus();
+            long generation = d == null || d.getMetadata().getGeneration() == null ? 0 : d.getMetadata().getGeneration();
+            long observed = st == null || st.getObservedGeneration() == null ? -1 : st.getObservedGeneration();
+            int replicas = st == null || st.getReplicas() == null ? 0 : st.getReplicas();
+            int updated = st == null || st.getUpdatedReplicas() == null ? 0 : st.getUpdatedReplicas();
+            int available = st == null || st.getAvailableReplicas() == null ? 0 : st.getAvailableReplicas();
+            if (observed >= generation && replicas > 0 && updated == replicas && available == replicas) {
+                if (last != null) info("deployment/" + name + ": rolled out, " + available + "/" + replicas + " available");
+                return;
+            }
+            String now = "deployment/" + name + ": " + updated + "/" + replicas + " updated, " + available + " available";
+            if (!now.equals(last)) info(now + " (waiting for the rollout)");
+            last = now;
+            if (System.nanoTime() > deadline) {
+                throw new GfwException(ExitCode.UNAVAILABLE, "deployment " + name + " in namespace " + ns + " did not roll out within " + Http.human(waitLimit)
+                        + " (" + updated + "/" + replicas + " updated, " + available + " available); check 'kubectl -n " + ns + " get pods -l " + pods + "'"
+                        + " or raise --timeout");
+            }
+            sleep(1000);
+        }
+    }
+
+    static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new GfwException(ExitCode.INTERNAL, "interrupted");
+        }
+    }
+}

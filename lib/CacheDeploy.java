@@ -1,0 +1,237 @@
+// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
+//DEPS io.fabric8:kubernetes-client:7.4.0
+//SOURCES ExitCode.java
+//SOURCES GfwException.java
+//SOURCES EnvConfig.java
+//SOURCES CacheConfig.java
+//SOURCES Http.java
+//SOURCES KubeClients.java
+//SOURCES ConnectionStrings.java
+//SOURCES AtticTokens.java
+//SOURCES CacheObjects.java
+//SOURCES AtticApi.java
+//SOURCES Manifests.java
+//SOURCES ServerSideApply.java
+//SOURCES HelmReleases.java
+//SOURCES ApplyRun.java
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * deploy-cache's story against the cluster, in order: the CNPG operator (installed with Helm when asked),
+ * Secret attic-pg-app-credentials (created once), Cluster attic-pg (then the wait until it is healthy),
+ * Secret attic-jwt-signing (created once; new only when asked), Secret attic-secrets (DATABASE_URL from
+ * CNPG's secret), the ConfigMap and workloads (then both rollouts), and finally /nix-cache-info and the
+ * environment's cache. Everything through {@link ApplyRun}: a re-run on an unchanged cluster sends no write.
+ */
+final class CacheDeploy {
+
+    /** The flags deploy-cache hands over: --install-operator, --operator-chart, --rotate-jwt-key, --attic-url. */
+    record Inputs(boolean installOperator, String operatorChart, boolean rotateJwtKey, String atticUrl) {}
+
+    private final EnvConfig.Env env;
+    private final String ns;
+    private final Inputs inputs;
+    private final ApplyRun run;
+    private final ServerSideApply.Options options;
+    private final KubeClients.Target target;
+    private final Http.Client atticHttp;
+    private final boolean diff;
+    private final Duration waitLimit;
+
+    CacheDeploy(EnvConfig.Env env, String ns, Inputs inputs, ApplyRun run, KubeClients.Target target, Http.Client atticHttp) {
+        this.env = env;
+        this.ns = ns;
+        this.inputs = inputs;
+        this.run = run;
+        this.options = run.options;
+        this.target = target;
+        this.atticHttp = atticHttp;
+        this.diff = run.diff;
+        this.waitLimit = run.waitLimit;
+    }
+
+    // ---- against the cluster ----------------------------------------------------------------
+
+    int deploy(KubernetesClient client, boolean writes) {
+        if (client.namespaces().withName(ns).get() == null) {
+            throw new GfwException(ExitCode.NOT_FOUND, "namespace " + ns + " does not exist; create it with 'gfw provision-namespaces " + env.name() + "' first");
+        }
+        // 1. The operator.
+        requireOperator(client, writes);
+
+        // 2. The database owner's password: generated once, never rewritten.
+        keepOrCreate(client, CacheObjects.pgCredentials(env, ns, newPassword()), false);
+
+        // 3. The Cluster, then wait for it.
+        apply(client, CacheObjects.cluster(env, ns));
+        if (env.cache().database().backup() != null) apply(client, CacheObjects.scheduledBackup(env, ns));
+        if (writes) waitForCluster(client);
+
+        // 4. The token signing key: generated once, new only when asked.
+        Secret signing = keepOrCreate(client, CacheObjects.signingSecret(env, ns, AtticTokens.newSigningKey(Manifests.RANDOM)), inputs.rotateJwtKey());
+        if (inputs.rotateJwtKey()) ApplyRun.info("warning: the token signing key was replaced: every Attic token issued before is now rejected; mint new ones with 'gfw attic-token " + env.name() + "'");
+
+        // 5. attic-secrets from the secret CNPG wrote.
+        String signingKey = value(signing, AtticTokens.SIGNING_KEY);
+        CacheObjects.Secrets secrets = secrets(client, signingKey);
+        if (secrets.databaseUrl() == null) {
+            report(new ServerSideApply.Result(CacheObjects.atticSecrets(env, ns, new CacheObjects.Secrets("", "", "", "")),
+                    ServerSideApply.Action.created, options.serverDryRun, List.of(), "not checked: built from secret " + env.cnpg().appSecret()
+                    + ", which CNPG writes once the cluster exists"));
+        } else {
+            apply(client, CacheObjects.atticSecrets(env, ns, secrets));
+        }
+
+        // 6-7. Configuration and workloads, then the rollout.
+        for (HasMetadata o : CacheObjects.atticObjects(env, ns, secrets)) apply(client, o);
+        if (writes) {
+            run.waitForRollout(client, ns, CacheObjects.DEPLOYMENT, "app.kubernetes.io/name=attic");
+            run.waitForRollout(client, ns, CacheObjects.GC_DEPLOYMENT, "app.kubernetes.io/name=attic");
+        }
+        ApplyRun.info(run.summary());
+
+        // 8. Health and the cache.
+        if (!writes) {
+            ApplyRun.info("health check and cache " + env.attic().cache() + " not checked (" + (diff ? "--diff" : "server dry run") + ": nothing runs yet)");
+            return ExitCode.OK;
+        }
+        AtticApi.CacheInfo cache = AtticApi.ensureCache(client, env, ns, signingKey, inputs.atticUrl(), atticHttp);
+        ApplyRun.info("attic: /nix-cache-info ok (" + cache.via() + ")");
+        ApplyRun.out().println("cache/" + cache.cache() + " " + (cache.created() ? "created" : "unchanged"));
+        ApplyRun.out().println("public key: " + cache.publicKey());
+        ApplyRun.out().println("nix.conf:");
+        ApplyRun.out().println("  substituters = " + cache.substituter());
+        ApplyRun.out().println("  trusted-public-keys = " + cache.publicKey());
+        return ExitCode.OK;
+    }
+
+    private void requireOperator(KubernetesClient client, boolean writes) {
+        String crd = "clusters.postgresql.cnpg.io";
+        if (client.apiextensions().v1().customResourceDefinitions().withName(crd).get() != null) return;
+        CacheConfig.Operator op = env.cache().operator();
+        if (!inputs.installOperator()) {
+            throw new GfwException(ExitCode.NOT_FOUND, "the CloudNativePG operator is not installed (no CRD " + crd + "); re-run with --install-operator"
+                    + " to install chart " + op.chart() + " " + op.version() + " into namespace " + op.namespace() + ", or: helm upgrade --install cnpg "
+                    + op.chart() + " --repo " + op.repository() + " --version " + op.version() + " -n " + op.namespace() + " --create-namespace");
+        }
+        if (!writes) throw new GfwException(ExitCode.NOT_FOUND, "the CloudNativePG operator is not installed (no CRD " + crd + "); a dry run or --diff does not install it");
+        Path chart = inputs.operatorChart() != null ? HelmReleases.localChart(inputs.operatorChart(), op.chart(), op.version(), env.file())
+                : HelmReleases.fetchChart(op.repository(), op.chart(), op.version(), HelmReleases.defaultCacheDir());
+        if (client.namespaces().withName(op.namespace()).get() == null) {
+            apply(client, new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName(op.namespace())
+                    .addToLabels("app.kubernetes.io/managed-by", "gfw").addToLabels("app.kubernetes.io/name", op.namespace()).endMetadata().build());
+        }
+        var helm = new HelmReleases.JvmHelm(target);
+        ApplyRun.info("installing the CloudNativePG operator (chart " + op.chart() + " " + op.version() + ") into namespace " + op.namespace() + " ...");
+        HelmReleases.Deployed d = helm.upgradeInstall(chart, op.namespace(), "cnpg", Map.of(), waitLimit, helm.get(op.namespace(), "cnpg"));
+        options.writes.incrementAndGet();
+        ApplyRun.out().println("helmrelease/cnpg -n " + op.namespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
+        if (client.apiextensions().v1().customResourceDefinitions().withName(crd).get() == null) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + op.chart() + " " + op.version() + " was installed but CRD " + crd + " is still missing; check 'helm -n " + op.namespace() + " status cnpg'");
+        }
+    }
+
+    /** 32 random characters, some of which need percent-encoding in a URL, so the encoder is always exercised. */
+    static String newPassword() {
+        String letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        String specials = "@:/?#%+&=!";
+        var sb = new StringBuilder();
+        for (int i = 0; i < 32; i++) {
+            String from = i % 4 == 3 ? specials : letters;
+            sb.append(from.charAt(Manifests.RANDOM.nextInt(from.length())));
+        }
+        return sb.toString();
+    }
+
+    private Secret keepOrCreate(KubernetesClient client, Secret desired, boolean replace) {
+        return run.keepOrCreate(client, desired, replace);
+    }
+
+    private void apply(KubernetesClient client, HasMetadata desired) {
+        run.apply(client, desired);
+    }
+
+    private void report(ServerSideApply.Result r) {
+        run.report(r);
+    }
+
+    // ---- secrets ----------------------------------------------------------------------------
+
+    private String value(Secret s, String key) {
+        return KubeClients.secretData(s, "secret " + s.getMetadata().getName() + " in namespace " + ns).get(key);
+    }
+
+    /** DATABASE_URL from CNPG's app secret (null while it does not exist), the key, and S3 credentials when used. */
+    private CacheObjects.Secrets secrets(KubernetesClient client, String signingKey) {
+        String url = null;
+        Secret app = client.secrets().inNamespace(ns).withName(env.cnpg().appSecret()).get();
+        if (app != null) {
+            String user = value(app, "username");
+            String password = value(app, "password");
+            if (user == null || password == null) {
+                throw new GfwException(ExitCode.REMOTE_ERROR, "secret " + env.cnpg().appSecret() + " in namespace " + ns
+                        + " has no username or password; is it the one CNPG writes for cluster " + env.cnpg().cluster() + "?");
+            }
+            String dbname = value(app, "dbname");
+            var params = new LinkedHashMap<String, String>();
+            params.put("sslmode", env.cnpg().sslmode());
+            var parts = new ConnectionStrings.Parts(user, password, env.cnpg().cluster() + "-rw." + ns + ".svc.cluster.local", 5432,
+                    dbname == null || dbname.isEmpty() ? env.cnpg().database() : dbname, params);
+            url = ConnectionStrings.uri(parts, true);
+        } else if (!diff && !options.serverDryRun) {
+            throw new GfwException(ExitCode.NOT_FOUND, "secret " + env.cnpg().appSecret() + " in namespace " + ns
+                    + " not found although cluster " + env.cnpg().cluster() + " is ready; check the CNPG operator's log");
+        }
+        String keyId = null;
+        String secretKey = null;
+        if (env.cache().storage().s3()) {
+            String name = env.cache().storage().credentialsSecret();
+            Secret s3 = client.secrets().inNamespace(ns).withName(name).get();
+            if (s3 == null || value(s3, "AWS_ACCESS_KEY_ID") == null || value(s3, "AWS_SECRET_ACCESS_KEY") == null) {
+                throw new GfwException(ExitCode.NOT_FOUND, "secret " + name + " in namespace " + ns + " (cache.storage.credentialsSecret) must exist with keys"
+                        + " AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; create it with: kubectl create secret generic " + name + " -n " + ns
+                        + " --from-file=AWS_ACCESS_KEY_ID=... --from-file=AWS_SECRET_ACCESS_KEY=...");
+            }
+            keyId = value(s3, "AWS_ACCESS_KEY_ID");
+            secretKey = value(s3, "AWS_SECRET_ACCESS_KEY");
+        }
+        return new CacheObjects.Secrets(url, signingKey, keyId, secretKey);
+    }
+
+    // ---- waiting ----------------------------------------------------------------------------
+
+    private void waitForCluster(KubernetesClient client) {
+        String name = env.cnpg().cluster();
+        long start = System.nanoTime();
+        String last = null;
+        while (true) {
+            GenericKubernetesResource c = client.genericKubernetesResources(CacheObjects.CNPG_API, "Cluster").inNamespace(ns).withName(name).get();
+            Map<?, ?> status = c == null ? null : c.getAdditionalProperties().get("status") instanceof Map<?, ?> m ? m : null;
+            Object phase = status == null ? null : status.get("phase");
+            int ready = status != null && status.get("readyInstances") instanceof Number n ? n.intValue() : 0;
+            int wanted = env.cnpg().instances();
+            if (CacheObjects.HEALTHY.equals(phase) && ready == wanted) {
+                if (last != null) ApplyRun.info("cluster/" + name + ": healthy, " + ready + "/" + wanted + " instances ready");
+                return;
+            }
+            String now = "cluster/" + name + ": " + (phase == null ? "no status yet" : phase) + ", " + ready + "/" + wanted + " instances ready";
+            if (!now.equals(last)) ApplyRun.info(now + " (waiting, " + Http.human(Duration.ofNanos(System.nanoTime() - start)) + " of " + Http.human(waitLimit) + ")");
+            last = now;
+            if (System.nanoTime() > run.deadline) {
+                throw new GfwException(ExitCode.UNAVAILABLE, "cluster " + name + " in namespace " + ns + " was not ready within " + Http.human(waitLimit)
+                        + " (" + (phase == null ? "no status" : phase) + ", " + ready + "/" + wanted + " instances ready); check 'kubectl get cluster "
+                        + name + " -n " + ns + "' and the CNPG operator's log, or raise --timeout" + run.doneSoFar());
+            }
+            ApplyRun.sleep(1000);
+        }
+    }
+}

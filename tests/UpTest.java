@@ -1,0 +1,222 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceQuota;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * up against an empty test API server with the CNPG operator and Attic stand-ins (real PostgreSQL behind
+ * the operator), the GitLab stand-in, real Helm with the fixture runner chart, and rollouts in the runner
+ * and dashboard namespaces: one environment brought up, re-run, compared; another stopped in its middle step.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class UpTest {
+
+    static TestApiServer api;
+    static KubernetesClient kube;
+    static CnpgOperatorStandIn operator;
+    static AtticStandIn attic;
+    static GitLabStandIn gitlab;
+    static String env;
+    static Path envDir;
+    static final List<String> NAMESPACES = new ArrayList<>();
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        api = TestApiServer.shared();
+        Assumptions.assumeTrue(api.isMock(), "the stand-ins and rollouts need the mock API server");
+        kube = api.client();
+        operator = new CnpgOperatorStandIn(kube, TestPostgres.shared());
+        env = "up" + TestApiServer.randomHex(3);
+        envDir = TestSupport.tempDir("up-env");
+        writeEnv(env);
+        attic = new AtticStandIn(() -> {
+            var key = kube.secrets().inNamespace("attic-cache-" + env).withName("attic-jwt-signing").get();
+            return key == null ? "" : DeployCacheTest.decode(key, "hs256-secret-base64");
+        });
+        gitlab = new GitLabStandIn();
+        watch(env);
+    }
+
+    /** The namespaces of environment {@code name}: the operator stand-in and rollouts on, before up creates them. */
+    static void watch(String name) {
+        for (String ns : List.of("attic-cache-" + name, "gitlab-runners-" + name, "runner-dashboard-" + name)) NAMESPACES.add(ns);
+        operator.watch("attic-cache-" + name);
+        api.rollouts("gitlab-runners-" + name, TestApiRollouts.Readiness.ready());
+        api.rollouts("runner-dashboard-" + name, TestApiRollouts.Readiness.ready());
+    }
+
+    /** dev.yaml as environment {@code name}, namespaces of its own, one runner type (docker) to keep Helm's share short. */
+    static void writeEnv(String name) throws Exception {
+        String dev = Files.readString(TestSupport.repo().resolve("environments/dev.yaml"));
+        String text = dev.replace("environment: dev\n", "environment: " + name + "\n")
+                .replace("    name: gitlab-runners\n", "    name: gitlab-runners-{environment}\n")
+                .replace("    name: runner-dashboard\n", "    name: runner-dashboard-{environment}\n");
+        int dind = text.indexOf("  - type: dind\n");
+        assertTrue(dind > 0 && text.contains("gitlab-runners-{environment}"), "dev.yaml changed shape");
+        Files.writeString(envDir.resolve(name + ".yaml"), text.substring(0, dind));
+    }
+
+    @AfterAll
+    static void tearDown() {
+        if (operator != null) operator.close();
+        if (attic != null) attic.close();
+        if (gitlab != null) gitlab.close();
+        if (api == null || !api.isMock()) return;
+        for (String ns : NAMESPACES) {
+            api.stopRollouts(ns);
+            kube.namespaces().withName(ns).delete();
+        }
+    }
+
+    static TestSupport.Result up(String name, String... more) {
+        var args = new ArrayList<>(List.of(name, "--env-dir", envDir.toString(), "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
+                "--chart", RunnerFixtures.FIXTURE.toString(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", gitlab.tokenFile.toString(),
+                "--attic-url", "http://127.0.0.1:" + attic.port()));
+        args.addAll(List.of(more));
+        if (!args.contains("--timeout")) args.addAll(List.of("--timeout", "60s"));
+        return TestSupport.inProcess(new Up(), args.toArray(String[]::new));
+    }
+
+    /** Runs {@code run} with the request log reset and the operator stand-in paused (its polls and status writes would be in the log). */
+    static TestSupport.Result quiet(java.util.function.Supplier<TestSupport.Result> run) {
+        operator.paused = true;
+        try {
+            Thread.sleep(300);
+            api.resetRequests();
+            return run.get();
+        } catch (InterruptedException e) {
+            throw new IllegalStateException(e);
+        } finally {
+            operator.paused = false;
+        }
+    }
+
+    @Test
+    @Order(1)
+    void bringsAnEmptyClusterUpThenAReRunSendsNoWrite() {
+        var r = up(env, "--skip", "health");
+        assertEquals(0, r.exit(), r.toString());
+        // The plan came first, every step in order, each to create from nothing.
+        int plan = r.out().indexOf("[namespaces] provision-namespaces");
+        int dashboardPlan = r.out().indexOf("[dashboard] deploy-dashboard");
+        assertTrue(plan >= 0 && dashboardPlan > plan, r.out());
+        assertTrue(r.out().contains("+ namespace/attic-cache-" + env), r.out());
+        assertTrue(r.out().indexOf("namespace/attic-cache-" + env + " created") > dashboardPlan, "applied after the plan: " + r.out());
+        for (String step : List.of("namespaces", "cache", "database-url", "runners", "dashboard")) {
+            assertTrue(r.err().contains("== " + step + ": "), step + ": " + r.err());
+        }
+        assertTrue(r.err().contains(env + ": up (namespaces, cache, database-url, runners, dashboard)"), r.err());
+
+        // What each step leaves: the database and Attic, the URL secret, the runner release, the dashboard.
+        String attic = "attic-cache-" + env;
+        assertNotNull(kube.secrets().inNamespace(attic).withName("attic-secrets").get());
+        var runner = kube.apps().deployments().inNamespace("gitlab-runners-" + env).withName("gitlab-runner-docker").get().getStatus();
+        assertTrue(runner.getAvailableReplicas() != null && runner.getAvailableReplicas() > 0 && runner.getAvailableReplicas().equals(runner.getReplicas()), runner.toString());
+        assertEquals(1, kube.apps().deployments().inNamespace("runner-dashboard-" + env).withName("runner-dashboard").get().getStatus().getAvailableReplicas());
+        assertTrue(r.out().contains("cache/main created"), r.out());
+        // The last step is health --wait. The stand-ins do not make every check ok (no CNPG operator Deployment,
+        // instance pod or certificate status, no service-proxy backends, no HPA status), so health says what is
+        // missing and up stops there with health's exit code: what the steps deployed is ok in it.
+        var health = up(env, "--only", "health", "--timeout", "3s");
+        assertEquals(ExitCode.CHECK_FAILED, health.exit(), health.toString());
+        assertTrue(health.err().contains("up: step health failed (exit 80)"), health.err());
+        assertTrue(health.out().lines().anyMatch(l -> l.startsWith("runners") && l.contains("docker release") && l.contains(" ok ")), health.out());
+        assertTrue(health.out().lines().anyMatch(l -> l.startsWith("dashboard") && l.contains("deployment runner-dashboard") && l.contains(" ok ")), health.out());
+        assertTrue(health.out().lines().anyMatch(l -> l.startsWith("database") && l.contains("operator") && l.contains(" fail ")), health.out());
+
+
+        // A second up on the unchanged cluster: the plan says up to date for every step, and no write is sent.
+        var again = quiet(() -> up(env, "--skip", "health"));
+        assertEquals(0, again.exit(), again.toString());
+        assertEquals(0, api.mutatingRequests(), api.requests().stream().filter(TestApiServer.Request::isMutating).toList().toString());
+        for (String step : List.of("namespaces", "cache", "database-url", "runners", "dashboard")) {
+            assertTrue(again.out().lines().anyMatch(l -> l.startsWith("[" + step + "]") && l.endsWith(": up to date")), step + ": " + again.out());
+        }
+    }
+
+    @Test
+    @Order(2)
+    void diffIsZeroAfterUpAndDriftAfterAManualQuotaChangeOrAChangedRunner() throws Exception {
+        var clean = quiet(() -> up(env, "--diff"));
+        assertEquals(0, clean.exit(), clean.toString());
+        assertTrue(clean.err().contains("no drift"), clean.err());
+        assertEquals(0, api.mutatingRequests(true), api.requests().toString());
+
+        // Someone raises the Attic quota by hand.
+        String ns = "attic-cache-" + env;
+        ResourceQuota q = kube.resourceQuotas().inNamespace(ns).withName("attic-quota").get();
+        q.getSpec().getHard().put("pods", new Quantity("99"));
+        q.getMetadata().setManagedFields(null);
+        kube.resourceQuotas().inNamespace(ns).resource(q).update();
+        var quota = up(env, "--diff");
+        assertEquals(ExitCode.DRIFT, quota.exit(), quota.toString());
+        assertTrue(quota.out().contains("~ resourcequota/attic-quota -n " + ns), quota.out());
+        assertTrue(quota.err().contains("drifted from"), quota.err());
+
+        // The file changes a runner's values: its release is listed.
+        Path file = envDir.resolve(env + ".yaml");
+        String before = Files.readString(file);
+        Files.writeString(file, before.replace("    concurrent: 12\n", "    concurrent: 13\n"));
+        try {
+            var runner = quiet(() -> up(env, "--diff", "--only", "runners"));
+            assertEquals(ExitCode.DRIFT, runner.exit(), runner.toString());
+            assertTrue(runner.out().contains("release/gitlab-runner-docker"), runner.out());
+            assertEquals(0, api.mutatingRequests(false), api.requests().toString());
+        } finally {
+            Files.writeString(file, before);
+        }
+        // up puts the quota back, taking the field over from the hand edit's field manager.
+        var fix = up(env, "--only", "namespaces", "--force-conflicts");
+        assertEquals(0, fix.exit(), fix.toString());
+        assertEquals(new Quantity("20"), kube.resourceQuotas().inNamespace(ns).withName("attic-quota").get().getSpec().getHard().get("pods"));
+    }
+
+    @Test
+    @Order(3)
+    void aFailingMiddleStepStopsThereWithItsCodeAndTheResumeMessage() throws Exception {
+        String other = "up" + TestApiServer.randomHex(3);
+        writeEnv(other);
+        watch(other);
+        operator.holdUnready.add("attic-cache-" + other); // its database never becomes ready
+        var r = up(other, "--timeout", "2s");
+        assertEquals(ExitCode.UNAVAILABLE, r.exit(), r.toString());
+        assertTrue(r.err().contains("cluster attic-pg in namespace attic-cache-" + other + " was not ready within 2s"), r.err());
+        assertTrue(r.err().contains("up: step cache failed (exit 69); done before it: namespaces."), r.err());
+        assertTrue(r.err().contains("re-run 'gfw up " + other + "': it resumes safely"), r.err());
+        assertFalse(r.err().contains("== runners"), r.err());
+        assertNull(kube.apps().deployments().inNamespace("runner-dashboard-" + other).withName("runner-dashboard").get(), "later steps did not run");
+    }
+
+    @Test
+    @Order(4)
+    void dryRunsStopAfterThePlanAndFlagsAreChecked() {
+        var client = quiet(() -> TestSupport.inProcess(new Up(), env, "--env-dir", envDir.toString(), "--dry-run=client"));
+        assertEquals(0, client.exit(), client.toString());
+        assertTrue(client.out().contains("[dashboard] deploy-dashboard: the runner dashboard: 6 objects rendered"), client.out());
+        assertTrue(client.out().contains("[runners] deploy-runners: the runner releases, tokens, HPAs, PDBs: 1 releases rendered"), client.out());
+        assertEquals(0, api.requests().size(), api.requests().toString());
+
+        var bad = TestSupport.inProcess(new Up(), env, "--env-dir", envDir.toString(), "--only", "cache,nope");
+        assertEquals(ExitCode.USAGE, bad.exit(), bad.toString());
+        assertTrue(bad.err().contains("unknown step 'nope'"), bad.err());
+
+        var planned = TestSupport.inProcess(new Up(), "prod", "--kubeconfig", api.kubeconfig().toString(), "--context", api.context());
+        assertEquals(ExitCode.REFUSED, planned.exit(), planned.toString());
+    }
+}
