@@ -127,8 +127,7 @@ final class HealthRunners {
         if (!secrets.ok()) return HealthReport.unknown("runners", check, "could not read Secret " + r.tokenSecret() + ": " + secrets.error(), secrets.source());
         Secret token = secrets.items().stream().filter(x -> x.getMetadata().getName().equals(r.tokenSecret())).findFirst().orElse(null);
         if (token == null) return HealthReport.unknown("runners", check, "no Secret " + r.tokenSecret() + ", so no runner id to ask GitLab about", secrets.source());
-        Map<String, String> annotations = token.getMetadata().getAnnotations() == null ? Map.of() : token.getMetadata().getAnnotations();
-        String id = annotations.get(RunnerValues.RUNNER_ID_ANNOTATION);
+        String id = RunnerValues.runnerIdAnnotation(token.getMetadata().getAnnotations());
         if (id == null || !id.matches("[0-9]+")) {
             return HealthReport.unknown("runners", check, "Secret " + r.tokenSecret() + " has no runner id (annotation " + RunnerValues.RUNNER_ID_ANNOTATION
                     + (id == null ? "" : " is '" + id + "'") + "); deploy-runners records it when it creates the runner", source);

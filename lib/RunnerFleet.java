@@ -75,7 +75,7 @@ final class RunnerFleet {
             throw new GfwException(ExitCode.NOT_FOUND, "runner " + r.type() + " has no token Secret " + r.namespace() + "/" + r.tokenSecret()
                     + ": deploy it first with 'gfw deploy-runners ENV " + r.type() + "'");
         }
-        String id = s.getMetadata().getAnnotations() == null ? null : s.getMetadata().getAnnotations().get(RunnerValues.RUNNER_ID_ANNOTATION);
+        String id = RunnerValues.runnerIdAnnotation(s.getMetadata().getAnnotations());
         if (id == null || !id.trim().matches("\\d+")) {
             throw new GfwException(ExitCode.NOT_FOUND, "Secret " + r.namespace() + "/" + r.tokenSecret() + " has no "
                     + (id == null ? "" : "numeric ") + "annotation " + RunnerValues.RUNNER_ID_ANNOTATION
@@ -89,8 +89,7 @@ final class RunnerFleet {
     static Set<Long> referencedRunnerIds(KubernetesClient client, String namespace) {
         var ids = new LinkedHashSet<Long>();
         for (Secret s : client.secrets().inNamespace(namespace).list().getItems()) {
-            Map<String, String> a = s.getMetadata().getAnnotations();
-            String id = a == null ? null : a.get(RunnerValues.RUNNER_ID_ANNOTATION);
+            String id = RunnerValues.runnerIdAnnotation(s.getMetadata().getAnnotations());
             if (id != null && id.trim().matches("\\d+")) ids.add(Long.parseLong(id.trim()));
         }
         return ids;

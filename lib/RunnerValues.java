@@ -41,6 +41,15 @@ final class RunnerValues {
      * runner; {@code runners} and {@code health} find the runner by it, never by description.
      */
     static final String RUNNER_ID_ANNOTATION = "gfw.gloriousflywheel.dev/runner-id";
+    /** Where gfw 0.1.0 wrote it: Secrets made then are still read by it. */
+    static final String LEGACY_RUNNER_ID_ANNOTATION = "gfw.gloriousflywheel.io/gitlab-runner-id";
+
+    /** The runner id a token Secret's annotations carry (as written, maybe not a number), or null. */
+    static String runnerIdAnnotation(java.util.Map<String, String> annotations) {
+        if (annotations == null) return null;
+        String id = annotations.get(RUNNER_ID_ANNOTATION);
+        return id != null ? id : annotations.get(LEGACY_RUNNER_ID_ANNOTATION);
+    }
 
     /** One runner type as a Helm release. {@code values} never hold a token. */
     record Release(String type, String name, String namespace, String chart, String repository, String version,

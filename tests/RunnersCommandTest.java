@@ -255,7 +255,20 @@ class RunnersCommandTest {
                     && errors(noId).get(0).contains("kubectl -n " + d.ns() + " annotate secret gitlab-runner-docker-token gfw.gloriousflywheel.dev/runner-id=ID"),
                     noId.toString());
             assertEquals(List.of(), lines(gitlab));
+
+            // A token Secret that gfw 0.1.0 annotated (its older key) is still found by that id.
             d.api().client().secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").edit(x -> {
+                x.getMetadata().getAnnotations().put(RunnerValues.LEGACY_RUNNER_ID_ANNOTATION, String.valueOf(d.runnerId()));
+                return x;
+            });
+            var legacy = TestSupport.inProcess(new Runners(), "dev", "drain", "docker", "--dry-run", "--env-dir", d.envDir().toString(),
+                    "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url(),
+                    "--gitlab-token-file", gitlab.tokenFile.toString());
+            assertEquals(0, legacy.exit(), legacy.toString());
+            assertTrue(lines(gitlab).stream().anyMatch(l -> l.contains("/api/v4/runners/" + d.runnerId())), lines(gitlab).toString());
+            assertEquals(List.of(), gitlab.writes());
+            d.api().client().secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").edit(x -> {
+                x.getMetadata().getAnnotations().remove(RunnerValues.LEGACY_RUNNER_ID_ANNOTATION);
                 x.getMetadata().getAnnotations().put(RunnerValues.RUNNER_ID_ANNOTATION, String.valueOf(d.runnerId()));
                 return x;
             });
