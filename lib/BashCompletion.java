@@ -94,6 +94,11 @@ final class BashCompletion {
                     sb.append("COMPREPLY=($(compgen -f -- \"$cur\"));;\n");
                 }
             }
+            // A command with its own subcommands after its parameters (runners ENV COMMAND): their names.
+            if (!e.getValue().getSubcommands().isEmpty()) {
+                sb.append("        ").append(spec.positionalParameters().size()).append(") COMPREPLY=($(compgen -W ")
+                        .append(sh(String.join(" ", e.getValue().getSubcommands().keySet()))).append(" -- \"$cur\"));;\n");
+            }
             sb.append("      esac\n");
             sb.append("      ;;\n");
         }

@@ -198,6 +198,29 @@ final class Cli {
         err().println("warning: " + Output.escapeControls(message));
     }
 
+    /**
+     * {@code --watch}: {@code render} again every two seconds, printed to stdout whenever it changed (a blank line
+     * between tables), until interrupted (Ctrl-C).
+     */
+    static int watch(java.util.function.Supplier<String> render, boolean table) {
+        String last = null;
+        while (true) {
+            String now = render.get();
+            if (!now.equals(last)) {
+                if (last != null && table) out().println();
+                out().print(now);
+                out().flush();
+                last = now;
+            }
+            try {
+                Thread.sleep(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return ExitCode.OK;
+            }
+        }
+    }
+
     private static final java.util.regex.Pattern DURATION_PART = java.util.regex.Pattern.compile("(\\d+)(ms|h|m|s)");
 
     /**

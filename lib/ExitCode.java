@@ -49,9 +49,9 @@ final class ExitCode {
         t.put(INTERNAL, "internal error in gfw (a bug)");
         t.put(CANT_WRITE, "a file could not be written");
         t.put(AUTH, "credentials rejected (401) or forbidden (403)");
-        t.put(CONFLICT, "server-side apply conflict with another field manager");
+        t.put(CONFLICT, "server-side apply conflict with another field manager, or a Helm release left pending");
         t.put(REMOTE_ERROR, "the remote side answered with an error or unusable data");
-        t.put(CHECK_FAILED, "a requested check failed");
+        t.put(CHECK_FAILED, "a requested check failed, or a wait ran out of time (drain, rotate-token)");
         t.put(DEGRADED, "no check failed, but some warned or could not be read (health: degraded)");
         t.put(DRIFT, "the cluster drifted from the environment file (up --diff lists what)");
         return t;

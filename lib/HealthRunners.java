@@ -8,7 +8,6 @@
 //SOURCES HealthState.java
 //SOURCES HealthChecks.java
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
@@ -128,24 +127,23 @@ final class HealthRunners {
         if (!secrets.ok()) return HealthReport.unknown("runners", check, "could not read Secret " + r.tokenSecret() + ": " + secrets.error(), secrets.source());
         Secret token = secrets.items().stream().filter(x -> x.getMetadata().getName().equals(r.tokenSecret())).findFirst().orElse(null);
         if (token == null) return HealthReport.unknown("runners", check, "no Secret " + r.tokenSecret() + ", so no runner id to ask GitLab about", secrets.source());
-        Map<String, String> annotations = token.getMetadata().getAnnotations() == null ? Map.of() : token.getMetadata().getAnnotations();
-        String id = annotations.get(RunnerValues.RUNNER_ID_ANNOTATION);
+        String id = RunnerValues.runnerIdAnnotation(token.getMetadata().getAnnotations());
         if (id == null || !id.matches("[0-9]+")) {
             return HealthReport.unknown("runners", check, "Secret " + r.tokenSecret() + " has no runner id (annotation " + RunnerValues.RUNNER_ID_ANNOTATION
                     + (id == null ? "" : " is '" + id + "'") + "); deploy-runners records it when it creates the runner", source);
         }
         if (gitlab.api() == null) return HealthReport.unknown("runners", check, "runner " + id + ": " + gitlab.missing(), source);
         String api = "GET " + gitlab.api().baseUrl() + "/api/v4/runners/" + id;
-        JsonNode runner;
+        GitLabApi.Runner runner;
         try {
-            runner = gitlab.api().runnerDetails(Long.parseLong(id));
+            runner = gitlab.api().runner(Long.parseLong(id));
         } catch (GfwException e) {
             return HealthReport.unknown("runners", check, "runner " + id + ": " + e.getMessage(), api);
         }
-        boolean online = runner.path("online").asBoolean(false);
-        boolean paused = runner.path("paused").asBoolean(false);
-        String status = runner.path("status").asText("?");
-        String contacted = runner.path("contacted_at").isNull() || runner.path("contacted_at").isMissingNode() ? "never" : runner.path("contacted_at").asText();
+        boolean online = runner.online();
+        boolean paused = runner.paused();
+        String status = runner.status() == null ? "?" : runner.status();
+        String contacted = runner.contactedAt() == null ? "never" : runner.contactedAt();
         // status says it (online, offline, stale, never_contacted); the online flag only where it disagrees
         String detail = "runner " + id + ": " + status + (online == status.equals("online") ? "" : ", online: " + online) + (paused ? ", paused" : "")
                 + ", contacted " + contacted;

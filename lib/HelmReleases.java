@@ -10,12 +10,15 @@
 //SOURCES Http.java
 //SOURCES KubeClients.java
 //SOURCES Output.java
+//SOURCES HelmRecords.java
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.Release;
+import com.marcnuri.helm.ReleaseHistory;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.api.model.Config;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.io.IOException;
@@ -51,6 +54,9 @@ final class HelmReleases {
             return i < 0 ? chart : chart.substring(i + 1);
         }
     }
+
+    /** One entry of {@code helm history}. */
+    record Revision(int revision, String updated, String status, String chart, String appVersion, String description) {}
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
@@ -111,14 +117,23 @@ final class HelmReleases {
          */
         Deployed upgradeInstall(Path chart, String namespace, String name, Map<String, Object> values, Duration timeout,
                                 Deployed live) {
+            return upgradeInstall(chart, namespace, name, values, timeout, live, null);
+        }
+
+        private Deployed upgradeInstall(Path chart, String namespace, String name, Map<String, Object> values, Duration timeout,
+                                        Deployed live, String description) {
             Path valuesFile = writeValues(values);
             int seconds = (int) Math.max(1, timeout.toSeconds());
             try {
-                Release r = live == null
-                        ? new Helm(chart).install().atomic().waitReady().withTimeout(seconds).withName(name)
-                                .withNamespace(namespace).withValuesFile(valuesFile).withKubeConfig(kubeconfig).call()
-                        : new Helm(chart).upgrade().atomic().waitReady().withTimeout(seconds).withName(name)
-                                .withNamespace(namespace).withValuesFile(valuesFile).withKubeConfig(kubeconfig).call();
+                Release r;
+                if (live == null) {
+                    r = new Helm(chart).install().atomic().waitReady().withTimeout(seconds).withName(name)
+                            .withNamespace(namespace).withValuesFile(valuesFile).withKubeConfig(kubeconfig).call();
+                } else {
+                    var upgrade = new Helm(chart).upgrade().atomic().waitReady().withTimeout(seconds).withName(name)
+                            .withNamespace(namespace).withValuesFile(valuesFile).withKubeConfig(kubeconfig);
+                    r = (description == null ? upgrade : upgrade.withDescription(description)).call();
+                }
                 return new Deployed(r.getName(), namespace, revision(r), r.getChart(), r.getStatus(), values);
             } catch (RuntimeException e) {
                 throw failed(namespace, name, timeout, live, e);
@@ -153,6 +168,47 @@ final class HelmReleases {
                     + (timedOut ? "; check its pods with 'kubectl -n " + namespace + " get pods -l app=" + name + "' or raise --timeout" : ""), e);
         }
 
+        /** {@code helm history}: every revision Helm keeps, oldest first. */
+        List<Revision> history(String namespace, String name) {
+            List<ReleaseHistory> h;
+            try {
+                h = Helm.history(name).withNamespace(namespace).withKubeConfig(kubeconfig).call();
+            } catch (RuntimeException e) {
+                if (String.valueOf(e.getMessage()).contains("not found")) {
+                    throw new GfwException(ExitCode.NOT_FOUND, "release " + name + " is not installed in namespace " + namespace
+                            + "; deploy it with 'gfw deploy-runners'");
+                }
+                throw helmError("read the history of release " + name, e);
+            }
+            return h.stream().map(x -> new Revision(x.getRevision(), x.getUpdated() == null ? null : x.getUpdated().toOffsetDateTime().toString(),
+                    x.getStatus(), x.getChart(), x.getAppVersion(), x.getDescription())).toList();
+        }
+
+        /**
+         * {@code helm rollback --wait} done as Helm does it: revision {@code to}'s chart and values (from Helm's record,
+         * {@link HelmRecords}) become a new revision described "Rollback to N", with --atomic (a rollback that does not
+         * become ready is itself rolled back) and --wait up to {@code timeout}. {@code live} must not be pending.
+         */
+        Deployed rollback(KubernetesClient client, String namespace, String name, int to, Duration timeout, Deployed live) {
+            var record = HelmRecords.read(client, namespace, name, to);
+            Path chart = HelmRecords.chartDirectory(record, name);
+            return upgradeInstall(chart, namespace, name, HelmRecords.values(record), timeout, live, "Rollback to " + to);
+        }
+
+        /**
+         * A release an interrupted Helm left pending-*: each pending revision is marked failed in Helm's record
+         * ({@link HelmRecords#markFailed}), so that Helm takes the release again; returns the release as Helm now sees it.
+         * Only when no Helm is still working on it.
+         */
+        Deployed unstick(KubernetesClient client, String namespace, String name, List<Revision> history, java.util.function.Consumer<String> said) {
+            for (Revision h : history) {
+                if (h.status() == null || !h.status().startsWith("pending")) continue;
+                HelmRecords.markFailed(client, namespace, name, h.revision(), "Interrupted " + h.status() + " (gfw runners rollback --unstick)");
+                said.accept("revision " + h.revision() + " of " + name + " was " + h.status() + ": marked failed");
+            }
+            return get(namespace, name);
+        }
+
         /** {@code helm template}: the manifests the chart renders for these values. */
         String template(Path chart, String namespace, String name, Map<String, Object> values) {
             Path valuesFile = writeValues(values);
@@ -173,6 +229,21 @@ final class HelmReleases {
                     : ExitCode.REMOTE_ERROR;
             return new GfwException(code, "Helm could not " + what + ": " + msg, e);
         }
+    }
+
+    /**
+     * The revision a rollback goes back to: the newest one before the current that did not fail (for a pending release:
+     * the last deployed one). None is {@link ExitCode#NOT_FOUND} with the way out.
+     */
+    static int lastGoodBefore(List<Revision> history, Deployed live, boolean pending) {
+        for (int i = history.size() - 1; i >= 0; i--) {
+            Revision h = history.get(i);
+            if (h.revision() >= live.revision()) continue;
+            if (pending ? "deployed".equals(h.status()) || "superseded".equals(h.status()) : !"failed".equals(h.status())) return h.revision();
+        }
+        throw new GfwException(ExitCode.NOT_FOUND, "release " + live.name() + " has no earlier deployed revision to go back to"
+                + (pending && live.revision() == 1 ? "; its first install was interrupted: delete Secret " + HelmRecords.secretName(live.name(), 1)
+                + " in namespace " + live.namespace() + " and deploy again" : ""));
     }
 
     /**

@@ -36,8 +36,20 @@ final class RunnerValues {
     /** Keys the gitlab-runner chart reads from the Secret named by {@code runners.secret}. */
     static final String TOKEN_KEY = "runner-token";
     static final String REGISTRATION_TOKEN_KEY = "runner-registration-token";
-    /** Annotation on the token Secret: the GitLab runner id, so a runner can be found and deleted later. */
-    static final String RUNNER_ID_ANNOTATION = "gfw.gloriousflywheel.io/gitlab-runner-id";
+    /**
+     * Annotation on the token Secret: the GitLab runner id ({@code "<id>"}), written when deploy-runners creates the
+     * runner; {@code runners} and {@code health} find the runner by it, never by description.
+     */
+    static final String RUNNER_ID_ANNOTATION = "gfw.gloriousflywheel.dev/runner-id";
+    /** Where gfw 0.1.0 wrote it: Secrets made then are still read by it. */
+    static final String LEGACY_RUNNER_ID_ANNOTATION = "gfw.gloriousflywheel.io/gitlab-runner-id";
+
+    /** The runner id a token Secret's annotations carry (as written, maybe not a number), or null. */
+    static String runnerIdAnnotation(java.util.Map<String, String> annotations) {
+        if (annotations == null) return null;
+        String id = annotations.get(RUNNER_ID_ANNOTATION);
+        return id != null ? id : annotations.get(LEGACY_RUNNER_ID_ANNOTATION);
+    }
 
     /** One runner type as a Helm release. {@code values} never hold a token. */
     record Release(String type, String name, String namespace, String chart, String repository, String version,

@@ -354,32 +354,12 @@ class DeployRunners implements Callable<Integer> {
         KubeClients.Target target = cluster.target(env);
         var helm = new HelmReleases.JvmHelm(target);
         try (KubernetesClient client = cluster.connect(target)) {
-            if (watch) return watchStatus(helm, client, releases);
+            if (watch) return Cli.watch(() -> render(statusRows(helm, client, releases)), output.format.isTable());
             var rows = statusRows(helm, client, releases);
             Cli.out().print(render(rows));
             boolean healthy = rows.stream().allMatch(DeployRunners::healthy);
             if (!healthy) Cli.warn("not every runner release is deployed with a ready pod");
             return healthy ? ExitCode.OK : ExitCode.CHECK_FAILED;
-        }
-    }
-
-    /** --watch: the status again every two seconds, printed whenever it changed, until interrupted (Ctrl-C). */
-    private int watchStatus(HelmReleases.JvmHelm helm, KubernetesClient client, List<RunnerValues.Release> releases) {
-        String last = null;
-        while (true) {
-            String now = render(statusRows(helm, client, releases));
-            if (!now.equals(last)) {
-                if (last != null && output.format.isTable()) Cli.out().println();
-                Cli.out().print(now);
-                Cli.out().flush();
-                last = now;
-            }
-            try {
-                Thread.sleep(2000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return ExitCode.OK;
-            }
         }
     }
 

@@ -187,6 +187,7 @@ class CliTest {
                 c gfw provision-namespaces dev -o ''
                 c gfw deploy-runners --env-dir x dev ''
                 c gfw deploy-runners dev docker r
+                c gfw runners dev ''
                 c gfw cnpg-connstr dev -o ''
                 c gfw exit-codes -o w
                 c gfw validate --e
@@ -205,6 +206,7 @@ class CliTest {
                 "[gfw provision-namespaces dev -o ] table wide json yaml",
                 "[gfw deploy-runners --env-dir x dev ] dind docker nix rocky8 rocky9",
                 "[gfw deploy-runners dev docker r] rocky8 rocky9",
+                "[gfw runners dev ] status pause resume drain history rollback rotate-token prune",
                 "[gfw cnpg-connstr dev -o ] uri jdbc env pgpass json yaml table wide",
                 "[gfw exit-codes -o w] wide",
                 "[gfw validate --e] --env-dir",

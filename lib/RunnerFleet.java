@@ -1,0 +1,292 @@
+// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
+//DEPS io.fabric8:kubernetes-client:7.4.0
+//SOURCES ExitCode.java
+//SOURCES GfwException.java
+//SOURCES GitLabApi.java
+//SOURCES RunnerValues.java
+//SOURCES HelmReleases.java
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * The runners of an environment as gfw operates them after deploying: each runner type's Helm release, its pods and
+ * HPA on the cluster, and its GitLab runner — found by the runner id gfw stores on the token Secret
+ * ({@value RunnerValues#RUNNER_ID_ANNOTATION} on {@code gitlab-runner-<type>-token}), never by description. The
+ * mechanics the {@code runners} commands share: reading one runner's state, restarting its Deployment and waiting for
+ * the rollout, and waiting for a condition with progress on stderr.
+ */
+final class RunnerFleet {
+
+    /** What was read of one runner type; a part that could not be read says why in {@code gitlabError}. */
+    record State(RunnerValues.Release release, HelmReleases.Deployed helm, int pods, int podsReady, String hpa,
+                 Long runnerId, GitLabApi.Runner gitlab, List<Long> runningJobs, String gitlabError) {
+
+        boolean healthy() {
+            return helm != null && "deployed".equals(helm.status()) && podsReady > 0 && gitlab != null && gitlab.online();
+        }
+
+        /** The row of {@code runners status} (JSON/YAML keys; the table shows a selection). */
+        Map<String, Object> row() {
+            var m = new LinkedHashMap<String, Object>();
+            m.put("type", release.type());
+            m.put("release", release.name());
+            m.put("revision", helm == null ? null : helm.revision());
+            m.put("status", helm == null ? "not installed" : helm.status());
+            m.put("chart", helm == null ? null : helm.chart());
+            m.put("podsReady", podsReady);
+            m.put("pods", pods);
+            m.put("hpa", hpa);
+            m.put("runnerId", runnerId);
+            m.put("online", gitlab == null ? null : gitlab.online());
+            m.put("paused", gitlab == null ? null : gitlab.paused());
+            m.put("gitlabStatus", gitlab == null ? "unknown" : gitlab.status());
+            m.put("version", gitlab == null ? null : gitlab.version());
+            m.put("contactedAt", gitlab == null ? null : gitlab.contactedAt());
+            m.put("runningJobs", runningJobs == null ? null : runningJobs.size());
+            if (gitlabError != null) m.put("gitlabError", gitlabError);
+            return m;
+        }
+    }
+
+    private RunnerFleet() {}
+
+    /**
+     * The GitLab runner id of a release, from its token Secret's annotation. No Secret, or one without the annotation
+     * (made before gfw recorded it), is {@link ExitCode#NOT_FOUND} with the way out.
+     */
+    static long runnerId(KubernetesClient client, RunnerValues.Release r) {
+        Secret s = client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get();
+        if (s == null) {
+            throw new GfwException(ExitCode.NOT_FOUND, "runner " + r.type() + " has no token Secret " + r.namespace() + "/" + r.tokenSecret()
+                    + ": deploy it first with 'gfw deploy-runners ENV " + r.type() + "'");
+        }
+        String id = RunnerValues.runnerIdAnnotation(s.getMetadata().getAnnotations());
+        if (id == null || !id.trim().matches("\\d+")) {
+            throw new GfwException(ExitCode.NOT_FOUND, "Secret " + r.namespace() + "/" + r.tokenSecret() + " has no "
+                    + (id == null ? "" : "numeric ") + "annotation " + RunnerValues.RUNNER_ID_ANNOTATION
+                    + ": gfw finds runners by it, never by description; add the runner's id from the group's CI/CD > Runners page with"
+                    + " 'kubectl -n " + r.namespace() + " annotate secret " + r.tokenSecret() + " " + RunnerValues.RUNNER_ID_ANNOTATION + "=ID'");
+        }
+        return Long.parseLong(id.trim());
+    }
+
+    /** The runner ids every token Secret in the runner namespace names (whatever its type), for prune. */
+    static Set<Long> referencedRunnerIds(KubernetesClient client, String namespace) {
+        var ids = new LinkedHashSet<Long>();
+        for (Secret s : client.secrets().inNamespace(namespace).list().getItems()) {
+            String id = RunnerValues.runnerIdAnnotation(s.getMetadata().getAnnotations());
+            if (id != null && id.trim().matches("\\d+")) ids.add(Long.parseLong(id.trim()));
+        }
+        return ids;
+    }
+
+    /**
+     * One runner type's state: Helm's record, the pods ({@code app=<release>}) and HPA, and — when {@code gitlab} is
+     * given — the GitLab runner and its running jobs. A GitLab part that cannot be read (no id, no token, 401, 5xx,
+     * timeout) leaves {@code gitlab} null and says why; the cluster parts throw, as every command's API errors do.
+     */
+    static State read(KubernetesClient client, HelmReleases.JvmHelm helm, RunnerValues.Release r, GitLabApi gitlab, String noGitLab) {
+        HelmReleases.Deployed live = helm.get(r.namespace(), r.name());
+        List<Pod> pods = client.pods().inNamespace(r.namespace()).withLabel("app", r.name()).list().getItems();
+        int ready = (int) pods.stream().filter(RunnerFleet::ready).count();
+        HorizontalPodAutoscaler h = client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(r.namespace()).withName(r.hpaName()).get();
+        Long id = null;
+        GitLabApi.Runner runner = null;
+        List<Long> jobs = null;
+        String why = null;
+        try {
+            id = runnerId(client, r);
+            if (gitlab == null) {
+                why = noGitLab;
+            } else {
+                runner = gitlab.runner(id);
+                jobs = gitlab.runningJobs(id);
+            }
+        } catch (GfwException e) {
+            why = e.getMessage();
+        }
+        return new State(r, live, pods.size(), ready, h == null ? null : hpaText(h), id, runner, jobs, why);
+    }
+
+    static boolean ready(Pod p) {
+        return p.getStatus() != null && p.getStatus().getConditions() != null && p.getStatus().getConditions().stream()
+                .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+    }
+
+    /** "2/3/8": current/desired/max replicas ("?" where the HPA controller has not written its status). */
+    static String hpaText(HorizontalPodAutoscaler h) {
+        var st = h.getStatus();
+        return (st == null || st.getCurrentReplicas() == null ? "?" : st.getCurrentReplicas().toString()) + "/"
+                + (st == null || st.getDesiredReplicas() == null ? "?" : st.getDesiredReplicas().toString()) + "/"
+                + h.getSpec().getMaxReplicas();
+    }
+
+    // ---- pause / resume -------------------------------------------------------------------------
+
+    /** A runner type gfw deployed has its token Secret. */
+    static boolean deployed(KubernetesClient client, RunnerValues.Release r) {
+        return client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get() != null;
+    }
+
+    /** What pause/resume did per type (rows: type, runner, action, detail) and the exit code (the first failure's). */
+    record PauseOutcome(List<Map<String, Object>> results, int exitCode) {}
+
+    /**
+     * Pauses or resumes each runner ({@code PUT /runners/:id} only where GitLab's state differs: "unchanged" sends
+     * nothing; {@code writes} false: "would be ..."). Every runner is tried even when one fails (pause --all is the
+     * emergency stop): each failure is a row and one {@code error:} line through {@code errors}. With {@code all} a type
+     * that is not deployed (no token Secret) is skipped.
+     */
+    static PauseOutcome setPaused(KubernetesClient client, GitLabApi api, List<RunnerValues.Release> releases, boolean all, boolean pause,
+                                  boolean writes, Consumer<String> errors) {
+        var results = new ArrayList<Map<String, Object>>();
+        int exit = ExitCode.OK;
+        String done = pause ? "paused" : "resumed";
+        for (RunnerValues.Release r : releases) {
+            Long id = null;
+            try {
+                if (all && !deployed(client, r)) {
+                    results.add(result(r, null, "skipped", "not deployed (no Secret " + r.tokenSecret() + ")"));
+                    continue;
+                }
+                id = runnerId(client, r);
+                GitLabApi.Runner now = api.runner(id);
+                if (now.paused() == pause) {
+                    results.add(result(r, id, "unchanged", "already " + (pause ? "paused" : "active")));
+                } else if (!writes) {
+                    results.add(result(r, id, "would be " + done, "now " + (now.paused() ? "paused" : "active")));
+                } else {
+                    api.setPaused(id, pause);
+                    results.add(result(r, id, done, now.status()));
+                }
+            } catch (GfwException e) {
+                if (exit == ExitCode.OK) exit = e.exitCode();
+                results.add(result(r, id, "failed", e.getMessage()));
+                errors.accept("error: " + r.type() + (id == null ? "" : " (runner " + id + ")") + ": " + e.getMessage());
+            }
+        }
+        return new PauseOutcome(results, exit);
+    }
+
+    /** One row of what a runners command did to a runner type. */
+    static Map<String, Object> result(RunnerValues.Release r, Long runnerId, String action, String detail) {
+        var m = new LinkedHashMap<String, Object>();
+        m.put("type", r.type());
+        m.put("runner", runnerId);
+        m.put("action", action);
+        m.put("detail", detail);
+        return m;
+    }
+
+    // ---- restarting a release's pods ------------------------------------------------------------
+
+    /** The annotation {@code kubectl rollout restart} sets on the pod template; Helm's three-way merge keeps it. */
+    static final String RESTARTED_AT = "kubectl.kubernetes.io/restartedAt";
+
+    /**
+     * Rolls the release's Deployment (new pods read the Secret anew) as {@code kubectl rollout restart} does, then waits
+     * until every replica is updated and ready, with progress on stderr. False when {@code timeout} passed first.
+     */
+    static boolean restart(KubernetesClient client, RunnerValues.Release r, Duration timeout, Consumer<String> progress) {
+        var deployments = client.apps().deployments().inNamespace(r.namespace());
+        if (deployments.withName(r.name()).get() == null) {
+            throw new GfwException(ExitCode.NOT_FOUND, "deployment " + r.namespace() + "/" + r.name() + " does not exist: deploy the release first");
+        }
+        String now = Instant.now().toString();
+        Deployment edited = deployments.withName(r.name()).edit(d -> {
+            var meta = d.getSpec().getTemplate().getMetadata();
+            if (meta.getAnnotations() == null) meta.setAnnotations(new LinkedHashMap<>());
+            meta.getAnnotations().put(RESTARTED_AT, now);
+            return d;
+        });
+        long generation = edited.getMetadata().getGeneration() == null ? 0 : edited.getMetadata().getGeneration();
+        return waitFor(timeout, Duration.ofSeconds(1), progress, () -> {
+            Deployment d = deployments.withName(r.name()).get();
+            if (d == null || d.getStatus() == null) return new Poll(false, "waiting for deployment/" + r.name());
+            var st = d.getStatus();
+            int want = d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas();
+            boolean observed = st.getObservedGeneration() != null && st.getObservedGeneration() >= generation;
+            boolean done = observed && n(st.getUpdatedReplicas()) == want && n(st.getReadyReplicas()) >= want && n(st.getReplicas()) == want;
+            return new Poll(done, "deployment/" + r.name() + ": " + n(st.getUpdatedReplicas()) + "/" + want + " updated, "
+                    + n(st.getReadyReplicas()) + " ready");
+        });
+    }
+
+    private static int n(Integer i) {
+        return i == null ? 0 : i;
+    }
+
+    // ---- waiting --------------------------------------------------------------------------------
+
+    /** One look at what a wait waits for: done or not, and what to tell the user. */
+    record Poll(boolean done, String says) {}
+
+    /**
+     * Polls every {@code every} until done or {@code timeout} passed; says on stderr (through {@code progress}) what it
+     * waits for whenever that changes and at least every ten seconds, with the elapsed time. True when done.
+     */
+    static boolean waitFor(Duration timeout, Duration every, Consumer<String> progress, Supplier<Poll> poll) {
+        long start = System.nanoTime();
+        long deadline = start + timeout.toNanos();
+        String last = null;
+        long lastSaid = 0;
+        while (true) {
+            Poll p = poll.get();
+            if (p.done()) return true;
+            long t = System.nanoTime();
+            if (!p.says().equals(last) || t - lastSaid >= 10_000_000_000L) {
+                progress.accept("  " + p.says() + ", " + Duration.ofNanos(t - start).toSeconds() + " s of " + timeout.toSeconds() + " s");
+                last = p.says();
+                lastSaid = t;
+            }
+            if (t >= deadline) return false;
+            try {
+                Thread.sleep(Math.max(1, Math.min(every.toMillis(), (deadline - t) / 1_000_000 + 1)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+    }
+
+    /**
+     * Why {@code prune} would delete a group runner, or null to keep it: never one a token Secret references; otherwise
+     * stale, never contacted, or created by gfw for this environment (deploy-runners' description
+     * {@code gitlab-runner-<type> (<env>, <cluster>)}) and so orphaned.
+     */
+    static String pruneReason(GitLabApi.Runner g, Set<Long> referenced, String env, String cluster) {
+        if (referenced.contains(g.id())) return null;
+        if ("stale".equals(g.status())) return "stale (contacted " + (g.contactedAt() == null ? "never" : g.contactedAt()) + ")";
+        if ("never_contacted".equals(g.status())) return "never contacted GitLab";
+        String d = g.description();
+        if (d != null && d.startsWith("gitlab-runner-") && d.endsWith(" (" + env + ", " + cluster + ")")) {
+            return "created by gfw for " + env + ", no token Secret references it";
+        }
+        return null;
+    }
+
+    /** True when GitLab says the runner is online and contacted it at or after {@code since}. */
+    static boolean onlineSince(GitLabApi.Runner r, Instant since) {
+        if (!r.online() || r.contactedAt() == null) return false;
+        try {
+            return !OffsetDateTime.parse(r.contactedAt()).toInstant().isBefore(since.minusSeconds(1));
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,465 @@
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+
+/**
+ * runners, as processes through ./jbang against the test API server (rollouts and pods, real Helm) and the GitLab
+ * stand-in: what they print, their exit codes, the GitLab requests they send (and do not send) and the cluster state
+ * they leave. Each test deploys the docker runner type with deploy-runners first, which records the runner id on the
+ * token Secret.
+ */
+class RunnersCommandTest {
+
+    /** A runner namespace with rollouts, the docker runner deployed into it, and a GitLab stand-in that knows it. */
+    record Deployed(TestApiServer api, String ns, Path envDir, GitLabStandIn gitlab, long runnerId) {}
+
+    static Deployed deployDocker(String prefix, UnaryOperator<String> edit) {
+        TestApiServer api = TestApiServer.shared();
+        String ns = prefix + "-" + RunnerFixtures.SEQ.incrementAndGet();
+        RunnerFixtures.namespaceWithRollouts(api, ns, TestApiRollouts.Readiness.ready());
+        Path dir = RunnerFixtures.envDir(ns, edit);
+        var gitlab = new GitLabStandIn();
+        var r = RunnerFixtures.deploy(dir, gitlab, "docker");
+        assertEquals(0, r.exit(), r.toString());
+        Secret s = api.client().secrets().inNamespace(ns).withName("gitlab-runner-docker-token").get();
+        long id = Long.parseLong(s.getMetadata().getAnnotations().get("gfw.gloriousflywheel.dev/runner-id"));
+        assertEquals(gitlab.ids.get(0), id);
+        gitlab.requests.clear();
+        return new Deployed(api, ns, dir, gitlab, id);
+    }
+
+    /** {@code ./jbang scripts/runners.java dev SUBCOMMAND args... --env-dir … --kubeconfig … --gitlab-url … --gitlab-token-file …}. */
+    static TestSupport.Result runners(Deployed d, String subcommand, String... args) {
+        var argv = new ArrayList<>(List.of("dev", subcommand));
+        argv.addAll(List.of(args));
+        argv.addAll(List.of("--env-dir", d.envDir().toString(), "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context()));
+        if (!List.of("history", "rollback").contains(subcommand)) { // Helm only: no GitLab options
+            argv.addAll(List.of("--gitlab-url", d.gitlab().url(), "--gitlab-token-file", d.gitlab().tokenFile.toString()));
+        }
+        return TestSupport.script("runners", argv.toArray(String[]::new)).run();
+    }
+
+    static String[] concat(String[] a, String[] b) {
+        var all = new ArrayList<>(List.of(a));
+        all.addAll(List.of(b));
+        return all.toArray(String[]::new);
+    }
+
+    static List<String> errors(TestSupport.Result r) {
+        return r.err().lines().filter(l -> l.startsWith("error:")).toList();
+    }
+
+    static List<String> lines(GitLabStandIn gitlab) {
+        return gitlab.requests.stream().map(GitLabStandIn.Req::line).toList();
+    }
+
+    @Test
+    void statusPauseResumeAndDrainGoByTheStoredRunnerId() throws Exception {
+        Deployed d = deployDocker("runners-ops", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            String runner = "/api/v4/runners/" + d.runnerId();
+            // A second runner in GitLab with the same description: gfw must not care (it goes by id).
+            gitlab.addRunner(gitlab.runners.get(d.runnerId()).description, "online");
+
+            var status = runners(d, "status", "docker", "-o", "json");
+            assertEquals(0, status.exit(), status.toString());
+            JsonNode row = RunnerFixtures.JSON.readTree(status.out()).get(0);
+            assertEquals("gitlab-runner-docker", row.path("release").asText());
+            assertEquals(1, row.path("revision").asInt());
+            assertEquals("deployed", row.path("status").asText());
+            assertEquals("gitlab-runner-0.78.0", row.path("chart").asText());
+            assertTrue(row.path("podsReady").asInt() > 0 && row.path("podsReady").asInt() == row.path("pods").asInt(), row.toString());
+            assertTrue(row.path("hpa").asText().endsWith("/8"), row.toString());
+            assertEquals(d.runnerId(), row.path("runnerId").asLong());
+            assertTrue(row.path("online").asBoolean());
+            assertFalse(row.path("paused").asBoolean());
+            assertEquals("online", row.path("gitlabStatus").asText());
+            assertEquals("17.11.0", row.path("version").asText());
+            assertEquals(gitlab.runners.get(d.runnerId()).contactedAt, row.path("contactedAt").asText());
+            assertEquals(0, row.path("runningJobs").asInt());
+            assertEquals(List.of("GET " + runner, "GET " + runner + "/jobs"), lines(gitlab));
+            for (var req : gitlab.requests) assertEquals(GitLabStandIn.ACCESS_TOKEN, req.privateToken());
+
+            // All types: the ones not deployed say so, and the exit code is 80.
+            var wide = runners(d, "status", "-o", "wide");
+            assertEquals(ExitCode.CHECK_FAILED, wide.exit(), wide.toString());
+            assertTrue(wide.out().lines().anyMatch(l -> l.matches("dind +- +not installed +0/0 .* unknown .*")), wide.out());
+            String header = wide.out().lines().findFirst().orElse("");
+            assertTrue(header.matches("TYPE +REVISION +STATUS +READY +HPA +RUNNER +ONLINE +PAUSED +GITLAB +JOBS +CHART +VERSION +CONTACTED"), wide.out());
+            assertTrue(wide.out().lines().anyMatch(l -> l.startsWith("docker ") && l.contains(" " + d.runnerId() + " ") && l.contains("17.11.0")), wide.out());
+
+            // pause: one PUT with {"paused": true}; the second pause reads and sends no PUT.
+            gitlab.requests.clear();
+            var pause = runners(d, "pause", "docker");
+            assertEquals(0, pause.exit(), pause.toString());
+            assertTrue(pause.out().contains("paused"), pause.out());
+            assertEquals(List.of("GET " + runner, "PUT " + runner), lines(gitlab));
+            assertEquals("{\"paused\":true}", gitlab.requests.get(1).body());
+            assertEquals("application/json", gitlab.requests.get(1).contentType());
+            assertTrue(gitlab.paused(d.runnerId()));
+            gitlab.requests.clear();
+            var again = runners(d, "pause", "docker", "-o", "json");
+            assertEquals(0, again.exit(), again.toString());
+            assertEquals("unchanged", RunnerFixtures.JSON.readTree(again.out()).get(0).path("action").asText());
+            assertEquals(List.of("GET " + runner), lines(gitlab));
+
+            // resume --dry-run says what it would do and sends no PUT; resume then does.
+            gitlab.requests.clear();
+            var dry = runners(d, "resume", "--all", "--dry-run");
+            assertEquals(0, dry.exit(), dry.toString());
+            assertTrue(dry.out().contains("would be resumed"), dry.out());
+            assertEquals(List.of(), gitlab.writes());
+            assertTrue(gitlab.paused(d.runnerId()));
+            var resume = runners(d, "resume", "docker");
+            assertEquals(0, resume.exit(), resume.toString());
+            assertFalse(gitlab.paused(d.runnerId()));
+            assertEquals("{\"paused\":false}", gitlab.requests.get(gitlab.requests.size() - 1).body());
+
+            // drain: pauses, then waits; a job that never ends is exit 80 with progress on stderr, the runner stays paused.
+            gitlab.runners.get(d.runnerId()).runningJobs.add(4711L);
+            var stuck = runners(d, "drain", "docker", "--timeout", "3s", "--poll", "500ms");
+            assertEquals(ExitCode.CHECK_FAILED, stuck.exit(), stuck.toString());
+            assertTrue(stuck.err().contains("docker (runner " + d.runnerId() + "): 1 running job [4711]"), stuck.err());
+            assertEquals(List.of("error: drain timed out after 3 s: docker (runner " + d.runnerId() + ") still runs jobs [4711];"
+                    + " the runners stay paused (resume with 'gfw runners dev resume TYPE')"), errors(stuck));
+            assertTrue(gitlab.paused(d.runnerId()));
+            // A job that ends after a few looks: drained, exit 0.
+            gitlab.runners.get(d.runnerId()).jobsFinishAfterPolls = 2;
+            var drained = runners(d, "drain", "docker", "--timeout", "30s", "--poll", "200ms");
+            assertEquals(0, drained.exit(), drained.toString());
+            assertTrue(drained.out().contains("drained"), drained.out());
+            assertEquals(List.of(), gitlab.problems);
+        }
+    }
+
+    @Test
+    void statusWatchPrintsAgainWhenGitLabsStateChanges() throws Exception {
+        Deployed d = deployDocker("runners-watch", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            var cmd = TestSupport.script("runners", "dev", "status", "docker", "--watch", "--env-dir", d.envDir().toString(),
+                    "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url(),
+                    "--gitlab-token-file", gitlab.tokenFile.toString());
+            Process p = new ProcessBuilder(cmd.command).directory(TestSupport.repo().toFile()).redirectErrorStream(false).start();
+            try (var out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+                var seen = new ArrayList<String>();
+                String row = readUntil(out, seen, l -> l.startsWith("docker "));
+                assertTrue(row.matches("docker +1 +deployed +\\d+/\\d+ .* " + d.runnerId() + " +true +false +online +0"), row);
+                gitlab.paused.add(d.runnerId()); // someone pauses it in GitLab's UI
+                String again = readUntil(out, seen, l -> l.startsWith("docker ") && l.contains(" true ") && !l.equals(row));
+                assertTrue(again.matches("docker +1 +deployed .* " + d.runnerId() + " +true +true +online +0"), again);
+                assertEquals(2, seen.stream().filter(l -> l.startsWith("TYPE ")).count(), "printed once per change: " + seen);
+            } finally {
+                p.descendants().forEach(ProcessHandle::destroy);
+                p.destroy();
+                p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** Reads lines (kept in {@code seen}) until one matches; fails after 120 s or at the end of the output. */
+    static String readUntil(java.io.BufferedReader out, List<String> seen, java.util.function.Predicate<String> match) throws Exception {
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            String line = out.readLine();
+            if (line == null) throw new AssertionError("output ended: " + seen);
+            seen.add(line);
+            if (match.test(line)) return line;
+        }
+        throw new AssertionError("no matching line in " + seen);
+    }
+
+    @Test
+    void gitLabErrorsAreOneLineWithTheirCodesAndProductionNeedsYes() throws Exception {
+        Deployed d = deployDocker("runners-errors", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            String runner = "/api/v4/runners/" + d.runnerId();
+            record Case(String method, int status, int exit, String says) {}
+            for (Case c : List.of(new Case("PUT", 403, ExitCode.AUTH, "(403 403 Forbidden)"),
+                    new Case("GET", 404, ExitCode.NOT_FOUND, "(404 404 Not found)"),
+                    new Case("PUT", 502, ExitCode.REMOTE_ERROR, "(502 502 Internal Server Error)"))) {
+                gitlab.clearFailures();
+                gitlab.fail(c.method(), runner, c.status());
+                var r = TestSupport.inProcess(new Runners(), "dev", "pause", "docker", "--env-dir", d.envDir().toString(), "--kubeconfig",
+                        d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url(),
+                        "--gitlab-token-file", gitlab.tokenFile.toString());
+                assertEquals(c.exit(), r.exit(), r.toString());
+                assertEquals(1, errors(r).size(), r.toString());
+                assertTrue(errors(r).get(0).contains(c.says()) && errors(r).get(0).contains("runner " + d.runnerId()), r.toString());
+            }
+            // 401: a wrong token, never echoed.
+            gitlab.clearFailures();
+            Path wrong = TestSupport.tempDir("wrong-token").resolve("token");
+            java.nio.file.Files.writeString(wrong, "glpat-wrong-one\n");
+            java.nio.file.Files.setPosixFilePermissions(wrong, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            var unauthorized = TestSupport.inProcess(new Runners(), "dev", "pause", "docker", "--env-dir", d.envDir().toString(), "--kubeconfig",
+                    d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", wrong.toString());
+            assertEquals(ExitCode.AUTH, unauthorized.exit(), unauthorized.toString());
+            assertEquals(1, errors(unauthorized).size(), unauthorized.toString());
+            assertTrue(errors(unauthorized).get(0).contains("401"), unauthorized.toString());
+            assertFalse(unauthorized.err().contains("glpat-wrong-one"), unauthorized.toString());
+            // A GitLab that does not answer within --request-timeout: 69, one line.
+            gitlab.fail("GET", runner, 0);
+            var stalled = TestSupport.inProcess(new Runners(), "dev", "pause", "docker", "--env-dir", d.envDir().toString(), "--kubeconfig",
+                    d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url(),
+                    "--gitlab-token-file", gitlab.tokenFile.toString(), "--request-timeout", "1s");
+            assertEquals(ExitCode.UNAVAILABLE, stalled.exit(), stalled.toString());
+            assertEquals(1, errors(stalled).size(), stalled.toString());
+            gitlab.clearFailures();
+
+            // status: GitLab unreadable is "unknown" with the reason, and exit 80, not a made-up state.
+            gitlab.fail("GET", runner, 500);
+            var unknown = TestSupport.inProcess(new Runners(), "dev", "status", "-o", "json", "--env-dir", d.envDir().toString(), "--kubeconfig",
+                    d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url(),
+                    "--gitlab-token-file", gitlab.tokenFile.toString());
+            assertEquals(ExitCode.CHECK_FAILED, unknown.exit(), unknown.toString());
+            JsonNode row = RunnerFixtures.JSON.readTree(unknown.out()).get(0);
+            assertEquals("unknown", row.path("gitlabStatus").asText());
+            assertTrue(row.path("online").isNull(), row.toString());
+            assertTrue(row.path("gitlabError").asText().contains("500"), row.toString());
+            gitlab.clearFailures();
+
+            // No GitLab token at all: the cluster part is shown, GitLab's says it was not read; exit 80, no GitLab request.
+            gitlab.requests.clear();
+            var noToken = TestSupport.script("runners", "dev", "status", "docker", "-o", "json", "--env-dir", d.envDir().toString(),
+                    "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url()).run();
+            assertEquals(ExitCode.CHECK_FAILED, noToken.exit(), noToken.toString());
+            JsonNode unread = RunnerFixtures.JSON.readTree(noToken.out()).get(0);
+            assertEquals("deployed", unread.path("status").asText());
+            assertEquals(d.runnerId(), unread.path("runnerId").asLong());
+            assertEquals("unknown", unread.path("gitlabStatus").asText());
+            assertEquals("not read: GITLAB_TOKEN is not set", unread.path("gitlabError").asText());
+            assertEquals(List.of(), lines(gitlab));
+
+            // A token Secret without the runner id (made before gfw recorded it): 68 with the kubectl line that adds it.
+            d.api().client().secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").edit(x -> {
+                x.getMetadata().getAnnotations().remove(RunnerValues.RUNNER_ID_ANNOTATION);
+                return x;
+            });
+            gitlab.requests.clear();
+            var noId = TestSupport.inProcess(new Runners(), "dev", "drain", "docker", "--dry-run", "--env-dir", d.envDir().toString(),
+                    "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url(),
+                    "--gitlab-token-file", gitlab.tokenFile.toString());
+            assertEquals(ExitCode.NOT_FOUND, noId.exit(), noId.toString());
+            assertEquals(1, errors(noId).size(), noId.toString());
+            assertTrue(errors(noId).get(0).contains("has no annotation gfw.gloriousflywheel.dev/runner-id: gfw finds runners by it, never by description")
+                    && errors(noId).get(0).contains("kubectl -n " + d.ns() + " annotate secret gitlab-runner-docker-token gfw.gloriousflywheel.dev/runner-id=ID"),
+                    noId.toString());
+            assertEquals(List.of(), lines(gitlab));
+
+            // A token Secret that gfw 0.1.0 annotated (its older key) is still found by that id.
+            d.api().client().secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").edit(x -> {
+                x.getMetadata().getAnnotations().put(RunnerValues.LEGACY_RUNNER_ID_ANNOTATION, String.valueOf(d.runnerId()));
+                return x;
+            });
+            var legacy = TestSupport.inProcess(new Runners(), "dev", "drain", "docker", "--dry-run", "--env-dir", d.envDir().toString(),
+                    "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context(), "--gitlab-url", gitlab.url(),
+                    "--gitlab-token-file", gitlab.tokenFile.toString());
+            assertEquals(0, legacy.exit(), legacy.toString());
+            assertTrue(lines(gitlab).stream().anyMatch(l -> l.contains("/api/v4/runners/" + d.runnerId())), lines(gitlab).toString());
+            assertEquals(List.of(), gitlab.writes());
+            d.api().client().secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").edit(x -> {
+                x.getMetadata().getAnnotations().remove(RunnerValues.LEGACY_RUNNER_ID_ANNOTATION);
+                x.getMetadata().getAnnotations().put(RunnerValues.RUNNER_ID_ANNOTATION, String.valueOf(d.runnerId()));
+                return x;
+            });
+
+            // drain --dry-run: says what it would pause and what runs now, pauses nothing, does not wait.
+            gitlab.runners.get(d.runnerId()).runningJobs.add(99L);
+            var dryDrain = runners(d, "drain", "docker", "--dry-run", "--timeout", "1h");
+            assertEquals(0, dryDrain.exit(), dryDrain.toString());
+            assertTrue(dryDrain.out().contains("would be paused"), dryDrain.out());
+            assertTrue(dryDrain.err().contains("docker: running jobs now [99]"), dryDrain.err());
+            assertEquals(List.of(), gitlab.writes());
+            gitlab.runners.get(d.runnerId()).runningJobs.clear();
+
+            // Production: refused without -y before any GitLab request.
+            RunnerFixtures.editEnv(d.envDir(), "production", "true");
+            gitlab.requests.clear();
+            var refused = runners(d, "pause", "--all");
+            assertEquals(ExitCode.REFUSED, refused.exit(), refused.toString());
+            assertTrue(errors(refused).get(0).contains("production"), refused.toString());
+            assertEquals(List.of(), lines(gitlab));
+            var confirmed = runners(d, "pause", "--all", "-y");
+            assertEquals(0, confirmed.exit(), confirmed.toString());
+            assertTrue(gitlab.paused(d.runnerId()));
+            assertEquals(List.of(), gitlab.problems);
+        }
+    }
+
+    @Test
+    void historyAndRollbackRestoreTheValuesWithRealHelmAndUnstickAPendingRelease() throws Exception {
+        Deployed d = deployDocker("runners-rollback", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            var helm = RunnerFixtures.helm(d.api());
+            Object concurrent1 = helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent");
+            RunnerFixtures.editEnv(d.envDir(), "runners[0].concurrent", "31");
+            assertEquals(0, RunnerFixtures.deploy(d.envDir(), gitlab, "docker").exit());
+            assertEquals(31, helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent"));
+
+            var history = runners(d, "history", "docker", "-o", "json");
+            assertEquals(0, history.exit(), history.toString());
+            JsonNode h = RunnerFixtures.JSON.readTree(history.out());
+            assertEquals(2, h.size());
+            assertEquals("superseded", h.get(0).path("status").asText());
+            assertEquals("deployed", h.get(1).path("status").asText());
+
+            var dry = runners(d, "rollback", "docker", "--dry-run");
+            assertEquals(0, dry.exit(), dry.toString());
+            assertTrue(dry.out().contains("would roll back: revision 2 -> 1"), dry.out());
+            assertTrue(dry.out().contains("concurrent: 31 -> " + concurrent1), dry.out());
+            assertEquals(2, RunnerFixtures.history(d.api(), d.ns(), "gitlab-runner-docker").size());
+
+            // A revision Helm does not have, and --unstick on a release that is not stuck: refused, nothing changed.
+            String[] cluster = {"--env-dir", d.envDir().toString(), "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context()};
+            var missing = TestSupport.inProcess(new Runners(), concat(new String[] {"dev", "rollback", "docker", "--to", "9"}, cluster));
+            assertEquals(ExitCode.NOT_FOUND, missing.exit(), missing.toString());
+            assertEquals(List.of("error: release gitlab-runner-docker has no revision 9 (it has 1, 2); see 'gfw runners dev history docker'"),
+                    errors(missing));
+            var notStuck = TestSupport.inProcess(new Runners(), concat(new String[] {"dev", "rollback", "docker", "--unstick"}, cluster));
+            assertEquals(ExitCode.USAGE, notStuck.exit(), notStuck.toString());
+            assertTrue(errors(notStuck).get(0).contains("gitlab-runner-docker is deployed (revision 2)"), notStuck.toString());
+            assertEquals(2, RunnerFixtures.history(d.api(), d.ns(), "gitlab-runner-docker").size());
+
+            var back = runners(d, "rollback", "docker", "--timeout", "30s");
+            assertEquals(0, back.exit(), back.toString());
+            assertEquals(List.of("1 superseded Install complete", "2 superseded Upgrade complete", "3 deployed Rollback to 1"),
+                    RunnerFixtures.history(d.api(), d.ns(), "gitlab-runner-docker"));
+            assertEquals(concurrent1, helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent"));
+            Deployment dep = d.api().client().apps().deployments().inNamespace(d.ns()).withName("gitlab-runner-docker").get();
+            assertEquals(dep.getSpec().getReplicas(), dep.getStatus().getReadyReplicas(), "rollback returned before the rollout was ready");
+
+            // An upgrade interrupted mid-way (pending-upgrade): refused with the way out, then --unstick.
+            assertEquals(0, RunnerFixtures.deploy(d.envDir(), gitlab, "docker").exit()); // revision 4: concurrent 31 again
+            RunnerFixtures.setReleaseStatus(d.api(), d.ns(), "gitlab-runner-docker", 4, "pending-upgrade");
+            var refused = runners(d, "rollback", "docker");
+            assertEquals(ExitCode.CONFLICT, refused.exit(), refused.toString());
+            assertTrue(errors(refused).get(0).contains("rollback docker --unstick"), refused.toString());
+            var unstuck = runners(d, "rollback", "docker", "--unstick", "--timeout", "30s");
+            assertEquals(0, unstuck.exit(), unstuck.toString());
+            List<String> after = RunnerFixtures.history(d.api(), d.ns(), "gitlab-runner-docker");
+            // Helm supersedes the last revision on the next upgrade, whatever it was; the description tells what happened.
+            assertTrue(after.get(3).matches("4 (failed|superseded) Interrupted pending-upgrade .*"), after.toString());
+            assertEquals("5 deployed Rollback to 3", after.get(4));
+            assertEquals(concurrent1, helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent"));
+            assertEquals(List.of(), lines(gitlab).stream().filter(l -> l.contains("/runners/")).toList()); // Helm only, no GitLab
+        }
+    }
+
+    @Test
+    void rotateTokenStoresTheNewTokenRestartsThePodsAndNeverPrintsIt() throws Exception {
+        Deployed d = deployDocker("runners-rotate", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            String runner = "/api/v4/runners/" + d.runnerId();
+            var client = d.api().client();
+            String podsBefore = client.pods().inNamespace(d.ns()).withLabel("app", "gitlab-runner-docker").list().getItems().get(0).getMetadata().getName();
+            String tokenBefore = RunnerFixtures.decode(client.secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").get()
+                    .getData().get("runner-token"));
+            var dry = runners(d, "rotate-token", "docker", "--dry-run");
+            assertEquals(0, dry.exit(), dry.toString());
+            assertTrue(dry.out().contains("would reset its token"), dry.out());
+            assertEquals(List.of(), gitlab.writes());
+            assertEquals(tokenBefore, RunnerFixtures.decode(client.secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").get()
+                    .getData().get("runner-token")));
+
+            gitlab.reconnectAfterPolls = 2;
+            var r = runners(d, "rotate-token", "docker", "--timeout", "30s");
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(1, gitlab.resetTokens.size());
+            String token = gitlab.resetTokens.get(0);
+            Secret s = client.secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").get();
+            assertEquals(token, RunnerFixtures.decode(s.getData().get("runner-token")));
+            assertEquals(String.valueOf(d.runnerId()), s.getMetadata().getAnnotations().get(RunnerValues.RUNNER_ID_ANNOTATION));
+            assertFalse(r.out().contains(token) || r.err().contains(token), "token printed:\n" + r);
+            assertTrue(r.out().contains("runner " + d.runnerId() + " (gitlab-runner-docker): token rotated"), r.out());
+            assertTrue(lines(gitlab).contains("POST " + runner + "/reset_authentication_token"), lines(gitlab).toString());
+            Deployment dep = client.apps().deployments().inNamespace(d.ns()).withName("gitlab-runner-docker").get();
+            assertNotNull(dep.getSpec().getTemplate().getMetadata().getAnnotations().get(RunnerFleet.RESTARTED_AT));
+            var pods = client.pods().inNamespace(d.ns()).withLabel("app", "gitlab-runner-docker").list().getItems();
+            assertTrue(pods.stream().noneMatch(p -> p.getMetadata().getName().equals(podsBefore)) || pods.size() > 1, "no new pods");
+
+            // GitLab never sees it again: exit 80, the runner id and its state named, the token still not printed.
+            gitlab.reconnectAfterPolls = -1;
+            var lost = runners(d, "rotate-token", "docker", "--timeout", "3s");
+            assertEquals(ExitCode.CHECK_FAILED, lost.exit(), lost.toString());
+            assertEquals(1, errors(lost).size(), lost.toString());
+            assertTrue(errors(lost).get(0).contains("runner " + d.runnerId() + " (gitlab-runner-docker): new token stored")
+                    && errors(lost).get(0).contains("GitLab still sees it offline"), lost.toString());
+            assertFalse(lost.out().contains(gitlab.resetTokens.get(1)) || lost.err().contains(gitlab.resetTokens.get(1)), lost.toString());
+
+            // GitLab refuses the reset: the old token stays, nothing stored, the runner id named.
+            gitlab.fail("POST", runner + "/reset_authentication_token", 403);
+            var refused = runners(d, "rotate-token", "docker");
+            assertEquals(ExitCode.AUTH, refused.exit(), refused.toString());
+            assertTrue(errors(refused).get(0).contains("runner " + d.runnerId() + " (gitlab-runner-docker) keeps its old token"), refused.toString());
+            assertEquals(gitlab.resetTokens.get(1), RunnerFixtures.decode(client.secrets().inNamespace(d.ns())
+                    .withName("gitlab-runner-docker-token").get().getData().get("runner-token")));
+            gitlab.clearFailures();
+
+            // Reset, but the Secret cannot take the new token (another field manager owns it): the state is named.
+            client.resource(new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata().withName("gitlab-runner-docker-token")
+                    .withNamespace(d.ns()).endMetadata().addToData("runner-token", RunnerValues.base64("glrt-someone-elses")).build())
+                    .fieldManager("someone-else").forceConflicts().serverSideApply();
+            var unstored = runners(d, "rotate-token", "docker", "--timeout", "10s");
+            assertEquals(ExitCode.CONFLICT, unstored.exit(), unstored.toString());
+            assertEquals(1, errors(unstored).size(), unstored.toString());
+            assertTrue(errors(unstored).get(0).startsWith("error: runner " + d.runnerId() + " (gitlab-runner-docker) has a new token that could not be stored in Secret "
+                    + d.ns() + "/gitlab-runner-docker-token"), unstored.toString());
+            assertTrue(errors(unstored).get(0).contains("GitLab no longer accepts, so it goes offline; run rotate-token again"), unstored.toString());
+            assertEquals(3, gitlab.resetTokens.size());
+            assertFalse(unstored.err().contains(gitlab.resetTokens.get(2)) || unstored.out().contains(gitlab.resetTokens.get(2)), unstored.toString());
+            assertEquals(List.of(), gitlab.problems);
+        }
+    }
+
+    @Test
+    void pruneListsDeadAndOrphanedRunnersAndDeletesOnlyWithYes() throws Exception {
+        Deployed d = deployDocker("runners-prune", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            var stale = gitlab.addRunner("old laptop runner", "stale");
+            var never = gitlab.addRunner("registered, never started", "never_contacted");
+            var orphan = gitlab.addRunner("gitlab-runner-nix (dev, dev-cluster)", "online");
+            var foreign = gitlab.addRunner("someone else's runner", "online");
+            var list = runners(d, "prune", "-o", "json");
+            assertEquals(0, list.exit(), list.toString());
+            JsonNode rows = RunnerFixtures.JSON.readTree(list.out());
+            assertEquals(List.of(stale.id, never.id, orphan.id), rows.findValues("runner").stream().map(JsonNode::asLong).toList());
+            assertEquals(List.of("would be deleted", "would be deleted", "would be deleted"), rows.findValuesAsText("action"));
+            assertTrue(list.err().contains("nothing deleted: pass --yes"), list.err());
+            assertEquals(List.of(), gitlab.writes());
+            assertEquals("/api/v4/groups/" + GitLabStandIn.GROUP_ID + "/runners", gitlab.requests.get(1).path());
+
+            var dry = runners(d, "prune", "--yes", "--dry-run");
+            assertEquals(0, dry.exit(), dry.toString());
+            assertEquals(List.of(), gitlab.writes());
+
+            // GitLab refuses one deletion: that row says so, the others are deleted, exit 77.
+            gitlab.fail("DELETE", "/api/v4/runners/" + never.id, 403);
+            var partly = runners(d, "prune", "--yes", "-o", "json");
+            assertEquals(ExitCode.AUTH, partly.exit(), partly.toString());
+            JsonNode partRows = RunnerFixtures.JSON.readTree(partly.out());
+            assertEquals(List.of("deleted", "deleted"), List.of(partRows.get(0).path("action").asText(), partRows.get(2).path("action").asText()));
+            assertTrue(partRows.get(1).path("action").asText().startsWith("failed: GitLab refused to delete runner " + never.id + " (403"), partRows.toString());
+            assertTrue(gitlab.runners.containsKey(never.id));
+            gitlab.clearFailures();
+            gitlab.requests.clear();
+
+            var yes = runners(d, "prune", "--yes");
+            assertEquals(0, yes.exit(), yes.toString());
+            assertEquals(List.of("DELETE /api/v4/runners/" + never.id), gitlab.writes());
+            assertFalse(gitlab.runners.containsKey(stale.id) || gitlab.runners.containsKey(never.id) || gitlab.runners.containsKey(orphan.id));
+            assertTrue(gitlab.runners.containsKey(d.runnerId()), "the runner a token Secret references was deleted");
+            assertTrue(gitlab.runners.containsKey(foreign.id));
+            assertEquals(List.of(), gitlab.problems);
+        }
+    }
+}
