@@ -50,10 +50,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "attic-token", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
         description = {"Mint (or --decode) an Attic token signed with the cluster's key.",
                 "A cache may be '*' or a pattern like 'team-*'.",
-                "Example: attic-token dev --sub ci-runner --pull main --push main", ""},
-        footer = {"", "Exit codes: 0 done, 64 bad flag, 65 bad environment file, 66 no kubeconfig,",
-                "67 validity over a year without --force (or planned/production for --write-secret),",
-                "68 signing key secret missing, 69 API server unreachable, 80 token does not verify or has expired."})
+                "Example: attic-token dev --sub ci-runner --pull main --push main", ""})
 class AtticToken implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "ENV", description = "Environment: a name in the environments directory (e.g. dev) or a .yaml file.")

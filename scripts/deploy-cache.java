@@ -56,11 +56,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "deploy-cache", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
         description = {"Deploy the Attic binary cache and its CloudNativePG database.",
                 "Secrets stay in Secrets; unchanged objects are skipped, so a re-run sends no write.",
-                "Example: deploy-cache dev --dry-run=client", ""},
-        footer = {"", "Exit codes: 0 done, 64 bad flag, 65 bad environment file, 66 no kubeconfig,",
-                "67 refused (planned; production without --yes), 68 CNPG operator or namespace missing,",
-                "69 unreachable or not ready within --timeout, 77 credentials rejected, 78 field conflict,",
-                "79 API or Attic error (gfw exit-codes)."})
+                "Example: deploy-cache dev --dry-run=client", ""})
 class DeployCache implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "ENV", description = "Environment: a name in the environments directory (e.g. dev) or a .yaml file.")
