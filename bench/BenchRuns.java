@@ -9,9 +9,9 @@ import java.util.concurrent.TimeUnit;
 final class BenchRuns {
 
     /** One run of a command: its wall time and the requests the server received meanwhile. */
-    record Timed(long millis, List<TestApiServer.Request> requests) {
+    record Timed(long millis, List<TestCluster.Request> requests) {
         long writes() {
-            return requests.stream().filter(TestApiServer.Request::isMutating).count();
+            return requests.stream().filter(TestCluster.Request::isMutating).count();
         }
 
         long discovery() {
@@ -24,7 +24,7 @@ final class BenchRuns {
     }
 
     /** Runs {@code command} in the repository, timed, with the server's request log of that run; a failure throws. */
-    static Timed run(Path repo, TestApiServer server, List<String> command) throws Exception {
+    static Timed run(Path repo, TestCluster server, List<String> command) throws Exception {
         server.resetRequests();
         File log = File.createTempFile("gfw-bench", ".out");
         long t0 = System.nanoTime();

@@ -2,10 +2,9 @@
 //JAVA 17+
 //DEPS org.postgresql:postgresql:42.7.14
 //DEPS com.auth0:java-jwt:4.6.2
-//SOURCES ../tests/support/TestApiServer.java
+//SOURCES ../tests/support/TestCluster.java
 //SOURCES ../tests/support/TestPostgres.java
 //SOURCES ../tests/support/TestSupport.java
-//SOURCES ../tests/support/PortForwardStandIn.java
 //SOURCES ../tests/support/CnpgOperatorStandIn.java
 //SOURCES ../tests/support/AtticStandIn.java
 //SOURCES ../lib/Cli.java
@@ -41,7 +40,7 @@ class DeployCacheBench {
         int rounds = args.length == 2 && args[0].equals("--rounds") ? Integer.parseInt(args[1]) : 5;
         Path repo = BenchRuns.findRepo();
         String ns = "attic-cache-dev";
-        try (TestApiServer server = TestApiServer.start()) {
+        try (TestCluster server = TestCluster.start()) {
             var kube = server.client();
             var pg = TestPostgres.shared();
             var operator = new CnpgOperatorStandIn(kube, pg);
@@ -51,7 +50,7 @@ class DeployCacheBench {
                 Secret s = kube.secrets().inNamespace(ns).withName("attic-jwt-signing").get();
                 return s == null ? "" : new String(Base64.getDecoder().decode(s.getData().get("hs256-secret-base64")), StandardCharsets.UTF_8);
             });
-            PortForwardStandIn.install(server, ns, "attic-0", 8080, "127.0.0.1", attic.port());
+            server.serviceBackend(ns, 8080, java.net.URI.create("http://127.0.0.1:" + attic.port()));
             List<String> gfw = List.of(repo.resolve("jbang").toString(), "scripts/deploy-cache.java", "dev",
                     "--kubeconfig", server.kubeconfig().toString(), "--timeout", "120s");
             var first = measure(repo, server, gfw);
@@ -100,7 +99,7 @@ class DeployCacheBench {
 
     record Run(long millis, long reads, long writes, long discovery, long total) {}
 
-    static Run measure(Path repo, TestApiServer server, List<String> command) throws Exception {
+    static Run measure(Path repo, TestCluster server, List<String> command) throws Exception {
         BenchRuns.Timed t = BenchRuns.run(repo, server, command);
         return new Run(t.millis(), t.reads(), t.writes(), t.discovery(), t.requests().size());
     }

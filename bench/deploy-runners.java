@@ -1,6 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//SOURCES ../tests/support/TestApiServer.java
+//SOURCES ../tests/support/TestCluster.java
 //SOURCES BenchRuns.java
 //MAIN DeployRunnersBench
 
@@ -44,7 +44,7 @@ class DeployRunnersBench {
         var first = new ArrayList<Run>();
         var again = new ArrayList<Run>();
         var kubectl = new ArrayList<Run>();
-        try (TestApiServer server = TestApiServer.start()) {
+        try (TestCluster server = TestCluster.start()) {
             List<String> gfw = List.of(repo.resolve("jbang").toString(), "scripts/deploy-runners.java", "dev", "--kubeconfig",
                     server.kubeconfig().toString(), "--context", server.context(), "--chart",
                     repo.resolve("tests/fixtures/gitlab-runner").toString(), "--timeout", "2m", "-o", "json");
@@ -71,12 +71,12 @@ class DeployRunnersBench {
     }
 
     /** An empty runner namespace with rollouts (pods ready at once) and the five runner token Secrets. */
-    static void fresh(TestApiServer server) {
+    static void fresh(TestCluster server) {
         var client = server.client();
         client.namespaces().withName(NS).delete();
         client.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName(NS)
                 .endMetadata().build()).create();
-        server.rollouts(NS, TestApiRollouts.Readiness.ready());
+        server.rollouts(NS, TestCluster.Readiness.ready());
         for (String type : TYPES) {
             client.secrets().inNamespace(NS).resource(new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata()
                     .withName("gitlab-runner-" + type + "-token").withNamespace(NS).endMetadata()
@@ -85,7 +85,7 @@ class DeployRunnersBench {
     }
 
     /** Runs one command against the server, timed, with the server's request log of that run. */
-    static Run measure(TestApiServer server, List<String> command) throws Exception {
+    static Run measure(TestCluster server, List<String> command) throws Exception {
         BenchRuns.Timed t = BenchRuns.run(repo, server, command);
         int polls = (int) t.requests().stream().filter(r -> r.method().equals("GET") && r.path().endsWith("/replicasets")
                 && r.query().contains("labelSelector")).count();

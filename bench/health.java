@@ -2,7 +2,7 @@
 //JAVA 17+
 //DEPS com.auth0:java-jwt:4.6.2
 //DEPS com.nimbusds:nimbus-jose-jwt:10.10
-//SOURCES ../tests/support/TestApiServer.java
+//SOURCES ../tests/support/TestCluster.java
 //SOURCES ../tests/support/HttpStandIn.java
 //SOURCES ../tests/support/HealthPlatform.java
 //SOURCES ../lib/EnvConfig.java
@@ -54,7 +54,7 @@ class HealthBench {
         repo = BenchRuns.findRepo();
         EnvConfig.Env env = EnvConfig.load("dev", repo.resolve("environments").toString());
         var results = new java.util.LinkedHashMap<String, List<Run>>();
-        try (TestApiServer server = TestApiServer.start(); var platform = new HealthPlatform(server, env); var gitlab = new HttpStandIn()) {
+        try (TestCluster server = TestCluster.start(); var platform = new HealthPlatform(server, env); var gitlab = new HttpStandIn()) {
             String kc = server.kubeconfig().toString();
             List<String> cluster = List.of("--kubeconfig", kc, "--context", server.context());
             System.err.println("deploying the test environment (provision-namespaces, platform, deploy-runners with Helm) ...");
@@ -114,7 +114,7 @@ class HealthBench {
                 System.getProperty("java.version"));
     }
 
-    static Run measure(TestApiServer server, List<String> command) throws Exception {
+    static Run measure(TestCluster server, List<String> command) throws Exception {
         BenchRuns.Timed t = BenchRuns.run(repo, server, command);
         return new Run(t.millis(), t.reads(), t.writes(), t.discovery(), t.requests().size());
     }

@@ -1,6 +1,6 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//SOURCES ../tests/support/TestApiServer.java
+//SOURCES ../tests/support/TestCluster.java
 //SOURCES BenchRuns.java
 //MAIN ProvisionNamespacesBench
 
@@ -55,7 +55,7 @@ class ProvisionNamespacesBench {
         table.add("| environment | objects | tool | first apply (ms) | re-run (ms) | requests first apply: total (reads / writes / discovery) | requests re-run: total (reads / writes / discovery) |");
         table.add("|---|---|---|---|---|---|---|");
         var ratios = new ArrayList<String>();
-        try (TestApiServer server = TestApiServer.start()) {
+        try (TestCluster server = TestCluster.start()) {
             for (String env : List.of("dev", big)) {
                 int n = env.equals("dev") ? rounds : bigRounds;
                 if (n == 0) continue; // --big-rounds 0: dev only
@@ -124,13 +124,13 @@ class ProvisionNamespacesBench {
     }
 
     /** Runs one command against the server, timed, with the server's request log of that run. */
-    static Run measure(TestApiServer server, List<String> command) throws Exception {
+    static Run measure(TestCluster server, List<String> command) throws Exception {
         BenchRuns.Timed t = BenchRuns.run(repo, server, command);
         return new Run(t.millis(), (int) t.reads(), (int) t.writes(), (int) t.discovery(), t.requests().size());
     }
 
     /** Deletes the environment's namespaces (the test server removes their contents at once), untimed. */
-    static void clean(TestApiServer server, String env) {
+    static void clean(TestCluster server, String env) {
         var client = server.client();
         client.namespaces().list().getItems().stream()
                 .filter(ns -> ns.getMetadata().getName().endsWith("-" + env) || ns.getMetadata().getName().equals("gitlab-runners")

@@ -2,15 +2,13 @@
 //JAVA 17+
 //DEPS org.postgresql:postgresql:42.7.14
 //DEPS com.auth0:java-jwt:4.6.2
-//SOURCES ../tests/support/TestApiServer.java
+//SOURCES ../tests/support/TestCluster.java
 //SOURCES ../tests/support/TestPostgres.java
 //SOURCES ../tests/support/TestSupport.java
 //SOURCES ../tests/support/CnpgOperatorStandIn.java
 //SOURCES ../tests/support/AtticStandIn.java
 //SOURCES ../tests/support/GitLabStandIn.java
-//SOURCES ../tests/support/HpaControllerStandIn.java
 //SOURCES ../tests/support/HttpStandIn.java
-//SOURCES ../tests/support/PortForwardStandIn.java
 //SOURCES ../lib/Cli.java
 //SOURCES BenchRuns.java
 //MAIN UpBench
@@ -41,23 +39,20 @@ class UpBench {
     public static void main(String... args) throws Exception {
         int rounds = args.length == 2 && args[0].equals("--rounds") ? Integer.parseInt(args[1]) : 3;
         Path repo = BenchRuns.findRepo();
-        try (TestApiServer server = TestApiServer.start(); GitLabStandIn gitlab = new GitLabStandIn()) {
+        try (TestCluster server = TestCluster.start(); GitLabStandIn gitlab = new GitLabStandIn()) {
             var kube = server.client();
             var operator = new CnpgOperatorStandIn(kube, TestPostgres.shared());
             operator.installOperator("cnpg-system");
             operator.watch("attic-cache-dev");
-            var autoscaler = new HpaControllerStandIn(kube);
-            autoscaler.watch("gitlab-runners");
-            server.rollouts("gitlab-runners", TestApiRollouts.Readiness.ready());
-            server.rollouts("runner-dashboard", TestApiRollouts.Readiness.ready());
+            server.rollouts("gitlab-runners", TestCluster.Readiness.ready());
+            server.rollouts("runner-dashboard", TestCluster.Readiness.ready());
             var attic = new AtticStandIn(() -> {
                 Secret s = kube.secrets().inNamespace("attic-cache-dev").withName("attic-jwt-signing").get();
                 return s == null ? "" : new String(Base64.getDecoder().decode(s.getData().get("hs256-secret-base64")), StandardCharsets.UTF_8);
             });
             var dashboard = new HttpStandIn().answer("/api/health", 200, "application/json", "{\"status\":\"ok\"}");
-            server.serviceBackend("attic-cache-dev", "attic", java.net.URI.create("http://127.0.0.1:" + attic.port()));
-            server.serviceBackend("runner-dashboard", "runner-dashboard", dashboard.uri());
-            PortForwardStandIn.install(server, "attic-cache-dev", "attic-0", 8080, "127.0.0.1", attic.port());
+            server.serviceBackend("runner-dashboard", 3000, dashboard.uri());
+            server.serviceBackend("attic-cache-dev", 8080, java.net.URI.create("http://127.0.0.1:" + attic.port()));
             List<String> kubeconfig = List.of("--kubeconfig", server.kubeconfig().toString());
             var up = new ArrayList<>(List.of(repo.resolve("jbang").toString(), "scripts/up.java", "dev", "--timeout", "120s",
                     "--chart", repo.resolve("tests/fixtures/gitlab-runner").toString(), "--gitlab-url", gitlab.url(),
@@ -70,8 +65,7 @@ class UpBench {
             System.err.printf("first up (to healthy; BenchRuns stops on any other exit): %d ms, %d requests (%d writes)%n", first.millis(), first.requests().size(), first.writes());
             BenchRuns.run(repo, server, pn); // warm provision-namespaces' build cache too
             Thread.sleep(500);
-            operator.paused = true; // their polls would count as the command's requests
-            autoscaler.paused = true;
+            operator.paused = true; // its polls would count as the command's requests
             var upRuns = new ArrayList<BenchRuns.Timed>();
             var pnRuns = new ArrayList<BenchRuns.Timed>();
             for (int r = 0; r < rounds; r++) {
@@ -81,7 +75,6 @@ class UpBench {
             }
             attic.close();
             dashboard.close();
-            autoscaler.close();
             operator.close();
             long upMs = BenchRuns.median(upRuns.stream().map(BenchRuns.Timed::millis).toList());
             long pnMs = BenchRuns.median(pnRuns.stream().map(BenchRuns.Timed::millis).toList());

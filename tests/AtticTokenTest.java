@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
 /** attic-token against the test API server; tokens checked with auth0's java-jwt and the Attic stand-in. */
 class AtticTokenTest {
 
-    static TestApiServer api;
+    static TestCluster api;
     static KubernetesClient kube;
     static String ns;
     static String key;
@@ -35,9 +35,9 @@ class AtticTokenTest {
 
     @BeforeAll
     static void setUp() {
-        api = TestApiServer.shared();
+        api = TestCluster.shared();
         kube = api.client();
-        ns = "gfw-token-" + TestApiServer.randomHex(3);
+        ns = "gfw-token-" + TestCluster.randomHex(3);
         kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
         key = AtticTokens.newSigningKey(new SecureRandom());
         kube.resource(new SecretBuilder().withNewMetadata().withName("attic-jwt-signing").withNamespace(ns).endMetadata()

@@ -95,20 +95,20 @@ class ChangeOptionsTest {
 
     @Test
     void cnpgConnstrWriteSecretDiffShowsTheChangeAndSendsNothing() {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         var kube = api.client();
-        String ns = "gfw-diff-" + TestApiServer.randomHex(3);
+        String ns = "gfw-diff-" + TestCluster.randomHex(3);
         kube.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
         kube.secrets().inNamespace(ns).resource(new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata().withName("attic-pg-app").endMetadata()
                 .addToStringData("username", "attic").addToStringData("password", "pw-SENTINEL").build()).create();
-        if (api.isMock()) api.resetRequests();
+        if (api.isLocal()) api.resetRequests();
         var r = TestSupport.inProcess(new CnpgConnstr(), "dev", "--env-dir", TestSupport.repo().resolve("environments").toString(),
                 "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "-n", ns, "--write-secret", "--diff");
         assertEquals(0, r.exit(), r.toString());
         assertEquals("secret/attic-secrets -n " + ns + " created (key DATABASE_URL) (--diff: nothing sent)", r.out().strip());
         assertTrue(!(r.out() + r.err()).contains("SENTINEL"), r.toString());
         assertEquals(null, kube.secrets().inNamespace(ns).withName("attic-secrets").get(), "--diff wrote the secret");
-        if (api.isMock()) assertEquals(0, api.mutatingRequests(), api.requests().toString());
+        if (api.isLocal()) assertEquals(0, api.mutatingRequests(), api.requests().toString());
     }
 
     /** stderr without JBang's own "[jbang] Building ..." lines (a first run after an edit compiles). */

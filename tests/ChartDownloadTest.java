@@ -107,13 +107,13 @@ class ChartDownloadTest {
         Path cacheHome = TestSupport.tempDir("xdg");
         // The runner namespace exists, so that the cluster reads (which come first) pass and the download is reached.
         String ns = "runners-chart-proxy-" + RunnerFixtures.SEQ.incrementAndGet();
-        RunnerFixtures.createNamespace(TestApiServer.shared(), ns);
+        RunnerFixtures.createNamespace(TestCluster.shared(), ns);
         Path envDir = RunnerFixtures.envDir(ns, java.util.function.UnaryOperator.identity());
         // A dead proxy: the run fails, says which proxy, and nothing is downloaded or cached. (Cluster reads come
         // before downloads, issue 10 item 4: the API server's read through that proxy is what fails first.)
         int dead = TestSocksProxy.freePort();
         var down = TestSupport.script("deploy-runners", "dev", "--env-dir", envDir.toString(), "--dry-run=server", "--chart-repo", url(), "--proxy", "socks5h://127.0.0.1:" + dead,
-                "--kubeconfig", TestApiServer.shared().kubeconfig().toString(), "--context", TestApiServer.shared().context())
+                "--kubeconfig", TestCluster.shared().kubeconfig().toString(), "--context", TestCluster.shared().context())
                 .env("XDG_CACHE_HOME", cacheHome.toString()).run();
         assertEquals(ExitCode.UNAVAILABLE, down.exit(), down.toString());
         assertTrue(down.err().contains("through proxy socks5h://127.0.0.1:" + dead + " (--proxy)"), down.err());
@@ -122,7 +122,7 @@ class ChartDownloadTest {
 
         // The live proxy: the chart arrives through it (the rest of the dry run is DeployRunnersTest's).
         TestSupport.script("deploy-runners", "dev", "--env-dir", envDir.toString(), "--dry-run=server", "--chart-repo", url(), "--proxy", proxy.url("socks5h"),
-                "--kubeconfig", TestApiServer.shared().kubeconfig().toString(), "--context", TestApiServer.shared().context())
+                "--kubeconfig", TestCluster.shared().kubeconfig().toString(), "--context", TestCluster.shared().context())
                 .env("XDG_CACHE_HOME", cacheHome.toString()).run();
         Path cached = cacheHome.resolve("gfw/charts/gitlab-runner-0.78.0.tgz");
         assertTrue(Files.isRegularFile(cached), "not cached: " + seen);

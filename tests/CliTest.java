@@ -239,7 +239,7 @@ class CliTest {
         assertTrue(decoded.out().lines().anyMatch(l -> l.matches("password +\\*\\*\\*\\* +\\*\\*\\*\\*")), "masked in both columns: " + decoded.out());
 
         // deploy-runners --status against the test API server, with the real Helm: nothing installed there.
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         var status = TestSupport.script("deploy-runners", "dev", "docker", "--status", "-o", "wide", "--kubeconfig", api.kubeconfig().toString(),
                 "--context", api.context()).run();
         assertEquals(ExitCode.CHECK_FAILED, status.exit(), status.toString());

@@ -37,7 +37,7 @@ class CnpgConnstrTest {
             "é", "漢", "😀");
 
     static TestPostgres pg;
-    static TestApiServer api;
+    static TestCluster api;
     static KubernetesClient kube;
     static String ns;
     static String envDir;
@@ -45,9 +45,9 @@ class CnpgConnstrTest {
     @BeforeAll
     static void setUp() throws Exception {
         pg = TestPostgres.shared();
-        api = TestApiServer.shared();
+        api = TestCluster.shared();
         kube = api.client();
-        ns = "gfw-cnpg-" + TestApiServer.randomHex(3);
+        ns = "gfw-cnpg-" + TestCluster.randomHex(3);
         createNamespace(ns);
         envDir = TestSupport.repo().resolve("environments").toString();
     }
@@ -280,7 +280,7 @@ class CnpgConnstrTest {
 
     @Test
     void passwordIsMaskedUnlessRevealed() throws Exception {
-        String password = "Mask#me:" + TestApiServer.randomHex(4);
+        String password = "Mask#me:" + TestCluster.randomHex(4);
         roleAndSecret("masked", "gfw_masked", password);
         for (String format : List.of("uri", "jdbc", "env", "pgpass", "json", "yaml", "table")) {
             var r = inProcess(args("masked", "-o", format));
@@ -320,7 +320,7 @@ class CnpgConnstrTest {
 
     @Test
     void theEnvironmentsSslmodeWorksWithPsqlAndCheck() throws Exception {
-        roleAndSecret("tls", "gfw_tls", "t/l:s@" + TestApiServer.randomHex(3));
+        roleAndSecret("tls", "gfw_tls", "t/l:s@" + TestCluster.randomHex(3));
         var dev = EnvConfig.load("dev", envDir);
         var tlsArgs = new ArrayList<>(args("tls", "--reveal"));
         int i = tlsArgs.indexOf("--sslmode");
@@ -368,9 +368,9 @@ class CnpgConnstrTest {
 
         var badArgs = new ArrayList<>(args("no-password"));
         badArgs.set(badArgs.indexOf("--sslmode") + 1, "sometimes");
-        if (api.isMock()) api.resetRequests();
+        if (api.isLocal()) api.resetRequests();
         var badFlag = inProcess(badArgs);
-        if (api.isMock()) assertTrue(api.requests().isEmpty(), "a bad flag is found before any request");
+        if (api.isLocal()) assertTrue(api.requests().isEmpty(), "a bad flag is found before any request");
         assertEquals(ExitCode.USAGE, badFlag.exit(), badFlag.toString());
         assertTrue(badFlag.err().contains("--sslmode sometimes"), badFlag.err());
     }
@@ -397,7 +397,7 @@ class CnpgConnstrTest {
         assertTrue(decoded.out().contains("credentials: ok (logged in as gfw_check to database attic)"), decoded.out());
 
         // The secret's password no longer matches the role: exit CHECK_FAILED, and no secret in the message.
-        pg.setPassword("gfw_check", "rotated-" + TestApiServer.randomHex(4));
+        pg.setPassword("gfw_check", "rotated-" + TestCluster.randomHex(4));
         var bad = inProcess(args("check-ok", "--check"));
         assertEquals(ExitCode.CHECK_FAILED, bad.exit(), bad.toString());
         assertEquals(1, bad.err().lines().count(), bad.err());
@@ -418,10 +418,10 @@ class CnpgConnstrTest {
 
     @Test
     void checkWithoutHostPortForwardsToThePrimaryPod() throws Exception {
-        String pns = "gfw-cnpg-pf-" + TestApiServer.randomHex(3);
+        String pns = "gfw-cnpg-pf-" + TestCluster.randomHex(3);
         createNamespace(pns);
-        pg.createRole("gfw_check_pf", "pf:p@ss/" + TestApiServer.randomHex(3), "attic");
-        String password = "pf:p@ss/" + TestApiServer.randomHex(3);
+        pg.createRole("gfw_check_pf", "pf:p@ss/" + TestCluster.randomHex(3), "attic");
+        String password = "pf:p@ss/" + TestCluster.randomHex(3);
         pg.setPassword("gfw_check_pf", password);
         kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app", Map.of("username", "gfw_check_pf", "password", password, "dbname", "attic",
                 "port", "5432"))).editMetadata().withNamespace(pns).endMetadata().build()).serverSideApply();
@@ -435,20 +435,20 @@ class CnpgConnstrTest {
         assertTrue(none.err().contains("no primary pod of CNPG cluster attic-pg in namespace " + pns)
                 && none.err().contains("cnpg.io/instanceRole=primary"), none.err());
 
-        // The mock cannot forward ports by itself: a stand-in bridges the primary's port-forward to the test PostgreSQL.
-        Assumptions.assumeTrue(api.isMock(), "port-forward stand-in needs the mock API server");
+        // kwok plays the kubelet: its PortForward sends the primary's port-forward to the test PostgreSQL.
+        Assumptions.assumeTrue(api.isLocal(), "needs kwok's port-forward to the test PostgreSQL");
         for (String[] pod : List.of(new String[] {"attic-pg-1", "primary"}, new String[] {"attic-pg-2", "replica"})) {
             kube.resource(new PodBuilder().withNewMetadata().withName(pod[0]).withNamespace(pns)
                     .addToLabels("cnpg.io/cluster", "attic-pg").addToLabels("cnpg.io/instanceRole", pod[1]).endMetadata()
                     .withNewSpec().addNewContainer().withName("postgres").withImage("ghcr.io/cloudnative-pg/postgresql:16")
                     .addNewPort().withName("postgresql").withContainerPort(5432).endPort().endContainer().endSpec().build()).create();
         }
-        var standIn = PortForwardStandIn.install(api, pns, "attic-pg-1", 5432, pg.host(), pg.port());
+        api.portForward(pns, "attic-pg-1", 5432, pg.host(), pg.port());
+        waitRunning(pns, "attic-pg-1");
         var ok = inProcess(checkArgs);
         assertEquals(0, ok.exit(), ok.toString());
         assertTrue(ok.out().contains("(port-forward to pod attic-pg-1)"), ok.out());
         assertTrue(ok.out().contains("credentials: ok (logged in as gfw_check_pf to database attic)"), ok.out());
-        assertTrue(standIn.opened.get() >= 1, "the check went through the port-forward");
 
         // The script closed its forward: the local port it used stops accepting connections. Closing is
         // asynchronous (the listener goes once fabric8's close completes), so allow it a few seconds.
@@ -467,13 +467,19 @@ class CnpgConnstrTest {
         assertTrue(refused, "the forward's local port " + localPort + " still accepts connections 5 s after the check");
     }
 
+    /** kwok forwards ports of a pod that runs on one of its nodes. */
+    static void waitRunning(String ns, String pod) {
+        kube.pods().inNamespace(ns).withName(pod).waitUntilCondition(
+                p -> p != null && p.getStatus() != null && "Running".equals(p.getStatus().getPhase()), 60, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
     // ---- --write-secret ---------------------------------------------------------------------
 
     @Test
     void writeSecretPutsDatabaseUrlWhereKubectlReadsIt() throws Exception {
-        String wns = "gfw-cnpg-w-" + TestApiServer.randomHex(3);
+        String wns = "gfw-cnpg-w-" + TestCluster.randomHex(3);
         createNamespace(wns);
-        String password = "wr!te:" + TestApiServer.randomHex(3) + "@/# é";
+        String password = "wr!te:" + TestCluster.randomHex(3) + "@/# é";
         pg.createRole("gfw_writer", password, "attic");
         kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app", Map.of("username", "gfw_writer", "password", password, "dbname", "attic")))
                 .editMetadata().withNamespace(wns).endMetadata().build()).serverSideApply();
@@ -484,13 +490,13 @@ class CnpgConnstrTest {
                 "--host", pg.host(), "--port", String.valueOf(pg.port()), "--sslmode", "disable");
         String expected = inProcess(plus(base, "--reveal")).out().strip();
 
-        if (api.isMock()) api.resetRequests();
+        if (api.isLocal()) api.resetRequests();
         var dry = inProcess(plus(base, "--write-secret", "--dry-run=client"));
         assertEquals(0, dry.exit(), dry.toString());
         assertTrue(dry.out().contains("secret/attic-secrets -n " + wns + " configured"), dry.out());
         var dryServer = inProcess(plus(base, "--write-secret", "--dry-run=server"));
         assertEquals(0, dryServer.exit(), dryServer.toString());
-        if (api.isMock()) assertEquals(0, api.mutatingRequests(false), "dry runs store nothing: " + api.requests());
+        if (api.isLocal()) assertEquals(0, api.mutatingRequests(false), "dry runs store nothing: " + api.requests());
         assertNull(kube.secrets().inNamespace(wns).withName("attic-secrets").get().getData().get("DATABASE_URL"));
 
         // As a user runs it: a process.
@@ -510,23 +516,23 @@ class CnpgConnstrTest {
         assertTrue(kube.configMaps().inNamespace(wns).list().getItems().isEmpty(), "never into a ConfigMap");
 
         // Again: unchanged, nothing sent.
-        if (api.isMock()) api.resetRequests();
+        if (api.isLocal()) api.resetRequests();
         var again = inProcess(plus(base, "--write-secret"));
         assertEquals(0, again.exit(), again.toString());
         assertTrue(again.out().contains("unchanged"), again.out());
-        if (api.isMock()) assertEquals(0, api.mutatingRequests(), api.requests().toString());
+        if (api.isLocal()) assertEquals(0, api.mutatingRequests(), api.requests().toString());
     }
 
     @Test
     void writeSecretIsRefusedForPlannedAndUnconfirmedProduction() throws Exception {
-        if (api.isMock()) api.resetRequests();
+        if (api.isLocal()) api.resetRequests();
         var planned = inProcess(List.of("prod", "--env-dir", envDir, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
                 "--write-secret"));
         assertEquals(ExitCode.REFUSED, planned.exit(), planned.toString());
         assertTrue(planned.err().contains("planned"), planned.err());
-        if (api.isMock()) assertEquals(List.of(), api.requests(), "refused before any request");
+        if (api.isLocal()) assertEquals(List.of(), api.requests(), "refused before any request");
 
-        String pns = "gfw-cnpg-p-" + TestApiServer.randomHex(3);
+        String pns = "gfw-cnpg-p-" + TestCluster.randomHex(3);
         createNamespace(pns);
         kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app", Map.of("username", "u", "password", "p")))
                 .editMetadata().withNamespace(pns).endMetadata().build()).serverSideApply();

@@ -38,7 +38,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DeployCacheTest {
 
-    static TestApiServer api;
+    static TestCluster api;
     static KubernetesClient kube;
     static TestPostgres pg;
     static CnpgOperatorStandIn operator;
@@ -49,19 +49,19 @@ class DeployCacheTest {
 
     @BeforeAll
     static void setUp() {
-        api = TestApiServer.shared();
-        Assumptions.assumeTrue(api.isMock(), "the operator, Attic and port-forward stand-ins need the mock API server");
+        api = TestCluster.shared();
+        Assumptions.assumeTrue(api.isLocal(), "the operator and Attic stand-ins, reached through kwok's port-forwards, need the suite's control plane");
         kube = api.client();
         pg = TestPostgres.shared();
         operator = new CnpgOperatorStandIn(kube, pg);
         ns = namespace("gfw-cache-");
         attic = new AtticStandIn(() -> signingKey(ns));
-        PortForwardStandIn.install(api, ns, "attic-0", 8080, "127.0.0.1", attic.port());
+        api.serviceBackend(ns, 8080, java.net.URI.create("http://127.0.0.1:" + attic.port()));
         envDir = TestSupport.repo().resolve("environments").toString();
     }
 
     static String namespace(String prefix) {
-        String name = prefix + TestApiServer.randomHex(3);
+        String name = prefix + TestCluster.randomHex(3);
         kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build()).create();
         NAMESPACES.add(name);
         operator.watch(name);
@@ -189,7 +189,7 @@ class DeployCacheTest {
         int posts = attic.created.size();
         var again = deploy("dev", ns);
         assertEquals(0, again.exit(), again.toString());
-        assertEquals(0, api.mutatingRequests(), api.requests().stream().filter(TestApiServer.Request::isMutating).toList().toString());
+        assertEquals(0, api.mutatingRequests(), api.requests().stream().filter(TestCluster.Request::isMutating).toList().toString());
         assertTrue(again.err().contains("up to date, no write request sent"), again.err());
         assertTrue(again.out().contains("cache/main unchanged"), again.out());
         assertEquals(posts, attic.created.size());
@@ -250,7 +250,7 @@ class DeployCacheTest {
         var server = deploy("dev", fresh, "--dry-run=server");
         assertEquals(0, server.exit(), server.toString());
         assertTrue(server.out().contains("cluster/attic-pg -n " + fresh + " created (server dry run)"), server.out());
-        assertTrue(api.requests().stream().filter(TestApiServer.Request::isMutating).allMatch(TestApiServer.Request::isDryRun), api.requests().toString());
+        assertTrue(api.requests().stream().filter(TestCluster.Request::isMutating).allMatch(TestCluster.Request::isDryRun), api.requests().toString());
         assertTrue(kube.secrets().inNamespace(fresh).list().getItems().isEmpty(), "nothing stored");
 
         api.resetRequests();
@@ -345,7 +345,7 @@ class DeployCacheTest {
     void aNewDatabasePasswordOrSigningKeyReachesTheSecretsAndRollsThePods() {
         String before = kube.apps().deployments().inNamespace(ns).withName("attic").get().getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/config");
         // As when CNPG's password is changed: the role and <cluster>-app get a new one.
-        String password = "n3w:p@ss/" + TestApiServer.randomHex(4) + "#%";
+        String password = "n3w:p@ss/" + TestCluster.randomHex(4) + "#%";
         try {
             pg.setPassword("attic", password);
         } catch (java.sql.SQLException e) {
@@ -429,7 +429,7 @@ class DeployCacheTest {
     @Order(11)
     void s3CredentialsComeFromTheirSecretIntoAtticSecretsOnly() throws Exception {
         String s3ns = namespace("gfw-cache-s3-");
-        PortForwardStandIn.install(api, s3ns, "attic-0", 8080, "127.0.0.1", attic.port());
+        api.serviceBackend(s3ns, 8080, java.net.URI.create("http://127.0.0.1:" + attic.port()));
         Path dir = TestSupport.tempDir("cache-s3");
         String dev = Files.readString(Path.of(envDir, "dev.yaml"));
         String s3 = dev.replace("    type: local\n    size: 20Gi\n", "    type: s3\n    bucket: attic-dev\n    endpoint: https://minio.example:9000\n"
@@ -442,7 +442,7 @@ class DeployCacheTest {
         assertEquals(1, missing.err().lines().filter(l -> l.startsWith("error:")).count(), missing.err());
         assertTrue(missing.err().contains("secret attic-s3 in namespace " + s3ns + " (cache.storage.credentialsSecret) must exist"), missing.err());
 
-        String secretKey = "s3cr3t/" + TestApiServer.randomHex(6);
+        String secretKey = "s3cr3t/" + TestCluster.randomHex(6);
         kube.resource(new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata().withName("attic-s3").withNamespace(s3ns).endMetadata()
                 .addToStringData("AWS_ACCESS_KEY_ID", "AKIATEST").addToStringData("AWS_SECRET_ACCESS_KEY", secretKey).build()).create();
         // The port-forward still leads to the Attic of the first namespace, which holds another key: 77, one line.
@@ -452,7 +452,7 @@ class DeployCacheTest {
         assertTrue(rejected.err().contains("rejected gfw's token for GET /_api/v1/cache-config/main (401"), rejected.err());
 
         try (var own = new AtticStandIn(() -> signingKey(s3ns))) {
-            PortForwardStandIn.install(api, s3ns, "attic-0", 8080, "127.0.0.1", own.port());
+            api.serviceBackend(s3ns, 8080, java.net.URI.create("http://127.0.0.1:" + own.port()));
             var ok = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
             assertEquals(0, ok.exit(), ok.toString());
             assertTrue(ok.out().contains("cache/main created"), ok.out());

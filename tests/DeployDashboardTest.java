@@ -29,21 +29,21 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DeployDashboardTest {
 
-    static TestApiServer api;
+    static TestCluster api;
     static KubernetesClient kube;
     static String env;
     static Path envDir;
     static String ns;
     static String runners;
     static Path tokenFile;
-    static final String TOKEN = "glpat-dashboard-" + TestApiServer.randomHex(6);
+    static final String TOKEN = "glpat-dashboard-" + TestCluster.randomHex(6);
 
     @BeforeAll
     static void setUp() throws Exception {
-        api = TestApiServer.shared();
-        Assumptions.assumeTrue(api.isMock(), "rollouts need the mock API server");
+        api = TestCluster.shared();
+        Assumptions.assumeTrue(api.isLocal(), "rollouts need the mock API server");
         kube = api.client();
-        env = "dash" + TestApiServer.randomHex(3);
+        env = "dash" + TestCluster.randomHex(3);
         ns = "runner-dashboard-" + env;
         runners = "gitlab-runners-" + env;
         envDir = TestSupport.tempDir("dash-env");
@@ -51,7 +51,7 @@ class DeployDashboardTest {
         for (String n : List.of(ns, runners)) {
             kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(n).endMetadata().build()).create();
         }
-        api.rollouts(ns, TestApiRollouts.Readiness.ready());
+        api.rollouts(ns, TestCluster.Readiness.ready());
         tokenFile = envDir.resolve("token");
         Files.writeString(tokenFile, TOKEN + "\n");
         Files.setPosixFilePermissions(tokenFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
@@ -59,7 +59,7 @@ class DeployDashboardTest {
 
     @AfterAll
     static void tearDown() {
-        if (api == null || !api.isMock()) return;
+        if (api == null || !api.isLocal()) return;
         api.stopRollouts(ns);
         for (String n : List.of(ns, runners)) kube.namespaces().withName(n).delete();
     }
@@ -131,7 +131,7 @@ class DeployDashboardTest {
         api.resetRequests();
         var again = deploy(envDir);
         assertEquals(0, again.exit(), again.toString());
-        assertEquals(0, api.mutatingRequests(), api.requests().stream().filter(TestApiServer.Request::isMutating).toList().toString());
+        assertEquals(0, api.mutatingRequests(), api.requests().stream().filter(TestCluster.Request::isMutating).toList().toString());
         assertTrue(again.err().contains("up to date, no write request sent"), again.err());
         assertEquals(session, decode(kube.secrets().inNamespace(ns).withName("runner-dashboard-secrets").get(), "SESSION_SECRET"));
     }
@@ -142,7 +142,7 @@ class DeployDashboardTest {
         String before = checksum();
         String session = decode(kube.secrets().inNamespace(ns).withName("runner-dashboard-secrets").get(), "SESSION_SECRET");
         Path other = envDir.resolve("token2");
-        Files.writeString(other, "glpat-rotated-" + TestApiServer.randomHex(4));
+        Files.writeString(other, "glpat-rotated-" + TestCluster.randomHex(4));
         Files.setPosixFilePermissions(other, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
         var r = deploy(envDir, "--gitlab-token-file", other.toString());
         assertEquals(0, r.exit(), r.toString());
@@ -179,7 +179,7 @@ class DeployDashboardTest {
         var server = deploy(dir, "--dry-run=server");
         assertEquals(0, server.exit(), server.toString());
         assertTrue(server.out().contains("deployment/runner-dashboard -n " + ns + " configured (server dry run)"), server.out());
-        assertTrue(api.requests().stream().filter(TestApiServer.Request::isMutating).allMatch(TestApiServer.Request::isDryRun), api.requests().toString());
+        assertTrue(api.requests().stream().filter(TestCluster.Request::isMutating).allMatch(TestCluster.Request::isDryRun), api.requests().toString());
         assertNotEquals(newImage, kube.apps().deployments().inNamespace(ns).withName("runner-dashboard").get().getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
     }
 

@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
  */
 class DeployRunnersHelmTest {
 
-    static final TestApiRollouts.Readiness READY = TestApiRollouts.Readiness.ready();
+    static final TestCluster.Readiness READY = TestCluster.Readiness.ready();
 
     /** The manager's memory limit in a pod template (the runner manager's own container). */
     static String memoryLimit(JsonNode template) {
@@ -42,13 +42,13 @@ class DeployRunnersHelmTest {
         return t -> memoryLimit(t).equals(limit);
     }
 
-    static String newNamespace(TestApiServer api, String prefix, TestApiRollouts.Readiness readiness) {
+    static String newNamespace(TestCluster api, String prefix, TestCluster.Readiness readiness) {
         String ns = prefix + "-" + RunnerFixtures.SEQ.incrementAndGet();
         RunnerFixtures.namespaceWithRollouts(api, ns, readiness);
         return ns;
     }
 
-    static TestSupport.Result status(TestApiServer api, Path dir, String... types) {
+    static TestSupport.Result status(TestCluster api, Path dir, String... types) {
         var args = new ArrayList<>(List.of("dev"));
         args.addAll(List.of(types));
         args.addAll(List.of("--status", "-o", "json", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
@@ -62,7 +62,7 @@ class DeployRunnersHelmTest {
 
     @Test
     void firstDeployCreatesTheRunnerInGitLabStoresItsTokenAndInstalls() throws IOException {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         String ns = newNamespace(api, "runners-first", READY);
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         try (var gitlab = new GitLabStandIn()) {
@@ -127,7 +127,7 @@ class DeployRunnersHelmTest {
             assertEquals(0, status.exit(), status.toString());
 
             // Pods that crash-loop: no pod is ready, status says so with its exit code and the restarts.
-            api.rollouts(ns, TestApiRollouts.Readiness.crashLoopingWhen(t -> true, 4));
+            api.rollouts(ns, TestCluster.Readiness.crashLooping(null, null, 4));
             var down = status(api, dir, "docker");
             JsonNode dst = RunnerFixtures.JSON.readTree(down.out()).get(0);
             assertEquals(0, dst.path("podsReady").asInt());
@@ -139,7 +139,7 @@ class DeployRunnersHelmTest {
 
     @Test
     void unchangedValuesMeanNoUpgradeAndNoGitLabCall() throws IOException {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         String ns = newNamespace(api, "runners-again", READY);
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         try (var gitlab = new GitLabStandIn()) {
@@ -177,9 +177,9 @@ class DeployRunnersHelmTest {
 
     @Test
     void anUpgradeThatNeverBecomesReadyIsRolledBack() throws IOException {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         // A manager limited to 1Mi of memory is killed as it starts: its pods crash-loop and never become ready.
-        String ns = newNamespace(api, "runners-rollback", TestApiRollouts.Readiness.crashLoopingWhen(memoryLimitIs("1Mi"), 3));
+        String ns = newNamespace(api, "runners-rollback", TestCluster.Readiness.crashLooping(".spec.containers.[].resources.limits.memory", "1Mi", 3));
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         try (var gitlab = new GitLabStandIn()) {
             assertEquals(0, RunnerFixtures.deploy(dir, gitlab, "docker").exit());
@@ -213,8 +213,8 @@ class DeployRunnersHelmTest {
 
     @Test
     void aFirstInstallThatNeverBecomesReadyIsRemoved() throws IOException {
-        TestApiServer api = TestApiServer.shared();
-        String ns = newNamespace(api, "runners-noinstall", TestApiRollouts.Readiness.readyUnless(t -> true));
+        TestCluster api = TestCluster.shared();
+        String ns = newNamespace(api, "runners-noinstall", TestCluster.Readiness.notReady());
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         try (var gitlab = new GitLabStandIn()) {
             var r = RunnerFixtures.deploy(dir, gitlab, "rocky8", "--timeout", "4s");
@@ -243,7 +243,7 @@ class DeployRunnersHelmTest {
 
     @Test
     void aReleaseStuckPendingIsAClearErrorNamingTheWayOut() throws IOException {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         String ns = newNamespace(api, "runners-pending", READY);
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         try (var gitlab = new GitLabStandIn()) {
@@ -291,7 +291,7 @@ class DeployRunnersHelmTest {
 
     @Test
     void realHelmSeesAnUnchangedReleaseFromTheCommandLine() throws IOException {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         String ns = newNamespace(api, "runners-cli", READY);
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         try (var gitlab = new GitLabStandIn()) {
@@ -310,7 +310,7 @@ class DeployRunnersHelmTest {
 
     @Test
     void statusWatchRedrawsWhenSomethingChanges() throws Exception {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         String ns = newNamespace(api, "runners-watch", READY);
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         try (var gitlab = new GitLabStandIn()) {
@@ -338,7 +338,7 @@ class DeployRunnersHelmTest {
         reader.start();
         try {
             waitFor(lines, l -> l.matches("gitlab-runner-docker\\s+1\\s+deployed\\s+0\\.78\\.0\\s+2/2\\s+0\\s.*"), p);
-            api.rollouts(ns, TestApiRollouts.Readiness.crashLoopingWhen(t -> true, 5));
+            api.rollouts(ns, TestCluster.Readiness.crashLooping(null, null, 5));
             waitFor(lines, l -> l.matches("gitlab-runner-docker\\s+1\\s+deployed\\s+0\\.78\\.0\\s+0/2\\s+10\\s.*"), p);
             assertTrue(p.isAlive(), "--watch ended by itself:\n" + String.join("\n", lines));
             assertEquals(2, lines.stream().filter(l -> l.startsWith("RELEASE ")).count(),

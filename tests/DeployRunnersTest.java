@@ -248,15 +248,15 @@ class DeployRunnersTest {
 
     @Test
     void plannedEnvironmentIsRefusedBeforeAnyRequest() throws IOException {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         try (var gitlab = new GitLabStandIn()) {
-            long before = api.isMock() ? api.requests().size() : 0;
+            long before = api.isLocal() ? api.requests().size() : 0;
             var r = TestSupport.script("deploy-runners", "prod", "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
                     "--gitlab-url", gitlab.url(), "--chart", FIXTURE.toString(), "--yes").env("GITLAB_TOKEN", "glpat-x").run();
             assertEquals(ExitCode.REFUSED, r.exit(), r.toString());
             assertTrue(r.err().contains("error: environment prod is planned"), r.err());
             assertEquals(List.of(), gitlab.requests);
-            if (api.isMock()) assertEquals(before, api.requests().size(), "requests reached the API server");
+            if (api.isLocal()) assertEquals(before, api.requests().size(), "requests reached the API server");
         }
         // Previewing a planned environment's runners sends nothing anywhere, so it is allowed, with a warning.
         var preview = TestSupport.inProcess(new DeployRunners(), "prod", "--dry-run", "-o", "json");
@@ -268,7 +268,7 @@ class DeployRunnersTest {
     @Test
     void productionNeedsYes() throws IOException {
         Path dir = RunnerFixtures.envDir("runners-prod-" + SEQ.incrementAndGet(), text -> EnvFile.of(text).set("production", "true").text());
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         var r = TestSupport.inProcess(new DeployRunners(), "dev", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
                 "--chart", FIXTURE.toString());
         assertEquals(ExitCode.REFUSED, r.exit(), r.toString());
@@ -279,8 +279,8 @@ class DeployRunnersTest {
 
     @Test
     void serverDryRunReadsTheClusterAndWritesNothing() throws IOException {
-        TestApiServer api = TestApiServer.shared();
-        assumeTrue(api.isMock(), "needs the test API server's request log");
+        TestCluster api = TestCluster.shared();
+        assumeTrue(api.isLocal(), "needs the test API server's request log");
         String ns = "runners-dry-" + SEQ.incrementAndGet();
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         RunnerFixtures.createNamespace(api, ns);
@@ -300,10 +300,10 @@ class DeployRunnersTest {
 
     @Test
     void serverDryRunShowsWhatWouldChange() throws IOException {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         String ns = "runners-diff-" + SEQ.incrementAndGet();
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
-        RunnerFixtures.namespaceWithRollouts(api, ns, TestApiRollouts.Readiness.ready());
+        RunnerFixtures.namespaceWithRollouts(api, ns, TestCluster.Readiness.ready());
         try (var gitlab = new GitLabStandIn()) {
             assertEquals(0, RunnerFixtures.deploy(dir, gitlab, "nix").exit());
             RunnerFixtures.editEnv(dir, "runners[4].autoscaling.maxReplicas", "7"); // nix
@@ -323,7 +323,7 @@ class DeployRunnersTest {
 
     @Test
     void gitlabRejectingTheTokenIsOneClearLine() {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         String ns = "runners-401-" + SEQ.incrementAndGet();
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         RunnerFixtures.createNamespace(api, ns);
@@ -344,7 +344,7 @@ class DeployRunnersTest {
 
     @Test
     void gitlabCallsGoThroughHttpsProxyButNotForALoopbackGitLab() {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         String ns = "runners-proxy-" + SEQ.incrementAndGet();
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         RunnerFixtures.createNamespace(api, ns);
@@ -369,7 +369,7 @@ class DeployRunnersTest {
 
     @Test
     void aTokenFileWithMoreThanTheTokenIsAUsageErrorBeforeAnyGitLabCall() throws IOException {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         String ns = "runners-tokfile-" + SEQ.incrementAndGet();
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         RunnerFixtures.createNamespace(api, ns);
@@ -390,7 +390,7 @@ class DeployRunnersTest {
 
     @Test
     void missingGroupAndGitLabFailuresHaveTheirExitCodes() {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         String ns = "runners-gl-" + SEQ.incrementAndGet();
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         RunnerFixtures.createNamespace(api, ns);
@@ -416,8 +416,8 @@ class DeployRunnersTest {
 
     @Test
     void runnerCreatedButTokenNotStoredIsReportedWithItsIdAndUndone() {
-        TestApiServer api = TestApiServer.shared();
-        assumeTrue(api.isMock(), "relies on the test server's field ownership conflicts");
+        TestCluster api = TestCluster.shared();
+        assumeTrue(api.isLocal(), "relies on the test server's field ownership conflicts");
         String ns = "runners-conflict-" + SEQ.incrementAndGet();
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         RunnerFixtures.createNamespace(api, ns);
@@ -448,7 +448,7 @@ class DeployRunnersTest {
 
     @Test
     void missingRunnerNamespaceIsNamedBeforeAnythingIsCreated() {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         String ns = "runners-nons-" + SEQ.incrementAndGet();   // never created
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         try (var gitlab = new GitLabStandIn()) {
@@ -461,8 +461,8 @@ class DeployRunnersTest {
 
     @Test
     void aChartThatIsMissingOrRejectsTheValuesStopsBeforeAnyChange() throws IOException {
-        TestApiServer api = TestApiServer.shared();
-        assumeTrue(api.isMock(), "needs the test API server's request log");
+        TestCluster api = TestCluster.shared();
+        assumeTrue(api.isLocal(), "needs the test API server's request log");
         String ns = "runners-chart-" + SEQ.incrementAndGet();
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         RunnerFixtures.createNamespace(api, ns);

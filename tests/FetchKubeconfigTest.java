@@ -43,19 +43,19 @@ class FetchKubeconfigTest {
         r.token = TOKEN;
         r.clusters.put(RANCHER_NAME, CLUSTER_ID);
         r.clusters.put("some-other-cluster", "c-m-other");
-        r.kubeconfig = rancherKubeconfig(TestApiServer.shared().url());
+        r.kubeconfig = rancherKubeconfig(TestCluster.shared().url());
     }
 
     @BeforeEach
     void reset() throws IOException {
         rancher.reset();
         rancher.apiToken = null;
-        rancher.kubeconfig = rancherKubeconfig(TestApiServer.shared().url());
+        rancher.kubeconfig = rancherKubeconfig(TestCluster.shared().url());
     }
 
     /** The test API server's kubeconfig named the way Rancher names it (context and cluster after the Rancher cluster). */
     static String rancherKubeconfig(String server) throws IOException {
-        String text = Files.readString(TestApiServer.shared().kubeconfig()).replace(TestApiServer.shared().url(), server);
+        String text = Files.readString(TestCluster.shared().kubeconfig()).replace(TestCluster.shared().url(), server);
         KubeconfigFile k = KubeconfigFile.parse(text);
         k.renameContext(k.currentContext(), RANCHER_NAME);
         return k.toYaml();
@@ -142,7 +142,7 @@ class FetchKubeconfigTest {
         assertEquals("dev-cluster", k.currentContext());
         assertEquals(List.of("dev-cluster"), k.contextNames());
         assertEquals("dev-cluster", k.contextField("dev-cluster", "cluster"), "cluster entry renamed with the context");
-        assertEquals(TestApiServer.shared().url(), k.server("dev-cluster"));
+        assertEquals(TestCluster.shared().url(), k.server("dev-cluster"));
         String text = Files.readString(file);
         assertTrue(text.contains("proxy-url: socks5://127.0.0.1:" + proxy.port()), text);
         assertFalse(text.contains(RANCHER_NAME + "\n"), "Rancher's context name left in the file:\n" + text);
@@ -150,7 +150,7 @@ class FetchKubeconfigTest {
 
         // Verified, and the next steps point at the file.
         assertTrue(r.err().contains("Verified: API server "), r.err());
-        if (TestApiServer.shared().isMock()) assertTrue(r.err().contains(TestApiServer.SERVER_VERSION), r.err());
+        assertTrue(r.err().contains(TestCluster.shared().client().getKubernetesVersion().getGitVersion()), r.err());
         assertTrue(r.err().contains("export KUBECONFIG=" + file.toRealPath()), r.err());
         assertTrue(r.err().contains("-var k8s_config_path=" + file.toRealPath() + " -var cluster_context=dev-cluster"), r.err());
 
@@ -184,7 +184,7 @@ class FetchKubeconfigTest {
     void rejectedTokenFailsWithAuthAndKeepsTheOldFileWithoutShowingTheToken() throws Exception {
         Path ws = workspace(rancher);
         Path file = ws.resolve("kubeconfig-dev");
-        String old = Files.readString(TestApiServer.shared().kubeconfig());
+        String old = Files.readString(TestCluster.shared().kubeconfig());
         Files.writeString(file, old);
         String wrong = "token-wrong:" + UUID.randomUUID();
         var r = script("dev", "--proxy", proxy.url("socks5h"))
@@ -237,7 +237,7 @@ class FetchKubeconfigTest {
         assertTrue(r.err().contains("Verified: API server"), r.err());
         assertEquals("k8s_config_path = \"" + job.toRealPath() + "\"\ncluster_context = \"" + AGENT_CONTEXT + "\"\n", r.out());
         assertEquals(AGENT_CONTEXT, KubeconfigFile.read(job).currentContext());
-        assertEquals(java.util.Set.of(TestApiServer.shared().context(), AGENT_CONTEXT), java.util.Set.copyOf(KubeconfigFile.read(job).contextNames()), "other contexts kept");
+        assertEquals(java.util.Set.of(TestCluster.shared().context(), AGENT_CONTEXT), java.util.Set.copyOf(KubeconfigFile.read(job).contextNames()), "other contexts kept");
         assertEquals("rw-------", mode(job));
         assertFalse(Files.exists(ws.resolve("kubeconfig-dev")), "CI mode must not write kubeconfig-dev");
         var kubectl = TestSupport.command("kubectl", "config", "current-context").env("KUBECONFIG", job.toString()).run();
@@ -248,13 +248,13 @@ class FetchKubeconfigTest {
     void gitLabCiWithoutTheAgentContextFailsAndChangesNothing() throws Exception {
         Path ws = workspace(rancher);
         Path job = ws.resolve("job-kubeconfig");
-        String before = Files.readString(TestApiServer.shared().kubeconfig());
+        String before = Files.readString(TestCluster.shared().kubeconfig());
         Files.writeString(job, before);
         var r = script("dev")
                 .env("GITLAB_CI", "true").env("KUBECONFIG", job.toString()).env("HOME", ws.toString()).dir(ws).run();
         assertEquals(ExitCode.NO_INPUT, r.exit(), r.toString());
         assertTrue(r.err().contains("'" + AGENT_CONTEXT + "' is not in KUBECONFIG"), r.err());
-        assertTrue(r.err().contains("contexts: " + TestApiServer.shared().context()), r.err());
+        assertTrue(r.err().contains("contexts: " + TestCluster.shared().context()), r.err());
         assertEquals(before, Files.readString(job));
         assertTrue(rancher.requests.isEmpty() && rancher.rejected.isEmpty());
     }
@@ -285,7 +285,7 @@ class FetchKubeconfigTest {
 
     /** What a GitLab agent job sees: another context current, the agent's context pointing at the cluster. */
     static String jobKubeconfig() throws IOException {
-        String base = Files.readString(TestApiServer.shared().kubeconfig());
+        String base = Files.readString(TestCluster.shared().kubeconfig());
         KubeconfigFile k = KubeconfigFile.parse(base);
         String ctx = k.currentContext();
         String cluster = k.contextField(ctx, "cluster");
@@ -308,7 +308,7 @@ class FetchKubeconfigTest {
     /** The case fails with {@code exit} and a one-line error containing {@code message}; the old file stays as it was. */
     static TestSupport.Result assertFailsKeepingOldFile(Path ws, int exit, String message, String... extra) throws IOException {
         Path file = ws.resolve("kubeconfig-dev");
-        String old = Files.readString(TestApiServer.shared().kubeconfig());
+        String old = Files.readString(TestCluster.shared().kubeconfig());
         Files.writeString(file, old);
         var r = fetch(ws, extra);
         assertEquals(exit, r.exit(), r.toString());
@@ -395,7 +395,7 @@ class FetchKubeconfigTest {
     void aFileForAnotherClusterIsReplacedOnlyWithForce() throws IOException {
         Path ws = workspace(rancher);
         Path file = ws.resolve("kubeconfig-dev");
-        String other = Files.readString(TestApiServer.shared().kubeconfig()).replace(TestApiServer.shared().url(), "https://10.9.9.9:6443");
+        String other = Files.readString(TestCluster.shared().kubeconfig()).replace(TestCluster.shared().url(), "https://10.9.9.9:6443");
         Files.writeString(file, other);
         var r = fetch(ws, "--proxy", proxy.url("socks5h"));
         assertEquals(ExitCode.REFUSED, r.exit(), r.toString());
@@ -404,7 +404,7 @@ class FetchKubeconfigTest {
 
         var forced = fetch(ws, "--proxy", proxy.url("socks5h"), "--force");
         assertEquals(0, forced.exit(), forced.toString());
-        assertEquals(TestApiServer.shared().url(), KubeconfigFile.read(file).server("dev-cluster"));
+        assertEquals(TestCluster.shared().url(), KubeconfigFile.read(file).server("dev-cluster"));
         assertEquals("rw-------", mode(file));
     }
 
@@ -412,7 +412,7 @@ class FetchKubeconfigTest {
     void aFileForTheSameClusterIsRefreshedWithoutForce() throws IOException {
         Path ws = workspace(rancher);
         Path file = ws.resolve("kubeconfig-dev");
-        Files.writeString(file, Files.readString(TestApiServer.shared().kubeconfig()));
+        Files.writeString(file, Files.readString(TestCluster.shared().kubeconfig()));
         Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
         var r = fetch(ws, "--proxy", proxy.url("socks5h"), "-o", "json");
         assertEquals(0, r.exit(), r.toString());
@@ -452,7 +452,7 @@ class FetchKubeconfigTest {
         }
         https.reset();
         https.apiToken = null;
-        https.kubeconfig = rancherKubeconfig(TestApiServer.shared().url());
+        https.kubeconfig = rancherKubeconfig(TestCluster.shared().url());
         return https;
     }
 

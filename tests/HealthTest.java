@@ -70,9 +70,9 @@ class HealthTest {
                     "Attic reached once through the service proxy, once with a token through a port-forward");
             assertEquals(List.of("GET /api/health"), f.dashboard.requests);
 
-            List<TestApiServer.Request> first = f.api.requests();
-            assertEquals(0, first.stream().filter(TestApiServer.Request::isMutating).count(), "health is read-only: " + first);
-            Map<String, Long> perPath = first.stream().collect(Collectors.groupingBy(TestApiServer.Request::path, TreeMap::new, Collectors.counting()));
+            List<TestCluster.Request> first = f.api.requests();
+            assertEquals(0, first.stream().filter(TestCluster.Request::isMutating).count(), "health is read-only: " + first);
+            Map<String, Long> perPath = first.stream().collect(Collectors.groupingBy(TestCluster.Request::path, TreeMap::new, Collectors.counting()));
             perPath.forEach((path, n) -> assertEquals(1L, n, path + " read more than once: " + perPath));
             assertTrue(perPath.containsKey("/api/v1/namespaces/gitlab-runners/pods"), perPath.toString());
             assertTrue(first.stream().noneMatch(q -> q.path().matches(".*/pods/[^/]+")), "no GET of a single pod: " + first);
@@ -86,8 +86,8 @@ class HealthTest {
             f.api.resetRequests();
             var again = f.healthWithToken("-o", "json").run();
             assertEquals(0, again.exit(), again.toString());
-            assertEquals(first.stream().map(TestApiServer.Request::toString).sorted().toList(),
-                    f.api.requests().stream().map(TestApiServer.Request::toString).sorted().toList());
+            assertEquals(first.stream().map(TestCluster.Request::toString).sorted().toList(),
+                    f.api.requests().stream().map(TestCluster.Request::toString).sorted().toList());
             assertTrue(rows(again).get("runners/docker pods").path("detail").asText().startsWith("5/5 ready"), again.out());
 
             // The table: one row per check, kubectl-style headers; wide adds what each check read.
@@ -108,7 +108,7 @@ class HealthTest {
     @Test
     void aCrashLoopingRunnerPodFailsItsRowAndExits80() throws IOException {
         try (var f = new HealthFixtures().deploy()) {
-            f.api.rollouts(f.runnerNs, TestApiRollouts.Readiness.crashLoopingWhen(HealthFixtures.templateLabelled("app", "gitlab-runner-docker"), 7));
+            f.api.rollouts(f.runnerNs, TestCluster.Readiness.crashLooping(TestCluster.label("app"), "gitlab-runner-docker", 7));
             var r = f.healthWithToken("-o", "json").run();
             assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
             Map<String, JsonNode> rows = rows(r);
@@ -123,7 +123,7 @@ class HealthTest {
     @Test
     void anUnreadyAtticDeploymentFailsAndItsServiceAnswersNothing() throws IOException {
         try (var f = new HealthFixtures().deploy()) {
-            f.api.rollouts(f.atticNs, TestApiRollouts.Readiness.readyUnless(HealthFixtures.templateLabelled("app.kubernetes.io/name", "attic")));
+            f.api.rollouts(f.atticNs, TestCluster.Readiness.notReady(TestCluster.label("app.kubernetes.io/name"), "attic"));
             var r = f.healthWithToken("-o", "json", "--only", "cache").run();
             assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
             Map<String, JsonNode> rows = rows(r);
@@ -180,14 +180,13 @@ class HealthTest {
             policies.withName("allow-same-namespace").delete();
             f.client().resourceQuotas().inNamespace(f.runnerNs).withName("runner-quota")
                     .edit(q -> { q.getSpec().getHard().put("pods", new io.fabric8.kubernetes.api.model.Quantity("99")); return q; });
-            // A namespace being deleted, as the API server lists it (the test server deletes at once, so the one LIST health
-            // sends is answered as a real server would answer it meanwhile).
-            var list = f.client().namespaces().list();
-            list.getItems().stream().filter(n -> n.getMetadata().getName().equals(f.dashboardNs)).forEach(n -> {
-                n.getMetadata().setDeletionTimestamp("2026-12-01T10:00:00Z");
-                n.getStatus().setPhase("Terminating");
-            });
-            f.api.mockServer().expect().get().withPath("/api/v1/namespaces").andReturn(200, list).once();
+            // A namespace being deleted: a finalizer on an object in it holds it Terminating, as a slow controller would.
+            f.client().configMaps().inNamespace(f.dashboardNs).resource(new io.fabric8.kubernetes.api.model.ConfigMapBuilder()
+                    .withNewMetadata().withName("held").withFinalizers("gfw.test/hold").endMetadata().build()).create();
+            f.client().namespaces().withName(f.dashboardNs).delete();
+            try {
+                f.client().namespaces().withName(f.dashboardNs).waitUntilCondition(
+                        n -> n != null && "Terminating".equals(n.getStatus().getPhase()), 30, java.util.concurrent.TimeUnit.SECONDS);
             var r = f.healthWithToken("-o", "json", "--only", "namespaces").run();
             assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
             Map<String, JsonNode> rows = rows(r);
@@ -198,6 +197,9 @@ class HealthTest {
             assertFalse(detail.contains("allow-same-namespace"), "counted, not listed: " + detail);
             assertEquals("fail", status(rows, "namespaces/runner-dashboard"));
             assertTrue(rows.get("namespaces/runner-dashboard").path("detail").asText().startsWith("Terminating"), r.out());
+            } finally {
+                f.client().configMaps().inNamespace(f.dashboardNs).withName("held").edit(c -> { c.getMetadata().setFinalizers(List.of()); return c; });
+            }
         }
     }
 
@@ -254,10 +256,10 @@ class HealthTest {
         try (var f = new HealthFixtures().deploy()) {
             RunnerFixtures.setReleaseStatus(f.api, f.runnerNs, "gitlab-runner-docker", 1, "pending-upgrade");
             f.platform.autoscalerStatus("nix", 5, 5); // dev.yaml: nix maxReplicas 5
-            f.api.mockServer().expect().get().withPath("/apis/policy/v1/namespaces/" + f.runnerNs + "/poddisruptionbudgets")
-                    .andReturn(403, new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(403).withReason("Forbidden")
-                            .withMessage("poddisruptionbudgets.policy is forbidden: User \"ci\" cannot list resource \"poddisruptionbudgets\"").build())
-                    .once();
+            // RBAC's answer for a user without list on PDBs, injected by the test proxy for this one request.
+            f.api.fail("GET", "/apis/policy/v1/namespaces/" + f.runnerNs + "/poddisruptionbudgets", 403,
+                    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"Forbidden\",\"code\":403,"
+                            + "\"message\":\"poddisruptionbudgets.policy is forbidden: User \\\"ci\\\" cannot list resource \\\"poddisruptionbudgets\\\"\"}", 1);
             var r = f.healthWithToken("-o", "json", "--only", "runners").run();
             assertEquals(ExitCode.DEGRADED, r.exit(), r.toString());
             Map<String, JsonNode> rows = rows(r);
@@ -315,7 +317,7 @@ class HealthTest {
     @Test
     void waitReturnsOnceTheEnvironmentBecameHealthy() throws Exception {
         try (var f = new HealthFixtures().deploy()) {
-            f.api.rollouts(f.atticNs, TestApiRollouts.Readiness.readyUnless(HealthFixtures.templateLabelled("app.kubernetes.io/name", "attic")));
+            f.api.rollouts(f.atticNs, TestCluster.Readiness.notReady(TestCluster.label("app.kubernetes.io/name"), "attic"));
             CompletableFuture<TestSupport.Result> waiting = CompletableFuture.supplyAsync(
                     () -> f.healthWithToken("--only", "cache,database", "--wait", "90s").run());
             // once the waiting run has reported the unready Attic, the pods become ready
@@ -325,7 +327,7 @@ class HealthTest {
                 Thread.sleep(200);
             }
             Thread.sleep(2500);
-            f.api.rollouts(f.atticNs, TestApiRollouts.Readiness.ready());
+            f.api.rollouts(f.atticNs, TestCluster.Readiness.ready());
             TestSupport.Result r = waiting.get(120, TimeUnit.SECONDS);
             assertEquals(0, r.exit(), r.toString());
             assertTrue(r.err().contains("waiting for dev: ") && r.err().contains("cache deployment attic: fail"), r.err());

@@ -205,8 +205,8 @@ class HostileInputTest {
 
     @Test
     void deployRunnersWithoutATokenStopsBeforeDownloadingTheChart() throws IOException {
-        TestApiServer api = TestApiServer.shared();
-        String ns = "runners-order-" + TestApiServer.randomHex(3);
+        TestCluster api = TestCluster.shared();
+        String ns = "runners-order-" + TestCluster.randomHex(3);
         api.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
         Path dir = EnvFile.dev().set("namespaces.runners.name", ns).writeTo(TestSupport.tempDir("order-env"), "dev");
         List<String> chartRequests = new CopyOnWriteArrayList<>();
@@ -219,7 +219,7 @@ class HostileInputTest {
         charts.start();
         Path cache = TestSupport.tempDir("order-cache");
         try {
-            if (api.isMock()) api.resetRequests();
+            if (api.isLocal()) api.resetRequests();
             // No GITLAB_TOKEN (TestSupport removes it) and no token Secret: a runner would have to be created.
             var r = TestSupport.script("deploy-runners", "dev", "docker", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
                     "--context", api.context(), "--chart-repo", "http://127.0.0.1:" + charts.getAddress().getPort() + "/charts")
@@ -231,7 +231,7 @@ class HostileInputTest {
             assertTrue(lines.get(0).startsWith("error: GITLAB_TOKEN is not set") && lines.get(0).contains("gitlab-runner-docker"), r.err());
             assertEquals(List.of(), chartRequests, "the chart is not downloaded before the token is known");
             assertFalse(Files.exists(cache.resolve("gfw/charts")), "nothing cached");
-            if (api.isMock()) assertEquals(0, api.mutatingRequests(), "nothing written: " + api.requests());
+            if (api.isLocal()) assertEquals(0, api.mutatingRequests(), "nothing written: " + api.requests());
             assertEquals("", r.out());
         } finally {
             charts.stop(0);

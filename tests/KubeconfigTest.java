@@ -33,7 +33,7 @@ class KubeconfigTest {
 
     /** The test server's kubeconfig with its context renamed. */
     static Path kubeconfigWithContext(Path dir, String fileName, String context) throws IOException {
-        var cfg = Serialization.unmarshal(Files.readString(TestApiServer.shared().kubeconfig()), io.fabric8.kubernetes.api.model.Config.class);
+        var cfg = Serialization.unmarshal(Files.readString(TestCluster.shared().kubeconfig()), io.fabric8.kubernetes.api.model.Config.class);
         String old = cfg.getCurrentContext();
         for (NamedContext c : cfg.getContexts()) if (c.getName().equals(old)) c.setName(context);
         cfg.setCurrentContext(context);
@@ -50,20 +50,20 @@ class KubeconfigTest {
 
     @Test
     void explicitKubeconfigFlag() {
-        var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", TestApiServer.shared().kubeconfig().toString()).run();
+        var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", TestCluster.shared().kubeconfig().toString()).run();
         assertReachedServer(r, "dev-cluster");
     }
 
     @Test
     void kubeconfigEnvironmentVariable() {
-        var r = TestSupport.script("gfw", "version", "dev").env("KUBECONFIG", TestApiServer.shared().kubeconfig().toString()).run();
+        var r = TestSupport.script("gfw", "version", "dev").env("KUBECONFIG", TestCluster.shared().kubeconfig().toString()).run();
         assertReachedServer(r, "dev-cluster");
     }
 
     @Test
     void kubeconfigFileOfTheEnvironmentInTheWorkingDirectory() throws IOException {
         Path ws = workspace();
-        Files.copy(TestApiServer.shared().kubeconfig(), ws.resolve("kubeconfig-dev"));
+        Files.copy(TestCluster.shared().kubeconfig(), ws.resolve("kubeconfig-dev"));
         var r = TestSupport.script("gfw", "version", "dev").dir(ws).env("HOME", ws.toString()).run();
         assertReachedServer(r, "dev-cluster");
     }
@@ -71,7 +71,7 @@ class KubeconfigTest {
     @Test
     void kubeconfigFileOfTheEnvironmentAtTheRepositoryRootFromASubdirectory() throws IOException {
         Path ws = workspace();
-        Files.copy(TestApiServer.shared().kubeconfig(), ws.resolve("kubeconfig-dev"));
+        Files.copy(TestCluster.shared().kubeconfig(), ws.resolve("kubeconfig-dev"));
         Path sub = Files.createDirectories(ws.resolve("docs/runbooks"));
         var r = TestSupport.script("gfw", "version", "dev").dir(sub).env("HOME", ws.toString()).run();
         assertReachedServer(r, "dev-cluster");
@@ -82,14 +82,14 @@ class KubeconfigTest {
         Path ws = workspace();
         Path home = TestSupport.tempDir("home");
         Files.createDirectories(home.resolve(".kube"));
-        Files.copy(TestApiServer.shared().kubeconfig(), home.resolve(".kube/config"));
+        Files.copy(TestCluster.shared().kubeconfig(), home.resolve(".kube/config"));
         var r = TestSupport.script("gfw", "version", "dev").dir(ws).env("HOME", home.toString()).run();
         assertReachedServer(r, "dev-cluster");
     }
 
     @Test
     void proxyFlagIsCheckedAndNoneWorksInAnyCase() {
-        String kc = TestApiServer.shared().kubeconfig().toString();
+        String kc = TestCluster.shared().kubeconfig().toString();
         assertReachedServer(TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc, "--proxy", "NONE").run(), "dev-cluster");
         var bad = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc, "--proxy", "gopher://proxy:70").run();
         assertEquals(ExitCode.USAGE, bad.exit(), bad.toString());
@@ -137,7 +137,7 @@ class KubeconfigTest {
 
     @Test
     void unknownContextListsTheKnownOnes() {
-        var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", TestApiServer.shared().kubeconfig().toString(),
+        var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", TestCluster.shared().kubeconfig().toString(),
                 "--context", "nope").run();
         assertEquals(ExitCode.NO_INPUT, r.exit(), r.toString());
         assertTrue(r.err().contains("context 'nope' not found") && r.err().contains("dev-cluster"), r.err());
@@ -163,7 +163,7 @@ class KubeconfigTest {
             port = s.getLocalPort();
         }
         Path ws = workspace();
-        String text = Files.readString(TestApiServer.shared().kubeconfig()).replaceAll("server: \\S+", "server: https://127.0.0.1:" + port);
+        String text = Files.readString(TestCluster.shared().kubeconfig()).replaceAll("server: \\S+", "server: https://127.0.0.1:" + port);
         Path kc = ws.resolve("kubeconfig-dev");
         Files.writeString(kc, text);
         var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", kc.toString()).run();
@@ -203,7 +203,7 @@ class KubeconfigTest {
     void aKubeconfigProxyUrlCarriesTheTrafficAndTheProxyFlagOverridesIt() throws IOException {
         Path ws = workspace();
         String deadProxy = "socks5://127.0.0.1:" + TestSocksProxy.freePort();
-        var cfg = Serialization.unmarshal(Files.readString(TestApiServer.shared().kubeconfig()), io.fabric8.kubernetes.api.model.Config.class);
+        var cfg = Serialization.unmarshal(Files.readString(TestCluster.shared().kubeconfig()), io.fabric8.kubernetes.api.model.Config.class);
         cfg.getClusters().forEach(c -> c.getCluster().setProxyUrl(deadProxy));
         Path kc = ws.resolve("kubeconfig-dev");
         Files.writeString(kc, Serialization.asYaml(cfg));
@@ -308,7 +308,7 @@ class KubeconfigTest {
     @Test
     void aKubeconfigWithATokenReadableByOthersWarnsOnceAndOnlyThen() throws IOException {
         Path dir = TestSupport.tempDir("kc-perm");
-        String server = TestApiServer.shared().url();
+        String server = TestCluster.shared().url();
         Path shared = kubeconfigFor(dir, server, "rw-r--r--", true);
         var r = TestSupport.script("gfw", "version", "dev", "--kubeconfig", shared.toString(), "--proxy", "none").run();
         assertEquals(List.of("warning: kubeconfig " + shared + " holds a token or key and is readable by others; chmod 600 " + shared),

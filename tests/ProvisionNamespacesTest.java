@@ -50,8 +50,8 @@ class ProvisionNamespacesTest {
     static final ObjectMapper JSON = new ObjectMapper();
     static final List<String> ENVS = new ArrayList<>();
 
-    static TestApiServer server() {
-        return TestApiServer.shared();
+    static TestCluster server() {
+        return TestCluster.shared();
     }
 
     /** A unique environment name for one test (the namespaces and the environment label derive from it). */
@@ -107,11 +107,11 @@ class ProvisionNamespacesTest {
     }
 
     static void resetLog() {
-        if (server().isMock()) server().resetRequests();
+        if (server().isLocal()) server().resetRequests();
     }
 
-    static List<TestApiServer.Request> writes() {
-        return server().requests().stream().filter(TestApiServer.Request::isMutating).toList();
+    static List<TestCluster.Request> writes() {
+        return server().requests().stream().filter(TestCluster.Request::isMutating).toList();
     }
 
     static List<String> lines(String s) {
@@ -379,7 +379,7 @@ class ProvisionNamespacesTest {
         assertEquals(expected, unchanged.size(), again.toString());
         assertTrue(unchanged.stream().allMatch(l -> l.endsWith(" unchanged")), again.out());
         assertTrue(again.err().contains(expected + " unchanged (up to date, no write request sent)"), again.err());
-        if (server().isMock()) {
+        if (server().isLocal()) {
             assertEquals(List.of(), writes(), "a re-run on an unchanged cluster sends no POST/PUT/PATCH/DELETE");
             long reads = server().requests().size();
             assertTrue(reads <= 8, "one LIST per kind, no GET per object: " + server().requests());
@@ -436,8 +436,8 @@ class ProvisionNamespacesTest {
         assertTrue(r.err().contains("0 created, 1 configured"), r.err());
         assertEquals(new Quantity("60"), client().resourceQuotas().inNamespace("gitlab-runners-" + env).withName("runner-quota").get()
                 .getSpec().getHard().get("pods"));
-        if (server().isMock()) {
-            List<TestApiServer.Request> w = writes();
+        if (server().isLocal()) {
+            List<TestCluster.Request> w = writes();
             assertEquals(1, w.size(), w.toString());
             assertEquals("PATCH", w.get(0).method());
             assertEquals("/api/v1/namespaces/gitlab-runners-" + env + "/resourcequotas/runner-quota", w.get(0).path());
@@ -522,10 +522,10 @@ class ProvisionNamespacesTest {
         assertTrue(lines(server.out()).stream().allMatch(l -> l.contains(" created (server dry run")), server.out());
         assertTrue(server.err().contains("server dry run, nothing stored"), server.err());
         assertNull(client().namespaces().withName("attic-cache-" + env).get(), "a server dry run stores nothing");
-        if (server().isMock()) {
-            List<TestApiServer.Request> w = writes();
+        if (server().isLocal()) {
+            List<TestCluster.Request> w = writes();
             assertEquals(3, w.size(), "only the namespaces are sent (their contents wait for a real namespace): " + w);
-            assertTrue(w.stream().allMatch(TestApiServer.Request::isDryRun), "every write is dryRun=All: " + w);
+            assertTrue(w.stream().allMatch(TestCluster.Request::isDryRun), "every write is dryRun=All: " + w);
         }
 
         // Against an existing layout, the server checks the change but keeps the old value.
@@ -564,7 +564,7 @@ class ProvisionNamespacesTest {
         var unconfirmed = inProcess(prod, dir);
         assertEquals(ExitCode.REFUSED, unconfirmed.exit(), unconfirmed.toString());
         assertTrue(unconfirmed.err().contains("is production") && unconfirmed.err().contains("--yes"), unconfirmed.err());
-        if (server().isMock()) assertEquals(List.of(), server().requests(), "refused before any request");
+        if (server().isLocal()) assertEquals(List.of(), server().requests(), "refused before any request");
         assertNull(client().namespaces().withName("attic-cache-" + prod).get());
 
         var previewed = inProcess(prod, dir, "--diff");
@@ -601,16 +601,17 @@ class ProvisionNamespacesTest {
 
     @Test
     void serverErrorsAreRetriedThenReportedWithWhatWasApplied() throws Exception {
-        Assumptions.assumeTrue(server().isMock(), "needs the test server's expect() rules");
+        Assumptions.assumeTrue(server().isLocal(), "needs the test proxy's injected faults");
         String env = envName("fail");
         Path dir = envDir(env);
         String runners = "gitlab-runners-" + env;
         String path = "/api/v1/namespaces/" + runners + "/serviceaccounts/gitlab-runner?fieldManager=gfw";
-        server().mockServer().expect().patch().withPath(path).andReturn(500, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
-                + "\"message\":\"etcdserver: request timed out\",\"code\":500}").always();
+        server().fail("PATCH", path.substring(0, path.indexOf('?')), 500, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+                + "\"message\":\"etcdserver: request timed out\",\"code\":500}", -1);
 
         resetLog();
         var r = inProcess(env, dir, "--concurrency", "1");
+        server().clearFaults();
         assertEquals(ExitCode.REMOTE_ERROR, r.exit(), r.toString());
         assertTrue(r.err().contains("serviceaccount/gitlab-runner -n " + runners) && r.err().contains("etcdserver: request timed out")
                 && r.err().contains("gave up after retries"), r.err());
@@ -664,7 +665,7 @@ class ProvisionNamespacesTest {
         Path kubeconfig = TestSupport.tempDir("pn-kc").resolve("kubeconfig");
         Files.writeString(kubeconfig, Files.readString(server().kubeconfig()).replaceAll("server: \\S+", "server: https://127.0.0.1:" + port));
         var r = TestSupport.inProcess(new ProvisionNamespaces(), env, "--env-dir", dir.toString(), "--kubeconfig", kubeconfig.toString(),
-                "--context", TestApiServer.CONTEXT);
+                "--context", TestCluster.CONTEXT);
         assertEquals(ExitCode.UNAVAILABLE, r.exit(), r.toString());
         assertTrue(r.err().contains("cannot reach the API server") && r.err().contains("nothing was changed"), r.err());
         assertEquals("", r.out());

@@ -21,12 +21,12 @@ import org.junit.jupiter.api.Test;
 class RunnersCommandTest {
 
     /** A runner namespace with rollouts, the docker runner deployed into it, and a GitLab stand-in that knows it. */
-    record Deployed(TestApiServer api, String ns, Path envDir, GitLabStandIn gitlab, long runnerId) {}
+    record Deployed(TestCluster api, String ns, Path envDir, GitLabStandIn gitlab, long runnerId) {}
 
     static Deployed deployDocker(String prefix, UnaryOperator<String> edit) {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         String ns = prefix + "-" + RunnerFixtures.SEQ.incrementAndGet();
-        RunnerFixtures.namespaceWithRollouts(api, ns, TestApiRollouts.Readiness.ready());
+        RunnerFixtures.namespaceWithRollouts(api, ns, TestCluster.Readiness.ready());
         Path dir = RunnerFixtures.envDir(ns, edit);
         var gitlab = new GitLabStandIn();
         var r = RunnerFixtures.deploy(dir, gitlab, "docker");

@@ -29,12 +29,11 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class UpTest {
 
-    static TestApiServer api;
+    static TestCluster api;
     static KubernetesClient kube;
     static CnpgOperatorStandIn operator;
     static AtticStandIn attic;
     static GitLabStandIn gitlab;
-    static HpaControllerStandIn autoscaler;
     /** The dashboard's GET /api/health, behind its Service. */
     static HttpStandIn dashboard;
     static String env;
@@ -43,11 +42,11 @@ class UpTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        api = TestApiServer.shared();
-        Assumptions.assumeTrue(api.isMock(), "the stand-ins and rollouts need the mock API server");
+        api = TestCluster.shared();
+        Assumptions.assumeTrue(api.isLocal(), "the stand-ins and rollouts need the mock API server");
         kube = api.client();
         operator = new CnpgOperatorStandIn(kube, TestPostgres.shared());
-        env = "up" + TestApiServer.randomHex(3);
+        env = "up" + TestCluster.randomHex(3);
         envDir = TestSupport.tempDir("up-env");
         writeEnv(env);
         attic = new AtticStandIn(() -> {
@@ -55,7 +54,6 @@ class UpTest {
             return key == null ? "" : DeployCacheTest.decode(key, "hs256-secret-base64");
         });
         gitlab = new GitLabStandIn();
-        autoscaler = new HpaControllerStandIn(kube);
         dashboard = new HttpStandIn().answer("/api/health", 200, "application/json", "{\"status\":\"ok\"}");
         watch(env);
     }
@@ -70,12 +68,11 @@ class UpTest {
         for (String ns : List.of(atticNs, "gitlab-runners-" + name, "runner-dashboard-" + name, "cnpg-system-" + name)) NAMESPACES.add(ns);
         operator.installOperator("cnpg-system-" + name);
         operator.watch(atticNs);
-        autoscaler.watch("gitlab-runners-" + name);
-        api.rollouts("gitlab-runners-" + name, TestApiRollouts.Readiness.ready());
-        api.rollouts("runner-dashboard-" + name, TestApiRollouts.Readiness.ready());
-        api.serviceBackend(atticNs, "attic", java.net.URI.create("http://127.0.0.1:" + attic.port()));
-        api.serviceBackend("runner-dashboard-" + name, "runner-dashboard", dashboard.uri());
-        PortForwardStandIn.install(api, atticNs, "attic-0", 8080, "127.0.0.1", attic.port()); // the pod the operator stand-in keeps for Attic
+        api.rollouts("gitlab-runners-" + name, TestCluster.Readiness.ready());
+        api.rollouts("runner-dashboard-" + name, TestCluster.Readiness.ready());
+        // kwok forwards the Attic and dashboard pods' ports to the stand-ins.
+        api.serviceBackend(atticNs, 8080, java.net.URI.create("http://127.0.0.1:" + attic.port()));
+        api.serviceBackend("runner-dashboard-" + name, 3000, dashboard.uri());
     }
 
     /** dev.yaml as environment {@code name}, namespaces of its own (the operator's too), one runner type (docker) to keep Helm's share short. */
@@ -95,9 +92,8 @@ class UpTest {
         if (operator != null) operator.close();
         if (attic != null) attic.close();
         if (gitlab != null) gitlab.close();
-        if (autoscaler != null) autoscaler.close();
         if (dashboard != null) dashboard.close();
-        if (api == null || !api.isMock()) return;
+        if (api == null || !api.isLocal()) return;
         for (String ns : NAMESPACES) {
             api.stopRollouts(ns);
             kube.namespaces().withName(ns).delete();
@@ -113,10 +109,9 @@ class UpTest {
         return TestSupport.inProcess(new Up(), args.toArray(String[]::new));
     }
 
-    /** Runs {@code run} with the request log reset and the controllers' stand-ins paused (their polls and status writes would be in the log). */
+    /** Runs {@code run} with the request log reset and the operator stand-in paused (its polls and status writes would be in the log). */
     static TestSupport.Result quiet(java.util.function.Supplier<TestSupport.Result> run) {
         operator.paused = true;
-        autoscaler.paused = true;
         try {
             Thread.sleep(300);
             api.resetRequests();
@@ -125,7 +120,6 @@ class UpTest {
             throw new IllegalStateException(e);
         } finally {
             operator.paused = false;
-            autoscaler.paused = false;
         }
     }
 
@@ -170,7 +164,7 @@ class UpTest {
         // A second up on the unchanged cluster: the plan says up to date for every step, and no write is sent.
         var again = quiet(() -> up(env));
         assertEquals(0, again.exit(), again.toString());
-        assertEquals(0, api.mutatingRequests(), api.requests().stream().filter(TestApiServer.Request::isMutating).toList().toString());
+        assertEquals(0, api.mutatingRequests(), api.requests().stream().filter(TestCluster.Request::isMutating).toList().toString());
         assertTrue(again.err().contains(env + ": up (namespaces, cache, database-url, runners, dashboard, health)"), again.err());
         for (String step : List.of("namespaces", "cache", "database-url", "runners", "dashboard")) {
             assertTrue(again.out().lines().anyMatch(l -> l.startsWith("[" + step + "]") && l.endsWith(": up to date")), step + ": " + again.out());
@@ -233,7 +227,7 @@ class UpTest {
     @Test
     @Order(3)
     void aFailingMiddleStepStopsThereWithItsCodeAndTheResumeMessage() throws Exception {
-        String other = "up" + TestApiServer.randomHex(3);
+        String other = "up" + TestCluster.randomHex(3);
         writeEnv(other);
         watch(other);
         operator.holdUnready.add("attic-cache-" + other); // its database never becomes ready

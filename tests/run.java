@@ -2,7 +2,6 @@
 //JAVA 17+
 //DEPS org.junit.jupiter:junit-jupiter:5.14.1
 //DEPS org.junit.platform:junit-platform-launcher:1.14.1
-//DEPS io.fabric8:kubernetes-server-mock:7.4.0
 //DEPS info.picocli:picocli:4.7.7
 //DEPS io.fabric8:kubernetes-client:7.4.0
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
@@ -40,10 +39,21 @@ import org.junit.platform.launcher.core.LauncherFactory;
  * </pre>
  *
  * Environment: GFW_TEST_KUBECONFIG runs the cluster tests against that real cluster instead of
- * the local test API server.
+ * the suite's own control plane (tests/cluster.java: kube-apiserver, etcd and kwok built from Go
+ * modules, started once per run).
  */
 class run {
     public static void main(String... args) throws Exception {
+        List<String> missing = Prerequisites.missing();
+        if (!missing.isEmpty()) {
+            for (String m : missing) System.out.println("missing: " + m);
+            System.out.println("0 passed, " + missing.size() + " failed");
+            System.exit(3);
+        }
+        if (args.length == 0) {
+            // Every test class but a few needs the cluster: start it now, and say which it is.
+            System.out.println(TestCluster.describe());
+        }
         Path jar = Path.of(run.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         List<String> patterns = new ArrayList<>();
         for (String a : args) patterns.add(".*" + java.util.regex.Pattern.quote(a) + ".*Test");

@@ -20,7 +20,7 @@ final class HealthFixtures implements AutoCloseable {
     static final List<String> TYPES = List.of("docker", "nix");
     static final String CNPG_API = HealthPlatform.CNPG_API;
 
-    final TestApiServer api = TestApiServer.start();
+    final TestCluster api = TestCluster.start();
     final GitLabStandIn gitlab = new GitLabStandIn();
     final HealthPlatform platform;
     final AtticStandIn attic;
@@ -80,7 +80,7 @@ final class HealthFixtures implements AutoCloseable {
 
     /** Everything deployed and healthy. */
     HealthFixtures deploy() {
-        org.junit.jupiter.api.Assumptions.assumeTrue(api.isMock(), "needs the test API server's rollouts and service proxy");
+        org.junit.jupiter.api.Assumptions.assumeTrue(api.isLocal(), "needs the test API server's rollouts and service proxy");
         var p = TestSupport.inProcess(new ProvisionNamespaces(), "dev", "--env-dir", envDir.toString(), "--kubeconfig",
                 api.kubeconfig().toString(), "--context", api.context());
         if (p.exit() != 0) throw new IllegalStateException(p.toString());

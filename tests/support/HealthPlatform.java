@@ -1,6 +1,5 @@
 // What this file needs (bench/health.java sources it):
-//SOURCES TestApiServer.java
-//SOURCES PortForwardStandIn.java
+//SOURCES TestCluster.java
 //SOURCES AtticStandIn.java
 //SOURCES HttpStandIn.java
 //SOURCES CnpgStatus.java
@@ -36,14 +35,14 @@ final class HealthPlatform implements AutoCloseable {
 
     static final String CNPG_API = "postgresql.cnpg.io/v1";
 
-    final TestApiServer api;
+    final TestCluster api;
     final EnvConfig.Env env;
     /** The key of Secret attic-jwt-signing, which the Attic stand-in verifies tokens with. */
     final String signingKey = AtticTokens.newSigningKey(new java.security.SecureRandom());
     final AtticStandIn attic = new AtticStandIn(() -> signingKey);
     final HttpStandIn dashboard = new HttpStandIn().answer("/api/health", 200, "application/json", "{\"status\":\"ok\"}");
 
-    HealthPlatform(TestApiServer api, EnvConfig.Env env) {
+    HealthPlatform(TestCluster api, EnvConfig.Env env) {
         this.api = api;
         this.env = env;
     }
@@ -60,20 +59,18 @@ final class HealthPlatform implements AutoCloseable {
         if (client().namespaces().withName(operatorNs).get() == null) {
             client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(operatorNs).endMetadata().build()).create();
         }
-        for (String ns : List.of(atticNs, env.namespaces().runners().name(), dashboardNs, operatorNs)) api.rollouts(ns, TestApiRollouts.Readiness.ready());
+        for (String ns : List.of(atticNs, env.namespaces().runners().name(), dashboardNs, operatorNs)) api.rollouts(ns, TestCluster.Readiness.ready());
 
         client().resource(deployment(operatorNs, "cnpg-cloudnative-pg", Map.of("app.kubernetes.io/name", "cloudnative-pg"), 1)).create();
         client().resource(CacheObjects.signingSecret(env, atticNs, signingKey)).create();
         client().resource(CacheObjects.server(env, atticNs, "test")).create();
         client().resource(CacheObjects.service(env, atticNs)).create();
         attic.caches.put(env.attic().cache(), env.attic().cache() + ":test-public-key");
-        for (var pod : client().pods().inNamespace(atticNs).withLabels(CacheObjects.selector("server")).list().getItems()) {
-            PortForwardStandIn.install(api, atticNs, pod.getMetadata().getName(), env.attic().targetPort(), "127.0.0.1", attic.port());
-        }
         client().resource(deployment(dashboardNs, "runner-dashboard", Map.of("app", "runner-dashboard"), 1)).create();
         client().resource(service(dashboardNs, "runner-dashboard", Map.of("app", "runner-dashboard"), env.dashboard().port(), env.dashboard().port())).create();
-        api.serviceBackend(atticNs, env.attic().service(), java.net.URI.create("http://127.0.0.1:" + attic.port()));
-        api.serviceBackend(dashboardNs, "runner-dashboard", dashboard.uri());
+        // kwok forwards the pods' ports to the stand-ins (health reaches both through port-forwards).
+        api.serviceBackend(atticNs, env.attic().targetPort(), java.net.URI.create("http://127.0.0.1:" + attic.port()));
+        api.serviceBackend(dashboardNs, env.dashboard().port(), dashboard.uri());
         database(healthyClusterStatus());
         return this;
     }

@@ -59,7 +59,7 @@ final class RunnerFixtures {
         }
     }
 
-    static void createNamespace(TestApiServer api, String ns) {
+    static void createNamespace(TestCluster api, String ns) {
         api.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
     }
 
@@ -68,8 +68,8 @@ final class RunnerFixtures {
      * (Helm's --wait needs them). Skipped on a real cluster (GFW_TEST_KUBECONFIG): the fixture chart's pods cannot run
      * there.
      */
-    static void namespaceWithRollouts(TestApiServer api, String ns, TestApiRollouts.Readiness readiness) {
-        org.junit.jupiter.api.Assumptions.assumeTrue(api.isMock(),
+    static void namespaceWithRollouts(TestCluster api, String ns, TestCluster.Readiness readiness) {
+        org.junit.jupiter.api.Assumptions.assumeTrue(api.isLocal(),
                 "installs the fixture chart with --wait: needs the test API server's rollouts");
         createNamespace(api, ns);
         api.rollouts(ns, readiness);
@@ -77,7 +77,7 @@ final class RunnerFixtures {
 
     /** An in-process deploy of the types against the shared test server and a GitLab stand-in (real Helm; --timeout 30s unless given). */
     static TestSupport.Result deploy(Path envDir, GitLabStandIn gitlab, String... rest) {
-        TestApiServer api = TestApiServer.shared();
+        TestCluster api = TestCluster.shared();
         var args = new ArrayList<>(List.of("dev", "--env-dir", envDir.toString(), "--kubeconfig", api.kubeconfig().toString(),
                 "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", gitlab.tokenFile.toString(),
                 "--chart", FIXTURE.toString()));
@@ -87,12 +87,12 @@ final class RunnerFixtures {
     }
 
     /** Helm (helm-java) against the shared test server, as deploy-runners runs it. */
-    static HelmReleases.JvmHelm helm(TestApiServer api) {
+    static HelmReleases.JvmHelm helm(TestCluster api) {
         return new HelmReleases.JvmHelm(new KubeClients.Target(api.kubeconfig(), "test", api.context(), api.url(), null));
     }
 
     /** {@code helm history}: "1 superseded Install complete", ... oldest first. */
-    static List<String> history(TestApiServer api, String ns, String release) {
+    static List<String> history(TestCluster api, String ns, String release) {
         Path kc = HelmReleases.writePrivate("gfw-test-kubeconfig-", HelmReleases.kubeconfigFor(
                 new KubeClients.Target(api.kubeconfig(), "test", api.context(), api.url(), null)), true);
         List<ReleaseHistory> h = Helm.history(release).withNamespace(ns).withKubeConfig(kc).call();
@@ -117,7 +117,7 @@ final class RunnerFixtures {
      * mid-operation does: the record Secret {@code sh.helm.release.v1.NAME.vN} (base64 of gzipped JSON) gets the
      * status in its {@code info} and its {@code status} label.
      */
-    static void setReleaseStatus(TestApiServer api, String ns, String release, int revision, String status) {
+    static void setReleaseStatus(TestCluster api, String ns, String release, int revision, String status) {
         String name = "sh.helm.release.v1." + release + ".v" + revision;
         Secret s = api.client().secrets().inNamespace(ns).withName(name).get();
         if (s == null) throw new IllegalStateException("no Helm record " + ns + "/" + name);
