@@ -234,6 +234,10 @@ final class KubeClients {
         String reason = k.getStatus() != null && k.getStatus().getMessage() != null ? k.getStatus().getMessage() : GfwException.firstLine(k.getMessage());
         if (code == 401) return new GfwException(ExitCode.AUTH, "the API server rejected the credentials (401): " + reason
                 + "; the kubeconfig token may have expired, fetch a new one with 'gfw fetch-kubeconfig ENV'", k);
+        // A real API server takes a request without credentials as system:anonymous and forbids it (403, not 401).
+        if (code == 403 && reason.contains("\"system:anonymous\"")) return new GfwException(ExitCode.AUTH, "the API server got no credentials it "
+                + "accepts and treated the request as anonymous (403): " + reason + "; the kubeconfig user has no token or certificate: "
+                + "fetch one with 'gfw fetch-kubeconfig ENV'", k);
         if (code == 403) return new GfwException(ExitCode.AUTH, "forbidden (403): " + reason, k);
         if (code == 404) return new GfwException(ExitCode.NOT_FOUND, "not found (404): " + reason, k);
         if (code == 409) return new GfwException(ExitCode.CONFLICT, "conflict (409): " + reason

@@ -55,7 +55,7 @@ class HealthTest {
             assertEquals(0, r.exit(), r.toString());
             Map<String, JsonNode> rows = rows(r);
             assertEquals(Map.of(), notOk(rows), r.toString());
-            for (String key : List.of("namespaces/attic-cache-dev", "namespaces/gitlab-runners", "namespaces/runner-dashboard",
+            for (String key : List.of("namespaces/" + f.atticNs, "namespaces/" + f.runnerNs, "namespaces/" + f.dashboardNs,
                     "database/cluster attic-pg", "database/instances", "database/primary", "database/pods", "database/server certificate",
                     "database/operator", "cache/deployment attic", "cache/GET /nix-cache-info", "cache/cache main", "runners/docker release", "runners/docker pods",
                     "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "runners/nix gitlab", "dashboard/deployment runner-dashboard",
@@ -190,13 +190,13 @@ class HealthTest {
             var r = f.healthWithToken("-o", "json", "--only", "namespaces").run();
             assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
             Map<String, JsonNode> rows = rows(r);
-            assertEquals("ok", status(rows, "namespaces/attic-cache-dev"));
-            assertEquals("warn", status(rows, "namespaces/gitlab-runners"));
-            String detail = rows.get("namespaces/gitlab-runners").path("detail").asText();
+            assertEquals("ok", status(rows, "namespaces/" + f.atticNs));
+            assertEquals("warn", status(rows, "namespaces/" + f.runnerNs));
+            String detail = rows.get("namespaces/" + f.runnerNs).path("detail").asText();
             assertTrue(detail.matches("Active; 2 of [0-9]+ objects drift from .*dev.yaml \\(1 missing, 1 differ\\); 'gfw provision-namespaces dev --diff' lists them"), detail);
             assertFalse(detail.contains("allow-same-namespace"), "counted, not listed: " + detail);
-            assertEquals("fail", status(rows, "namespaces/runner-dashboard"));
-            assertTrue(rows.get("namespaces/runner-dashboard").path("detail").asText().startsWith("Terminating"), r.out());
+            assertEquals("fail", status(rows, "namespaces/" + f.dashboardNs));
+            assertTrue(rows.get("namespaces/" + f.dashboardNs).path("detail").asText().startsWith("Terminating"), r.out());
             } finally {
                 f.client().configMaps().inNamespace(f.dashboardNs).withName("held").edit(c -> { c.getMetadata().setFinalizers(List.of()); return c; });
             }

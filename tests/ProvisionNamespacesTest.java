@@ -627,18 +627,28 @@ class ProvisionNamespacesTest {
     @Test
     void rejectedCredentialsAreAnAuthErrorBeforeAnyChange() throws Exception {
         String kc = Files.readString(server().kubeconfig());
-        Assumptions.assumeTrue(kc.contains("  user:\n    token: "), "needs a token kubeconfig to strip");
+        Assumptions.assumeTrue(kc.contains("  user:\n    token: "), "needs a token kubeconfig to change");
         String env = envName("auth");
         Path dir = envDir(env);
-        Path kubeconfig = TestSupport.tempDir("pn-kc").resolve("kubeconfig");
-        Files.writeString(kubeconfig, kc.replaceAll("(?m)^  user:\\n    token: .*$", "  user: {}"));
-        var r = TestSupport.inProcess(new ProvisionNamespaces(), env, "--env-dir", dir.toString(), "--kubeconfig", kubeconfig.toString(),
+        // A token the server does not know: 401.
+        Path rejected = TestSupport.tempDir("pn-kc").resolve("kubeconfig");
+        Files.writeString(rejected, kc.replaceAll("(?m)^(  user:\\n    token: ).*$", "$1not-a-token-it-knows"));
+        var r = TestSupport.inProcess(new ProvisionNamespaces(), env, "--env-dir", dir.toString(), "--kubeconfig", rejected.toString(),
                 "--context", server().context());
         assertEquals(ExitCode.AUTH, r.exit(), r.toString());
         assertTrue(r.err().contains("(401)") && r.err().contains("nothing was changed"), r.err());
+        assertFalse(r.err().contains("not-a-token-it-knows"), "the token is not echoed: " + r.err());
         assertEquals("", r.out());
+        // No credentials at all: a real API server treats the request as system:anonymous and forbids it (403).
+        Path none = TestSupport.tempDir("pn-kc").resolve("kubeconfig");
+        Files.writeString(none, kc.replaceAll("(?m)^  user:\\n    token: .*$", "  user: {}"));
+        var anonymous = TestSupport.inProcess(new ProvisionNamespaces(), env, "--env-dir", dir.toString(), "--kubeconfig", none.toString(),
+                "--context", server().context());
+        assertEquals(ExitCode.AUTH, anonymous.exit(), anonymous.toString());
+        assertTrue(anonymous.err().contains("treated the request as anonymous") && anonymous.err().contains("nothing was changed"), anonymous.err());
         assertNull(client().namespaces().withName("attic-cache-" + env).get());
     }
+
 
     @Test
     void outputJsonListsTheAppliedObjects() throws Exception {

@@ -55,8 +55,14 @@ class cluster {
 
     static final List<String> BINARIES = List.of("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok");
     static final String ADMIN_TOKEN = hex(24);
+    /**
+     * The CloudNativePG release whose CRDs every control plane carries (the operator chart gfw pins,
+     * cloudnative-pg 0.29.0, ships CNPG 1.30.0): the real schemas, so the API server validates gfw's
+     * Cluster, Backup and ScheduledBackup objects as a cluster with the operator installed does.
+     */
+    static final String CNPG_MODULE = "github.com/cloudnative-pg/cloudnative-pg@v1.30.0";
     /** Part of the cache key: a change to how the binaries are built or laid out builds them again. */
-    static final String BUILD_RECIPE = "go build -v -ldflags(version) ./cmd/...; kwok-manifests/{crds,stages}; v2";
+    static final String BUILD_RECIPE = "go build -v -ldflags(version) ./cmd/...; kwok-manifests/{crds,stages}; cnpg-crds " + CNPG_MODULE + "; v3";
     static final String NODE_ANNOTATION = "kwok.x-k8s.io/node";
     /** kwok's resources for what a kubelet does besides running pods: all are served from its CRDs. */
     static final String KWOK_CRDS = "Stage,Attach,ClusterAttach,Exec,ClusterExec,Logs,ClusterLogs,PortForward,ClusterPortForward";
@@ -101,13 +107,24 @@ class cluster {
         }
         System.out.println("ready");
         System.out.flush();
+        java.util.Optional<ProcessHandle> parent = ProcessHandle.current().parent();
         if (stopOnEof) {
-            while (System.in.read() >= 0) {
-                // nothing to read: the parent keeps the pipe open while it lives
-            }
-            System.exit(0);
+            Thread eof = new Thread(() -> {
+                try {
+                    while (System.in.read() >= 0) {
+                        // nothing to read: the parent keeps the pipe open while it lives
+                    }
+                } catch (IOException ignored) {
+                    // closed
+                }
+                System.exit(0);
+            }, "stop-on-eof");
+            eof.setDaemon(true);
+            eof.start();
         }
         while (true) {
+            // A parent that died without closing our input (killed -9) still takes its cluster with it.
+            if (stopOnEof && parent.isPresent() && !parent.get().isAlive()) System.exit(0);
             for (Process p : c.processes) {
                 if (!p.isAlive()) {
                     System.err.println("cluster: " + p.info().command().orElse("a component") + " exited with " + p.exitValue());
@@ -218,6 +235,7 @@ class cluster {
         }
         try {
             copyKwokManifests(module, tmp, go);
+            copyCnpgCrds(module, tmp, go);
         } catch (IOException | RuntimeException e) {
             TestFiles.deleteTree(tmp);
             throw e;
@@ -237,6 +255,19 @@ class cluster {
             if (t.startsWith(path + " v")) return t.split("\\s+")[1];
         }
         throw new IllegalStateException(path + " is not required in " + module.resolve("go.mod"));
+    }
+
+    /** CloudNativePG's CRDs (config/crd/bases of the operator's module), downloaded through the Go module proxy. */
+    static void copyCnpgCrds(Path module, Path into, String go) throws IOException, InterruptedException {
+        var p = new ProcessBuilder(go, "mod", "download", "-json", CNPG_MODULE).directory(module.toFile()).redirectErrorStream(true).start();
+        String json = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        var dir = java.util.regex.Pattern.compile("\"Dir\":\\s*\"([^\"]+)\"").matcher(json);
+        if (p.waitFor() != 0 || !dir.find()) throw new IllegalStateException("cannot download " + CNPG_MODULE + ":\n" + json);
+        Path bases = Path.of(dir.group(1), "config/crd/bases");
+        Path crds = Files.createDirectories(into.resolve("cnpg-crds"));
+        try (Stream<Path> s = Files.list(bases)) {
+            for (Path f : s.filter(f -> f.toString().endsWith(".yaml")).sorted().toList()) Files.copy(f, crds.resolve(f.getFileName()));
+        }
     }
 
     /** kwok's CRDs and its "fast" stages, from the kwok module the binaries were built from. */
@@ -324,6 +355,7 @@ class cluster {
 
         // kwok's CRDs and stages, then kwok, then the nodes it manages.
         kubectl(admin, "apply", "--server-side", "--field-manager", "gfw-test-cluster", "-f", bin.resolve("kwok-manifests/crds").toString());
+        kubectl(admin, "apply", "--server-side", "--field-manager", "gfw-test-cluster", "-f", bin.resolve("cnpg-crds").toString());
         kubectl(admin, "wait", "--for", "condition=Established", "--timeout", "60s", "crd", "--all");
         kubectl(admin, "apply", "--server-side", "--field-manager", "gfw-test-cluster", "-f", bin.resolve("kwok-manifests/stages").toString());
         launch(bin, "kwok", logs, "--kubeconfig", admin.toString(), "--config", "-",

@@ -30,7 +30,10 @@ final class CnpgStatus {
         String expiry = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss Z 'UTC'").withZone(ZoneOffset.UTC).format(certificateExpiry);
         status.put("certificates", Map.of("serverTLSSecret", cluster + "-server", "serverCASecret", cluster + "-ca",
                 "expirations", Map.of(cluster + "-server", expiry, cluster + "-ca", expiry)));
-        status.put("conditions", List.of(Map.of("type", "Ready", "status", "True", "reason", "ClusterIsReady")));
+        // The CRD (metav1.Condition) requires lastTransitionTime and message: the real API server refuses a status without them.
+        boolean ready = readyInstances == instances;
+        status.put("conditions", List.of(Map.of("type", "Ready", "status", ready ? "True" : "False", "reason", ready ? "ClusterIsReady" : "ClusterIsNotReady",
+                "message", ready ? "Cluster is Ready" : "Cluster Is Not Ready", "lastTransitionTime", Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString())));
         return status;
     }
 

@@ -10,8 +10,8 @@ import java.util.Map;
 import java.util.function.Predicate;
 
 /**
- * A deployed test environment for the health tests, on a private test API server with rollouts: dev.yaml with two
- * runner types (docker, nix), its namespace layout applied by provision-namespaces, the database, Attic and the
+ * A deployed test environment for the health tests, on the run's control plane (a private handle: its own request
+ * log): dev.yaml with two runner types (docker, nix) and namespaces of its own, its namespace layout applied by provision-namespaces, the database, Attic and the
  * dashboard of {@link HealthPlatform}, and the runners deployed by deploy-runners with real Helm against a GitLab stand-in (their
  * token Secrets carry the runner ids), HPA status written as the autoscaler would.
  */
@@ -67,6 +67,15 @@ final class HealthFixtures implements AutoCloseable {
             String text = Files.readString(TestSupport.repo().resolve("environments/dev.yaml"));
             String two = text.replaceFirst("(?s)  - type: dind\n.*?(?=  - type: nix\n)", "");
             if (two.equals(text)) throw new IllegalStateException("dev.yaml's runners are no longer docker, dind, rocky8, rocky9, nix");
+            // Namespaces of its own: every fixture shares the one control plane of the run.
+            String suffix = "-h" + TestCluster.randomHex(3);
+            for (String[] ns : new String[][] {{"    name: attic-cache-{environment}\n", "    name: attic-cache-{environment}" + suffix + "\n"},
+                    {"    name: gitlab-runners\n", "    name: gitlab-runners" + suffix + "\n"},
+                    {"    name: runner-dashboard\n", "    name: runner-dashboard" + suffix + "\n"},
+                    {"  operatorNamespace: cnpg-system\n", "  operatorNamespace: cnpg-system" + suffix + "\n"}}) {
+                if (!two.contains(ns[0])) throw new IllegalStateException("dev.yaml no longer has " + ns[0].strip());
+                two = two.replace(ns[0], ns[1]);
+            }
             Files.writeString(dir.resolve("dev.yaml"), two);
             return dir;
         } catch (IOException e) {
