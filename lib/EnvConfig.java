@@ -380,7 +380,7 @@ final class EnvConfig {
             Field ch = required(root, "runnerChart");
             if (ch != null && ch.mapWithKeys("name", "repository", "version", "manager")) {
                 chart = new RunnerChart(str(ch, "name"), url(ch, "repository", null, "https", "http", "oci", "file"),
-                        matching(ch, "version", null, CHART_VERSION, "a chart version like 0.78.0"),
+                        matching(ch, "version", null, CHART_VERSION, "a chart version like 0.86.0"),
                         resourcesBlock(ch, "manager"));
             }
 

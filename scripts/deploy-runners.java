@@ -62,7 +62,7 @@ import picocli.CommandLine.Parameters;
  * without a cluster or token; {@code --dry-run=server} also renders the chart, reads the cluster
  * and shows what would change; {@code --status} shows revision, chart, pods ready, restarts and HPA per release (exit 80 when one is
  * not deployed or has no ready pod), with {@code -w/--watch} again whenever it changes; {@code --chart PATH} / {@code --chart-repo URL} for offline
- * charts and mirrors; {@code --gitlab-url URL}; {@code --timeout 5m}; {@code --yes} for production;
+ * charts and mirrors; {@code --gitlab-url URL}; {@code --timeout} (default derived from the pods to roll and the chart's probes, see RunnerValues#rolloutTimeout); {@code --yes} for production;
  * {@code -o table|json|yaml}; {@code --kubeconfig}, {@code --context}, {@code --proxy}. A planned
  * environment is refused before any request (only {@code --dry-run=client} works for it).
  *
@@ -95,8 +95,9 @@ class DeployRunners implements Callable<Integer> {
     @Option(names = {"-w", "--watch"}, description = "With --status: print the status again whenever it changes, until interrupted (Ctrl-C).")
     boolean watch;
 
-    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "5m",
-            description = "How long to wait for each release's rollout before rolling it back, e.g. 300s, 5m, 1h (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--timeout", paramLabel = "DURATION",
+            description = "How long to wait for each release's rollout before rolling it back, e.g. 300s, 5m, 1h (default: derived per release"
+                    + " from the pods to roll and the chart's probes, 150 s per pod rolled one at a time, at least 5m).")
     String timeoutText;
 
     @Option(names = "--chart", paramLabel = "PATH", description = "Use this local chart directory or .tgz instead of fetching it (air-gapped use, tests).")
@@ -130,7 +131,7 @@ class DeployRunners implements Callable<Integer> {
     public Integer call() {
         EnvConfig.Env env = envOptions.load(envName);
         List<RunnerValues.Release> releases = RunnerValues.select(env, types);
-        Duration timeout = Cli.duration(timeoutText, "--timeout");
+        Duration timeout = timeoutText == null ? null : Cli.duration(timeoutText, "--timeout");
         Cli.DryRun dryRun = change.dryRun;
         if (status && dryRun != Cli.DryRun.none) throw new GfwException(ExitCode.USAGE, "--status reads the cluster only; drop --dry-run");
         change.validate(!status, "a deploy, not to --status");
@@ -277,6 +278,7 @@ class DeployRunners implements Callable<Integer> {
             action = changes.isEmpty() ? "unchanged" : serverDryRun ? "would upgrade" : "upgraded";
         }
         if (!serverDryRun && !"unchanged".equals(action)) {
+            if (timeout == null) timeout = RunnerValues.rolloutTimeout(podsToRoll(client, r));
             Cli.info((live == null ? "installing" : "upgrading") + " release " + r.name() + " (chart " + r.chart() + " " + r.version()
                     + ", namespace " + r.namespace() + ", timeout " + timeout.toSeconds() + " s)");
             try (var progress = new RolloutProgress(client, r, timeout, live == null)) {
@@ -291,6 +293,21 @@ class DeployRunners implements Callable<Integer> {
                 + "; " + r.hpaName() + " " + applied(hpa) + ", " + r.pdbName() + " " + applied(pdb));
         return new Outcome(r.name(), r.namespace(), r.chart(), r.version(), action, revision, token,
                 applied(hpa), applied(pdb), changes);
+    }
+
+    /**
+     * The pods a rollout of this release replaces: the live Deployment's replicas when the HPA has scaled it above the
+     * chart's {@code replicas} (Helm's three-way merge keeps the live count when the value is unchanged), else the value.
+     */
+    private static int podsToRoll(KubernetesClient client, RunnerValues.Release r) {
+        int replicas = (Integer) r.values().get("replicas");
+        try {
+            var live = client.apps().deployments().inNamespace(r.namespace()).withName(r.name()).get();
+            Integer current = live == null || live.getSpec() == null ? null : live.getSpec().getReplicas();
+            return current != null && current > replicas ? current : replicas;
+        } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+            return replicas;   // the timeout is a budget, not a check: the chart's own count will do
+        }
     }
 
     /** "created", or "would create" in a server dry run. */

@@ -95,7 +95,9 @@ class DeployRunnersHelmTest {
                 // The chart's objects, installed by Helm and rolled out before Helm returned (--wait).
                 Deployment d = c.apps().deployments().inNamespace(ns).withName(release).get();
                 assertNotNull(d, "deployment " + release);
-                assertEquals(release + "-token", d.getSpec().getTemplate().getSpec().getVolumes().get(0).getProjected().getSources().get(0).getSecret().getName());
+                var tokenVolume = d.getSpec().getTemplate().getSpec().getVolumes().get(2);   // as in the real chart
+                assertEquals("projected-secrets", tokenVolume.getName());
+                assertEquals(release + "-token", tokenVolume.getProjected().getSources().get(0).getSecret().getName());
                 assertEquals(d.getSpec().getReplicas(), d.getStatus().getReadyReplicas(), "Helm returned before the rollout was ready");
                 // Helm's writes carry the field manager Helm takes from the process name (helm-java sets none).
                 assertEquals(List.of(HelmReleases.JvmHelm.FIELD_MANAGER),
@@ -117,7 +119,7 @@ class DeployRunnersHelmTest {
             assertEquals("gitlab-runner-docker", st.path("release").asText());
             assertEquals(1, st.path("revision").asInt());
             assertEquals("deployed", st.path("status").asText());
-            assertEquals("0.78.0", st.path("chartVersion").asText());
+            assertEquals("0.86.0", st.path("chartVersion").asText());
             assertEquals("present", st.path("token").asText());
             assertTrue(st.path("hpa").asText().endsWith("(2-8)"), st.toString());
             int replicas = c.apps().deployments().inNamespace(ns).withName("gitlab-runner-docker").get().getSpec().getReplicas();
@@ -266,7 +268,7 @@ class DeployRunnersHelmTest {
             HelmReleases.Deployed before = RunnerFixtures.helm(api).get(ns, "gitlab-runner-nix");
             RunnerFixtures.setReleaseStatus(api, ns, "gitlab-runner-nix", 1, "pending-upgrade");
             GfwException race = org.junit.jupiter.api.Assertions.assertThrows(GfwException.class, () -> RunnerFixtures.helm(api)
-                    .upgradeInstall(RunnerFixtures.FIXTURE, ns, "gitlab-runner-nix", before.values(), java.time.Duration.ofSeconds(5), before));
+                    .upgradeInstall(TestCharts.runnerChart(), ns, "gitlab-runner-nix", before.values(), java.time.Duration.ofSeconds(5), before));
             assertEquals(ExitCode.CONFLICT, race.exitCode());
             assertTrue(race.getMessage().startsWith("release gitlab-runner-nix is pending-upgrade (revision 1): another Helm operation"),
                     race.getMessage());
@@ -299,7 +301,7 @@ class DeployRunnersHelmTest {
         }
         // The script as users run it, Helm in its JVM reading the release the deploy recorded.
         var r = TestSupport.script("deploy-runners", "dev", "docker", "--dry-run=server", "-o", "json", "--env-dir", dir.toString(),
-                "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", RunnerFixtures.FIXTURE.toString()).run();
+                "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", TestCharts.runnerChart().toString()).run();
         assertEquals(0, r.exit(), r.toString());
         JsonNode o = RunnerFixtures.JSON.readTree(r.out()).get(0);
         assertEquals("unchanged", o.path("action").asText(), r.toString());
@@ -337,9 +339,9 @@ class DeployRunnersHelmTest {
         });
         reader.start();
         try {
-            waitFor(lines, l -> l.matches("gitlab-runner-docker\\s+1\\s+deployed\\s+0\\.78\\.0\\s+2/2\\s+0\\s.*"), p);
+            waitFor(lines, l -> l.matches("gitlab-runner-docker\\s+1\\s+deployed\\s+0\\.86\\.0\\s+2/2\\s+0\\s.*"), p);
             api.rollouts(ns, TestApiRollouts.Readiness.crashLoopingWhen(t -> true, 5));
-            waitFor(lines, l -> l.matches("gitlab-runner-docker\\s+1\\s+deployed\\s+0\\.78\\.0\\s+0/2\\s+10\\s.*"), p);
+            waitFor(lines, l -> l.matches("gitlab-runner-docker\\s+1\\s+deployed\\s+0\\.86\\.0\\s+0/2\\s+10\\s.*"), p);
             assertTrue(p.isAlive(), "--watch ended by itself:\n" + String.join("\n", lines));
             assertEquals(2, lines.stream().filter(l -> l.startsWith("RELEASE ")).count(),
                     "one table per change:\n" + String.join("\n", lines));

@@ -83,7 +83,7 @@ class RunnersCommandTest {
             assertEquals("gitlab-runner-docker", row.path("release").asText());
             assertEquals(1, row.path("revision").asInt());
             assertEquals("deployed", row.path("status").asText());
-            assertEquals("gitlab-runner-0.78.0", row.path("chart").asText());
+            assertEquals("gitlab-runner-0.86.0", row.path("chart").asText());
             assertTrue(row.path("podsReady").asInt() > 0 && row.path("podsReady").asInt() == row.path("pods").asInt(), row.toString());
             assertTrue(row.path("hpa").asText().endsWith("/8"), row.toString());
             assertEquals(d.runnerId(), row.path("runnerId").asLong());
