@@ -205,7 +205,8 @@ class DeployRunners implements Callable<Integer> {
             return result;
         }
         var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), accessToken, cluster.http(env, "GitLab"))
-                .use(GitLabApi.Use.DEPLOY_RUNNERS).retryWithin(timeout).notices(Cli::info);
+                .use(GitLabApi.Use.DEPLOY_RUNNERS).notices(Cli::info);
+        if (timeout != null) api.retryWithin(timeout); // else the default: 30 s a call (the derived rollout timeout is Helm's)
         long groupId = api.groupId(env.organization().group());
         for (RunnerValues.Release r : missing) {
             String description = r.name() + " (" + env.name() + ", " + env.cluster().name() + ")";
