@@ -16,6 +16,7 @@
 //SOURCES ../lib/ServerSideApply.java
 //SOURCES ../lib/RunnerValues.java
 //SOURCES ../lib/GitLabApi.java
+//SOURCES ../lib/RunnerTokens.java
 //SOURCES ../lib/HelmReleases.java
 //SOURCES ../lib/SecretInput.java
 
@@ -29,6 +30,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -48,8 +50,9 @@ import picocli.CommandLine.Parameters;
  *
  * <p>Runner tokens: read from Secret {@code <release>-token}; when it does not exist, the runner is
  * created in GitLab ({@code POST /api/v4/user/runners}, group runner with the configured tags) and
- * its {@code glrt-} token stored in that Secret, which the chart reads through {@code runners.secret}
- * — the token is never in values, argv or output. A release whose values and chart version are
+ * its token (as GitLab gives it: {@code glrt-…}, perhaps behind an instance prefix) stored in that Secret, with the
+ * runner id and the token's expiry as annotations; the chart reads it through {@code runners.secret} — the token is
+ * never in values, argv or output. A runner created but not stored is deleted again. A release whose values and chart version are
  * unchanged is not upgraded; otherwise it is upgraded or installed with {@code --atomic}: Helm waits
  * for the rollout (progress on stderr) up to {@code --timeout}, rolls a failed upgrade back and
  * removes a failed first install; a release left pending by an interrupted Helm is refused with the
@@ -158,7 +161,7 @@ class DeployRunners implements Callable<Integer> {
             if (chart == null) chart = chart(env);
             var helm = new HelmReleases.JvmHelm(target);
             for (RunnerValues.Release r : releases) helm.template(chart, r.namespace(), r.name(), r.values());
-            Map<String, String> tokens = ensureTokens(env, client, releases, missing, accessToken, serverDryRun);
+            Map<String, String> tokens = ensureTokens(env, client, releases, missing, accessToken, serverDryRun, timeout);
             for (RunnerValues.Release r : releases) {
                 outcomes.add(deploy(client, helm, chart, r, tokens.get(r.name()), timeout, serverDryRun));
             }
@@ -189,7 +192,7 @@ class DeployRunners implements Callable<Integer> {
      * "would be created". Tokens are created only after every check passed.
      */
     private Map<String, String> ensureTokens(EnvConfig.Env env, KubernetesClient client, List<RunnerValues.Release> releases,
-                                             List<RunnerValues.Release> missing, String accessToken, boolean serverDryRun) {
+                                             List<RunnerValues.Release> missing, String accessToken, boolean serverDryRun, Duration timeout) {
         var result = new LinkedHashMap<String, String>();
         for (RunnerValues.Release r : releases) if (!missing.contains(r)) result.put(r.name(), "exists");
         if (missing.isEmpty()) return result;
@@ -201,14 +204,17 @@ class DeployRunners implements Callable<Integer> {
             }
             return result;
         }
-        var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), accessToken, cluster.http(env, "GitLab"));
+        var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), accessToken, cluster.http(env, "GitLab"))
+                .use(GitLabApi.Use.DEPLOY_RUNNERS).notices(Cli::info);
+        if (timeout != null) api.retryWithin(timeout); // else the default: 30 s a call (the derived rollout timeout is Helm's)
         long groupId = api.groupId(env.organization().group());
         for (RunnerValues.Release r : missing) {
             String description = r.name() + " (" + env.name() + ", " + env.cluster().name() + ")";
             GitLabApi.CreatedRunner created = api.createGroupRunner(groupId, r.runner().tags(), description);
             Cli.info("created GitLab runner " + created.id() + " '" + description + "' in group " + env.organization().group());
             try {
-                ServerSideApply.apply(client, RunnerValues.tokenSecret(r, created.token(), created.id()), false, change.forceConflicts);
+                ServerSideApply.apply(client, RunnerTokens.annotate(RunnerValues.tokenSecret(r, created.token(), created.id()), Instant.now(),
+                        created.tokenExpiresAt()), false, change.forceConflicts);
             } catch (RuntimeException e) {
                 GfwException why = e instanceof GfwException g ? g
                         : e instanceof io.fabric8.kubernetes.client.KubernetesClientException k ? KubeClients.fromKubernetes(k)
@@ -251,7 +257,7 @@ class DeployRunners implements Callable<Integer> {
                 + String.join(", ", needing.stream().map(RunnerValues.Release::name).toList())
                 + " (no Secret " + needing.get(0).tokenSecret() + (needing.size() > 1 ? " etc." : "") + " in namespace " + needing.get(0).namespace() + ")";
         return SecretInput.read(new SecretInput.Spec("--gitlab-token-file", "GITLAB_TOKEN", "the GitLab access token", "glpat-...",
-                "GITLAB_TOKEN is not set: " + why + "; export GITLAB_TOKEN (a token with the create_runner scope) or pass --gitlab-token-file FILE"),
+                "GITLAB_TOKEN is not set: " + why + "; export GITLAB_TOKEN or pass --gitlab-token-file FILE: " + GitLabApi.Use.DEPLOY_RUNNERS.needs()),
                 gitlabTokenFile).value();
     }
 

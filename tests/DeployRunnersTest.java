@@ -450,6 +450,61 @@ class DeployRunnersTest {
     }
 
     @Test
+    void theTokenIsTakenAsGitLabGivesItWithItsExpiryAndTheDocumentedScopesSuffice() {
+        TestApiServer api = TestApiServer.shared();
+        String ns = "runners-prefix-" + SEQ.incrementAndGet();
+        RunnerFixtures.namespaceWithRollouts(api, ns, TestApiRollouts.Readiness.ready());
+        Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
+        try (var gitlab = new GitLabStandIn()) {
+            gitlab.instancePrefix = "acme-"; // a GitLab whose tokens carry an instance prefix
+            gitlab.tokenLifetime = Duration.ofDays(30);
+            String[] args = {"dev", "docker", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
+                    "--gitlab-url", gitlab.url(), "--chart", FIXTURE.toString(), "--timeout", "30s", "--gitlab-token-file"};
+            // create_runner alone cannot look the group up (GET /groups/:path needs read_api or api): said, with what deploy-runners needs
+            var createOnly = TestSupport.inProcess(new DeployRunners(), concat(args, GitLabStandIn.tokenFile(gitlab.token("create_runner")).toString()));
+            assertEquals(ExitCode.AUTH, createOnly.exit(), createOnly.toString());
+            assertTrue(createOnly.err().contains("(403 insufficient_scope: GitLab lists api,read_api for this route) on GET " + gitlab.url() + "/api/v4/groups/gloriousflywheel")
+                    && createOnly.err().contains("deploy-runners needs a token with api, or create_runner + read_api"), createOnly.err());
+            assertEquals(List.of(), gitlab.ids);
+            // the documented minimum: create_runner + read_api
+            var r = TestSupport.inProcess(new DeployRunners(), concat(args, GitLabStandIn.tokenFile(gitlab.token("create_runner", "read_api")).toString()));
+            assertEquals(0, r.exit(), r.toString());
+            Secret s = api.client().secrets().inNamespace(ns).withName("gitlab-runner-docker-token").get();
+            assertEquals(gitlab.tokens.get(0), RunnerFixtures.decode(s.getData().get("runner-token")));
+            assertTrue(gitlab.tokens.get(0).startsWith("acme-glrt-"), gitlab.tokens.get(0));
+            assertEquals(String.valueOf(gitlab.ids.get(0)), s.getMetadata().getAnnotations().get(RunnerValues.RUNNER_ID_ANNOTATION));
+            var expires = java.time.Instant.parse(s.getMetadata().getAnnotations().get("gfw.gloriousflywheel.dev/token-expires-at"));
+            assertTrue(Math.abs(Duration.between(java.time.Instant.now().plus(Duration.ofDays(30)), expires).toMinutes()) < 10, expires.toString());
+            assertFalse(r.out().contains(gitlab.tokens.get(0)) || r.err().contains(gitlab.tokens.get(0)), "token printed");
+            assertEquals(List.of(), gitlab.problems);
+        }
+    }
+
+    @Test
+    void anAnswerWithoutAUsableTokenLeavesNoRunnerBehind() {
+        TestApiServer api = TestApiServer.shared();
+        String ns = "runners-notoken-" + SEQ.incrementAndGet();
+        Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
+        RunnerFixtures.createNamespace(api, ns);
+        try (var gitlab = new GitLabStandIn()) {
+            gitlab.createAnswerWithoutToken = true;
+            var r = RunnerFixtures.deploy(dir, gitlab, "docker");
+            assertEquals(ExitCode.REMOTE_ERROR, r.exit(), r.toString());
+            long id = gitlab.ids.get(0);
+            assertTrue(r.err().contains("answered the creation of runner " + id + " without a usable token; gfw deleted runner " + id + " again"), r.err());
+            assertEquals("DELETE /api/v4/runners/" + id, gitlab.requests.get(gitlab.requests.size() - 1).line());
+            assertFalse(gitlab.runners.containsKey(id), "the created runner was left behind");
+            assertNull(api.client().secrets().inNamespace(ns).withName("gitlab-runner-docker-token").get());
+        }
+    }
+
+    static String[] concat(String[] a, String... b) {
+        var all = new java.util.ArrayList<>(List.of(a));
+        all.addAll(List.of(b));
+        return all.toArray(String[]::new);
+    }
+
+    @Test
     void missingRunnerNamespaceIsNamedBeforeAnythingIsCreated() {
         TestApiServer api = TestApiServer.shared();
         String ns = "runners-nons-" + SEQ.incrementAndGet();   // never created

@@ -62,8 +62,9 @@ class HealthTest {
                     "dashboard/GET /api/health")) {
                 assertEquals("ok", status(rows, key), key + " in " + r.out());
             }
-            assertTrue(rows.get("runners/docker gitlab").path("detail").asText().matches("runner [0-9]+: online, contacted 2026-12-01T10:00:00.000Z"),
+            assertTrue(rows.get("runners/docker gitlab").path("detail").asText().matches("runner [0-9]+: online, contacted \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z"),
                     rows.get("runners/docker gitlab").toString());
+            assertEquals("the token does not expire (GitLab set no expiry)", rows.get("runners/docker token").path("detail").asText());
             assertTrue(rows.get("runners/docker release").path("detail").asText().contains("revision 1, deployed"), r.out());
             assertTrue(r.err().contains("dev: healthy ("), r.err());
             assertEquals(List.of("GET /nix-cache-info 200", "GET /_api/v1/cache-config/main 200"), f.attic.requests,
@@ -275,6 +276,45 @@ class HealthTest {
     }
 
     @Test
+    void gitLabsOnlineFlagAloneIsNotAliveAndAnExpiringTokenWarnsAnExpiredOneFails() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            // GitLab keeps `online` for 2 h after the last contact (ONLINE_CONTACT_TIMEOUT): 100 min without one is not ok
+            var docker = f.gitlab.runners.get(f.gitlab.ids.get(0));
+            docker.alive = false;
+            docker.contactedAt = GitLabStandIn.TIME.format(Instant.now().minus(100, ChronoUnit.MINUTES));
+            var quiet = f.healthWithToken("-o", "json", "--only", "runners").run();
+            assertEquals(ExitCode.DEGRADED, quiet.exit(), quiet.toString());
+            JsonNode row = rows(quiet).get("runners/docker gitlab");
+            assertEquals("warn", row.path("status").asText(), quiet.out());
+            assertTrue(row.path("detail").asText().matches("runner " + docker.id + ": online, contacted " + java.util.regex.Pattern.quote(docker.contactedAt)
+                    + " \\(1 h 4[01] min ago\\): GitLab keeps a runner online for 2 h after its last contact, .*"), row.toString());
+            docker.alive = true;
+
+            // the token's expiry, as recorded on the Secret: warned before gitlab-runner's own rotation at 75% of its life, failed once expired
+            java.util.function.BiConsumer<Instant, Instant> record = (obtained, until) -> f.client().secrets().inNamespace(f.runnerNs)
+                    .withName("gitlab-runner-nix-token").edit(x -> {
+                        x.getMetadata().getAnnotations().put("gfw.gloriousflywheel.dev/token-obtained-at", obtained.toString());
+                        x.getMetadata().getAnnotations().put("gfw.gloriousflywheel.dev/token-expires-at", until.toString());
+                        return x;
+                    });
+            Instant now = Instant.now();
+            record.accept(now.minus(1, ChronoUnit.DAYS), now.plus(29, ChronoUnit.DAYS));
+            assertEquals(0, f.healthWithToken("--only", "runners").run().exit());
+            record.accept(now.minus(18, ChronoUnit.DAYS), now.plus(12, ChronoUnit.DAYS));
+            var soon = f.healthWithToken("-o", "json", "--only", "runners").run();
+            assertEquals(ExitCode.DEGRADED, soon.exit(), soon.toString());
+            assertEquals(Map.of("runners/nix token", "warn"), notOk(rows(soon)).entrySet().stream()
+                    .collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().split(":")[0])), soon.out());
+            assertTrue(rows(soon).get("runners/nix token").path("detail").asText().endsWith("only that replica gets the new one: run 'gfw runners dev rotate-token nix' before then"),
+                    soon.out());
+            record.accept(now.minus(30, ChronoUnit.DAYS), now.minus(1, ChronoUnit.HOURS));
+            var expired = f.healthWithToken("-o", "json", "--only", "runners").run();
+            assertEquals(ExitCode.CHECK_FAILED, expired.exit(), expired.toString());
+            assertEquals("fail", status(rows(expired), "runners/nix token"));
+        }
+    }
+
+    @Test
     void gitlabRowsAreUnknownWithTheReasonWhenGitLabCannotBeAsked() throws IOException {
         try (var f = new HealthFixtures().deploy()) {
             var noToken = f.health("-o", "json", "--only", "runners").run();
@@ -287,12 +327,12 @@ class HealthTest {
             assertTrue(f.gitlab.requests.stream().noneMatch(q -> q.path().startsWith("/api/v4/runners/")), "GitLab not asked without a token");
 
             // what GitLab says decides the row: a stale runner fails, found by the id on its Secret
-            f.gitlab.runnerStatus.put(f.gitlab.ids.get(0), "stale");
+            var staled = f.gitlab.runners.get(f.gitlab.ids.get(0)).state("stale");
             var stale = f.healthWithToken("-o", "json", "--only", "runners").run();
             assertEquals(ExitCode.CHECK_FAILED, stale.exit(), stale.toString());
             JsonNode staleRow = rows(stale).get("runners/docker gitlab");
             assertEquals("fail", staleRow.path("status").asText(), stale.out());
-            assertEquals("runner " + f.gitlab.ids.get(0) + ": stale, contacted 2026-12-01T10:00:00.000Z", staleRow.path("detail").asText());
+            assertEquals("runner " + f.gitlab.ids.get(0) + ": stale, contacted " + staled.contactedAt, staleRow.path("detail").asText());
             assertTrue(f.gitlab.requests.stream().anyMatch(q -> q.line().equals("GET /api/v4/runners/" + f.gitlab.ids.get(0))
                     && GitLabStandIn.ACCESS_TOKEN.equals(q.privateToken())), "looked up by id with the token: " + f.gitlab.requests);
 
