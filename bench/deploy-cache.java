@@ -8,6 +8,7 @@
 //SOURCES ../tests/support/PortForwardStandIn.java
 //SOURCES ../tests/support/CnpgOperatorStandIn.java
 //SOURCES ../tests/support/AtticStandIn.java
+//SOURCES ../tests/support/JobControllerStandIn.java
 //SOURCES ../lib/Cli.java
 //SOURCES BenchRuns.java
 //MAIN DeployCacheBench
@@ -47,6 +48,8 @@ class DeployCacheBench {
             var operator = new CnpgOperatorStandIn(kube, pg);
             kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
             operator.watch(ns);
+            var jobs = new JobControllerStandIn(kube);
+            jobs.watch(ns);
             var attic = new AtticStandIn(() -> {
                 Secret s = kube.secrets().inNamespace(ns).withName("attic-jwt-signing").get();
                 return s == null ? "" : new String(Base64.getDecoder().decode(s.getData().get("hs256-secret-base64")), StandardCharsets.UTF_8);
@@ -76,6 +79,7 @@ class DeployCacheBench {
 
             Thread.sleep(500); // let the stand-in react to kubectl's first apply, then keep it quiet while measuring
             operator.paused = true;
+            jobs.paused = true;
             var gfwRuns = new ArrayList<Run>();
             var kubectlRuns = new ArrayList<Run>();
             for (int r = 0; r < rounds; r++) {
@@ -85,6 +89,7 @@ class DeployCacheBench {
             }
             attic.close();
             operator.close();
+            jobs.close();
             System.out.println("| tool | objects | no-op re-run (ms, median) | requests: total (reads / writes / discovery) |");
             System.out.println("|---|---|---|---|");
             Run g = gfwRuns.get(0);

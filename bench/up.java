@@ -7,6 +7,7 @@
 //SOURCES ../tests/support/TestSupport.java
 //SOURCES ../tests/support/CnpgOperatorStandIn.java
 //SOURCES ../tests/support/AtticStandIn.java
+//SOURCES ../tests/support/JobControllerStandIn.java
 //SOURCES ../tests/support/GitLabStandIn.java
 //SOURCES ../tests/support/HpaControllerStandIn.java
 //SOURCES ../tests/support/HttpStandIn.java
@@ -46,6 +47,8 @@ class UpBench {
             var operator = new CnpgOperatorStandIn(kube, TestPostgres.shared());
             operator.installOperator("cnpg-system");
             operator.watch("attic-cache-dev");
+            var jobs = new JobControllerStandIn(kube);
+            jobs.watch("attic-cache-dev");
             var autoscaler = new HpaControllerStandIn(kube);
             autoscaler.watch("gitlab-runners");
             server.rollouts("gitlab-runners", TestApiRollouts.Readiness.ready());
@@ -71,6 +74,7 @@ class UpBench {
             BenchRuns.run(repo, server, pn); // warm provision-namespaces' build cache too
             Thread.sleep(500);
             operator.paused = true; // their polls would count as the command's requests
+            jobs.paused = true;
             autoscaler.paused = true;
             var upRuns = new ArrayList<BenchRuns.Timed>();
             var pnRuns = new ArrayList<BenchRuns.Timed>();
@@ -83,6 +87,7 @@ class UpBench {
             dashboard.close();
             autoscaler.close();
             operator.close();
+            jobs.close();
             long upMs = BenchRuns.median(upRuns.stream().map(BenchRuns.Timed::millis).toList());
             long pnMs = BenchRuns.median(pnRuns.stream().map(BenchRuns.Timed::millis).toList());
             BenchRuns.Timed u = upRuns.get(0);

@@ -18,6 +18,8 @@
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.batch.v1.JobCondition;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -29,8 +31,8 @@ import java.util.Map;
  * deploy-cache's story against the cluster, in order: the CNPG operator (installed with Helm when asked),
  * Secret attic-pg-app-credentials (created once), Cluster attic-pg (then the wait until it is healthy),
  * Secret attic-jwt-signing (created once; new only when asked), Secret attic-secrets (DATABASE_URL from
- * CNPG's secret), the ConfigMap and workloads (then both rollouts), and finally /nix-cache-info and the
- * environment's cache. Everything through {@link ApplyRun}: a re-run on an unchanged cluster sends no write.
+ * CNPG's secret), the ConfigMap, the database migrations (a Job, waited for), the workloads (then both rollouts),
+ * and finally the environment's cache through Attic's API. Everything through {@link ApplyRun}: a re-run on an unchanged cluster sends no write.
  */
 final class CacheDeploy {
 
@@ -91,26 +93,32 @@ final class CacheDeploy {
             apply(client, CacheObjects.atticSecrets(env, ns, secrets));
         }
 
-        // 6-7. Configuration and workloads, then the rollout.
-        for (HasMetadata o : CacheObjects.atticObjects(env, ns, secrets)) apply(client, o);
+        // 6-7. Configuration, the migrations (once, before any API or collector pod of this configuration), workloads, then the rollout.
+        for (HasMetadata o : CacheObjects.atticObjects(env, ns, secrets)) {
+            if (o instanceof Job job && writes) waitForOtherMigrations(client, job.getMetadata().getName());
+            apply(client, o);
+            if (o instanceof Job job && writes) {
+                waitForJob(client, job.getMetadata().getName());
+                pruneMigrations(client, job.getMetadata().getName());
+            }
+        }
         if (writes) {
             run.waitForRollout(client, ns, CacheObjects.DEPLOYMENT, "app.kubernetes.io/name=attic");
             run.waitForRollout(client, ns, CacheObjects.GC_DEPLOYMENT, "app.kubernetes.io/name=attic");
         }
         ApplyRun.info(run.summary());
 
-        // 8. Health and the cache.
+        // 8. The cache, through Attic's API.
         if (!writes) {
-            ApplyRun.info("health check and cache " + env.attic().cache() + " not checked (" + (diff ? "--diff" : "server dry run") + ": nothing runs yet)");
+            ApplyRun.info("Attic and cache " + env.attic().cache() + " not checked (" + (diff ? "--diff" : "server dry run") + ": nothing runs yet)");
             return ExitCode.OK;
         }
         AtticApi.CacheInfo cache = AtticApi.ensureCache(client, env, ns, signingKey, inputs.atticUrl(), atticHttp);
-        ApplyRun.info("attic: /nix-cache-info ok (" + cache.via() + ")");
+        ApplyRun.info("attic: serving (" + cache.via() + "), cache " + cache.cache() + " answers GET /" + cache.cache() + "/nix-cache-info");
         ApplyRun.out().println("cache/" + cache.cache() + " " + (cache.created() ? "created" : "unchanged"));
         ApplyRun.out().println("public key: " + cache.publicKey());
-        ApplyRun.out().println("nix.conf:");
-        ApplyRun.out().println("  substituters = " + cache.substituter());
-        ApplyRun.out().println("  trusted-public-keys = " + cache.publicKey());
+        String placeholder = "<token: gfw attic-token " + env.name() + " --sub NAME --pull " + cache.cache() + " -o netrc>";
+        for (String line : CacheObjects.nixConf(cache.substituter(), cache.publicKey(), cache.isPublic(), placeholder)) ApplyRun.out().println(line);
         return ExitCode.OK;
     }
 
@@ -208,6 +216,76 @@ final class CacheDeploy {
     }
 
     // ---- waiting ----------------------------------------------------------------------------
+
+    private List<Job> migrationJobs(KubernetesClient client) {
+        return client.batch().v1().jobs().inNamespace(ns).withLabels(CacheObjects.selector(CacheObjects.MIGRATIONS)).list().getItems();
+    }
+
+    /** "Complete" or "Failed" once the Job controller has said so (batch/v1 JobCondition), else null. */
+    static String finished(Job job) {
+        if (job == null || job.getStatus() == null || job.getStatus().getConditions() == null) return null;
+        for (JobCondition c : job.getStatus().getConditions()) {
+            if ("True".equals(c.getStatus()) && ("Complete".equals(c.getType()) || "Failed".equals(c.getType()))) return c.getType();
+        }
+        return null;
+    }
+
+    /** An earlier migrations Job still running (an interrupted deploy-cache): wait for it, so that two never run at once. */
+    private void waitForOtherMigrations(KubernetesClient client, String current) {
+        for (Job other : migrationJobs(client)) {
+            String name = other.getMetadata().getName();
+            if (!name.equals(current) && finished(other) == null) {
+                ApplyRun.info("job/" + name + ": an earlier migration is still running; waiting for it before the new one");
+                waitFor(client, name, false);
+            }
+        }
+    }
+
+    private void waitForJob(KubernetesClient client, String name) {
+        waitFor(client, name, true);
+    }
+
+    /** Waits until Job {@code name} finished; {@code mustSucceed}: a failure stops deploy-cache (the API is not rolled onto an unmigrated database). */
+    private void waitFor(KubernetesClient client, String name, boolean mustSucceed) {
+        long start = System.nanoTime();
+        boolean waited = false;
+        while (true) {
+            Job job = client.batch().v1().jobs().inNamespace(ns).withName(name).get();
+            String state = finished(job);
+            if ("Complete".equals(state)) {
+                if (waited) ApplyRun.info("job/" + name + ": complete (database migrations done)");
+                return;
+            }
+            if ("Failed".equals(state)) {
+                if (!mustSucceed) return;
+                JobCondition c = job.getStatus().getConditions().stream().filter(x -> "Failed".equals(x.getType())).findFirst().orElseThrow();
+                throw new GfwException(ExitCode.REMOTE_ERROR, "job " + name + " in namespace " + ns + " (atticd --mode db-migrations) failed"
+                        + (c.getReason() == null ? "" : ": " + c.getReason()) + (c.getMessage() == null ? "" : " (" + GfwException.firstLine(c.getMessage()) + ")")
+                        + "; the API was not rolled onto the database. See 'kubectl -n " + ns + " logs job/" + name + "', fix the cause, then delete the Job"
+                        + " ('kubectl -n " + ns + " delete job " + name + "') and re-run" + run.doneSoFar());
+            }
+            if (job == null && !mustSucceed) return;
+            if (!waited) ApplyRun.info("job/" + name + ": running atticd --mode db-migrations (waiting, " + Http.human(Duration.ofNanos(System.nanoTime() - start))
+                    + " of " + Http.human(waitLimit) + ")");
+            waited = true;
+            if (System.nanoTime() > run.deadline) {
+                throw new GfwException(ExitCode.UNAVAILABLE, "job " + name + " in namespace " + ns + " (database migrations) did not complete within "
+                        + Http.human(waitLimit) + "; see 'kubectl -n " + ns + " describe job " + name + "' and its pod's log, or raise --timeout" + run.doneSoFar());
+            }
+            ApplyRun.sleep(1000);
+        }
+    }
+
+    /** Migrations Jobs of earlier configurations, finished: deleted with their pods once the current one completed. */
+    private void pruneMigrations(KubernetesClient client, String current) {
+        for (Job old : migrationJobs(client)) {
+            String name = old.getMetadata().getName();
+            if (name.equals(current) || finished(old) == null) continue;
+            client.batch().v1().jobs().inNamespace(ns).withName(name).withPropagationPolicy(io.fabric8.kubernetes.api.model.DeletionPropagation.BACKGROUND).delete();
+            options.writes.incrementAndGet();
+            ApplyRun.out().println("job/" + name + " -n " + ns + " deleted (migrations of an earlier configuration)");
+        }
+    }
 
     private void waitForCluster(KubernetesClient client) {
         String name = env.cnpg().cluster();

@@ -373,7 +373,7 @@ final class EnvConfig {
             if (a != null && a.mapWithKeys("service", "port", "targetPort", "secret", "cache")) {
                 attic = new Attic(dnsLabel(a, "service", "attic"), integer(a, "port", 80, 1, "a port number"),
                         integer(a, "targetPort", 8080, 1, "a port number"), dnsSubdomain(a, "secret", "attic-secrets"),
-                        optStr(a, "cache", "main"));
+                        matching(a, "cache", "main", ATTIC_CACHE_NAME, ATTIC_CACHE_NAME_RULE));
             }
 
             RunnerChart chart = null;

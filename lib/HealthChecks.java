@@ -238,11 +238,15 @@ final class HealthChecks {
         var rows = new ArrayList<HealthReport.Row>();
         String ns = env.namespaces().attic().name();
         rows.add(namedDeployment("cache", CacheObjects.DEPLOYMENT, s.deployments(ns), env, "deploy-cache"));
-        rows.add(proxied("cache", "GET /nix-cache-info", s.http("attic"), body -> body.lines().anyMatch(l -> l.trim().equals("StoreDir: /nix/store")),
-                "200, StoreDir: /nix/store", "no 'StoreDir: /nix/store' line: is this Attic?"));
+        // atticd's one route outside a cache is its placeholder page (server/src/api/mod.rs); the cache itself is asked below, with a token.
+        rows.add(proxied("cache", "GET " + CacheObjects.PROBE_PATH, s.http("attic"), body -> body.contains(ATTIC_PAGE),
+                "200, " + ATTIC_PAGE, "no '" + ATTIC_PAGE + "' page title: is this atticd?"));
         rows.add(cacheExists(env, s.http("attic-cache")));
         return rows;
     }
+
+    /** The title of atticd's placeholder page at {@code /} (server/src/api/placeholder.html). */
+    static final String ATTIC_PAGE = "Attic Binary Cache";
 
     /** Attic's answer to GET /_api/v1/cache-config/CACHE: 200 exists, 404 NoSuchCache; 401/403 say the token was refused. */
     private static HealthReport.Row cacheExists(EnvConfig.Env env, HealthState.HttpRead r) {

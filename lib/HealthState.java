@@ -126,7 +126,7 @@ final class HealthState {
         }
         if (components.contains("cache")) {
             list(pool, "deployments/" + attic, "deployments -n " + attic, () -> client.apps().deployments().inNamespace(attic).list().getItems());
-            http(pool, "http/attic", client, attic, env.attic().service(), env.attic().port(), "/nix-cache-info", requestTimeout);
+            http(pool, "http/attic", client, attic, env.attic().service(), env.attic().port(), CacheObjects.PROBE_PATH, requestTimeout);
             // The API server's proxy drops the Authorization header it authenticated with, so the cache is asked
             // with a token through a port-forward to a ready Attic pod, once the pods are read.
             CompletableFuture<Read<Pod>> pods = (CompletableFuture<Read<Pod>>) reads.get("pods/" + attic);
@@ -169,7 +169,7 @@ final class HealthState {
     }
 
     /**
-     * {@code GET /_api/v1/cache-config/<cache>} with a pull-only token for that cache, valid for a minute, signed with
+     * {@code GET /_api/v1/cache-config/<cache>} with a pull-only token for that cache, valid for minutes, signed with
      * the key of Secret attic-jwt-signing (read, never shown), through a port-forward to a ready Attic pod.
      */
     private HttpRead cacheConfig(KubernetesClient client, Read<Pod> pods, Http.Client http) {
@@ -191,7 +191,7 @@ final class HealthState {
         } catch (KubernetesClientException e) {
             return new HttpRead(0, "", "no token to ask with: " + KubeClients.fromKubernetes(e).getMessage(), "secret " + AtticTokens.SIGNING_SECRET + " -n " + ns);
         }
-        String token = AtticTokens.mint(key, "gfw-health", java.time.Instant.now(), Duration.ofMinutes(1), Map.of(env.attic().cache(), List.of("r")));
+        String token = AtticTokens.mint(key, "gfw-health", java.time.Instant.now(), AtticTokens.CALL_VALIDITY, Map.of(env.attic().cache(), List.of("r")));
         var loopback = java.net.InetAddress.getLoopbackAddress();
         try (var forward = client.pods().inNamespace(ns).withName(pod.getMetadata().getName()).portForward(env.attic().targetPort(), loopback, 0)) {
             Http.Response r = http.bearer(token).get("http://" + loopback.getHostAddress() + ":" + forward.getLocalPort() + path);

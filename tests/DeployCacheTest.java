@@ -32,8 +32,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * deploy-cache against the test API server, with the CNPG operator stand-in (real PostgreSQL behind
- * it), the Attic stand-in (verifying tokens with a second JWT library) reached through a port-forward
- * stand-in, as a user runs it.
+ * it), the Job controller stand-in, the Attic stand-in (atticd's routes and auth rules, verifying tokens
+ * with a second JWT library) reached through a port-forward stand-in, as a user runs it.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DeployCacheTest {
@@ -43,6 +43,9 @@ class DeployCacheTest {
     static TestPostgres pg;
     static CnpgOperatorStandIn operator;
     static AtticStandIn attic;
+    static JobControllerStandIn jobs;
+    /** What gfw writes as api-endpoint in dev's server.toml; the stand-in answers as an atticd configured so. */
+    static final String API_ENDPOINT = "http://attic.attic-cache-dev.svc.cluster.local/";
     static String ns;
     static String envDir;
     static final List<String> NAMESPACES = new ArrayList<>();
@@ -54,8 +57,10 @@ class DeployCacheTest {
         kube = api.client();
         pg = TestPostgres.shared();
         operator = new CnpgOperatorStandIn(kube, pg);
+        jobs = new JobControllerStandIn(kube);
         ns = namespace("gfw-cache-");
         attic = new AtticStandIn(() -> signingKey(ns));
+        attic.apiEndpoint = API_ENDPOINT;
         PortForwardStandIn.install(api, ns, "attic-0", 8080, "127.0.0.1", attic.port());
         envDir = TestSupport.repo().resolve("environments").toString();
     }
@@ -65,14 +70,22 @@ class DeployCacheTest {
         kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build()).create();
         NAMESPACES.add(name);
         operator.watch(name);
+        jobs.watch(name);
         return name;
     }
 
     @AfterAll
     static void tearDown() {
         if (operator != null) operator.close();
+        if (jobs != null) jobs.close();
         if (attic != null) attic.close();
         for (String n : NAMESPACES) kube.namespaces().withName(n).delete();
+    }
+
+    /** A request to the Attic stand-in, no token. */
+    static java.net.http.HttpResponse<String> get(String path) throws Exception {
+        return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + attic.port() + path)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
     }
 
     static String signingKey(String namespace) {
@@ -158,22 +171,46 @@ class DeployCacheTest {
         // The Deployment reads them through secretKeyRef and rolls on a change (checksum annotation).
         Deployment d = kube.apps().deployments().inNamespace(ns).withName("attic").get();
         var container = d.getSpec().getTemplate().getSpec().getContainers().get(0);
-        assertEquals(List.of("--config", "/etc/attic/server.toml", "--mode", "monolithic"), container.getArgs());
+        // The API alone under the HPA (atticd --mode api-server runs no migrations and no collector: server/src/main.rs).
+        assertEquals(List.of("--config", "/etc/attic/server.toml", "--mode", "api-server"), container.getArgs());
         EnvVar dbEnv = container.getEnv().stream().filter(e -> e.getName().equals("ATTIC_SERVER_DATABASE_URL")).findFirst().orElseThrow();
         assertEquals("attic-secrets", dbEnv.getValueFrom().getSecretKeyRef().getName());
         assertEquals("DATABASE_URL", dbEnv.getValueFrom().getSecretKeyRef().getKey());
         EnvVar keyEnv = container.getEnv().stream().filter(e -> e.getName().equals("ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64")).findFirst().orElseThrow();
         assertEquals("attic-jwt-signing", keyEnv.getValueFrom().getSecretKeyRef().getName());
         assertTrue(container.getEnv().stream().allMatch(e -> e.getValue() == null), "no env value in clear");
-        assertEquals("/nix-cache-info", container.getReadinessProbe().getHttpGet().getPath());
+        // Probes on what atticd serves: "/" (its placeholder page); it has no /nix-cache-info outside a cache (the stand-in answers 404 there, as atticd's fallback).
+        assertEquals("/", container.getReadinessProbe().getHttpGet().getPath());
+        assertEquals("/", container.getLivenessProbe().getHttpGet().getPath());
+        assertEquals(200, get("/").statusCode());
+        assertEquals(404, get("/nix-cache-info").statusCode());
         assertEquals(1000L, d.getSpec().getTemplate().getSpec().getSecurityContext().getRunAsUser());
         assertTrue(d.getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/config").matches("[0-9a-f]{64}"));
         assertEquals(8080, kube.services().inNamespace(ns).withName("attic").get().getSpec().getPorts().get(0).getTargetPort().getIntVal());
         assertEquals(80, kube.services().inNamespace(ns).withName("attic").get().getSpec().getPorts().get(0).getPort());
         assertNotNull(kube.autoscaling().v2().horizontalPodAutoscalers().inNamespace(ns).withName("attic").get());
         assertNotNull(kube.policy().v1().podDisruptionBudget().inNamespace(ns).withName("attic").get());
-        assertEquals(List.of("--config", "/etc/attic/server.toml", "--mode", "garbage-collector"),
-                kube.apps().deployments().inNamespace(ns).withName("attic-gc").get().getSpec().getTemplate().getSpec().getContainers().get(0).getArgs());
+        // Exactly one garbage collector: replicas 1, Recreate (two never overlap), no HPA on it.
+        Deployment gc = kube.apps().deployments().inNamespace(ns).withName("attic-gc").get();
+        assertEquals(List.of("--config", "/etc/attic/server.toml", "--mode", "garbage-collector"), gc.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs());
+        assertEquals(1, gc.getSpec().getReplicas());
+        assertEquals("Recreate", gc.getSpec().getStrategy().getType());
+        assertEquals("attic", kube.autoscaling().v2().horizontalPodAutoscalers().inNamespace(ns).withName("attic").get().getSpec().getScaleTargetRef().getName());
+        // The migrations: one Job, atticd --mode db-migrations, complete before the API and the collector were applied.
+        var migrations = kube.batch().v1().jobs().inNamespace(ns).list().getItems();
+        assertEquals(1, migrations.size(), migrations.toString());
+        var job = migrations.get(0);
+        assertTrue(job.getMetadata().getName().matches("attic-db-migrations-[0-9a-f]{10}"), job.getMetadata().getName());
+        assertEquals(List.of("--config", "/etc/attic/server.toml", "--mode", "db-migrations"), job.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs());
+        assertEquals("Never", job.getSpec().getTemplate().getSpec().getRestartPolicy());
+        assertEquals(1, job.getSpec().getParallelism());
+        assertEquals("Failed", job.getSpec().getPodReplacementPolicy());
+        assertTrue(jobs.finished.contains(ns + "/" + job.getMetadata().getName() + " Complete"), jobs.finished.toString());
+        List<String> lines = run.out().lines().toList();
+        int jobLine = lines.indexOf("job/" + job.getMetadata().getName() + " -n " + ns + " created");
+        assertTrue(jobLine >= 0 && jobLine < lines.indexOf("deployment/attic -n " + ns + " created")
+                && jobLine < lines.indexOf("deployment/attic-gc -n " + ns + " created"), run.out());
+        assertTrue(run.err().contains("job/" + job.getMetadata().getName() + ": complete (database migrations done)"), run.err());
 
         // The cache, created through Attic's API with a token the stand-in verified independently.
         assertEquals(1, attic.created.size(), attic.requests.toString());
@@ -181,8 +218,16 @@ class DeployCacheTest {
         String publicKey = attic.caches.get("main");
         assertTrue(run.out().contains("cache/main created"), run.out());
         assertTrue(run.out().contains("public key: " + publicKey), run.out());
-        assertTrue(run.out().contains("substituters = http://attic.example/main"), run.out());
-        assertTrue(run.out().contains("trusted-public-keys = " + publicKey), run.out());
+        // nix.conf lines that add to cache.nixos.org (as 'attic use' does), and for this private cache the netrc
+        // line Nix needs, with a placeholder where the token goes: deploy-cache prints no token.
+        assertTrue(run.out().contains("\nnix.conf:\n  extra-substituters = " + API_ENDPOINT + "main\n  extra-trusted-public-keys = " + publicKey + "\n"
+                + "  netrc-file = /etc/nix/netrc\n"), run.out());
+        assertTrue(run.out().contains("\n  machine attic.attic-cache-dev.svc.cluster.local password <token: gfw attic-token dev --sub NAME --pull main -o netrc>\n"), run.out());
+        assertFalse(run.out().lines().anyMatch(l -> l.trim().startsWith("substituters") || l.trim().startsWith("trusted-public-keys")), "never replaces Nix's own: " + run.out());
+        assertFalse(run.out().contains("eyJ") || run.err().contains("eyJ"), "no token printed");
+        // The cache answers what Nix asks first, with a token (private), and refuses it without one.
+        assertTrue(attic.requests.contains("GET /main/nix-cache-info 200"), attic.requests.toString());
+        assertEquals(401, get("/main/nix-cache-info").statusCode());
 
         // A re-run on the unchanged cluster: no write request, Attic not asked to create anything.
         api.resetRequests();
@@ -222,7 +267,9 @@ class DeployCacheTest {
         var diff = TestSupport.inProcess(new DeployCache(), diffArgs.toArray(String[]::new));
         assertEquals(0, diff.exit(), diff.toString());
         assertTrue(diff.out().contains("~ deployment/attic -n " + ns + "\n    spec.template.spec.containers[0].image: ") && diff.out().contains("-> ghcr.io/zhaofengli/attic:next@sha256:abab"), diff.out());
-        assertTrue(diff.err().contains("2 to configure"), diff.err());
+        assertTrue(diff.err().contains("1 to create, 2 to configure"), diff.err()); // a new image: a new migrations Job
+        assertTrue(diff.out().lines().anyMatch(l -> l.matches("\\+ job/attic-db-migrations-[0-9a-f]{10} -n " + ns + " \\(new\\)")), diff.out());
+        String oldJob = kube.batch().v1().jobs().inNamespace(ns).list().getItems().get(0).getMetadata().getName();
         assertEquals(0, api.requests().stream().filter(q -> q.isMutating() && q.path().contains("/namespaces/" + ns + "/") && !q.path().endsWith("/status")).count(),
                 api.requests().toString());
 
@@ -234,6 +281,12 @@ class DeployCacheTest {
         long deadline = System.currentTimeMillis() + 10_000;
         while (!operator.rollouts.contains(ns + "/attic " + newImage) && System.currentTimeMillis() < deadline) Thread.sleep(100);
         assertTrue(operator.rollouts.contains(ns + "/attic " + newImage), operator.rollouts.toString());
+        // The new image's migrations ran (one Job, with that image), the earlier configuration's Job is gone.
+        var migrations = kube.batch().v1().jobs().inNamespace(ns).list().getItems();
+        assertEquals(1, migrations.size(), migrations.toString());
+        assertFalse(migrations.get(0).getMetadata().getName().equals(oldJob));
+        assertEquals(newImage, migrations.get(0).getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
+        assertTrue(r.out().contains("job/" + oldJob + " -n " + ns + " deleted"), r.out());
     }
 
     @Test
@@ -264,11 +317,13 @@ class DeployCacheTest {
     @Order(4)
     void plannedAndProductionAreRefusedBeforeAnyRequest() throws Exception {
         operator.paused = true; // its polls would be in the request log
+        jobs.paused = true;
         Thread.sleep(300);
         try {
             refusedBeforeAnyRequest();
         } finally {
             operator.paused = false;
+            jobs.paused = false;
         }
     }
 
@@ -458,6 +513,94 @@ class DeployCacheTest {
             assertTrue(ok.out().contains("cache/main created"), ok.out());
             s3Checks(s3ns, secretKey, ok);
         }
+    }
+
+    @Test
+    @Order(12)
+    void migrationsRunOnceBeforeTheApiAndAFailedOneStopsTheRollout() {
+        String fresh = namespace("gfw-cache-mig-");
+        try (var own = new AtticStandIn(() -> signingKey(fresh))) {
+            PortForwardStandIn.install(api, fresh, "attic-0", 8080, "127.0.0.1", own.port());
+            migrations(fresh);
+        }
+    }
+
+    void migrations(String fresh) {
+        // The Job controller has not finished the migrations within --timeout: exit 69, and neither the API nor the collector exists.
+        jobs.holding = j -> j.getMetadata().getNamespace().equals(fresh);
+        try {
+            var held = deploy("dev", fresh, "--timeout", "8s");
+            assertEquals(ExitCode.UNAVAILABLE, held.exit(), held.toString());
+            assertTrue(held.err().matches("(?s).*error: job attic-db-migrations-[0-9a-f]{10} in namespace " + fresh + " \\(database migrations\\) did not complete within 8s.*"), held.err());
+            assertNull(kube.apps().deployments().inNamespace(fresh).withName("attic").get(), "the API waits for the migrations");
+            assertNull(kube.apps().deployments().inNamespace(fresh).withName("attic-gc").get(), "the collector waits for the migrations");
+        } finally {
+            jobs.holding = j -> false;
+        }
+        // It failed: exit 79 naming the Job's log, still no API.
+        kube.batch().v1().jobs().inNamespace(fresh).delete();
+        awaitNoJobs(fresh);
+        jobs.failing = j -> j.getMetadata().getNamespace().equals(fresh);
+        try {
+            var failed = deploy("dev", fresh);
+            assertEquals(ExitCode.REMOTE_ERROR, failed.exit(), failed.toString());
+            assertEquals(1, failed.err().lines().filter(l -> l.startsWith("error:")).count(), failed.err());
+            assertTrue(failed.err().contains("(atticd --mode db-migrations) failed: BackoffLimitExceeded") && failed.err().contains("logs job/attic-db-migrations-"), failed.err());
+            assertNull(kube.apps().deployments().inNamespace(fresh).withName("attic").get());
+        } finally {
+            jobs.failing = j -> false;
+        }
+        // Once the failed Job is deleted, a re-run migrates and deploys; a second re-run runs no new Job.
+        kube.batch().v1().jobs().inNamespace(fresh).delete();
+        awaitNoJobs(fresh);
+        var ok = deploy("dev", fresh);
+        assertEquals(0, ok.exit(), ok.toString());
+        assertEquals(1, kube.batch().v1().jobs().inNamespace(fresh).list().getItems().size());
+        int finished = jobs.finished.size();
+        var again = deploy("dev", fresh);
+        assertEquals(0, again.exit(), again.toString());
+        assertTrue(again.out().lines().anyMatch(l -> l.matches("job/attic-db-migrations-[0-9a-f]{10} -n " + fresh + " unchanged")), again.out());
+        assertEquals(finished, jobs.finished.size(), "no new migration");
+    }
+
+    static void awaitNoJobs(String namespace) {
+        long deadline = System.currentTimeMillis() + 5000;
+        while (!kube.batch().v1().jobs().inNamespace(namespace).list().getItems().isEmpty() && System.currentTimeMillis() < deadline) ApplyRun.sleep(50);
+    }
+
+    @Test
+    @Order(13)
+    void aClusterClockMinutesBehindStillAcceptsGfwsToken() {
+        // atticd allows no skew on nbf/iat and treats a token "from the future" as none: 401. gfw backdates nbf and sends no iat.
+        attic.clockOffset = java.time.Duration.ofMinutes(-3);
+        try {
+            var r = deploy("dev", ns);
+            assertEquals(0, r.exit(), r.toString());
+            assertTrue(r.out().contains("cache/main unchanged"), r.out());
+            assertTrue(attic.requests.contains("GET /_api/v1/cache-config/main 200"), attic.requests.toString());
+        } finally {
+            attic.clockOffset = java.time.Duration.ZERO;
+        }
+    }
+
+    @Test
+    @Order(14)
+    void theCacheNameIsCheckedAsAtticChecksIt() throws Exception {
+        Path dir = TestSupport.tempDir("cache-name");
+        String dev = Files.readString(Path.of(envDir, "dev.yaml"));
+        assertTrue(dev.contains("\n  cache: main\n"), "dev.yaml changed shape");
+        // '.' is not in an Attic cache name (attic/src/cache.rs): refused with file, line and field, nothing printed.
+        Files.writeString(dir.resolve("dev.yaml"), dev.replace("\n  cache: main\n", "\n  cache: main.dev\n"));
+        var bad = TestSupport.inProcess(new gfw(), "validate", "dev", "--env-dir", dir.toString());
+        assertEquals(ExitCode.CONFIG, bad.exit(), bad.toString());
+        assertTrue(bad.err().matches("(?s).*dev.yaml:\\d+:\\d+ attic.cache: 'main.dev' is not an Attic cache name.*"), bad.err());
+        var deployBad = TestSupport.inProcess(new DeployCache(), "dev", "--env-dir", dir.toString(), "--dry-run=client");
+        assertEquals(ExitCode.CONFIG, deployBad.exit(), deployBad.toString());
+        assertTrue(deployBad.out().isEmpty(), deployBad.out());
+        // '+' is (the namespace delimiter Attic suggests).
+        Files.writeString(dir.resolve("dev.yaml"), dev.replace("\n  cache: main\n", "\n  cache: team+main\n"));
+        var good = TestSupport.inProcess(new gfw(), "validate", "dev", "--env-dir", dir.toString());
+        assertEquals(0, good.exit(), good.toString());
     }
 
     void s3Checks(String s3ns, String secretKey, TestSupport.Result ok) {

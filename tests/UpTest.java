@@ -32,6 +32,7 @@ class UpTest {
     static TestApiServer api;
     static KubernetesClient kube;
     static CnpgOperatorStandIn operator;
+    static JobControllerStandIn jobs;
     static AtticStandIn attic;
     static GitLabStandIn gitlab;
     static HpaControllerStandIn autoscaler;
@@ -47,6 +48,7 @@ class UpTest {
         Assumptions.assumeTrue(api.isMock(), "the stand-ins and rollouts need the mock API server");
         kube = api.client();
         operator = new CnpgOperatorStandIn(kube, TestPostgres.shared());
+        jobs = new JobControllerStandIn(kube);
         env = "up" + TestApiServer.randomHex(3);
         envDir = TestSupport.tempDir("up-env");
         writeEnv(env);
@@ -70,6 +72,7 @@ class UpTest {
         for (String ns : List.of(atticNs, "gitlab-runners-" + name, "runner-dashboard-" + name, "cnpg-system-" + name)) NAMESPACES.add(ns);
         operator.installOperator("cnpg-system-" + name);
         operator.watch(atticNs);
+        jobs.watch(atticNs);
         autoscaler.watch("gitlab-runners-" + name);
         api.rollouts("gitlab-runners-" + name, TestApiRollouts.Readiness.ready());
         api.rollouts("runner-dashboard-" + name, TestApiRollouts.Readiness.ready());
@@ -93,6 +96,7 @@ class UpTest {
     @AfterAll
     static void tearDown() {
         if (operator != null) operator.close();
+        if (jobs != null) jobs.close();
         if (attic != null) attic.close();
         if (gitlab != null) gitlab.close();
         if (autoscaler != null) autoscaler.close();
@@ -117,6 +121,7 @@ class UpTest {
     static TestSupport.Result quiet(java.util.function.Supplier<TestSupport.Result> run) {
         operator.paused = true;
         autoscaler.paused = true;
+        jobs.paused = true;
         try {
             Thread.sleep(300);
             api.resetRequests();
@@ -126,6 +131,7 @@ class UpTest {
         } finally {
             operator.paused = false;
             autoscaler.paused = false;
+            jobs.paused = false;
         }
     }
 
@@ -158,7 +164,7 @@ class UpTest {
         var expected = new ArrayList<String>();
         for (String ns : List.of(attic, "gitlab-runners-" + env, "runner-dashboard-" + env)) expected.add("namespaces/" + ns);
         expected.addAll(List.of("database/cluster attic-pg", "database/instances", "database/primary", "database/pods", "database/server certificate",
-                "database/operator", "cache/deployment attic", "cache/GET /nix-cache-info", "cache/cache main", "runners/docker release", "runners/docker pods",
+                "database/operator", "cache/deployment attic", "cache/GET /", "cache/cache main", "runners/docker release", "runners/docker pods",
                 "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "dashboard/deployment runner-dashboard", "dashboard/GET /api/health"));
         assertEquals(expected, rows.stream().map(row -> row.get(0) + "/" + row.get(1)).toList(), r.out());
         for (var row : rows) assertEquals("ok", row.get(2), row + "\n" + r.out());
