@@ -27,9 +27,9 @@ import java.util.Map;
 
 /**
  * deploy-cache's story against the cluster, in order: the CNPG operator (installed with Helm when asked),
- * Secret attic-pg-app-credentials (created once), Cluster attic-pg (then the wait until it is healthy),
- * Secret attic-jwt-signing (created once; new only when asked), Secret attic-secrets (DATABASE_URL from
- * CNPG's secret), the ConfigMap and workloads (then both rollouts), and finally /nix-cache-info and the
+ * Secret attic-pg-app-credentials (cnpg.appSecret; created once), Cluster attic-pg (then the wait until it is
+ * healthy), Secret attic-jwt-signing (created once; new only when asked), Secret attic-secrets (DATABASE_URL from
+ * the owner's credentials in attic-pg-app-credentials), the ConfigMap and workloads (then both rollouts), and finally /nix-cache-info and the
  * environment's cache. Everything through {@link ApplyRun}: a re-run on an unchanged cluster sends no write.
  */
 final class CacheDeploy {
@@ -86,7 +86,7 @@ final class CacheDeploy {
         if (secrets.databaseUrl() == null) {
             report(new ServerSideApply.Result(CacheObjects.atticSecrets(env, ns, new CacheObjects.Secrets("", "", "", "")),
                     ServerSideApply.Action.created, options.serverDryRun, List.of(), "not checked: built from secret " + env.cnpg().appSecret()
-                    + ", which CNPG writes once the cluster exists"));
+                    + ", which this run creates"));
         } else {
             apply(client, CacheObjects.atticSecrets(env, ns, secrets));
         }
@@ -170,7 +170,13 @@ final class CacheDeploy {
         return KubeClients.secretData(s, "secret " + s.getMetadata().getName() + " in namespace " + ns).get(key);
     }
 
-    /** DATABASE_URL from CNPG's app secret (null while it does not exist), the key, and S3 credentials when used. */
+    /**
+     * DATABASE_URL from the owner's credentials in {@code cnpg.appSecret}, the bootstrap Secret step 2 created (null while
+     * it does not exist: a dry run before the first deploy), the key, and S3 credentials when used. That Secret holds only
+     * username and password; host, port and database are what gfw's own Cluster spec makes them: Service
+     * {@code <cluster>-rw} (cloudnative-pg api/v1/cluster_funcs.go GetServiceReadWriteName), PostgreSQL's 5432, and
+     * {@code bootstrap.initdb.database} ({@code cnpg.database}).
+     */
     private CacheObjects.Secrets secrets(KubernetesClient client, String signingKey) {
         String url = null;
         Secret app = client.secrets().inNamespace(ns).withName(env.cnpg().appSecret()).get();
@@ -179,17 +185,16 @@ final class CacheDeploy {
             String password = value(app, "password");
             if (user == null || password == null) {
                 throw new GfwException(ExitCode.REMOTE_ERROR, "secret " + env.cnpg().appSecret() + " in namespace " + ns
-                        + " has no username or password; is it the one CNPG writes for cluster " + env.cnpg().cluster() + "?");
+                        + " has no username or password; it is cluster " + env.cnpg().cluster() + "'s bootstrap secret (bootstrap.initdb.secret): delete it and re-run to have it created again");
             }
-            String dbname = value(app, "dbname");
             var params = new LinkedHashMap<String, String>();
             params.put("sslmode", env.cnpg().sslmode());
             var parts = new ConnectionStrings.Parts(user, password, env.cnpg().cluster() + "-rw." + ns + ".svc.cluster.local", 5432,
-                    dbname == null || dbname.isEmpty() ? env.cnpg().database() : dbname, params);
+                    env.cnpg().database(), params);
             url = ConnectionStrings.uri(parts, true);
         } else if (!diff && !options.serverDryRun) {
             throw new GfwException(ExitCode.NOT_FOUND, "secret " + env.cnpg().appSecret() + " in namespace " + ns
-                    + " not found although cluster " + env.cnpg().cluster() + " is ready; check the CNPG operator's log");
+                    + " (cnpg.appSecret, cluster " + env.cnpg().cluster() + "'s bootstrap secret) not found although this run created it; was it deleted meanwhile?");
         }
         String keyId = null;
         String secretKey = null;

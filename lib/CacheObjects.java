@@ -48,7 +48,6 @@ import java.util.TreeMap;
  */
 final class CacheObjects {
 
-    static final String PG_CREDENTIALS = "attic-pg-app-credentials";
     static final String CONFIG_MAP = "attic-config";
     static final String DEPLOYMENT = "attic";
     static final String GC_DEPLOYMENT = "attic-gc";
@@ -77,9 +76,14 @@ final class CacheObjects {
 
     // ---- the database ----------------------------------------------------------------------
 
-    /** CNPG's bootstrap secret: basic-auth with the owner and a password gfw generated. */
+    /**
+     * CNPG's bootstrap secret {@code cnpg.appSecret} (default {@code <cluster>-app-credentials}): basic-auth with the owner
+     * and a password gfw generated. Named in the Cluster's {@code bootstrap.initdb.secret}, it is the only credential Secret
+     * there is: with it set the operator writes no {@code <cluster>-app} (cloudnative-pg api/v1/cluster_funcs.go
+     * ShouldInitDBCreateApplicationSecret) and keeps the owner's password equal to it.
+     */
     static Secret pgCredentials(EnvConfig.Env env, String ns, String password) {
-        return new SecretBuilder().withMetadata(meta(env, ns, PG_CREDENTIALS, "database")).withType("kubernetes.io/basic-auth")
+        return new SecretBuilder().withMetadata(meta(env, ns, env.cnpg().appSecret(), "database")).withType("kubernetes.io/basic-auth")
                 .addToStringData("username", env.cnpg().owner()).addToStringData("password", password).build();
     }
 
@@ -91,7 +95,7 @@ final class CacheObjects {
         var initdb = new LinkedHashMap<String, Object>();
         initdb.put("database", env.cnpg().database());
         initdb.put("owner", env.cnpg().owner());
-        initdb.put("secret", Map.of("name", PG_CREDENTIALS));
+        initdb.put("secret", Map.of("name", env.cnpg().appSecret()));
         initdb.put("encoding", "UTF8");
         var storage = new LinkedHashMap<String, Object>();
         storage.put("size", env.cnpg().storage());

@@ -145,6 +145,21 @@ class DeployCacheTest {
             assertEquals("attic", rs.getString(1));
         }
 
+        // What the operator leaves for gfw's Cluster spec (bootstrap.initdb.secret set, no enableSuperuserAccess), as
+        // CloudNativePG 1.30.0 does: no attic-pg-app and no attic-pg-superuser, the certificate Secrets, the three Services;
+        // gfw reads the bootstrap Secret it made, and cnpg-connstr prints exactly the DATABASE_URL deploy-cache stored.
+        assertNull(kube.secrets().inNamespace(ns).withName("attic-pg-app").get(), "CNPG writes no <cluster>-app when bootstrap.initdb.secret is set");
+        assertNull(kube.secrets().inNamespace(ns).withName("attic-pg-superuser").get(), "superuser access is off by default");
+        assertEquals("Opaque", kube.secrets().inNamespace(ns).withName("attic-pg-ca").get().getType());
+        assertEquals("kubernetes.io/tls", kube.secrets().inNamespace(ns).withName("attic-pg-server").get().getType());
+        assertEquals("kubernetes.io/tls", kube.secrets().inNamespace(ns).withName("attic-pg-replication").get().getType());
+        for (String svc : List.of("attic-pg-rw", "attic-pg-ro", "attic-pg-r")) assertNotNull(kube.services().inNamespace(ns).withName(svc).get(), svc);
+        assertNull(kube.services().inNamespace(ns).withName("attic-pg-any").get(), "-any only with the operator's CREATE_ANY_SERVICE");
+        var printed = TestSupport.inProcess(new CnpgConnstr(), "dev", "--env-dir", envDir, "-n", ns, "--kubeconfig", api.kubeconfig().toString(),
+                "--context", api.context(), "--reveal");
+        assertEquals(0, printed.exit(), printed.toString());
+        assertEquals(url, printed.out().strip());
+
         // Secrets only in Secrets: the ConfigMap, stdout and stderr hold none of them.
         List<String> secrets = secretsOf(ns);
         ConfigMap cm = kube.configMaps().inNamespace(ns).withName("attic-config").get();
@@ -344,16 +359,21 @@ class DeployCacheTest {
     @Order(8)
     void aNewDatabasePasswordOrSigningKeyReachesTheSecretsAndRollsThePods() {
         String before = kube.apps().deployments().inNamespace(ns).withName("attic").get().getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/config");
-        // As when CNPG's password is changed: the role and <cluster>-app get a new one.
+        // As when an operator changes the owner's password in the bootstrap secret: CNPG sets the role's to it
+        // (instance_controller.go reconcileUser; the stand-in re-passwords the role the same way).
         String password = "n3w:p@ss/" + TestApiServer.randomHex(4) + "#%";
-        try {
-            pg.setPassword("attic", password);
-        } catch (java.sql.SQLException e) {
-            throw new AssertionError(e);
-        }
-        Secret app = kube.secrets().inNamespace(ns).withName("attic-pg-app").get();
+        long rolesBefore = operator.bootstrapped.stream().filter(b -> b.equals(ns + "/attic-pg attic")).count();
+        Secret app = kube.secrets().inNamespace(ns).withName("attic-pg-app-credentials").get();
         app.getData().put("password", Base64.getEncoder().encodeToString(password.getBytes(StandardCharsets.UTF_8)));
         kube.secrets().inNamespace(ns).resource(app).update();
+        long until = System.nanoTime() + 10_000_000_000L;
+        while (operator.bootstrapped.stream().filter(b -> b.equals(ns + "/attic-pg attic")).count() == rolesBefore && System.nanoTime() < until) {
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
         var r = deploy("dev", ns);
         assertEquals(0, r.exit(), r.toString());
         assertTrue(r.out().contains("secret/attic-secrets -n " + ns + " configured"), r.out());
