@@ -131,12 +131,13 @@ final class HealthChecks {
                 rows.add(HealthReport.fail("database", "cluster " + name, "not found in namespace " + ns + "; 'gfw deploy-cache " + env.name() + "' creates it", source));
             }
         }
-        if (cluster != null) rows.addAll(cluster(cluster, s.pods(ns), source));
+        if (cluster != null) rows.addAll(cluster(cluster, s.pods(ns), s.objectStores(ns), source));
         rows.add(operator(env, s));
         return rows;
     }
 
-    private static List<HealthReport.Row> cluster(GenericKubernetesResource cluster, HealthState.Read<Pod> pods, String source) {
+    private static List<HealthReport.Row> cluster(GenericKubernetesResource cluster, HealthState.Read<Pod> pods,
+                                                  HealthState.Read<GenericKubernetesResource> objectStores, String source) {
         var rows = new ArrayList<HealthReport.Row>();
         String name = cluster.getMetadata().getName();
         Map<String, Object> spec = map(cluster.getAdditionalProperties().get("spec"));
@@ -173,12 +174,43 @@ final class HealthChecks {
             rows.add(pods("database", "pods", instancePods, desired, pods.source() + " -l cnpg.io/cluster=" + name));
         }
 
-        if (spec.get("backup") instanceof Map<?, ?> backup && !backup.isEmpty()) {
+        String store = walArchiverStore(spec);
+        if (store != null) {
+            // Backups through the Barman Cloud plugin: CNPG still sets ContinuousArchiving (internal/cmd/manager/walarchive),
+            // but no status.lastSuccessfulBackup ("not set for backup plugins", api/v1/cluster_types.go); the plugin writes
+            // the time into its ObjectStore's status.serverRecoveryWindow[<cluster>] (api/v1/objectstore_types.go).
+            rows.add(archiving(status, source));
+            rows.add(pluginLastBackup(name, store, objectStores));
+        } else if (spec.get("backup") instanceof Map<?, ?> backup && !backup.isEmpty()) {
             rows.add(archiving(status, source));
             rows.add(lastBackup(status, source));
         }
         rows.add(certificate(status, source));
         return rows;
+    }
+
+    /** The ObjectStore the Cluster archives WAL to through the Barman Cloud plugin ({@code spec.plugins[].isWALArchiver}), or null. */
+    private static String walArchiverStore(Map<String, Object> spec) {
+        for (Object p : spec.get("plugins") instanceof List<?> l ? l : List.of()) {
+            Map<String, Object> plugin = map(p);
+            if (CacheObjects.BARMAN_PLUGIN.equals(plugin.get("name")) && Boolean.TRUE.equals(plugin.get("isWALArchiver"))) {
+                return Objects.toString(map(plugin.get("parameters")).get("barmanObjectName"), "");
+            }
+        }
+        return null;
+    }
+
+    private static HealthReport.Row pluginLastBackup(String cluster, String store, HealthState.Read<GenericKubernetesResource> stores) {
+        String check = "last backup";
+        if (!stores.ok()) {
+            return HealthReport.unknown("database", check, "could not read ObjectStore " + store + ": " + stores.error()
+                    + (stores.code() == 404 ? " (the Barman Cloud plugin is not installed)" : ""), stores.source());
+        }
+        GenericKubernetesResource os = stores.items().stream().filter(o -> o.getMetadata().getName().equals(store)).findFirst().orElse(null);
+        if (os == null) return HealthReport.fail("database", check, "ObjectStore " + store + " the Cluster archives to does not exist", stores.source());
+        Map<String, Object> window = map(map(map(os.getAdditionalProperties().get("status")).get("serverRecoveryWindow")).get(cluster));
+        return lastBackup(Map.of("lastSuccessfulBackup", Objects.toString(window.get("lastSuccessfulBackupTime"), "")), stores.source()
+                + " (status.serverRecoveryWindow." + cluster + ".lastSuccessfulBackupTime)");
     }
 
     private static HealthReport.Row archiving(Map<String, Object> status, String source) {
@@ -194,7 +226,7 @@ final class HealthChecks {
 
     private static HealthReport.Row lastBackup(Map<String, Object> status, String source) {
         Object last = status.get("lastSuccessfulBackup");
-        if (last == null) return HealthReport.warn("database", "last backup", "no successful backup yet", source);
+        if (last == null || "".equals(last)) return HealthReport.warn("database", "last backup", "no successful backup yet", source);
         Instant when = time(String.valueOf(last));
         if (when == null) return HealthReport.unknown("database", "last backup", "status.lastSuccessfulBackup '" + last + "' is not a time", source);
         Duration age = Duration.between(when, Instant.now());

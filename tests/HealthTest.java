@@ -233,6 +233,52 @@ class HealthTest {
     }
 
     @Test
+    @SuppressWarnings("unchecked")
+    void withBackupsThroughTheBarmanCloudPluginArchivingAndTheObjectStoresLastBackupAreChecked() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            f.client().apiextensions().v1().customResourceDefinitions().resource(DeployCacheTest.crd("barmancloud.cnpg.io", "ObjectStore", "objectstores")).create();
+            var clusters = f.client().genericKubernetesResources(HealthFixtures.CNPG_API, "Cluster").inNamespace(f.atticNs);
+            var live = clusters.withName("attic-pg").get();
+            ((Map<String, Object>) live.getAdditionalProperties().get("spec")).put("plugins", List.of(Map.of("name", "barman-cloud.cloudnative-pg.io",
+                    "isWALArchiver", true, "parameters", Map.of("barmanObjectName", "attic-pg-backup"))));
+            clusters.resource(live).update();
+            Map<String, Object> status = f.healthyClusterStatus();
+            status.put("conditions", List.of(Map.of("type", "ContinuousArchiving", "status", "True", "reason", "ContinuousArchivingSuccess")));
+            f.clusterStatus(status);
+            // No ObjectStore yet: the Cluster archives to one that does not exist.
+            var none = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(ExitCode.CHECK_FAILED, none.exit(), none.toString());
+            assertEquals("fail", status(rows(none), "database/last backup"));
+            assertTrue(rows(none).get("database/last backup").path("detail").asText().contains("ObjectStore attic-pg-backup"), none.out());
+
+            // What the plugin writes: the recovery window per server (the Cluster's name), with the last backup's time
+            // (plugin-barman-cloud api/v1/objectstore_types.go); CNPG sets no status.lastSuccessfulBackup for plugins.
+            var stores = f.client().genericKubernetesResources("barmancloud.cnpg.io/v1", "ObjectStore").inNamespace(f.atticNs);
+            stores.resource(new io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder().withApiVersion("barmancloud.cnpg.io/v1").withKind("ObjectStore")
+                    .withNewMetadata().withName("attic-pg-backup").withNamespace(f.atticNs).endMetadata()
+                    .addToAdditionalProperties("spec", Map.of("configuration", Map.of("destinationPath", "s3://backups/attic"), "retentionPolicy", "30d")).build()).create();
+            var store = stores.withName("attic-pg-backup").get();
+            store.getAdditionalProperties().put("status", Map.of("serverRecoveryWindow", Map.of("attic-pg", Map.of(
+                    "firstRecoverabilityPoint", Instant.now().minus(20, ChronoUnit.DAYS).toString(),
+                    "lastSuccessfulBackupTime", Instant.now().minus(3, ChronoUnit.DAYS).toString()))));
+            stores.resource(store).updateStatus();
+            var old = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(ExitCode.DEGRADED, old.exit(), old.toString());
+            assertEquals("ok", status(rows(old), "database/continuous archiving"));
+            assertEquals("warn", status(rows(old), "database/last backup"));
+            assertTrue(rows(old).get("database/last backup").path("detail").asText().startsWith("3 d 0 h ago"), old.out());
+
+            store = stores.withName("attic-pg-backup").get();
+            store.getAdditionalProperties().put("status", Map.of("serverRecoveryWindow", Map.of("attic-pg", Map.of(
+                    "lastSuccessfulBackupTime", Instant.now().minus(2, ChronoUnit.HOURS).toString()))));
+            stores.resource(store).updateStatus();
+            var ok = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(0, ok.exit(), ok.toString());
+            assertEquals("ok", status(rows(ok), "database/last backup"));
+        }
+    }
+
+    @Test
     void warningsAloneAreDegradedExit81() throws IOException {
         try (var f = new HealthFixtures().deploy()) {
             // a server certificate CloudNativePG failed to renew, and a paused runner: warnings, nothing failed
