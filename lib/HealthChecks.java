@@ -4,6 +4,7 @@
 //SOURCES Output.java
 //SOURCES NamespaceLayout.java
 //SOURCES CacheObjects.java
+//SOURCES DashboardObjects.java
 //SOURCES AtticTokens.java
 //SOURCES ServerSideApply.java
 //SOURCES HealthReport.java
@@ -297,7 +298,36 @@ final class HealthChecks {
         String ns = env.namespaces().dashboard().name();
         rows.add(namedDeployment("dashboard", HealthState.DASHBOARD, s.deployments(ns), env, "deploy-dashboard"));
         rows.add(proxied("dashboard", "GET /api/health", s.http("dashboard"), body -> true, null, null));
+        rows.add(clusterData(env, s.http("dashboard-k8s")));
         return rows;
+    }
+
+    /**
+     * Whether the dashboard shows the cluster or its built-in mock data. Its /api/health answers ok either way
+     * (app/src/routes/api/health/+server.ts), but /api/k8s/hpa says which: {@code "available": false} when its K8s client
+     * could not GET its namespace object (K8S_NAMESPACE) and the hpas are MOCK_HPA_STATUS (routes/api/k8s/hpa/+server.ts,
+     * lib/server/k8s/client.ts isAvailable, at GloriousFlywheel 0e2a69c). The /api routes need no session (hooks.server.ts).
+     */
+    private static HealthReport.Row clusterData(EnvConfig.Env env, HealthState.HttpRead r) {
+        String check = "GET /api/k8s/hpa";
+        if (!r.answered()) return HealthReport.unknown("dashboard", check, "no answer through the API server's service proxy: " + r.error(), r.source());
+        if (r.status() != 200) return HealthReport.fail("dashboard", check, r.status() + " " + brief(r.body()), r.source());
+        com.fasterxml.jackson.databind.JsonNode body;
+        try {
+            body = Output.JSON.readTree(r.body());
+        } catch (java.io.IOException | RuntimeException e) {
+            body = null;
+        }
+        if (body == null || !body.path("available").isBoolean()) {
+            return HealthReport.fail("dashboard", check, "200 but no \"available\" field: is this the GloriousFlywheel dashboard? (" + brief(r.body()) + ")", r.source());
+        }
+        if (!body.path("available").asBoolean()) {
+            String runners = env.namespaces().runners().name();
+            return HealthReport.fail("dashboard", check, "serving its built-in mock data (\"available\": false): it could not GET namespace " + runners
+                    + " with its ServiceAccount; K8S_NAMESPACE in ConfigMap " + DashboardObjects.CONFIG_MAP + " and Role " + DashboardObjects.ROLE + " in "
+                    + runners + " must allow it ('gfw deploy-dashboard " + env.name() + "'); the app keeps that answer until its pods restart", r.source());
+        }
+        return HealthReport.ok("dashboard", check, "the cluster's data (" + body.path("hpas").size() + " autoscalers)", r.source());
     }
 
     /**

@@ -153,6 +153,7 @@ final class HealthState {
         if (components.contains("dashboard")) {
             list(pool, "deployments/" + dashboard, "deployments -n " + dashboard, () -> client.apps().deployments().inNamespace(dashboard).list().getItems());
             http(pool, "http/dashboard", client, dashboard, DASHBOARD, env.dashboard().port(), "/api/health", requestTimeout);
+            http(pool, "http/dashboard-k8s", client, dashboard, DASHBOARD, env.dashboard().port(), "/api/k8s/hpa", requestTimeout);
         }
     }
 

@@ -59,7 +59,7 @@ class HealthTest {
                     "database/cluster attic-pg", "database/instances", "database/primary", "database/pods", "database/server certificate",
                     "database/operator", "cache/deployment attic", "cache/GET /nix-cache-info", "cache/cache main", "runners/docker release", "runners/docker pods",
                     "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "runners/nix gitlab", "dashboard/deployment runner-dashboard",
-                    "dashboard/GET /api/health")) {
+                    "dashboard/GET /api/health", "dashboard/GET /api/k8s/hpa")) {
                 assertEquals("ok", status(rows, key), key + " in " + r.out());
             }
             assertTrue(rows.get("runners/docker gitlab").path("detail").asText().matches("runner [0-9]+: online, contacted 2026-12-01T10:00:00.000Z"),
@@ -68,7 +68,8 @@ class HealthTest {
             assertTrue(r.err().contains("dev: healthy ("), r.err());
             assertEquals(List.of("GET /nix-cache-info 200", "GET /_api/v1/cache-config/main 200"), f.attic.requests,
                     "Attic reached once through the service proxy, once with a token through a port-forward");
-            assertEquals(List.of("GET /api/health"), f.dashboard.requests);
+            assertEquals(List.of("GET /api/health", "GET /api/k8s/hpa"), f.dashboard.requests.stream().sorted().toList());
+            assertTrue(rows.get("dashboard/GET /api/k8s/hpa").path("detail").asText().startsWith("the cluster's data (2 autoscalers)"), r.out());
 
             List<TestApiServer.Request> first = f.api.requests();
             assertEquals(0, first.stream().filter(TestApiServer.Request::isMutating).count(), "health is read-only: " + first);
@@ -275,6 +276,32 @@ class HealthTest {
             var ok = f.healthWithToken("-o", "json", "--only", "database").run();
             assertEquals(0, ok.exit(), ok.toString());
             assertEquals("ok", status(rows(ok), "database/last backup"));
+        }
+    }
+
+    @Test
+    void aDashboardServingItsBuiltInMockDataFailsAlthoughItsHealthSaysOk() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            // The Role gfw 0.1.0 made: no get on the runner namespace's object, so client.ts isAvailable() is false and every
+            // /api/k8s route answers MOCK data, while /api/health stays 200 ok. A new pod reads it (the app caches the answer).
+            var roles = f.client().rbac().roles().inNamespace(f.runnerNs);
+            var role = roles.withName("runner-dashboard-read").get();
+            role.setRules(role.getRules().stream().filter(r -> !r.getResources().contains("namespaces")).toList());
+            roles.resource(role).update();
+            f.dashboard.restart();
+            var r = f.healthWithToken("-o", "json", "--only", "dashboard").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("ok", status(rows, "dashboard/GET /api/health"));
+            assertEquals("fail", status(rows, "dashboard/GET /api/k8s/hpa"));
+            assertTrue(rows.get("dashboard/GET /api/k8s/hpa").path("detail").asText().startsWith("serving its built-in mock data (\"available\": false):"
+                    + " it could not GET namespace gitlab-runners with its ServiceAccount"), r.out());
+
+            // An answer without the field is not taken for the app's.
+            f.dashboard.answer("/api/k8s/hpa", 200, "application/json", "{\"hpas\":[]}");
+            var other = f.healthWithToken("-o", "json", "--only", "dashboard").run();
+            assertEquals(ExitCode.CHECK_FAILED, other.exit(), other.toString());
+            assertTrue(rows(other).get("dashboard/GET /api/k8s/hpa").path("detail").asText().startsWith("200 but no \"available\" field"), other.out());
         }
     }
 
