@@ -9,7 +9,6 @@
 //SOURCES ../tests/support/AtticStandIn.java
 //SOURCES ../tests/support/GitLabStandIn.java
 //SOURCES ../tests/support/HpaControllerStandIn.java
-//SOURCES ../tests/support/HttpStandIn.java
 //SOURCES ../tests/support/DashboardAppStandIn.java
 //SOURCES ../tests/support/PortForwardStandIn.java
 //SOURCES ../lib/Cli.java

@@ -167,7 +167,7 @@ final class CacheConfig {
                 backup = new Backup(v.url(b, "destinationPath", null, "s3"), v.url(b, "endpointURL", "", "https", "http"),
                         v.dnsSubdomain(b, "credentialsSecret", null),
                         v.matching(b, "schedule", "0 0 3 * * *", CRON6, "a six-field cron schedule (seconds first), e.g. \"0 0 3 * * *\""),
-                        v.matching(b, "retentionPolicy", "30d", Pattern.compile("[0-9]+[dwm]"), "a retention like 30d, 4w or 6m"));
+                        v.matching(b, "retentionPolicy", "30d", Pattern.compile("[1-9][0-9]*[dwm]"), "a retention like 30d, 4w or 6m (the ObjectStore CRD's pattern ^[1-9][0-9]*[dwm]$)"));
             }
             database = new Database(v.optStr(d, "storageClass", null), parameters, v.resourcesBlock(d, "resources"), backup);
         }

@@ -98,6 +98,15 @@ class ConfigTest {
     }
 
     @Test
+    void aBackupRetentionTheObjectStoreWouldRefuseIsRefusedHere() throws IOException {
+        // plugin-barman-cloud 0.7.0's ObjectStore CRD: retentionPolicy ^[1-9][0-9]*[dwm]$ ("0d" would be refused at apply time).
+        String bad = EnvFile.dev().add("cache.database", "backup", "{destinationPath: \"s3://b/dev\", credentialsSecret: c, retentionPolicy: 0d}").text();
+        var r = validate(bad);
+        assertEquals(ExitCode.CONFIG, r.exit(), r.toString());
+        assertTrue(r.err().contains("cache.database.backup.retentionPolicy: ") && r.err().contains("a retention like 30d"), r.err());
+    }
+
+    @Test
     void wrongType() throws IOException {
         String bad = EnvFile.dev().set("cnpg.instances", "[1, 2]").text();
         int line = lineOf(bad, "instances: [1, 2]", 0);

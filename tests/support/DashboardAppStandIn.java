@@ -1,3 +1,6 @@
+// What this file needs:
+//SOURCES HttpStandIn.java
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
 import io.fabric8.kubernetes.api.model.ConfigMap;

@@ -2,7 +2,6 @@
 //SOURCES TestApiServer.java
 //SOURCES PortForwardStandIn.java
 //SOURCES AtticStandIn.java
-//SOURCES HttpStandIn.java
 //SOURCES DashboardAppStandIn.java
 //SOURCES CnpgStatus.java
 //SOURCES ../../lib/EnvConfig.java
