@@ -10,7 +10,7 @@
 //SOURCES ../tests/support/JobControllerStandIn.java
 //SOURCES ../tests/support/GitLabStandIn.java
 //SOURCES ../tests/support/HpaControllerStandIn.java
-//SOURCES ../tests/support/HttpStandIn.java
+//SOURCES ../tests/support/DashboardAppStandIn.java
 //SOURCES ../tests/support/PortForwardStandIn.java
 //SOURCES ../lib/Cli.java
 //SOURCES BenchRuns.java
@@ -57,7 +57,7 @@ class UpBench {
                 Secret s = kube.secrets().inNamespace("attic-cache-dev").withName("attic-jwt-signing").get();
                 return s == null ? "" : new String(Base64.getDecoder().decode(s.getData().get("hs256-secret-base64")), StandardCharsets.UTF_8);
             });
-            var dashboard = new HttpStandIn().answer("/api/health", 200, "application/json", "{\"status\":\"ok\"}");
+            var dashboard = new DashboardAppStandIn(kube, "runner-dashboard");
             server.serviceBackend("attic-cache-dev", "attic", java.net.URI.create("http://127.0.0.1:" + attic.port()));
             server.serviceBackend("runner-dashboard", "runner-dashboard", dashboard.uri());
             PortForwardStandIn.install(server, "attic-cache-dev", "attic-0", 8080, "127.0.0.1", attic.port());

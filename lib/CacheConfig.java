@@ -28,9 +28,17 @@ final class CacheConfig {
     record GarbageCollection(String interval, String defaultRetentionPeriod) {}
     /** {@code host} null: no Ingress. TLS from {@code tlsSecret}, or a certificate cert-manager issues with {@code clusterIssuer}. */
     record Ingress(String host, String className, String tlsSecret, String clusterIssuer, String bodySize) {}
-    record Operator(String repository, String chart, String version, String namespace) {}
+    /**
+     * The cloudnative-pg chart {@code --install-operator} installs, and the Barman Cloud plugin chart it installs beside it
+     * (same repository and namespace: the plugin must run in the operator's namespace) when backups are configured.
+     */
+    record Operator(String repository, String chart, String version, String namespace, String pluginChart, String pluginVersion) {}
     record Database(String storageClass, Map<String, String> parameters, EnvConfig.Resources resources, Backup backup) {}
-    /** Barman object store backups; null when not configured. */
+    /**
+     * Backups through the Barman Cloud plugin (an ObjectStore, the Cluster's {@code spec.plugins}, a ScheduledBackup with
+     * {@code method: plugin}); null when not configured. The fields are the ObjectStore's {@code configuration} and
+     * {@code retentionPolicy}, and the ScheduledBackup's {@code schedule}.
+     */
     record Backup(String destinationPath, String endpointUrl, String credentialsSecret, String schedule, String retentionPolicy) {}
 
     static final List<String> STORAGE_TYPES = List.of("local", "s3");
@@ -131,13 +139,22 @@ final class CacheConfig {
             }
         }
 
-        var operator = new Operator("https://cloudnative-pg.github.io/charts", "cloudnative-pg", "0.26.0", "cnpg-system");
+        // cloudnative-pg 0.29.0 is CloudNativePG 1.30.0; plugin-barman-cloud 0.7.0 is the plugin v0.13.0 (needs CNPG 1.26+ and cert-manager).
+        var operator = new Operator("https://cloudnative-pg.github.io/charts", "cloudnative-pg", "0.29.0", "cnpg-system", "plugin-barman-cloud", "0.7.0");
         EnvChecks.Field o = c.get("operator");
-        if (o != null && o.mapWithKeys("repository", "chart", "version", "namespace")) {
+        if (o != null && o.mapWithKeys("repository", "chart", "version", "namespace", "plugin")) {
+            Pattern semver = Pattern.compile("[0-9]+\\.[0-9]+\\.[0-9]+([-+][0-9A-Za-z.-]+)?");
+            String pluginChart = operator.pluginChart();
+            String pluginVersion = operator.pluginVersion();
+            EnvChecks.Field pl = o.get("plugin");
+            if (pl != null && pl.mapWithKeys("chart", "version")) {
+                pluginChart = v.optStr(pl, "chart", pluginChart);
+                pluginVersion = v.matching(pl, "version", pluginVersion, semver, "a chart version like 0.7.0");
+            }
             operator = new Operator(v.url(o, "repository", operator.repository(), "https", "http", "oci", "file"),
                     v.optStr(o, "chart", operator.chart()),
-                    v.matching(o, "version", operator.version(), Pattern.compile("[0-9]+\\.[0-9]+\\.[0-9]+([-+][0-9A-Za-z.-]+)?"), "a chart version like 0.26.0"),
-                    v.dnsLabel(o, "namespace", operator.namespace()));
+                    v.matching(o, "version", operator.version(), semver, "a chart version like 0.29.0"),
+                    v.dnsLabel(o, "namespace", operator.namespace()), pluginChart, pluginVersion);
         }
 
         var database = new Database(null, Map.of(), new EnvConfig.Resources(Map.of(), Map.of()), null);
@@ -150,7 +167,7 @@ final class CacheConfig {
                 backup = new Backup(v.url(b, "destinationPath", null, "s3"), v.url(b, "endpointURL", "", "https", "http"),
                         v.dnsSubdomain(b, "credentialsSecret", null),
                         v.matching(b, "schedule", "0 0 3 * * *", CRON6, "a six-field cron schedule (seconds first), e.g. \"0 0 3 * * *\""),
-                        v.matching(b, "retentionPolicy", "30d", Pattern.compile("[0-9]+[dwm]"), "a retention like 30d, 4w or 6m"));
+                        v.matching(b, "retentionPolicy", "30d", Pattern.compile("[1-9][0-9]*[dwm]"), "a retention like 30d, 4w or 6m (the ObjectStore CRD's pattern ^[1-9][0-9]*[dwm]$)"));
             }
             database = new Database(v.optStr(d, "storageClass", null), parameters, v.resourcesBlock(d, "resources"), backup);
         }

@@ -29,15 +29,16 @@ import java.util.Map;
 
 /**
  * deploy-cache's story against the cluster, in order: the CNPG operator (installed with Helm when asked),
- * Secret attic-pg-app-credentials (created once), Cluster attic-pg (then the wait until it is healthy),
- * Secret attic-jwt-signing (created once; new only when asked), Secret attic-secrets (DATABASE_URL from
- * CNPG's secret), the ConfigMap, the database migrations (a Job, waited for), the workloads (then both rollouts),
- * and finally the environment's cache through Attic's API. Everything through {@link ApplyRun}: a re-run on an unchanged cluster sends no write.
+ * Secret attic-pg-app-credentials (cnpg.appSecret; created once), Cluster attic-pg (then the wait until it is
+ * healthy), Secret attic-jwt-signing (created once; new only when asked), Secret attic-secrets (DATABASE_URL from
+ * the owner's credentials in attic-pg-app-credentials), the ConfigMap, the database migrations (a Job, waited for),
+ * the workloads (then both rollouts), and finally the environment's cache through Attic's API. Everything through
+ * {@link ApplyRun}: a re-run on an unchanged cluster sends no write.
  */
 final class CacheDeploy {
 
-    /** The flags deploy-cache hands over: --install-operator, --operator-chart, --rotate-jwt-key, --attic-url. */
-    record Inputs(boolean installOperator, String operatorChart, boolean rotateJwtKey, String atticUrl) {}
+    /** The flags deploy-cache hands over: --install-operator, --operator-chart, --rotate-jwt-key, --attic-url, --plugin-chart. */
+    record Inputs(boolean installOperator, String operatorChart, boolean rotateJwtKey, String atticUrl, String pluginChart) {}
 
     private final EnvConfig.Env env;
     private final String ns;
@@ -67,15 +68,16 @@ final class CacheDeploy {
         if (client.namespaces().withName(ns).get() == null) {
             throw new GfwException(ExitCode.NOT_FOUND, "namespace " + ns + " does not exist; create it with 'gfw provision-namespaces " + env.name() + "' first");
         }
-        // 1. The operator.
+        // 1. The operator, and with backups the Barman Cloud plugin (whether it can be installed is checked before anything is).
+        boolean installPlugin = env.cache().database().backup() != null && backupPluginToInstall(client, writes);
         requireOperator(client, writes);
+        if (installPlugin) installBackupPlugin(client);
 
         // 2. The database owner's password: generated once, never rewritten.
         keepOrCreate(client, CacheObjects.pgCredentials(env, ns, newPassword()), false);
 
         // 3. The Cluster, then wait for it.
-        apply(client, CacheObjects.cluster(env, ns));
-        if (env.cache().database().backup() != null) apply(client, CacheObjects.scheduledBackup(env, ns));
+        for (HasMetadata o : CacheObjects.databaseObjects(env, ns)) apply(client, o);
         if (writes) waitForCluster(client);
 
         // 4. The token signing key: generated once, new only when asked.
@@ -88,7 +90,7 @@ final class CacheDeploy {
         if (secrets.databaseUrl() == null) {
             report(new ServerSideApply.Result(CacheObjects.atticSecrets(env, ns, new CacheObjects.Secrets("", "", "", "")),
                     ServerSideApply.Action.created, options.serverDryRun, List.of(), "not checked: built from secret " + env.cnpg().appSecret()
-                    + ", which CNPG writes once the cluster exists"));
+                    + ", which this run creates"));
         } else {
             apply(client, CacheObjects.atticSecrets(env, ns, secrets));
         }
@@ -134,10 +136,7 @@ final class CacheDeploy {
         if (!writes) throw new GfwException(ExitCode.NOT_FOUND, "the CloudNativePG operator is not installed (no CRD " + crd + "); a dry run or --diff does not install it");
         Path chart = inputs.operatorChart() != null ? HelmReleases.localChart(inputs.operatorChart(), op.chart(), op.version(), env.file())
                 : HelmReleases.fetchChart(op.repository(), op.chart(), op.version(), HelmReleases.defaultCacheDir());
-        if (client.namespaces().withName(op.namespace()).get() == null) {
-            apply(client, new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName(op.namespace())
-                    .addToLabels("app.kubernetes.io/managed-by", "gfw").addToLabels("app.kubernetes.io/name", op.namespace()).endMetadata().build());
-        }
+        ensureNamespace(client, op.namespace());
         var helm = new HelmReleases.JvmHelm(target);
         ApplyRun.info("installing the CloudNativePG operator (chart " + op.chart() + " " + op.version() + ") into namespace " + op.namespace() + " ...");
         HelmReleases.Deployed d = helm.upgradeInstall(chart, op.namespace(), "cnpg", Map.of(), waitLimit, helm.get(op.namespace(), "cnpg"));
@@ -145,6 +144,61 @@ final class CacheDeploy {
         ApplyRun.out().println("helmrelease/cnpg -n " + op.namespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
         if (client.apiextensions().v1().customResourceDefinitions().withName(crd).get() == null) {
             throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + op.chart() + " " + op.version() + " was installed but CRD " + crd + " is still missing; check 'helm -n " + op.namespace() + " status cnpg'");
+        }
+    }
+
+    private void ensureNamespace(KubernetesClient client, String name) {
+        if (client.namespaces().withName(name).get() == null) {
+            apply(client, new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName(name)
+                    .addToLabels("app.kubernetes.io/managed-by", "gfw").addToLabels("app.kubernetes.io/name", name).endMetadata().build());
+        }
+    }
+
+    static final String OBJECT_STORE_CRD = "objectstores.barmancloud.cnpg.io";
+    /** The cert-manager kinds the plugin chart creates (templates/certificate-issuer.yaml, client- and server-certificate.yaml). */
+    static final List<String> CERT_MANAGER_CRDS = List.of("certificates.cert-manager.io", "issuers.cert-manager.io");
+
+    /**
+     * Backups go through the Barman Cloud plugin, which must run in the operator's namespace (plugin-barman-cloud
+     * web/docs/installation.mdx): its CRD {@value #OBJECT_STORE_CRD} present, else, with --install-operator, chart
+     * {@code cache.operator.plugin} installed as release barman-cloud the way the operator's chart is. The chart makes its
+     * TLS certificates with cert-manager (an Issuer and two Certificates), so cert-manager's CRDs are checked first: without
+     * them the install is refused, exit 68, before anything is written. True when the plugin is to be installed.
+     */
+    private boolean backupPluginToInstall(KubernetesClient client, boolean writes) {
+        var crds = client.apiextensions().v1().customResourceDefinitions();
+        if (crds.withName(OBJECT_STORE_CRD).get() != null) return false;
+        CacheConfig.Operator op = env.cache().operator();
+        String what = "the Barman Cloud plugin is not installed (no CRD " + OBJECT_STORE_CRD + "), and cache.database.backup needs it";
+        if (!inputs.installOperator()) {
+            throw new GfwException(ExitCode.NOT_FOUND, what + "; re-run with --install-operator to install chart " + op.pluginChart() + " " + op.pluginVersion()
+                    + " into namespace " + op.namespace() + " (it needs cert-manager), or: helm upgrade --install barman-cloud " + op.pluginChart() + " --repo "
+                    + op.repository() + " --version " + op.pluginVersion() + " -n " + op.namespace());
+        }
+        if (!writes) throw new GfwException(ExitCode.NOT_FOUND, what + "; a dry run or --diff does not install it");
+        List<String> missing = CERT_MANAGER_CRDS.stream().filter(n -> crds.withName(n).get() == null).toList();
+        if (!missing.isEmpty()) {
+            throw new GfwException(ExitCode.NOT_FOUND, "the Barman Cloud plugin (chart " + op.pluginChart() + " " + op.pluginVersion()
+                    + ") needs cert-manager, which is not installed (no CRD " + String.join(", ", missing) + "): install cert-manager first"
+                    + " (https://cert-manager.io/docs/installation/), then re-run; nothing was installed");
+        }
+        return true;
+    }
+
+    private void installBackupPlugin(KubernetesClient client) {
+        var crds = client.apiextensions().v1().customResourceDefinitions();
+        CacheConfig.Operator op = env.cache().operator();
+        Path chart = inputs.pluginChart() != null ? HelmReleases.localChart(inputs.pluginChart(), op.pluginChart(), op.pluginVersion(), env.file())
+                : HelmReleases.fetchChart(op.repository(), op.pluginChart(), op.pluginVersion(), HelmReleases.defaultCacheDir());
+        ensureNamespace(client, op.namespace());
+        var helm = new HelmReleases.JvmHelm(target);
+        ApplyRun.info("installing the Barman Cloud plugin (chart " + op.pluginChart() + " " + op.pluginVersion() + ") into namespace " + op.namespace() + " ...");
+        HelmReleases.Deployed d = helm.upgradeInstall(chart, op.namespace(), "barman-cloud", Map.of(), waitLimit, helm.get(op.namespace(), "barman-cloud"));
+        options.writes.incrementAndGet();
+        ApplyRun.out().println("helmrelease/barman-cloud -n " + op.namespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
+        if (crds.withName(OBJECT_STORE_CRD).get() == null) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + op.pluginChart() + " " + op.pluginVersion() + " was installed but CRD " + OBJECT_STORE_CRD
+                    + " is still missing; check 'helm -n " + op.namespace() + " status barman-cloud'");
         }
     }
 
@@ -178,7 +232,13 @@ final class CacheDeploy {
         return KubeClients.secretData(s, "secret " + s.getMetadata().getName() + " in namespace " + ns).get(key);
     }
 
-    /** DATABASE_URL from CNPG's app secret (null while it does not exist), the key, and S3 credentials when used. */
+    /**
+     * DATABASE_URL from the owner's credentials in {@code cnpg.appSecret}, the bootstrap Secret step 2 created (null while
+     * it does not exist: a dry run before the first deploy), the key, and S3 credentials when used. That Secret holds only
+     * username and password; host, port and database are what gfw's own Cluster spec makes them: Service
+     * {@code <cluster>-rw} (cloudnative-pg api/v1/cluster_funcs.go GetServiceReadWriteName), PostgreSQL's 5432, and
+     * {@code bootstrap.initdb.database} ({@code cnpg.database}).
+     */
     private CacheObjects.Secrets secrets(KubernetesClient client, String signingKey) {
         String url = null;
         Secret app = client.secrets().inNamespace(ns).withName(env.cnpg().appSecret()).get();
@@ -187,17 +247,16 @@ final class CacheDeploy {
             String password = value(app, "password");
             if (user == null || password == null) {
                 throw new GfwException(ExitCode.REMOTE_ERROR, "secret " + env.cnpg().appSecret() + " in namespace " + ns
-                        + " has no username or password; is it the one CNPG writes for cluster " + env.cnpg().cluster() + "?");
+                        + " has no username or password; it is cluster " + env.cnpg().cluster() + "'s bootstrap secret (bootstrap.initdb.secret): delete it and re-run to have it created again");
             }
-            String dbname = value(app, "dbname");
             var params = new LinkedHashMap<String, String>();
             params.put("sslmode", env.cnpg().sslmode());
             var parts = new ConnectionStrings.Parts(user, password, env.cnpg().cluster() + "-rw." + ns + ".svc.cluster.local", 5432,
-                    dbname == null || dbname.isEmpty() ? env.cnpg().database() : dbname, params);
+                    env.cnpg().database(), params);
             url = ConnectionStrings.uri(parts, true);
         } else if (!diff && !options.serverDryRun) {
             throw new GfwException(ExitCode.NOT_FOUND, "secret " + env.cnpg().appSecret() + " in namespace " + ns
-                    + " not found although cluster " + env.cnpg().cluster() + " is ready; check the CNPG operator's log");
+                    + " (cnpg.appSecret, cluster " + env.cnpg().cluster() + "'s bootstrap secret) not found although this run created it; was it deleted meanwhile?");
         }
         String keyId = null;
         String secretKey = null;

@@ -50,7 +50,6 @@ import java.util.TreeMap;
  */
 final class CacheObjects {
 
-    static final String PG_CREDENTIALS = "attic-pg-app-credentials";
     static final String CONFIG_MAP = "attic-config";
     static final String DEPLOYMENT = "attic";
     static final String GC_DEPLOYMENT = "attic-gc";
@@ -66,6 +65,9 @@ final class CacheObjects {
     static final String CHECKSUM_ANNOTATION = Manifests.CHECKSUM_ANNOTATION;
     static final String DATABASE_URL = "DATABASE_URL";
     static final String CNPG_API = "postgresql.cnpg.io/v1";
+    /** The Barman Cloud plugin: its API group and the name a Cluster and a Backup refer to it by. */
+    static final String BARMAN_API = "barmancloud.cnpg.io/v1";
+    static final String BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io";
     static final String HEALTHY = "Cluster in healthy state";
     static final String STORAGE_PATH = "/var/lib/attic/storage";
 
@@ -87,9 +89,14 @@ final class CacheObjects {
 
     // ---- the database ----------------------------------------------------------------------
 
-    /** CNPG's bootstrap secret: basic-auth with the owner and a password gfw generated. */
+    /**
+     * CNPG's bootstrap secret {@code cnpg.appSecret} (default {@code <cluster>-app-credentials}): basic-auth with the owner
+     * and a password gfw generated. Named in the Cluster's {@code bootstrap.initdb.secret}, it is the only credential Secret
+     * there is: with it set the operator writes no {@code <cluster>-app} (cloudnative-pg api/v1/cluster_funcs.go
+     * ShouldInitDBCreateApplicationSecret) and keeps the owner's password equal to it.
+     */
     static Secret pgCredentials(EnvConfig.Env env, String ns, String password) {
-        return new SecretBuilder().withMetadata(meta(env, ns, PG_CREDENTIALS, "database")).withType("kubernetes.io/basic-auth")
+        return new SecretBuilder().withMetadata(meta(env, ns, env.cnpg().appSecret(), "database")).withType("kubernetes.io/basic-auth")
                 .addToStringData("username", env.cnpg().owner()).addToStringData("password", password).build();
     }
 
@@ -101,7 +108,7 @@ final class CacheObjects {
         var initdb = new LinkedHashMap<String, Object>();
         initdb.put("database", env.cnpg().database());
         initdb.put("owner", env.cnpg().owner());
-        initdb.put("secret", Map.of("name", PG_CREDENTIALS));
+        initdb.put("secret", Map.of("name", env.cnpg().appSecret()));
         initdb.put("encoding", "UTF8");
         var storage = new LinkedHashMap<String, Object>();
         storage.put("size", env.cnpg().storage());
@@ -117,29 +124,69 @@ final class CacheObjects {
             if (!db.resources().limits().isEmpty()) r.put("limits", db.resources().limits());
             spec.put("resources", r);
         }
-        CacheConfig.Backup b = db.backup();
-        if (b != null) {
-            var store = new LinkedHashMap<String, Object>();
-            store.put("destinationPath", b.destinationPath());
-            if (b.endpointUrl() != null && !b.endpointUrl().isEmpty()) store.put("endpointURL", b.endpointUrl());
-            store.put("s3Credentials", Map.of(
-                    "accessKeyId", Map.of("name", b.credentialsSecret(), "key", "ACCESS_KEY_ID"),
-                    "secretAccessKey", Map.of("name", b.credentialsSecret(), "key", "ACCESS_SECRET_KEY")));
-            spec.put("backup", Map.of("barmanObjectStore", store, "retentionPolicy", b.retentionPolicy()));
+        if (db.backup() != null) {
+            // The Barman Cloud plugin archives WAL and takes the base backups (plugin-barman-cloud web/docs/usage.md,
+            // "Configuring WAL Archiving"); spec.backup.barmanObjectStore is deprecated since CloudNativePG 1.26.
+            spec.put("plugins", List.of(ordered("name", BARMAN_PLUGIN, "isWALArchiver", true,
+                    "parameters", Map.of("barmanObjectName", objectStoreName(env)))));
         }
         return new GenericKubernetesResourceBuilder().withApiVersion(CNPG_API).withKind("Cluster")
                 .withMetadata(meta(env, ns, env.cnpg().cluster(), "database")).addToAdditionalProperties("spec", spec).build();
     }
 
-    /** With backups configured: CNPG's ScheduledBackup of the cluster. */
+    /** A map that keeps its keys in the order given (Map.of's order changes from run to run). */
+    private static Map<String, Object> ordered(Object... keysAndValues) {
+        var m = new LinkedHashMap<String, Object>();
+        for (int i = 0; i < keysAndValues.length; i += 2) m.put((String) keysAndValues[i], keysAndValues[i + 1]);
+        return m;
+    }
+
+    static String objectStoreName(EnvConfig.Env env) {
+        return env.cnpg().cluster() + "-backup";
+    }
+
+    /**
+     * With backups configured: the plugin's ObjectStore (barmancloud.cnpg.io/v1; api/v1/objectstore_types.go at
+     * plugin-barman-cloud v0.13.0): {@code configuration} is barman-cloud's BarmanObjectStoreConfiguration (S3 destination,
+     * endpoint, credentials from the Secret's ACCESS_KEY_ID and ACCESS_SECRET_KEY), {@code retentionPolicy} as "30d".
+     */
+    static GenericKubernetesResource objectStore(EnvConfig.Env env, String ns) {
+        CacheConfig.Backup b = env.cache().database().backup();
+        var configuration = new LinkedHashMap<String, Object>();
+        configuration.put("destinationPath", b.destinationPath());
+        if (b.endpointUrl() != null && !b.endpointUrl().isEmpty()) configuration.put("endpointURL", b.endpointUrl());
+        var credentials = new LinkedHashMap<String, Object>();
+        credentials.put("accessKeyId", ordered("name", b.credentialsSecret(), "key", "ACCESS_KEY_ID"));
+        credentials.put("secretAccessKey", ordered("name", b.credentialsSecret(), "key", "ACCESS_SECRET_KEY"));
+        configuration.put("s3Credentials", credentials);
+        var spec = new LinkedHashMap<String, Object>();
+        spec.put("configuration", configuration);
+        spec.put("retentionPolicy", b.retentionPolicy());
+        return new GenericKubernetesResourceBuilder().withApiVersion(BARMAN_API).withKind("ObjectStore")
+                .withMetadata(meta(env, ns, objectStoreName(env), "database")).addToAdditionalProperties("spec", spec).build();
+    }
+
+    /** With backups configured: CNPG's ScheduledBackup of the cluster, taken by the plugin (web/docs/migration.md, "Update the ScheduledBackup"). */
     static GenericKubernetesResource scheduledBackup(EnvConfig.Env env, String ns) {
         CacheConfig.Backup b = env.cache().database().backup();
         var spec = new LinkedHashMap<String, Object>();
         spec.put("schedule", b.schedule());
         spec.put("backupOwnerReference", "self");
         spec.put("cluster", Map.of("name", env.cnpg().cluster()));
+        spec.put("method", "plugin");
+        spec.put("pluginConfiguration", Map.of("name", BARMAN_PLUGIN));
         return new GenericKubernetesResourceBuilder().withApiVersion(CNPG_API).withKind("ScheduledBackup")
                 .withMetadata(meta(env, ns, env.cnpg().cluster() + "-daily", "database")).addToAdditionalProperties("spec", spec).build();
+    }
+
+    /** The database's objects after its bootstrap Secret, in apply order: the ObjectStore (backups), the Cluster, the ScheduledBackup (backups). */
+    static List<HasMetadata> databaseObjects(EnvConfig.Env env, String ns) {
+        var out = new ArrayList<HasMetadata>();
+        boolean backups = env.cache().database().backup() != null;
+        if (backups) out.add(objectStore(env, ns));
+        out.add(cluster(env, ns));
+        if (backups) out.add(scheduledBackup(env, ns));
+        return out;
     }
 
     // ---- Attic's secrets and configuration -------------------------------------------------

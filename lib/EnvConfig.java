@@ -365,7 +365,7 @@ final class EnvConfig {
                 Field storage = required(p, "storage");
                 cnpg = new Cnpg(clusterName, positive(p, "instances", null), storage == null ? null : quantity(storage),
                         str(p, "database"), str(p, "owner"), oneOf(p, "sslmode", "require", SSL_MODES),
-                        dnsSubdomain(p, "appSecret", clusterName + "-app"), dnsLabel(p, "operatorNamespace", "cnpg-system"));
+                        dnsSubdomain(p, "appSecret", clusterName + "-app-credentials"), dnsLabel(p, "operatorNamespace", "cnpg-system"));
             }
 
             Attic attic = null;

@@ -46,6 +46,9 @@ final class HealthState {
     /** The CNPG Cluster type named in full, so that fabric8 need not ask the discovery API for its plural (one request less). */
     static final io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext CNPG_CLUSTER = new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
             .withGroup("postgresql.cnpg.io").withVersion("v1").withKind("Cluster").withPlural("clusters").withNamespaced(true).build();
+    /** The Barman Cloud plugin's ObjectStore, which holds the last backup's time when backups go through the plugin. */
+    static final io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext BARMAN_OBJECT_STORE = new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
+            .withGroup("barmancloud.cnpg.io").withVersion("v1").withKind("ObjectStore").withPlural("objectstores").withNamespaced(true).build();
     /** The label the CloudNativePG chart puts on the operator's Deployment and pods. */
     static final String CNPG_OPERATOR_LABEL = "app.kubernetes.io/name";
     static final String CNPG_OPERATOR_NAME = "cloudnative-pg";
@@ -120,6 +123,12 @@ final class HealthState {
         if (components.contains("database")) {
             list(pool, "clusters/" + attic, "clusters.postgresql.cnpg.io -n " + attic,
                     () -> client.genericKubernetesResources(CNPG_CLUSTER).inNamespace(attic).list().getItems());
+            // The plugin's ObjectStores, only once a Cluster is read that names the Barman Cloud plugin (no request otherwise).
+            CompletableFuture<Read<GenericKubernetesResource>> clusters = (CompletableFuture<Read<GenericKubernetesResource>>) reads.get("clusters/" + attic);
+            String storesSource = "objectstores.barmancloud.cnpg.io -n " + attic;
+            reads.put("objectstores/" + attic, clusters.thenApplyAsync(c -> c.items().stream().noneMatch(HealthState::usesBarmanPlugin)
+                    ? new Read<GenericKubernetesResource>(List.of(), null, 200, storesSource)
+                    : readNow(storesSource, () -> client.genericKubernetesResources(BARMAN_OBJECT_STORE).inNamespace(attic).list().getItems()), pool));
             String operator = env.cnpg().operatorNamespace();
             list(pool, "deployments/" + operator, "deployments -n " + operator + " -l " + CNPG_OPERATOR_LABEL + "=" + CNPG_OPERATOR_NAME,
                     () -> client.apps().deployments().inNamespace(operator).withLabel(CNPG_OPERATOR_LABEL, CNPG_OPERATOR_NAME).list().getItems());
@@ -144,6 +153,7 @@ final class HealthState {
         if (components.contains("dashboard")) {
             list(pool, "deployments/" + dashboard, "deployments -n " + dashboard, () -> client.apps().deployments().inNamespace(dashboard).list().getItems());
             http(pool, "http/dashboard", client, dashboard, DASHBOARD, env.dashboard().port(), "/api/health", requestTimeout);
+            http(pool, "http/dashboard-k8s", client, dashboard, DASHBOARD, env.dashboard().port(), "/api/k8s/hpa", requestTimeout);
         }
     }
 
@@ -152,15 +162,23 @@ final class HealthState {
 
     private <T> void list(ExecutorService pool, String key, String source, Supplier<List<T>> call) {
         if (reads.containsKey(key)) return; // one LIST per kind and namespace, even when two components share it
-        reads.put(key, CompletableFuture.supplyAsync(() -> {
-            try {
-                return new Read<>(call.get(), null, 200, source);
-            } catch (KubernetesClientException e) {
-                return new Read<T>(List.of(), KubeClients.fromKubernetes(e).getMessage(), e.getCode(), source);
-            } catch (RuntimeException e) {
-                return new Read<T>(List.of(), GfwException.firstLine(String.valueOf(e)), 0, source);
-            }
-        }, pool));
+        reads.put(key, CompletableFuture.supplyAsync(() -> readNow(source, call), pool));
+    }
+
+    private static <T> Read<T> readNow(String source, Supplier<List<T>> call) {
+        try {
+            return new Read<>(call.get(), null, 200, source);
+        } catch (KubernetesClientException e) {
+            return new Read<T>(List.of(), KubeClients.fromKubernetes(e).getMessage(), e.getCode(), source);
+        } catch (RuntimeException e) {
+            return new Read<T>(List.of(), GfwException.firstLine(String.valueOf(e)), 0, source);
+        }
+    }
+
+    /** A Cluster whose {@code spec.plugins} names the Barman Cloud plugin. */
+    private static boolean usesBarmanPlugin(GenericKubernetesResource cluster) {
+        return cluster.getAdditionalProperties().get("spec") instanceof Map<?, ?> spec && spec.get("plugins") instanceof List<?> plugins
+                && plugins.stream().anyMatch(p -> p instanceof Map<?, ?> m && CacheObjects.BARMAN_PLUGIN.equals(m.get("name")));
     }
 
     private void http(ExecutorService pool, String key, KubernetesClient client, String ns, String service, int port, String path, Duration timeout) {
@@ -244,6 +262,11 @@ final class HealthState {
 
     Read<GenericKubernetesResource> clusters(String ns) {
         return get("clusters/" + ns);
+    }
+
+    /** The Barman Cloud ObjectStores of the namespace (read only when a Cluster there names the plugin). */
+    Read<GenericKubernetesResource> objectStores(String ns) {
+        return get("objectstores/" + ns);
     }
 
     Read<HorizontalPodAutoscaler> hpas(String ns) {

@@ -158,6 +158,21 @@ class DeployCacheTest {
             assertEquals("attic", rs.getString(1));
         }
 
+        // What the operator leaves for gfw's Cluster spec (bootstrap.initdb.secret set, no enableSuperuserAccess), as
+        // CloudNativePG 1.30.0 does: no attic-pg-app and no attic-pg-superuser, the certificate Secrets, the three Services;
+        // gfw reads the bootstrap Secret it made, and cnpg-connstr prints exactly the DATABASE_URL deploy-cache stored.
+        assertNull(kube.secrets().inNamespace(ns).withName("attic-pg-app").get(), "CNPG writes no <cluster>-app when bootstrap.initdb.secret is set");
+        assertNull(kube.secrets().inNamespace(ns).withName("attic-pg-superuser").get(), "superuser access is off by default");
+        assertEquals("Opaque", kube.secrets().inNamespace(ns).withName("attic-pg-ca").get().getType());
+        assertEquals("kubernetes.io/tls", kube.secrets().inNamespace(ns).withName("attic-pg-server").get().getType());
+        assertEquals("kubernetes.io/tls", kube.secrets().inNamespace(ns).withName("attic-pg-replication").get().getType());
+        for (String svc : List.of("attic-pg-rw", "attic-pg-ro", "attic-pg-r")) assertNotNull(kube.services().inNamespace(ns).withName(svc).get(), svc);
+        assertNull(kube.services().inNamespace(ns).withName("attic-pg-any").get(), "-any only with the operator's CREATE_ANY_SERVICE");
+        var printed = TestSupport.inProcess(new CnpgConnstr(), "dev", "--env-dir", envDir, "-n", ns, "--kubeconfig", api.kubeconfig().toString(),
+                "--context", api.context(), "--reveal");
+        assertEquals(0, printed.exit(), printed.toString());
+        assertEquals(url, printed.out().strip());
+
         // Secrets only in Secrets: the ConfigMap, stdout and stderr hold none of them.
         List<String> secrets = secretsOf(ns);
         ConfigMap cm = kube.configMaps().inNamespace(ns).withName("attic-config").get();
@@ -382,7 +397,7 @@ class DeployCacheTest {
             // --install-operator installs the pinned chart (here the fixture, as air-gapped) with Helm, then deploys.
             var installed = deploy("dev", ns, "--timeout", "30s", "--install-operator", "--operator-chart", TestSupport.repo().resolve("tests/fixtures/cloudnative-pg").toString());
             assertEquals(0, installed.exit(), installed.toString());
-            assertTrue(installed.out().contains("helmrelease/cnpg -n cnpg-system installed (chart cloudnative-pg-0.26.0, revision 1)"), installed.out());
+            assertTrue(installed.out().contains("helmrelease/cnpg -n cnpg-system installed (chart cloudnative-pg-0.29.0, revision 1)"), installed.out());
             assertNotNull(kube.apiextensions().v1().customResourceDefinitions().withName(crd).get());
             return;
         } finally {
@@ -399,16 +414,21 @@ class DeployCacheTest {
     @Order(8)
     void aNewDatabasePasswordOrSigningKeyReachesTheSecretsAndRollsThePods() {
         String before = kube.apps().deployments().inNamespace(ns).withName("attic").get().getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/config");
-        // As when CNPG's password is changed: the role and <cluster>-app get a new one.
+        // As when an operator changes the owner's password in the bootstrap secret: CNPG sets the role's to it
+        // (instance_controller.go reconcileUser; the stand-in re-passwords the role the same way).
         String password = "n3w:p@ss/" + TestApiServer.randomHex(4) + "#%";
-        try {
-            pg.setPassword("attic", password);
-        } catch (java.sql.SQLException e) {
-            throw new AssertionError(e);
-        }
-        Secret app = kube.secrets().inNamespace(ns).withName("attic-pg-app").get();
+        long rolesBefore = operator.bootstrapped.stream().filter(b -> b.equals(ns + "/attic-pg attic")).count();
+        Secret app = kube.secrets().inNamespace(ns).withName("attic-pg-app-credentials").get();
         app.getData().put("password", Base64.getEncoder().encodeToString(password.getBytes(StandardCharsets.UTF_8)));
         kube.secrets().inNamespace(ns).resource(app).update();
+        long until = System.nanoTime() + 10_000_000_000L;
+        while (operator.bootstrapped.stream().filter(b -> b.equals(ns + "/attic-pg attic")).count() == rolesBefore && System.nanoTime() < until) {
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
         var r = deploy("dev", ns);
         assertEquals(0, r.exit(), r.toString());
         assertTrue(r.out().contains("secret/attic-secrets -n " + ns + " configured"), r.out());
@@ -472,8 +492,22 @@ class DeployCacheTest {
         String deployment = Output.json(byKind.get("Deployment/attic"));
         assertTrue(deployment.contains("\"AWS_SECRET_ACCESS_KEY\"") && deployment.contains("\"secretKeyRef\""), deployment);
         assertEquals(3, ((Map<?, ?>) byKind.get("Cluster/attic-pg").get("spec")).get("instances"));
-        assertTrue(Output.json(byKind.get("Cluster/attic-pg")).contains("barmanObjectStore"));
-        assertNotNull(byKind.get("ScheduledBackup/attic-pg-daily"));
+        // Backups through the Barman Cloud plugin (spec.backup.barmanObjectStore is deprecated since CNPG 1.26, removed in 1.31):
+        // an ObjectStore, the Cluster's spec.plugins naming it as WAL archiver, a ScheduledBackup with method plugin.
+        Map<?, ?> clusterSpec = (Map<?, ?>) byKind.get("Cluster/attic-pg").get("spec");
+        assertFalse(clusterSpec.containsKey("backup"), "no in-tree backup: " + clusterSpec);
+        assertEquals(List.of(Map.of("name", "barman-cloud.cloudnative-pg.io", "isWALArchiver", true, "parameters", Map.of("barmanObjectName", "attic-pg-backup"))),
+                clusterSpec.get("plugins"));
+        Map<?, ?> store = byKind.get("ObjectStore/attic-pg-backup");
+        assertEquals("barmancloud.cnpg.io/v1", store.get("apiVersion"));
+        assertEquals(Map.of("configuration", Map.of("destinationPath", "s3://gloriousflywheel-attic-pg-backups/prod", "endpointURL", "https://s3.eu-central-1.amazonaws.com",
+                        "s3Credentials", Map.of("accessKeyId", Map.of("name", "attic-pg-backup-credentials", "key", "ACCESS_KEY_ID"),
+                                "secretAccessKey", Map.of("name", "attic-pg-backup-credentials", "key", "ACCESS_SECRET_KEY"))),
+                "retentionPolicy", "30d"), store.get("spec"));
+        assertEquals(Map.of("schedule", "0 0 3 * * *", "backupOwnerReference", "self", "cluster", Map.of("name", "attic-pg"), "method", "plugin",
+                "pluginConfiguration", Map.of("name", "barman-cloud.cloudnative-pg.io")), byKind.get("ScheduledBackup/attic-pg-daily").get("spec"));
+        List<String> order = ((List<?>) list.get("items")).stream().map(o -> (String) ((Map<?, ?>) o).get("kind")).toList();
+        assertTrue(order.indexOf("ObjectStore") < order.indexOf("Cluster"), "the ObjectStore before the Cluster that names it: " + order);
         assertFalse(byKind.containsKey("PersistentVolumeClaim/attic-storage"), "s3: no local volume");
         Map<?, ?> secrets = (Map<?, ?>) byKind.get("Secret/attic-secrets").get("stringData");
         assertEquals(Map.of("DATABASE_URL", "****"), secrets);
@@ -615,5 +649,73 @@ class DeployCacheTest {
         assertFalse(toml.contains(secretKey) || toml.contains("AKIATEST"), toml);
         assertFalse(ok.out().contains(secretKey) || ok.err().contains(secretKey));
         assertNull(kube.persistentVolumeClaims().inNamespace(s3ns).withName("attic-storage").get(), "no local volume with s3");
+    }
+
+    /** A CRD as cert-manager's chart installs it (only what the API server needs to serve the kind). */
+    static CustomResourceDefinition crd(String group, String kind, String plural) {
+        return new io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder().withNewMetadata().withName(plural + "." + group).endMetadata()
+                .withNewSpec().withGroup(group).withScope("Namespaced").withNewNames().withKind(kind).withPlural(plural).withSingular(kind.toLowerCase())
+                .withListKind(kind + "List").endNames().addNewVersion().withName("v1").withServed(true).withStorage(true).withNewSchema()
+                .withNewOpenAPIV3Schema().withType("object").withXKubernetesPreserveUnknownFields(true).endOpenAPIV3Schema().endSchema()
+                .endVersion().endSpec().build();
+    }
+
+    @Test
+    @Order(12)
+    void backupsGoThroughTheBarmanCloudPluginWhichNeedsCertManager() throws Exception {
+        String bns = namespace("gfw-cache-backup-");
+        Path dir = EnvFile.of(Files.readString(Path.of(envDir, "dev.yaml")))
+                .add("cache.database", "backup", "{destinationPath: \"s3://attic-pg-backups/dev\", credentialsSecret: attic-pg-backup-credentials}")
+                .writeTo(TestSupport.tempDir("cache-backup"), "dev");
+        var args = new ArrayList<>(List.of("dev", "--env-dir", dir.toString(), "-n", bns, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
+                "--timeout", "60s"));
+        var crds = kube.apiextensions().v1().customResourceDefinitions();
+        List<String> certManager = List.of("certificates.cert-manager.io", "issuers.cert-manager.io");
+        for (String n : List.of("objectstores.barmancloud.cnpg.io", certManager.get(0), certManager.get(1))) crds.withName(n).delete();
+        // The operator is installed (the test API server serves its Cluster kind); its chart also installs ScheduledBackup.
+        if (crds.withName("scheduledbackups.postgresql.cnpg.io").get() == null) crds.resource(crd("postgresql.cnpg.io", "ScheduledBackup", "scheduledbackups")).create();
+        try (var own = new AtticStandIn(() -> signingKey(bns))) {
+            PortForwardStandIn.install(api, bns, "attic-0", 8080, "127.0.0.1", own.port());
+            // No plugin: exit 68 with the way to install it, nothing applied.
+            var missing = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
+            assertEquals(ExitCode.NOT_FOUND, missing.exit(), missing.toString());
+            assertEquals(1, missing.err().lines().count(), missing.err());
+            assertTrue(missing.err().contains("the Barman Cloud plugin is not installed (no CRD objectstores.barmancloud.cnpg.io), and cache.database.backup needs it;"
+                    + " re-run with --install-operator to install chart plugin-barman-cloud 0.7.0 into namespace cnpg-system (it needs cert-manager)"), missing.err());
+
+            // --install-operator without cert-manager: refused before anything is installed or applied.
+            args.addAll(List.of("--install-operator", "--plugin-chart", TestSupport.repo().resolve("tests/fixtures/plugin-barman-cloud").toString()));
+            var noCertManager = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
+            assertEquals(ExitCode.NOT_FOUND, noCertManager.exit(), noCertManager.toString());
+            assertEquals(1, noCertManager.err().lines().count(), noCertManager.err());
+            assertTrue(noCertManager.err().contains("the Barman Cloud plugin (chart plugin-barman-cloud 0.7.0) needs cert-manager, which is not installed"
+                    + " (no CRD certificates.cert-manager.io, issuers.cert-manager.io): install cert-manager first"), noCertManager.err());
+            assertNull(crds.withName("objectstores.barmancloud.cnpg.io").get(), "nothing installed");
+            assertEquals(List.of(), kube.secrets().inNamespace(bns).list().getItems(), "nothing applied");
+
+            // With cert-manager's CRDs: the plugin chart is installed as the operator's is, then the ObjectStore, the
+            // Cluster archiving through the plugin and the ScheduledBackup taken by it.
+            crds.resource(crd("cert-manager.io", "Certificate", "certificates")).create();
+            crds.resource(crd("cert-manager.io", "Issuer", "issuers")).create();
+            var ok = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
+            assertEquals(0, ok.exit(), ok.toString());
+            assertTrue(ok.out().contains("helmrelease/barman-cloud -n cnpg-system installed (chart plugin-barman-cloud-0.7.0, revision 1)"), ok.out());
+            assertTrue(ok.out().indexOf("objectstore/attic-pg-backup -n " + bns + " created") < ok.out().indexOf("cluster/attic-pg -n " + bns + " created"), ok.out());
+            var store = kube.genericKubernetesResources("barmancloud.cnpg.io/v1", "ObjectStore").inNamespace(bns).withName("attic-pg-backup").get();
+            assertEquals("30d", ((Map<?, ?>) store.getAdditionalProperties().get("spec")).get("retentionPolicy"));
+            var cluster = kube.genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster").inNamespace(bns).withName("attic-pg").get();
+            Map<?, ?> spec = (Map<?, ?>) cluster.getAdditionalProperties().get("spec");
+            assertFalse(spec.containsKey("backup"), spec.toString());
+            assertEquals("attic-pg-backup", ((Map<?, ?>) ((Map<?, ?>) ((List<?>) spec.get("plugins")).get(0)).get("parameters")).get("barmanObjectName"));
+            var scheduled = kube.genericKubernetesResources("postgresql.cnpg.io/v1", "ScheduledBackup").inNamespace(bns).withName("attic-pg-daily").get();
+            assertEquals("plugin", ((Map<?, ?>) scheduled.getAdditionalProperties().get("spec")).get("method"));
+
+            // Installed: a re-run installs nothing again.
+            var again = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
+            assertEquals(0, again.exit(), again.toString());
+            assertFalse(again.out().contains("helmrelease/"), again.out());
+        } finally {
+            for (String n : List.of("objectstores.barmancloud.cnpg.io", certManager.get(0), certManager.get(1))) crds.withName(n).delete();
+        }
     }
 }

@@ -59,7 +59,7 @@ class HealthTest {
                     "database/cluster attic-pg", "database/instances", "database/primary", "database/pods", "database/server certificate",
                     "database/operator", "cache/deployment attic", "cache/GET /", "cache/cache main", "runners/docker release", "runners/docker pods",
                     "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "runners/nix gitlab", "dashboard/deployment runner-dashboard",
-                    "dashboard/GET /api/health")) {
+                    "dashboard/GET /api/health", "dashboard/GET /api/k8s/hpa")) {
                 assertEquals("ok", status(rows, key), key + " in " + r.out());
             }
             assertTrue(rows.get("runners/docker gitlab").path("detail").asText().matches("runner [0-9]+: online, contacted \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z"),
@@ -69,7 +69,8 @@ class HealthTest {
             assertTrue(r.err().contains("dev: healthy ("), r.err());
             assertEquals(List.of("GET / 200", "GET /_api/v1/cache-config/main 200"), f.attic.requests,
                     "Attic reached once through the service proxy, once with a token through a port-forward");
-            assertEquals(List.of("GET /api/health"), f.dashboard.requests);
+            assertEquals(List.of("GET /api/health", "GET /api/k8s/hpa"), f.dashboard.requests.stream().sorted().toList());
+            assertTrue(rows.get("dashboard/GET /api/k8s/hpa").path("detail").asText().startsWith("the cluster's data (2 autoscalers)"), r.out());
 
             List<TestApiServer.Request> first = f.api.requests();
             assertEquals(0, first.stream().filter(TestApiServer.Request::isMutating).count(), "health is read-only: " + first);
@@ -231,6 +232,78 @@ class HealthTest {
             var ok = f.healthWithToken("-o", "json", "--only", "database").run();
             assertEquals(0, ok.exit(), ok.toString());
             assertEquals("ok", status(rows(ok), "database/last backup"));
+        }
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void withBackupsThroughTheBarmanCloudPluginArchivingAndTheObjectStoresLastBackupAreChecked() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            f.client().apiextensions().v1().customResourceDefinitions().resource(DeployCacheTest.crd("barmancloud.cnpg.io", "ObjectStore", "objectstores")).create();
+            var clusters = f.client().genericKubernetesResources(HealthFixtures.CNPG_API, "Cluster").inNamespace(f.atticNs);
+            var live = clusters.withName("attic-pg").get();
+            ((Map<String, Object>) live.getAdditionalProperties().get("spec")).put("plugins", List.of(Map.of("name", "barman-cloud.cloudnative-pg.io",
+                    "isWALArchiver", true, "parameters", Map.of("barmanObjectName", "attic-pg-backup"))));
+            clusters.resource(live).update();
+            Map<String, Object> status = f.healthyClusterStatus();
+            status.put("conditions", List.of(Map.of("type", "ContinuousArchiving", "status", "True", "reason", "ContinuousArchivingSuccess")));
+            f.clusterStatus(status);
+            // No ObjectStore yet: the Cluster archives to one that does not exist.
+            var none = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(ExitCode.CHECK_FAILED, none.exit(), none.toString());
+            assertEquals("fail", status(rows(none), "database/last backup"));
+            assertTrue(rows(none).get("database/last backup").path("detail").asText().contains("ObjectStore attic-pg-backup"), none.out());
+
+            // What the plugin writes: the recovery window per server (the Cluster's name), with the last backup's time
+            // (plugin-barman-cloud api/v1/objectstore_types.go); CNPG sets no status.lastSuccessfulBackup for plugins.
+            var stores = f.client().genericKubernetesResources("barmancloud.cnpg.io/v1", "ObjectStore").inNamespace(f.atticNs);
+            stores.resource(new io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder().withApiVersion("barmancloud.cnpg.io/v1").withKind("ObjectStore")
+                    .withNewMetadata().withName("attic-pg-backup").withNamespace(f.atticNs).endMetadata()
+                    .addToAdditionalProperties("spec", Map.of("configuration", Map.of("destinationPath", "s3://backups/attic"), "retentionPolicy", "30d")).build()).create();
+            var store = stores.withName("attic-pg-backup").get();
+            store.getAdditionalProperties().put("status", Map.of("serverRecoveryWindow", Map.of("attic-pg", Map.of(
+                    "firstRecoverabilityPoint", Instant.now().minus(20, ChronoUnit.DAYS).toString(),
+                    "lastSuccessfulBackupTime", Instant.now().minus(3, ChronoUnit.DAYS).toString()))));
+            stores.resource(store).updateStatus();
+            var old = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(ExitCode.DEGRADED, old.exit(), old.toString());
+            assertEquals("ok", status(rows(old), "database/continuous archiving"));
+            assertEquals("warn", status(rows(old), "database/last backup"));
+            assertTrue(rows(old).get("database/last backup").path("detail").asText().startsWith("3 d 0 h ago"), old.out());
+
+            store = stores.withName("attic-pg-backup").get();
+            store.getAdditionalProperties().put("status", Map.of("serverRecoveryWindow", Map.of("attic-pg", Map.of(
+                    "lastSuccessfulBackupTime", Instant.now().minus(2, ChronoUnit.HOURS).toString()))));
+            stores.resource(store).updateStatus();
+            var ok = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(0, ok.exit(), ok.toString());
+            assertEquals("ok", status(rows(ok), "database/last backup"));
+        }
+    }
+
+    @Test
+    void aDashboardServingItsBuiltInMockDataFailsAlthoughItsHealthSaysOk() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            // The Role gfw 0.1.0 made: no get on the runner namespace's object, so client.ts isAvailable() is false and every
+            // /api/k8s route answers MOCK data, while /api/health stays 200 ok. A new pod reads it (the app caches the answer).
+            var roles = f.client().rbac().roles().inNamespace(f.runnerNs);
+            var role = roles.withName("runner-dashboard-read").get();
+            role.setRules(role.getRules().stream().filter(r -> !r.getResources().contains("namespaces")).toList());
+            roles.resource(role).update();
+            f.dashboard.restart();
+            var r = f.healthWithToken("-o", "json", "--only", "dashboard").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("ok", status(rows, "dashboard/GET /api/health"));
+            assertEquals("fail", status(rows, "dashboard/GET /api/k8s/hpa"));
+            assertTrue(rows.get("dashboard/GET /api/k8s/hpa").path("detail").asText().startsWith("serving its built-in mock data (\"available\": false):"
+                    + " it could not GET namespace gitlab-runners with its ServiceAccount"), r.out());
+
+            // An answer without the field is not taken for the app's.
+            f.dashboard.answer("/api/k8s/hpa", 200, "application/json", "{\"hpas\":[]}");
+            var other = f.healthWithToken("-o", "json", "--only", "dashboard").run();
+            assertEquals(ExitCode.CHECK_FAILED, other.exit(), other.toString());
+            assertTrue(rows(other).get("dashboard/GET /api/k8s/hpa").path("detail").asText().startsWith("200 but no \"available\" field"), other.out());
         }
     }
 

@@ -36,8 +36,8 @@ class UpTest {
     static AtticStandIn attic;
     static GitLabStandIn gitlab;
     static HpaControllerStandIn autoscaler;
-    /** The dashboard's GET /api/health, behind its Service. */
-    static HttpStandIn dashboard;
+    /** The dashboard app per environment, behind its Service, reading what deploy-dashboard applied as the real pod would. */
+    static final java.util.Map<String, DashboardAppStandIn> dashboards = new java.util.concurrent.ConcurrentHashMap<>();
     static String env;
     static Path envDir;
     static final List<String> NAMESPACES = new ArrayList<>();
@@ -58,7 +58,6 @@ class UpTest {
         });
         gitlab = new GitLabStandIn();
         autoscaler = new HpaControllerStandIn(kube);
-        dashboard = new HttpStandIn().answer("/api/health", 200, "application/json", "{\"status\":\"ok\"}");
         watch(env);
     }
 
@@ -77,6 +76,7 @@ class UpTest {
         api.rollouts("gitlab-runners-" + name, TestApiRollouts.Readiness.ready());
         api.rollouts("runner-dashboard-" + name, TestApiRollouts.Readiness.ready());
         api.serviceBackend(atticNs, "attic", java.net.URI.create("http://127.0.0.1:" + attic.port()));
+        var dashboard = dashboards.computeIfAbsent(name, n -> new DashboardAppStandIn(kube, "runner-dashboard-" + n));
         api.serviceBackend("runner-dashboard-" + name, "runner-dashboard", dashboard.uri());
         PortForwardStandIn.install(api, atticNs, "attic-0", 8080, "127.0.0.1", attic.port()); // the pod the operator stand-in keeps for Attic
     }
@@ -100,7 +100,7 @@ class UpTest {
         if (attic != null) attic.close();
         if (gitlab != null) gitlab.close();
         if (autoscaler != null) autoscaler.close();
-        if (dashboard != null) dashboard.close();
+        dashboards.values().forEach(DashboardAppStandIn::close);
         if (api == null || !api.isMock()) return;
         for (String ns : NAMESPACES) {
             api.stopRollouts(ns);
@@ -165,13 +165,17 @@ class UpTest {
         for (String ns : List.of(attic, "gitlab-runners-" + env, "runner-dashboard-" + env)) expected.add("namespaces/" + ns);
         expected.addAll(List.of("database/cluster attic-pg", "database/instances", "database/primary", "database/pods", "database/server certificate",
                 "database/operator", "cache/deployment attic", "cache/GET /", "cache/cache main", "runners/docker release", "runners/docker pods",
-                "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "dashboard/deployment runner-dashboard", "dashboard/GET /api/health"));
+                "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "dashboard/deployment runner-dashboard", "dashboard/GET /api/health",
+                "dashboard/GET /api/k8s/hpa"));
         assertEquals(expected, rows.stream().map(row -> row.get(0) + "/" + row.get(1)).toList(), r.out());
         for (var row : rows) assertEquals("ok", row.get(2), row + "\n" + r.out());
         assertEquals(List.of("primary", "attic-pg-1 (ready)"), rows.get(5).subList(1, 4).stream().filter(c -> !c.equals("ok")).toList(), rows.get(5).toString());
         assertTrue(rows.get(14).get(3).endsWith("max 8"), rows.get(14).toString());
         assertTrue(rows.get(16).get(3).matches("runner [0-9]+: online, contacted .*"), rows.get(16).toString());
-        assertTrue(dashboard.requests.contains("GET /api/health"), dashboard.requests.toString());
+        // The dashboard deploy-dashboard made serves the cluster's data, not its mock data: its ConfigMap and Role are what the app needs.
+        var dashboard = dashboards.get(env);
+        assertTrue(dashboard.requests.contains("GET /api/health") && dashboard.requests.contains("GET /api/k8s/hpa"), dashboard.requests.toString());
+        assertTrue(rows.get(rows.size() - 1).get(3).startsWith("the cluster's data"), rows.get(rows.size() - 1).toString());
 
         // A second up on the unchanged cluster: the plan says up to date for every step, and no write is sent.
         var again = quiet(() -> up(env));
