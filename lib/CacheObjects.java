@@ -68,7 +68,7 @@ final class CacheObjects {
 
     /** What a Deployment's pods are selected by: stable, never changed by a config change. */
     static Map<String, String> selector(String component) {
-        return Map.of("app.kubernetes.io/name", "attic", "app.kubernetes.io/component", component);
+        return Manifests.selector("attic", component);
     }
 
     private static ObjectMeta meta(EnvConfig.Env env, String ns, String name, String component) {
@@ -112,13 +112,25 @@ final class CacheObjects {
             var store = new LinkedHashMap<String, Object>();
             store.put("destinationPath", b.destinationPath());
             if (b.endpointUrl() != null && !b.endpointUrl().isEmpty()) store.put("endpointURL", b.endpointUrl());
-            store.put("s3Credentials", Map.of(
-                    "accessKeyId", Map.of("name", b.credentialsSecret(), "key", "ACCESS_KEY_ID"),
-                    "secretAccessKey", Map.of("name", b.credentialsSecret(), "key", "ACCESS_SECRET_KEY")));
-            spec.put("backup", Map.of("barmanObjectStore", store, "retentionPolicy", b.retentionPolicy()));
+            var credentials = new LinkedHashMap<String, Object>();
+            credentials.put("accessKeyId", secretKey(b.credentialsSecret(), "ACCESS_KEY_ID"));
+            credentials.put("secretAccessKey", secretKey(b.credentialsSecret(), "ACCESS_SECRET_KEY"));
+            store.put("s3Credentials", credentials);
+            var backup = new LinkedHashMap<String, Object>();
+            backup.put("barmanObjectStore", store);
+            backup.put("retentionPolicy", b.retentionPolicy());
+            spec.put("backup", backup);
         }
         return new GenericKubernetesResourceBuilder().withApiVersion(CNPG_API).withKind("Cluster")
                 .withMetadata(meta(env, ns, env.cnpg().cluster(), "database")).addToAdditionalProperties("spec", spec).build();
+    }
+
+    /** A secretKeyRef-shaped map, in a fixed order (Map.of's order changes from one JVM to the next). */
+    private static Map<String, Object> secretKey(String name, String key) {
+        var m = new LinkedHashMap<String, Object>();
+        m.put("name", name);
+        m.put("key", key);
+        return m;
     }
 
     /** With backups configured: CNPG's ScheduledBackup of the cluster. */
@@ -296,17 +308,23 @@ final class CacheObjects {
                 .endSpec().build();
     }
 
+    /**
+     * cache.disruptionBudget (default maxUnavailable 1): a drain may always evict one Attic pod, also while the
+     * autoscaler sits at one replica (minAvailable 1 would then refuse every eviction; EnvConfig refuses such a budget).
+     */
     static PodDisruptionBudget pdb(EnvConfig.Env env, String ns) {
-        return new PodDisruptionBudgetBuilder().withMetadata(meta(env, ns, DEPLOYMENT, "server"))
-                .withNewSpec().withMinAvailable(new IntOrString(1)).withNewSelector().withMatchLabels(selector("server")).endSelector()
-                .endSpec().build();
+        CacheConfig.DisruptionBudget b = env.cache().disruptionBudget();
+        var spec = new PodDisruptionBudgetBuilder().withMetadata(meta(env, ns, DEPLOYMENT, "server")).withNewSpec();
+        if (b.minAvailable() != null) spec.withMinAvailable(new IntOrString(b.minAvailable()));
+        else spec.withMaxUnavailable(new IntOrString(b.maxUnavailable()));
+        return spec.withNewSelector().withMatchLabels(selector("server")).endSelector().endSpec().build();
     }
 
-    /** Local storage: one volume the server and the collector share (ReadWriteMany once more than one pod may run). */
+    /** Local storage: one volume the server and the collector share, with the access mode and class the file names. */
     static PersistentVolumeClaim storage(EnvConfig.Env env, String ns) {
         CacheConfig.Storage s = env.cache().storage();
         var b = new PersistentVolumeClaimBuilder().withMetadata(meta(env, ns, STORAGE_PVC, "server"))
-                .withNewSpec().withAccessModes(env.cache().autoscaling().maxReplicas() > 1 ? "ReadWriteMany" : "ReadWriteOnce")
+                .withNewSpec().withAccessModes(s.accessMode())
                 .withNewResources().addToRequests("storage", new Quantity(s.size())).endResources();
         if (s.storageClass() != null) b.withStorageClassName(s.storageClass());
         return b.endSpec().build();
