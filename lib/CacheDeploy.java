@@ -14,6 +14,7 @@
 //SOURCES ServerSideApply.java
 //SOURCES HelmReleases.java
 //SOURCES ApplyRun.java
+//SOURCES KubeRules.java
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -68,6 +69,9 @@ final class CacheDeploy {
         if (client.namespaces().withName(ns).get() == null) {
             throw new GfwException(ExitCode.NOT_FOUND, "namespace " + ns + " does not exist; create it with 'gfw provision-namespaces " + env.name() + "' first");
         }
+        // 0. A storage claim the file would change in a way Kubernetes refuses: said before anything is written.
+        checkStorageClaim(client);
+
         // 1. The operator, and with backups the Barman Cloud plugin (whether it can be installed is checked before anything is).
         boolean installPlugin = env.cache().database().backup() != null && backupPluginToInstall(client, writes);
         requireOperator(client, writes);
@@ -200,6 +204,35 @@ final class CacheDeploy {
             throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + op.pluginChart() + " " + op.pluginVersion() + " was installed but CRD " + OBJECT_STORE_CRD
                     + " is still missing; check 'helm -n " + op.namespace() + " status barman-cloud'");
         }
+    }
+
+    /**
+     * Compares PVC attic-storage on the cluster with the one the file asks for (lib/KubeRules.claimChanges,
+     * the API server's ValidatePersistentVolumeClaimUpdate) and refuses a change it cannot take with one
+     * line naming the environment file's field, instead of the API server's immutable-spec error halfway through.
+     */
+    private void checkStorageClaim(KubernetesClient client) {
+        if (env.cache().storage().s3()) return;
+        var live = client.persistentVolumeClaims().inNamespace(ns).withName(CacheObjects.STORAGE_PVC).get();
+        if (live == null || live.getSpec() == null) return;
+        var wanted = CacheObjects.storage(env, ns).getSpec();
+        var liveSize = live.getSpec().getResources() == null || live.getSpec().getResources().getRequests() == null ? null
+                : live.getSpec().getResources().getRequests().get("storage");
+        boolean bound = live.getStatus() != null && "Bound".equals(live.getStatus().getPhase());
+        var changes = KubeRules.claimChanges(
+                new KubeRules.Claim(live.getSpec().getAccessModes() == null ? List.of() : live.getSpec().getAccessModes(), live.getSpec().getStorageClassName(),
+                        liveSize == null ? null : liveSize.toString()),
+                new KubeRules.Claim(wanted.getAccessModes(), wanted.getStorageClassName(), env.cache().storage().size()), bound);
+        if (changes.isEmpty()) return;
+        KubeRules.ClaimChange c = changes.get(0);
+        String field = switch (c.field()) {
+            case "accessModes" -> "cache.storage.accessMode";
+            case "storageClassName" -> "cache.storage.storageClass";
+            default -> "cache.storage.size";
+        };
+        throw new GfwException(ExitCode.CONFIG, env.file() + " " + field + ": " + c.wanted() + ", but PVC " + CacheObjects.STORAGE_PVC + " in namespace " + ns
+                + " has " + c.live() + ", and " + c.why() + " (Kubernetes refuses the update); set " + field + " back to " + c.live()
+                + ", or move the cache to a new claim (copy its data, delete PVC " + CacheObjects.STORAGE_PVC + ", re-run deploy-cache)");
     }
 
     /** 32 random characters, some of which need percent-encoding in a URL, so the encoder is always exercised. */

@@ -80,7 +80,7 @@ final class CacheObjects {
 
     /** What a Deployment's pods are selected by: stable, never changed by a config change. */
     static Map<String, String> selector(String component) {
-        return Map.of("app.kubernetes.io/name", "attic", "app.kubernetes.io/component", component);
+        return Manifests.selector("attic", component);
     }
 
     private static ObjectMeta meta(EnvConfig.Env env, String ns, String name, String component) {
@@ -436,17 +436,23 @@ final class CacheObjects {
                 .endSpec().build();
     }
 
+    /**
+     * cache.disruptionBudget (default maxUnavailable 1): a drain may always evict one Attic pod, also while the
+     * autoscaler sits at one replica (minAvailable 1 would then refuse every eviction; EnvConfig refuses such a budget).
+     */
     static PodDisruptionBudget pdb(EnvConfig.Env env, String ns) {
-        return new PodDisruptionBudgetBuilder().withMetadata(meta(env, ns, DEPLOYMENT, "server"))
-                .withNewSpec().withMinAvailable(new IntOrString(1)).withNewSelector().withMatchLabels(selector("server")).endSelector()
-                .endSpec().build();
+        CacheConfig.DisruptionBudget b = env.cache().disruptionBudget();
+        var spec = new PodDisruptionBudgetBuilder().withMetadata(meta(env, ns, DEPLOYMENT, "server")).withNewSpec();
+        if (b.minAvailable() != null) spec.withMinAvailable(new IntOrString(b.minAvailable()));
+        else spec.withMaxUnavailable(new IntOrString(b.maxUnavailable()));
+        return spec.withNewSelector().withMatchLabels(selector("server")).endSelector().endSpec().build();
     }
 
-    /** Local storage: one volume the server and the collector share (ReadWriteMany once more than one pod may run). */
+    /** Local storage: one volume the server and the collector share, with the access mode and class the file names. */
     static PersistentVolumeClaim storage(EnvConfig.Env env, String ns) {
         CacheConfig.Storage s = env.cache().storage();
         var b = new PersistentVolumeClaimBuilder().withMetadata(meta(env, ns, STORAGE_PVC, "server"))
-                .withNewSpec().withAccessModes(env.cache().autoscaling().maxReplicas() > 1 ? "ReadWriteMany" : "ReadWriteOnce")
+                .withNewSpec().withAccessModes(s.accessMode())
                 .withNewResources().addToRequests("storage", new Quantity(s.size())).endResources();
         if (s.storageClass() != null) b.withStorageClassName(s.storageClass());
         return b.endSpec().build();

@@ -63,7 +63,7 @@ final class DashboardObjects {
     }
 
     private static Map<String, String> selector() {
-        return Map.of("app.kubernetes.io/name", NAME, "app.kubernetes.io/component", "dashboard");
+        return Manifests.selector(NAME, "dashboard");
     }
 
     static Map<String, String> config(EnvConfig.Env env) {

@@ -278,7 +278,8 @@ abstract class EnvChecks {
         return List.copyOf(out);
     }
 
-    Map<String, String> stringMap(Field parent, String key, Function<Field, String> value, Set<String> allowedKeys) {
+    /** {@code allowedKeys} in the order messages list them (a List: Set.of's order changes from one JVM to the next). */
+    Map<String, String> stringMap(Field parent, String key, Function<Field, String> value, java.util.Collection<String> allowedKeys) {
         Field f = parent.get(key);
         if (f == null) return Map.of();
         if (!f.mapWithKeys(allowedKeys.toArray(String[]::new))) return Map.of();

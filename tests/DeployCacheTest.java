@@ -521,7 +521,7 @@ class DeployCacheTest {
         PortForwardStandIn.install(api, s3ns, "attic-0", 8080, "127.0.0.1", attic.port());
         Path dir = TestSupport.tempDir("cache-s3");
         String dev = Files.readString(Path.of(envDir, "dev.yaml"));
-        String s3 = dev.replace("    type: local\n    size: 20Gi\n", "    type: s3\n    bucket: attic-dev\n    endpoint: https://minio.example:9000\n"
+        String s3 = dev.replace("    accessMode: ReadWriteMany\n    storageClass: longhorn\n", "").replace("    type: local\n    size: 20Gi\n", "    type: s3\n    bucket: attic-dev\n    endpoint: https://minio.example:9000\n"
                 + "    region: us-east-1\n    credentialsSecret: attic-s3\n");
         Files.writeString(dir.resolve("dev.yaml"), s3);
         var args = List.of("dev", "--env-dir", dir.toString(), "-n", s3ns, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--timeout", "60s");

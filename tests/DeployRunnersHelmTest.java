@@ -121,7 +121,7 @@ class DeployRunnersHelmTest {
             assertEquals("deployed", st.path("status").asText());
             assertEquals("0.86.0", st.path("chartVersion").asText());
             assertEquals("present", st.path("token").asText());
-            assertTrue(st.path("hpa").asText().endsWith("(2-8)"), st.toString());
+            assertTrue(st.path("hpa").asText().endsWith("(1-3)"), st.toString());
             int replicas = c.apps().deployments().inNamespace(ns).withName("gitlab-runner-docker").get().getSpec().getReplicas();
             assertEquals(replicas, st.path("podsReady").asInt(), st.toString());
             assertEquals(replicas, st.path("pods").asInt(), st.toString());
@@ -159,14 +159,14 @@ class DeployRunnersHelmTest {
             assertEquals(0, api.mutatingRequests(), "an unchanged re-run wrote to the cluster: " + api.requests());
 
             // A changed value in the environment file: one upgrade, waited for, and the change is named.
-            RunnerFixtures.editEnv(dir, "runners[3].concurrent", "9"); // rocky9
+            RunnerFixtures.editEnv(dir, "runners[3].concurrent", "3"); // rocky9 (within the runner quota at maxReplicas)
             String before = api.client().apps().deployments().inNamespace(ns).withName("gitlab-runner-rocky9").get()
                     .getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/configmap");
             var changed = RunnerFixtures.deploy(dir, gitlab, "rocky9");
             assertEquals(0, changed.exit(), changed.toString());
             assertEquals(List.of("1 superseded Install complete", "2 deployed Upgrade complete"),
                     RunnerFixtures.history(api, ns, "gitlab-runner-rocky9"));
-            assertTrue(changed.out().contains("gitlab-runner-rocky9: concurrent: 4 -> 9"), changed.out());
+            assertTrue(changed.out().contains("gitlab-runner-rocky9: concurrent: 2 -> 3"), changed.out());
             assertTrue(changed.out().matches("(?s).*gitlab-runner-rocky9\\s+upgraded\\s+2\\s.*"), changed.out());
             Deployment d = api.client().apps().deployments().inNamespace(ns).withName("gitlab-runner-rocky9").get();
             assertFalse(before.equals(d.getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/configmap")),
@@ -196,7 +196,7 @@ class DeployRunnersHelmTest {
                     + "revision 3 is revision 1 again: "), r.err());
             assertTrue(errors.get(0).endsWith("check its pods with 'kubectl -n " + ns + " get pods -l app=gitlab-runner-docker' or raise --timeout"), r.err());
             // Progress while Helm waited: which release, pods ready of desired, time spent of the timeout.
-            assertTrue(r.err().lines().anyMatch(l -> l.matches("  gitlab-runner-docker: 0/2 pods ready, 2 updated, \\d+ s of 6 s.*")), r.err());
+            assertTrue(r.err().lines().anyMatch(l -> l.matches("  gitlab-runner-docker: 0/1 pods ready, 1 updated, \\d+ s of 6 s.*")), r.err());
 
             // Helm's history ends with the rollback; the values and the pod template are the first revision's again.
             List<String> history = RunnerFixtures.history(api, ns, "gitlab-runner-docker");
@@ -252,7 +252,7 @@ class DeployRunnersHelmTest {
             assertEquals(0, RunnerFixtures.deploy(dir, gitlab, "nix").exit());
             // A Helm killed during its first install leaves the release pending-install.
             RunnerFixtures.setReleaseStatus(api, ns, "gitlab-runner-nix", 1, "pending-install");
-            RunnerFixtures.editEnv(dir, "runners[4].concurrent", "7"); // nix
+            RunnerFixtures.editEnv(dir, "runners[4].concurrent", "4"); // nix (within the runner quota at maxReplicas)
             api.resetRequests();
             var r = RunnerFixtures.deploy(dir, gitlab, "nix");
             assertEquals(ExitCode.CONFLICT, r.exit(), r.toString());
@@ -339,9 +339,9 @@ class DeployRunnersHelmTest {
         });
         reader.start();
         try {
-            waitFor(lines, l -> l.matches("gitlab-runner-docker\\s+1\\s+deployed\\s+0\\.86\\.0\\s+2/2\\s+0\\s.*"), p);
+            waitFor(lines, l -> l.matches("gitlab-runner-docker\\s+1\\s+deployed\\s+0\\.86\\.0\\s+1/1\\s+0\\s.*"), p);
             api.rollouts(ns, TestApiRollouts.Readiness.crashLoopingWhen(t -> true, 5));
-            waitFor(lines, l -> l.matches("gitlab-runner-docker\\s+1\\s+deployed\\s+0\\.86\\.0\\s+0/2\\s+10\\s.*"), p);
+            waitFor(lines, l -> l.matches("gitlab-runner-docker\\s+1\\s+deployed\\s+0\\.86\\.0\\s+0/1\\s+5\\s.*"), p);
             assertTrue(p.isAlive(), "--watch ended by itself:\n" + String.join("\n", lines));
             assertEquals(2, lines.stream().filter(l -> l.startsWith("RELEASE ")).count(),
                     "one table per change:\n" + String.join("\n", lines));

@@ -309,16 +309,16 @@ class DeployRunnersTest {
         RunnerFixtures.namespaceWithRollouts(api, ns, TestApiRollouts.Readiness.ready());
         try (var gitlab = new GitLabStandIn()) {
             assertEquals(0, RunnerFixtures.deploy(dir, gitlab, "nix").exit());
-            RunnerFixtures.editEnv(dir, "runners[4].autoscaling.maxReplicas", "7"); // nix
+            RunnerFixtures.editEnv(dir, "runners[4].autoscaling.maxReplicas", "2"); // nix (more would not fit the runner quota)
             RunnerFixtures.editEnv(dir, "runners[4].image", "nixos/nix:2.24");
             var r = TestSupport.inProcess(new DeployRunners(), "dev", "nix", "--dry-run=server", "--env-dir", dir.toString(),
                     "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", TestCharts.runnerChart().toString());
             assertEquals(0, r.exit(), r.toString());
             assertTrue(r.out().matches("(?s).*gitlab-runner-nix\\s+would upgrade\\s+1\\s+gitlab-runner-0\\.86\\.0\\s+exists\\s+would configure\\s+unchanged.*"), r.out());
             assertTrue(r.out().contains("gitlab-runner-nix: runners.config: ("), r.out());
-            assertTrue(r.out().contains("gitlab-runner-nix: gitlab-runner-nix-hpa spec.maxReplicas: 5 -> 7"), r.out());
+            assertTrue(r.out().contains("gitlab-runner-nix: gitlab-runner-nix-hpa spec.maxReplicas: 3 -> 2"), r.out());
             assertEquals(List.of("1 deployed Install complete"), RunnerFixtures.history(api, ns, "gitlab-runner-nix"), "a dry run upgraded");
-            assertEquals(5, api.client().autoscaling().v2().horizontalPodAutoscalers().inNamespace(ns).withName("gitlab-runner-nix-hpa").get().getSpec().getMaxReplicas());
+            assertEquals(3, api.client().autoscaling().v2().horizontalPodAutoscalers().inNamespace(ns).withName("gitlab-runner-nix-hpa").get().getSpec().getMaxReplicas());
         }
     }
 

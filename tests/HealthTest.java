@@ -328,7 +328,7 @@ class HealthTest {
     void aPendingReleaseAndAnAutoscalerAtItsMaximumWarnAForbiddenListIsUnknown() throws IOException {
         try (var f = new HealthFixtures().deploy()) {
             RunnerFixtures.setReleaseStatus(f.api, f.runnerNs, "gitlab-runner-docker", 1, "pending-upgrade");
-            f.platform.autoscalerStatus("nix", 5, 5); // dev.yaml: nix maxReplicas 5
+            f.platform.autoscalerStatus("nix", 3, 3); // dev.yaml: nix maxReplicas 3
             f.api.mockServer().expect().get().withPath("/apis/policy/v1/namespaces/" + f.runnerNs + "/poddisruptionbudgets")
                     .andReturn(403, new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(403).withReason("Forbidden")
                             .withMessage("poddisruptionbudgets.policy is forbidden: User \"ci\" cannot list resource \"poddisruptionbudgets\"").build())
@@ -339,7 +339,7 @@ class HealthTest {
             assertEquals("warn", status(rows, "runners/docker release"));
             assertTrue(rows.get("runners/docker release").path("detail").asText().contains("revision 1, pending-upgrade"), r.out());
             assertEquals("warn", status(rows, "runners/nix hpa"));
-            assertEquals("current 5, desired 5, max 5: at its maximum, jobs may queue", rows.get("runners/nix hpa").path("detail").asText());
+            assertEquals("current 3, desired 3, max 3: at its maximum, jobs may queue", rows.get("runners/nix hpa").path("detail").asText());
             for (String type : HealthFixtures.TYPES) {
                 JsonNode pdb = rows.get("runners/" + type + " pdb");
                 assertEquals("unknown", pdb.path("status").asText(), r.out());

@@ -85,7 +85,7 @@ class RunnersCommandTest {
             assertEquals("deployed", row.path("status").asText());
             assertEquals("gitlab-runner-0.86.0", row.path("chart").asText());
             assertTrue(row.path("podsReady").asInt() > 0 && row.path("podsReady").asInt() == row.path("pods").asInt(), row.toString());
-            assertTrue(row.path("hpa").asText().endsWith("/8"), row.toString());
+            assertTrue(row.path("hpa").asText().endsWith("/3"), row.toString());
             assertEquals(d.runnerId(), row.path("runnerId").asLong());
             assertTrue(row.path("online").asBoolean());
             assertFalse(row.path("paused").asBoolean());
@@ -310,9 +310,9 @@ class RunnersCommandTest {
         try (var gitlab = d.gitlab()) {
             var helm = RunnerFixtures.helm(d.api());
             Object concurrent1 = helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent");
-            RunnerFixtures.editEnv(d.envDir(), "runners[0].concurrent", "31");
+            RunnerFixtures.editEnv(d.envDir(), "runners[0].concurrent", "5"); // within the runner quota at maxReplicas
             assertEquals(0, RunnerFixtures.deploy(d.envDir(), gitlab, "docker").exit());
-            assertEquals(31, helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent"));
+            assertEquals(5, helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent"));
 
             var history = runners(d, "history", "docker", "-o", "json");
             assertEquals(0, history.exit(), history.toString());
@@ -324,7 +324,7 @@ class RunnersCommandTest {
             var dry = runners(d, "rollback", "docker", "--dry-run");
             assertEquals(0, dry.exit(), dry.toString());
             assertTrue(dry.out().contains("would roll back: revision 2 -> 1"), dry.out());
-            assertTrue(dry.out().contains("concurrent: 31 -> " + concurrent1), dry.out());
+            assertTrue(dry.out().contains("concurrent: 5 -> " + concurrent1), dry.out());
             assertEquals(2, RunnerFixtures.history(d.api(), d.ns(), "gitlab-runner-docker").size());
 
             // A revision Helm does not have, and --unstick on a release that is not stuck: refused, nothing changed.
@@ -347,7 +347,7 @@ class RunnersCommandTest {
             assertEquals(dep.getSpec().getReplicas(), dep.getStatus().getReadyReplicas(), "rollback returned before the rollout was ready");
 
             // An upgrade interrupted mid-way (pending-upgrade): refused with the way out, then --unstick.
-            assertEquals(0, RunnerFixtures.deploy(d.envDir(), gitlab, "docker").exit()); // revision 4: concurrent 31 again
+            assertEquals(0, RunnerFixtures.deploy(d.envDir(), gitlab, "docker").exit()); // revision 4: concurrent 5 again
             RunnerFixtures.setReleaseStatus(d.api(), d.ns(), "gitlab-runner-docker", 4, "pending-upgrade");
             var refused = runners(d, "rollback", "docker");
             assertEquals(ExitCode.CONFLICT, refused.exit(), refused.toString());
