@@ -80,7 +80,7 @@ class HealthBench {
                 kubectl.add(concat(List.of("kubectl"), cluster, List.of("get", "cluster,deploy,pods,hpa,pdb", "-n", ns)));
             }
             kubectl.add(concat(List.of("kubectl"), cluster, List.of("get", "--raw", "/api/v1/namespaces/" + env.namespaces().attic().name()
-                    + "/services/" + env.attic().service() + ":" + env.attic().port() + "/proxy/nix-cache-info")));
+                    + "/services/" + env.attic().service() + ":" + env.attic().port() + "/proxy/")));
             kubectl.add(concat(List.of("kubectl"), cluster, List.of("get", "--raw", "/api/v1/namespaces/" + env.namespaces().dashboard().name()
                     + "/services/runner-dashboard:" + env.dashboard().port() + "/proxy/api/health")));
             measure(server, health); // builds and warms the script once

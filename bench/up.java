@@ -8,7 +8,7 @@
 //SOURCES ../tests/support/CnpgOperatorStandIn.java
 //SOURCES ../tests/support/AtticStandIn.java
 //SOURCES ../tests/support/GitLabStandIn.java
-//SOURCES ../tests/support/HttpStandIn.java
+//SOURCES ../tests/support/DashboardAppStandIn.java
 //SOURCES ../lib/Cli.java
 //SOURCES BenchRuns.java
 //MAIN UpBench
@@ -50,7 +50,7 @@ class UpBench {
                 Secret s = kube.secrets().inNamespace("attic-cache-dev").withName("attic-jwt-signing").get();
                 return s == null ? "" : new String(Base64.getDecoder().decode(s.getData().get("hs256-secret-base64")), StandardCharsets.UTF_8);
             });
-            var dashboard = new HttpStandIn().answer("/api/health", 200, "application/json", "{\"status\":\"ok\"}");
+            var dashboard = new DashboardAppStandIn(kube, "runner-dashboard");
             server.serviceBackend("runner-dashboard", 3000, dashboard.uri());
             server.serviceBackend("attic-cache-dev", 8080, java.net.URI.create("http://127.0.0.1:" + attic.port()));
             List<String> kubeconfig = List.of("--kubeconfig", server.kubeconfig().toString());

@@ -13,26 +13,27 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.LocalPortForward;
 import java.io.IOException;
 import java.net.InetAddress;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Attic's own API, as deploy-cache uses it after the rollout (zhaofengli/attic server/src/api/v1):
- * {@code GET /nix-cache-info} for health, {@code GET /_api/v1/cache-config/{cache}} (404 NoSuchCache when
- * absent; includes {@code public_key}), {@code POST /_api/v1/cache-config/{cache}} with a
- * CreateCacheRequest to create it. Requests carry a short-lived token gfw mints for the call.
+ * Attic's own API, as deploy-cache uses it after the rollout (zhaofengli/attic server/src/api): {@code GET /}
+ * (atticd's placeholder page, 200: the server answers; it has no health route and no {@code /nix-cache-info}
+ * outside a cache), {@code GET /_api/v1/cache-config/{cache}} (404 NoSuchCache when absent; includes
+ * {@code public_key}, {@code is_public}, {@code substituter_endpoint}), {@code POST /_api/v1/cache-config/{cache}}
+ * with a CreateCacheRequest to create it, then {@code GET /{cache}/nix-cache-info}, what Nix asks first. Requests
+ * carry a short-lived token gfw mints for the call.
  */
 final class AtticApi {
 
-    /** What the check found: how Attic was reached, whether the cache was created now, its key and substituter URL. */
-    record CacheInfo(String via, String cache, boolean created, String publicKey, String substituter) {}
+    /** What the check found: how Attic was reached, whether the cache was created now, its key, substituter URL and visibility. */
+    record CacheInfo(String via, String cache, boolean created, String publicKey, String substituter, boolean isPublic) {}
 
     /**
-     * Checks the server answers, creates the environment's cache if absent, prints its public key and
-     * the nix.conf lines. {@code url} null: through a port-forward to a ready Attic pod.
+     * Checks the server answers, creates the environment's cache if absent, and reads its public key, substituter
+     * and visibility. {@code url} null: through a port-forward to a ready Attic pod.
      */
     static CacheInfo ensureCache(KubernetesClient client, EnvConfig.Env env, String ns, String signingKey, String url, Http.Client http) {
         if (url != null) return run(env, url.replaceAll("/+$", ""), "at " + url, signingKey, http);
@@ -60,17 +61,17 @@ final class AtticApi {
     /** {@code http}: on gfw's one proxy rule (a port-forward's loopback address is never proxied). */
     private static CacheInfo run(EnvConfig.Env env, String base, String via, String signingKey, Http.Client http) {
         String cache = env.attic().cache();
-        Http.Response health = http.get(base + "/nix-cache-info");
-        if (health.status() != 200 || !health.body().contains("StoreDir")) {
-            throw new GfwException(ExitCode.REMOTE_ERROR, "Attic " + via + " answered GET /nix-cache-info with " + health.status()
-                    + " (expected 200 with StoreDir); check the attic pods' logs");
+        Http.Response root = http.get(base + CacheObjects.PROBE_PATH);
+        if (root.status() != 200) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, "Attic " + via + " answered GET " + CacheObjects.PROBE_PATH + " with " + root.status()
+                    + " (atticd answers 200 there); is it atticd? check the attic pods' logs");
         }
-        String token = AtticTokens.mint(signingKey, "gfw-deploy-cache", Instant.now(), Duration.ofMinutes(5), Map.of(cache, List.of("r", "cc", "cr")));
+        String token = AtticTokens.mint(signingKey, "gfw-deploy-cache", Instant.now(), AtticTokens.CALL_VALIDITY, Map.of(cache, List.of("r", "cc")));
         http.bearer(token);
         String path = "/_api/v1/cache-config/" + cache;
         Http.Response got = http.get(base + path);
         boolean created = false;
-        if (got.status() == 404) {
+        if (got.status() == 404 && "NoSuchCache".equals(errorName(got))) {
             var body = new LinkedHashMap<String, Object>();
             body.put("keypair", "Generate");
             body.put("is_public", env.cache().isPublic());
@@ -93,8 +94,24 @@ final class AtticApi {
         if (!(key instanceof String publicKey) || publicKey.isBlank()) {
             throw new GfwException(ExitCode.REMOTE_ERROR, "Attic " + via + ": cache " + cache + " has no public_key in GET " + path);
         }
+        // What Nix asks first (binary_cache.rs get_nix_cache_info): with the token, as a private cache needs it.
+        String info = "/" + cache + "/nix-cache-info";
+        Http.Response nix = http.get(base + info);
+        if (!nix.ok()) throw error("GET " + info, nix, via, http);
+        if (nix.body().lines().noneMatch(l -> l.startsWith("StoreDir:"))) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, "Attic " + via + " answered GET " + info + " without a StoreDir line");
+        }
         String substituter = config.get("substituter_endpoint") instanceof String s && !s.isBlank() ? s : CacheObjects.apiEndpoint(env) + cache;
-        return new CacheInfo(via, cache, created, publicKey, substituter);
+        return new CacheInfo(via, cache, created, publicKey, substituter, Boolean.TRUE.equals(config.get("is_public")));
+    }
+
+    /** The {@code error} field of atticd's error body (server/src/error.rs ErrorResponse), or null. */
+    private static String errorName(Http.Response r) {
+        try {
+            return Output.JSON.readValue(r.body(), Map.class).get("error") instanceof String s ? s : null;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
     }
 
     /** One line from Attic's error body ({"code", "error", "message"}), never the token. */
@@ -108,9 +125,11 @@ final class AtticApi {
         }
         detail = http.mask(detail);
         if (r.status() == 401 || r.status() == 403) {
+            // atticd ignores a token it cannot validate and answers as to an anonymous client (server/src/access/http.rs apply_auth).
             return new GfwException(ExitCode.AUTH, "Attic " + via + " rejected gfw's token for " + request + " (" + r.status() + detail
                     + "); do the attic pods read ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64 from secret " + AtticTokens.SIGNING_SECRET
-                    + "? ('gfw attic-token ENV --decode' tells whether a token matches the key)");
+                    + "? Is the cluster's clock more than " + AtticTokens.CLOCK_SKEW.toMinutes() + " minutes behind this machine's?"
+                    + " ('gfw attic-token ENV --decode' tells whether a token matches the key)");
         }
         return new GfwException(ExitCode.REMOTE_ERROR, "Attic " + via + " answered " + request + " with " + r.status() + detail);
     }

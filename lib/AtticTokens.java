@@ -3,6 +3,7 @@
 //DEPS io.fabric8:kubernetes-client:7.4.0
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES EnvChecks.java
 
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
@@ -25,16 +26,26 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Attic's tokens: HS256 JWTs (nimbus-jose-jwt) with {@code sub}, {@code exp}, {@code nbf}, {@code iat}
- * and the claim {@code "https://jwt.attic.rs/v1": {"caches": {NAME: {"r": 1, ...}}}} (zhaofengli/attic
- * token/src/lib.rs), signed with the key in Secret {@code attic-jwt-signing}: key
- * {@code hs256-secret-base64} holds base64 text, and the HMAC key is the bytes it decodes to.
+ * Attic's tokens: HS256 JWTs (nimbus-jose-jwt) with {@code sub}, {@code exp}, {@code nbf} and the claim
+ * {@code "https://jwt.attic.rs/v1": {"caches": {NAME: {"r": 1, ...}}}} (zhaofengli/attic token/src/lib.rs),
+ * signed with the key in Secret {@code attic-jwt-signing}: key {@code hs256-secret-base64} holds base64 text,
+ * and the HMAC key is the bytes it decodes to.
+ *
+ * <p>atticd allows no clock skew: {@code Token::from_jwt} verifies with {@code time_tolerance: None}, so
+ * jwt-simple (claims.rs {@code validate}) rejects an {@code iat} or {@code nbf} one second in the server's
+ * future, and {@code apply_auth} (server/src/access/http.rs) then treats the request as anonymous: a 401, not
+ * "bad token". So {@code nbf} is set {@link #CLOCK_SKEW} in the past and no {@code iat} is sent (as atticd's own
+ * {@code Token::new} does): a cluster clock up to that far behind still accepts a fresh token.
  */
 final class AtticTokens {
 
     static final String CLAIM = "https://jwt.attic.rs/v1";
     static final String SIGNING_SECRET = "attic-jwt-signing";
     static final String SIGNING_KEY = "hs256-secret-base64";
+    /** How far behind gfw's clock the cluster's may be and still accept a token minted now. */
+    static final Duration CLOCK_SKEW = Duration.ofMinutes(5);
+    /** The validity of the tokens gfw mints for its own calls (deploy-cache, health): a few minutes past the skew either way. */
+    static final Duration CALL_VALIDITY = CLOCK_SKEW.plusMinutes(5);
 
     /** Attic's permission letters (token/src/lib.rs serde renames) and what each allows. */
     static final Map<String, String> PERMISSIONS = permissions();
@@ -91,16 +102,24 @@ final class AtticTokens {
         return text;
     }
 
-    /** A signed token for {@code sub}, valid from {@code now} for {@code validity}; {@code caches}: cache (or pattern) to permission letters. */
+    /**
+     * A signed token for {@code sub}, accepted from {@code now} minus {@link #CLOCK_SKEW} until {@code now} plus
+     * {@code validity}; {@code caches}: cache name (or pattern with '*') to permission letters. A name atticd would
+     * not parse is refused here: atticd would reject the whole token.
+     */
     static String mint(String keyBase64, String sub, Instant now, Duration validity, Map<String, List<String>> caches) {
         var grants = new LinkedHashMap<String, Object>();
         caches.forEach((cache, letters) -> {
+            String problem = patternProblem(cache);
+            if (problem != null) throw new GfwException(ExitCode.USAGE, problem);
             var perms = new LinkedHashMap<String, Object>();
-            for (String l : letters) perms.put(l, 1);
+            for (String l : letters) {
+                if (!PERMISSIONS.containsKey(l)) throw new GfwException(ExitCode.INTERNAL, "not an Attic permission letter: " + l);
+                perms.put(l, 1);
+            }
             grants.put(cache, perms);
         });
-        Date iat = Date.from(now);
-        JWTClaimsSet claims = new JWTClaimsSet.Builder().subject(sub).issueTime(iat).notBeforeTime(iat)
+        JWTClaimsSet claims = new JWTClaimsSet.Builder().subject(sub).notBeforeTime(Date.from(now.minus(CLOCK_SKEW)))
                 .expirationTime(Date.from(now.plus(validity))).claim(CLAIM, Map.of("caches", grants)).build();
         var jwt = new SignedJWT(new JWSHeader(JWSAlgorithm.HS256), claims);
         try {
@@ -111,8 +130,49 @@ final class AtticTokens {
         return jwt.serialize();
     }
 
+    /** Why atticd would not parse {@code cache} as a claim key (null: it would): attic/src/cache.rs CACHE_NAME_PATTERN_REGEX. */
+    static String patternProblem(String cache) {
+        if (EnvChecks.ATTIC_CACHE_PATTERN.matcher(cache).matches()) return null;
+        return "cache " + quote(cache) + ": an Attic cache name is a letter, digit or '*', then up to 49 letters, digits, '-', '_', '+' or '*'"
+                + " (no '.'); atticd rejects a whole token that names anything else";
+    }
+
+    private static String quote(String s) {
+        return "'" + (s.length() > 60 ? s.substring(0, 57) + "..." : s).replaceAll("\\p{Cntrl}", "?") + "'";
+    }
+
+    /**
+     * Why atticd would ignore this token at {@code now} (its clock), each a sentence; empty when it would accept it
+     * (the signature aside, which {@link Decoded#verified} tells). Mirrors jwt-simple's claims.rs {@code validate}
+     * with zero tolerance, and the claim's deserialization in token/src/lib.rs (TokenClaims, CacheNamePattern).
+     */
+    static List<String> rejections(Decoded d, Instant now) {
+        var out = new java.util.ArrayList<String>();
+        if (!"HS256".equals(d.algorithm())) out.add("its algorithm is " + d.algorithm() + ", atticd verifies HS256 only");
+        if (d.iat() != null && d.iat().isAfter(now)) out.add("it was issued (iat) at " + d.iat() + ", in the future: atticd allows no clock skew");
+        if (d.nbf() != null && d.nbf().isAfter(now)) out.add("it is not valid before (nbf) " + d.nbf() + ", in the future: atticd allows no clock skew");
+        if (d.exp() != null && d.exp().isBefore(now)) out.add("it expired at " + d.exp());
+        if (!(d.claims().get(CLAIM) instanceof Map<?, ?> ns) || !(ns.get("caches") instanceof Map<?, ?>)) {
+            out.add("it has no claim \"" + CLAIM + "\" with \"caches\"");
+        }
+        for (var e : d.caches().entrySet()) {
+            String problem = patternProblem(e.getKey());
+            if (problem != null) out.add(problem);
+            if (e.getValue() instanceof Map<?, ?> perms) {
+                for (var p : perms.entrySet()) {
+                    String v = String.valueOf(p.getValue());
+                    // serde_with BoolFromInt: 0 or 1, nothing else.
+                    if (!v.equals("0") && !v.equals("1")) out.add("cache " + quote(e.getKey()) + ": permission " + p.getKey() + " is " + quote(v) + ", atticd reads only 0 or 1");
+                }
+            } else {
+                out.add("cache " + quote(e.getKey()) + ": its permissions are not an object");
+            }
+        }
+        return out;
+    }
+
     /** A token's claims, read without trusting them; {@code verified} whether its signature matches the key (null: not checked). */
-    record Decoded(String algorithm, Map<String, Object> claims, String sub, Instant exp, Instant nbf, Map<String, Object> caches, Boolean verified) {}
+    record Decoded(String algorithm, Map<String, Object> claims, String sub, Instant exp, Instant nbf, Instant iat, Map<String, Object> caches, Boolean verified) {}
 
     static Decoded decode(String token, String keyBase64) {
         SignedJWT jwt;
@@ -139,7 +199,8 @@ final class AtticTokens {
         }
         return new Decoded(jwt.getHeader().getAlgorithm().getName(), claims.getClaims(), claims.getSubject(),
                 claims.getExpirationTime() == null ? null : claims.getExpirationTime().toInstant(),
-                claims.getNotBeforeTime() == null ? null : claims.getNotBeforeTime().toInstant(), caches, verified);
+                claims.getNotBeforeTime() == null ? null : claims.getNotBeforeTime().toInstant(),
+                claims.getIssueTime() == null ? null : claims.getIssueTime().toInstant(), caches, verified);
     }
 
     /** "main: pull, push; team-*: create-cache" — for people. */

@@ -14,10 +14,13 @@
 //SOURCES ServerSideApply.java
 //SOURCES HelmReleases.java
 //SOURCES ApplyRun.java
+//SOURCES KubeRules.java
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.batch.v1.JobCondition;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,15 +30,16 @@ import java.util.Map;
 
 /**
  * deploy-cache's story against the cluster, in order: the CNPG operator (installed with Helm when asked),
- * Secret attic-pg-app-credentials (created once), Cluster attic-pg (then the wait until it is healthy),
- * Secret attic-jwt-signing (created once; new only when asked), Secret attic-secrets (DATABASE_URL from
- * CNPG's secret), the ConfigMap and workloads (then both rollouts), and finally /nix-cache-info and the
- * environment's cache. Everything through {@link ApplyRun}: a re-run on an unchanged cluster sends no write.
+ * Secret attic-pg-app-credentials (cnpg.appSecret; created once), Cluster attic-pg (then the wait until it is
+ * healthy), Secret attic-jwt-signing (created once; new only when asked), Secret attic-secrets (DATABASE_URL from
+ * the owner's credentials in attic-pg-app-credentials), the ConfigMap, the database migrations (a Job, waited for),
+ * the workloads (then both rollouts), and finally the environment's cache through Attic's API. Everything through
+ * {@link ApplyRun}: a re-run on an unchanged cluster sends no write.
  */
 final class CacheDeploy {
 
-    /** The flags deploy-cache hands over: --install-operator, --operator-chart, --rotate-jwt-key, --attic-url. */
-    record Inputs(boolean installOperator, String operatorChart, boolean rotateJwtKey, String atticUrl) {}
+    /** The flags deploy-cache hands over: --install-operator, --operator-chart, --rotate-jwt-key, --attic-url, --plugin-chart. */
+    record Inputs(boolean installOperator, String operatorChart, boolean rotateJwtKey, String atticUrl, String pluginChart) {}
 
     private final EnvConfig.Env env;
     private final String ns;
@@ -65,15 +69,19 @@ final class CacheDeploy {
         if (client.namespaces().withName(ns).get() == null) {
             throw new GfwException(ExitCode.NOT_FOUND, "namespace " + ns + " does not exist; create it with 'gfw provision-namespaces " + env.name() + "' first");
         }
-        // 1. The operator.
+        // 0. A storage claim the file would change in a way Kubernetes refuses: said before anything is written.
+        checkStorageClaim(client);
+
+        // 1. The operator, and with backups the Barman Cloud plugin (whether it can be installed is checked before anything is).
+        boolean installPlugin = env.cache().database().backup() != null && backupPluginToInstall(client, writes);
         requireOperator(client, writes);
+        if (installPlugin) installBackupPlugin(client);
 
         // 2. The database owner's password: generated once, never rewritten.
         keepOrCreate(client, CacheObjects.pgCredentials(env, ns, newPassword()), false);
 
         // 3. The Cluster, then wait for it.
-        apply(client, CacheObjects.cluster(env, ns));
-        if (env.cache().database().backup() != null) apply(client, CacheObjects.scheduledBackup(env, ns));
+        for (HasMetadata o : CacheObjects.databaseObjects(env, ns)) apply(client, o);
         if (writes) waitForCluster(client);
 
         // 4. The token signing key: generated once, new only when asked.
@@ -86,31 +94,37 @@ final class CacheDeploy {
         if (secrets.databaseUrl() == null) {
             report(new ServerSideApply.Result(CacheObjects.atticSecrets(env, ns, new CacheObjects.Secrets("", "", "", "")),
                     ServerSideApply.Action.created, options.serverDryRun, List.of(), "not checked: built from secret " + env.cnpg().appSecret()
-                    + ", which CNPG writes once the cluster exists"));
+                    + ", which this run creates"));
         } else {
             apply(client, CacheObjects.atticSecrets(env, ns, secrets));
         }
 
-        // 6-7. Configuration and workloads, then the rollout.
-        for (HasMetadata o : CacheObjects.atticObjects(env, ns, secrets)) apply(client, o);
+        // 6-7. Configuration, the migrations (once, before any API or collector pod of this configuration), workloads, then the rollout.
+        for (HasMetadata o : CacheObjects.atticObjects(env, ns, secrets)) {
+            if (o instanceof Job job && writes) waitForOtherMigrations(client, job.getMetadata().getName());
+            apply(client, o);
+            if (o instanceof Job job && writes) {
+                waitForJob(client, job.getMetadata().getName());
+                pruneMigrations(client, job.getMetadata().getName());
+            }
+        }
         if (writes) {
             run.waitForRollout(client, ns, CacheObjects.DEPLOYMENT, "app.kubernetes.io/name=attic");
             run.waitForRollout(client, ns, CacheObjects.GC_DEPLOYMENT, "app.kubernetes.io/name=attic");
         }
         ApplyRun.info(run.summary());
 
-        // 8. Health and the cache.
+        // 8. The cache, through Attic's API.
         if (!writes) {
-            ApplyRun.info("health check and cache " + env.attic().cache() + " not checked (" + (diff ? "--diff" : "server dry run") + ": nothing runs yet)");
+            ApplyRun.info("Attic and cache " + env.attic().cache() + " not checked (" + (diff ? "--diff" : "server dry run") + ": nothing runs yet)");
             return ExitCode.OK;
         }
         AtticApi.CacheInfo cache = AtticApi.ensureCache(client, env, ns, signingKey, inputs.atticUrl(), atticHttp);
-        ApplyRun.info("attic: /nix-cache-info ok (" + cache.via() + ")");
+        ApplyRun.info("attic: serving (" + cache.via() + "), cache " + cache.cache() + " answers GET /" + cache.cache() + "/nix-cache-info");
         ApplyRun.out().println("cache/" + cache.cache() + " " + (cache.created() ? "created" : "unchanged"));
         ApplyRun.out().println("public key: " + cache.publicKey());
-        ApplyRun.out().println("nix.conf:");
-        ApplyRun.out().println("  substituters = " + cache.substituter());
-        ApplyRun.out().println("  trusted-public-keys = " + cache.publicKey());
+        String placeholder = "<token: gfw attic-token " + env.name() + " --sub NAME --pull " + cache.cache() + " -o netrc>";
+        for (String line : CacheObjects.nixConf(cache.substituter(), cache.publicKey(), cache.isPublic(), placeholder)) ApplyRun.out().println(line);
         return ExitCode.OK;
     }
 
@@ -126,10 +140,7 @@ final class CacheDeploy {
         if (!writes) throw new GfwException(ExitCode.NOT_FOUND, "the CloudNativePG operator is not installed (no CRD " + crd + "); a dry run or --diff does not install it");
         Path chart = inputs.operatorChart() != null ? HelmReleases.localChart(inputs.operatorChart(), op.chart(), op.version(), env.file())
                 : HelmReleases.fetchChart(op.repository(), op.chart(), op.version(), HelmReleases.defaultCacheDir());
-        if (client.namespaces().withName(op.namespace()).get() == null) {
-            apply(client, new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName(op.namespace())
-                    .addToLabels("app.kubernetes.io/managed-by", "gfw").addToLabels("app.kubernetes.io/name", op.namespace()).endMetadata().build());
-        }
+        ensureNamespace(client, op.namespace());
         var helm = new HelmReleases.JvmHelm(target);
         ApplyRun.info("installing the CloudNativePG operator (chart " + op.chart() + " " + op.version() + ") into namespace " + op.namespace() + " ...");
         HelmReleases.Deployed d = helm.upgradeInstall(chart, op.namespace(), "cnpg", Map.of(), waitLimit, helm.get(op.namespace(), "cnpg"));
@@ -138,6 +149,90 @@ final class CacheDeploy {
         if (client.apiextensions().v1().customResourceDefinitions().withName(crd).get() == null) {
             throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + op.chart() + " " + op.version() + " was installed but CRD " + crd + " is still missing; check 'helm -n " + op.namespace() + " status cnpg'");
         }
+    }
+
+    private void ensureNamespace(KubernetesClient client, String name) {
+        if (client.namespaces().withName(name).get() == null) {
+            apply(client, new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName(name)
+                    .addToLabels("app.kubernetes.io/managed-by", "gfw").addToLabels("app.kubernetes.io/name", name).endMetadata().build());
+        }
+    }
+
+    static final String OBJECT_STORE_CRD = "objectstores.barmancloud.cnpg.io";
+    /** The cert-manager kinds the plugin chart creates (templates/certificate-issuer.yaml, client- and server-certificate.yaml). */
+    static final List<String> CERT_MANAGER_CRDS = List.of("certificates.cert-manager.io", "issuers.cert-manager.io");
+
+    /**
+     * Backups go through the Barman Cloud plugin, which must run in the operator's namespace (plugin-barman-cloud
+     * web/docs/installation.mdx): its CRD {@value #OBJECT_STORE_CRD} present, else, with --install-operator, chart
+     * {@code cache.operator.plugin} installed as release barman-cloud the way the operator's chart is. The chart makes its
+     * TLS certificates with cert-manager (an Issuer and two Certificates), so cert-manager's CRDs are checked first: without
+     * them the install is refused, exit 68, before anything is written. True when the plugin is to be installed.
+     */
+    private boolean backupPluginToInstall(KubernetesClient client, boolean writes) {
+        var crds = client.apiextensions().v1().customResourceDefinitions();
+        if (crds.withName(OBJECT_STORE_CRD).get() != null) return false;
+        CacheConfig.Operator op = env.cache().operator();
+        String what = "the Barman Cloud plugin is not installed (no CRD " + OBJECT_STORE_CRD + "), and cache.database.backup needs it";
+        if (!inputs.installOperator()) {
+            throw new GfwException(ExitCode.NOT_FOUND, what + "; re-run with --install-operator to install chart " + op.pluginChart() + " " + op.pluginVersion()
+                    + " into namespace " + op.namespace() + " (it needs cert-manager), or: helm upgrade --install barman-cloud " + op.pluginChart() + " --repo "
+                    + op.repository() + " --version " + op.pluginVersion() + " -n " + op.namespace());
+        }
+        if (!writes) throw new GfwException(ExitCode.NOT_FOUND, what + "; a dry run or --diff does not install it");
+        List<String> missing = CERT_MANAGER_CRDS.stream().filter(n -> crds.withName(n).get() == null).toList();
+        if (!missing.isEmpty()) {
+            throw new GfwException(ExitCode.NOT_FOUND, "the Barman Cloud plugin (chart " + op.pluginChart() + " " + op.pluginVersion()
+                    + ") needs cert-manager, which is not installed (no CRD " + String.join(", ", missing) + "): install cert-manager first"
+                    + " (https://cert-manager.io/docs/installation/), then re-run; nothing was installed");
+        }
+        return true;
+    }
+
+    private void installBackupPlugin(KubernetesClient client) {
+        var crds = client.apiextensions().v1().customResourceDefinitions();
+        CacheConfig.Operator op = env.cache().operator();
+        Path chart = inputs.pluginChart() != null ? HelmReleases.localChart(inputs.pluginChart(), op.pluginChart(), op.pluginVersion(), env.file())
+                : HelmReleases.fetchChart(op.repository(), op.pluginChart(), op.pluginVersion(), HelmReleases.defaultCacheDir());
+        ensureNamespace(client, op.namespace());
+        var helm = new HelmReleases.JvmHelm(target);
+        ApplyRun.info("installing the Barman Cloud plugin (chart " + op.pluginChart() + " " + op.pluginVersion() + ") into namespace " + op.namespace() + " ...");
+        HelmReleases.Deployed d = helm.upgradeInstall(chart, op.namespace(), "barman-cloud", Map.of(), waitLimit, helm.get(op.namespace(), "barman-cloud"));
+        options.writes.incrementAndGet();
+        ApplyRun.out().println("helmrelease/barman-cloud -n " + op.namespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
+        if (crds.withName(OBJECT_STORE_CRD).get() == null) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + op.pluginChart() + " " + op.pluginVersion() + " was installed but CRD " + OBJECT_STORE_CRD
+                    + " is still missing; check 'helm -n " + op.namespace() + " status barman-cloud'");
+        }
+    }
+
+    /**
+     * Compares PVC attic-storage on the cluster with the one the file asks for (lib/KubeRules.claimChanges,
+     * the API server's ValidatePersistentVolumeClaimUpdate) and refuses a change it cannot take with one
+     * line naming the environment file's field, instead of the API server's immutable-spec error halfway through.
+     */
+    private void checkStorageClaim(KubernetesClient client) {
+        if (env.cache().storage().s3()) return;
+        var live = client.persistentVolumeClaims().inNamespace(ns).withName(CacheObjects.STORAGE_PVC).get();
+        if (live == null || live.getSpec() == null) return;
+        var wanted = CacheObjects.storage(env, ns).getSpec();
+        var liveSize = live.getSpec().getResources() == null || live.getSpec().getResources().getRequests() == null ? null
+                : live.getSpec().getResources().getRequests().get("storage");
+        boolean bound = live.getStatus() != null && "Bound".equals(live.getStatus().getPhase());
+        var changes = KubeRules.claimChanges(
+                new KubeRules.Claim(live.getSpec().getAccessModes() == null ? List.of() : live.getSpec().getAccessModes(), live.getSpec().getStorageClassName(),
+                        liveSize == null ? null : liveSize.toString()),
+                new KubeRules.Claim(wanted.getAccessModes(), wanted.getStorageClassName(), env.cache().storage().size()), bound);
+        if (changes.isEmpty()) return;
+        KubeRules.ClaimChange c = changes.get(0);
+        String field = switch (c.field()) {
+            case "accessModes" -> "cache.storage.accessMode";
+            case "storageClassName" -> "cache.storage.storageClass";
+            default -> "cache.storage.size";
+        };
+        throw new GfwException(ExitCode.CONFIG, env.file() + " " + field + ": " + c.wanted() + ", but PVC " + CacheObjects.STORAGE_PVC + " in namespace " + ns
+                + " has " + c.live() + ", and " + c.why() + " (Kubernetes refuses the update); set " + field + " back to " + c.live()
+                + ", or move the cache to a new claim (copy its data, delete PVC " + CacheObjects.STORAGE_PVC + ", re-run deploy-cache)");
     }
 
     /** 32 random characters, some of which need percent-encoding in a URL, so the encoder is always exercised. */
@@ -170,7 +265,13 @@ final class CacheDeploy {
         return KubeClients.secretData(s, "secret " + s.getMetadata().getName() + " in namespace " + ns).get(key);
     }
 
-    /** DATABASE_URL from CNPG's app secret (null while it does not exist), the key, and S3 credentials when used. */
+    /**
+     * DATABASE_URL from the owner's credentials in {@code cnpg.appSecret}, the bootstrap Secret step 2 created (null while
+     * it does not exist: a dry run before the first deploy), the key, and S3 credentials when used. That Secret holds only
+     * username and password; host, port and database are what gfw's own Cluster spec makes them: Service
+     * {@code <cluster>-rw} (cloudnative-pg api/v1/cluster_funcs.go GetServiceReadWriteName), PostgreSQL's 5432, and
+     * {@code bootstrap.initdb.database} ({@code cnpg.database}).
+     */
     private CacheObjects.Secrets secrets(KubernetesClient client, String signingKey) {
         String url = null;
         Secret app = client.secrets().inNamespace(ns).withName(env.cnpg().appSecret()).get();
@@ -179,17 +280,16 @@ final class CacheDeploy {
             String password = value(app, "password");
             if (user == null || password == null) {
                 throw new GfwException(ExitCode.REMOTE_ERROR, "secret " + env.cnpg().appSecret() + " in namespace " + ns
-                        + " has no username or password; is it the one CNPG writes for cluster " + env.cnpg().cluster() + "?");
+                        + " has no username or password; it is cluster " + env.cnpg().cluster() + "'s bootstrap secret (bootstrap.initdb.secret): delete it and re-run to have it created again");
             }
-            String dbname = value(app, "dbname");
             var params = new LinkedHashMap<String, String>();
             params.put("sslmode", env.cnpg().sslmode());
             var parts = new ConnectionStrings.Parts(user, password, env.cnpg().cluster() + "-rw." + ns + ".svc.cluster.local", 5432,
-                    dbname == null || dbname.isEmpty() ? env.cnpg().database() : dbname, params);
+                    env.cnpg().database(), params);
             url = ConnectionStrings.uri(parts, true);
         } else if (!diff && !options.serverDryRun) {
             throw new GfwException(ExitCode.NOT_FOUND, "secret " + env.cnpg().appSecret() + " in namespace " + ns
-                    + " not found although cluster " + env.cnpg().cluster() + " is ready; check the CNPG operator's log");
+                    + " (cnpg.appSecret, cluster " + env.cnpg().cluster() + "'s bootstrap secret) not found although this run created it; was it deleted meanwhile?");
         }
         String keyId = null;
         String secretKey = null;
@@ -208,6 +308,76 @@ final class CacheDeploy {
     }
 
     // ---- waiting ----------------------------------------------------------------------------
+
+    private List<Job> migrationJobs(KubernetesClient client) {
+        return client.batch().v1().jobs().inNamespace(ns).withLabels(CacheObjects.selector(CacheObjects.MIGRATIONS)).list().getItems();
+    }
+
+    /** "Complete" or "Failed" once the Job controller has said so (batch/v1 JobCondition), else null. */
+    static String finished(Job job) {
+        if (job == null || job.getStatus() == null || job.getStatus().getConditions() == null) return null;
+        for (JobCondition c : job.getStatus().getConditions()) {
+            if ("True".equals(c.getStatus()) && ("Complete".equals(c.getType()) || "Failed".equals(c.getType()))) return c.getType();
+        }
+        return null;
+    }
+
+    /** An earlier migrations Job still running (an interrupted deploy-cache): wait for it, so that two never run at once. */
+    private void waitForOtherMigrations(KubernetesClient client, String current) {
+        for (Job other : migrationJobs(client)) {
+            String name = other.getMetadata().getName();
+            if (!name.equals(current) && finished(other) == null) {
+                ApplyRun.info("job/" + name + ": an earlier migration is still running; waiting for it before the new one");
+                waitFor(client, name, false);
+            }
+        }
+    }
+
+    private void waitForJob(KubernetesClient client, String name) {
+        waitFor(client, name, true);
+    }
+
+    /** Waits until Job {@code name} finished; {@code mustSucceed}: a failure stops deploy-cache (the API is not rolled onto an unmigrated database). */
+    private void waitFor(KubernetesClient client, String name, boolean mustSucceed) {
+        long start = System.nanoTime();
+        boolean waited = false;
+        while (true) {
+            Job job = client.batch().v1().jobs().inNamespace(ns).withName(name).get();
+            String state = finished(job);
+            if ("Complete".equals(state)) {
+                if (waited) ApplyRun.info("job/" + name + ": complete (database migrations done)");
+                return;
+            }
+            if ("Failed".equals(state)) {
+                if (!mustSucceed) return;
+                JobCondition c = job.getStatus().getConditions().stream().filter(x -> "Failed".equals(x.getType())).findFirst().orElseThrow();
+                throw new GfwException(ExitCode.REMOTE_ERROR, "job " + name + " in namespace " + ns + " (atticd --mode db-migrations) failed"
+                        + (c.getReason() == null ? "" : ": " + c.getReason()) + (c.getMessage() == null ? "" : " (" + GfwException.firstLine(c.getMessage()) + ")")
+                        + "; the API was not rolled onto the database. See 'kubectl -n " + ns + " logs job/" + name + "', fix the cause, then delete the Job"
+                        + " ('kubectl -n " + ns + " delete job " + name + "') and re-run" + run.doneSoFar());
+            }
+            if (job == null && !mustSucceed) return;
+            if (!waited) ApplyRun.info("job/" + name + ": running atticd --mode db-migrations (waiting, " + Http.human(Duration.ofNanos(System.nanoTime() - start))
+                    + " of " + Http.human(waitLimit) + ")");
+            waited = true;
+            if (System.nanoTime() > run.deadline) {
+                throw new GfwException(ExitCode.UNAVAILABLE, "job " + name + " in namespace " + ns + " (database migrations) did not complete within "
+                        + Http.human(waitLimit) + "; see 'kubectl -n " + ns + " describe job " + name + "' and its pod's log, or raise --timeout" + run.doneSoFar());
+            }
+            ApplyRun.sleep(1000);
+        }
+    }
+
+    /** Migrations Jobs of earlier configurations, finished: deleted with their pods once the current one completed. */
+    private void pruneMigrations(KubernetesClient client, String current) {
+        for (Job old : migrationJobs(client)) {
+            String name = old.getMetadata().getName();
+            if (name.equals(current) || finished(old) == null) continue;
+            client.batch().v1().jobs().inNamespace(ns).withName(name).withPropagationPolicy(io.fabric8.kubernetes.api.model.DeletionPropagation.BACKGROUND).delete();
+            options.writes.incrementAndGet();
+            ApplyRun.out().println("job/" + name + " -n " + ns + " deleted (migrations of an earlier configuration)");
+        }
+    }
 
     private void waitForCluster(KubernetesClient client) {
         String name = env.cnpg().cluster();

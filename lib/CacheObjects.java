@@ -28,6 +28,8 @@ import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.DeploymentBuilder;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscalerBuilder;
 import io.fabric8.kubernetes.api.model.networking.v1.Ingress;
@@ -48,14 +50,24 @@ import java.util.TreeMap;
  */
 final class CacheObjects {
 
-    static final String PG_CREDENTIALS = "attic-pg-app-credentials";
     static final String CONFIG_MAP = "attic-config";
     static final String DEPLOYMENT = "attic";
     static final String GC_DEPLOYMENT = "attic-gc";
+    /** The migrations Job's name before its hash; its component label. */
+    static final String MIGRATIONS = "attic-db-migrations";
+    /** atticd's modes (server/src/main.rs ServerMode, clap's kebab-case). */
+    static final String MODE_API = "api-server";
+    static final String MODE_GC = "garbage-collector";
+    static final String MODE_MIGRATIONS = "db-migrations";
+    /** What the probes GET: atticd's placeholder page (server/src/api/mod.rs: the only route outside a cache; no database access). */
+    static final String PROBE_PATH = "/";
     static final String STORAGE_PVC = "attic-storage";
     static final String CHECKSUM_ANNOTATION = Manifests.CHECKSUM_ANNOTATION;
     static final String DATABASE_URL = "DATABASE_URL";
     static final String CNPG_API = "postgresql.cnpg.io/v1";
+    /** The Barman Cloud plugin: its API group and the name a Cluster and a Backup refer to it by. */
+    static final String BARMAN_API = "barmancloud.cnpg.io/v1";
+    static final String BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io";
     static final String HEALTHY = "Cluster in healthy state";
     static final String STORAGE_PATH = "/var/lib/attic/storage";
 
@@ -68,7 +80,7 @@ final class CacheObjects {
 
     /** What a Deployment's pods are selected by: stable, never changed by a config change. */
     static Map<String, String> selector(String component) {
-        return Map.of("app.kubernetes.io/name", "attic", "app.kubernetes.io/component", component);
+        return Manifests.selector("attic", component);
     }
 
     private static ObjectMeta meta(EnvConfig.Env env, String ns, String name, String component) {
@@ -77,9 +89,14 @@ final class CacheObjects {
 
     // ---- the database ----------------------------------------------------------------------
 
-    /** CNPG's bootstrap secret: basic-auth with the owner and a password gfw generated. */
+    /**
+     * CNPG's bootstrap secret {@code cnpg.appSecret} (default {@code <cluster>-app-credentials}): basic-auth with the owner
+     * and a password gfw generated. Named in the Cluster's {@code bootstrap.initdb.secret}, it is the only credential Secret
+     * there is: with it set the operator writes no {@code <cluster>-app} (cloudnative-pg api/v1/cluster_funcs.go
+     * ShouldInitDBCreateApplicationSecret) and keeps the owner's password equal to it.
+     */
     static Secret pgCredentials(EnvConfig.Env env, String ns, String password) {
-        return new SecretBuilder().withMetadata(meta(env, ns, PG_CREDENTIALS, "database")).withType("kubernetes.io/basic-auth")
+        return new SecretBuilder().withMetadata(meta(env, ns, env.cnpg().appSecret(), "database")).withType("kubernetes.io/basic-auth")
                 .addToStringData("username", env.cnpg().owner()).addToStringData("password", password).build();
     }
 
@@ -91,7 +108,7 @@ final class CacheObjects {
         var initdb = new LinkedHashMap<String, Object>();
         initdb.put("database", env.cnpg().database());
         initdb.put("owner", env.cnpg().owner());
-        initdb.put("secret", Map.of("name", PG_CREDENTIALS));
+        initdb.put("secret", Map.of("name", env.cnpg().appSecret()));
         initdb.put("encoding", "UTF8");
         var storage = new LinkedHashMap<String, Object>();
         storage.put("size", env.cnpg().storage());
@@ -107,29 +124,69 @@ final class CacheObjects {
             if (!db.resources().limits().isEmpty()) r.put("limits", db.resources().limits());
             spec.put("resources", r);
         }
-        CacheConfig.Backup b = db.backup();
-        if (b != null) {
-            var store = new LinkedHashMap<String, Object>();
-            store.put("destinationPath", b.destinationPath());
-            if (b.endpointUrl() != null && !b.endpointUrl().isEmpty()) store.put("endpointURL", b.endpointUrl());
-            store.put("s3Credentials", Map.of(
-                    "accessKeyId", Map.of("name", b.credentialsSecret(), "key", "ACCESS_KEY_ID"),
-                    "secretAccessKey", Map.of("name", b.credentialsSecret(), "key", "ACCESS_SECRET_KEY")));
-            spec.put("backup", Map.of("barmanObjectStore", store, "retentionPolicy", b.retentionPolicy()));
+        if (db.backup() != null) {
+            // The Barman Cloud plugin archives WAL and takes the base backups (plugin-barman-cloud web/docs/usage.md,
+            // "Configuring WAL Archiving"); spec.backup.barmanObjectStore is deprecated since CloudNativePG 1.26.
+            spec.put("plugins", List.of(ordered("name", BARMAN_PLUGIN, "isWALArchiver", true,
+                    "parameters", Map.of("barmanObjectName", objectStoreName(env)))));
         }
         return new GenericKubernetesResourceBuilder().withApiVersion(CNPG_API).withKind("Cluster")
                 .withMetadata(meta(env, ns, env.cnpg().cluster(), "database")).addToAdditionalProperties("spec", spec).build();
     }
 
-    /** With backups configured: CNPG's ScheduledBackup of the cluster. */
+    /** A map that keeps its keys in the order given (Map.of's order changes from run to run). */
+    private static Map<String, Object> ordered(Object... keysAndValues) {
+        var m = new LinkedHashMap<String, Object>();
+        for (int i = 0; i < keysAndValues.length; i += 2) m.put((String) keysAndValues[i], keysAndValues[i + 1]);
+        return m;
+    }
+
+    static String objectStoreName(EnvConfig.Env env) {
+        return env.cnpg().cluster() + "-backup";
+    }
+
+    /**
+     * With backups configured: the plugin's ObjectStore (barmancloud.cnpg.io/v1; api/v1/objectstore_types.go at
+     * plugin-barman-cloud v0.13.0): {@code configuration} is barman-cloud's BarmanObjectStoreConfiguration (S3 destination,
+     * endpoint, credentials from the Secret's ACCESS_KEY_ID and ACCESS_SECRET_KEY), {@code retentionPolicy} as "30d".
+     */
+    static GenericKubernetesResource objectStore(EnvConfig.Env env, String ns) {
+        CacheConfig.Backup b = env.cache().database().backup();
+        var configuration = new LinkedHashMap<String, Object>();
+        configuration.put("destinationPath", b.destinationPath());
+        if (b.endpointUrl() != null && !b.endpointUrl().isEmpty()) configuration.put("endpointURL", b.endpointUrl());
+        var credentials = new LinkedHashMap<String, Object>();
+        credentials.put("accessKeyId", ordered("name", b.credentialsSecret(), "key", "ACCESS_KEY_ID"));
+        credentials.put("secretAccessKey", ordered("name", b.credentialsSecret(), "key", "ACCESS_SECRET_KEY"));
+        configuration.put("s3Credentials", credentials);
+        var spec = new LinkedHashMap<String, Object>();
+        spec.put("configuration", configuration);
+        spec.put("retentionPolicy", b.retentionPolicy());
+        return new GenericKubernetesResourceBuilder().withApiVersion(BARMAN_API).withKind("ObjectStore")
+                .withMetadata(meta(env, ns, objectStoreName(env), "database")).addToAdditionalProperties("spec", spec).build();
+    }
+
+    /** With backups configured: CNPG's ScheduledBackup of the cluster, taken by the plugin (web/docs/migration.md, "Update the ScheduledBackup"). */
     static GenericKubernetesResource scheduledBackup(EnvConfig.Env env, String ns) {
         CacheConfig.Backup b = env.cache().database().backup();
         var spec = new LinkedHashMap<String, Object>();
         spec.put("schedule", b.schedule());
         spec.put("backupOwnerReference", "self");
         spec.put("cluster", Map.of("name", env.cnpg().cluster()));
+        spec.put("method", "plugin");
+        spec.put("pluginConfiguration", Map.of("name", BARMAN_PLUGIN));
         return new GenericKubernetesResourceBuilder().withApiVersion(CNPG_API).withKind("ScheduledBackup")
                 .withMetadata(meta(env, ns, env.cnpg().cluster() + "-daily", "database")).addToAdditionalProperties("spec", spec).build();
+    }
+
+    /** The database's objects after its bootstrap Secret, in apply order: the ObjectStore (backups), the Cluster, the ScheduledBackup (backups). */
+    static List<HasMetadata> databaseObjects(EnvConfig.Env env, String ns) {
+        var out = new ArrayList<HasMetadata>();
+        boolean backups = env.cache().database().backup() != null;
+        if (backups) out.add(objectStore(env, ns));
+        out.add(cluster(env, ns));
+        if (backups) out.add(scheduledBackup(env, ns));
+        return out;
     }
 
     // ---- Attic's secrets and configuration -------------------------------------------------
@@ -192,6 +249,44 @@ final class CacheObjects {
         return env.atticServerUrl() + "/";
     }
 
+    /**
+     * What Nix needs to use the cache, as {@code attic use} configures it (client/src/command/use.rs): the substituter
+     * and the key added to the ones Nix already has (use.rs prepends them to {@code substituters} /
+     * {@code trusted-public-keys}, keeping cache.nixos.org; {@code extra-} does that in one line), and for a private
+     * cache a netrc file with the token as the password for the substituter's host (nix_netrc.rs). {@code token}: the
+     * netrc line's password; gfw passes a placeholder unless the user asked for a token.
+     */
+    static List<String> nixConf(String substituter, String publicKey, boolean isPublic, String token) {
+        var out = new ArrayList<String>();
+        out.add("nix.conf:");
+        out.add("  extra-substituters = " + substituter);
+        out.add("  extra-trusted-public-keys = " + publicKey);
+        if (!isPublic) {
+            out.add("  netrc-file = " + NETRC_FILE);
+            out.add("netrc (" + NETRC_FILE + ", mode 0600; the cache is private):");
+            out.add("  " + netrcLine(host(substituter), token));
+        }
+        return out;
+    }
+
+    /** Nix's default netrc file ({@code netrc-file}: $NIX_CONF_DIR/netrc). */
+    static final String NETRC_FILE = "/etc/nix/netrc";
+
+    /** A netrc line as nix_netrc.rs writes it, for the host of the environment's substituter. */
+    static String netrcLine(EnvConfig.Env env, String token) {
+        return netrcLine(host(apiEndpoint(env)), token);
+    }
+
+    private static String netrcLine(String host, String token) {
+        return "machine " + host + " password " + token;
+    }
+
+    /** The host of a URL, as use.rs takes it for the netrc machine ({@code Url::parse(&substituter)?.host()}). */
+    static String host(String url) {
+        String h = java.net.URI.create(url).getHost();
+        return h == null ? url : h;
+    }
+
     private static String toml(String s) {
         return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
     }
@@ -231,29 +326,42 @@ final class CacheObjects {
         return b.build();
     }
 
-    private static PodSpec podSpec(EnvConfig.Env env, String mode, boolean probes) {
+    /**
+     * One atticd container in {@code mode}. The API server gets the port and probes on {@link #PROBE_PATH}: atticd has
+     * no health route, and {@code /nix-cache-info} exists only under a cache ({@code /{cache}/nix-cache-info}, which
+     * needs the cache, and for a private one a token), so the root path is what tells that atticd serves.
+     * {@code storage}: mount the local storage volume (the API and the collector; the migrations touch only the database).
+     */
+    private static PodSpec podSpec(EnvConfig.Env env, String mode, boolean storage) {
         CacheConfig.Cache c = env.cache();
         int port = env.attic().targetPort();
-        var container = new io.fabric8.kubernetes.api.model.ContainerBuilder().withName(mode.equals("monolithic") ? "attic" : "attic-gc")
+        String name = switch (mode) {
+            case MODE_API -> "attic";
+            case MODE_GC -> "attic-gc";
+            default -> MIGRATIONS;
+        };
+        var container = new io.fabric8.kubernetes.api.model.ContainerBuilder().withName(name)
                 .withImage(c.image()).withArgs("--config", "/etc/attic/server.toml", "--mode", mode)
                 .withEnv(secretEnv(env)).withResources(resources(c.resources()))
                 .withNewSecurityContext().withAllowPrivilegeEscalation(false).withRunAsNonRoot(true)
                 .withNewCapabilities().withDrop("ALL").endCapabilities().endSecurityContext()
                 .addNewVolumeMount().withName("config").withMountPath("/etc/attic").withReadOnly(true).endVolumeMount();
-        if (probes) {
+        if (mode.equals(MODE_API)) {
             container.addNewPort().withName("http").withContainerPort(port).withProtocol("TCP").endPort()
-                    .withNewReadinessProbe().withNewHttpGet().withPath("/nix-cache-info").withPort(new IntOrString("http")).endHttpGet()
+                    .withNewReadinessProbe().withNewHttpGet().withPath(PROBE_PATH).withPort(new IntOrString("http")).endHttpGet()
                     .withPeriodSeconds(10).endReadinessProbe()
-                    .withNewLivenessProbe().withNewHttpGet().withPath("/nix-cache-info").withPort(new IntOrString("http")).endHttpGet()
+                    .withNewLivenessProbe().withNewHttpGet().withPath(PROBE_PATH).withPort(new IntOrString("http")).endHttpGet()
                     .withInitialDelaySeconds(15).withPeriodSeconds(20).endLivenessProbe();
         }
-        if (!c.storage().s3()) container.addNewVolumeMount().withName("storage").withMountPath(STORAGE_PATH).endVolumeMount();
+        storage = storage && !c.storage().s3();
+        if (storage) container.addNewVolumeMount().withName("storage").withMountPath(STORAGE_PATH).endVolumeMount();
         var spec = new PodSpecBuilder().withContainers(container.build())
                 .withNewSecurityContext().withRunAsNonRoot(true).withRunAsUser(1000L).withRunAsGroup(1000L).withFsGroup(1000L)
                 .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile().endSecurityContext()
                 .addNewVolume().withName("config").withNewConfigMap().withName(CONFIG_MAP).endConfigMap().endVolume();
         if (env.namespaces().attic().serviceAccounts().contains("attic")) spec.withServiceAccountName("attic");
-        if (!c.storage().s3()) spec.addNewVolume().withName("storage").withNewPersistentVolumeClaim().withClaimName(STORAGE_PVC).endPersistentVolumeClaim().endVolume();
+        if (storage) spec.addNewVolume().withName("storage").withNewPersistentVolumeClaim().withClaimName(STORAGE_PVC).endPersistentVolumeClaim().endVolume();
+        if (mode.equals(MODE_MIGRATIONS)) spec.withRestartPolicy("Never");
         return spec.build();
     }
 
@@ -265,16 +373,48 @@ final class CacheObjects {
                 .withNewStrategy().withType("RollingUpdate").withNewRollingUpdate().withMaxUnavailable(new IntOrString(0))
                 .withMaxSurge(new IntOrString(1)).endRollingUpdate().endStrategy()
                 .withNewTemplate().withNewMetadata().withLabels(labels).addToAnnotations(CHECKSUM_ANNOTATION, checksum).endMetadata()
-                .withSpec(podSpec(env, "monolithic", true)).endTemplate().endSpec().build();
+                .withSpec(podSpec(env, MODE_API, true)).endTemplate().endSpec().build();
     }
 
-    /** Deployment attic-gc: one garbage collector. */
+    /**
+     * Deployment attic-gc: exactly one garbage collector (Attic's book, tutorial.md: it "cannot be replicated"):
+     * replicas 1 and strategy Recreate, so an update stops the old pod before the new one starts and two never overlap.
+     */
     static Deployment garbageCollector(EnvConfig.Env env, String ns, String checksum) {
         return new DeploymentBuilder().withMetadata(meta(env, ns, GC_DEPLOYMENT, "garbage-collector"))
                 .withNewSpec().withReplicas(1).withNewSelector().withMatchLabels(selector("garbage-collector")).endSelector()
                 .withNewStrategy().withType("Recreate").endStrategy()
                 .withNewTemplate().withNewMetadata().withLabels(labels(env, "garbage-collector")).addToAnnotations(CHECKSUM_ANNOTATION, checksum).endMetadata()
-                .withSpec(podSpec(env, "garbage-collector", false)).endTemplate().endSpec().build();
+                .withSpec(podSpec(env, MODE_GC, true)).endTemplate().endSpec().build();
+    }
+
+    /**
+     * Job {@code attic-db-migrations-<hash>}: {@code atticd --mode db-migrations}, which runs sea-orm's migrations
+     * and exits (server/src/main.rs ServerMode::DbMigrations; the API server mode runs none). The name is a hash of
+     * the pod template (image, configuration and the secrets' checksum), so each new configuration or image gets one
+     * Job, run once, and an unchanged one is the same Job, already complete. It cannot race: deploy-cache applies it
+     * and waits for it to complete before it rolls the API and the collector; one Job runs one pod at a time
+     * (parallelism 1), and a failed pod is replaced only once it has terminated ({@code podReplacementPolicy: Failed},
+     * Kubernetes 1.29+), so two migrations never run at once, even when two deploy-cache runs apply the same Job.
+     */
+    static Job migrations(EnvConfig.Env env, String ns, String checksum) {
+        var template = new io.fabric8.kubernetes.api.model.PodTemplateSpecBuilder().withNewMetadata().withLabels(labels(env, MIGRATIONS))
+                .addToAnnotations(CHECKSUM_ANNOTATION, checksum).endMetadata().withSpec(podSpec(env, MODE_MIGRATIONS, false)).build();
+        String name = MIGRATIONS + "-" + Manifests.checksum(canonicalJson(template)).substring(0, 10);
+        return new JobBuilder().withMetadata(meta(env, ns, name, MIGRATIONS))
+                .withNewSpec().withParallelism(1).withCompletions(1).withBackoffLimit(3).withPodReplacementPolicy("Failed")
+                .withTemplate(template).endSpec().build();
+    }
+
+    /** JSON with every object's keys sorted: the same template hashes the same whatever order its maps were built in. */
+    private static String canonicalJson(Object o) {
+        var mapper = com.fasterxml.jackson.databind.json.JsonMapper.builder()
+                .enable(com.fasterxml.jackson.databind.SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS).build();
+        try {
+            return mapper.writeValueAsString(mapper.readValue(io.fabric8.kubernetes.client.utils.Serialization.asJson(o), Object.class));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     static Service service(EnvConfig.Env env, String ns) {
@@ -296,17 +436,23 @@ final class CacheObjects {
                 .endSpec().build();
     }
 
+    /**
+     * cache.disruptionBudget (default maxUnavailable 1): a drain may always evict one Attic pod, also while the
+     * autoscaler sits at one replica (minAvailable 1 would then refuse every eviction; EnvConfig refuses such a budget).
+     */
     static PodDisruptionBudget pdb(EnvConfig.Env env, String ns) {
-        return new PodDisruptionBudgetBuilder().withMetadata(meta(env, ns, DEPLOYMENT, "server"))
-                .withNewSpec().withMinAvailable(new IntOrString(1)).withNewSelector().withMatchLabels(selector("server")).endSelector()
-                .endSpec().build();
+        CacheConfig.DisruptionBudget b = env.cache().disruptionBudget();
+        var spec = new PodDisruptionBudgetBuilder().withMetadata(meta(env, ns, DEPLOYMENT, "server")).withNewSpec();
+        if (b.minAvailable() != null) spec.withMinAvailable(new IntOrString(b.minAvailable()));
+        else spec.withMaxUnavailable(new IntOrString(b.maxUnavailable()));
+        return spec.withNewSelector().withMatchLabels(selector("server")).endSelector().endSpec().build();
     }
 
-    /** Local storage: one volume the server and the collector share (ReadWriteMany once more than one pod may run). */
+    /** Local storage: one volume the server and the collector share, with the access mode and class the file names. */
     static PersistentVolumeClaim storage(EnvConfig.Env env, String ns) {
         CacheConfig.Storage s = env.cache().storage();
         var b = new PersistentVolumeClaimBuilder().withMetadata(meta(env, ns, STORAGE_PVC, "server"))
-                .withNewSpec().withAccessModes(env.cache().autoscaling().maxReplicas() > 1 ? "ReadWriteMany" : "ReadWriteOnce")
+                .withNewSpec().withAccessModes(s.accessMode())
                 .withNewResources().addToRequests("storage", new Quantity(s.size())).endResources();
         if (s.storageClass() != null) b.withStorageClassName(s.storageClass());
         return b.endSpec().build();
@@ -327,12 +473,16 @@ final class CacheObjects {
                 .endService().endBackend().endPath().endHttp().endRule().endSpec().build();
     }
 
-    /** Everything after the secrets, in apply order: ConfigMap, storage, Deployments, Service, HPA, PDB, Ingress. */
+    /**
+     * Everything after the secrets, in apply order: ConfigMap, storage, the migrations Job (deploy-cache waits for it
+     * before it goes on), Deployments, Service, HPA, PDB, Ingress.
+     */
     static List<HasMetadata> atticObjects(EnvConfig.Env env, String ns, Secrets s) {
         String sum = checksum(serverToml(env), s);
         var out = new ArrayList<HasMetadata>();
         out.add(configMap(env, ns));
         if (!env.cache().storage().s3()) out.add(storage(env, ns));
+        out.add(migrations(env, ns, sum));
         out.add(server(env, ns, sum));
         out.add(service(env, ns));
         out.add(hpa(env, ns));

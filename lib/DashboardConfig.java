@@ -27,7 +27,7 @@ final class DashboardConfig {
         int replicas = v.positive(d, "replicas", 1);
         EnvConfig.Resources resources = v.resourcesBlock(d, "resources");
         if (resources.requests().isEmpty() && resources.limits().isEmpty()) {
-            resources = new EnvConfig.Resources(Map.of("cpu", "50m", "memory", "128Mi"), Map.of("cpu", "250m", "memory", "256Mi"));
+            resources = new EnvConfig.Resources(new java.util.TreeMap<>(Map.of("cpu", "50m", "memory", "128Mi")), new java.util.TreeMap<>(Map.of("cpu", "250m", "memory", "256Mi")));
         }
         String groupId = v.optStr(d, "groupId", organizationGroup == null ? "" : organizationGroup);
         OAuth oauth = null;

@@ -63,7 +63,7 @@ final class DashboardObjects {
     }
 
     private static Map<String, String> selector() {
-        return Map.of("app.kubernetes.io/name", NAME, "app.kubernetes.io/component", "dashboard");
+        return Manifests.selector(NAME, "dashboard");
     }
 
     static Map<String, String> config(EnvConfig.Env env) {
@@ -72,7 +72,12 @@ final class DashboardObjects {
         data.put("PORT", String.valueOf(env.dashboard().port()));
         data.put("GITLAB_URL", env.organization().gitlabUrl());
         data.put("GITLAB_GROUP_ID", app.groupId());
-        data.put("RUNNER_NAMESPACE", env.namespaces().runners().name());
+        // What the app's K8s client reads (GloriousFlywheel 0e2a69c app/src/lib/server/k8s/client.ts): K8S_NAMESPACE, the
+        // namespace whose object it GETs to decide whether the cluster is available (else every /api/k8s/* route answers
+        // built-in mock data), default "gitlab-runners"; K8S_RUNNER_NAMESPACES, where it lists pods and HPAs, default
+        // "gitlab-runners,arc-runners". It reads no RUNNER_NAMESPACE.
+        data.put("K8S_NAMESPACE", env.namespaces().runners().name());
+        data.put("K8S_RUNNER_NAMESPACES", env.namespaces().runners().name());
         if (app.oauth() != null) data.put("GITLAB_OAUTH_REDIRECT_URI", app.oauth().redirectUri());
         return data;
     }
@@ -97,9 +102,13 @@ final class DashboardObjects {
         return Base64.getEncoder().encodeToString(String.valueOf(v).getBytes(StandardCharsets.UTF_8));
     }
 
-    /** sha256 of the ConfigMap's data and every secret value: a change of either rolls the pods. */
+    /**
+     * sha256 of the ConfigMap's data, the Role's rules and every secret value: a change of any rolls the pods. The rules
+     * too, because the app asks once whether it may read the cluster and keeps that answer for the life of the process
+     * (client.ts K8sClient.isAvailable caches it, also a "no"): a Role fixed under a running pod would not reach it.
+     */
     static String checksum(EnvConfig.Env env, Secrets s) {
-        return Manifests.checksum(config(env).toString(), s.gitlabToken(), s.sessionSecret(), s.oauthClientSecret());
+        return Manifests.checksum(config(env).toString() + "\n" + role(env).getRules(), s.gitlabToken(), s.sessionSecret(), s.oauthClientSecret());
     }
 
     /** provision-namespaces creates the ServiceAccounts listed in namespaces.dashboard.serviceAccounts; applying it twice would make each drop the other's fields. */
@@ -111,14 +120,21 @@ final class DashboardObjects {
         return new ServiceAccountBuilder().withMetadata(meta(env, ns, NAME)).withAutomountServiceAccountToken(true).build();
     }
 
-    /** Read-only on the runner namespace: what the dashboard shows (pods, deployments, HPAs, events). */
+    /**
+     * Exactly the requests the app's K8s client makes in the runner namespace (client.ts at 0e2a69c): {@code GET
+     * /api/v1/namespaces/<K8S_NAMESPACE>} (isAvailable; without it every /api/k8s route serves mock data), and LISTs of pods,
+     * events, apps/v1 deployments and autoscaling/v2 horizontalpodautoscalers. A Role in a namespace can grant get on that
+     * namespace's own object: for {@code /api/v1/namespaces/X} the request's namespace is X (k8s.io/apiserver
+     * pkg/endpoints/request/requestinfo.go NewRequestInfo). The ARC kinds it also asks for (autoscalingrunnersets in
+     * ARC_NAMESPACE) are not granted: gfw runs no ARC, and the app ignores that refusal.
+     */
     static Role role(EnvConfig.Env env) {
         String runners = env.namespaces().runners().name();
-        List<String> read = List.of("get", "list", "watch");
         return new RoleBuilder().withMetadata(meta(env, runners, ROLE)).withRules(
-                new PolicyRuleBuilder().withApiGroups("").withResources("pods", "pods/log", "events").withVerbs(read).build(),
-                new PolicyRuleBuilder().withApiGroups("apps").withResources("deployments").withVerbs(read).build(),
-                new PolicyRuleBuilder().withApiGroups("autoscaling").withResources("horizontalpodautoscalers").withVerbs(read).build()).build();
+                new PolicyRuleBuilder().withApiGroups("").withResources("namespaces").withResourceNames(runners).withVerbs("get").build(),
+                new PolicyRuleBuilder().withApiGroups("").withResources("pods", "events").withVerbs("list").build(),
+                new PolicyRuleBuilder().withApiGroups("apps").withResources("deployments").withVerbs("list").build(),
+                new PolicyRuleBuilder().withApiGroups("autoscaling").withResources("horizontalpodautoscalers").withVerbs("list").build()).build();
     }
 
     static RoleBinding roleBinding(EnvConfig.Env env, String ns) {

@@ -34,6 +34,16 @@ abstract class EnvChecks {
     /** Kubernetes' limits (k8s.io/apimachinery validation: IsDNS1123Label, IsDNS1123Subdomain). */
     static final int DNS_LABEL_MAX = 63;
     static final int DNS_SUBDOMAIN_MAX = 253;
+    /**
+     * Attic's cache names (zhaofengli/attic attic/src/cache.rs, CACHE_NAME_REGEX): a letter or digit, then up to
+     * 49 of letters, digits, '-', '_' and '+'; no '.'. A token whose claim names anything else is rejected whole by
+     * atticd (the claim's keys are CacheNamePatterns), so gfw refuses it before minting. Patterns (token claim keys,
+     * CACHE_NAME_PATTERN_REGEX) also allow '*'.
+     */
+    static final Pattern ATTIC_CACHE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_+-]{0,49}");
+    static final Pattern ATTIC_CACHE_PATTERN = Pattern.compile("[A-Za-z0-9*][A-Za-z0-9_+*-]{0,49}");
+    static final String ATTIC_CACHE_NAME_RULE = "an Attic cache name (a letter or digit, then up to 49 letters, digits, '-', '_' or '+'; no '.')";
+
     /** At most this many problems are listed, then "… and N more". */
     static final int MAX_PROBLEMS = 20;
 
@@ -268,7 +278,8 @@ abstract class EnvChecks {
         return List.copyOf(out);
     }
 
-    Map<String, String> stringMap(Field parent, String key, Function<Field, String> value, Set<String> allowedKeys) {
+    /** {@code allowedKeys} in the order messages list them (a List: Set.of's order changes from one JVM to the next). */
+    Map<String, String> stringMap(Field parent, String key, Function<Field, String> value, java.util.Collection<String> allowedKeys) {
         Field f = parent.get(key);
         if (f == null) return Map.of();
         if (!f.mapWithKeys(allowedKeys.toArray(String[]::new))) return Map.of();

@@ -6,6 +6,7 @@
 //SOURCES EnvChecks.java
 //SOURCES CacheConfig.java
 //SOURCES DashboardConfig.java
+//SOURCES KubeRules.java
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -278,7 +279,7 @@ final class EnvConfig {
 
 
         Map<String, String> resources(Field parent, String key) {
-            return stringMap(parent, key, this::quantity, Set.of("cpu", "memory", "ephemeral-storage"));
+            return stringMap(parent, key, this::quantity, List.of("cpu", "memory", "ephemeral-storage"));
         }
 
         Resources resourcesBlock(Field parent, String key) {
@@ -365,7 +366,7 @@ final class EnvConfig {
                 Field storage = required(p, "storage");
                 cnpg = new Cnpg(clusterName, positive(p, "instances", null), storage == null ? null : quantity(storage),
                         str(p, "database"), str(p, "owner"), oneOf(p, "sslmode", "require", SSL_MODES),
-                        dnsSubdomain(p, "appSecret", clusterName + "-app"), dnsLabel(p, "operatorNamespace", "cnpg-system"));
+                        dnsSubdomain(p, "appSecret", clusterName + "-app-credentials"), dnsLabel(p, "operatorNamespace", "cnpg-system"));
             }
 
             Attic attic = null;
@@ -373,14 +374,14 @@ final class EnvConfig {
             if (a != null && a.mapWithKeys("service", "port", "targetPort", "secret", "cache")) {
                 attic = new Attic(dnsLabel(a, "service", "attic"), integer(a, "port", 80, 1, "a port number"),
                         integer(a, "targetPort", 8080, 1, "a port number"), dnsSubdomain(a, "secret", "attic-secrets"),
-                        optStr(a, "cache", "main"));
+                        matching(a, "cache", "main", ATTIC_CACHE_NAME, ATTIC_CACHE_NAME_RULE));
             }
 
             RunnerChart chart = null;
             Field ch = required(root, "runnerChart");
             if (ch != null && ch.mapWithKeys("name", "repository", "version", "manager")) {
                 chart = new RunnerChart(str(ch, "name"), url(ch, "repository", null, "https", "http", "oci", "file"),
-                        matching(ch, "version", null, CHART_VERSION, "a chart version like 0.78.0"),
+                        matching(ch, "version", null, CHART_VERSION, "a chart version like 0.86.0"),
                         resourcesBlock(ch, "manager"));
             }
 
@@ -401,8 +402,108 @@ final class EnvConfig {
                     }
                 }
             }
-            return new Env(name, file, status, production, org, cluster, namespaces, dashboard, cnpg, attic, chart,
+            Env env = new Env(name, file, status, production, org, cluster, namespaces, dashboard, cnpg, attic, chart,
                     List.copyOf(runners), CacheConfig.parse(this, root)); // cache: deploy-cache's section (lib/CacheConfig)
+            if (problems.isEmpty()) policies(root, env); // on a file whose every field is well-formed
+            return env;
+        }
+
+        // ---- what the cluster's admission rules will say (lib/KubeRules) ----
+
+        /** Pod Security, the disruption budget, and every namespace's quota against what runs in it. */
+        private void policies(Field root, Env env) {
+            NamespaceSpec runnerNs = env.namespaces().runners();
+            Field rs = root.get("runners");
+            for (int i = 0; i < env.runners().size(); i++) {
+                Runner r = env.runners().get(i);
+                if (r.privileged() && !KubeRules.admitsPrivileged(runnerNs.podSecurity().enforce())) {
+                    Field item = new Field(((SequenceNode) rs.node()).getValue().get(i), "runners[" + i + "]", this);
+                    problem(item.get("privileged"), "runner " + r.type() + " runs privileged job pods, but namespaces.runners.podSecurity.enforce is '"
+                            + runnerNs.podSecurity().enforce() + "': Pod Security admission refuses privileged pods in namespace " + runnerNs.name()
+                            + "; set that to privileged, or privileged: false here");
+                }
+            }
+            CacheConfig.Cache cache = env.cache();
+            if (cache != null && cache.disruptionBudget() != null) {
+                CacheConfig.DisruptionBudget b = cache.disruptionBudget();
+                int min = cache.autoscaling().minReplicas();
+                if (KubeRules.disruptionsAllowed(b.minAvailable(), b.maxUnavailable(), min) == 0) {
+                    Field pdb = root.get("cache").get("disruptionBudget");
+                    Field f = pdb.get("minAvailable") != null ? pdb.get("minAvailable") : pdb.get("maxUnavailable");
+                    problem(f, "allows no eviction while the autoscaler sits at cache.autoscaling.minReplicas " + min
+                            + ": every node drain would hang on the Attic pods; use maxUnavailable: 1, or a minAvailable below minReplicas");
+                }
+            }
+            quota(root, "attic", env.namespaces().attic(), false, atticPods(env, false));
+            quota(root, "attic", env.namespaces().attic(), true, atticPods(env, true));
+            quota(root, "runners", runnerNs, false, runnerPods(env, false));
+            quota(root, "runners", runnerNs, true, runnerPods(env, true));
+            quota(root, "dashboard", env.namespaces().dashboard(), false, dashboardPods(env));
+        }
+
+        /** Reports each quota key of the namespace that cannot hold {@code pods} (the maximum scale only when the minimum fits). */
+        private void quota(Field root, String component, NamespaceSpec ns, boolean max, List<KubeRules.Pods> pods) {
+            if (ns.quota().isEmpty() || pods.isEmpty()) return;
+            Limits l = ns.limits();
+            var shortfalls = KubeRules.shortfalls(ns.quota(), new KubeRules.LimitRange(l.defaultRequest(), l.defaultLimit(), l.max()), pods);
+            Field q = root.get("namespaces").get(component).get("quota");
+            String scale = max ? "their maximum scale (every autoscaler at maxReplicas)" : "their minimum scale (every autoscaler at minReplicas)";
+            for (KubeRules.Shortfall s : shortfalls) {
+                problem(q.get(s.key()), s.message(scale) + (s.needed() == null ? "" : " by " + KubeRules.breakdown(pods)
+                        + "; raise it, or make less run there (environments/README.md, \"Quotas\")"));
+            }
+        }
+
+        private static KubeRules.Resources resources(Resources r) {
+            return r == null ? KubeRules.Resources.NONE : new KubeRules.Resources(r.requests(), r.limits());
+        }
+
+        /**
+         * The runner namespace: per runner type, its manager pods (runnerChart.manager) and each manager's
+         * {@code concurrent} job pods, each a build container (runners[].job) and a helper container,
+         * whose resources gfw does not set (the LimitRange's defaults).
+         */
+        static List<KubeRules.Pods> runnerPods(Env env, boolean max) {
+            var out = new ArrayList<KubeRules.Pods>();
+            for (Runner r : env.runners()) {
+                int n = max ? r.autoscaling().maxReplicas() : r.autoscaling().minReplicas();
+                out.add(KubeRules.Pods.of("manager pods", null, n, resources(env.runnerChart().manager())));
+                out.add(KubeRules.Pods.of("job pods", r.type() + " " + n + "x" + r.concurrent(), (long) n * r.concurrent(),
+                        resources(r.job()), KubeRules.Resources.NONE));
+            }
+            return out;
+        }
+
+        /**
+         * The Attic namespace: the server's replicas plus the one surge pod of a rolling update, one
+         * db-migrations pod and the garbage collector (the server's resources), attic-storage, and the
+         * PostgreSQL instances with their volumes.
+         */
+        static List<KubeRules.Pods> atticPods(Env env, boolean max) {
+            var out = new ArrayList<KubeRules.Pods>();
+            CacheConfig.Cache c = env.cache();
+            if (c != null) {
+                int n = max ? c.autoscaling().maxReplicas() : c.autoscaling().minReplicas();
+                KubeRules.Resources attic = resources(c.resources());
+                out.add(KubeRules.Pods.of("Attic pods", n + " replicas + 1 rollout surge", n + 1, attic));
+                out.add(KubeRules.Pods.of("Attic pods", "1 db-migrations", 1, attic));
+                out.add(KubeRules.Pods.of("Attic pods", "1 attic-gc", 1, attic));
+                if (!c.storage().s3()) out.add(new KubeRules.Pods("claims", "attic-storage", 0, List.of(), 1, c.storage().size()));
+            }
+            KubeRules.Resources db = c == null ? KubeRules.Resources.NONE : resources(c.database().resources());
+            int instances = env.cnpg().instances();
+            out.add(new KubeRules.Pods("PostgreSQL instance pods", null, instances, List.of(db), 0, null));
+            out.add(new KubeRules.Pods("claims", instances + " PostgreSQL volumes", 0, List.of(), instances, env.cnpg().storage()));
+            return out;
+        }
+
+        /** The dashboard namespace: the replicas plus a rolling update's surge (Deployment default maxSurge 25%, rounded up). */
+        static List<KubeRules.Pods> dashboardPods(Env env) {
+            DashboardConfig.App app = env.dashboard().app();
+            if (app == null) return List.of();
+            int surge = (app.replicas() + 3) / 4;
+            return List.of(KubeRules.Pods.of("dashboard pods", app.replicas() + " replicas + " + surge + " rollout surge",
+                    app.replicas() + surge, resources(app.resources())));
         }
 
         private NamespaceSpec namespace(Field parent, String component) {
@@ -424,7 +525,7 @@ final class EnvConfig {
                 pss = new PodSecurity(oneOf(ps, "enforce", "baseline", POD_SECURITY_LEVELS),
                         oneOf(ps, "warn", "restricted", POD_SECURITY_LEVELS), oneOf(ps, "audit", "restricted", POD_SECURITY_LEVELS));
             }
-            Map<String, String> quota = stringMap(f, "quota", this::quantity, Set.of("requests.cpu", "requests.memory",
+            Map<String, String> quota = stringMap(f, "quota", this::quantity, List.of("requests.cpu", "requests.memory",
                     "limits.cpu", "limits.memory", "pods", "services", "secrets", "configmaps",
                     "persistentvolumeclaims", "requests.storage"));
             Limits limits = new Limits(Map.of(), Map.of(), Map.of());
@@ -461,7 +562,7 @@ final class EnvConfig {
                         percent(a, "cpu", 70), percent(a, "memory", 80));
                 if (as.minReplicas() > as.maxReplicas()) problem(a.get("maxReplicas"), "must be at least minReplicas (" + as.minReplicas() + ")");
             }
-            Map<String, String> env = stringMap(f, "env", e -> expand(e, scalar(e)), Set.of());
+            Map<String, String> env = stringMap(f, "env", e -> expand(e, scalar(e)), List.of());
             for (String k : env.keySet()) {
                 if (!k.matches("[A-Za-z_][A-Za-z0-9_]*")) problem(f.get("env"), "'" + k + "' is not a valid environment variable name");
             }

@@ -10,26 +10,76 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The few GitLab REST API v4 calls gfw makes, each failure turned into one line with an exit code:
- * 401/403 {@link ExitCode#AUTH}, 404 {@link ExitCode#NOT_FOUND}, 5xx and unusable answers
+ * 401/403 {@link ExitCode#AUTH}, 404 {@link ExitCode#NOT_FOUND}, 5xx, 429 and unusable answers
  * {@link ExitCode#REMOTE_ERROR}, no connection or no answer within the timeout {@link ExitCode#UNAVAILABLE}. The access token goes in
  * the {@code PRIVATE-TOKEN} header only and never into a message. Requests take the route
  * {@link Http#route} gives (--proxy, HTTPS_PROXY, NO_PROXY, cluster.proxy; SOCKS too, which
  * java.net.http would ignore silently).
+ *
+ * <p>Throttling and passing failures are retried within the command's time ({@link #retryWithin}): a 429 after its
+ * {@code Retry-After} (GitLab's Rack::Attack answers it before the request reaches the API, so nothing happened), a
+ * 502/503/504 of a GET, PUT or DELETE with back-off. A POST is not repeated after a 5xx (it may have been done: a
+ * second runner would be created). GitLab's errors are reported as GitLab words them: {@code {"message": …}}, and the
+ * OAuth bodies {@code {"error": "invalid_token"|"insufficient_scope", "error_description": …, "scope": …}}
+ * (gitlabhq lib/api/api_guard.rb {@code oauth2_bearer_token_error_handler}), with the scopes the command needs ({@link Use}).
  */
 final class GitLabApi {
 
-    /** A runner just created: its id and its authentication token ({@code glrt-...}). */
-    record CreatedRunner(long id, String token) {
+    /**
+     * What a command asks of GitLab, and so the scopes its token needs: the routes each calls, opened by
+     * {@code allow_access_with_scope} in gitlabhq — every route {@code api}, GET/HEAD also {@code read_api}
+     * (lib/api/api.rb), {@code POST /user/runners} also {@code create_runner} (lib/api/user_runners.rb), paths under
+     * {@code /runners/:id} also {@code manage_runner} (lib/api/ci/runners.rb). The README's token table says the same.
+     */
+    enum Use {
+        DEPLOY_RUNNERS("deploy-runners", "api, or create_runner + read_api (+ manage_runner, to delete a runner again whose token could not be stored)"),
+        HEALTH("health", "read_api, manage_runner or api"),
+        STATUS("runners status", "read_api, manage_runner or api"),
+        CHANGE("runners pause/resume/drain/rotate-token", "manage_runner or api"),
+        PRUNE("runners prune", "api, or read_api + manage_runner"),
+        ANY("gfw", "api");
+
+        final String command;
+        final String scopes;
+
+        Use(String command, String scopes) {
+            this.command = command;
+            this.scopes = scopes;
+        }
+
+        /** "deploy-runners needs a token with api, or ... and the Owner role on the group". */
+        String needs() {
+            return command + " needs a token with " + scopes + ", of a user with " + ROLE;
+        }
+    }
+
+    /** Group runners are created, shown and changed only for the group's Owners (doc/api/users.md, Ci::RunnerPolicy). */
+    static final String ROLE = "the Owner role on the group (organization.group)";
+
+    /** A runner just created: its id, its authentication token and when the token expires (null: never). */
+    record CreatedRunner(long id, String token, String tokenExpiresAt) {
         @Override
         public String toString() {
-            return "CreatedRunner[id=" + id + ", token=" + Output.MASK + "]";
+            return "CreatedRunner[id=" + id + ", token=" + Output.MASK + ", tokenExpiresAt=" + tokenExpiresAt + "]";
+        }
+    }
+
+    /** A runner authentication token GitLab handed out, and when it expires (null: never). */
+    record RunnerToken(String token, String expiresAt) {
+        @Override
+        public String toString() {
+            return "RunnerToken[token=" + Output.MASK + ", expiresAt=" + expiresAt + "]";
         }
     }
 
@@ -38,6 +88,10 @@ final class GitLabApi {
     private final String baseUrl;
     private final String accessToken;
     private final Http.Client http;
+    private Use use = Use.ANY;
+    private Duration retryBudget = Duration.ofSeconds(30);
+    private String budgetFrom = "30 s a request";
+    private Consumer<String> notices = System.err::println;
 
     /**
      * {@code baseUrl}: the instance, e.g. https://gitlab.com; {@code accessToken}: a personal/group access
@@ -49,6 +103,24 @@ final class GitLabApi {
         this.http = http.secretHeader("PRIVATE-TOKEN", accessToken);
     }
 
+    /** Which command this client serves: its scope errors say what that command needs. */
+    GitLabApi use(Use use) {
+        this.use = use;
+        return this;
+    }
+
+    /** Each call retries (429, 502-504) for at most {@code budget} (the command's --timeout); without this, 30 s. */
+    GitLabApi retryWithin(Duration budget) {
+        this.retryBudget = budget;
+        this.budgetFrom = "--timeout " + budget.toSeconds() + " s";
+        return this;
+    }
+
+    /** Where retry notices go (default stderr). */
+    GitLabApi notices(Consumer<String> notices) {
+        this.notices = notices;
+        return this;
+    }
 
     String baseUrl() {
         return baseUrl;
@@ -65,7 +137,11 @@ final class GitLabApi {
         return group.path("id").asLong();
     }
 
-    /** {@code POST /api/v4/user/runners}: a group runner with these tags; returns its id and token. */
+    /**
+     * {@code POST /api/v4/user/runners}: a group runner with these tags; returns its id, token and the token's expiry.
+     * The token is taken as GitLab gives it ({@code glrt-…}, {@code glrt-t2_…}, or behind an instance prefix). An answer
+     * with an id but no usable token leaves no runner behind: gfw deletes it again (or names it when that fails).
+     */
     CreatedRunner createGroupRunner(long groupId, List<String> tags, String description) {
         var body = new LinkedHashMap<String, Object>();
         body.put("runner_type", "group_type");
@@ -75,11 +151,24 @@ final class GitLabApi {
         body.put("run_untagged", false);
         JsonNode created = call("POST", "/api/v4/user/runners", body, "create runner '" + description + "'");
         String token = created.path("token").asText("");
-        if (!created.path("id").canConvertToLong() || !token.startsWith("glrt-")) {
-            throw new GfwException(ExitCode.REMOTE_ERROR, "GitLab at " + baseUrl + " answered the runner creation without an id and a glrt- token"
-                    + (created.path("id").canConvertToLong() ? "; check runner " + created.path("id").asLong() + " in the group's CI/CD settings" : ""));
+        if (!created.path("id").canConvertToLong()) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, "GitLab at " + baseUrl + " answered the runner creation without a runner id;"
+                    + " check the group's CI/CD > Runners page for a runner '" + description + "'");
         }
-        return new CreatedRunner(created.path("id").asLong(), token);
+        long id = created.path("id").asLong();
+        if (token.isBlank() || !token.matches("\\S+")) {
+            String undo;
+            try {
+                deleteRunner(id);
+                undo = "gfw deleted runner " + id + " again";
+            } catch (GfwException e) {
+                undo = "runner " + id + " stays registered without a token gfw could store: delete it in the group's CI/CD > Runners settings ("
+                        + e.getMessage() + ")";
+            }
+            throw new GfwException(ExitCode.REMOTE_ERROR, "GitLab at " + baseUrl + " answered the creation of runner " + id
+                    + " without a usable token; " + undo);
+        }
+        return new CreatedRunner(id, token, text(created, "token_expires_at"));
     }
 
     /** {@code DELETE /api/v4/runners/:id}: removes a runner (undoing a half-done registration, prune). */
@@ -88,12 +177,40 @@ final class GitLabApi {
     }
 
     /**
-     * A runner as GitLab reports it. {@code status}: online, offline, stale or never_contacted; {@code contactedAt}
-     * null when it never contacted GitLab; {@code version} null when GitLab does not say (newer GitLab keeps it per
-     * runner manager).
+     * A runner as GitLab reports it. {@code status}: GitLab's REST status ({@code deprecated_rest_status}: online,
+     * offline, stale, never_contacted, or paused for a paused runner that contacted it); {@code online}: a contact within
+     * the last 2 hours; {@code contactedAt} null when it never contacted GitLab or when the answer was a list (the list
+     * entity has none); {@code version} null when GitLab does not say; {@code groupIds} the groups of the details
+     * ({@code groups}), null from a list.
      */
     record Runner(long id, String description, boolean paused, boolean online, String status, String version,
-                  String contactedAt, String runnerType) {}
+                  String contactedAt, String runnerType, List<Long> groupIds) {
+
+        /**
+         * The longest a live runner's contact may be old: gitlab-runner's job requests can be answered by Workhorse
+         * alone for up to RUNNER_QUEUE_EXPIRY_TIME (1 hour, app/models/ci/runner.rb) before one reaches GitLab and
+         * updates contacted_at; 15 minutes more for slow polls. GitLab's own {@code online} lasts 2 hours
+         * (ONLINE_CONTACT_TIMEOUT), so it alone does not say that the runner is still there.
+         */
+        static final Duration CONTACT_FRESH = Duration.ofMinutes(75);
+
+        /** How long ago the last contact was (zero if in the future), or null when never or unreadable. */
+        Duration sinceContact(Instant now) {
+            if (contactedAt == null) return null;
+            try {
+                Duration d = Duration.between(OffsetDateTime.parse(contactedAt).toInstant(), now);
+                return d.isNegative() ? Duration.ZERO : d;
+            } catch (RuntimeException e) {
+                return null;
+            }
+        }
+
+        /** GitLab calls it online AND its last contact is recent enough for a runner that is still there. */
+        boolean alive(Instant now) {
+            Duration d = sinceContact(now);
+            return online && d != null && d.compareTo(CONTACT_FRESH) <= 0;
+        }
+    }
 
     /** {@code GET /api/v4/runners/:id}. */
     Runner runner(long runnerId) {
@@ -119,35 +236,47 @@ final class GitLabApi {
     }
 
     /**
-     * {@code POST /api/v4/runners/:id/reset_authentication_token}: the runner's new {@code glrt-} token (the old one
-     * stops working at once).
+     * {@code POST /api/v4/runners/:id/reset_authentication_token}: the runner's new token (the old one stops working at
+     * once) and its expiry ({@code token_expires_at}, absent when it does not expire).
      */
-    String resetAuthenticationToken(long runnerId) {
+    RunnerToken resetAuthenticationToken(long runnerId) {
         JsonNode answer = call("POST", "/api/v4/runners/" + runnerId + "/reset_authentication_token", null,
                 "reset the authentication token of runner " + runnerId);
         String token = answer.path("token").asText("");
         if (token.isBlank()) throw unusable("the token reset of runner " + runnerId + " (no token in it)");
-        return token;
+        return new RunnerToken(token, text(answer, "token_expires_at"));
     }
 
-    /** {@code GET /api/v4/groups/:id/runners?type=group_type}, every page: the group's own runners. */
+    /**
+     * {@code GET /api/v4/groups/:id/runners?type=group_type}, every page (following {@code X-Next-Page}): the group
+     * runners of the group AND of its ancestor groups ({@code belonging_to_group_and_ancestors}); which group owns one
+     * only its details say ({@link Runner#groupIds}).
+     */
     List<Runner> groupRunners(long groupId) {
         var out = new ArrayList<Runner>();
         int perPage = 100;
-        for (int page = 1; page <= 100; page++) {
-            JsonNode list = call("GET", "/api/v4/groups/" + groupId + "/runners?type=group_type&per_page=" + perPage + "&page=" + page,
+        String page = "1";
+        for (int pages = 0; page != null && !page.isBlank() && pages < 1000; pages++) {
+            Http.Response resp = send("GET", "/api/v4/groups/" + groupId + "/runners?type=group_type&per_page=" + perPage + "&page=" + page,
                     null, "list the runners of group " + groupId);
+            JsonNode list = parse(resp, "list the runners of group " + groupId);
             if (!list.isArray()) throw unusable("the runner list of group " + groupId);
             for (JsonNode r : list) out.add(runner(r, "the runner list of group " + groupId));
-            if (list.size() < perPage) break;
+            String next = resp.header("X-Next-Page");
+            page = next != null ? next.trim() : list.size() < perPage ? null : String.valueOf(Integer.parseInt(page) + 1);
         }
         return out;
     }
 
     private Runner runner(JsonNode n, String what) {
         if (!n.path("id").canConvertToLong()) throw unusable(what + " (no id)");
+        List<Long> groups = null;
+        if (n.path("groups").isArray()) {
+            groups = new ArrayList<>();
+            for (JsonNode g : n.path("groups")) if (g.path("id").canConvertToLong()) groups.add(g.path("id").asLong());
+        }
         return new Runner(n.path("id").asLong(), text(n, "description"), n.path("paused").asBoolean(!n.path("active").asBoolean(true)),
-                n.path("online").asBoolean(false), text(n, "status"), text(n, "version"), text(n, "contacted_at"), text(n, "runner_type"));
+                n.path("online").asBoolean(false), text(n, "status"), text(n, "version"), text(n, "contacted_at"), text(n, "runner_type"), groups);
     }
 
     private static String text(JsonNode n, String field) {
@@ -160,58 +289,146 @@ final class GitLabApi {
     }
 
     private JsonNode call(String method, String path, Map<String, Object> body, String what) {
-        Http.Response resp;
+        return parse(send(method, path, body, what), what);
+    }
+
+    private JsonNode parse(Http.Response resp, String what) {
+        if (resp.body() == null || resp.body().isBlank()) return JSON.createObjectNode();
         try {
-            resp = http.send(method, baseUrl + path, body == null ? null : JSON.writeValueAsString(body));
+            return JSON.readTree(resp.body());
         } catch (IOException e) {
-            throw new IllegalStateException(e);
-        } catch (GfwException e) {
-            if (e.exitCode() != ExitCode.UNAVAILABLE) throw e;
-            throw new GfwException(ExitCode.UNAVAILABLE, e.getMessage() + " (to " + what + "; or pass --gitlab-url)", e);
+            throw new GfwException(ExitCode.REMOTE_ERROR, "GitLab at " + baseUrl + " answered " + what + " with something that is not JSON", e);
         }
-        int code = resp.status();
-        if (code >= 200 && code < 300) {
-            if (resp.body() == null || resp.body().isBlank()) return JSON.createObjectNode();
+    }
+
+    /** One request, retried while GitLab throttles or briefly fails and time is left; a 2xx answer, or the error as one line. */
+    private Http.Response send(String method, String path, Map<String, Object> body, String what) {
+        long start = System.nanoTime();
+        long until = start + retryBudget.toNanos();
+        boolean repeatable = !method.equals("POST");
+        String where = method + " " + baseUrl + path;
+        for (int attempt = 1; ; attempt++) {
+            Http.Response resp;
             try {
-                return JSON.readTree(resp.body());
+                resp = http.send(method, baseUrl + path, body == null ? null : JSON.writeValueAsString(body));
             } catch (IOException e) {
-                throw new GfwException(ExitCode.REMOTE_ERROR, "GitLab at " + baseUrl + " answered " + what + " with something that is not JSON", e);
+                throw new IllegalStateException(e);
+            } catch (GfwException e) {
+                if (e.exitCode() != ExitCode.UNAVAILABLE) throw e;
+                throw new GfwException(ExitCode.UNAVAILABLE, e.getMessage() + " (to " + what + "; or pass --gitlab-url)", e);
+            }
+            int code = resp.status();
+            if (code >= 200 && code < 300) return resp;
+            boolean throttled = code == 429;
+            boolean passing = repeatable && (code == 502 || code == 503 || code == 504);
+            if (!throttled && !passing) throw error(resp, method, path, what);
+            long delayMs = throttled ? retryAfterMillis(resp.header("Retry-After"), attempt) : Math.min(8000, 500L << Math.min(4, attempt - 1));
+            long now = System.nanoTime();
+            String said = code + (throttled ? " (rate limited)" : " " + reason(resp.body()));
+            if (now + delayMs * 1_000_000 > until) {
+                throw new GfwException(ExitCode.REMOTE_ERROR, "GitLab answered " + said + " to " + what + " on " + where
+                        + (attempt > 1 ? ", " + attempt + " times over " + Duration.ofNanos(now - start).toSeconds() + " s" : "")
+                        + (throttled ? " and asks to wait " + Math.round(delayMs / 1000.0) + " s more" : "")
+                        + ": no time left (" + budgetFrom + "); retry later" + (throttled ? " (GitLab's rate limit)" : " (GitLab is having trouble)"));
+            }
+            notices.accept("GitLab answered " + said + " to " + what + "; retrying in " + human(delayMs)
+                    + (throttled ? " (Retry-After)" : ""));
+            try {
+                Thread.sleep(delayMs);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw error(resp, method, path, what);
             }
         }
+    }
+
+    /** Retry-After in seconds or as an HTTP date; 1 s doubling when absent. */
+    static long retryAfterMillis(String retryAfter, int attempt) {
+        if (retryAfter != null) {
+            String v = retryAfter.trim();
+            try {
+                return Math.max(0, Long.parseLong(v)) * 1000;
+            } catch (NumberFormatException notSeconds) {
+                try {
+                    return Math.max(0, Duration.between(Instant.now(),
+                            java.time.ZonedDateTime.parse(v, java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME).toInstant()).toMillis());
+                } catch (RuntimeException notADate) {
+                    // fall through to the back-off
+                }
+            }
+        }
+        return Math.min(8000, 1000L << Math.min(3, attempt - 1));
+    }
+
+    private static String human(long ms) {
+        return ms < 1000 ? ms + " ms" : Math.round(ms / 1000.0) + " s";
+    }
+
+    /** A non-2xx answer as one line with its exit code, in GitLab's words, with what the command needs. */
+    private GfwException error(Http.Response resp, String method, String path, String what) {
+        int code = resp.status();
         String reason = reason(resp.body());
+        String oauth = field(resp.body(), "error");
         String where = method + " " + baseUrl + path;
         if (code == 401) {
-            throw new GfwException(ExitCode.AUTH, "GitLab rejected GITLAB_TOKEN (401 " + reason + ") on " + where
-                    + ": the token is wrong, expired or revoked; create one with the api scope (create_runner suffices to create runners)");
+            String why = "invalid_token".equals(oauth)
+                    ? ": GitLab says the token is " + (reason.contains("revoked") ? "revoked" : reason.contains("expired") ? "expired" : "not valid")
+                    : ": GitLab does not know this token (mistyped, deleted, or from another GitLab)";
+            return new GfwException(ExitCode.AUTH, "GitLab rejected GITLAB_TOKEN (401 " + reason + ") on " + where + why
+                    + "; " + use.needs());
+        }
+        if (code == 403 && "insufficient_scope".equals(oauth)) {
+            String scope = field(resp.body(), "scope");
+            return new GfwException(ExitCode.AUTH, "GITLAB_TOKEN lacks the scope to " + what + " (403 insufficient_scope"
+                    + (scope == null || scope.isBlank() ? "" : ": GitLab lists " + scope.trim().replace(' ', ',') + " for this route") + ") on " + where
+                    + "; " + use.needs());
         }
         if (code == 403) {
-            throw new GfwException(ExitCode.AUTH, "GitLab refused to " + what + " (403 " + reason + ") on " + where
-                    + ": the GITLAB_TOKEN user needs the Owner role on the group and a token with the api (or create_runner/manage_runner) scope");
+            return new GfwException(ExitCode.AUTH, "GitLab refused to " + what + " (403 " + reason + ") on " + where
+                    + ": the token's user lacks the role for it; " + use.needs());
         }
         if (code == 404) {
-            throw new GfwException(ExitCode.NOT_FOUND, "GitLab cannot " + what + " (404 " + reason + ") on " + where
+            return new GfwException(ExitCode.NOT_FOUND, "GitLab cannot " + what + " (404 " + reason + ") on " + where
                     + (path.startsWith("/api/v4/runners/")
                             ? ": GitLab has no such runner (deleted?) or GITLAB_TOKEN cannot see it"
                             : ": check organization.group / organization.gitlabUrl in the environment file, and that GITLAB_TOKEN can see it"));
         }
         if (code >= 500) {
-            throw new GfwException(ExitCode.REMOTE_ERROR, "GitLab failed to " + what + " (" + code + " " + reason + ") on " + where
+            return new GfwException(ExitCode.REMOTE_ERROR, "GitLab failed to " + what + " (" + code + " " + reason + ") on " + where
                     + ": GitLab is having trouble, retry later");
         }
-        throw new GfwException(ExitCode.REMOTE_ERROR, "GitLab refused to " + what + " (" + code + " " + reason + ") on " + where);
+        return new GfwException(ExitCode.REMOTE_ERROR, "GitLab refused to " + what + " (" + code + " " + reason + ") on " + where);
     }
 
-    /** GitLab puts the reason in "message" or "error"; keep it short and on one line. */
+    /**
+     * GitLab puts the reason in "message" (lib/api/helpers.rb render_api_error!) or, for token errors, in "error" and
+     * "error_description" (OAuth, lib/api/api_guard.rb); keep it short and on one line.
+     */
     private static String reason(String body) {
         if (body == null || body.isBlank()) return "no details";
         try {
             JsonNode n = JSON.readTree(body);
-            JsonNode m = n.has("message") ? n.get("message") : n.get("error");
-            if (m != null) return oneLine(m.isTextual() ? m.asText() : m.toString());
+            if (n != null && n.isObject()) {
+                if (n.has("message")) return oneLine(n.get("message").isTextual() ? n.get("message").asText() : n.get("message").toString());
+                if (n.has("error")) {
+                    String d = n.path("error_description").asText("");
+                    return oneLine(n.get("error").asText() + (d.isBlank() ? "" : ": " + d));
+                }
+            }
         } catch (IOException ignored) {
             // not JSON: fall through to the raw text
         }
         return oneLine(body);
+    }
+
+    private static String field(String body, String name) {
+        if (body == null || body.isBlank()) return null;
+        try {
+            JsonNode n = JSON.readTree(body);
+            return n != null && n.isObject() && n.path(name).isTextual() ? n.path(name).asText() : null;
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     private static String oneLine(String s) {

@@ -4,6 +4,7 @@
 //SOURCES Output.java
 //SOURCES NamespaceLayout.java
 //SOURCES CacheObjects.java
+//SOURCES DashboardObjects.java
 //SOURCES AtticTokens.java
 //SOURCES ServerSideApply.java
 //SOURCES HealthReport.java
@@ -131,12 +132,13 @@ final class HealthChecks {
                 rows.add(HealthReport.fail("database", "cluster " + name, "not found in namespace " + ns + "; 'gfw deploy-cache " + env.name() + "' creates it", source));
             }
         }
-        if (cluster != null) rows.addAll(cluster(cluster, s.pods(ns), source));
+        if (cluster != null) rows.addAll(cluster(cluster, s.pods(ns), s.objectStores(ns), source));
         rows.add(operator(env, s));
         return rows;
     }
 
-    private static List<HealthReport.Row> cluster(GenericKubernetesResource cluster, HealthState.Read<Pod> pods, String source) {
+    private static List<HealthReport.Row> cluster(GenericKubernetesResource cluster, HealthState.Read<Pod> pods,
+                                                  HealthState.Read<GenericKubernetesResource> objectStores, String source) {
         var rows = new ArrayList<HealthReport.Row>();
         String name = cluster.getMetadata().getName();
         Map<String, Object> spec = map(cluster.getAdditionalProperties().get("spec"));
@@ -173,12 +175,43 @@ final class HealthChecks {
             rows.add(pods("database", "pods", instancePods, desired, pods.source() + " -l cnpg.io/cluster=" + name));
         }
 
-        if (spec.get("backup") instanceof Map<?, ?> backup && !backup.isEmpty()) {
+        String store = walArchiverStore(spec);
+        if (store != null) {
+            // Backups through the Barman Cloud plugin: CNPG still sets ContinuousArchiving (internal/cmd/manager/walarchive),
+            // but no status.lastSuccessfulBackup ("not set for backup plugins", api/v1/cluster_types.go); the plugin writes
+            // the time into its ObjectStore's status.serverRecoveryWindow[<cluster>] (api/v1/objectstore_types.go).
+            rows.add(archiving(status, source));
+            rows.add(pluginLastBackup(name, store, objectStores));
+        } else if (spec.get("backup") instanceof Map<?, ?> backup && !backup.isEmpty()) {
             rows.add(archiving(status, source));
             rows.add(lastBackup(status, source));
         }
         rows.add(certificate(status, source));
         return rows;
+    }
+
+    /** The ObjectStore the Cluster archives WAL to through the Barman Cloud plugin ({@code spec.plugins[].isWALArchiver}), or null. */
+    private static String walArchiverStore(Map<String, Object> spec) {
+        for (Object p : spec.get("plugins") instanceof List<?> l ? l : List.of()) {
+            Map<String, Object> plugin = map(p);
+            if (CacheObjects.BARMAN_PLUGIN.equals(plugin.get("name")) && Boolean.TRUE.equals(plugin.get("isWALArchiver"))) {
+                return Objects.toString(map(plugin.get("parameters")).get("barmanObjectName"), "");
+            }
+        }
+        return null;
+    }
+
+    private static HealthReport.Row pluginLastBackup(String cluster, String store, HealthState.Read<GenericKubernetesResource> stores) {
+        String check = "last backup";
+        if (!stores.ok()) {
+            return HealthReport.unknown("database", check, "could not read ObjectStore " + store + ": " + stores.error()
+                    + (stores.code() == 404 ? " (the Barman Cloud plugin is not installed)" : ""), stores.source());
+        }
+        GenericKubernetesResource os = stores.items().stream().filter(o -> o.getMetadata().getName().equals(store)).findFirst().orElse(null);
+        if (os == null) return HealthReport.fail("database", check, "ObjectStore " + store + " the Cluster archives to does not exist", stores.source());
+        Map<String, Object> window = map(map(map(os.getAdditionalProperties().get("status")).get("serverRecoveryWindow")).get(cluster));
+        return lastBackup(Map.of("lastSuccessfulBackup", Objects.toString(window.get("lastSuccessfulBackupTime"), "")), stores.source()
+                + " (status.serverRecoveryWindow." + cluster + ".lastSuccessfulBackupTime)");
     }
 
     private static HealthReport.Row archiving(Map<String, Object> status, String source) {
@@ -194,7 +227,7 @@ final class HealthChecks {
 
     private static HealthReport.Row lastBackup(Map<String, Object> status, String source) {
         Object last = status.get("lastSuccessfulBackup");
-        if (last == null) return HealthReport.warn("database", "last backup", "no successful backup yet", source);
+        if (last == null || "".equals(last)) return HealthReport.warn("database", "last backup", "no successful backup yet", source);
         Instant when = time(String.valueOf(last));
         if (when == null) return HealthReport.unknown("database", "last backup", "status.lastSuccessfulBackup '" + last + "' is not a time", source);
         Duration age = Duration.between(when, Instant.now());
@@ -238,11 +271,15 @@ final class HealthChecks {
         var rows = new ArrayList<HealthReport.Row>();
         String ns = env.namespaces().attic().name();
         rows.add(namedDeployment("cache", CacheObjects.DEPLOYMENT, s.deployments(ns), env, "deploy-cache"));
-        rows.add(proxied("cache", "GET /nix-cache-info", s.http("attic"), body -> body.lines().anyMatch(l -> l.trim().equals("StoreDir: /nix/store")),
-                "200, StoreDir: /nix/store", "no 'StoreDir: /nix/store' line: is this Attic?"));
+        // atticd's one route outside a cache is its placeholder page (server/src/api/mod.rs); the cache itself is asked below, with a token.
+        rows.add(proxied("cache", "GET " + CacheObjects.PROBE_PATH, s.http("attic"), body -> body.contains(ATTIC_PAGE),
+                "200, " + ATTIC_PAGE, "no '" + ATTIC_PAGE + "' page title: is this atticd?"));
         rows.add(cacheExists(env, s.http("attic-cache")));
         return rows;
     }
+
+    /** The title of atticd's placeholder page at {@code /} (server/src/api/placeholder.html). */
+    static final String ATTIC_PAGE = "Attic Binary Cache";
 
     /** Attic's answer to GET /_api/v1/cache-config/CACHE: 200 exists, 404 NoSuchCache; 401/403 say the token was refused. */
     private static HealthReport.Row cacheExists(EnvConfig.Env env, HealthState.HttpRead r) {
@@ -265,7 +302,36 @@ final class HealthChecks {
         String ns = env.namespaces().dashboard().name();
         rows.add(namedDeployment("dashboard", HealthState.DASHBOARD, s.deployments(ns), env, "deploy-dashboard"));
         rows.add(proxied("dashboard", "GET /api/health", s.http("dashboard"), body -> true, null, null));
+        rows.add(clusterData(env, s.http("dashboard-k8s")));
         return rows;
+    }
+
+    /**
+     * Whether the dashboard shows the cluster or its built-in mock data. Its /api/health answers ok either way
+     * (app/src/routes/api/health/+server.ts), but /api/k8s/hpa says which: {@code "available": false} when its K8s client
+     * could not GET its namespace object (K8S_NAMESPACE) and the hpas are MOCK_HPA_STATUS (routes/api/k8s/hpa/+server.ts,
+     * lib/server/k8s/client.ts isAvailable, at GloriousFlywheel 0e2a69c). The /api routes need no session (hooks.server.ts).
+     */
+    private static HealthReport.Row clusterData(EnvConfig.Env env, HealthState.HttpRead r) {
+        String check = "GET /api/k8s/hpa";
+        if (!r.answered()) return HealthReport.unknown("dashboard", check, "no answer through the API server's service proxy: " + r.error(), r.source());
+        if (r.status() != 200) return HealthReport.fail("dashboard", check, r.status() + " " + brief(r.body()), r.source());
+        com.fasterxml.jackson.databind.JsonNode body;
+        try {
+            body = Output.JSON.readTree(r.body());
+        } catch (java.io.IOException | RuntimeException e) {
+            body = null;
+        }
+        if (body == null || !body.path("available").isBoolean()) {
+            return HealthReport.fail("dashboard", check, "200 but no \"available\" field: is this the GloriousFlywheel dashboard? (" + brief(r.body()) + ")", r.source());
+        }
+        if (!body.path("available").asBoolean()) {
+            String runners = env.namespaces().runners().name();
+            return HealthReport.fail("dashboard", check, "serving its built-in mock data (\"available\": false): it could not GET namespace " + runners
+                    + " with its ServiceAccount; K8S_NAMESPACE in ConfigMap " + DashboardObjects.CONFIG_MAP + " and Role " + DashboardObjects.ROLE + " in "
+                    + runners + " must allow it ('gfw deploy-dashboard " + env.name() + "'); the app keeps that answer until its pods restart", r.source());
+        }
+        return HealthReport.ok("dashboard", check, "the cluster's data (" + body.path("hpas").size() + " autoscalers)", r.source());
     }
 
     /**

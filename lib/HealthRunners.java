@@ -3,6 +3,7 @@
 //SOURCES EnvConfig.java
 //SOURCES GfwException.java
 //SOURCES GitLabApi.java
+//SOURCES RunnerTokens.java
 //SOURCES RunnerValues.java
 //SOURCES HealthReport.java
 //SOURCES HealthState.java
@@ -12,6 +13,8 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -23,8 +26,8 @@ import java.util.concurrent.CompletableFuture;
  * Helm's own release records, Secrets {@code sh.helm.release.v1.NAME.vN} labelled owner=helm, so no
  * Helm has to load), its pods (ready, restarts, crash loops), HPA (current/desired/max), PDB, and
  * what GitLab says of the runner ({@code GET /api/v4/runners/:id}: online, paused, status,
- * contacted_at). The runner is found by the id deploy-runners stores on the token Secret
- * ({@link RunnerValues#RUNNER_ID_ANNOTATION}), never by description.
+ * contacted_at; see {@link #gitlabRow}), and the stored token's expiry ({@link RunnerTokens}). The runner is found by the
+ * id deploy-runners stores on the token Secret ({@link RunnerValues#RUNNER_ID_ANNOTATION}), never by description.
  */
 final class HealthRunners {
 
@@ -61,6 +64,7 @@ final class HealthRunners {
             rows.add(hpa(r, hpas));
             rows.add(pdb(r, pdbs));
             rows.add(fromGitLab.get(i).join());
+            rows.add(token(env, r, secrets));
         }
         return rows;
     }
@@ -140,16 +144,54 @@ final class HealthRunners {
         } catch (GfwException e) {
             return HealthReport.unknown("runners", check, "runner " + id + ": " + e.getMessage(), api);
         }
+        return gitlabRow(check, id, runner, Instant.now(), api);
+    }
+
+    /**
+     * GitLab's status decides (deprecated_rest_status: online, offline, stale, never_contacted, paused); online or paused
+     * is only ok (paused: a warning) when the last contact is recent enough for a runner that is still there
+     * ({@link GitLabApi.Runner#alive}): GitLab keeps {@code online} for 2 hours after the last contact.
+     */
+    static HealthReport.Row gitlabRow(String check, String id, GitLabApi.Runner runner, Instant now, String api) {
         boolean online = runner.online();
         boolean paused = runner.paused();
         String status = runner.status() == null ? "?" : runner.status();
         String contacted = runner.contactedAt() == null ? "never" : runner.contactedAt();
-        // status says it (online, offline, stale, never_contacted); the online flag only where it disagrees
-        String detail = "runner " + id + ": " + status + (online == status.equals("online") ? "" : ", online: " + online) + (paused ? ", paused" : "")
-                + ", contacted " + contacted;
-        if (!online || !status.equals("online")) return HealthReport.fail("runners", check, detail, api);
+        boolean reachable = status.equals("online") || status.equals("paused");
+        // status says it; the online flag only where it disagrees, paused where status does not say it
+        String detail = "runner " + id + ": " + status + (online == reachable ? "" : ", online: " + online)
+                + (paused && !status.equals("paused") ? ", paused" : "") + ", contacted " + contacted;
+        if (!online || !reachable) return HealthReport.fail("runners", check, detail, api);
+        if (!runner.alive(now)) {
+            Duration since = runner.sinceContact(now);
+            return HealthReport.warn("runners", check, detail + " (" + (since == null ? "unreadable contact time" : ago(since) + " ago")
+                    + "): GitLab keeps a runner online for 2 h after its last contact, but a live one contacts it at least every "
+                    + GitLabApi.Runner.CONTACT_FRESH.toMinutes() + " min: its managers may be gone", api);
+        }
         if (paused) return HealthReport.warn("runners", check, detail + " (it takes no jobs until resumed)", api);
         return HealthReport.ok("runners", check, detail, api);
+    }
+
+    private static String ago(Duration d) {
+        long m = d.toMinutes();
+        return m < 60 ? m + " min" : (m / 60) + " h " + (m % 60) + " min";
+    }
+
+    /** The stored token's expiry, as deploy-runners or rotate-token recorded it on the token Secret. */
+    private static HealthReport.Row token(EnvConfig.Env env, RunnerValues.Release r, HealthState.Read<Secret> secrets) {
+        String check = r.type() + " token";
+        String source = "secret " + r.tokenSecret() + " annotation " + RunnerTokens.EXPIRES_AT_ANNOTATION;
+        if (!secrets.ok()) return HealthReport.unknown("runners", check, "could not read Secret " + r.tokenSecret() + ": " + secrets.error(), secrets.source());
+        Secret token = secrets.items().stream().filter(x -> x.getMetadata().getName().equals(r.tokenSecret())).findFirst().orElse(null);
+        if (token == null) return HealthReport.unknown("runners", check, "no Secret " + r.tokenSecret(), secrets.source());
+        var verdict = RunnerTokens.check(RunnerTokens.read(token.getMetadata().getAnnotations()), Instant.now(),
+                "gfw runners " + env.name() + " rotate-token " + r.type());
+        return switch (verdict.level()) {
+            case "ok" -> HealthReport.ok("runners", check, verdict.text(), source);
+            case "warn" -> HealthReport.warn("runners", check, verdict.text(), source);
+            case "fail" -> HealthReport.fail("runners", check, verdict.text(), source);
+            default -> HealthReport.unknown("runners", check, verdict.text(), source);
+        };
     }
 
     private HealthRunners() {}

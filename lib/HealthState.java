@@ -46,6 +46,9 @@ final class HealthState {
     /** The CNPG Cluster type named in full, so that fabric8 need not ask the discovery API for its plural (one request less). */
     static final io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext CNPG_CLUSTER = new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
             .withGroup("postgresql.cnpg.io").withVersion("v1").withKind("Cluster").withPlural("clusters").withNamespaced(true).build();
+    /** The Barman Cloud plugin's ObjectStore, which holds the last backup's time when backups go through the plugin. */
+    static final io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext BARMAN_OBJECT_STORE = new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
+            .withGroup("barmancloud.cnpg.io").withVersion("v1").withKind("ObjectStore").withPlural("objectstores").withNamespaced(true).build();
     /** The label the CloudNativePG chart puts on the operator's Deployment and pods. */
     static final String CNPG_OPERATOR_LABEL = "app.kubernetes.io/name";
     static final String CNPG_OPERATOR_NAME = "cloudnative-pg";
@@ -120,13 +123,19 @@ final class HealthState {
         if (components.contains("database")) {
             list(pool, "clusters/" + attic, "clusters.postgresql.cnpg.io -n " + attic,
                     () -> client.genericKubernetesResources(CNPG_CLUSTER).inNamespace(attic).list().getItems());
+            // The plugin's ObjectStores, only once a Cluster is read that names the Barman Cloud plugin (no request otherwise).
+            CompletableFuture<Read<GenericKubernetesResource>> clusters = (CompletableFuture<Read<GenericKubernetesResource>>) reads.get("clusters/" + attic);
+            String storesSource = "objectstores.barmancloud.cnpg.io -n " + attic;
+            reads.put("objectstores/" + attic, clusters.thenApplyAsync(c -> c.items().stream().noneMatch(HealthState::usesBarmanPlugin)
+                    ? new Read<GenericKubernetesResource>(List.of(), null, 200, storesSource)
+                    : readNow(storesSource, () -> client.genericKubernetesResources(BARMAN_OBJECT_STORE).inNamespace(attic).list().getItems()), pool));
             String operator = env.cnpg().operatorNamespace();
             list(pool, "deployments/" + operator, "deployments -n " + operator + " -l " + CNPG_OPERATOR_LABEL + "=" + CNPG_OPERATOR_NAME,
                     () -> client.apps().deployments().inNamespace(operator).withLabel(CNPG_OPERATOR_LABEL, CNPG_OPERATOR_NAME).list().getItems());
         }
         if (components.contains("cache")) {
             list(pool, "deployments/" + attic, "deployments -n " + attic, () -> client.apps().deployments().inNamespace(attic).list().getItems());
-            http(pool, "http/attic", client, attic, env.attic().service(), env.attic().port(), "/nix-cache-info", requestTimeout);
+            http(pool, "http/attic", client, attic, env.attic().service(), env.attic().port(), CacheObjects.PROBE_PATH, requestTimeout);
             // The API server's proxy drops the Authorization header it authenticated with, so the cache is asked
             // with a token through a port-forward to a ready Attic pod, once the pods are read.
             CompletableFuture<Read<Pod>> pods = (CompletableFuture<Read<Pod>>) reads.get("pods/" + attic);
@@ -144,6 +153,7 @@ final class HealthState {
         if (components.contains("dashboard")) {
             list(pool, "deployments/" + dashboard, "deployments -n " + dashboard, () -> client.apps().deployments().inNamespace(dashboard).list().getItems());
             http(pool, "http/dashboard", client, dashboard, DASHBOARD, env.dashboard().port(), "/api/health", requestTimeout);
+            http(pool, "http/dashboard-k8s", client, dashboard, DASHBOARD, env.dashboard().port(), "/api/k8s/hpa", requestTimeout);
         }
     }
 
@@ -152,15 +162,23 @@ final class HealthState {
 
     private <T> void list(ExecutorService pool, String key, String source, Supplier<List<T>> call) {
         if (reads.containsKey(key)) return; // one LIST per kind and namespace, even when two components share it
-        reads.put(key, CompletableFuture.supplyAsync(() -> {
-            try {
-                return new Read<>(call.get(), null, 200, source);
-            } catch (KubernetesClientException e) {
-                return new Read<T>(List.of(), KubeClients.fromKubernetes(e).getMessage(), e.getCode(), source);
-            } catch (RuntimeException e) {
-                return new Read<T>(List.of(), GfwException.firstLine(String.valueOf(e)), 0, source);
-            }
-        }, pool));
+        reads.put(key, CompletableFuture.supplyAsync(() -> readNow(source, call), pool));
+    }
+
+    private static <T> Read<T> readNow(String source, Supplier<List<T>> call) {
+        try {
+            return new Read<>(call.get(), null, 200, source);
+        } catch (KubernetesClientException e) {
+            return new Read<T>(List.of(), KubeClients.fromKubernetes(e).getMessage(), e.getCode(), source);
+        } catch (RuntimeException e) {
+            return new Read<T>(List.of(), GfwException.firstLine(String.valueOf(e)), 0, source);
+        }
+    }
+
+    /** A Cluster whose {@code spec.plugins} names the Barman Cloud plugin. */
+    private static boolean usesBarmanPlugin(GenericKubernetesResource cluster) {
+        return cluster.getAdditionalProperties().get("spec") instanceof Map<?, ?> spec && spec.get("plugins") instanceof List<?> plugins
+                && plugins.stream().anyMatch(p -> p instanceof Map<?, ?> m && CacheObjects.BARMAN_PLUGIN.equals(m.get("name")));
     }
 
     private void http(ExecutorService pool, String key, KubernetesClient client, String ns, String service, int port, String path, Duration timeout) {
@@ -169,7 +187,7 @@ final class HealthState {
     }
 
     /**
-     * {@code GET /_api/v1/cache-config/<cache>} with a pull-only token for that cache, valid for a minute, signed with
+     * {@code GET /_api/v1/cache-config/<cache>} with a pull-only token for that cache, valid for minutes, signed with
      * the key of Secret attic-jwt-signing (read, never shown), through a port-forward to a ready Attic pod.
      */
     private HttpRead cacheConfig(KubernetesClient client, Read<Pod> pods, Http.Client http) {
@@ -191,7 +209,7 @@ final class HealthState {
         } catch (KubernetesClientException e) {
             return new HttpRead(0, "", "no token to ask with: " + KubeClients.fromKubernetes(e).getMessage(), "secret " + AtticTokens.SIGNING_SECRET + " -n " + ns);
         }
-        String token = AtticTokens.mint(key, "gfw-health", java.time.Instant.now(), Duration.ofMinutes(1), Map.of(env.attic().cache(), List.of("r")));
+        String token = AtticTokens.mint(key, "gfw-health", java.time.Instant.now(), AtticTokens.CALL_VALIDITY, Map.of(env.attic().cache(), List.of("r")));
         var loopback = java.net.InetAddress.getLoopbackAddress();
         try (var forward = client.pods().inNamespace(ns).withName(pod.getMetadata().getName()).portForward(env.attic().targetPort(), loopback, 0)) {
             Http.Response r = http.bearer(token).get("http://" + loopback.getHostAddress() + ":" + forward.getLocalPort() + path);
@@ -244,6 +262,11 @@ final class HealthState {
 
     Read<GenericKubernetesResource> clusters(String ns) {
         return get("clusters/" + ns);
+    }
+
+    /** The Barman Cloud ObjectStores of the namespace (read only when a Cluster there names the plugin). */
+    Read<GenericKubernetesResource> objectStores(String ns) {
+        return get("objectstores/" + ns);
     }
 
     Read<HorizontalPodAutoscaler> hpas(String ns) {

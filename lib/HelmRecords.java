@@ -69,7 +69,7 @@ final class HelmRecords {
         return m;
     }
 
-    /** "gitlab-runner-0.78.0": the chart of a revision as helm list names it. */
+    /** "gitlab-runner-0.86.0": the chart of a revision as helm list names it. */
     static String chart(JsonNode release) {
         JsonNode meta = release.path("chart").path("metadata");
         return meta.path("name").asText() + "-" + meta.path("version").asText();

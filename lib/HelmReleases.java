@@ -47,7 +47,7 @@ final class HelmReleases {
 
     /** A deployed release as Helm records it; {@code values} are the user-supplied values. */
     record Deployed(String name, String namespace, int revision, String chart, String status, Map<String, Object> values) {
-        /** "gitlab-runner-0.78.0" -> "0.78.0". */
+        /** "gitlab-runner-0.86.0" -> "0.86.0". */
         String chartVersion() {
             int i = chart == null ? -1 : chart.lastIndexOf('-');
             while (i > 0 && !Character.isDigit(chart.charAt(i + 1))) i = chart.lastIndexOf('-', i - 1);

@@ -26,7 +26,9 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.Collection;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import javax.net.ssl.HttpsURLConnection;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLException;
@@ -259,8 +261,20 @@ final class Http {
         return () -> pending.cancel(false);
     }
 
-    /** An answer: status, body (bytes; {@link #body()} as UTF-8) and content type. */
-    record Response(int status, byte[] bytes, String contentType) {
+    /** An answer: status, body (bytes; {@link #body()} as UTF-8), content type and headers. */
+    record Response(int status, byte[] bytes, String contentType, Map<String, List<String>> headers) {
+        Response(int status, byte[] bytes, String contentType) {
+            this(status, bytes, contentType, Map.of());
+        }
+
+        /** The first value of header {@code name} (any case), or null. */
+        String header(String name) {
+            for (var e : headers.entrySet()) {
+                if (e.getKey() != null && e.getKey().equalsIgnoreCase(name) && !e.getValue().isEmpty()) return e.getValue().get(0);
+            }
+            return null;
+        }
+
         boolean ok() {
             return status >= 200 && status < 300;
         }
@@ -447,7 +461,7 @@ final class Http {
                 }
                 InputStream in = status >= 400 ? c.getErrorStream() : c.getInputStream();
                 byte[] body = in == null ? new byte[0] : readLimited(in, maxBytes);
-                return new Response(status, body, c.getContentType());
+                return new Response(status, body, c.getContentType(), c.getHeaderFields());
             } catch (GfwException e) {
                 throw e;
             } catch (SocketTimeoutException e) {

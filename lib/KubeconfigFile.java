@@ -116,6 +116,36 @@ final class KubeconfigFile {
         return s == null ? null : s.toString();
     }
 
+    /** The {@code user} body of a context's user entry ({@code token}, {@code exec}, ...), or null. */
+    private Map<String, Object> user(String context) {
+        return body(entry("users", contextField(context, "user")), "user");
+    }
+
+    /** The bearer token a context's user holds, or null (client certificates, exec plugins, none). */
+    String userToken(String context) {
+        Map<String, Object> u = user(context);
+        Object t = u == null ? null : u.get("token");
+        return t == null || t.toString().isBlank() ? null : t.toString();
+    }
+
+    /** The command of a context's user's exec credential plugin ({@code users[].user.exec.command}), or null. */
+    String execCommand(String context) {
+        Map<String, Object> u = user(context);
+        Map<String, Object> exec = u == null ? null : body(u, "exec");
+        Object c = exec == null ? null : exec.get("command");
+        return c == null || c.toString().isBlank() ? null : c.toString();
+    }
+
+    /** The arguments of that exec plugin, or an empty list. */
+    List<String> execArgs(String context) {
+        Map<String, Object> u = user(context);
+        Map<String, Object> exec = u == null ? null : body(u, "exec");
+        Object a = exec == null ? null : exec.get("args");
+        var out = new ArrayList<String>();
+        if (a instanceof List<?> l) for (Object o : l) out.add(String.valueOf(o));
+        return out;
+    }
+
     String contextField(String context, String field) {
         Map<String, Object> ctx = body(entry("contexts", context), "context");
         Object v = ctx == null ? null : ctx.get(field);

@@ -40,6 +40,17 @@ final class Manifests {
         return m;
     }
 
+    /**
+     * The labels a Deployment's pods are selected by (never changed by a config change), in a fixed
+     * order: Map.of's iteration order changes from one JVM to the next, and so did printed manifests.
+     */
+    static Map<String, String> selector(String app, String component) {
+        var m = new LinkedHashMap<String, String>();
+        m.put("app.kubernetes.io/name", app);
+        m.put("app.kubernetes.io/component", component);
+        return java.util.Collections.unmodifiableMap(m);
+    }
+
     /** sha256 over the parts (configuration text and every secret value the pods read), each ended by a NUL. */
     static String checksum(String... parts) {
         try {

@@ -1,6 +1,7 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
 //DEPS io.fabric8:kubernetes-client:7.4.0
 //SOURCES EnvConfig.java
+//SOURCES Manifests.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.IntOrString;
@@ -111,10 +112,18 @@ final class NamespaceLayout {
         return out;
     }
 
+    /** cert-manager's HTTP-01 solver pods: their label (pkg/apis/acme/v1 types.go SolverIdentificationLabelKey, set "true" in pkg/issuer/acme/http/pod.go). */
+    static final String ACME_SOLVER_LABEL = "acme.cert-manager.io/http01-solver";
+    /** The port the solver listens on (cert-manager pkg/issuer/acme/http/http.go acmeSolverListenPort). */
+    static final int ACME_SOLVER_PORT = 8089;
+
     /**
      * Ingress is denied by default; then allowed between pods of the same namespace (Attic and its
      * database), from the runner namespace to Attic's pod port, from the CloudNativePG operator to the
-     * database pods, and from the ingress namespace to the dashboard's port.
+     * database pods, and from the ingress namespace to the dashboard's port. Where an Ingress is
+     * configured (cache.ingress, dashboard.ingress): from the ingress controller's namespace to Attic's
+     * server pods on its container port, and, when cert-manager issues its certificate
+     * (clusterIssuer), to cert-manager's HTTP-01 solver pods on 8089 — nothing else.
      */
     static List<NetworkPolicy> networkPolicies(EnvConfig.Env env, EnvConfig.NamespaceSpec ns) {
         var out = new ArrayList<NetworkPolicy>();
@@ -124,14 +133,38 @@ final class NamespaceLayout {
                 .withNewSpec().withNewPodSelector().endPodSelector().withPolicyTypes("Ingress")
                 .addNewIngress().addNewFrom().withNewPodSelector().endPodSelector().endFrom().endIngress()
                 .endSpec().build());
+        String ingressNs = env.dashboard().ingressNamespace();
         if (ns == env.namespaces().attic()) {
             out.add(allowFrom(env, ns, "allow-runners-to-attic", env.namespaces().runners().name(), env.attic().targetPort()));
             out.add(allowCnpgOperator(env, ns));
+            var ingress = env.cache() == null ? null : env.cache().ingress();
+            if (ingress != null && ingress.host() != null) {
+                out.add(allowTo(env, ns, "allow-ingress-to-attic", ingressNs, Manifests.selector("attic", "server"), env.attic().targetPort()));
+                if (ingress.clusterIssuer() != null) out.add(allowAcmeSolver(env, ns, ingressNs));
+            }
         }
         if (ns == env.namespaces().dashboard()) {
-            out.add(allowFrom(env, ns, "allow-ingress-to-dashboard", env.dashboard().ingressNamespace(), env.dashboard().port()));
+            out.add(allowFrom(env, ns, "allow-ingress-to-dashboard", ingressNs, env.dashboard().port()));
+            var app = env.dashboard().app();
+            if (app != null && app.ingress().host() != null && app.ingress().clusterIssuer() != null) out.add(allowAcmeSolver(env, ns, ingressNs));
         }
         return out;
+    }
+
+    /** The ingress controller to cert-manager's HTTP-01 solver pods, which cert-manager starts in the Ingress's namespace. */
+    private static NetworkPolicy allowAcmeSolver(EnvConfig.Env env, EnvConfig.NamespaceSpec ns, String ingressNs) {
+        return allowTo(env, ns, "allow-ingress-to-acme-solver", ingressNs, Map.of(ACME_SOLVER_LABEL, "true"), ACME_SOLVER_PORT);
+    }
+
+    /** From {@code fromNamespace} to the pods matching {@code pods}, on one TCP port. */
+    private static NetworkPolicy allowTo(EnvConfig.Env env, EnvConfig.NamespaceSpec ns, String name, String fromNamespace,
+                                         Map<String, String> pods, int port) {
+        NetworkPolicyPeer from = new NetworkPolicyPeerBuilder().withNewNamespaceSelector()
+                .addToMatchLabels("kubernetes.io/metadata.name", fromNamespace).endNamespaceSelector().build();
+        return new NetworkPolicyBuilder().withMetadata(meta(env, ns, name))
+                .withNewSpec().withNewPodSelector().withMatchLabels(new LinkedHashMap<>(pods)).endPodSelector().withPolicyTypes("Ingress")
+                .addNewIngress().withFrom(from).addNewPort().withProtocol("TCP").withPort(new IntOrString(port)).endPort().endIngress()
+                .endSpec().build();
     }
 
     /** The CloudNativePG operator manages the database pods through ports 8000 (instance manager) and 5432. */

@@ -32,6 +32,22 @@ final class Output {
             .disable(YAMLGenerator.Feature.SPLIT_LINES))
             .disable(SerializationFeature.FAIL_ON_EMPTY_BEANS);
 
+    /**
+     * Kubernetes objects are printed as kubectl prints them: every map (labels, annotations, a custom
+     * resource's spec) with its keys sorted, as Go's encoding/json writes a map. So the same objects
+     * print the same bytes whichever map built them (Map.of's order changes from one JVM to the next).
+     */
+    static final ObjectMapper OBJECTS_JSON = JSON.copy().enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+    static final ObjectMapper OBJECTS_YAML = YAML.copy().enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+
+    private static String write(ObjectMapper mapper, Object value) {
+        try {
+            return mapper.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     static String json(Object value) {
         try {
             return JSON.writeValueAsString(value);
@@ -56,12 +72,12 @@ final class Output {
             list.put("apiVersion", "v1");
             list.put("items", objects);
             list.put("kind", "List");
-            return json(list);
+            return write(OBJECTS_JSON, list);
         }
         var sb = new StringBuilder();
         for (int i = 0; i < objects.size(); i++) {
             if (i > 0) sb.append("---\n");
-            sb.append(yaml(objects.get(i)));
+            sb.append(write(OBJECTS_YAML, objects.get(i)));
         }
         return sb.toString();
     }

@@ -15,8 +15,9 @@ import java.util.List;
 
 /**
  * The Rancher v3 API calls gfw makes (the twin of {@link GitLabApi}): find a cluster by name
- * ({@code GET /v3/clusters?name=}) and have its kubeconfig generated
- * ({@code POST /v3/clusters/<id>?action=generateKubeconfig}). Each failure is one line with an exit
+ * ({@code GET /v3/clusters?name=}) or read it by id ({@code GET /v3/clusters/<id>}), have its kubeconfig generated
+ * ({@code POST /v3/clusters/<id>?action=generateKubeconfig}) and read when that kubeconfig's token expires
+ * ({@code GET /v3/tokens/<name>}). Each failure is one line with an exit
  * code: 401/403 {@link ExitCode#AUTH}, no such cluster {@link ExitCode#NOT_FOUND}, answers that are not
  * Rancher's or not a kubeconfig {@link ExitCode#REMOTE_ERROR}, no connection {@link ExitCode#UNAVAILABLE}
  * (from {@link Http}). The token travels in the client's bearer header only and never into a message.
@@ -41,34 +42,115 @@ final class RancherApi {
         return url;
     }
 
-    /** The kubeconfig of the cluster named {@code name} ({@code nameOrigin} says where the name came from, for messages). */
-    Kubeconfig kubeconfig(String name, String nameOrigin) {
-        String id = clusterId(name, nameOrigin);
+    /**
+     * The kubeconfig of the cluster named {@code name} ({@code nameOrigin} says where the name came from, for
+     * messages); with {@code clusterId} (a cluster-scoped API key, or to pick one of several clusters of that name)
+     * the cluster is read by id instead of looked up by name, and must carry that name.
+     */
+    Kubeconfig kubeconfig(String name, String nameOrigin, String clusterId) {
+        String id = clusterId != null ? checkClusterId(clusterId, name, nameOrigin) : clusterId(name, nameOrigin);
         KubeconfigFile file = generateKubeconfig(id);
         return new Kubeconfig(id, file, clusterContext(file));
     }
 
-    /** The id of the cluster named {@code name} that the token can see. */
+    /**
+     * The id of the cluster named {@code name} that the token can see. Several clusters of that name are refused,
+     * listing their ids, as rancher/cli does (cmd/common.go {@code Lookup}: "multiple resources of type cluster found
+     * for name"): taking the first could hand out another cluster's kubeconfig.
+     */
     String clusterId(String name, String nameOrigin) {
         Http.Response r = http.get(url + "/v3/clusters?name=" + URLEncoder.encode(name, StandardCharsets.UTF_8));
         if (r.status() == 404) {
             throw new GfwException(ExitCode.REMOTE_ERROR, url + " has no Rancher v3 API (GET /v3/clusters answered 404); "
                     + "is it the Rancher server's address?");
         }
+        if (r.status() == 401) {
+            // rancher/rancher pkg/auth/requests/authenticate.go (tokenAuthenticator.Authenticate): a token scoped to a
+            // cluster is accepted only on that cluster's paths (pkg/clusterrouter/lookup.go GetClusterID: /v3/clusters/<id>,
+            // /k8s/clusters/<id>); on the list it is "must authenticate", the same 401 as an expired key.
+            throw new GfwException(ExitCode.AUTH, "Rancher " + url + " rejected the token on GET /v3/clusters (401" + http.mask(message(r))
+                    + "): either the API key is expired, disabled or deleted (create a new one: avatar > Account & API Keys), or it is"
+                    + " scoped to one cluster, which Rancher accepts only on that cluster's own paths: then pass --cluster-id ID"
+                    + " (the c-... id in Rancher's cluster list) so that gfw never lists clusters");
+        }
         failUnlessOk(r, "list clusters");
         JsonNode data = json(r, "GET /v3/clusters").path("data");
         if (!data.isArray()) throw notRancher("GET /v3/clusters", "no data list");
-        var seen = new ArrayList<String>();
+        var ids = new ArrayList<String>();
         for (JsonNode c : data) {
-            if (name.equals(c.path("name").asText())) {
-                String id = c.path("id").asText("");
-                if (!id.matches("[A-Za-z0-9][A-Za-z0-9._:-]*")) throw notRancher("GET /v3/clusters", "cluster " + name + " has no usable id");
-                return id;
-            }
-            seen.add(c.path("name").asText());
+            if (!name.equals(c.path("name").asText())) continue;
+            String id = c.path("id").asText("");
+            if (!validId(id)) throw notRancher("GET /v3/clusters", "cluster " + name + " has no usable id");
+            ids.add(id);
         }
+        if (ids.size() > 1) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, "Rancher " + url + " has " + ids.size() + " clusters named '" + name + "' ("
+                    + String.join(", ", ids) + "; " + nameOrigin + "): gfw will not guess which; pass --cluster-id with the right one");
+        }
+        if (ids.size() == 1) return ids.get(0);
         throw new GfwException(ExitCode.NOT_FOUND, "Rancher " + url + " has no cluster named '" + name + "' that this token can see ("
                 + nameOrigin + "); check the name in Rancher's cluster list and the token's scope");
+    }
+
+    /** {@code GET /v3/clusters/<id>} (a cluster path: a key scoped to that cluster may read it): it must be named {@code name}. */
+    String checkClusterId(String id, String name, String nameOrigin) {
+        if (!validId(id)) throw new GfwException(ExitCode.USAGE, "--cluster-id: '" + id + "' is not a Rancher cluster id (like c-m-abcd1234)");
+        Http.Response r = http.get(url + "/v3/clusters/" + id);
+        if (r.status() == 404) {
+            throw new GfwException(ExitCode.NOT_FOUND, "Rancher " + url + " has no cluster " + id + " that this token can see (--cluster-id)");
+        }
+        failUnlessOk(r, "read cluster " + id);
+        String actual = json(r, "GET /v3/clusters/" + id).path("name").asText("");
+        if (!name.equals(actual)) {
+            throw new GfwException(ExitCode.USAGE, "--cluster-id " + id + " is Rancher's cluster '" + actual + "', not '" + name + "' ("
+                    + nameOrigin + "); pass the id of " + name);
+        }
+        return id;
+    }
+
+    private static boolean validId(String id) {
+        return id != null && id.matches("[A-Za-z0-9][A-Za-z0-9._:-]*");
+    }
+
+    /** When a kubeconfig token Rancher issued expires: {@code expiresAt} null when it never does; or why it is unknown. */
+    record Expiry(String tokenName, java.time.Instant expiresAt, String unknownBecause) {}
+
+    /**
+     * The expiry of the token a generated kubeconfig holds. Rancher creates a new token per kubeconfig
+     * (pkg/api/norman/customization/cluster/actionhandler.go {@code createTokenInput}: name prefix
+     * {@code kubeconfig-<user>}, TTL {@code kubeconfig-default-token-ttl-minutes}, 43200 = 30 days by default in
+     * pkg/settings/setting.go) and puts {@code <name>:<key>} into the file (pkg/auth/tokens/manager.go
+     * {@code EnsureClusterToken}); {@code GET /v3/tokens/<name>} with the same API key gives its {@code expiresAt}.
+     * Null when the token is not one of those.
+     */
+    Expiry tokenExpiry(String kubeconfigToken) {
+        if (kubeconfigToken == null) return null;
+        int colon = kubeconfigToken.indexOf(':');
+        String name = colon > 0 ? kubeconfigToken.substring(0, colon) : null;
+        if (name == null || !name.startsWith("kubeconfig-") || !validId(name)) return null;
+        String unknown = "; Rancher's default is 30 days (setting kubeconfig-default-token-ttl-minutes)";
+        Http.Response r;
+        try {
+            r = http.get(url + "/v3/tokens/" + name);
+        } catch (GfwException e) {
+            return new Expiry(name, null, "GET /v3/tokens/" + name + " failed (" + e.getMessage() + ")" + unknown);
+        }
+        if (!r.ok()) {
+            return new Expiry(name, null, "GET /v3/tokens/" + name + " answered " + r.status()
+                    + (r.status() == 401 ? " (a key scoped to one cluster cannot read tokens)" : "") + unknown);
+        }
+        String at;
+        try {
+            at = json(r, "GET /v3/tokens/" + name).path("expiresAt").asText("");
+        } catch (GfwException e) {
+            return new Expiry(name, null, e.getMessage() + unknown);
+        }
+        if (at.isBlank()) return new Expiry(name, null, null);   // TTL 0: no expiry
+        try {
+            return new Expiry(name, java.time.Instant.parse(at), null);
+        } catch (java.time.format.DateTimeParseException e) {
+            return new Expiry(name, null, "Rancher's expiresAt '" + GfwException.firstLine(at) + "' is not a time" + unknown);
+        }
     }
 
     /** The kubeconfig Rancher generates for cluster {@code id}, parsed. */

@@ -3,6 +3,7 @@
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 //SOURCES GitLabApi.java
+//SOURCES RunnerTokens.java
 //SOURCES RunnerValues.java
 //SOURCES HelmReleases.java
 
@@ -16,10 +17,8 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
@@ -34,10 +33,16 @@ final class RunnerFleet {
 
     /** What was read of one runner type; a part that could not be read says why in {@code gitlabError}. */
     record State(RunnerValues.Release release, HelmReleases.Deployed helm, int pods, int podsReady, String hpa,
-                 Long runnerId, GitLabApi.Runner gitlab, List<Long> runningJobs, String gitlabError) {
+                 Long runnerId, GitLabApi.Runner gitlab, List<Long> runningJobs, String gitlabError, RunnerTokens.Expiry tokenExpiry,
+                 RunnerTokens.Verdict token, Instant readAt) {
 
+        /**
+         * Deployed, a ready pod, GitLab calls the runner online with a recent contact ({@link GitLabApi.Runner#alive}: its
+         * {@code online} alone lasts 2 h after the last contact), and its stored token not expired.
+         */
         boolean healthy() {
-            return helm != null && "deployed".equals(helm.status()) && podsReady > 0 && gitlab != null && gitlab.online();
+            return helm != null && "deployed".equals(helm.status()) && podsReady > 0 && gitlab != null && gitlab.alive(readAt)
+                    && (token == null || !token.level().equals("fail"));
         }
 
         /** The row of {@code runners status} (JSON/YAML keys; the table shows a selection). */
@@ -58,6 +63,8 @@ final class RunnerFleet {
             m.put("version", gitlab == null ? null : gitlab.version());
             m.put("contactedAt", gitlab == null ? null : gitlab.contactedAt());
             m.put("runningJobs", runningJobs == null ? null : runningJobs.size());
+            m.put("tokenExpiresAt", tokenExpiry == null ? null : tokenExpiry.expires() == null ? RunnerTokens.NEVER : tokenExpiry.expires().toString());
+            if (token != null && !token.level().equals("ok")) m.put("tokenWarning", token.text());
             if (gitlabError != null) m.put("gitlabError", gitlabError);
             return m;
         }
@@ -85,12 +92,12 @@ final class RunnerFleet {
         return Long.parseLong(id.trim());
     }
 
-    /** The runner ids every token Secret in the runner namespace names (whatever its type), for prune. */
-    static Set<Long> referencedRunnerIds(KubernetesClient client, String namespace) {
-        var ids = new LinkedHashSet<Long>();
+    /** The runner ids every token Secret in the runner namespace names (whatever its type), with that Secret's name, for prune. */
+    static Map<Long, String> referencedRunnerIds(KubernetesClient client, String namespace) {
+        var ids = new LinkedHashMap<Long, String>();
         for (Secret s : client.secrets().inNamespace(namespace).list().getItems()) {
             String id = RunnerValues.runnerIdAnnotation(s.getMetadata().getAnnotations());
-            if (id != null && id.trim().matches("\\d+")) ids.add(Long.parseLong(id.trim()));
+            if (id != null && id.trim().matches("\\d+")) ids.put(Long.parseLong(id.trim()), s.getMetadata().getName());
         }
         return ids;
     }
@@ -100,11 +107,15 @@ final class RunnerFleet {
      * given — the GitLab runner and its running jobs. A GitLab part that cannot be read (no id, no token, 401, 5xx,
      * timeout) leaves {@code gitlab} null and says why; the cluster parts throw, as every command's API errors do.
      */
-    static State read(KubernetesClient client, HelmReleases.JvmHelm helm, RunnerValues.Release r, GitLabApi gitlab, String noGitLab) {
+    static State read(KubernetesClient client, HelmReleases.JvmHelm helm, String env, RunnerValues.Release r, GitLabApi gitlab, String noGitLab) {
         HelmReleases.Deployed live = helm.get(r.namespace(), r.name());
         List<Pod> pods = client.pods().inNamespace(r.namespace()).withLabel("app", r.name()).list().getItems();
         int ready = (int) pods.stream().filter(RunnerFleet::ready).count();
         HorizontalPodAutoscaler h = client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(r.namespace()).withName(r.hpaName()).get();
+        Secret secret = client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get();
+        RunnerTokens.Expiry expiry = secret == null ? null : RunnerTokens.read(secret.getMetadata().getAnnotations());
+        Instant now = Instant.now();
+        RunnerTokens.Verdict token = secret == null ? null : RunnerTokens.check(expiry, now, "gfw runners " + env + " rotate-token " + r.type());
         Long id = null;
         GitLabApi.Runner runner = null;
         List<Long> jobs = null;
@@ -120,7 +131,7 @@ final class RunnerFleet {
         } catch (GfwException e) {
             why = e.getMessage();
         }
-        return new State(r, live, pods.size(), ready, h == null ? null : hpaText(h), id, runner, jobs, why);
+        return new State(r, live, pods.size(), ready, h == null ? null : hpaText(h), id, runner, jobs, why, expiry, token, now);
     }
 
     static boolean ready(Pod p) {
@@ -264,20 +275,47 @@ final class RunnerFleet {
         }
     }
 
+    /** A runner {@code prune} looked at: delete it or leave it alone, and why; {@code runner} is its details when read. */
+    record PruneRow(GitLabApi.Runner runner, boolean delete, String reason) {}
+
     /**
-     * Why {@code prune} would delete a group runner, or null to keep it: never one a token Secret references; otherwise
-     * stale, never contacted, or created by gfw for this environment (deploy-runners' description
-     * {@code gitlab-runner-<type> (<env>, <cluster>)}) and so orphaned.
+     * What {@code prune} does with each runner {@code GET /groups/:id/runners} lists — which are the group's AND its
+     * ancestor groups' runners (gitlabhq {@code belonging_to_group_and_ancestors}). It deletes a runner only when all
+     * hold: no token Secret references it; gfw created it for this environment (deploy-runners' description
+     * {@code gitlab-runner-<type> (<env>, <cluster>)}); and its details ({@code GET /runners/:id}) name the
+     * environment's group among its {@code groups}. Everything else is left alone, with the reason. What it says of a
+     * runner's contact comes from those details (the list has no {@code contacted_at}).
      */
-    static String pruneReason(GitLabApi.Runner g, Set<Long> referenced, String env, String cluster) {
-        if (referenced.contains(g.id())) return null;
-        if ("stale".equals(g.status())) return "stale (contacted " + (g.contactedAt() == null ? "never" : g.contactedAt()) + ")";
-        if ("never_contacted".equals(g.status())) return "never contacted GitLab";
-        String d = g.description();
-        if (d != null && d.startsWith("gitlab-runner-") && d.endsWith(" (" + env + ", " + cluster + ")")) {
-            return "created by gfw for " + env + ", no token Secret references it";
+    static List<PruneRow> prunePlan(GitLabApi api, long groupId, String groupPath, List<GitLabApi.Runner> listed,
+                                    Map<Long, String> referenced, String env, String cluster) {
+        var rows = new ArrayList<PruneRow>();
+        java.util.regex.Pattern gfws = java.util.regex.Pattern.compile("gitlab-runner-[a-z0-9-]+ \\(" + java.util.regex.Pattern.quote(env + ", " + cluster) + "\\)");
+        for (GitLabApi.Runner g : listed) {
+            if (referenced.containsKey(g.id())) {
+                rows.add(new PruneRow(g, false, "in use: Secret " + referenced.get(g.id()) + " holds its token"));
+                continue;
+            }
+            if (g.description() == null || !gfws.matcher(g.description()).matches()) {
+                rows.add(new PruneRow(g, false, "not created by gfw for " + env + " on " + cluster));
+                continue;
+            }
+            GitLabApi.Runner d;
+            try {
+                d = api.runner(g.id());
+            } catch (GfwException e) {
+                rows.add(new PruneRow(g, false, "its details could not be read, so its group is unknown: " + e.getMessage()));
+                continue;
+            }
+            List<Long> groups = d.groupIds() == null ? List.of() : d.groupIds();
+            if (!groups.contains(groupId)) {
+                rows.add(new PruneRow(d, false, groups.isEmpty() ? "owned by a group the token cannot see, not " + groupPath
+                        : "owned by group " + groups.get(0) + ", not " + groupPath + " (" + groupId + "): GitLab lists ancestor groups' runners too"));
+                continue;
+            }
+            String contact = d.contactedAt() == null ? "never contacted GitLab" : "last contact " + d.contactedAt();
+            rows.add(new PruneRow(d, true, "created by gfw for " + env + ", no token Secret references it; " + d.status() + ", " + contact));
         }
-        return null;
+        return rows;
     }
 
     /** True when GitLab says the runner is online and contacted it at or after {@code since}. */

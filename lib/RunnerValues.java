@@ -88,7 +88,38 @@ final class RunnerValues {
                 chart.version(), name + "-token", values(env, r), r);
     }
 
-    /** The chart values for one runner, in the chart's own names (gitlab-runner chart 0.78.0). */
+    /**
+     * The Role each runner manager's ServiceAccount gets in the runner namespace: what GitLab's docs list for the
+     * Kubernetes executor (gitlab-org/gitlab-runner docs/executors/kubernetes/_index.md, "Configure runner API
+     * permissions", the table between k8s_api_permissions_list_start/end), without {@code namespaces} create/delete,
+     * which only {@code namespace_per_job} needs and gfw does not set. Without {@code rbac.rules} the chart
+     * (templates/role.yaml, {@code if empty .Values.rbac.rules}) grants every verb on every core resource.
+     * Each rule as the chart reads it: {@code apiGroups}, {@code resources}, {@code verbs}.
+     */
+    static final List<Map<String, Object>> RBAC_RULES = List.of(
+            rule("events", "list", "watch"),                          // print_pod_warning_events, FF_PRINT_POD_EVENTS
+            rule("pods", "create", "delete", "get", "list", "watch"), // list, watch: the pod informer (runner 17.9+)
+            rule("pods/attach", "create", "delete", "get", "patch"),  // FF_USE_LEGACY_KUBERNETES_EXECUTION_STRATEGY=false
+            rule("pods/exec", "create", "delete", "get", "patch"),
+            rule("pods/log", "get", "list"),
+            rule("secrets", "create", "delete", "get", "update"),
+            rule("serviceaccounts", "get"),
+            rule("services", "create", "get"));
+
+    private static Map<String, Object> rule(String resource, String... verbs) {
+        var m = new LinkedHashMap<String, Object>();
+        m.put("apiGroups", List.of(""));
+        m.put("resources", List.of(resource));
+        m.put("verbs", List.of(verbs));
+        return java.util.Collections.unmodifiableMap(m);
+    }
+
+    /**
+     * The chart values for one runner, in the chart's own names (gitlab-runner chart 0.86.0; the same in 0.79.1).
+     * Only keys the chart reads: no {@code runners.tags} (the chart's register-the-runner script unsets
+     * RUNNER_TAG_LIST for a {@code glrt-} token; tags live on GitLab's runner, set when gfw creates it) and no
+     * {@code runners.privileged} (no template reads it; privileged mode is {@code privileged} in the TOML below).
+     */
     static Map<String, Object> values(EnvConfig.Env env, EnvConfig.Runner r) {
         String name = releaseName(r.type());
         var v = new LinkedHashMap<String, Object>();
@@ -97,7 +128,13 @@ final class RunnerValues {
         v.put("concurrent", r.concurrent());
         // Helm would reset the replica count on every upgrade; start from the HPA's floor.
         v.put("replicas", r.autoscaling().minReplicas());
-        v.put("rbac", map("create", true));
+        var rbac = new LinkedHashMap<String, Object>();
+        rbac.put("create", true);
+        rbac.put("rules", RBAC_RULES);
+        v.put("rbac", rbac);
+        // Explicit: with rbac.create and serviceAccount.create unset the chart creates the account only through a
+        // compatibility branch it marks for removal (templates/service-account.yaml) and warns in NOTES.txt.
+        v.put("serviceAccount", map("create", true));
         var manager = env.runnerChart().manager();
         if (manager != null && !(manager.requests().isEmpty() && manager.limits().isEmpty())) {
             var res = new LinkedHashMap<String, Object>();
@@ -107,11 +144,47 @@ final class RunnerValues {
         }
         var runners = new LinkedHashMap<String, Object>();
         runners.put("secret", name + "-token");
-        runners.put("privileged", r.privileged());
-        runners.put("tags", String.join(",", r.tags()));
         runners.put("config", configToml(env, r));
         v.put("runners", runners);
         return v;
+    }
+
+    // ---- how long a rollout of the chart takes --------------------------------------------------
+
+    /**
+     * The real chart's readiness probe (templates/deployment.yaml: {@code initialDelaySeconds} and {@code periodSeconds}
+     * default 60, {@code failureThreshold} 3); gfw sets neither, so a new manager pod is Ready no sooner than 60 s
+     * after its container starts, and a probe that fails once (the runner still registering) costs 60 s more.
+     */
+    static final int PROBE_INITIAL_DELAY_SECONDS = 60;
+    static final int PROBE_PERIOD_SECONDS = 60;
+    /** Scheduling and the image pull, before the probe's clock starts. */
+    static final int POD_START_SECONDS = 30;
+    /** deploy-runners' --timeout is never shorter than this (its fixed default before it was derived). */
+    static final java.time.Duration MIN_ROLLOUT_TIMEOUT = java.time.Duration.ofMinutes(5);
+
+    /**
+     * How many pods at a time a rollout of {@code replicas} replaces, one after another: the chart sets no
+     * {@code strategy} (values.yaml {@code strategy: {}}), so Kubernetes' RollingUpdate defaults apply — maxSurge 25%
+     * rounded up, maxUnavailable 25% rounded down — and each wave replaces maxSurge + maxUnavailable pods. 1 to 3
+     * replicas roll one at a time (1 + 0); 4 in two waves of 2.
+     */
+    static int rolloutWaves(int replicas) {
+        int n = Math.max(1, replicas);
+        int surge = (n + 3) / 4;
+        int unavailable = n / 4;
+        return (n + surge + unavailable - 1) / (surge + unavailable);
+    }
+
+    /**
+     * deploy-runners' default {@code --timeout} for a release whose Deployment rolls {@code replicas} pods: each wave
+     * {@link #POD_START_SECONDS} + {@link #PROBE_INITIAL_DELAY_SECONDS} + {@link #PROBE_PERIOD_SECONDS} (150 s), at least
+     * {@link #MIN_ROLLOUT_TIMEOUT}: 1-2 replicas 5 min, 3 replicas 7.5 min.
+     */
+    static java.time.Duration rolloutTimeout(int replicas) {
+        long perWave = POD_START_SECONDS + PROBE_INITIAL_DELAY_SECONDS + PROBE_PERIOD_SECONDS;
+        var derived = java.time.Duration.ofSeconds(rolloutWaves(replicas) * perWave);
+        return derived.compareTo(MIN_ROLLOUT_TIMEOUT) < 0 ? MIN_ROLLOUT_TIMEOUT : derived;
     }
 
     /**

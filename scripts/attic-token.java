@@ -12,6 +12,7 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/ServerSideApply.java
 //SOURCES ../lib/AtticTokens.java
+//SOURCES ../lib/CacheObjects.java
 //SOURCES ../lib/SecretInput.java
 
 import io.fabric8.kubernetes.api.model.Secret;
@@ -34,8 +35,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * Mints an Attic token: an HS256 JWT with {@code sub}, {@code exp}, {@code nbf}, {@code iat} and the
- * claim {@code "https://jwt.attic.rs/v1": {"caches": {CACHE: {"r": 1, ...}}}}, signed with the key in
+ * Mints an Attic token: an HS256 JWT with {@code sub}, {@code exp}, {@code nbf} (five minutes back, for a
+ * cluster clock behind this one) and the claim {@code "https://jwt.attic.rs/v1": {"caches": {CACHE: {"r": 1, ...}}}}, signed with the key in
  * Secret {@code attic-jwt-signing} of the Attic namespace (read from the cluster, never from a flag).
  * The token is the only thing on stdout; claims, expiry and permissions go to stderr. {@code --decode}
  * reads a token on stdin and says what it grants, when it expires and whether it verifies against the
@@ -70,7 +71,8 @@ class AtticToken implements Callable<Integer> {
     @Option(names = "--configure-retention", paramLabel = "CACHE", description = "Configure CACHE's retention (cq).") List<String> configureRetention = new ArrayList<>();
     @Option(names = "--destroy-cache", paramLabel = "CACHE", description = "Destroy CACHE (cd).") List<String> destroyCache = new ArrayList<>();
 
-    @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "token", description = "token (default: the token alone) or env (ATTIC_TOKEN=...).")
+    @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "token",
+            description = "token (default: the token alone), env (ATTIC_TOKEN=...) or netrc (the line Nix's netrc-file needs for a private cache, as 'attic use' writes it).")
     String output;
 
     @Option(names = "--write-secret", paramLabel = "NAME", description = "Store the token in Secret NAME (key 'token') of the Attic namespace instead of printing it.")
@@ -89,7 +91,6 @@ class AtticToken implements Callable<Integer> {
     @Mixin Cli.EnvOptions envOptions;
     @Mixin Cli.ClusterOptions clusterOptions;
 
-    static final Pattern CACHE = Pattern.compile("[A-Za-z0-9*][A-Za-z0-9._*-]{0,49}");
     static final Duration YEAR = Duration.ofDays(365);
 
     public static void main(String... args) {
@@ -108,7 +109,7 @@ class AtticToken implements Callable<Integer> {
         if (sub == null || sub.isBlank() || !sub.matches("[\\p{Graph}]{1,128}")) {
             throw new GfwException(ExitCode.USAGE, "--sub NAME is required: who the token is for (printable, no spaces, up to 128 characters)");
         }
-        if (!List.of("token", "env").contains(output)) throw new GfwException(ExitCode.USAGE, "-o " + output + ": use token or env");
+        if (!List.of("token", "env", "netrc").contains(output)) throw new GfwException(ExitCode.USAGE, "-o " + output + ": use token, env or netrc");
         Map<String, List<String>> grants = grants();
         if (grants.isEmpty()) throw new GfwException(ExitCode.USAGE, "no permission given: add e.g. --pull main (also --push, --delete, --create-cache, --configure-cache, --configure-retention, --destroy-cache)");
         Duration valid = validity(validity);
@@ -132,7 +133,11 @@ class AtticToken implements Callable<Integer> {
             String token = AtticTokens.mint(key, sub, now, valid, grants);
             Cli.info("token for " + sub + ", valid until " + now.plus(valid) + " (" + validity + "); " + describe(grants));
             if (writeSecret == null) {
-                Cli.out().println(output.equals("env") ? "ATTIC_TOKEN=" + token : token);
+                Cli.out().println(switch (output) {
+                    case "env" -> "ATTIC_TOKEN=" + token;
+                    case "netrc" -> CacheObjects.netrcLine(env, token);
+                    default -> token;
+                });
                 return ExitCode.OK;
             }
             var options = new ServerSideApply.Options();
@@ -167,7 +172,8 @@ class AtticToken implements Callable<Integer> {
 
     private static void add(Map<String, List<String>> out, String flag, List<String> caches, String letter) {
         for (String c : caches) {
-            if (!CACHE.matcher(c).matches()) throw new GfwException(ExitCode.USAGE, flag + " " + c + ": a cache name is letters, digits, '-', '_', '.' or a pattern with '*'");
+            String problem = AtticTokens.patternProblem(c);
+            if (problem != null) throw new GfwException(ExitCode.USAGE, flag + " " + problem);
             List<String> letters = out.computeIfAbsent(c, k -> new ArrayList<>());
             if (!letters.contains(letter)) letters.add(letter);
         }
@@ -215,6 +221,8 @@ class AtticToken implements Callable<Integer> {
         Cli.out().println("subject: " + unchecked.sub());
         Cli.out().println("expires: " + (unchecked.exp() == null ? "never (no exp claim)" : unchecked.exp() + (unchecked.exp().isBefore(now) ? " (EXPIRED)" : "")));
         if (unchecked.nbf() != null && unchecked.nbf().isAfter(now)) Cli.out().println("not before: " + unchecked.nbf() + " (NOT YET VALID)");
+        List<String> rejections = AtticTokens.rejections(unchecked, now);
+        for (String r : rejections) Cli.out().println("atticd ignores it: " + r);
         Cli.out().println("permissions: " + AtticTokens.describe(unchecked.caches()));
         String ns = namespace != null ? namespace : env.namespaces().attic().name();
         String key;
@@ -227,13 +235,13 @@ class AtticToken implements Callable<Integer> {
         boolean verified = Boolean.TRUE.equals(AtticTokens.decode(token, key).verified());
         String where = "secret " + AtticTokens.SIGNING_SECRET + " in namespace " + ns;
         Cli.out().println("signature: " + (verified ? "verifies against " + where : "does NOT verify against " + where));
-        boolean expired = unchecked.exp() != null && unchecked.exp().isBefore(now);
         if (!verified) {
             Cli.info("error: the token was not signed with the key Attic uses now (another environment, or the key was rotated): Attic answers Unauthorized; mint a new one");
             return ExitCode.CHECK_FAILED;
         }
-        if (expired) {
-            Cli.info("error: the token expired at " + unchecked.exp() + ": Attic answers Unauthorized; mint a new one");
+        if (!rejections.isEmpty()) {
+            // atticd's apply_auth (server/src/access/http.rs) drops a token it cannot validate: the request is anonymous.
+            Cli.info("error: atticd treats this token as no token (" + rejections.get(0) + "): Attic answers Unauthorized; mint a new one");
             return ExitCode.CHECK_FAILED;
         }
         return ExitCode.OK;

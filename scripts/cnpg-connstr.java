@@ -44,16 +44,20 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * Prints the Attic database connection string of an environment, built from the secret
- * CloudNativePG generated ({@code <cnpg.cluster>-app}: username, password, dbname, port), with
+ * Prints the Attic database connection string of an environment, built from the owner's credentials in
+ * {@code cnpg.appSecret} ({@code <cnpg.cluster>-app-credentials}: username, password), the bootstrap Secret
+ * deploy-cache names in the Cluster's {@code bootstrap.initdb.secret} — with it set CloudNativePG writes no
+ * {@code <cluster>-app} Secret (api/v1/cluster_funcs.go ShouldInitDBCreateApplicationSecret). Host
+ * {@code <cluster>-rw.<ns>.svc.cluster.local}, port 5432 and database {@code cnpg.database} come from gfw's own Cluster
+ * spec (a secret's {@code dbname} and {@code port}, as in a CNPG-written {@code <cluster>-app}, win), with
  * user and password percent-encoded per RFC 3986 so that it always parses. The password is
  * masked ({@code ****}) unless {@code --reveal}.
  *
  * <ul>
  * <li>{@code -o uri} (default) | {@code jdbc} | {@code env} ({@code DATABASE_URL='...'}, shell-quoted)
  * | {@code pgpass} | {@code json} | {@code yaml} | {@code table} (the parts)</li>
- * <li>{@code --secret NAME}: another secret, e.g. a bootstrap secret holding only username and
- * password (database from cnpg.database); {@code -n}: another namespace (default: the Attic one)</li>
+ * <li>{@code --secret NAME}: another secret with username and password, e.g. a {@code <cluster>-app} CNPG wrote for a
+ * Cluster without a bootstrap secret; {@code -n}: another namespace (default: the Attic one)</li>
  * <li>{@code --service rw|ro|r}, {@code --host}, {@code --port}, {@code --sslmode} (default: cnpg.sslmode)</li>
  * <li>{@code --check}: log in with pgjdbc (to --host/--port, or through a port-forward to the
  * primary pod that it opens and closes itself) and print the server version</li>
@@ -71,7 +75,7 @@ import picocli.CommandLine.Parameters;
  * </pre>
  */
 @Command(name = "cnpg-connstr", mixinStandardHelpOptions = true, abbreviateSynopsis = true,
-        description = "Print the Attic database connection string from the CloudNativePG secret, correctly encoded.",
+        description = "Print the Attic database connection string from the database owner's Secret, correctly encoded.",
         footer = {"", "Examples:", "  cnpg-connstr dev --reveal -o env > attic.env",
                 "  cnpg-connstr dev --host 127.0.0.1 --port 5432 --check",
                 "  cnpg-connstr dev --write-secret --dry-run",
@@ -94,7 +98,7 @@ class CnpgConnstr implements Callable<Integer> {
     @Parameters(paramLabel = "ENV", arity = "0..1", description = "Environment, e.g. dev (not needed with --decode).")
     String envName;
 
-    @Option(names = "--secret", paramLabel = "NAME", description = "Secret to read (default: cnpg.appSecret, <cnpg.cluster>-app).")
+    @Option(names = "--secret", paramLabel = "NAME", description = "Secret to read (default: cnpg.appSecret, <cnpg.cluster>-app-credentials, the Cluster's bootstrap secret).")
     String secretName;
 
     @Option(names = {"-n", "--namespace"}, paramLabel = "NS", description = "Namespace of the secret (default: the environment's Attic namespace).")
@@ -141,7 +145,7 @@ class CnpgConnstr implements Callable<Integer> {
         if (decode != null) return decode();
 
         EnvConfig.Env env = envOptions.load(envName);
-        String action = writeSecret ? "write " + DATABASE_URL + " into secret " + env.attic().secret() : "read the CNPG secret";
+        String action = writeSecret ? "write " + DATABASE_URL + " into secret " + env.attic().secret() : "read the database owner's secret";
         if (writeSecret) change.confirm(env, action);
         else Cli.refusePlanned(env, action);
         String ns = namespace != null ? namespace : env.namespaces().attic().name();
@@ -185,8 +189,8 @@ class CnpgConnstr implements Callable<Integer> {
         Secret s = client.secrets().inNamespace(ns).withName(name).get();
         String where = "secret " + name + " in namespace " + ns;
         if (s == null) {
-            throw new GfwException(ExitCode.NOT_FOUND, where + " not found; is the CNPG cluster " + env.cnpg().cluster()
-                    + " created and ready? (kubectl get secrets -n " + ns + "; or name another with --secret)");
+            throw new GfwException(ExitCode.NOT_FOUND, where + " not found; it is cluster " + env.cnpg().cluster()
+                    + "'s bootstrap secret, which 'gfw deploy-cache " + env.name() + "' creates (kubectl get secrets -n " + ns + "; or name another with --secret)");
         }
         Map<String, String> data = KubeClients.secretData(s, where);
         String user = required(data, "username", where);
@@ -211,7 +215,7 @@ class CnpgConnstr implements Callable<Integer> {
         String v = data.get(key);
         if (v == null) {
             throw new GfwException(ExitCode.NOT_FOUND, where + " has no key '" + key + "' (keys: "
-                    + (data.isEmpty() ? "none" : String.join(", ", data.keySet())) + "); a CNPG app secret has username and password");
+                    + (data.isEmpty() ? "none" : String.join(", ", data.keySet())) + "); the database owner's secret has username and password");
         }
         if (v.isEmpty()) throw new GfwException(ExitCode.NOT_FOUND, where + " has an empty '" + key + "'");
         return v;

@@ -70,11 +70,14 @@ class DeployCache implements Callable<Integer> {
     @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "10m", description = "How long to wait, in all, for the database and the rollouts (default: ${DEFAULT-VALUE}).")
     String timeout;
 
-    @Option(names = "--install-operator", description = "Install the pinned cloudnative-pg chart (cache.operator) with Helm when the CNPG operator is missing.")
+    @Option(names = "--install-operator", description = "Install the pinned cloudnative-pg chart (cache.operator) with Helm when the CNPG operator is missing, and with backups the Barman Cloud plugin chart (needs cert-manager).")
     boolean installOperator;
 
     @Option(names = "--operator-chart", paramLabel = "PATH", description = "With --install-operator: a local cloudnative-pg chart directory or .tgz instead of cache.operator.repository (air-gapped).")
     String operatorChart;
+
+    @Option(names = "--plugin-chart", paramLabel = "PATH", description = "With --install-operator and backups: a local plugin-barman-cloud chart directory or .tgz instead of cache.operator.repository (air-gapped).")
+    String pluginChart;
 
     @Option(names = "--rotate-jwt-key", description = "Generate a new token signing key (needs --yes): every existing Attic token stops working.")
     boolean rotateJwtKey;
@@ -122,7 +125,7 @@ class DeployCache implements Callable<Integer> {
         run = new ApplyRun(env.name(), diff, change.serverDryRun(), change.forceConflicts, waitLimit);
 
         KubeClients.Target target = clusterOptions.target(env);
-        var inputs = new CacheDeploy.Inputs(installOperator, operatorChart, rotateJwtKey, atticUrl);
+        var inputs = new CacheDeploy.Inputs(installOperator, operatorChart, rotateJwtKey, atticUrl, pluginChart);
         try (KubernetesClient client = ServerSideApply.withoutClientRetries(clusterOptions.connect(target))) {
             return new CacheDeploy(env, ns, inputs, run, target, clusterOptions.http(env, "Attic")).deploy(client, writes);
         } catch (ServerSideApply.PartialFailure f) {
@@ -140,8 +143,7 @@ class DeployCache implements Callable<Integer> {
         var secrets = new CacheObjects.Secrets(Output.MASK, Output.MASK, Output.MASK, Output.MASK);
         var objects = new ArrayList<HasMetadata>();
         objects.add(CacheObjects.pgCredentials(env, ns, Output.MASK));
-        objects.add(CacheObjects.cluster(env, ns));
-        if (env.cache().database().backup() != null) objects.add(CacheObjects.scheduledBackup(env, ns));
+        objects.addAll(CacheObjects.databaseObjects(env, ns));
         objects.add(CacheObjects.signingSecret(env, ns, Output.MASK));
         objects.add(CacheObjects.atticSecrets(env, ns, secrets));
         objects.addAll(CacheObjects.atticObjects(env, ns, secrets));

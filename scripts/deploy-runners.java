@@ -16,6 +16,7 @@
 //SOURCES ../lib/ServerSideApply.java
 //SOURCES ../lib/RunnerValues.java
 //SOURCES ../lib/GitLabApi.java
+//SOURCES ../lib/RunnerTokens.java
 //SOURCES ../lib/HelmReleases.java
 //SOURCES ../lib/SecretInput.java
 
@@ -29,6 +30,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -48,8 +50,9 @@ import picocli.CommandLine.Parameters;
  *
  * <p>Runner tokens: read from Secret {@code <release>-token}; when it does not exist, the runner is
  * created in GitLab ({@code POST /api/v4/user/runners}, group runner with the configured tags) and
- * its {@code glrt-} token stored in that Secret, which the chart reads through {@code runners.secret}
- * — the token is never in values, argv or output. A release whose values and chart version are
+ * its token (as GitLab gives it: {@code glrt-…}, perhaps behind an instance prefix) stored in that Secret, with the
+ * runner id and the token's expiry as annotations; the chart reads it through {@code runners.secret} — the token is
+ * never in values, argv or output. A runner created but not stored is deleted again. A release whose values and chart version are
  * unchanged is not upgraded; otherwise it is upgraded or installed with {@code --atomic}: Helm waits
  * for the rollout (progress on stderr) up to {@code --timeout}, rolls a failed upgrade back and
  * removes a failed first install; a release left pending by an interrupted Helm is refused with the
@@ -59,7 +62,7 @@ import picocli.CommandLine.Parameters;
  * without a cluster or token; {@code --dry-run=server} also renders the chart, reads the cluster
  * and shows what would change; {@code --status} shows revision, chart, pods ready, restarts and HPA per release (exit 80 when one is
  * not deployed or has no ready pod), with {@code -w/--watch} again whenever it changes; {@code --chart PATH} / {@code --chart-repo URL} for offline
- * charts and mirrors; {@code --gitlab-url URL}; {@code --timeout 5m}; {@code --yes} for production;
+ * charts and mirrors; {@code --gitlab-url URL}; {@code --timeout} (default derived from the pods to roll and the chart's probes, see RunnerValues#rolloutTimeout); {@code --yes} for production;
  * {@code -o table|json|yaml}; {@code --kubeconfig}, {@code --context}, {@code --proxy}. A planned
  * environment is refused before any request (only {@code --dry-run=client} works for it).
  *
@@ -92,8 +95,9 @@ class DeployRunners implements Callable<Integer> {
     @Option(names = {"-w", "--watch"}, description = "With --status: print the status again whenever it changes, until interrupted (Ctrl-C).")
     boolean watch;
 
-    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "5m",
-            description = "How long to wait for each release's rollout before rolling it back, e.g. 300s, 5m, 1h (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--timeout", paramLabel = "DURATION",
+            description = "How long to wait for each release's rollout before rolling it back, e.g. 300s, 5m, 1h (default: derived per release"
+                    + " from the pods to roll and the chart's probes, 150 s per pod rolled one at a time, at least 5m).")
     String timeoutText;
 
     @Option(names = "--chart", paramLabel = "PATH", description = "Use this local chart directory or .tgz instead of fetching it (air-gapped use, tests).")
@@ -127,7 +131,7 @@ class DeployRunners implements Callable<Integer> {
     public Integer call() {
         EnvConfig.Env env = envOptions.load(envName);
         List<RunnerValues.Release> releases = RunnerValues.select(env, types);
-        Duration timeout = Cli.duration(timeoutText, "--timeout");
+        Duration timeout = timeoutText == null ? null : Cli.duration(timeoutText, "--timeout");
         Cli.DryRun dryRun = change.dryRun;
         if (status && dryRun != Cli.DryRun.none) throw new GfwException(ExitCode.USAGE, "--status reads the cluster only; drop --dry-run");
         change.validate(!status, "a deploy, not to --status");
@@ -157,7 +161,7 @@ class DeployRunners implements Callable<Integer> {
             if (chart == null) chart = chart(env);
             var helm = new HelmReleases.JvmHelm(target);
             for (RunnerValues.Release r : releases) helm.template(chart, r.namespace(), r.name(), r.values());
-            Map<String, String> tokens = ensureTokens(env, client, releases, missing, accessToken, serverDryRun);
+            Map<String, String> tokens = ensureTokens(env, client, releases, missing, accessToken, serverDryRun, timeout);
             for (RunnerValues.Release r : releases) {
                 outcomes.add(deploy(client, helm, chart, r, tokens.get(r.name()), timeout, serverDryRun));
             }
@@ -188,7 +192,7 @@ class DeployRunners implements Callable<Integer> {
      * "would be created". Tokens are created only after every check passed.
      */
     private Map<String, String> ensureTokens(EnvConfig.Env env, KubernetesClient client, List<RunnerValues.Release> releases,
-                                             List<RunnerValues.Release> missing, String accessToken, boolean serverDryRun) {
+                                             List<RunnerValues.Release> missing, String accessToken, boolean serverDryRun, Duration timeout) {
         var result = new LinkedHashMap<String, String>();
         for (RunnerValues.Release r : releases) if (!missing.contains(r)) result.put(r.name(), "exists");
         if (missing.isEmpty()) return result;
@@ -200,14 +204,17 @@ class DeployRunners implements Callable<Integer> {
             }
             return result;
         }
-        var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), accessToken, cluster.http(env, "GitLab"));
+        var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), accessToken, cluster.http(env, "GitLab"))
+                .use(GitLabApi.Use.DEPLOY_RUNNERS).notices(Cli::info);
+        if (timeout != null) api.retryWithin(timeout); // else the default: 30 s a call (the derived rollout timeout is Helm's)
         long groupId = api.groupId(env.organization().group());
         for (RunnerValues.Release r : missing) {
             String description = r.name() + " (" + env.name() + ", " + env.cluster().name() + ")";
             GitLabApi.CreatedRunner created = api.createGroupRunner(groupId, r.runner().tags(), description);
             Cli.info("created GitLab runner " + created.id() + " '" + description + "' in group " + env.organization().group());
             try {
-                ServerSideApply.apply(client, RunnerValues.tokenSecret(r, created.token(), created.id()), false, change.forceConflicts);
+                ServerSideApply.apply(client, RunnerTokens.annotate(RunnerValues.tokenSecret(r, created.token(), created.id()), Instant.now(),
+                        created.tokenExpiresAt()), false, change.forceConflicts);
             } catch (RuntimeException e) {
                 GfwException why = e instanceof GfwException g ? g
                         : e instanceof io.fabric8.kubernetes.client.KubernetesClientException k ? KubeClients.fromKubernetes(k)
@@ -250,7 +257,7 @@ class DeployRunners implements Callable<Integer> {
                 + String.join(", ", needing.stream().map(RunnerValues.Release::name).toList())
                 + " (no Secret " + needing.get(0).tokenSecret() + (needing.size() > 1 ? " etc." : "") + " in namespace " + needing.get(0).namespace() + ")";
         return SecretInput.read(new SecretInput.Spec("--gitlab-token-file", "GITLAB_TOKEN", "the GitLab access token", "glpat-...",
-                "GITLAB_TOKEN is not set: " + why + "; export GITLAB_TOKEN (a token with the create_runner scope) or pass --gitlab-token-file FILE"),
+                "GITLAB_TOKEN is not set: " + why + "; export GITLAB_TOKEN or pass --gitlab-token-file FILE: " + GitLabApi.Use.DEPLOY_RUNNERS.needs()),
                 gitlabTokenFile).value();
     }
 
@@ -272,6 +279,7 @@ class DeployRunners implements Callable<Integer> {
             action = changes.isEmpty() ? "unchanged" : serverDryRun ? "would upgrade" : "upgraded";
         }
         if (!serverDryRun && !"unchanged".equals(action)) {
+            if (timeout == null) timeout = RunnerValues.rolloutTimeout(podsToRoll(client, r));
             Cli.info((live == null ? "installing" : "upgrading") + " release " + r.name() + " (chart " + r.chart() + " " + r.version()
                     + ", namespace " + r.namespace() + ", timeout " + timeout.toSeconds() + " s)");
             try (var progress = new RolloutProgress(client, r, timeout, live == null)) {
@@ -286,6 +294,21 @@ class DeployRunners implements Callable<Integer> {
                 + "; " + r.hpaName() + " " + applied(hpa) + ", " + r.pdbName() + " " + applied(pdb));
         return new Outcome(r.name(), r.namespace(), r.chart(), r.version(), action, revision, token,
                 applied(hpa), applied(pdb), changes);
+    }
+
+    /**
+     * The pods a rollout of this release replaces: the live Deployment's replicas when the HPA has scaled it above the
+     * chart's {@code replicas} (Helm's three-way merge keeps the live count when the value is unchanged), else the value.
+     */
+    private static int podsToRoll(KubernetesClient client, RunnerValues.Release r) {
+        int replicas = (Integer) r.values().get("replicas");
+        try {
+            var live = client.apps().deployments().inNamespace(r.namespace()).withName(r.name()).get();
+            Integer current = live == null || live.getSpec() == null ? null : live.getSpec().getReplicas();
+            return current != null && current > replicas ? current : replicas;
+        } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+            return replicas;   // the timeout is a budget, not a check: the chart's own count will do
+        }
     }
 
     /** "created", or "would create" in a server dry run. */

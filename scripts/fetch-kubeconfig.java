@@ -41,8 +41,9 @@ import picocli.CommandLine.Parameters;
  * seed's manual "log into Rancher, download, save, pass to tofu" as one command.
  *
  * <ol>
- * <li>Looks up the environment's Rancher cluster ({@code GET /v3/clusters?name=<cluster.rancher.cluster>})
- * and asks for its kubeconfig ({@code POST /v3/clusters/<id>?action=generateKubeconfig}), with the
+ * <li>Looks up the environment's Rancher cluster ({@code GET /v3/clusters?name=<cluster.rancher.cluster>}; several of
+ * that name are refused, listing their ids; {@code --cluster-id ID} reads it by id instead, as a cluster-scoped API
+ * key needs) and asks for its kubeconfig ({@code POST /v3/clusters/<id>?action=generateKubeconfig}), with the
  * token from {@code RANCHER_TOKEN} or {@code --token-file FILE} ({@code -} reads stdin). The token
  * is never a command-line value and never printed.</li>
  * <li>Renames the context (and its cluster and user entries) to the environment's {@code cluster.context},
@@ -54,6 +55,9 @@ import picocli.CommandLine.Parameters;
  * directory holding {@code environments/}, from the current directory up; else the current directory),
  * or {@code --kubeconfig FILE}. Any failure leaves the old file as it was. A file for another API
  * server is only replaced with {@code --force}.</li>
+ * <li>Says when the kubeconfig's token expires (Rancher gives each generated kubeconfig its own token, 30 days by
+ * default: {@code GET /v3/tokens/<name>}), or that the file holds no token and runs the Rancher CLI
+ * ({@code kubeconfig-generate-token=false}; refused unless {@code rancher} is on PATH or {@code --no-verify}).</li>
  * <li>Prints the next steps to stderr ({@code export KUBECONFIG=...}, the OpenTofu flags) and the
  * file's path to stdout; {@code -o tfvars} prints {@code k8s_config_path}/{@code cluster_context} as a
  * tfvars snippet instead, {@code -o json} everything as JSON.</li>
@@ -75,12 +79,12 @@ import picocli.CommandLine.Parameters;
  * {@code --cacert FILE} (PEM, a private CA); {@code --insecure-skip-tls-verify} turns verification off,
  * with a warning.
  *
- * <p>Exit codes: 0 written (or selected in CI); 64 bad flag; 65 bad environment; 66 no token, unreadable
- * token file or --cacert, agent context missing in CI; 67 planned environment, or the file is for another
+ * <p>Exit codes: 0 written (or selected in CI); 64 bad flag (or --cluster-id of another cluster); 65 bad environment; 66 no token, unreadable
+ * token file or --cacert, agent context missing in CI, a kubeconfig that runs the Rancher CLI when {@code rancher} is not on PATH; 67 planned environment, or the file is for another
  * cluster (use --force); 68 no such Rancher cluster; 69 proxy, Rancher or API server unreachable, timed
  * out, or Rancher's TLS certificate not trusted; 73 cannot write the file; 77 token rejected (401/403) or
  * the new kubeconfig's credentials rejected; 79 Rancher answered with an error or something that is not a
- * kubeconfig.
+ * kubeconfig, or has several clusters of the name.
  *
  * <p>Environment: RANCHER_TOKEN, HTTPS_PROXY, NO_PROXY, GITLAB_CI, KUBECONFIG (CI mode), GFW_ENVIRONMENTS.
  *
@@ -106,6 +110,9 @@ class FetchKubeconfig implements Callable<Integer> {
 
     @Option(names = "--rancher-url", paramLabel = "URL", description = "Rancher server (default: the environment's cluster.rancher.url).")
     String rancherUrl;
+
+    @Option(names = "--cluster-id", paramLabel = "ID", description = "Rancher's id of the cluster (c-...): needed for an API key scoped to that cluster, or when several clusters share the name; it must carry the environment's cluster.rancher.cluster name.")
+    String clusterId;
 
     @Option(names = "--token-file", paramLabel = "FILE", description = "File holding the Rancher API token; - reads it from stdin, or asks without echo at a terminal (default: $RANCHER_TOKEN).")
     String tokenFile;
@@ -176,8 +183,13 @@ class FetchKubeconfig implements Callable<Integer> {
                 + ": fetching the kubeconfig of cluster " + clusterName);
 
         // 2. Rancher: the cluster's id, then its kubeconfig.
-        RancherApi.Kubeconfig fetched = rancher.kubeconfig(clusterName, env.file() + " cluster.rancher.cluster");
+        RancherApi.Kubeconfig fetched = rancher.kubeconfig(clusterName, env.file() + " cluster.rancher.cluster", clusterId);
         KubeconfigFile kubeconfig = fetched.file();
+        // Rancher with kubeconfig-generate-token=false puts no token in the file: its user runs the Rancher CLI
+        // (rancher/rancher pkg/kubeconfig/templates.go, the exec branch: command rancher, args token --server --user).
+        String execCommand = kubeconfig.execCommand(fetched.context());
+        List<String> execArgs = kubeconfig.execArgs(fetched.context());
+        RancherApi.Expiry expiry = execCommand != null ? null : rancher.tokenExpiry(kubeconfig.userToken(fetched.context()));
 
         // 3. Rename: as the environment expects, reachable the way Rancher was.
         kubeconfig.renameContext(fetched.context(), context);
@@ -187,9 +199,22 @@ class FetchKubeconfig implements Callable<Integer> {
         refuseOtherCluster(target, context, server);
 
         // 4. Verify a temp file (0600) against the API server; 5. commit: rename it over the old one.
+        if (execCommand != null && !noVerify && !onPath(execCommand)) {
+            throw new GfwException(ExitCode.NO_INPUT, "Rancher's kubeconfig holds no token: it logs in by running '" + execCommand + " "
+                    + String.join(" ", execArgs) + "' (Rancher's kubeconfig-generate-token setting is false),"
+                    + " and " + execCommand + " is not on PATH: install the Rancher CLI and run 'rancher login', or ask Rancher's admin to set"
+                    + " kubeconfig-generate-token to true; --no-verify saves it unverified; nothing written");
+        }
+        String credentials = execCommand != null
+                ? "it holds no token: kubectl runs '" + execCommand + " token' (the Rancher CLI, logged in) for one"
+                : expiry == null ? "it holds a token: keep it private, fetch again when it expires"
+                : expiry.expiresAt() != null ? "it holds a token (Rancher token " + expiry.tokenName() + ", expires " + expiry.expiresAt()
+                        + "): keep it private, fetch again before then"
+                : expiry.unknownBecause() == null ? "it holds a token (Rancher token " + expiry.tokenName() + ", no expiry): keep it private"
+                : "it holds a token (Rancher token " + expiry.tokenName() + ", expiry unknown): keep it private, fetch again when it expires";
         String header = "# kubeconfig for gfw environment " + env.name() + " (context " + context + "), from Rancher " + rancher.url()
                 + " cluster " + clusterName + " (" + fetched.clusterId() + ")\n# written by gfw fetch-kubeconfig at "
-                + Instant.now().truncatedTo(ChronoUnit.SECONDS) + "; it holds a token: keep it private, fetch again when it expires\n";
+                + Instant.now().truncatedTo(ChronoUnit.SECONDS) + "; " + credentials + "\n";
         String version = null;
         try (var pending = KubeconfigFile.writeTemp(target, header + kubeconfig.toYaml(), KubeconfigFile.PRIVATE)) {
             if (!noVerify) version = verify(pending.path(), context, server, proxy, "the new kubeconfig", timeout);
@@ -199,6 +224,17 @@ class FetchKubeconfig implements Callable<Integer> {
         Cli.info("Wrote " + written + " (mode 0600): context " + context + ", server " + server
                 + (proxy == null ? "" : ", proxy-url " + proxy.kubeconfigUrlShown()));
         Cli.info(version == null ? "Not verified (--no-verify)." : "Verified: API server " + version + " answered; current context " + context + ".");
+        if (execCommand != null) {
+            Cli.info("Credentials: no token in the file; kubectl, helm and gfw run '" + execCommand + " token' (Rancher's"
+                    + " kubeconfig-generate-token is false), which needs the Rancher CLI logged in to " + rancher.url() + ".");
+        } else if (expiry != null && expiry.expiresAt() != null) {
+            Cli.info("Token " + expiry.tokenName() + " expires " + expiry.expiresAt() + " (in "
+                    + Math.round(Duration.between(Instant.now(), expiry.expiresAt()).toHours() / 24.0) + " days): run fetch-kubeconfig again before then.");
+        } else if (expiry != null && expiry.unknownBecause() == null) {
+            Cli.info("Token " + expiry.tokenName() + " does not expire (Rancher's kubeconfig token TTL is 0).");
+        } else if (expiry != null) {
+            Cli.warn("when token " + expiry.tokenName() + " expires is unknown: " + expiry.unknownBecause());
+        }
         String kubeconfigVariable = System.getenv("KUBECONFIG");
         boolean shadowed = kubeconfigVariable != null && !kubeconfigVariable.isBlank()
                 && !Path.of(kubeconfigVariable.split(java.io.File.pathSeparator)[0]).toAbsolutePath().normalize().equals(written);
@@ -207,8 +243,21 @@ class FetchKubeconfig implements Callable<Integer> {
                     + "; export KUBECONFIG=" + written + " or unset it");
         }
         nextSteps(env, written, context, kubeconfigOption == null && !shadowed);
-        print(format, written, context, server, proxy == null ? null : proxy.kubeconfigUrlShown(), version, false);
+        print(format, written, context, server, proxy == null ? null : proxy.kubeconfigUrlShown(), version, false,
+                execCommand != null ? "exec:" + execCommand : expiry == null ? null : "token",
+                expiry == null || expiry.expiresAt() == null ? null : expiry.expiresAt().toString());
         return ExitCode.OK;
+    }
+
+    /** Whether {@code command} is an executable file, by its path or on PATH (what kubectl's exec plugin runner looks for). */
+    static boolean onPath(String command) {
+        if (command.contains("/")) return Files.isExecutable(Path.of(command));
+        String path = System.getenv("PATH");
+        if (path == null) return false;
+        for (String dir : path.split(java.io.File.pathSeparator)) {
+            if (!dir.isBlank() && Files.isExecutable(Path.of(dir, command))) return true;
+        }
+        return false;
     }
 
     // ---- inputs -----------------------------------------------------------------------------------
@@ -326,6 +375,11 @@ class FetchKubeconfig implements Callable<Integer> {
     }
 
     private static void print(Format format, Path file, String context, String server, String proxyUrl, String version, boolean ci) {
+        print(format, file, context, server, proxyUrl, version, ci, null, null);
+    }
+
+    private static void print(Format format, Path file, String context, String server, String proxyUrl, String version, boolean ci,
+                              String credentials, String tokenExpiresAt) {
         switch (format) {
             case path -> Cli.out().println(file);
             case tfvars -> {
@@ -340,6 +394,8 @@ class FetchKubeconfig implements Callable<Integer> {
                 m.put("proxyUrl", proxyUrl);
                 m.put("serverVersion", version);
                 m.put("ci", ci);
+                if (credentials != null) m.put("credentials", credentials);
+                if (tokenExpiresAt != null) m.put("tokenExpiresAt", tokenExpiresAt);
                 Cli.out().println(Output.json(m));
             }
         }

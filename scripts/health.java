@@ -134,7 +134,7 @@ class Health implements Callable<Integer> {
         String token = SecretInput.read(new SecretInput.Spec("--gitlab-token-file", "GITLAB_TOKEN", "the GitLab access token", "glpat-...",
                 "GITLAB_TOKEN is not set"), gitlabTokenFile).value();
         String url = gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl();
-        return new HealthRunners.GitLab(new GitLabApi(url, token, cluster.http(env, "GitLab")), null);
+        return new HealthRunners.GitLab(new GitLabApi(url, token, cluster.http(env, "GitLab")).use(GitLabApi.Use.HEALTH).notices(Cli::info), null);
     }
 
     /** One round: read everything the components need, then decide every check. */

@@ -14,6 +14,7 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/SecretInput.java
 //SOURCES ../lib/GitLabApi.java
+//SOURCES ../lib/RunnerTokens.java
 //SOURCES ../lib/RunnerValues.java
 //SOURCES ../lib/ServerSideApply.java
 //SOURCES ../lib/HelmRecords.java
@@ -27,7 +28,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -90,11 +90,13 @@ class Runners implements Callable<Integer> {
             return tokenFile != null || (v != null && !v.isBlank());
         }
 
-        GitLabApi api(EnvConfig.Env env, Cli.ClusterOptions cluster, String forWhat) {
+        /** The GitLab client for {@code use} (its scope errors say what that command needs); retries within 30 s a call. */
+        GitLabApi api(EnvConfig.Env env, Cli.ClusterOptions cluster, String forWhat, GitLabApi.Use use) {
             String token = SecretInput.read(new SecretInput.Spec("--gitlab-token-file", "GITLAB_TOKEN", "the GitLab access token", "glpat-...",
-                    "GITLAB_TOKEN is not set: needed to " + forWhat + "; export GITLAB_TOKEN (a token with the api scope) or pass --gitlab-token-file FILE"),
+                    "GITLAB_TOKEN is not set: needed to " + forWhat + "; export GITLAB_TOKEN or pass --gitlab-token-file FILE: " + use.needs()),
                     tokenFile).value();
-            return new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), token, cluster.http(env, "GitLab"));
+            return new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), token, cluster.http(env, "GitLab"))
+                    .use(use).notices(Cli::info);
         }
     }
 
@@ -162,18 +164,21 @@ class Runners implements Callable<Integer> {
             List<RunnerValues.Release> releases = RunnerValues.select(env, types);
             Cli.refusePlanned(env, "read the runner status");
             // Without a GitLab token the cluster part is still shown; the GitLab part says it was not read.
-            GitLabApi api = gitlab.tokenGiven() ? gitlab.api(env, cluster, "read the runners") : null;
+            GitLabApi api = gitlab.tokenGiven() ? gitlab.api(env, cluster, "read the runners", GitLabApi.Use.STATUS) : null;
             KubeClients.Target target = cluster.target(env);
             var helm = new HelmReleases.JvmHelm(target);
             try (KubernetesClient client = cluster.connect(target)) {
                 java.util.function.Supplier<List<RunnerFleet.State>> read = () -> releases.stream()
-                        .map(r -> RunnerFleet.read(client, helm, r, api, "not read: GITLAB_TOKEN is not set")).toList();
+                        .map(r -> RunnerFleet.read(client, helm, env.name(), r, api, "not read: GITLAB_TOKEN is not set")).toList();
                 if (watch) return Cli.watch(() -> render(read.get()), output.format.isTable());
                 var states = read.get();
                 Cli.out().print(render(states));
                 for (var s : states) if (s.gitlabError() != null) Cli.warn(s.release().name() + ": GitLab " + s.gitlabError());
+                for (var s : states) {
+                    if (s.token() != null && !s.token().level().equals("ok")) Cli.warn(s.release().name() + ": " + s.token().text());
+                }
                 boolean healthy = states.stream().allMatch(RunnerFleet.State::healthy);
-                if (!healthy) Cli.warn("not every runner is deployed with a ready pod and online in GitLab");
+                if (!healthy) Cli.warn("not every runner is deployed with a ready pod, online in GitLab with a recent contact, and with an unexpired token");
                 return healthy ? ExitCode.OK : ExitCode.CHECK_FAILED;
             }
         }
@@ -188,11 +193,11 @@ class Runners implements Callable<Integer> {
                 var row = new ArrayList<>(List.of(str(m.get("type")), str(m.get("revision")), str(m.get("status")),
                         m.get("podsReady") + "/" + m.get("pods"), str(m.get("hpa")), str(m.get("runnerId")), str(m.get("online")),
                         str(m.get("paused")), str(m.get("gitlabStatus")), str(m.get("runningJobs"))));
-                if (wide) row.addAll(List.of(str(m.get("chart")), str(m.get("version")), str(m.get("contactedAt"))));
+                if (wide) row.addAll(List.of(str(m.get("chart")), str(m.get("version")), str(m.get("contactedAt")), str(m.get("tokenExpiresAt"))));
                 table.add(row);
             }
             var headers = new ArrayList<>(List.of("type", "revision", "status", "ready", "hpa", "runner", "online", "paused", "gitlab", "jobs"));
-            if (wide) headers.addAll(List.of("chart", "version", "contacted"));
+            if (wide) headers.addAll(List.of("chart", "version", "contacted", "token expires"));
             return Output.table(headers, table);
         }
     }
@@ -218,7 +223,7 @@ class Runners implements Callable<Integer> {
             change.validate();
             var releases = select(env, types, all, pause() ? "pause" : "resume");
             change.confirm(env, (pause() ? "pause" : "resume") + " runners");
-            GitLabApi api = gitlab.api(env, cluster, pause() ? "pause the runners" : "resume the runners");
+            GitLabApi api = gitlab.api(env, cluster, pause() ? "pause the runners" : "resume the runners", GitLabApi.Use.CHANGE);
             try (KubernetesClient client = cluster.connect(env)) {
                 var outcome = RunnerFleet.setPaused(client, api, releases, all, pause(), change.writes(), Cli.err()::println);
                 print(outcome.results(), output.format);
@@ -272,7 +277,7 @@ class Runners implements Callable<Integer> {
             Duration poll = Cli.duration(pollText, "--poll");
             var releases = select(env, types, all, "drain");
             change.confirm(env, "drain runners");
-            GitLabApi api = gitlab.api(env, cluster, "drain the runners");
+            GitLabApi api = gitlab.api(env, cluster, "drain the runners", GitLabApi.Use.CHANGE).retryWithin(timeout);
             try (KubernetesClient client = cluster.connect(env)) {
                 var paused = RunnerFleet.setPaused(client, api, releases, all, true, change.writes(), Cli.err()::println);
                 if (paused.exitCode() != ExitCode.OK) {
@@ -455,7 +460,7 @@ class Runners implements Callable<Integer> {
             Duration timeout = Cli.duration(timeoutText, "--timeout");
             RunnerValues.Release r = RunnerValues.select(env, List.of(type)).get(0);
             change.confirm(env, "rotate the token of " + r.name());
-            GitLabApi api = gitlab.api(env, cluster, "reset the runner's token");
+            GitLabApi api = gitlab.api(env, cluster, "reset the runner's token", GitLabApi.Use.CHANGE).retryWithin(timeout);
             try (KubernetesClient client = cluster.connect(env)) {
                 long id = RunnerFleet.runnerId(client, r);
                 GitLabApi.Runner before = api.runner(id);
@@ -467,7 +472,7 @@ class Runners implements Callable<Integer> {
                     return ExitCode.OK;
                 }
                 Instant start = Instant.now();
-                String token;
+                GitLabApi.RunnerToken token;
                 try {
                     token = api.resetAuthenticationToken(id);
                 } catch (GfwException e) {
@@ -475,7 +480,8 @@ class Runners implements Callable<Integer> {
                 }
                 Cli.info(who + ": token reset in GitLab; the old token no longer works");
                 try {
-                    ServerSideApply.apply(client, RunnerValues.tokenSecret(r, token, id), false, change.forceConflicts);
+                    ServerSideApply.apply(client, RunnerTokens.annotate(RunnerValues.tokenSecret(r, token.token(), id), start, token.expiresAt()),
+                            false, change.forceConflicts);
                 } catch (RuntimeException e) {
                     GfwException why = e instanceof GfwException g ? g : e instanceof io.fabric8.kubernetes.client.KubernetesClientException k
                             ? KubeClients.fromKubernetes(k) : new GfwException(ExitCode.INTERNAL, String.valueOf(e));
@@ -491,13 +497,14 @@ class Runners implements Callable<Integer> {
                 var seen = new GitLabApi.Runner[1];
                 boolean online = RunnerFleet.waitFor(timeout, Duration.ofSeconds(2), Cli::info, () -> {
                     seen[0] = api.runner(id);
-                    return new RunnerFleet.Poll(RunnerFleet.onlineSince(seen[0], start), "waiting for GitLab to see " + who + " online (it is "
-                            + seen[0].status() + ", contacted " + str(seen[0].contactedAt()) + ")");
+                    return new RunnerFleet.Poll(RunnerFleet.onlineSince(seen[0], start), "waiting for GitLab to hear from " + who
+                            + " with the new token (it is " + seen[0].status() + ", contacted " + str(seen[0].contactedAt()) + ")");
                 });
                 if (!online) {
-                    throw new GfwException(ExitCode.CHECK_FAILED, who + ": new token stored and deployment/" + r.name() + " restarted, but GitLab still sees it "
-                            + seen[0].status() + " (contacted_at " + str(seen[0].contactedAt()) + ") after " + timeout.toSeconds()
-                            + " s; check the runner's log with 'kubectl -n " + r.namespace() + " logs deploy/" + r.name() + "'");
+                    // GitLab keeps a runner "online" for 2 h after its last contact: what tells is a contact after the reset.
+                    throw new GfwException(ExitCode.CHECK_FAILED, who + ": new token stored and deployment/" + r.name() + " restarted, but GitLab has not heard from it"
+                            + " since the reset " + timeout.toSeconds() + " s ago (it is " + seen[0].status() + ", contacted_at " + str(seen[0].contactedAt())
+                            + "); check the runner's log with 'kubectl -n " + r.namespace() + " logs deploy/" + r.name() + "'");
                 }
                 Cli.out().println(who + ": token rotated, stored in Secret " + r.namespace() + "/" + r.tokenSecret() + ", pods restarted, online (contacted "
                         + seen[0].contactedAt() + ")");
@@ -509,9 +516,10 @@ class Runners implements Callable<Integer> {
     // ---- prune ----------------------------------------------------------------------------------
 
     @Command(name = "prune", mixinStandardHelpOptions = true, customSynopsis = "runners ENV prune [--yes] [--dry-run] [-o table|json|yaml] [OPTIONS]",
-            description = {"List dead group runners; delete them only with --yes.",
-                        "Stale or never contacted, or created by gfw for this environment and referenced by no token Secret. " +
-                        "A runner a token Secret references is never pruned."},
+            description = {"List the group's runners that gfw created for this environment and no Secret uses; delete them only with --yes.",
+                        "GitLab lists the runners of the group and of its ancestor groups: only a runner whose details name the " +
+                        "environment's group, whose description is deploy-runners' for this environment and cluster, and that no " +
+                        "token Secret references is deleted; every other runner is listed as left alone, with the reason."},
             footer = {"", "Examples:", "  runners dev prune", "  runners dev prune --yes"})
     static class Prune extends GitLabSub {
         @Mixin Cli.ChangeOptions change;
@@ -523,22 +531,25 @@ class Runners implements Callable<Integer> {
             change.validate();
             Cli.refusePlanned(env, "prune runners");
             boolean delete = change.yes && change.writes();
-            GitLabApi api = gitlab.api(env, cluster, "list the group's runners");
+            GitLabApi api = gitlab.api(env, cluster, "list the group's runners", GitLabApi.Use.PRUNE);
             try (KubernetesClient client = cluster.connect(env)) {
-                Set<Long> referenced = RunnerFleet.referencedRunnerIds(client, env.namespaces().runners().name());
+                Map<Long, String> referenced = RunnerFleet.referencedRunnerIds(client, env.namespaces().runners().name());
                 long group = api.groupId(env.organization().group());
+                var plan = RunnerFleet.prunePlan(api, group, env.organization().group(), api.groupRunners(group), referenced,
+                        env.name(), env.cluster().name());
                 var results = new ArrayList<Map<String, Object>>();
                 GfwException first = null;
-                for (GitLabApi.Runner g : api.groupRunners(group)) {
-                    String why = RunnerFleet.pruneReason(g, referenced, env.name(), env.cluster().name());
-                    if (why == null) continue;
+                int toDelete = 0;
+                for (RunnerFleet.PruneRow row : plan) {
+                    GitLabApi.Runner g = row.runner();
                     var m = new LinkedHashMap<String, Object>();
                     m.put("runner", g.id());
                     m.put("description", g.description());
                     m.put("status", g.status());
-                    m.put("reason", why);
-                    String action = delete ? "deleted" : "would be deleted";
-                    if (delete) {
+                    m.put("reason", row.reason());
+                    String action = !row.delete() ? "left alone" : delete ? "deleted" : "would be deleted";
+                    if (row.delete()) toDelete++;
+                    if (row.delete() && delete) {
                         try {
                             api.deleteRunner(g.id());
                         } catch (GfwException e) {
@@ -556,9 +567,9 @@ class Runners implements Callable<Integer> {
                             results.stream().map(m -> List.of(str(m.get("runner")), str(m.get("description")), str(m.get("status")),
                                     str(m.get("reason")), str(m.get("action")))).toList()));
                 }
-                Cli.info(results.size() + " runner" + (results.size() == 1 ? "" : "s") + " to prune in group " + env.organization().group()
-                        + "; kept " + referenced.size() + " referenced by token Secrets"
-                        + (delete || results.isEmpty() ? "" : "; nothing deleted: pass --yes to delete them"));
+                Cli.info(toDelete + " runner" + (toDelete == 1 ? "" : "s") + " to prune in group " + env.organization().group()
+                        + "; " + (results.size() - toDelete) + " left alone"
+                        + (delete || toDelete == 0 ? "" : "; nothing deleted: pass --yes to delete them"));
                 if (first != null) throw new GfwException(first.exitCode(), "not every runner was deleted (see the table)");
             }
             return ExitCode.OK;

@@ -77,16 +77,21 @@ class AtticTokenTest {
         DecodedJWT jwt = verify(token, key);
         assertEquals("HS256", jwt.getAlgorithm());
         assertEquals("ci-runner", jwt.getSubject());
-        assertEquals(7200, jwt.getExpiresAtAsInstant().getEpochSecond() - jwt.getIssuedAtAsInstant().getEpochSecond());
-        assertEquals(jwt.getIssuedAtAsInstant(), jwt.getNotBeforeAsInstant());
+        // Valid for 2 h from now, and already from 5 minutes ago (nbf backdated, no iat): atticd allows no clock skew.
+        long now = java.time.Instant.now().getEpochSecond();
+        assertTrue(Math.abs(jwt.getExpiresAtAsInstant().getEpochSecond() - (now + 7200)) <= 60, jwt.getExpiresAtAsInstant().toString());
+        assertEquals(300, jwt.getExpiresAtAsInstant().getEpochSecond() - 7200 - jwt.getNotBeforeAsInstant().getEpochSecond());
+        assertTrue(jwt.getClaim("iat").isMissing(), "no iat");
         assertEquals(Map.of("caches", Map.of("main", Map.of("r", 1, "w", 1), "team-*", Map.of("cc", 1))), jwt.getClaim("https://jwt.attic.rs/v1").asMap());
         assertTrue(run.err().contains("permissions: main: pull, push; team-*: create-cache"), run.err());
         assertFalse(run.err().contains(token) || run.err().contains(key), "stderr holds neither token nor key");
         // Another key does not verify it.
         assertThrows(SignatureVerificationException.class, () -> verify(token, AtticTokens.newSigningKey(new SecureRandom())));
 
-        // Attic (the stand-in, verifying on its own) lets it read main and create team-x, not read other.
+        // Attic (the stand-in, verifying on its own) lets it read main and create team-x, not read other,
+        // also with its clock 4 minutes behind this one's.
         try (var attic = new AtticStandIn(() -> key)) {
+            attic.clockOffset = java.time.Duration.ofMinutes(-4);
             attic.caches.put("main", "main:AAAA");
             var http = HttpClient.newHttpClient();
             String base = "http://127.0.0.1:" + attic.port() + "/_api/v1/cache-config/";
@@ -96,7 +101,7 @@ class AtticTokenTest {
                     HttpResponse.BodyHandlers.ofString()).statusCode());
             String create = "{\"keypair\":\"Generate\",\"is_public\":false,\"store_dir\":\"/nix/store\",\"priority\":41,\"upstream_cache_key_names\":[]}";
             assertEquals(200, http.send(HttpRequest.newBuilder(URI.create(base + "team-x")).header("Authorization", "Bearer " + token)
-                    .POST(HttpRequest.BodyPublishers.ofString(create)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(create)).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
         }
     }
 
@@ -120,6 +125,98 @@ class AtticTokenTest {
         assertEquals(ExitCode.USAGE, noSub.exit(), noSub.toString());
         var badCache = token(null, "--sub", "a", "--pull", "ma in");
         assertEquals(ExitCode.USAGE, badCache.exit(), badCache.toString());
+    }
+
+    @Test
+    void cacheNamesAreAtticsOwnPlusAllowedDotRefused() {
+        // attic/src/cache.rs: [A-Za-z0-9][A-Za-z0-9-_+]{0,49}, patterns add '*'. A '.' in a claim key makes atticd reject the whole token.
+        var plus = token(null, "--sub", "alice", "--pull", "zhaofengli+shared", "--create-cache", "team+*");
+        assertEquals(0, plus.exit(), plus.toString());
+        assertEquals(Map.of("caches", Map.of("zhaofengli+shared", Map.of("r", 1), "team+*", Map.of("cc", 1))),
+                verify(plus.out().trim(), key).getClaim("https://jwt.attic.rs/v1").asMap());
+        var dot = token(null, "--sub", "alice", "--pull", "main", "--push", "main.dev");
+        assertEquals(ExitCode.USAGE, dot.exit(), dot.toString());
+        assertTrue(dot.err().contains("--push cache 'main.dev': an Attic cache name") && dot.err().contains("no '.'"), dot.err());
+        assertTrue(dot.out().isEmpty(), dot.out());
+        var tooLong = token(null, "--sub", "alice", "--pull", "a".repeat(51));
+        assertEquals(ExitCode.USAGE, tooLong.exit(), tooLong.toString());
+        var leading = token(null, "--sub", "alice", "--pull", "_main");
+        assertEquals(ExitCode.USAGE, leading.exit(), leading.toString());
+    }
+
+    @Test
+    void netrcOutputIsTheLineAPrivateCacheNeeds() {
+        // As 'attic use' writes it (client/src/nix_netrc.rs): machine <substituter host> password <token>.
+        var r = token(null, "--sub", "alice", "--pull", "main", "-o", "netrc");
+        assertEquals(0, r.exit(), r.toString());
+        String line = r.out().trim();
+        assertTrue(line.matches("machine attic\\.attic-cache-dev\\.svc\\.cluster\\.local password eyJ[A-Za-z0-9_.-]+"), line);
+        assertEquals("alice", verify(line.substring(line.lastIndexOf(' ') + 1), key).getSubject());
+    }
+
+    @Test
+    void atticsOwnRulesDecideWhatATokenIsWorth() throws Exception {
+        // The stand-in as atticd answers (server/src/api, access/http.rs): no /nix-cache-info outside a cache, "/" 200,
+        // a private cache's nix-cache-info only with pull; a token it cannot validate counts as none.
+        try (var attic = new AtticStandIn(() -> key)) {
+            attic.caches.put("main", "main:AAAA");
+            var http = HttpClient.newHttpClient();
+            String base = "http://127.0.0.1:" + attic.port();
+            java.util.function.BiFunction<String, String, HttpResponse<String>> get = (path, tok) -> {
+                var b = HttpRequest.newBuilder(URI.create(base + path));
+                if (tok != null) b.header("Authorization", "Bearer " + tok);
+                try {
+                    return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            };
+            assertEquals(200, get.apply("/", null).statusCode());
+            var root = get.apply("/nix-cache-info", null);
+            assertEquals(404, root.statusCode());
+            assertEquals("{\"code\":404,\"error\":\"NotFound\",\"message\":\"The URL you requested was not found.\"}", root.body());
+            assertEquals(401, get.apply("/main/nix-cache-info", null).statusCode());
+            String pull = AtticTokens.mint(key, "t", java.time.Instant.now(), java.time.Duration.ofMinutes(10), Map.of("main", List.of("r")));
+            var info = get.apply("/main/nix-cache-info", pull);
+            assertEquals(200, info.statusCode());
+            assertEquals("WantMassQuery: 1\nStoreDir: /nix/store\nPriority: 41\n", info.body());
+            // push only: may discover main, may not pull: 403; no such cache with a grant: 404; without one: 401.
+            String push = AtticTokens.mint(key, "t", java.time.Instant.now(), java.time.Duration.ofMinutes(10), Map.of("*", List.of("w")));
+            assertEquals(403, get.apply("/main/nix-cache-info", push).statusCode());
+            assertEquals(404, get.apply("/_api/v1/cache-config/other", push).statusCode());
+            assertEquals(401, get.apply("/_api/v1/cache-config/other", pull).statusCode());
+            assertEquals(400, get.apply("/_api/v1/cache-config/main.dev", pull).statusCode());
+            // A token "from the future" (iat or nbf after atticd's clock) or with a '.' in a cache key is no token: 401.
+            var future = new com.nimbusds.jwt.JWTClaimsSet.Builder().subject("t").issueTime(new java.util.Date(System.currentTimeMillis() + 60_000))
+                    .expirationTime(new java.util.Date(System.currentTimeMillis() + 600_000))
+                    .claim("https://jwt.attic.rs/v1", Map.of("caches", Map.of("main", Map.of("r", 1)))).build();
+            var signed = new com.nimbusds.jwt.SignedJWT(new com.nimbusds.jose.JWSHeader(com.nimbusds.jose.JWSAlgorithm.HS256), future);
+            signed.sign(new com.nimbusds.jose.crypto.MACSigner(Base64.getDecoder().decode(key)));
+            assertEquals(401, get.apply("/main/nix-cache-info", signed.serialize()).statusCode());
+            var dotted = new com.nimbusds.jwt.JWTClaimsSet.Builder().subject("t").expirationTime(new java.util.Date(System.currentTimeMillis() + 600_000))
+                    .claim("https://jwt.attic.rs/v1", Map.of("caches", Map.of("main", Map.of("r", 1), "main.dev", Map.of("r", 1)))).build();
+            var dottedJwt = new com.nimbusds.jwt.SignedJWT(new com.nimbusds.jose.JWSHeader(com.nimbusds.jose.JWSAlgorithm.HS256), dotted);
+            dottedJwt.sign(new com.nimbusds.jose.crypto.MACSigner(Base64.getDecoder().decode(key)));
+            assertEquals(401, get.apply("/main/nix-cache-info", dottedJwt.serialize()).statusCode());
+            // A public cache: anonymous pull.
+            attic.publicCaches.add("main");
+            assertEquals(200, get.apply("/main/nix-cache-info", null).statusCode());
+        }
+    }
+
+    @Test
+    void decodeSaysWhenAtticWouldIgnoreAToken() throws Exception {
+        // Minted by another tool with iat/nbf "now" and the cluster 2 minutes behind is the same as a token from the future: say so.
+        var future = new com.nimbusds.jwt.JWTClaimsSet.Builder().subject("t").issueTime(new java.util.Date(System.currentTimeMillis() + 120_000))
+                .notBeforeTime(new java.util.Date(System.currentTimeMillis() + 120_000)).expirationTime(new java.util.Date(System.currentTimeMillis() + 600_000))
+                .claim("https://jwt.attic.rs/v1", Map.of("caches", Map.of("main.dev", Map.of("r", 1)))).build();
+        var signed = new com.nimbusds.jwt.SignedJWT(new com.nimbusds.jose.JWSHeader(com.nimbusds.jose.JWSAlgorithm.HS256), future);
+        signed.sign(new com.nimbusds.jose.crypto.MACSigner(Base64.getDecoder().decode(key)));
+        var r = token(signed.serialize(), "--decode");
+        assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+        assertTrue(r.out().contains("atticd ignores it: it was issued (iat) at"), r.out());
+        assertTrue(r.out().contains("atticd ignores it: cache 'main.dev'"), r.out());
+        assertTrue(r.err().contains("atticd treats this token as no token"), r.err());
     }
 
     @Test

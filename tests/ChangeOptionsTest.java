@@ -99,7 +99,7 @@ class ChangeOptionsTest {
         var kube = api.client();
         String ns = "gfw-diff-" + TestCluster.randomHex(3);
         kube.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
-        kube.secrets().inNamespace(ns).resource(new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata().withName("attic-pg-app").endMetadata()
+        kube.secrets().inNamespace(ns).resource(new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata().withName("attic-pg-app-credentials").endMetadata()
                 .addToStringData("username", "attic").addToStringData("password", "pw-SENTINEL").build()).create();
         if (api.isLocal()) api.resetRequests();
         var r = TestSupport.inProcess(new CnpgConnstr(), "dev", "--env-dir", TestSupport.repo().resolve("environments").toString(),

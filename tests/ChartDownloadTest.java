@@ -40,9 +40,9 @@ class ChartDownloadTest {
         proxy = TestSocksProxy.shared();
         Path dir = TestSupport.tempDir("chart-socks");
         new Helm(FIXTURE).packageIt().withDestination(dir).call();
-        archive = Files.readAllBytes(dir.resolve("gitlab-runner-0.78.0.tgz"));
-        String index = "apiVersion: v1\nentries:\n  gitlab-runner:\n  - name: gitlab-runner\n    version: 0.78.0\n    digest: "
-                + HelmReleases.sha256(archive) + "\n    urls:\n    - charts/gitlab-runner-0.78.0.tgz\n";
+        archive = Files.readAllBytes(dir.resolve("gitlab-runner-0.86.0.tgz"));
+        String index = "apiVersion: v1\nentries:\n  gitlab-runner:\n  - name: gitlab-runner\n    version: 0.86.0\n    digest: "
+                + HelmReleases.sha256(archive) + "\n    urls:\n    - charts/gitlab-runner-0.86.0.tgz\n";
         repo = HttpServer.create(new InetSocketAddress(0), 0);
         repo.createContext("/", ex -> {
             String from = ex.getRemoteAddress().getAddress().getHostAddress();
@@ -54,7 +54,7 @@ class ChartDownloadTest {
                 byte[] b = index.getBytes(StandardCharsets.UTF_8);
                 ex.sendResponseHeaders(200, b.length);
                 ex.getResponseBody().write(b);
-            } else if (p.equals("/charts/gitlab-runner-0.78.0.tgz")) {
+            } else if (p.equals("/charts/gitlab-runner-0.86.0.tgz")) {
                 ex.getResponseHeaders().add("Location", "/blobs/sha256/" + HelmReleases.sha256(archive));
                 ex.sendResponseHeaders(302, -1);
             } else if (p.startsWith("/blobs/")) {
@@ -84,9 +84,9 @@ class ChartDownloadTest {
         Path cache = TestSupport.tempDir("chart-cache");
         var http = new Http.Client("the chart repository")
                 .routes(u -> Http.route(u, null, null, proxy.url("socks5h"), "test.yaml cluster.proxy", Map.of()));
-        Path fetched = HelmReleases.fetchChart(url(), "gitlab-runner", "0.78.0", cache, http);
+        Path fetched = HelmReleases.fetchChart(url(), "gitlab-runner", "0.86.0", cache, http);
         assertTrue(java.util.Arrays.equals(archive, Files.readAllBytes(fetched)), "the archive arrived altered");
-        assertEquals(List.of("/index.yaml", "/charts/gitlab-runner-0.78.0.tgz", "/blobs/sha256/" + HelmReleases.sha256(archive)),
+        assertEquals(List.of("/index.yaml", "/charts/gitlab-runner-0.86.0.tgz", "/blobs/sha256/" + HelmReleases.sha256(archive)),
                 seen.stream().map(Seen::path).toList());
         for (Seen s : seen) assertEquals(proxy.outgoingAddress(), s.from(), "a request came directly: " + seen);
     }
@@ -95,7 +95,7 @@ class ChartDownloadTest {
     void withoutTheProxyTheRepositoryTurnsTheRequestAway() throws IOException {
         seen.clear();
         var direct = new Http.Client("the chart repository").routes(u -> Http.route(u, "none", null, proxy.url("socks5h"), "x", Map.of()));
-        var e = assertThrows(GfwException.class, () -> HelmReleases.fetchChart(url(), "gitlab-runner", "0.78.0", TestSupport.tempDir("c"), direct));
+        var e = assertThrows(GfwException.class, () -> HelmReleases.fetchChart(url(), "gitlab-runner", "0.86.0", TestSupport.tempDir("c"), direct));
         assertEquals(ExitCode.REMOTE_ERROR, e.exitCode(), e.getMessage());
         assertTrue(e.getMessage().contains("HTTP 403"), e.getMessage());
         assertFalse(seen.isEmpty() || seen.get(0).from().equals(proxy.outgoingAddress()), seen.toString());
@@ -118,13 +118,13 @@ class ChartDownloadTest {
         assertEquals(ExitCode.UNAVAILABLE, down.exit(), down.toString());
         assertTrue(down.err().contains("through proxy socks5h://127.0.0.1:" + dead + " (--proxy)"), down.err());
         assertTrue(seen.isEmpty(), "reached the repository without the proxy: " + seen);
-        assertFalse(Files.exists(cacheHome.resolve("gfw/charts/gitlab-runner-0.78.0.tgz")));
+        assertFalse(Files.exists(cacheHome.resolve("gfw/charts/gitlab-runner-0.86.0.tgz")));
 
         // The live proxy: the chart arrives through it (the rest of the dry run is DeployRunnersTest's).
         TestSupport.script("deploy-runners", "dev", "--env-dir", envDir.toString(), "--dry-run=server", "--chart-repo", url(), "--proxy", proxy.url("socks5h"),
                 "--kubeconfig", TestCluster.shared().kubeconfig().toString(), "--context", TestCluster.shared().context())
                 .env("XDG_CACHE_HOME", cacheHome.toString()).run();
-        Path cached = cacheHome.resolve("gfw/charts/gitlab-runner-0.78.0.tgz");
+        Path cached = cacheHome.resolve("gfw/charts/gitlab-runner-0.86.0.tgz");
         assertTrue(Files.isRegularFile(cached), "not cached: " + seen);
         assertTrue(java.util.Arrays.equals(archive, Files.readAllBytes(cached)));
         assertEquals(3, seen.size(), seen.toString());

@@ -423,8 +423,9 @@ class CnpgConnstrTest {
         pg.createRole("gfw_check_pf", "pf:p@ss/" + TestCluster.randomHex(3), "attic");
         String password = "pf:p@ss/" + TestCluster.randomHex(3);
         pg.setPassword("gfw_check_pf", password);
-        kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app", Map.of("username", "gfw_check_pf", "password", password, "dbname", "attic",
-                "port", "5432"))).editMetadata().withNamespace(pns).endMetadata().build()).serverSideApply();
+        // The Secret deploy-cache makes and names in bootstrap.initdb.secret: username and password only (CNPG writes no -app for it).
+        kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app-credentials", Map.of("username", "gfw_check_pf", "password", password)))
+                .editMetadata().withNamespace(pns).endMetadata().build()).serverSideApply();
         var checkArgs = List.of("dev", "--env-dir", envDir, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
                 "-n", pns, "--check", "--sslmode", "disable");
 
@@ -481,7 +482,7 @@ class CnpgConnstrTest {
         createNamespace(wns);
         String password = "wr!te:" + TestCluster.randomHex(3) + "@/# é";
         pg.createRole("gfw_writer", password, "attic");
-        kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app", Map.of("username", "gfw_writer", "password", password, "dbname", "attic")))
+        kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app-credentials", Map.of("username", "gfw_writer", "password", password)))
                 .editMetadata().withNamespace(wns).endMetadata().build()).serverSideApply();
         // The Attic secret already holds another key: it must stay.
         kube.resource(new SecretBuilder().withNewMetadata().withName("attic-secrets").withNamespace(wns).endMetadata()
@@ -534,7 +535,7 @@ class CnpgConnstrTest {
 
         String pns = "gfw-cnpg-p-" + TestCluster.randomHex(3);
         createNamespace(pns);
-        kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app", Map.of("username", "u", "password", "p")))
+        kube.resource(new SecretBuilder(cnpgSecret("attic-pg-app-credentials", Map.of("username", "u", "password", "p")))
                 .editMetadata().withNamespace(pns).endMetadata().build()).serverSideApply();
         Path dir = TestSupport.tempDir("cnpg-prod-env");
         EnvFile.of(Files.readString(Path.of(envDir, "dev.yaml"))).set("environment", "live").set("production", "true").writeTo(dir, "live");

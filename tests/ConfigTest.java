@@ -71,7 +71,7 @@ class ConfigTest {
         assertEquals(List.of("dind"), dev.runners().stream().filter(EnvConfig.Runner::privileged).map(EnvConfig.Runner::type).toList());
         assertEquals("privileged", dev.namespaces().runners().podSecurity().enforce());
         assertEquals("baseline", dev.namespaces().attic().podSecurity().enforce());
-        assertEquals("attic-pg-app", dev.cnpg().appSecret());
+        assertEquals("attic-pg-app-credentials", dev.cnpg().appSecret()); // the bootstrap secret: CNPG writes no attic-pg-app for it
     }
 
     @Test
@@ -95,6 +95,15 @@ class ConfigTest {
         String bad = EnvFile.dev().set("runners[1].concurrent", "-3").text(); // dind
         int line = lineOf(bad, "concurrent: -3", 0);
         assertOneError(validate(bad), "dev.yaml:" + line + ":17 runners[1].concurrent: must be a positive integer");
+    }
+
+    @Test
+    void aBackupRetentionTheObjectStoreWouldRefuseIsRefusedHere() throws IOException {
+        // plugin-barman-cloud 0.7.0's ObjectStore CRD: retentionPolicy ^[1-9][0-9]*[dwm]$ ("0d" would be refused at apply time).
+        String bad = EnvFile.dev().add("cache.database", "backup", "{destinationPath: \"s3://b/dev\", credentialsSecret: c, retentionPolicy: 0d}").text();
+        var r = validate(bad);
+        assertEquals(ExitCode.CONFIG, r.exit(), r.toString());
+        assertTrue(r.err().contains("cache.database.backup.retentionPolicy: ") && r.err().contains("a retention like 30d"), r.err());
     }
 
     @Test

@@ -32,8 +32,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * deploy-cache against the test API server, with the CNPG operator stand-in (real PostgreSQL behind
- * it), the Attic stand-in (verifying tokens with a second JWT library) reached through a port-forward
- * stand-in, as a user runs it.
+ * it), the Job controller stand-in, the Attic stand-in (atticd's routes and auth rules, verifying tokens
+ * with a second JWT library) reached through a port-forward stand-in, as a user runs it.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DeployCacheTest {
@@ -43,6 +43,8 @@ class DeployCacheTest {
     static TestPostgres pg;
     static CnpgOperatorStandIn operator;
     static AtticStandIn attic;
+    /** What gfw writes as api-endpoint in dev's server.toml; the stand-in answers as an atticd configured so. */
+    static final String API_ENDPOINT = "http://attic.attic-cache-dev.svc.cluster.local/";
     static String ns;
     static String envDir;
     static final List<String> NAMESPACES = new ArrayList<>();
@@ -56,6 +58,7 @@ class DeployCacheTest {
         operator = new CnpgOperatorStandIn(kube, pg);
         ns = namespace("gfw-cache-");
         attic = new AtticStandIn(() -> signingKey(ns));
+        attic.apiEndpoint = API_ENDPOINT;
         api.serviceBackend(ns, 8080, java.net.URI.create("http://127.0.0.1:" + attic.port()));
         envDir = TestSupport.repo().resolve("environments").toString();
     }
@@ -73,6 +76,12 @@ class DeployCacheTest {
         if (operator != null) operator.close();
         if (attic != null) attic.close();
         for (String n : NAMESPACES) kube.namespaces().withName(n).delete();
+    }
+
+    /** A request to the Attic stand-in, no token. */
+    static java.net.http.HttpResponse<String> get(String path) throws Exception {
+        return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + attic.port() + path)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
     }
 
     static String signingKey(String namespace) {
@@ -145,6 +154,21 @@ class DeployCacheTest {
             assertEquals("attic", rs.getString(1));
         }
 
+        // What the operator leaves for gfw's Cluster spec (bootstrap.initdb.secret set, no enableSuperuserAccess), as
+        // CloudNativePG 1.30.0 does: no attic-pg-app and no attic-pg-superuser, the certificate Secrets, the three Services;
+        // gfw reads the bootstrap Secret it made, and cnpg-connstr prints exactly the DATABASE_URL deploy-cache stored.
+        assertNull(kube.secrets().inNamespace(ns).withName("attic-pg-app").get(), "CNPG writes no <cluster>-app when bootstrap.initdb.secret is set");
+        assertNull(kube.secrets().inNamespace(ns).withName("attic-pg-superuser").get(), "superuser access is off by default");
+        assertEquals("Opaque", kube.secrets().inNamespace(ns).withName("attic-pg-ca").get().getType());
+        assertEquals("kubernetes.io/tls", kube.secrets().inNamespace(ns).withName("attic-pg-server").get().getType());
+        assertEquals("kubernetes.io/tls", kube.secrets().inNamespace(ns).withName("attic-pg-replication").get().getType());
+        for (String svc : List.of("attic-pg-rw", "attic-pg-ro", "attic-pg-r")) assertNotNull(kube.services().inNamespace(ns).withName(svc).get(), svc);
+        assertNull(kube.services().inNamespace(ns).withName("attic-pg-any").get(), "-any only with the operator's CREATE_ANY_SERVICE");
+        var printed = TestSupport.inProcess(new CnpgConnstr(), "dev", "--env-dir", envDir, "-n", ns, "--kubeconfig", api.kubeconfig().toString(),
+                "--context", api.context(), "--reveal");
+        assertEquals(0, printed.exit(), printed.toString());
+        assertEquals(url, printed.out().strip());
+
         // Secrets only in Secrets: the ConfigMap, stdout and stderr hold none of them.
         List<String> secrets = secretsOf(ns);
         ConfigMap cm = kube.configMaps().inNamespace(ns).withName("attic-config").get();
@@ -158,22 +182,47 @@ class DeployCacheTest {
         // The Deployment reads them through secretKeyRef and rolls on a change (checksum annotation).
         Deployment d = kube.apps().deployments().inNamespace(ns).withName("attic").get();
         var container = d.getSpec().getTemplate().getSpec().getContainers().get(0);
-        assertEquals(List.of("--config", "/etc/attic/server.toml", "--mode", "monolithic"), container.getArgs());
+        // The API alone under the HPA (atticd --mode api-server runs no migrations and no collector: server/src/main.rs).
+        assertEquals(List.of("--config", "/etc/attic/server.toml", "--mode", "api-server"), container.getArgs());
         EnvVar dbEnv = container.getEnv().stream().filter(e -> e.getName().equals("ATTIC_SERVER_DATABASE_URL")).findFirst().orElseThrow();
         assertEquals("attic-secrets", dbEnv.getValueFrom().getSecretKeyRef().getName());
         assertEquals("DATABASE_URL", dbEnv.getValueFrom().getSecretKeyRef().getKey());
         EnvVar keyEnv = container.getEnv().stream().filter(e -> e.getName().equals("ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64")).findFirst().orElseThrow();
         assertEquals("attic-jwt-signing", keyEnv.getValueFrom().getSecretKeyRef().getName());
         assertTrue(container.getEnv().stream().allMatch(e -> e.getValue() == null), "no env value in clear");
-        assertEquals("/nix-cache-info", container.getReadinessProbe().getHttpGet().getPath());
+        // Probes on what atticd serves: "/" (its placeholder page); it has no /nix-cache-info outside a cache (the stand-in answers 404 there, as atticd's fallback).
+        assertEquals("/", container.getReadinessProbe().getHttpGet().getPath());
+        assertEquals("/", container.getLivenessProbe().getHttpGet().getPath());
+        assertEquals(200, get("/").statusCode());
+        assertEquals(404, get("/nix-cache-info").statusCode());
         assertEquals(1000L, d.getSpec().getTemplate().getSpec().getSecurityContext().getRunAsUser());
         assertTrue(d.getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/config").matches("[0-9a-f]{64}"));
         assertEquals(8080, kube.services().inNamespace(ns).withName("attic").get().getSpec().getPorts().get(0).getTargetPort().getIntVal());
         assertEquals(80, kube.services().inNamespace(ns).withName("attic").get().getSpec().getPorts().get(0).getPort());
         assertNotNull(kube.autoscaling().v2().horizontalPodAutoscalers().inNamespace(ns).withName("attic").get());
         assertNotNull(kube.policy().v1().podDisruptionBudget().inNamespace(ns).withName("attic").get());
-        assertEquals(List.of("--config", "/etc/attic/server.toml", "--mode", "garbage-collector"),
-                kube.apps().deployments().inNamespace(ns).withName("attic-gc").get().getSpec().getTemplate().getSpec().getContainers().get(0).getArgs());
+        // Exactly one garbage collector: replicas 1, Recreate (two never overlap), no HPA on it.
+        Deployment gc = kube.apps().deployments().inNamespace(ns).withName("attic-gc").get();
+        assertEquals(List.of("--config", "/etc/attic/server.toml", "--mode", "garbage-collector"), gc.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs());
+        assertEquals(1, gc.getSpec().getReplicas());
+        assertEquals("Recreate", gc.getSpec().getStrategy().getType());
+        assertEquals("attic", kube.autoscaling().v2().horizontalPodAutoscalers().inNamespace(ns).withName("attic").get().getSpec().getScaleTargetRef().getName());
+        // The migrations: one Job, atticd --mode db-migrations, complete before the API and the collector were applied.
+        var migrations = kube.batch().v1().jobs().inNamespace(ns).list().getItems();
+        assertEquals(1, migrations.size(), migrations.toString());
+        var job = migrations.get(0);
+        assertTrue(job.getMetadata().getName().matches("attic-db-migrations-[0-9a-f]{10}"), job.getMetadata().getName());
+        assertEquals(List.of("--config", "/etc/attic/server.toml", "--mode", "db-migrations"), job.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs());
+        assertEquals("Never", job.getSpec().getTemplate().getSpec().getRestartPolicy());
+        assertEquals(1, job.getSpec().getParallelism());
+        assertEquals("Failed", job.getSpec().getPodReplacementPolicy());
+        assertTrue(job.getStatus() != null && job.getStatus().getConditions() != null && job.getStatus().getConditions().stream()
+                .anyMatch(c -> "Complete".equals(c.getType()) && "True".equals(c.getStatus())), "the Job controller marked it Complete: " + job.getStatus());
+        List<String> lines = run.out().lines().toList();
+        int jobLine = lines.indexOf("job/" + job.getMetadata().getName() + " -n " + ns + " created");
+        assertTrue(jobLine >= 0 && jobLine < lines.indexOf("deployment/attic -n " + ns + " created")
+                && jobLine < lines.indexOf("deployment/attic-gc -n " + ns + " created"), run.out());
+        assertTrue(run.err().contains("job/" + job.getMetadata().getName() + ": complete (database migrations done)"), run.err());
 
         // The cache, created through Attic's API with a token the stand-in verified independently.
         assertEquals(1, attic.created.size(), attic.requests.toString());
@@ -181,8 +230,16 @@ class DeployCacheTest {
         String publicKey = attic.caches.get("main");
         assertTrue(run.out().contains("cache/main created"), run.out());
         assertTrue(run.out().contains("public key: " + publicKey), run.out());
-        assertTrue(run.out().contains("substituters = http://attic.example/main"), run.out());
-        assertTrue(run.out().contains("trusted-public-keys = " + publicKey), run.out());
+        // nix.conf lines that add to cache.nixos.org (as 'attic use' does), and for this private cache the netrc
+        // line Nix needs, with a placeholder where the token goes: deploy-cache prints no token.
+        assertTrue(run.out().contains("\nnix.conf:\n  extra-substituters = " + API_ENDPOINT + "main\n  extra-trusted-public-keys = " + publicKey + "\n"
+                + "  netrc-file = /etc/nix/netrc\n"), run.out());
+        assertTrue(run.out().contains("\n  machine attic.attic-cache-dev.svc.cluster.local password <token: gfw attic-token dev --sub NAME --pull main -o netrc>\n"), run.out());
+        assertFalse(run.out().lines().anyMatch(l -> l.trim().startsWith("substituters") || l.trim().startsWith("trusted-public-keys")), "never replaces Nix's own: " + run.out());
+        assertFalse(run.out().contains("eyJ") || run.err().contains("eyJ"), "no token printed");
+        // The cache answers what Nix asks first, with a token (private), and refuses it without one.
+        assertTrue(attic.requests.contains("GET /main/nix-cache-info 200"), attic.requests.toString());
+        assertEquals(401, get("/main/nix-cache-info").statusCode());
 
         // A re-run on the unchanged cluster: no write request, Attic not asked to create anything.
         api.resetRequests();
@@ -222,7 +279,9 @@ class DeployCacheTest {
         var diff = TestSupport.inProcess(new DeployCache(), diffArgs.toArray(String[]::new));
         assertEquals(0, diff.exit(), diff.toString());
         assertTrue(diff.out().contains("~ deployment/attic -n " + ns + "\n    spec.template.spec.containers[0].image: ") && diff.out().contains("-> ghcr.io/zhaofengli/attic:next@sha256:abab"), diff.out());
-        assertTrue(diff.err().contains("2 to configure"), diff.err());
+        assertTrue(diff.err().contains("1 to create, 2 to configure"), diff.err()); // a new image: a new migrations Job
+        assertTrue(diff.out().lines().anyMatch(l -> l.matches("\\+ job/attic-db-migrations-[0-9a-f]{10} -n " + ns + " \\(new\\)")), diff.out());
+        String oldJob = kube.batch().v1().jobs().inNamespace(ns).list().getItems().get(0).getMetadata().getName();
         assertEquals(0, api.requests().stream().filter(q -> q.isMutating() && q.path().contains("/namespaces/" + ns + "/") && !q.path().endsWith("/status")).count(),
                 api.requests().toString());
 
@@ -234,6 +293,12 @@ class DeployCacheTest {
         long deadline = System.currentTimeMillis() + 10_000;
         while (!operator.rollouts.contains(ns + "/attic " + newImage) && System.currentTimeMillis() < deadline) Thread.sleep(100);
         assertTrue(operator.rollouts.contains(ns + "/attic " + newImage), operator.rollouts.toString());
+        // The new image's migrations ran (one Job, with that image), the earlier configuration's Job is gone.
+        var migrations = kube.batch().v1().jobs().inNamespace(ns).list().getItems();
+        assertEquals(1, migrations.size(), migrations.toString());
+        assertFalse(migrations.get(0).getMetadata().getName().equals(oldJob));
+        assertEquals(newImage, migrations.get(0).getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
+        assertTrue(r.out().contains("job/" + oldJob + " -n " + ns + " deleted"), r.out());
     }
 
     @Test
@@ -327,7 +392,7 @@ class DeployCacheTest {
             // --install-operator installs the pinned chart (here the fixture, as air-gapped) with Helm, then deploys.
             var installed = deploy("dev", ns, "--timeout", "30s", "--install-operator", "--operator-chart", TestSupport.repo().resolve("tests/fixtures/cloudnative-pg").toString());
             assertEquals(0, installed.exit(), installed.toString());
-            assertTrue(installed.out().contains("helmrelease/cnpg -n cnpg-system installed (chart cloudnative-pg-0.26.0, revision 1)"), installed.out());
+            assertTrue(installed.out().contains("helmrelease/cnpg -n cnpg-system installed (chart cloudnative-pg-0.29.0, revision 1)"), installed.out());
             assertNotNull(kube.apiextensions().v1().customResourceDefinitions().withName(crd).get());
             return;
         } finally {
@@ -344,16 +409,21 @@ class DeployCacheTest {
     @Order(8)
     void aNewDatabasePasswordOrSigningKeyReachesTheSecretsAndRollsThePods() {
         String before = kube.apps().deployments().inNamespace(ns).withName("attic").get().getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/config");
-        // As when CNPG's password is changed: the role and <cluster>-app get a new one.
+        // As when an operator changes the owner's password in the bootstrap secret: CNPG sets the role's to it
+        // (instance_controller.go reconcileUser; the stand-in re-passwords the role the same way).
         String password = "n3w:p@ss/" + TestCluster.randomHex(4) + "#%";
-        try {
-            pg.setPassword("attic", password);
-        } catch (java.sql.SQLException e) {
-            throw new AssertionError(e);
-        }
-        Secret app = kube.secrets().inNamespace(ns).withName("attic-pg-app").get();
+        long rolesBefore = operator.bootstrapped.stream().filter(b -> b.equals(ns + "/attic-pg attic")).count();
+        Secret app = kube.secrets().inNamespace(ns).withName("attic-pg-app-credentials").get();
         app.getData().put("password", Base64.getEncoder().encodeToString(password.getBytes(StandardCharsets.UTF_8)));
         kube.secrets().inNamespace(ns).resource(app).update();
+        long until = System.nanoTime() + 10_000_000_000L;
+        while (operator.bootstrapped.stream().filter(b -> b.equals(ns + "/attic-pg attic")).count() == rolesBefore && System.nanoTime() < until) {
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
         var r = deploy("dev", ns);
         assertEquals(0, r.exit(), r.toString());
         assertTrue(r.out().contains("secret/attic-secrets -n " + ns + " configured"), r.out());
@@ -417,8 +487,22 @@ class DeployCacheTest {
         String deployment = Output.json(byKind.get("Deployment/attic"));
         assertTrue(deployment.contains("\"AWS_SECRET_ACCESS_KEY\"") && deployment.contains("\"secretKeyRef\""), deployment);
         assertEquals(3, ((Map<?, ?>) byKind.get("Cluster/attic-pg").get("spec")).get("instances"));
-        assertTrue(Output.json(byKind.get("Cluster/attic-pg")).contains("barmanObjectStore"));
-        assertNotNull(byKind.get("ScheduledBackup/attic-pg-daily"));
+        // Backups through the Barman Cloud plugin (spec.backup.barmanObjectStore is deprecated since CNPG 1.26, removed in 1.31):
+        // an ObjectStore, the Cluster's spec.plugins naming it as WAL archiver, a ScheduledBackup with method plugin.
+        Map<?, ?> clusterSpec = (Map<?, ?>) byKind.get("Cluster/attic-pg").get("spec");
+        assertFalse(clusterSpec.containsKey("backup"), "no in-tree backup: " + clusterSpec);
+        assertEquals(List.of(Map.of("name", "barman-cloud.cloudnative-pg.io", "isWALArchiver", true, "parameters", Map.of("barmanObjectName", "attic-pg-backup"))),
+                clusterSpec.get("plugins"));
+        Map<?, ?> store = byKind.get("ObjectStore/attic-pg-backup");
+        assertEquals("barmancloud.cnpg.io/v1", store.get("apiVersion"));
+        assertEquals(Map.of("configuration", Map.of("destinationPath", "s3://gloriousflywheel-attic-pg-backups/prod", "endpointURL", "https://s3.eu-central-1.amazonaws.com",
+                        "s3Credentials", Map.of("accessKeyId", Map.of("name", "attic-pg-backup-credentials", "key", "ACCESS_KEY_ID"),
+                                "secretAccessKey", Map.of("name", "attic-pg-backup-credentials", "key", "ACCESS_SECRET_KEY"))),
+                "retentionPolicy", "30d"), store.get("spec"));
+        assertEquals(Map.of("schedule", "0 0 3 * * *", "backupOwnerReference", "self", "cluster", Map.of("name", "attic-pg"), "method", "plugin",
+                "pluginConfiguration", Map.of("name", "barman-cloud.cloudnative-pg.io")), byKind.get("ScheduledBackup/attic-pg-daily").get("spec"));
+        List<String> order = ((List<?>) list.get("items")).stream().map(o -> (String) ((Map<?, ?>) o).get("kind")).toList();
+        assertTrue(order.indexOf("ObjectStore") < order.indexOf("Cluster"), "the ObjectStore before the Cluster that names it: " + order);
         assertFalse(byKind.containsKey("PersistentVolumeClaim/attic-storage"), "s3: no local volume");
         Map<?, ?> secrets = (Map<?, ?>) byKind.get("Secret/attic-secrets").get("stringData");
         assertEquals(Map.of("DATABASE_URL", "****"), secrets);
@@ -432,7 +516,7 @@ class DeployCacheTest {
         api.serviceBackend(s3ns, 8080, java.net.URI.create("http://127.0.0.1:" + attic.port()));
         Path dir = TestSupport.tempDir("cache-s3");
         String dev = Files.readString(Path.of(envDir, "dev.yaml"));
-        String s3 = dev.replace("    type: local\n    size: 20Gi\n", "    type: s3\n    bucket: attic-dev\n    endpoint: https://minio.example:9000\n"
+        String s3 = dev.replace("    accessMode: ReadWriteMany\n    storageClass: longhorn\n", "").replace("    type: local\n    size: 20Gi\n", "    type: s3\n    bucket: attic-dev\n    endpoint: https://minio.example:9000\n"
                 + "    region: us-east-1\n    credentialsSecret: attic-s3\n");
         Files.writeString(dir.resolve("dev.yaml"), s3);
         var args = List.of("dev", "--env-dir", dir.toString(), "-n", s3ns, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--timeout", "60s");
@@ -460,6 +544,95 @@ class DeployCacheTest {
         }
     }
 
+    @Test
+    @Order(12)
+    void migrationsRunOnceBeforeTheApiAndAFailedOneStopsTheRollout() {
+        String fresh = namespace("gfw-cache-mig-");
+        try (var own = new AtticStandIn(() -> signingKey(fresh))) {
+            api.serviceBackend(fresh, 8080, java.net.URI.create("http://127.0.0.1:" + own.port()));
+            migrations(fresh);
+        }
+    }
+
+    void migrations(String fresh) {
+        // The Job controller has not finished the migrations within --timeout: exit 69, and neither the API nor the collector exists.
+        api.jobs(fresh, TestCluster.JobPods.RUN_ON);
+        try {
+            var held = deploy("dev", fresh, "--timeout", "8s");
+            assertEquals(ExitCode.UNAVAILABLE, held.exit(), held.toString());
+            assertTrue(held.err().matches("(?s).*error: job attic-db-migrations-[0-9a-f]{10} in namespace " + fresh + " \\(database migrations\\) did not complete within 8s.*"), held.err());
+            assertNull(kube.apps().deployments().inNamespace(fresh).withName("attic").get(), "the API waits for the migrations");
+            assertNull(kube.apps().deployments().inNamespace(fresh).withName("attic-gc").get(), "the collector waits for the migrations");
+        } finally {
+            api.jobs(fresh, TestCluster.JobPods.SUCCEED);
+        }
+        // It failed: exit 79 naming the Job's log, still no API.
+        kube.batch().v1().jobs().inNamespace(fresh).delete();
+        awaitNoJobs(fresh);
+        api.jobs(fresh, TestCluster.JobPods.FAIL);
+        try {
+            var failed = deploy("dev", fresh);
+            assertEquals(ExitCode.REMOTE_ERROR, failed.exit(), failed.toString());
+            assertEquals(1, failed.err().lines().filter(l -> l.startsWith("error:")).count(), failed.err());
+            assertTrue(failed.err().contains("(atticd --mode db-migrations) failed: BackoffLimitExceeded") && failed.err().contains("logs job/attic-db-migrations-"), failed.err());
+            assertNull(kube.apps().deployments().inNamespace(fresh).withName("attic").get());
+        } finally {
+            api.jobs(fresh, TestCluster.JobPods.SUCCEED);
+        }
+        // Once the failed Job is deleted, a re-run migrates and deploys; a second re-run runs no new Job.
+        kube.batch().v1().jobs().inNamespace(fresh).delete();
+        awaitNoJobs(fresh);
+        var ok = deploy("dev", fresh);
+        assertEquals(0, ok.exit(), ok.toString());
+        assertEquals(1, kube.batch().v1().jobs().inNamespace(fresh).list().getItems().size());
+        String uid = kube.batch().v1().jobs().inNamespace(fresh).list().getItems().get(0).getMetadata().getUid();
+        var again = deploy("dev", fresh);
+        assertEquals(0, again.exit(), again.toString());
+        assertTrue(again.out().lines().anyMatch(l -> l.matches("job/attic-db-migrations-[0-9a-f]{10} -n " + fresh + " unchanged")), again.out());
+        var after = kube.batch().v1().jobs().inNamespace(fresh).list().getItems();
+        assertEquals(List.of(uid), after.stream().map(j -> j.getMetadata().getUid()).toList(), "no new migration");
+    }
+
+    static void awaitNoJobs(String namespace) {
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (!kube.batch().v1().jobs().inNamespace(namespace).list().getItems().isEmpty() && System.currentTimeMillis() < deadline) ApplyRun.sleep(50);
+    }
+
+    @Test
+    @Order(13)
+    void aClusterClockMinutesBehindStillAcceptsGfwsToken() {
+        // atticd allows no skew on nbf/iat and treats a token "from the future" as none: 401. gfw backdates nbf and sends no iat.
+        attic.clockOffset = java.time.Duration.ofMinutes(-3);
+        try {
+            var r = deploy("dev", ns);
+            assertEquals(0, r.exit(), r.toString());
+            assertTrue(r.out().contains("cache/main unchanged"), r.out());
+            assertTrue(attic.requests.contains("GET /_api/v1/cache-config/main 200"), attic.requests.toString());
+        } finally {
+            attic.clockOffset = java.time.Duration.ZERO;
+        }
+    }
+
+    @Test
+    @Order(14)
+    void theCacheNameIsCheckedAsAtticChecksIt() throws Exception {
+        Path dir = TestSupport.tempDir("cache-name");
+        String dev = Files.readString(Path.of(envDir, "dev.yaml"));
+        assertTrue(dev.contains("\n  cache: main\n"), "dev.yaml changed shape");
+        // '.' is not in an Attic cache name (attic/src/cache.rs): refused with file, line and field, nothing printed.
+        Files.writeString(dir.resolve("dev.yaml"), dev.replace("\n  cache: main\n", "\n  cache: main.dev\n"));
+        var bad = TestSupport.inProcess(new gfw(), "validate", "dev", "--env-dir", dir.toString());
+        assertEquals(ExitCode.CONFIG, bad.exit(), bad.toString());
+        assertTrue(bad.err().matches("(?s).*dev.yaml:\\d+:\\d+ attic.cache: 'main.dev' is not an Attic cache name.*"), bad.err());
+        var deployBad = TestSupport.inProcess(new DeployCache(), "dev", "--env-dir", dir.toString(), "--dry-run=client");
+        assertEquals(ExitCode.CONFIG, deployBad.exit(), deployBad.toString());
+        assertTrue(deployBad.out().isEmpty(), deployBad.out());
+        // '+' is (the namespace delimiter Attic suggests).
+        Files.writeString(dir.resolve("dev.yaml"), dev.replace("\n  cache: main\n", "\n  cache: team+main\n"));
+        var good = TestSupport.inProcess(new gfw(), "validate", "dev", "--env-dir", dir.toString());
+        assertEquals(0, good.exit(), good.toString());
+    }
+
     void s3Checks(String s3ns, String secretKey, TestSupport.Result ok) {
         // Not copied: the pods read them from their own Secret, attic-secrets holds DATABASE_URL only.
         Secret atticSecrets = kube.secrets().inNamespace(s3ns).withName("attic-secrets").get();
@@ -472,5 +645,73 @@ class DeployCacheTest {
         assertFalse(toml.contains(secretKey) || toml.contains("AKIATEST"), toml);
         assertFalse(ok.out().contains(secretKey) || ok.err().contains(secretKey));
         assertNull(kube.persistentVolumeClaims().inNamespace(s3ns).withName("attic-storage").get(), "no local volume with s3");
+    }
+
+    /** A CRD as cert-manager's chart installs it (only what the API server needs to serve the kind). */
+    static CustomResourceDefinition crd(String group, String kind, String plural) {
+        return new io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder().withNewMetadata().withName(plural + "." + group).endMetadata()
+                .withNewSpec().withGroup(group).withScope("Namespaced").withNewNames().withKind(kind).withPlural(plural).withSingular(kind.toLowerCase())
+                .withListKind(kind + "List").endNames().addNewVersion().withName("v1").withServed(true).withStorage(true).withNewSchema()
+                .withNewOpenAPIV3Schema().withType("object").withXKubernetesPreserveUnknownFields(true).endOpenAPIV3Schema().endSchema()
+                .endVersion().endSpec().build();
+    }
+
+    @Test
+    @Order(12)
+    void backupsGoThroughTheBarmanCloudPluginWhichNeedsCertManager() throws Exception {
+        String bns = namespace("gfw-cache-backup-");
+        Path dir = EnvFile.of(Files.readString(Path.of(envDir, "dev.yaml")))
+                .add("cache.database", "backup", "{destinationPath: \"s3://attic-pg-backups/dev\", credentialsSecret: attic-pg-backup-credentials}")
+                .writeTo(TestSupport.tempDir("cache-backup"), "dev");
+        var args = new ArrayList<>(List.of("dev", "--env-dir", dir.toString(), "-n", bns, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
+                "--timeout", "60s"));
+        var crds = kube.apiextensions().v1().customResourceDefinitions();
+        List<String> certManager = List.of("certificates.cert-manager.io", "issuers.cert-manager.io");
+        for (String n : List.of("objectstores.barmancloud.cnpg.io", certManager.get(0), certManager.get(1))) crds.withName(n).delete();
+        // The operator is installed (the test API server serves its Cluster kind); its chart also installs ScheduledBackup.
+        if (crds.withName("scheduledbackups.postgresql.cnpg.io").get() == null) crds.resource(crd("postgresql.cnpg.io", "ScheduledBackup", "scheduledbackups")).create();
+        try (var own = new AtticStandIn(() -> signingKey(bns))) {
+            api.serviceBackend(bns, 8080, java.net.URI.create("http://127.0.0.1:" + own.port()));
+            // No plugin: exit 68 with the way to install it, nothing applied.
+            var missing = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
+            assertEquals(ExitCode.NOT_FOUND, missing.exit(), missing.toString());
+            assertEquals(1, missing.err().lines().count(), missing.err());
+            assertTrue(missing.err().contains("the Barman Cloud plugin is not installed (no CRD objectstores.barmancloud.cnpg.io), and cache.database.backup needs it;"
+                    + " re-run with --install-operator to install chart plugin-barman-cloud 0.7.0 into namespace cnpg-system (it needs cert-manager)"), missing.err());
+
+            // --install-operator without cert-manager: refused before anything is installed or applied.
+            args.addAll(List.of("--install-operator", "--plugin-chart", TestSupport.repo().resolve("tests/fixtures/plugin-barman-cloud").toString()));
+            var noCertManager = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
+            assertEquals(ExitCode.NOT_FOUND, noCertManager.exit(), noCertManager.toString());
+            assertEquals(1, noCertManager.err().lines().count(), noCertManager.err());
+            assertTrue(noCertManager.err().contains("the Barman Cloud plugin (chart plugin-barman-cloud 0.7.0) needs cert-manager, which is not installed"
+                    + " (no CRD certificates.cert-manager.io, issuers.cert-manager.io): install cert-manager first"), noCertManager.err());
+            assertNull(crds.withName("objectstores.barmancloud.cnpg.io").get(), "nothing installed");
+            assertEquals(List.of(), kube.secrets().inNamespace(bns).list().getItems(), "nothing applied");
+
+            // With cert-manager's CRDs: the plugin chart is installed as the operator's is, then the ObjectStore, the
+            // Cluster archiving through the plugin and the ScheduledBackup taken by it.
+            crds.resource(crd("cert-manager.io", "Certificate", "certificates")).create();
+            crds.resource(crd("cert-manager.io", "Issuer", "issuers")).create();
+            var ok = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
+            assertEquals(0, ok.exit(), ok.toString());
+            assertTrue(ok.out().contains("helmrelease/barman-cloud -n cnpg-system installed (chart plugin-barman-cloud-0.7.0, revision 1)"), ok.out());
+            assertTrue(ok.out().indexOf("objectstore/attic-pg-backup -n " + bns + " created") < ok.out().indexOf("cluster/attic-pg -n " + bns + " created"), ok.out());
+            var store = kube.genericKubernetesResources("barmancloud.cnpg.io/v1", "ObjectStore").inNamespace(bns).withName("attic-pg-backup").get();
+            assertEquals("30d", ((Map<?, ?>) store.getAdditionalProperties().get("spec")).get("retentionPolicy"));
+            var cluster = kube.genericKubernetesResources("postgresql.cnpg.io/v1", "Cluster").inNamespace(bns).withName("attic-pg").get();
+            Map<?, ?> spec = (Map<?, ?>) cluster.getAdditionalProperties().get("spec");
+            assertFalse(spec.containsKey("backup"), spec.toString());
+            assertEquals("attic-pg-backup", ((Map<?, ?>) ((Map<?, ?>) ((List<?>) spec.get("plugins")).get(0)).get("parameters")).get("barmanObjectName"));
+            var scheduled = kube.genericKubernetesResources("postgresql.cnpg.io/v1", "ScheduledBackup").inNamespace(bns).withName("attic-pg-daily").get();
+            assertEquals("plugin", ((Map<?, ?>) scheduled.getAdditionalProperties().get("spec")).get("method"));
+
+            // Installed: a re-run installs nothing again.
+            var again = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
+            assertEquals(0, again.exit(), again.toString());
+            assertFalse(again.out().contains("helmrelease/"), again.out());
+        } finally {
+            for (String n : List.of("objectstores.barmancloud.cnpg.io", certManager.get(0), certManager.get(1))) crds.withName(n).delete();
+        }
     }
 }

@@ -120,8 +120,16 @@ class DeployDashboardTest {
 
         Role role = kube.rbac().roles().inNamespace(runners).withName("runner-dashboard-read").get();
         assertNotNull(role, "read-only Role on the runner namespace");
-        assertTrue(role.getRules().stream().allMatch(r -> r.getVerbs().equals(List.of("get", "list", "watch"))), role.getRules().toString());
-        assertTrue(role.getRules().stream().anyMatch(r -> r.getResources().contains("horizontalpodautoscalers")), role.getRules().toString());
+        // Exactly what the app's K8s client calls (GloriousFlywheel 0e2a69c client.ts): get its namespace's object (else it serves
+        // mock data), list pods, events, deployments, HPAs; nothing else.
+        assertEquals(List.of("[] [namespaces] [" + runners + "] [get]", "[] [pods, events] [] [list]", "[apps] [deployments] [] [list]",
+                        "[autoscaling] [horizontalpodautoscalers] [] [list]"),
+                role.getRules().stream().map(r -> r.getApiGroups() + " " + r.getResources() + " "
+                        + (r.getResourceNames() == null ? List.of() : r.getResourceNames()) + " " + r.getVerbs()).toList(), role.getRules().toString());
+        // The variables the app reads, naming the runner namespace (it reads no RUNNER_NAMESPACE).
+        assertEquals(runners, cm.getData().get("K8S_NAMESPACE"));
+        assertEquals(runners, cm.getData().get("K8S_RUNNER_NAMESPACES"));
+        assertFalse(cm.getData().containsKey("RUNNER_NAMESPACE"), cm.getData().toString());
         var binding = kube.rbac().roleBindings().inNamespace(runners).withName("runner-dashboard-read").get();
         assertEquals(ns, binding.getSubjects().get(0).getNamespace());
         // provision-namespaces owns the ServiceAccount listed in namespaces.dashboard.serviceAccounts: not applied twice.

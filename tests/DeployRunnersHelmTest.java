@@ -95,7 +95,9 @@ class DeployRunnersHelmTest {
                 // The chart's objects, installed by Helm and rolled out before Helm returned (--wait).
                 Deployment d = c.apps().deployments().inNamespace(ns).withName(release).get();
                 assertNotNull(d, "deployment " + release);
-                assertEquals(release + "-token", d.getSpec().getTemplate().getSpec().getVolumes().get(0).getProjected().getSources().get(0).getSecret().getName());
+                var tokenVolume = d.getSpec().getTemplate().getSpec().getVolumes().get(2);   // as in the real chart
+                assertEquals("projected-secrets", tokenVolume.getName());
+                assertEquals(release + "-token", tokenVolume.getProjected().getSources().get(0).getSecret().getName());
                 assertEquals(d.getSpec().getReplicas(), d.getStatus().getReadyReplicas(), "Helm returned before the rollout was ready");
                 // Helm's writes carry the field manager Helm takes from the process name (helm-java sets none).
                 assertEquals(List.of(HelmReleases.JvmHelm.FIELD_MANAGER),
@@ -117,9 +119,9 @@ class DeployRunnersHelmTest {
             assertEquals("gitlab-runner-docker", st.path("release").asText());
             assertEquals(1, st.path("revision").asInt());
             assertEquals("deployed", st.path("status").asText());
-            assertEquals("0.78.0", st.path("chartVersion").asText());
+            assertEquals("0.86.0", st.path("chartVersion").asText());
             assertEquals("present", st.path("token").asText());
-            assertTrue(st.path("hpa").asText().endsWith("(2-8)"), st.toString());
+            assertTrue(st.path("hpa").asText().endsWith("(1-3)"), st.toString());
             int replicas = c.apps().deployments().inNamespace(ns).withName("gitlab-runner-docker").get().getSpec().getReplicas();
             assertEquals(replicas, st.path("podsReady").asInt(), st.toString());
             assertEquals(replicas, st.path("pods").asInt(), st.toString());
@@ -157,14 +159,14 @@ class DeployRunnersHelmTest {
             assertEquals(0, api.mutatingRequests(), "an unchanged re-run wrote to the cluster: " + api.requests());
 
             // A changed value in the environment file: one upgrade, waited for, and the change is named.
-            RunnerFixtures.editEnv(dir, "runners[3].concurrent", "9"); // rocky9
+            RunnerFixtures.editEnv(dir, "runners[3].concurrent", "3"); // rocky9 (within the runner quota at maxReplicas)
             String before = api.client().apps().deployments().inNamespace(ns).withName("gitlab-runner-rocky9").get()
                     .getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/configmap");
             var changed = RunnerFixtures.deploy(dir, gitlab, "rocky9");
             assertEquals(0, changed.exit(), changed.toString());
             assertEquals(List.of("1 superseded Install complete", "2 deployed Upgrade complete"),
                     RunnerFixtures.history(api, ns, "gitlab-runner-rocky9"));
-            assertTrue(changed.out().contains("gitlab-runner-rocky9: concurrent: 4 -> 9"), changed.out());
+            assertTrue(changed.out().contains("gitlab-runner-rocky9: concurrent: 2 -> 3"), changed.out());
             assertTrue(changed.out().matches("(?s).*gitlab-runner-rocky9\\s+upgraded\\s+2\\s.*"), changed.out());
             Deployment d = api.client().apps().deployments().inNamespace(ns).withName("gitlab-runner-rocky9").get();
             assertFalse(before.equals(d.getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/configmap")),
@@ -194,7 +196,7 @@ class DeployRunnersHelmTest {
                     + "revision 3 is revision 1 again: "), r.err());
             assertTrue(errors.get(0).endsWith("check its pods with 'kubectl -n " + ns + " get pods -l app=gitlab-runner-docker' or raise --timeout"), r.err());
             // Progress while Helm waited: which release, pods ready of desired, time spent of the timeout.
-            assertTrue(r.err().lines().anyMatch(l -> l.matches("  gitlab-runner-docker: 0/2 pods ready, 2 updated, \\d+ s of 6 s.*")), r.err());
+            assertTrue(r.err().lines().anyMatch(l -> l.matches("  gitlab-runner-docker: 0/1 pods ready, 1 updated, \\d+ s of 6 s.*")), r.err());
 
             // Helm's history ends with the rollback; the values and the pod template are the first revision's again.
             List<String> history = RunnerFixtures.history(api, ns, "gitlab-runner-docker");
@@ -250,7 +252,7 @@ class DeployRunnersHelmTest {
             assertEquals(0, RunnerFixtures.deploy(dir, gitlab, "nix").exit());
             // A Helm killed during its first install leaves the release pending-install.
             RunnerFixtures.setReleaseStatus(api, ns, "gitlab-runner-nix", 1, "pending-install");
-            RunnerFixtures.editEnv(dir, "runners[4].concurrent", "7"); // nix
+            RunnerFixtures.editEnv(dir, "runners[4].concurrent", "4"); // nix (within the runner quota at maxReplicas)
             api.resetRequests();
             var r = RunnerFixtures.deploy(dir, gitlab, "nix");
             assertEquals(ExitCode.CONFLICT, r.exit(), r.toString());
@@ -266,7 +268,7 @@ class DeployRunnersHelmTest {
             HelmReleases.Deployed before = RunnerFixtures.helm(api).get(ns, "gitlab-runner-nix");
             RunnerFixtures.setReleaseStatus(api, ns, "gitlab-runner-nix", 1, "pending-upgrade");
             GfwException race = org.junit.jupiter.api.Assertions.assertThrows(GfwException.class, () -> RunnerFixtures.helm(api)
-                    .upgradeInstall(RunnerFixtures.FIXTURE, ns, "gitlab-runner-nix", before.values(), java.time.Duration.ofSeconds(5), before));
+                    .upgradeInstall(TestCharts.runnerChart(), ns, "gitlab-runner-nix", before.values(), java.time.Duration.ofSeconds(5), before));
             assertEquals(ExitCode.CONFLICT, race.exitCode());
             assertTrue(race.getMessage().startsWith("release gitlab-runner-nix is pending-upgrade (revision 1): another Helm operation"),
                     race.getMessage());
@@ -299,7 +301,7 @@ class DeployRunnersHelmTest {
         }
         // The script as users run it, Helm in its JVM reading the release the deploy recorded.
         var r = TestSupport.script("deploy-runners", "dev", "docker", "--dry-run=server", "-o", "json", "--env-dir", dir.toString(),
-                "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", RunnerFixtures.FIXTURE.toString()).run();
+                "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", TestCharts.runnerChart().toString()).run();
         assertEquals(0, r.exit(), r.toString());
         JsonNode o = RunnerFixtures.JSON.readTree(r.out()).get(0);
         assertEquals("unchanged", o.path("action").asText(), r.toString());
@@ -337,9 +339,9 @@ class DeployRunnersHelmTest {
         });
         reader.start();
         try {
-            waitFor(lines, l -> l.matches("gitlab-runner-docker\\s+1\\s+deployed\\s+0\\.78\\.0\\s+2/2\\s+0\\s.*"), p);
+            waitFor(lines, l -> l.matches("gitlab-runner-docker\\s+1\\s+deployed\\s+0\\.86\\.0\\s+1/1\\s+0\\s.*"), p);
             api.rollouts(ns, TestCluster.Readiness.crashLooping(null, null, 5));
-            waitFor(lines, l -> l.matches("gitlab-runner-docker\\s+1\\s+deployed\\s+0\\.78\\.0\\s+0/2\\s+10\\s.*"), p);
+            waitFor(lines, l -> l.matches("gitlab-runner-docker\\s+1\\s+deployed\\s+0\\.86\\.0\\s+0/1\\s+5\\s.*"), p);
             assertTrue(p.isAlive(), "--watch ended by itself:\n" + String.join("\n", lines));
             assertEquals(2, lines.stream().filter(l -> l.startsWith("RELEASE ")).count(),
                     "one table per change:\n" + String.join("\n", lines));

@@ -59,13 +59,15 @@ class DeployRunnersTest {
             assertEquals(env.organization().gitlabUrl(), v.get("gitlabUrl"));
             assertEquals(runner.concurrent(), v.get("concurrent"));
             assertEquals(runner.autoscaling().minReplicas(), v.get("replicas"));
-            assertEquals(Map.of("create", true), v.get("rbac"));
+            assertEquals(Map.of("create", true, "rules", RunnerValues.RBAC_RULES), v.get("rbac"));
+            assertEquals(Map.of("create", true), v.get("serviceAccount"));
             assertEquals(Map.of("requests", env.runnerChart().manager().requests(), "limits", env.runnerChart().manager().limits()), v.get("resources"));
             @SuppressWarnings("unchecked") Map<String, Object> runners = (Map<String, Object>) v.get("runners");
             assertEquals(r.name() + "-token", runners.get("secret"));
-            assertEquals(String.join(",", runner.tags()), runners.get("tags"));
-            if ((Boolean) runners.get("privileged")) privilegedTypes.add(r.type());
+            // Only keys the real chart reads: tags are GitLab's (set when the runner is created), privileged is TOML's.
+            assertEquals(Set.of("secret", "config"), runners.keySet());
             String toml = (String) runners.get("config");
+            if (toml.contains("privileged = true")) privilegedTypes.add(r.type());
             assertTrue(toml.contains("\"ATTIC_SERVER=" + atticUrl + "\""), toml);
             assertTrue(toml.contains("\"ATTIC_CACHE=" + env.attic().cache() + "\""), toml);
             for (var e : runner.env().entrySet()) assertTrue(toml.contains("\"" + e.getKey() + "=" + e.getValue() + "\""), e + " in " + toml);
@@ -187,8 +189,10 @@ class DeployRunnersTest {
         JsonNode container = deploy.path("spec").path("template").path("spec").path("containers").path(0);
         assertEquals(env.organization().gitlabUrl(), container.path("env").path(0).path("value").asText());
         assertEquals(env.runnerChart().manager().limits().get("memory"), container.path("resources").path("limits").path("memory").asText());
-        // The token comes from the Secret gfw manages, both keys as the real chart mounts them.
-        JsonNode secretSource = deploy.path("spec").path("template").path("spec").path("volumes").path(0).path("projected").path("sources").path(0).path("secret");
+        // The token comes from the Secret gfw manages, both keys as the real chart mounts them (volumes[2], as there).
+        JsonNode tokenVolume = deploy.path("spec").path("template").path("spec").path("volumes").path(2);
+        assertEquals("projected-secrets", tokenVolume.path("name").asText(), deploy.toString());
+        JsonNode secretSource = tokenVolume.path("projected").path("sources").path(0).path("secret");
         assertEquals(dind.tokenSecret(), secretSource.path("name").asText());
         assertEquals("[\"runner-registration-token\",\"runner-token\"]", JSON.writeValueAsString(
                 JSON.valueToTree(secretSource.path("items").findValuesAsText("key"))));
@@ -197,8 +201,7 @@ class DeployRunnersTest {
         String toml = cm.path("config.template.toml").asText();
         assertTrue(toml.contains("privileged = true"), toml);
         assertTrue(toml.contains("ATTIC_SERVER=" + env.atticServerUrl()), toml);
-        assertEquals("dind,docker,linux,amd64", cm.path("runner-tags").asText());
-        assertEquals("true", cm.path("runner-privileged").asText());
+        assertEquals(Set.of("config.toml", "config.template.toml"), iterable(cm.fieldNames()));
         // Nothing in the rendered chart carries a token.
         assertFalse(manifest.contains("glrt-"));
         assertFalse(byKind.keySet().stream().anyMatch(k -> k.startsWith("Secret/")), "the chart must not render its own token Secret");
@@ -234,7 +237,7 @@ class DeployRunnersTest {
     void clientDryRunReadableSummaryAndYaml() throws IOException {
         var table = TestSupport.inProcess(new DeployRunners(), "dev", "nix", "--dry-run");
         assertEquals(0, table.exit(), table.toString());
-        assertTrue(table.out().startsWith("release gitlab-runner-nix: chart gitlab-runner 0.78.0 from https://charts.gitlab.io, namespace gitlab-runners\n"), table.out());
+        assertTrue(table.out().startsWith("release gitlab-runner-nix: chart gitlab-runner 0.86.0 from https://charts.gitlab.io, namespace gitlab-runners\n"), table.out());
         assertTrue(table.out().contains("runner-token " + Output.MASK), table.out());
         assertTrue(table.out().contains("NIX_CONFIG="), table.out());
         var yaml = TestSupport.inProcess(new DeployRunners(), "dev", "nix", "docker", "--dry-run=client", "-o", "yaml", "--chart-repo", "https://mirror.example/charts");
@@ -252,7 +255,7 @@ class DeployRunnersTest {
         try (var gitlab = new GitLabStandIn()) {
             long before = api.isLocal() ? api.requests().size() : 0;
             var r = TestSupport.script("deploy-runners", "prod", "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
-                    "--gitlab-url", gitlab.url(), "--chart", FIXTURE.toString(), "--yes").env("GITLAB_TOKEN", "glpat-x").run();
+                    "--gitlab-url", gitlab.url(), "--chart", TestCharts.runnerChart().toString(), "--yes").env("GITLAB_TOKEN", "glpat-x").run();
             assertEquals(ExitCode.REFUSED, r.exit(), r.toString());
             assertTrue(r.err().contains("error: environment prod is planned"), r.err());
             assertEquals(List.of(), gitlab.requests);
@@ -270,7 +273,7 @@ class DeployRunnersTest {
         Path dir = RunnerFixtures.envDir("runners-prod-" + SEQ.incrementAndGet(), text -> EnvFile.of(text).set("production", "true").text());
         TestCluster api = TestCluster.shared();
         var r = TestSupport.inProcess(new DeployRunners(), "dev", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
-                "--chart", FIXTURE.toString());
+                "--chart", TestCharts.runnerChart().toString());
         assertEquals(ExitCode.REFUSED, r.exit(), r.toString());
         assertTrue(r.err().contains("production") && r.err().contains("--yes"), r.err());
     }
@@ -287,13 +290,13 @@ class DeployRunnersTest {
         try (var gitlab = new GitLabStandIn()) {
             api.resetRequests();
             var r = TestSupport.inProcess(new DeployRunners(), "dev", "--dry-run=server", "--env-dir", dir.toString(),
-                    "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--gitlab-url", gitlab.url(), "--chart", FIXTURE.toString());
+                    "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--gitlab-url", gitlab.url(), "--chart", TestCharts.runnerChart().toString());
             assertEquals(0, r.exit(), r.toString());
             assertEquals(0, api.mutatingRequests(false), "a server dry run stored something: " + api.requests());
             assertEquals(List.of(), gitlab.requests);
             assertEquals(List.of(), api.client().secrets().inNamespace(ns).list().getItems(), "no token, no Helm release record");
             for (EnvConfig.Runner runner : RunnerFixtures.dev().runners()) {
-                assertTrue(r.out().matches("(?s).*gitlab-runner-" + runner.type() + "\\s+would install\\s+-\\s+gitlab-runner-0\\.78\\.0\\s+would be created in GitLab\\s+would create\\s+would create.*"), r.out());
+                assertTrue(r.out().matches("(?s).*gitlab-runner-" + runner.type() + "\\s+would install\\s+-\\s+gitlab-runner-0\\.86\\.0\\s+would be created in GitLab\\s+would create\\s+would create.*"), r.out());
             }
         }
     }
@@ -306,16 +309,16 @@ class DeployRunnersTest {
         RunnerFixtures.namespaceWithRollouts(api, ns, TestCluster.Readiness.ready());
         try (var gitlab = new GitLabStandIn()) {
             assertEquals(0, RunnerFixtures.deploy(dir, gitlab, "nix").exit());
-            RunnerFixtures.editEnv(dir, "runners[4].autoscaling.maxReplicas", "7"); // nix
+            RunnerFixtures.editEnv(dir, "runners[4].autoscaling.maxReplicas", "2"); // nix (more would not fit the runner quota)
             RunnerFixtures.editEnv(dir, "runners[4].image", "nixos/nix:2.24");
             var r = TestSupport.inProcess(new DeployRunners(), "dev", "nix", "--dry-run=server", "--env-dir", dir.toString(),
-                    "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", FIXTURE.toString());
+                    "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", TestCharts.runnerChart().toString());
             assertEquals(0, r.exit(), r.toString());
-            assertTrue(r.out().matches("(?s).*gitlab-runner-nix\\s+would upgrade\\s+1\\s+gitlab-runner-0\\.78\\.0\\s+exists\\s+would configure\\s+unchanged.*"), r.out());
+            assertTrue(r.out().matches("(?s).*gitlab-runner-nix\\s+would upgrade\\s+1\\s+gitlab-runner-0\\.86\\.0\\s+exists\\s+would configure\\s+unchanged.*"), r.out());
             assertTrue(r.out().contains("gitlab-runner-nix: runners.config: ("), r.out());
-            assertTrue(r.out().contains("gitlab-runner-nix: gitlab-runner-nix-hpa spec.maxReplicas: 5 -> 7"), r.out());
+            assertTrue(r.out().contains("gitlab-runner-nix: gitlab-runner-nix-hpa spec.maxReplicas: 3 -> 2"), r.out());
             assertEquals(List.of("1 deployed Install complete"), RunnerFixtures.history(api, ns, "gitlab-runner-nix"), "a dry run upgraded");
-            assertEquals(5, api.client().autoscaling().v2().horizontalPodAutoscalers().inNamespace(ns).withName("gitlab-runner-nix-hpa").get().getSpec().getMaxReplicas());
+            assertEquals(3, api.client().autoscaling().v2().horizontalPodAutoscalers().inNamespace(ns).withName("gitlab-runner-nix-hpa").get().getSpec().getMaxReplicas());
         }
     }
 
@@ -331,7 +334,7 @@ class DeployRunnersTest {
             gitlab.groupStatus = 401;
             // As users run it: a process, the token from the environment.
             var r = TestSupport.script("deploy-runners", "dev", "docker", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
-                    "--context", api.context(), "--gitlab-url", gitlab.url(), "--chart", FIXTURE.toString())
+                    "--context", api.context(), "--gitlab-url", gitlab.url(), "--chart", TestCharts.runnerChart().toString())
                     .env("GITLAB_TOKEN", GitLabStandIn.ACCESS_TOKEN).run();
             assertEquals(ExitCode.AUTH, r.exit(), r.toString());
             List<String> errors = r.err().lines().filter(l -> l.startsWith("error:")).toList();
@@ -351,7 +354,7 @@ class DeployRunnersTest {
         String deadProxy = "socks5://127.0.0.1:" + TestSocksProxy.freePort();
         // A GitLab that is not on this machine goes through HTTPS_PROXY: here a closed port, named in the error.
         var r = TestSupport.script("deploy-runners", "dev", "docker", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
-                "--context", api.context(), "--gitlab-url", "https://gitlab.example.invalid", "--chart", FIXTURE.toString())
+                "--context", api.context(), "--gitlab-url", "https://gitlab.example.invalid", "--chart", TestCharts.runnerChart().toString())
                 .env("GITLAB_TOKEN", GitLabStandIn.ACCESS_TOKEN).env("HTTPS_PROXY", deadProxy).run();
         assertEquals(ExitCode.UNAVAILABLE, r.exit(), r.toString());
         assertTrue(r.err().contains("the proxy " + deadProxy) && r.err().contains("(HTTPS_PROXY) is not reachable"), r.err());
@@ -361,7 +364,7 @@ class DeployRunnersTest {
         try (var gitlab = new GitLabStandIn()) {
             gitlab.groupStatus = 401;
             var direct = TestSupport.script("deploy-runners", "dev", "docker", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
-                    "--context", api.context(), "--gitlab-url", gitlab.url(), "--chart", FIXTURE.toString())
+                    "--context", api.context(), "--gitlab-url", gitlab.url(), "--chart", TestCharts.runnerChart().toString())
                     .env("GITLAB_TOKEN", GitLabStandIn.ACCESS_TOKEN).env("HTTPS_PROXY", deadProxy).run();
             assertEquals(ExitCode.AUTH, direct.exit(), direct.toString());
         }
@@ -378,7 +381,7 @@ class DeployRunnersTest {
         Files.setPosixFilePermissions(tokenFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")); // as a token file should be
         try (var gitlab = new GitLabStandIn()) {
             var r = TestSupport.inProcess(new DeployRunners(), "dev", "docker", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
-                    "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", tokenFile.toString(), "--chart", FIXTURE.toString());
+                    "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", tokenFile.toString(), "--chart", TestCharts.runnerChart().toString());
             assertEquals(ExitCode.USAGE, r.exit(), r.toString());
             assertEquals(List.of("error: --gitlab-token-file " + tokenFile + " holds more than one line or spaces: it must be just the GitLab access token (glpat-...)"),
                     r.err().lines().toList());
@@ -409,7 +412,7 @@ class DeployRunnersTest {
         }
         // No token at all: said before anything is created.
         var r = TestSupport.inProcess(new DeployRunners(), "dev", "docker", "--env-dir", dir.toString(),
-                "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", FIXTURE.toString());
+                "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--chart", TestCharts.runnerChart().toString());
         assertEquals(ExitCode.NO_INPUT, r.exit(), r.toString());
         assertTrue(r.err().contains("GITLAB_TOKEN is not set") && r.err().contains("gitlab-runner-docker"), r.err());
     }
@@ -444,6 +447,61 @@ class DeployRunnersTest {
             assertEquals(ExitCode.CONFLICT, r.exit(), r.toString());
             assertTrue(r.err().contains("runner " + second + " stays registered in GitLab without a stored token: delete it"), r.err());
         }
+    }
+
+    @Test
+    void theTokenIsTakenAsGitLabGivesItWithItsExpiryAndTheDocumentedScopesSuffice() {
+        TestCluster api = TestCluster.shared();
+        String ns = "runners-prefix-" + SEQ.incrementAndGet();
+        RunnerFixtures.namespaceWithRollouts(api, ns, TestCluster.Readiness.ready());
+        Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
+        try (var gitlab = new GitLabStandIn()) {
+            gitlab.instancePrefix = "acme-"; // a GitLab whose tokens carry an instance prefix
+            gitlab.tokenLifetime = Duration.ofDays(30);
+            String[] args = {"dev", "docker", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
+                    "--gitlab-url", gitlab.url(), "--chart", FIXTURE.toString(), "--timeout", "30s", "--gitlab-token-file"};
+            // create_runner alone cannot look the group up (GET /groups/:path needs read_api or api): said, with what deploy-runners needs
+            var createOnly = TestSupport.inProcess(new DeployRunners(), concat(args, GitLabStandIn.tokenFile(gitlab.token("create_runner")).toString()));
+            assertEquals(ExitCode.AUTH, createOnly.exit(), createOnly.toString());
+            assertTrue(createOnly.err().contains("(403 insufficient_scope: GitLab lists api,read_api for this route) on GET " + gitlab.url() + "/api/v4/groups/gloriousflywheel")
+                    && createOnly.err().contains("deploy-runners needs a token with api, or create_runner + read_api"), createOnly.err());
+            assertEquals(List.of(), gitlab.ids);
+            // the documented minimum: create_runner + read_api
+            var r = TestSupport.inProcess(new DeployRunners(), concat(args, GitLabStandIn.tokenFile(gitlab.token("create_runner", "read_api")).toString()));
+            assertEquals(0, r.exit(), r.toString());
+            Secret s = api.client().secrets().inNamespace(ns).withName("gitlab-runner-docker-token").get();
+            assertEquals(gitlab.tokens.get(0), RunnerFixtures.decode(s.getData().get("runner-token")));
+            assertTrue(gitlab.tokens.get(0).startsWith("acme-glrt-"), gitlab.tokens.get(0));
+            assertEquals(String.valueOf(gitlab.ids.get(0)), s.getMetadata().getAnnotations().get(RunnerValues.RUNNER_ID_ANNOTATION));
+            var expires = java.time.Instant.parse(s.getMetadata().getAnnotations().get("gfw.gloriousflywheel.dev/token-expires-at"));
+            assertTrue(Math.abs(Duration.between(java.time.Instant.now().plus(Duration.ofDays(30)), expires).toMinutes()) < 10, expires.toString());
+            assertFalse(r.out().contains(gitlab.tokens.get(0)) || r.err().contains(gitlab.tokens.get(0)), "token printed");
+            assertEquals(List.of(), gitlab.problems);
+        }
+    }
+
+    @Test
+    void anAnswerWithoutAUsableTokenLeavesNoRunnerBehind() {
+        TestCluster api = TestCluster.shared();
+        String ns = "runners-notoken-" + SEQ.incrementAndGet();
+        Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
+        RunnerFixtures.createNamespace(api, ns);
+        try (var gitlab = new GitLabStandIn()) {
+            gitlab.createAnswerWithoutToken = true;
+            var r = RunnerFixtures.deploy(dir, gitlab, "docker");
+            assertEquals(ExitCode.REMOTE_ERROR, r.exit(), r.toString());
+            long id = gitlab.ids.get(0);
+            assertTrue(r.err().contains("answered the creation of runner " + id + " without a usable token; gfw deleted runner " + id + " again"), r.err());
+            assertEquals("DELETE /api/v4/runners/" + id, gitlab.requests.get(gitlab.requests.size() - 1).line());
+            assertFalse(gitlab.runners.containsKey(id), "the created runner was left behind");
+            assertNull(api.client().secrets().inNamespace(ns).withName("gitlab-runner-docker-token").get());
+        }
+    }
+
+    static String[] concat(String[] a, String... b) {
+        var all = new java.util.ArrayList<>(List.of(a));
+        all.addAll(List.of(b));
+        return all.toArray(String[]::new);
     }
 
     @Test
@@ -497,15 +555,15 @@ class DeployRunnersTest {
     void chartIsFetchedFromTheRepositoryAndCheckedAgainstItsDigest() throws IOException {
         Path repo = TestSupport.tempDir("chart-repo");
         new Helm(FIXTURE).packageIt().withDestination(repo).call();
-        Path tgz = repo.resolve("gitlab-runner-0.78.0.tgz");
+        Path tgz = repo.resolve("gitlab-runner-0.86.0.tgz");
         assertTrue(Files.isRegularFile(tgz));
         String digest = HelmReleases.sha256(Files.readAllBytes(tgz));
         HttpServer http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-        var index = new String[] {indexYaml("charts/gitlab-runner-0.78.0.tgz", digest)};
+        var index = new String[] {indexYaml("charts/gitlab-runner-0.86.0.tgz", digest)};
         http.createContext("/", ex -> {
             String p = ex.getRequestURI().getPath();
             byte[] body = p.equals("/index.yaml") ? index[0].getBytes(StandardCharsets.UTF_8)
-                    : p.equals("/charts/gitlab-runner-0.78.0.tgz") ? Files.readAllBytes(tgz) : null;
+                    : p.equals("/charts/gitlab-runner-0.86.0.tgz") ? Files.readAllBytes(tgz) : null;
             ex.sendResponseHeaders(body == null ? 404 : 200, body == null ? -1 : body.length);
             if (body != null) ex.getResponseBody().write(body);
             ex.close();
@@ -514,23 +572,23 @@ class DeployRunnersTest {
         try {
             String url = "http://127.0.0.1:" + http.getAddress().getPort();
             Path cache = TestSupport.tempDir("chart-cache");
-            Path fetched = HelmReleases.fetchChart(url, "gitlab-runner", "0.78.0", cache);
+            Path fetched = HelmReleases.fetchChart(url, "gitlab-runner", "0.86.0", cache);
             assertEquals(digest, HelmReleases.sha256(Files.readAllBytes(fetched)));
             // Helm renders the fetched archive.
             assertTrue(new HelmReleases.JvmHelm(null).template(fetched, "ns", "gitlab-runner-docker", Map.of()).contains("kind: Deployment"));
 
             var missing = assertThrowsGfw(() -> HelmReleases.fetchChart(url, "gitlab-runner", "0.99.0", TestSupport.tempDir("chart-cache")));
             assertEquals(ExitCode.NOT_FOUND, missing.exitCode());
-            assertTrue(missing.getMessage().contains("0.99.0 is not in " + url + "/index.yaml (newest: 0.78.0)"), missing.getMessage());
+            assertTrue(missing.getMessage().contains("0.99.0 is not in " + url + "/index.yaml (newest: 0.86.0)"), missing.getMessage());
 
-            index[0] = indexYaml("charts/gitlab-runner-0.78.0.tgz", "0".repeat(64));
-            var tampered = assertThrowsGfw(() -> HelmReleases.fetchChart(url, "gitlab-runner", "0.78.0", TestSupport.tempDir("chart-cache")));
+            index[0] = indexYaml("charts/gitlab-runner-0.86.0.tgz", "0".repeat(64));
+            var tampered = assertThrowsGfw(() -> HelmReleases.fetchChart(url, "gitlab-runner", "0.86.0", TestSupport.tempDir("chart-cache")));
             assertEquals(ExitCode.REMOTE_ERROR, tampered.exitCode());
             assertTrue(tampered.getMessage().contains("refusing to use it"), tampered.getMessage());
         } finally {
             http.stop(0);
         }
-        var unreachable = assertThrowsGfw(() -> HelmReleases.fetchChart("http://127.0.0.1:9", "gitlab-runner", "0.78.0", TestSupport.tempDir("chart-cache")));
+        var unreachable = assertThrowsGfw(() -> HelmReleases.fetchChart("http://127.0.0.1:9", "gitlab-runner", "0.86.0", TestSupport.tempDir("chart-cache")));
         assertEquals(ExitCode.UNAVAILABLE, unreachable.exitCode());
         assertTrue(unreachable.getMessage().contains("--chart-repo"), unreachable.getMessage());
 
@@ -540,8 +598,14 @@ class DeployRunnersTest {
 
     // ---- helpers ------------------------------------------------------------------------------------
 
+    static Set<String> iterable(java.util.Iterator<String> names) {
+        var out = new TreeSet<String>();
+        names.forEachRemaining(out::add);
+        return out;
+    }
+
     static String indexYaml(String url, String digest) {
-        return "apiVersion: v1\nentries:\n  gitlab-runner:\n  - name: gitlab-runner\n    version: 0.78.0\n    digest: " + digest
+        return "apiVersion: v1\nentries:\n  gitlab-runner:\n  - name: gitlab-runner\n    version: 0.86.0\n    digest: " + digest
                 + "\n    urls:\n    - " + url + "\n";
     }
 

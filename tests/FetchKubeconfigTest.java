@@ -3,6 +3,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -10,6 +11,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -41,8 +43,8 @@ class FetchKubeconfigTest {
 
     static void configure(RancherStandIn r) throws IOException {
         r.token = TOKEN;
-        r.clusters.put(RANCHER_NAME, CLUSTER_ID);
-        r.clusters.put("some-other-cluster", "c-m-other");
+        r.clusters.put(CLUSTER_ID, RANCHER_NAME);
+        r.clusters.put("c-m-other", "some-other-cluster");
         r.kubeconfig = rancherKubeconfig(TestCluster.shared().url());
     }
 
@@ -191,7 +193,9 @@ class FetchKubeconfigTest {
                 .env("RANCHER_TOKEN", wrong).env("HOME", ws.toString()).dir(ws).run();
         assertEquals(ExitCode.AUTH, r.exit(), r.toString());
         assertEquals(1, r.err().lines().filter(l -> l.startsWith("error:")).count(), r.err());
-        assertTrue(r.err().contains("rejected the token (401"), r.err());
+        // Rancher's 401 says only "must authenticate": expired and cluster-scoped keys look the same.
+        assertTrue(r.err().contains("rejected the token on GET /v3/clusters (401: must authenticate)"), r.err());
+        assertTrue(r.err().contains("expired, disabled or deleted") && r.err().contains("--cluster-id"), r.err());
         assertFalse(r.err().contains(wrong) || r.out().contains(wrong), "the rejected token was printed:\n" + r);
         assertEquals(old, Files.readString(file));
         assertEquals(List.of(), strayFiles(ws));
@@ -324,12 +328,12 @@ class FetchKubeconfigTest {
     @Test
     void unknownClusterIsNotFound() throws IOException {
         Path ws = workspace(rancher);
-        rancher.clusters.remove(RANCHER_NAME);
+        rancher.clusters.remove(CLUSTER_ID);
         try {
             assertFailsKeepingOldFile(ws, ExitCode.NOT_FOUND, "has no cluster named '" + RANCHER_NAME + "'", "--proxy", proxy.url("socks5h"));
             assertThroughProxy(rancher, 1);
         } finally {
-            rancher.clusters.put(RANCHER_NAME, CLUSTER_ID);
+            rancher.clusters.put(CLUSTER_ID, RANCHER_NAME);
         }
     }
 
@@ -458,29 +462,35 @@ class FetchKubeconfigTest {
 
     @Test
     void verificationAndKubectlReachRanchersClusterProxyThroughTheSocksProxy() throws IOException {
-        // Rancher's own kubeconfigs point at https://rancher/k8s/clusters/<id> with Rancher's CA; the stand-in
-        // serves /version there and refuses direct connections, so a pass means fabric8 and kubectl both used
-        // the proxy-url written into the file. (kubectl sends no bearer token over plain http: hence HTTPS.)
+        // Rancher's own kubeconfigs (the stand-in's template, pkg/kubeconfig/templates.go) point at
+        // https://<Host>/k8s/clusters/<id> with Rancher's CA and a new kubeconfig token; the stand-in serves /version
+        // there and refuses direct connections, so a pass means fabric8 and kubectl both used the proxy-url written
+        // into the file. (kubectl sends no bearer token over plain http: hence HTTPS.)
         RancherStandIn r = httpsRancher();
         Path ws = workspace(r);
-        String apiToken = "kubeconfig-u-gfwtest:" + UUID.randomUUID().toString().replace("-", "");
-        String ca = java.util.Base64.getEncoder().encodeToString(Files.readAllBytes(tls.certificatePem()));
-        r.apiToken = apiToken;
-        r.kubeconfig = "apiVersion: v1\nkind: Config\nclusters:\n- name: \"" + RANCHER_NAME + "\"\n  cluster:\n"
-                + "    server: \"" + r.url() + "/k8s/clusters/" + CLUSTER_ID + "\"\n    certificate-authority-data: \"" + ca + "\"\n"
-                + "users:\n- name: \"" + RANCHER_NAME + "\"\n  user:\n    token: \"" + apiToken + "\"\n"
-                + "contexts:\n- name: \"" + RANCHER_NAME + "\"\n  context:\n    user: \"" + RANCHER_NAME + "\"\n"
-                + "    cluster: \"" + RANCHER_NAME + "\"\ncurrent-context: \"" + RANCHER_NAME + "\"\n";
-        var fetched = fetch(ws, "--proxy", proxy.url("socks5h"), "--cacert", tls.certificatePem().toString());
+        r.kubeconfig = null;
+        r.caCerts = Files.readString(tls.certificatePem());
+        var fetched = fetch(ws, "--proxy", proxy.url("socks5h"), "--cacert", tls.certificatePem().toString(), "-o", "json");
         assertEquals(0, fetched.exit(), fetched.toString());
         assertTrue(fetched.err().contains("Verified: API server " + RancherStandIn.API_VERSION), fetched.err());
-        assertFalse(fetched.err().contains(apiToken) || fetched.out().contains(apiToken), "the kubeconfig's token was printed");
-        assertThroughProxy(r, 3);
-        var version = r.requests.get(2);
+        assertEquals(1, r.issued.size(), "one kubeconfig token per generateKubeconfig");
+        RancherStandIn.Issued token = r.issued.values().iterator().next();
+        String apiToken = token.name() + ":" + token.key();
+        assertFalse(fetched.err().contains(token.key()) || fetched.out().contains(token.key()), "the kubeconfig's token was printed");
+        assertThroughProxy(r, 4);
+        assertEquals("/v3/tokens/" + token.name(), r.requests.get(2).path());
+        assertEquals("Bearer " + TOKEN, r.requests.get(2).authorization());
+        var version = r.requests.get(3);
         assertEquals("/k8s/clusters/" + CLUSTER_ID + "/version", version.path());
         assertEquals("Bearer " + apiToken, version.authorization());
 
+        // When the token expires: Rancher's default TTL, 30 days, said on stderr, in the file's header and in JSON.
+        assertTrue(fetched.err().contains("Token " + token.name() + " expires " + token.expiresAt() + " (in 30 days)"), fetched.err());
         Path file = ws.resolve("kubeconfig-dev");
+        assertTrue(Files.readString(file).lines().limit(3).anyMatch(l -> l.contains("expires " + token.expiresAt())), Files.readString(file));
+        assertEquals(token.expiresAt().toString(), RunnerFixtures.JSON.readTree(fetched.out()).path("tokenExpiresAt").asText());
+        assertEquals(java.time.Duration.ofDays(30).toMillis(), token.ttlMillis());
+
         KubeconfigFile k = KubeconfigFile.read(file);
         assertEquals("dev-cluster", k.contextField("dev-cluster", "user"), "Rancher's user entry renamed with the context");
         // kubectl get --raw takes the path from the server's root: Rancher's cluster prefix included.
@@ -488,12 +498,69 @@ class FetchKubeconfigTest {
         assertEquals(0, kubectl.exit(), kubectl.toString());
         assertTrue(kubectl.out().contains(RancherStandIn.API_VERSION), kubectl.out());
         assertTrue(r.rejected.isEmpty(), "kubectl connected directly: " + r.rejected);
-        var byKubectl = r.requests.subList(3, r.requests.size());
+        var byKubectl = r.requests.subList(4, r.requests.size());
         assertFalse(byKubectl.isEmpty(), "kubectl's request did not arrive");
         for (var req : byKubectl) {
             assertEquals(proxy.outgoingAddress(), req.remoteAddress(), req.toString());
             assertEquals("Bearer " + apiToken, req.authorization());
         }
+    }
+
+    @Test
+    void severalClustersOfTheNameAreRefusedListingTheirIdsAndClusterIdPicksOne() throws IOException {
+        Path ws = workspace(rancher);
+        rancher.clusters.put("c-m-twin", RANCHER_NAME);
+        try {
+            assertFailsKeepingOldFile(ws, ExitCode.REMOTE_ERROR, "has 2 clusters named '" + RANCHER_NAME + "' (" + CLUSTER_ID + ", c-m-twin;",
+                    "--proxy", proxy.url("socks5h"));
+            assertThroughProxy(rancher, 1);
+
+            rancher.reset();
+            var r = fetch(ws, "--proxy", proxy.url("socks5h"), "--cluster-id", CLUSTER_ID, "--force");
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(List.of("GET /v3/clusters/" + CLUSTER_ID, "POST /v3/clusters/" + CLUSTER_ID),
+                    rancher.requests.stream().map(q -> q.method() + " " + q.path()).toList());
+
+            rancher.reset();
+            assertFailsKeepingOldFile(ws, ExitCode.USAGE, "--cluster-id c-m-other is Rancher's cluster 'some-other-cluster', not '" + RANCHER_NAME + "'",
+                    "--proxy", proxy.url("socks5h"), "--cluster-id", "c-m-other");
+        } finally {
+            rancher.clusters.remove("c-m-twin");
+        }
+    }
+
+    @Test
+    void aClusterScopedKeyIsRejectedOnTheListAndWorksWithClusterId() throws IOException {
+        Path ws = workspace(rancher);
+        rancher.keyCluster = CLUSTER_ID;
+        var failed = assertFailsKeepingOldFile(ws, ExitCode.AUTH, "scoped to one cluster", "--proxy", proxy.url("socks5h"));
+        assertTrue(failed.err().contains("pass --cluster-id ID"), failed.err());
+        rancher.reset();
+        rancher.keyCluster = CLUSTER_ID;
+        var r = fetch(ws, "--proxy", proxy.url("socks5h"), "--cluster-id", CLUSTER_ID, "--force");
+        assertEquals(0, r.exit(), r.toString());
+        assertThroughProxy(rancher, 2);
+    }
+
+    @Test
+    void aRancherThatGeneratesNoTokenGivesAKubeconfigThatRunsTheRancherCli() throws IOException {
+        assumeFalse(FetchKubeconfig.onPath("rancher"), "the Rancher CLI is installed here");
+        Path ws = workspace(rancher);
+        rancher.kubeconfig = null;
+        rancher.generateToken = false;
+        var failed = assertFailsKeepingOldFile(ws, ExitCode.NO_INPUT, "logs in by running 'rancher token --server=", "--proxy", proxy.url("socks5h"), "--force");
+        assertTrue(failed.err().contains("--user=" + RANCHER_NAME + "'") && failed.err().contains("kubeconfig-generate-token"), failed.err());
+        assertThroughProxy(rancher, 2);
+        assertEquals(Map.of(), rancher.issued, "Rancher created a token although the setting is off");
+
+        var saved = fetch(ws, "--proxy", proxy.url("socks5h"), "--no-verify", "--force");
+        assertEquals(0, saved.exit(), saved.toString());
+        Path file = ws.resolve("kubeconfig-dev");
+        String text = Files.readString(file);
+        assertTrue(text.lines().limit(3).anyMatch(l -> l.contains("it holds no token: kubectl runs 'rancher token'")), text);
+        assertFalse(text.contains("holds a token"), text);
+        assertEquals("rancher", KubeconfigFile.read(file).execCommand("dev-cluster"));
+        assertTrue(saved.err().contains("Credentials: no token in the file"), saved.err());
     }
 
     @Test

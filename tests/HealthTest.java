@@ -57,18 +57,20 @@ class HealthTest {
             assertEquals(Map.of(), notOk(rows), r.toString());
             for (String key : List.of("namespaces/" + f.atticNs, "namespaces/" + f.runnerNs, "namespaces/" + f.dashboardNs,
                     "database/cluster attic-pg", "database/instances", "database/primary", "database/pods", "database/server certificate",
-                    "database/operator", "cache/deployment attic", "cache/GET /nix-cache-info", "cache/cache main", "runners/docker release", "runners/docker pods",
+                    "database/operator", "cache/deployment attic", "cache/GET /", "cache/cache main", "runners/docker release", "runners/docker pods",
                     "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "runners/nix gitlab", "dashboard/deployment runner-dashboard",
-                    "dashboard/GET /api/health")) {
+                    "dashboard/GET /api/health", "dashboard/GET /api/k8s/hpa")) {
                 assertEquals("ok", status(rows, key), key + " in " + r.out());
             }
-            assertTrue(rows.get("runners/docker gitlab").path("detail").asText().matches("runner [0-9]+: online, contacted 2026-12-01T10:00:00.000Z"),
+            assertTrue(rows.get("runners/docker gitlab").path("detail").asText().matches("runner [0-9]+: online, contacted \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z"),
                     rows.get("runners/docker gitlab").toString());
+            assertEquals("the token does not expire (GitLab set no expiry)", rows.get("runners/docker token").path("detail").asText());
             assertTrue(rows.get("runners/docker release").path("detail").asText().contains("revision 1, deployed"), r.out());
             assertTrue(r.err().contains("dev: healthy ("), r.err());
-            assertEquals(List.of("GET /nix-cache-info 200", "GET /_api/v1/cache-config/main 200"), f.attic.requests,
+            assertEquals(List.of("GET / 200", "GET /_api/v1/cache-config/main 200"), f.attic.requests,
                     "Attic reached once through the service proxy, once with a token through a port-forward");
-            assertEquals(List.of("GET /api/health"), f.dashboard.requests);
+            assertEquals(List.of("GET /api/health", "GET /api/k8s/hpa"), f.dashboard.requests.stream().sorted().toList());
+            assertTrue(rows.get("dashboard/GET /api/k8s/hpa").path("detail").asText().startsWith("the cluster's data (2 autoscalers)"), r.out());
 
             List<TestCluster.Request> first = f.api.requests();
             assertEquals(0, first.stream().filter(TestCluster.Request::isMutating).count(), "health is read-only: " + first);
@@ -100,7 +102,8 @@ class HealthTest {
             assertTrue(yaml.out().startsWith("environment: dev\nstatus: healthy\nexitCode: 0\n"), yaml.out());
             var wide = f.healthWithToken("-o", "wide", "--only", "cache").run();
             assertEquals(0, wide.exit(), wide.toString());
-            assertTrue(wide.out().contains("GET /api/v1/namespaces/attic-cache-dev/services/attic:80/proxy/nix-cache-info"), wide.out());
+            // atticd's page at "/" through the service proxy (it has no /nix-cache-info outside a cache).
+            assertTrue(wide.out().lines().anyMatch(l -> l.endsWith("GET /api/v1/namespaces/attic-cache-dev/services/attic:80/proxy/")), wide.out());
             assertFalse(wide.out().contains("runners"), "--only cache: " + wide.out());
         }
     }
@@ -129,8 +132,8 @@ class HealthTest {
             Map<String, JsonNode> rows = rows(r);
             assertEquals("fail", status(rows, "cache/deployment attic"));
             assertTrue(rows.get("cache/deployment attic").path("detail").asText().startsWith("0/1 ready"), r.out());
-            assertEquals("fail", status(rows, "cache/GET /nix-cache-info"));
-            assertEquals("503 no endpoints available for service \"attic\"", rows.get("cache/GET /nix-cache-info").path("detail").asText(), r.out());
+            assertEquals("fail", status(rows, "cache/GET /"));
+            assertEquals("503 no endpoints available for service \"attic\"", rows.get("cache/GET /").path("detail").asText(), r.out());
             assertEquals(List.of(), f.attic.requests, "no ready pod: neither the proxy nor a port-forward reaches Attic");
             assertEquals("unknown", status(rows, "cache/cache main"));
             assertEquals("no ready Attic pod to ask through a port-forward", rows.get("cache/cache main").path("detail").asText());
@@ -146,7 +149,7 @@ class HealthTest {
             JsonNode row = rows(r).get("cache/cache main");
             assertEquals("fail", row.path("status").asText(), r.out());
             assertTrue(row.path("detail").asText().contains("Attic has no cache main") && row.path("detail").asText().contains("gfw deploy-cache dev"), row.toString());
-            assertEquals("ok", status(rows(r), "cache/GET /nix-cache-info"));
+            assertEquals("ok", status(rows(r), "cache/GET /"));
 
             // a signing key the pods do not use: Attic refuses the token, so whether the cache exists is not known
             f.client().resource(CacheObjects.signingSecret(f.env, f.atticNs, AtticTokens.newSigningKey(new java.security.SecureRandom()))).update();
@@ -235,6 +238,78 @@ class HealthTest {
     }
 
     @Test
+    @SuppressWarnings("unchecked")
+    void withBackupsThroughTheBarmanCloudPluginArchivingAndTheObjectStoresLastBackupAreChecked() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            f.client().apiextensions().v1().customResourceDefinitions().resource(DeployCacheTest.crd("barmancloud.cnpg.io", "ObjectStore", "objectstores")).create();
+            var clusters = f.client().genericKubernetesResources(HealthFixtures.CNPG_API, "Cluster").inNamespace(f.atticNs);
+            var live = clusters.withName("attic-pg").get();
+            ((Map<String, Object>) live.getAdditionalProperties().get("spec")).put("plugins", List.of(Map.of("name", "barman-cloud.cloudnative-pg.io",
+                    "isWALArchiver", true, "parameters", Map.of("barmanObjectName", "attic-pg-backup"))));
+            clusters.resource(live).update();
+            Map<String, Object> status = f.healthyClusterStatus();
+            status.put("conditions", List.of(Map.of("type", "ContinuousArchiving", "status", "True", "reason", "ContinuousArchivingSuccess")));
+            f.clusterStatus(status);
+            // No ObjectStore yet: the Cluster archives to one that does not exist.
+            var none = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(ExitCode.CHECK_FAILED, none.exit(), none.toString());
+            assertEquals("fail", status(rows(none), "database/last backup"));
+            assertTrue(rows(none).get("database/last backup").path("detail").asText().contains("ObjectStore attic-pg-backup"), none.out());
+
+            // What the plugin writes: the recovery window per server (the Cluster's name), with the last backup's time
+            // (plugin-barman-cloud api/v1/objectstore_types.go); CNPG sets no status.lastSuccessfulBackup for plugins.
+            var stores = f.client().genericKubernetesResources("barmancloud.cnpg.io/v1", "ObjectStore").inNamespace(f.atticNs);
+            stores.resource(new io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder().withApiVersion("barmancloud.cnpg.io/v1").withKind("ObjectStore")
+                    .withNewMetadata().withName("attic-pg-backup").withNamespace(f.atticNs).endMetadata()
+                    .addToAdditionalProperties("spec", Map.of("configuration", Map.of("destinationPath", "s3://backups/attic"), "retentionPolicy", "30d")).build()).create();
+            var store = stores.withName("attic-pg-backup").get();
+            store.getAdditionalProperties().put("status", Map.of("serverRecoveryWindow", Map.of("attic-pg", Map.of(
+                    "firstRecoverabilityPoint", Instant.now().minus(20, ChronoUnit.DAYS).toString(),
+                    "lastSuccessfulBackupTime", Instant.now().minus(3, ChronoUnit.DAYS).toString()))));
+            stores.resource(store).updateStatus();
+            var old = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(ExitCode.DEGRADED, old.exit(), old.toString());
+            assertEquals("ok", status(rows(old), "database/continuous archiving"));
+            assertEquals("warn", status(rows(old), "database/last backup"));
+            assertTrue(rows(old).get("database/last backup").path("detail").asText().startsWith("3 d 0 h ago"), old.out());
+
+            store = stores.withName("attic-pg-backup").get();
+            store.getAdditionalProperties().put("status", Map.of("serverRecoveryWindow", Map.of("attic-pg", Map.of(
+                    "lastSuccessfulBackupTime", Instant.now().minus(2, ChronoUnit.HOURS).toString()))));
+            stores.resource(store).updateStatus();
+            var ok = f.healthWithToken("-o", "json", "--only", "database").run();
+            assertEquals(0, ok.exit(), ok.toString());
+            assertEquals("ok", status(rows(ok), "database/last backup"));
+        }
+    }
+
+    @Test
+    void aDashboardServingItsBuiltInMockDataFailsAlthoughItsHealthSaysOk() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            // The Role gfw 0.1.0 made: no get on the runner namespace's object, so client.ts isAvailable() is false and every
+            // /api/k8s route answers MOCK data, while /api/health stays 200 ok. A new pod reads it (the app caches the answer).
+            var roles = f.client().rbac().roles().inNamespace(f.runnerNs);
+            var role = roles.withName("runner-dashboard-read").get();
+            role.setRules(role.getRules().stream().filter(r -> !r.getResources().contains("namespaces")).toList());
+            roles.resource(role).update();
+            f.dashboard.restart();
+            var r = f.healthWithToken("-o", "json", "--only", "dashboard").run();
+            assertEquals(ExitCode.CHECK_FAILED, r.exit(), r.toString());
+            Map<String, JsonNode> rows = rows(r);
+            assertEquals("ok", status(rows, "dashboard/GET /api/health"));
+            assertEquals("fail", status(rows, "dashboard/GET /api/k8s/hpa"));
+            assertTrue(rows.get("dashboard/GET /api/k8s/hpa").path("detail").asText().startsWith("serving its built-in mock data (\"available\": false):"
+                    + " it could not GET namespace gitlab-runners with its ServiceAccount"), r.out());
+
+            // An answer without the field is not taken for the app's.
+            f.dashboard.answer("/api/k8s/hpa", 200, "application/json", "{\"hpas\":[]}");
+            var other = f.healthWithToken("-o", "json", "--only", "dashboard").run();
+            assertEquals(ExitCode.CHECK_FAILED, other.exit(), other.toString());
+            assertTrue(rows(other).get("dashboard/GET /api/k8s/hpa").path("detail").asText().startsWith("200 but no \"available\" field"), other.out());
+        }
+    }
+
+    @Test
     void warningsAloneAreDegradedExit81() throws IOException {
         try (var f = new HealthFixtures().deploy()) {
             // a server certificate CloudNativePG failed to renew, and a paused runner: warnings, nothing failed
@@ -255,7 +330,7 @@ class HealthTest {
     void aPendingReleaseAndAnAutoscalerAtItsMaximumWarnAForbiddenListIsUnknown() throws IOException {
         try (var f = new HealthFixtures().deploy()) {
             RunnerFixtures.setReleaseStatus(f.api, f.runnerNs, "gitlab-runner-docker", 1, "pending-upgrade");
-            f.platform.autoscalerStatus("nix", 5, 5); // dev.yaml: nix maxReplicas 5
+            f.platform.autoscalerStatus("nix", 3, 3); // dev.yaml: nix maxReplicas 3
             // RBAC's answer for a user without list on PDBs, injected by the test proxy for this one request.
             f.api.fail("GET", "/apis/policy/v1/namespaces/" + f.runnerNs + "/poddisruptionbudgets", 403,
                     "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"Forbidden\",\"code\":403,"
@@ -266,13 +341,52 @@ class HealthTest {
             assertEquals("warn", status(rows, "runners/docker release"));
             assertTrue(rows.get("runners/docker release").path("detail").asText().contains("revision 1, pending-upgrade"), r.out());
             assertEquals("warn", status(rows, "runners/nix hpa"));
-            assertEquals("current 5, desired 5, max 5: at its maximum, jobs may queue", rows.get("runners/nix hpa").path("detail").asText());
+            assertEquals("current 3, desired 3, max 3: at its maximum, jobs may queue", rows.get("runners/nix hpa").path("detail").asText());
             for (String type : HealthFixtures.TYPES) {
                 JsonNode pdb = rows.get("runners/" + type + " pdb");
                 assertEquals("unknown", pdb.path("status").asText(), r.out());
                 assertTrue(pdb.path("detail").asText().startsWith("could not read it: forbidden (403)"), pdb.toString());
             }
             assertEquals("ok", status(rows, "runners/docker hpa"));
+        }
+    }
+
+    @Test
+    void gitLabsOnlineFlagAloneIsNotAliveAndAnExpiringTokenWarnsAnExpiredOneFails() throws IOException {
+        try (var f = new HealthFixtures().deploy()) {
+            // GitLab keeps `online` for 2 h after the last contact (ONLINE_CONTACT_TIMEOUT): 100 min without one is not ok
+            var docker = f.gitlab.runners.get(f.gitlab.ids.get(0));
+            docker.alive = false;
+            docker.contactedAt = GitLabStandIn.TIME.format(Instant.now().minus(100, ChronoUnit.MINUTES));
+            var quiet = f.healthWithToken("-o", "json", "--only", "runners").run();
+            assertEquals(ExitCode.DEGRADED, quiet.exit(), quiet.toString());
+            JsonNode row = rows(quiet).get("runners/docker gitlab");
+            assertEquals("warn", row.path("status").asText(), quiet.out());
+            assertTrue(row.path("detail").asText().matches("runner " + docker.id + ": online, contacted " + java.util.regex.Pattern.quote(docker.contactedAt)
+                    + " \\(1 h 4[01] min ago\\): GitLab keeps a runner online for 2 h after its last contact, .*"), row.toString());
+            docker.alive = true;
+
+            // the token's expiry, as recorded on the Secret: warned before gitlab-runner's own rotation at 75% of its life, failed once expired
+            java.util.function.BiConsumer<Instant, Instant> record = (obtained, until) -> f.client().secrets().inNamespace(f.runnerNs)
+                    .withName("gitlab-runner-nix-token").edit(x -> {
+                        x.getMetadata().getAnnotations().put("gfw.gloriousflywheel.dev/token-obtained-at", obtained.toString());
+                        x.getMetadata().getAnnotations().put("gfw.gloriousflywheel.dev/token-expires-at", until.toString());
+                        return x;
+                    });
+            Instant now = Instant.now();
+            record.accept(now.minus(1, ChronoUnit.DAYS), now.plus(29, ChronoUnit.DAYS));
+            assertEquals(0, f.healthWithToken("--only", "runners").run().exit());
+            record.accept(now.minus(18, ChronoUnit.DAYS), now.plus(12, ChronoUnit.DAYS));
+            var soon = f.healthWithToken("-o", "json", "--only", "runners").run();
+            assertEquals(ExitCode.DEGRADED, soon.exit(), soon.toString());
+            assertEquals(Map.of("runners/nix token", "warn"), notOk(rows(soon)).entrySet().stream()
+                    .collect(Collectors.toMap(Map.Entry::getKey, e -> e.getValue().split(":")[0])), soon.out());
+            assertTrue(rows(soon).get("runners/nix token").path("detail").asText().endsWith("only that replica gets the new one: run 'gfw runners dev rotate-token nix' before then"),
+                    soon.out());
+            record.accept(now.minus(30, ChronoUnit.DAYS), now.minus(1, ChronoUnit.HOURS));
+            var expired = f.healthWithToken("-o", "json", "--only", "runners").run();
+            assertEquals(ExitCode.CHECK_FAILED, expired.exit(), expired.toString());
+            assertEquals("fail", status(rows(expired), "runners/nix token"));
         }
     }
 
@@ -289,12 +403,12 @@ class HealthTest {
             assertTrue(f.gitlab.requests.stream().noneMatch(q -> q.path().startsWith("/api/v4/runners/")), "GitLab not asked without a token");
 
             // what GitLab says decides the row: a stale runner fails, found by the id on its Secret
-            f.gitlab.runnerStatus.put(f.gitlab.ids.get(0), "stale");
+            var staled = f.gitlab.runners.get(f.gitlab.ids.get(0)).state("stale");
             var stale = f.healthWithToken("-o", "json", "--only", "runners").run();
             assertEquals(ExitCode.CHECK_FAILED, stale.exit(), stale.toString());
             JsonNode staleRow = rows(stale).get("runners/docker gitlab");
             assertEquals("fail", staleRow.path("status").asText(), stale.out());
-            assertEquals("runner " + f.gitlab.ids.get(0) + ": stale, contacted 2026-12-01T10:00:00.000Z", staleRow.path("detail").asText());
+            assertEquals("runner " + f.gitlab.ids.get(0) + ": stale, contacted " + staled.contactedAt, staleRow.path("detail").asText());
             assertTrue(f.gitlab.requests.stream().anyMatch(q -> q.line().equals("GET /api/v4/runners/" + f.gitlab.ids.get(0))
                     && GitLabStandIn.ACCESS_TOKEN.equals(q.privateToken())), "looked up by id with the token: " + f.gitlab.requests);
 
@@ -322,7 +436,7 @@ class HealthTest {
                     () -> f.healthWithToken("--only", "cache,database", "--wait", "90s").run());
             // once the waiting run has reported the unready Attic, the pods become ready
             long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (f.attic.requests.isEmpty() && f.api.requests().stream().noneMatch(q -> q.path().endsWith("/proxy/nix-cache-info"))
+            while (f.attic.requests.isEmpty() && f.api.requests().stream().noneMatch(q -> q.path().endsWith("/proxy/"))
                     && System.nanoTime() < until) {
                 Thread.sleep(200);
             }

@@ -161,7 +161,7 @@ class ProvisionNamespacesTest {
         assertEquals("restricted", atticNs.getMetadata().getLabels().get("pod-security.kubernetes.io/audit"));
 
         ResourceQuota quota = find(objects, ResourceQuota.class, runners, "runner-quota");
-        assertEquals(new Quantity("16"), quota.getSpec().getHard().get("requests.cpu"));
+        assertEquals(new Quantity("32"), quota.getSpec().getHard().get("requests.cpu"));
         assertEquals(new Quantity("32Gi"), quota.getSpec().getHard().get("requests.memory"));
         assertEquals(new Quantity("50"), quota.getSpec().getHard().get("pods"));
         LimitRange limits = find(objects, LimitRange.class, runners, "runner-limits");

@@ -24,11 +24,17 @@ class RunnersCommandTest {
     record Deployed(TestCluster api, String ns, Path envDir, GitLabStandIn gitlab, long runnerId) {}
 
     static Deployed deployDocker(String prefix, UnaryOperator<String> edit) {
+        return deployDocker(prefix, edit, g -> {});
+    }
+
+    /** The same, with the GitLab stand-in set up by {@code setup} first (groups, token expiry...). */
+    static Deployed deployDocker(String prefix, UnaryOperator<String> edit, java.util.function.Consumer<GitLabStandIn> setup) {
         TestCluster api = TestCluster.shared();
         String ns = prefix + "-" + RunnerFixtures.SEQ.incrementAndGet();
         RunnerFixtures.namespaceWithRollouts(api, ns, TestCluster.Readiness.ready());
         Path dir = RunnerFixtures.envDir(ns, edit);
         var gitlab = new GitLabStandIn();
+        setup.accept(gitlab);
         var r = RunnerFixtures.deploy(dir, gitlab, "docker");
         assertEquals(0, r.exit(), r.toString());
         Secret s = api.client().secrets().inNamespace(ns).withName("gitlab-runner-docker-token").get();
@@ -77,9 +83,9 @@ class RunnersCommandTest {
             assertEquals("gitlab-runner-docker", row.path("release").asText());
             assertEquals(1, row.path("revision").asInt());
             assertEquals("deployed", row.path("status").asText());
-            assertEquals("gitlab-runner-0.78.0", row.path("chart").asText());
+            assertEquals("gitlab-runner-0.86.0", row.path("chart").asText());
             assertTrue(row.path("podsReady").asInt() > 0 && row.path("podsReady").asInt() == row.path("pods").asInt(), row.toString());
-            assertTrue(row.path("hpa").asText().endsWith("/8"), row.toString());
+            assertTrue(row.path("hpa").asText().endsWith("/3"), row.toString());
             assertEquals(d.runnerId(), row.path("runnerId").asLong());
             assertTrue(row.path("online").asBoolean());
             assertFalse(row.path("paused").asBoolean());
@@ -95,7 +101,8 @@ class RunnersCommandTest {
             assertEquals(ExitCode.CHECK_FAILED, wide.exit(), wide.toString());
             assertTrue(wide.out().lines().anyMatch(l -> l.matches("dind +- +not installed +0/0 .* unknown .*")), wide.out());
             String header = wide.out().lines().findFirst().orElse("");
-            assertTrue(header.matches("TYPE +REVISION +STATUS +READY +HPA +RUNNER +ONLINE +PAUSED +GITLAB +JOBS +CHART +VERSION +CONTACTED"), wide.out());
+            assertTrue(header.matches("TYPE +REVISION +STATUS +READY +HPA +RUNNER +ONLINE +PAUSED +GITLAB +JOBS +CHART +VERSION +CONTACTED +TOKEN EXPIRES"), wide.out());
+            assertTrue(wide.out().lines().anyMatch(l -> l.startsWith("docker ") && l.endsWith(" never")), wide.out()); // the token does not expire
             assertTrue(wide.out().lines().anyMatch(l -> l.startsWith("docker ") && l.contains(" " + d.runnerId() + " ") && l.contains("17.11.0")), wide.out());
 
             // pause: one PUT with {"paused": true}; the second pause reads and sends no PUT.
@@ -156,7 +163,8 @@ class RunnersCommandTest {
                 assertTrue(row.matches("docker +1 +deployed +\\d+/\\d+ .* " + d.runnerId() + " +true +false +online +0"), row);
                 gitlab.paused.add(d.runnerId()); // someone pauses it in GitLab's UI
                 String again = readUntil(out, seen, l -> l.startsWith("docker ") && l.contains(" true ") && !l.equals(row));
-                assertTrue(again.matches("docker +1 +deployed .* " + d.runnerId() + " +true +true +online +0"), again);
+                // GitLab's REST status of a paused runner is "paused" (deprecated_rest_status), its online flag stays true
+                assertTrue(again.matches("docker +1 +deployed .* " + d.runnerId() + " +true +true +paused +0"), again);
                 assertEquals(2, seen.stream().filter(l -> l.startsWith("TYPE ")).count(), "printed once per change: " + seen);
             } finally {
                 p.descendants().forEach(ProcessHandle::destroy);
@@ -186,7 +194,7 @@ class RunnersCommandTest {
             record Case(String method, int status, int exit, String says) {}
             for (Case c : List.of(new Case("PUT", 403, ExitCode.AUTH, "(403 403 Forbidden)"),
                     new Case("GET", 404, ExitCode.NOT_FOUND, "(404 404 Not found)"),
-                    new Case("PUT", 502, ExitCode.REMOTE_ERROR, "(502 502 Internal Server Error)"))) {
+                    new Case("PUT", 500, ExitCode.REMOTE_ERROR, "(500 500 Internal Server Error)"))) {
                 gitlab.clearFailures();
                 gitlab.fail(c.method(), runner, c.status());
                 var r = TestSupport.inProcess(new Runners(), "dev", "pause", "docker", "--env-dir", d.envDir().toString(), "--kubeconfig",
@@ -302,9 +310,9 @@ class RunnersCommandTest {
         try (var gitlab = d.gitlab()) {
             var helm = RunnerFixtures.helm(d.api());
             Object concurrent1 = helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent");
-            RunnerFixtures.editEnv(d.envDir(), "runners[0].concurrent", "31");
+            RunnerFixtures.editEnv(d.envDir(), "runners[0].concurrent", "5"); // within the runner quota at maxReplicas
             assertEquals(0, RunnerFixtures.deploy(d.envDir(), gitlab, "docker").exit());
-            assertEquals(31, helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent"));
+            assertEquals(5, helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent"));
 
             var history = runners(d, "history", "docker", "-o", "json");
             assertEquals(0, history.exit(), history.toString());
@@ -316,7 +324,7 @@ class RunnersCommandTest {
             var dry = runners(d, "rollback", "docker", "--dry-run");
             assertEquals(0, dry.exit(), dry.toString());
             assertTrue(dry.out().contains("would roll back: revision 2 -> 1"), dry.out());
-            assertTrue(dry.out().contains("concurrent: 31 -> " + concurrent1), dry.out());
+            assertTrue(dry.out().contains("concurrent: 5 -> " + concurrent1), dry.out());
             assertEquals(2, RunnerFixtures.history(d.api(), d.ns(), "gitlab-runner-docker").size());
 
             // A revision Helm does not have, and --unstick on a release that is not stuck: refused, nothing changed.
@@ -339,7 +347,7 @@ class RunnersCommandTest {
             assertEquals(dep.getSpec().getReplicas(), dep.getStatus().getReadyReplicas(), "rollback returned before the rollout was ready");
 
             // An upgrade interrupted mid-way (pending-upgrade): refused with the way out, then --unstick.
-            assertEquals(0, RunnerFixtures.deploy(d.envDir(), gitlab, "docker").exit()); // revision 4: concurrent 31 again
+            assertEquals(0, RunnerFixtures.deploy(d.envDir(), gitlab, "docker").exit()); // revision 4: concurrent 5 again
             RunnerFixtures.setReleaseStatus(d.api(), d.ns(), "gitlab-runner-docker", 4, "pending-upgrade");
             var refused = runners(d, "rollback", "docker");
             assertEquals(ExitCode.CONFLICT, refused.exit(), refused.toString());
@@ -393,7 +401,7 @@ class RunnersCommandTest {
             assertEquals(ExitCode.CHECK_FAILED, lost.exit(), lost.toString());
             assertEquals(1, errors(lost).size(), lost.toString());
             assertTrue(errors(lost).get(0).contains("runner " + d.runnerId() + " (gitlab-runner-docker): new token stored")
-                    && errors(lost).get(0).contains("GitLab still sees it offline"), lost.toString());
+                    && errors(lost).get(0).contains("GitLab has not heard from it since the reset"), lost.toString());
             assertFalse(lost.out().contains(gitlab.resetTokens.get(1)) || lost.err().contains(gitlab.resetTokens.get(1)), lost.toString());
 
             // GitLab refuses the reset: the old token stays, nothing stored, the runner id named.
@@ -422,44 +430,204 @@ class RunnersCommandTest {
     }
 
     @Test
-    void pruneListsDeadAndOrphanedRunnersAndDeletesOnlyWithYes() throws Exception {
-        Deployed d = deployDocker("runners-prune", UnaryOperator.identity());
+    void prunesOnlyGfwsUnreferencedRunnersOfTheEnvironmentsOwnGroupAndLeavesEveryOtherAlone() throws Exception {
+        // The environment's group is a subgroup: GET /groups/:id/runners also lists the parent group's runners
+        // (belonging_to_group_and_ancestors), some of which another team's gfw made with the same environment names.
+        long[] team = new long[1];
+        Deployed d = deployDocker("runners-prune", t -> EnvFile.of(t).set("organization.group", "gloriousflywheel/team").text(),
+                g -> team[0] = g.addGroup("gloriousflywheel/team"));
         try (var gitlab = d.gitlab()) {
-            var stale = gitlab.addRunner("old laptop runner", "stale");
-            var never = gitlab.addRunner("registered, never started", "never_contacted");
-            var orphan = gitlab.addRunner("gitlab-runner-nix (dev, dev-cluster)", "online");
-            var foreign = gitlab.addRunner("someone else's runner", "online");
+            assertEquals(team[0], gitlab.runners.get(d.runnerId()).groupId, "deploy-runners created the runner in the environment's group");
+            var parentsGfw = gitlab.addRunner("gitlab-runner-nix (dev, dev-cluster)", "stale", GitLabStandIn.GROUP_ID);
+            var parentsStale = gitlab.addRunner("old laptop runner", "stale", GitLabStandIn.GROUP_ID);
+            var stale = gitlab.addRunner("someone's runner", "stale", team[0]);
+            var never = gitlab.addRunner("registered, never started", "never_contacted", team[0]);
+            var orphanNever = gitlab.addRunner("gitlab-runner-rocky8 (dev, dev-cluster)", "never_contacted", team[0]);
+            var orphanStale = gitlab.addRunner("gitlab-runner-nix (dev, dev-cluster)", "stale", team[0]);
+            var otherCluster = gitlab.addRunner("gitlab-runner-nix (dev, other-cluster)", "stale", team[0]);
+            // more than a page (GitLab gives at most 100 a page): the rest come through X-Next-Page
+            var many = new ArrayList<Long>();
+            for (int i = 0; i < 105; i++) many.add(gitlab.addRunner("fleet runner " + i, "online", GitLabStandIn.GROUP_ID).id);
+
             var list = runners(d, "prune", "-o", "json");
             assertEquals(0, list.exit(), list.toString());
             JsonNode rows = RunnerFixtures.JSON.readTree(list.out());
-            assertEquals(List.of(stale.id, never.id, orphan.id), rows.findValues("runner").stream().map(JsonNode::asLong).toList());
-            assertEquals(List.of("would be deleted", "would be deleted", "would be deleted"), rows.findValuesAsText("action"));
-            assertTrue(list.err().contains("nothing deleted: pass --yes"), list.err());
+            var action = new java.util.HashMap<Long, String>();
+            var reason = new java.util.HashMap<Long, String>();
+            for (JsonNode row : rows) {
+                action.put(row.path("runner").asLong(), row.path("action").asText());
+                reason.put(row.path("runner").asLong(), row.path("reason").asText());
+            }
+            assertEquals(113, rows.size(), "every listed runner has its row: " + rows);
+            assertTrue(action.keySet().containsAll(many), "the second page was read");
+            for (var e : action.entrySet()) {
+                boolean ours = e.getKey() == orphanNever.id || e.getKey() == orphanStale.id;
+                assertEquals(ours ? "would be deleted" : "left alone", e.getValue(), "runner " + e.getKey() + ": " + reason.get(e.getKey()));
+            }
+            assertTrue(reason.get(parentsGfw.id).startsWith("owned by group " + GitLabStandIn.GROUP_ID + ", not gloriousflywheel/team"), reason.toString());
+            assertEquals("not created by gfw for dev on dev-cluster", reason.get(parentsStale.id));
+            assertEquals("not created by gfw for dev on dev-cluster", reason.get(stale.id));
+            assertEquals("not created by gfw for dev on dev-cluster", reason.get(never.id));
+            assertEquals("not created by gfw for dev on dev-cluster", reason.get(otherCluster.id));
+            assertEquals("in use: Secret gitlab-runner-docker-token holds its token", reason.get(d.runnerId()));
+            // what it says of the contact comes from the runner's details (the list entity has no contacted_at)
+            assertEquals("created by gfw for dev, no token Secret references it; never_contacted, never contacted GitLab", reason.get(orphanNever.id));
+            assertEquals("created by gfw for dev, no token Secret references it; stale, last contact " + orphanStale.contactedAt, reason.get(orphanStale.id));
+            assertTrue(lines(gitlab).contains("GET /api/v4/runners/" + orphanStale.id), lines(gitlab).toString());
+            assertTrue(list.err().contains("2 runners to prune in group gloriousflywheel/team; 111 left alone; nothing deleted: pass --yes"), list.err());
             assertEquals(List.of(), gitlab.writes());
-            assertEquals("/api/v4/groups/" + GitLabStandIn.GROUP_ID + "/runners", gitlab.requests.get(1).path());
 
             var dry = runners(d, "prune", "--yes", "--dry-run");
             assertEquals(0, dry.exit(), dry.toString());
             assertEquals(List.of(), gitlab.writes());
 
-            // GitLab refuses one deletion: that row says so, the others are deleted, exit 77.
-            gitlab.fail("DELETE", "/api/v4/runners/" + never.id, 403);
+            // GitLab refuses one deletion: that row says so, the other is deleted, exit 77.
+            gitlab.fail("DELETE", "/api/v4/runners/" + orphanNever.id, 403);
             var partly = runners(d, "prune", "--yes", "-o", "json");
             assertEquals(ExitCode.AUTH, partly.exit(), partly.toString());
-            JsonNode partRows = RunnerFixtures.JSON.readTree(partly.out());
-            assertEquals(List.of("deleted", "deleted"), List.of(partRows.get(0).path("action").asText(), partRows.get(2).path("action").asText()));
-            assertTrue(partRows.get(1).path("action").asText().startsWith("failed: GitLab refused to delete runner " + never.id + " (403"), partRows.toString());
-            assertTrue(gitlab.runners.containsKey(never.id));
+            var partAction = new java.util.HashMap<Long, String>();
+            for (JsonNode row : RunnerFixtures.JSON.readTree(partly.out())) partAction.put(row.path("runner").asLong(), row.path("action").asText());
+            assertEquals("deleted", partAction.get(orphanStale.id));
+            assertTrue(partAction.get(orphanNever.id).startsWith("failed: GitLab refused to delete runner " + orphanNever.id + " (403"), partAction.toString());
+            assertTrue(gitlab.runners.containsKey(orphanNever.id));
             gitlab.clearFailures();
             gitlab.requests.clear();
 
             var yes = runners(d, "prune", "--yes");
             assertEquals(0, yes.exit(), yes.toString());
-            assertEquals(List.of("DELETE /api/v4/runners/" + never.id), gitlab.writes());
-            assertFalse(gitlab.runners.containsKey(stale.id) || gitlab.runners.containsKey(never.id) || gitlab.runners.containsKey(orphan.id));
+            assertEquals(List.of("DELETE /api/v4/runners/" + orphanNever.id), gitlab.writes());
+            for (var kept : List.of(parentsGfw, parentsStale, stale, never, otherCluster)) assertTrue(gitlab.runners.containsKey(kept.id), "deleted " + kept.description);
             assertTrue(gitlab.runners.containsKey(d.runnerId()), "the runner a token Secret references was deleted");
-            assertTrue(gitlab.runners.containsKey(foreign.id));
             assertEquals(List.of(), gitlab.problems);
+        }
+    }
+
+    @Test
+    void eachCommandSaysWhichScopesItNeedsAndGitLabsTokenErrorsAsGitLabSaysThem() throws Exception {
+        Deployed d = deployDocker("runners-scopes", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            java.util.function.BiFunction<String, String[], TestSupport.Result> as = (token, args) -> {
+                var argv = new ArrayList<>(List.of(args));
+                argv.addAll(List.of("--env-dir", d.envDir().toString(), "--kubeconfig", d.api().kubeconfig().toString(), "--context", d.api().context(),
+                        "--gitlab-url", gitlab.url(), "--gitlab-token-file", GitLabStandIn.tokenFile(token).toString()));
+                return TestSupport.inProcess(new Runners(), argv.toArray(String[]::new));
+            };
+            // create_runner opens only POST /user/runners: status is refused with GitLab's OAuth body, named as such.
+            String createOnly = gitlab.token("create_runner");
+            var status = as.apply(createOnly, new String[] {"dev", "status", "docker"});
+            assertEquals(ExitCode.CHECK_FAILED, status.exit(), status.toString());
+            assertTrue(status.err().contains("GITLAB_TOKEN lacks the scope to read runner " + d.runnerId() + " (403 insufficient_scope: GitLab lists manage_runner,api,read_api for this route)"), status.err());
+            assertTrue(status.err().contains("runners status needs a token with read_api, manage_runner or api, of a user with the Owner role on the group"), status.err());
+            // manage_runner covers /runners/:id: status and pause work with it...
+            String manage = gitlab.token("manage_runner");
+            assertEquals(0, as.apply(manage, new String[] {"dev", "status", "docker"}).exit());
+            var pause = as.apply(manage, new String[] {"dev", "pause", "docker"});
+            assertEquals(0, pause.exit(), pause.toString());
+            // ...but not GET /groups/:path, prune's first call
+            var prune = as.apply(manage, new String[] {"dev", "prune"});
+            assertEquals(ExitCode.AUTH, prune.exit(), prune.toString());
+            assertTrue(errors(prune).get(0).contains("(403 insufficient_scope: GitLab lists api,read_api for this route) on GET " + gitlab.url() + "/api/v4/groups/gloriousflywheel")
+                    && errors(prune).get(0).contains("runners prune needs a token with api, or read_api + manage_runner"), prune.toString());
+            // read_api alone cannot pause
+            var readOnly = as.apply(gitlab.token("read_api"), new String[] {"dev", "resume", "docker"});
+            assertEquals(ExitCode.AUTH, readOnly.exit(), readOnly.toString());
+            assertTrue(errors(readOnly).get(0).contains("runners pause/resume/drain/rotate-token needs a token with manage_runner or api"), readOnly.toString());
+            // expired and revoked tokens: GitLab's invalid_token, said as GitLab says it
+            String expired = gitlab.token("api");
+            gitlab.expiredTokens.add(expired);
+            var exp = as.apply(expired, new String[] {"dev", "pause", "docker"});
+            assertEquals(ExitCode.AUTH, exp.exit(), exp.toString());
+            assertTrue(errors(exp).get(0).contains("(401 invalid_token: Token is expired. You can either do re-authorization or token refresh.)")
+                    && errors(exp).get(0).contains("GitLab says the token is expired"), exp.toString());
+            String revoked = gitlab.token("api");
+            gitlab.revokedTokens.add(revoked);
+            var rev = as.apply(revoked, new String[] {"dev", "pause", "docker"});
+            assertTrue(errors(rev).get(0).contains("GitLab says the token is revoked"), rev.toString());
+            assertFalse((exp.err() + rev.err() + status.err()).contains(expired) || rev.err().contains(revoked), "a token was printed");
+        }
+    }
+
+    @Test
+    void rateLimitsAndPassingGitLabFailuresAreRetriedWithinTheTime() throws Exception {
+        Deployed d = deployDocker("runners-429", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            String runner = "/api/v4/runners/" + d.runnerId();
+            // 429 twice with Retry-After: 1, then the PUT goes through
+            gitlab.throttle("PUT", runner, 2, 1);
+            var pause = runners(d, "pause", "docker");
+            assertEquals(0, pause.exit(), pause.toString());
+            assertTrue(gitlab.paused(d.runnerId()));
+            assertTrue(pause.err().contains("GitLab answered 429 (rate limited) to pause runner " + d.runnerId() + "; retrying in 1 s (Retry-After)"), pause.err());
+            assertEquals(3, lines(gitlab).stream().filter(l -> l.equals("PUT " + runner)).count(), lines(gitlab).toString());
+            // a passing 502/503 on a GET: retried with back-off
+            gitlab.requests.clear();
+            gitlab.fail("GET", runner, 503, 1);
+            gitlab.fail("GET", runner + "/jobs", 502, 2);
+            var status = runners(d, "status", "docker", "-o", "json");
+            assertEquals(0, status.exit(), status.toString());
+            assertEquals("paused", RunnerFixtures.JSON.readTree(status.out()).get(0).path("gitlabStatus").asText());
+            // rotate-token: the reset (a POST) throttled once is retried within --timeout; nothing is left half done
+            gitlab.clearFailures();
+            gitlab.throttle("POST", runner + "/reset_authentication_token", 1, 1);
+            var rotated = runners(d, "rotate-token", "docker", "--timeout", "30s");
+            assertEquals(0, rotated.exit(), rotated.toString());
+            assertEquals(1, gitlab.resetTokens.size());
+            // a POST is not repeated after a 5xx (it may have been done): one line, 79
+            gitlab.fail("POST", runner + "/reset_authentication_token", 502, 1);
+            gitlab.requests.clear();
+            var failed = runners(d, "rotate-token", "docker", "--timeout", "30s");
+            assertEquals(ExitCode.REMOTE_ERROR, failed.exit(), failed.toString());
+            assertTrue(errors(failed).get(0).contains("keeps its old token"), failed.toString());
+            assertEquals(1, lines(gitlab).stream().filter(l -> l.equals("POST " + runner + "/reset_authentication_token")).count(), lines(gitlab).toString());
+            // throttled longer than --timeout allows: said at once, not waited for
+            gitlab.clearFailures();
+            gitlab.throttle("GET", runner + "/jobs", 100, 3600);
+            long t0 = System.nanoTime();
+            var drain = runners(d, "drain", "docker", "--timeout", "5s");
+            assertEquals(ExitCode.REMOTE_ERROR, drain.exit(), drain.toString());
+            assertTrue(errors(drain).get(0).contains("GitLab answered 429 (rate limited) to list the running jobs of runner " + d.runnerId())
+                    && errors(drain).get(0).contains("asks to wait 3600 s more: no time left (--timeout 5 s)"), drain.toString());
+            assertTrue(System.nanoTime() - t0 < 60_000_000_000L, "waited for the Retry-After");
+            assertEquals(List.of(), gitlab.problems);
+        }
+    }
+
+    @Test
+    void theTokensExpiryIsRecordedAndWarnedAboutBeforeGitLabRunnerRotatesItItself() throws Exception {
+        Deployed d = deployDocker("runners-expiry", UnaryOperator.identity(), g -> g.tokenLifetime = java.time.Duration.ofDays(30));
+        try (var gitlab = d.gitlab()) {
+            var client = d.api().client();
+            Secret s = client.secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").get();
+            java.time.Instant expires = java.time.Instant.parse(s.getMetadata().getAnnotations().get("gfw.gloriousflywheel.dev/token-expires-at"));
+            assertTrue(Math.abs(java.time.Duration.between(java.time.Instant.now().plus(java.time.Duration.ofDays(30)), expires).toMinutes()) < 10, expires.toString());
+            assertNotNull(s.getMetadata().getAnnotations().get("gfw.gloriousflywheel.dev/token-obtained-at"));
+            var ok = runners(d, "status", "docker", "-o", "json");
+            assertEquals(0, ok.exit(), ok.toString());
+            assertEquals(expires.toString(), RunnerFixtures.JSON.readTree(ok.out()).get(0).path("tokenExpiresAt").asText());
+
+            // 25 of 30 days gone: past gitlab-runner's own rotation (75%), so the Secret's token may be stale: warned, with the way out
+            java.util.function.BiConsumer<java.time.Instant, java.time.Instant> record = (obtained, until) ->
+                    client.secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").edit(x -> {
+                        x.getMetadata().getAnnotations().put("gfw.gloriousflywheel.dev/token-obtained-at", obtained.toString());
+                        x.getMetadata().getAnnotations().put("gfw.gloriousflywheel.dev/token-expires-at", until.toString());
+                        return x;
+                    });
+            var now = java.time.Instant.now();
+            record.accept(now.minus(java.time.Duration.ofDays(20)), now.plus(java.time.Duration.ofDays(10)));
+            var soon = runners(d, "status", "docker");
+            assertEquals(0, soon.exit(), soon.toString());
+            assertTrue(soon.err().contains("gitlab-runner rotates it itself at") && soon.err().contains("run 'gfw runners dev rotate-token docker' before then"), soon.err());
+            record.accept(now.minus(java.time.Duration.ofDays(30)), now.minus(java.time.Duration.ofHours(1)));
+            var expired = runners(d, "status", "docker", "-o", "json");
+            assertEquals(ExitCode.CHECK_FAILED, expired.exit(), expired.toString());
+            assertTrue(RunnerFixtures.JSON.readTree(expired.out()).get(0).path("tokenWarning").asText().contains("GitLab no longer accepts the Secret's token"), expired.out());
+
+            // rotate-token records the new expiry (--force-conflicts: this test wrote the annotations as another field manager)
+            var rotated = runners(d, "rotate-token", "docker", "--timeout", "30s", "--force-conflicts");
+            assertEquals(0, rotated.exit(), rotated.toString());
+            var after = client.secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").get().getMetadata().getAnnotations();
+            assertTrue(java.time.Instant.parse(after.get("gfw.gloriousflywheel.dev/token-expires-at")).isAfter(now.plus(java.time.Duration.ofDays(29))), after.toString());
+            assertEquals(0, runners(d, "status", "docker").exit());
         }
     }
 }

@@ -34,8 +34,8 @@ class UpTest {
     static CnpgOperatorStandIn operator;
     static AtticStandIn attic;
     static GitLabStandIn gitlab;
-    /** The dashboard's GET /api/health, behind its Service. */
-    static HttpStandIn dashboard;
+    /** The dashboard app per environment, behind its Service, reading what deploy-dashboard applied as the real pod would. */
+    static final java.util.Map<String, DashboardAppStandIn> dashboards = new java.util.concurrent.ConcurrentHashMap<>();
     static String env;
     static Path envDir;
     static final List<String> NAMESPACES = new ArrayList<>();
@@ -54,7 +54,6 @@ class UpTest {
             return key == null ? "" : DeployCacheTest.decode(key, "hs256-secret-base64");
         });
         gitlab = new GitLabStandIn();
-        dashboard = new HttpStandIn().answer("/api/health", 200, "application/json", "{\"status\":\"ok\"}");
         watch(env);
     }
 
@@ -72,6 +71,7 @@ class UpTest {
         api.rollouts("runner-dashboard-" + name, TestCluster.Readiness.ready());
         // kwok forwards the Attic and dashboard pods' ports to the stand-ins.
         api.serviceBackend(atticNs, 8080, java.net.URI.create("http://127.0.0.1:" + attic.port()));
+        var dashboard = dashboards.computeIfAbsent(name, n -> new DashboardAppStandIn(kube, "runner-dashboard-" + n));
         api.serviceBackend("runner-dashboard-" + name, 3000, dashboard.uri());
     }
 
@@ -92,7 +92,7 @@ class UpTest {
         if (operator != null) operator.close();
         if (attic != null) attic.close();
         if (gitlab != null) gitlab.close();
-        if (dashboard != null) dashboard.close();
+        dashboards.values().forEach(DashboardAppStandIn::close);
         if (api == null || !api.isLocal()) return;
         for (String ns : NAMESPACES) {
             api.stopRollouts(ns);
@@ -152,14 +152,18 @@ class UpTest {
         var expected = new ArrayList<String>();
         for (String ns : List.of(attic, "gitlab-runners-" + env, "runner-dashboard-" + env)) expected.add("namespaces/" + ns);
         expected.addAll(List.of("database/cluster attic-pg", "database/instances", "database/primary", "database/pods", "database/server certificate",
-                "database/operator", "cache/deployment attic", "cache/GET /nix-cache-info", "cache/cache main", "runners/docker release", "runners/docker pods",
-                "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "dashboard/deployment runner-dashboard", "dashboard/GET /api/health"));
+                "database/operator", "cache/deployment attic", "cache/GET /", "cache/cache main", "runners/docker release", "runners/docker pods",
+                "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "dashboard/deployment runner-dashboard", "dashboard/GET /api/health",
+                "dashboard/GET /api/k8s/hpa"));
         assertEquals(expected, rows.stream().map(row -> row.get(0) + "/" + row.get(1)).toList(), r.out());
         for (var row : rows) assertEquals("ok", row.get(2), row + "\n" + r.out());
         assertEquals(List.of("primary", "attic-pg-1 (ready)"), rows.get(5).subList(1, 4).stream().filter(c -> !c.equals("ok")).toList(), rows.get(5).toString());
-        assertTrue(rows.get(14).get(3).endsWith("max 8"), rows.get(14).toString());
+        assertTrue(rows.get(14).get(3).endsWith("max 3"), rows.get(14).toString()); // dev.yaml: docker maxReplicas 3
         assertTrue(rows.get(16).get(3).matches("runner [0-9]+: online, contacted .*"), rows.get(16).toString());
-        assertTrue(dashboard.requests.contains("GET /api/health"), dashboard.requests.toString());
+        // The dashboard deploy-dashboard made serves the cluster's data, not its mock data: its ConfigMap and Role are what the app needs.
+        var dashboard = dashboards.get(env);
+        assertTrue(dashboard.requests.contains("GET /api/health") && dashboard.requests.contains("GET /api/k8s/hpa"), dashboard.requests.toString());
+        assertTrue(rows.get(rows.size() - 1).get(3).startsWith("the cluster's data"), rows.get(rows.size() - 1).toString());
 
         // A second up on the unchanged cluster: the plan says up to date for every step, and no write is sent.
         var again = quiet(() -> up(env));
@@ -209,7 +213,7 @@ class UpTest {
         // The file changes a runner's values: its release is listed.
         Path file = envDir.resolve(env + ".yaml");
         String before = Files.readString(file);
-        Files.writeString(file, before.replace("    concurrent: 12\n", "    concurrent: 13\n"));
+        Files.writeString(file, before.replace("    concurrent: 4\n", "    concurrent: 5\n"));
         try {
             var runner = quiet(() -> up(env, "--diff", "--only", "runners"));
             assertEquals(ExitCode.DRIFT, runner.exit(), runner.toString());

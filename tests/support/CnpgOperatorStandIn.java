@@ -20,8 +20,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * What the CloudNativePG operator and the Deployment controller do, for the namespaces it is given,
  * against the test API server (which runs no controllers): when a {@code Cluster} appears it makes the
  * bootstrap owner a login role with the bootstrap secret's password in the suite's real PostgreSQL
- * ({@link TestPostgres}), writes {@code <cluster>-app} as CNPG does (username, password, dbname, host,
- * port, uri, jdbc-uri, pgpass), keeps the instance pods {@code <cluster>-1..N} ready and labelled as CNPG labels
+ * ({@link TestPostgres}), writes the Secrets and Services CloudNativePG 1.30.0 writes for that spec (no
+ * {@code <cluster>-app} when {@code bootstrap.initdb.secret} is set: see {@link #clusters}), keeps the instance pods {@code <cluster>-1..N} ready and labelled as CNPG labels
  * them ({@code cnpg.io/cluster}, {@code cnpg.io/instanceName}, {@code cnpg.io/instanceRole}, {@code cnpg.io/podRole})
  * and sets the Cluster's status through the status subresource ({@link CnpgStatus#healthy}: phase, ready instances,
  * currentPrimary, certificates with their expiry, condition Ready). For Deployments it writes a status as a
@@ -77,7 +77,7 @@ final class CnpgOperatorStandIn implements AutoCloseable {
             kube.resource(new io.fabric8.kubernetes.api.model.apps.DeploymentBuilder().withNewMetadata().withName(OPERATOR_DEPLOYMENT).withNamespace(ns)
                     .withLabels(labels).endMetadata().withNewSpec().withReplicas(1).withNewSelector().withMatchLabels(labels).endSelector()
                     .withNewTemplate().withNewMetadata().withLabels(labels).endMetadata().withNewSpec().addNewContainer().withName("manager")
-                    .withImage("ghcr.io/cloudnative-pg/cloudnative-pg:1.25.1").endContainer().endSpec().endTemplate().endSpec().build()).create();
+                    .withImage("ghcr.io/cloudnative-pg/cloudnative-pg:1.30.0").endContainer().endSpec().endTemplate().endSpec().build()).create();
         }
         watch(ns);
     }
@@ -126,33 +126,57 @@ final class CnpgOperatorStandIn implements AutoCloseable {
         }
     }
 
+    /**
+     * What the operator reconciles for each Cluster, as CloudNativePG 1.30.0 (chart 0.29.0, which gfw pins) does it:
+     * <ul>
+     * <li>the credential Secrets (internal/controller/cluster_create.go reconcilePostgresSecrets): {@code <cluster>-app}
+     * only when api/v1/cluster_funcs.go ShouldInitDBCreateApplicationSecret is true, i.e. {@code bootstrap.initdb.secret}
+     * is NOT set (reconcileAppUserSecret; keys and labels of pkg/specs/secrets.go CreateSecret); with it set, the bootstrap
+     * Secret the user made is the owner's only credential Secret. {@code <cluster>-superuser} only with
+     * {@code enableSuperuserAccess: true} (reconcileSuperuserSecret; GetEnableSuperuserAccess defaults to false);</li>
+     * <li>the owner role with the password of the application Secret (GetApplicationSecretName: the initdb secret when
+     * set), kept equal to it when it changes (internal/management/controller/instance_controller.go reconcileUser);</li>
+     * <li>the certificate Secrets (internal/controller/cluster_pki.go setupPostgresPKI): {@code <cluster>-ca} (Opaque,
+     * ca.crt and ca.key: pkg/certs/certs.go GenerateCASecret; the server and client CA share it by default),
+     * {@code <cluster>-server} and {@code <cluster>-replication} (kubernetes.io/tls: GenerateCertificateSecret). Their
+     * names, types and keys are the operator's; the bytes are placeholders (nothing gfw runs reads them);</li>
+     * <li>the Services {@code -rw}, {@code -ro}, {@code -r} (cluster_create.go reconcilePostgresServices, selectors of
+     * pkg/specs/services.go); {@code -any} only with the operator's CREATE_ANY_SERVICE, off by default
+     * (internal/configuration/configuration.go);</li>
+     * <li>the instance pods and the status ({@link CnpgStatus}: cluster_status.go updateResourceStatus).</li>
+     * </ul>
+     */
     private void clusters(String ns) throws java.sql.SQLException {
         for (GenericKubernetesResource c : kube.genericKubernetesResources(API, "Cluster").inNamespace(ns).list().getItems()) {
             Map<String, Object> spec = map(c.getAdditionalProperties().get("spec"));
             Map<String, Object> initdb = map(map(spec.get("bootstrap")).get("initdb"));
             String name = c.getMetadata().getName();
-            String owner = (String) initdb.get("owner");
-            String database = (String) initdb.get("database");
-            String secretName = (String) map(initdb.get("secret")).get("name");
-            Secret bootstrap = kube.secrets().inNamespace(ns).withName(secretName).get();
-            if (bootstrap == null || holdUnready.contains(ns)) continue;
-            String password = decode(bootstrap, "password");
+            String owner = (String) initdb.getOrDefault("owner", "app");
+            String database = (String) initdb.getOrDefault("database", "app");
+            String initdbSecret = (String) map(initdb.get("secret")).get("name");
+            boolean createsAppSecret = initdbSecret == null || initdbSecret.isEmpty(); // ShouldInitDBCreateApplicationSecret
+            if (holdUnready.contains(ns)) continue;
             String key = ns + "/" + name;
+            String password;
+            if (createsAppSecret) {
+                Secret app = kube.secrets().inNamespace(ns).withName(name + "-app").get();
+                password = app != null ? decode(app, "password") : randomPassword(64);
+                if (app == null) kube.resource(credentialSecret(ns, name + "-app", name + "-rw", database, owner, password, "app")).create();
+            } else {
+                Secret bootstrap = kube.secrets().inNamespace(ns).withName(initdbSecret).get();
+                if (bootstrap == null) continue; // the operator waits for it (the bootstrap job cannot start)
+                password = decode(bootstrap, "password");
+            }
+            if (Boolean.TRUE.equals(spec.get("enableSuperuserAccess")) && kube.secrets().inNamespace(ns).withName(name + "-superuser").get() == null) {
+                kube.resource(credentialSecret(ns, name + "-superuser", name + "-rw", "*", "postgres", randomPassword(64), "superuser")).create();
+            }
             if (!password.equals(passwords.get(key))) {
                 pg.createRole(owner, password, database);
                 passwords.put(key, password);
                 bootstrapped.add(key + " " + owner);
-                String host = name + "-rw";
-                String uri = "postgresql://" + owner + ":" + java.net.URLEncoder.encode(password, StandardCharsets.UTF_8).replace("+", "%20")
-                        + "@" + host + "." + ns + ":5432/" + database;
-                kube.resource(new SecretBuilder().withNewMetadata().withName(name + "-app").withNamespace(ns)
-                        .addToLabels("cnpg.io/cluster", name).addToLabels("cnpg.io/reload", "true").endMetadata()
-                        .withType("kubernetes.io/basic-auth")
-                        .addToStringData("username", owner).addToStringData("user", owner).addToStringData("password", password)
-                        .addToStringData("dbname", database).addToStringData("host", host).addToStringData("port", "5432")
-                        .addToStringData("uri", uri).addToStringData("jdbc-uri", "jdbc:postgresql://" + host + "." + ns + ":5432/" + database)
-                        .addToStringData("pgpass", host + ":5432:" + database + ":" + owner + ":" + password + "\n").build()).createOr(r -> r.update());
             }
+            certificates(ns, name);
+            services(ns, name);
             Map<String, Object> status = map(c.getAdditionalProperties().get("status"));
             int instances = ((Number) spec.getOrDefault("instances", 1)).intValue();
             for (int n = 1; n <= instances; n++) {
@@ -166,6 +190,62 @@ final class CnpgOperatorStandIn implements AutoCloseable {
                 kube.genericKubernetesResources(API, "Cluster").inNamespace(ns).resource(fresh).updateStatus();
             }
         }
+    }
+
+    /** pkg/specs/secrets.go CreateSecret: basic-auth, these keys, these labels; owned by the Cluster. */
+    static Secret credentialSecret(String ns, String secretName, String host, String database, String user, String password, String userType) {
+        String hostPort = host + "." + ns + ":5432";
+        String fqdn = host + "." + ns + ".svc.cluster.local:5432";
+        // Escaped about as Go's url.URL escapes userinfo; gfw reads none of these keys, they are here because the operator writes them.
+        String userInfo = java.net.URLEncoder.encode(user, StandardCharsets.UTF_8) + ":" + java.net.URLEncoder.encode(password, StandardCharsets.UTF_8).replace("+", "%20");
+        return new SecretBuilder().withNewMetadata().withName(secretName).withNamespace(ns)
+                .addToLabels("cnpg.io/userType", userType).addToLabels("cnpg.io/reload", "true")
+                .addToLabels("app.kubernetes.io/managed-by", "cloudnative-pg").endMetadata()
+                .withType("kubernetes.io/basic-auth")
+                .addToStringData("username", user).addToStringData("user", user).addToStringData("password", password)
+                .addToStringData("dbname", database).addToStringData("host", host).addToStringData("port", "5432")
+                .addToStringData("pgpass", host + ":5432:" + database + ":" + user + ":" + password + "\n")
+                .addToStringData("uri", "postgresql://" + userInfo + "@" + hostPort + "/" + database)
+                .addToStringData("jdbc-uri", "jdbc:postgresql://" + hostPort + "/" + database + "?password=" + java.net.URLEncoder.encode(password, StandardCharsets.UTF_8) + "&user=" + user)
+                .addToStringData("fqdn-uri", "postgresql://" + userInfo + "@" + fqdn + "/" + database)
+                .addToStringData("fqdn-jdbc-uri", "jdbc:postgresql://" + fqdn + "/" + database + "?password=" + java.net.URLEncoder.encode(password, StandardCharsets.UTF_8) + "&user=" + user)
+                .build();
+    }
+
+    /** cluster_pki.go: the CA (Opaque, ca.crt/ca.key), the server and the streaming_replica client certificate (kubernetes.io/tls). */
+    private void certificates(String ns, String cluster) {
+        for (String[] s : new String[][] {{cluster + "-ca", "Opaque", "ca.crt", "ca.key"}, {cluster + "-server", "kubernetes.io/tls", "tls.crt", "tls.key"},
+                {cluster + "-replication", "kubernetes.io/tls", "tls.crt", "tls.key"}}) {
+            if (kube.secrets().inNamespace(ns).withName(s[0]).get() != null) continue;
+            kube.resource(new SecretBuilder().withNewMetadata().withName(s[0]).withNamespace(ns)
+                    .addToLabels("app.kubernetes.io/managed-by", "cloudnative-pg").endMetadata().withType(s[1])
+                    .addToStringData(s[2], "placeholder certificate of the CNPG operator stand-in\n")
+                    .addToStringData(s[3], "placeholder key of the CNPG operator stand-in\n").build()).create();
+        }
+    }
+
+    /** pkg/specs/services.go: -rw (the primary), -ro (replicas), -r (any instance), port 5432 named postgres. */
+    private void services(String ns, String cluster) {
+        Map<String, Map<String, String>> selectors = Map.of(
+                cluster + "-rw", Map.of("cnpg.io/cluster", cluster, "cnpg.io/instanceRole", "primary"),
+                cluster + "-ro", Map.of("cnpg.io/cluster", cluster, "cnpg.io/instanceRole", "replica"),
+                cluster + "-r", Map.of("cnpg.io/cluster", cluster, "cnpg.io/podRole", "instance"));
+        for (var e : new java.util.TreeMap<>(selectors).entrySet()) {
+            if (kube.services().inNamespace(ns).withName(e.getKey()).get() != null) continue;
+            kube.resource(new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata().withName(e.getKey()).withNamespace(ns)
+                    .addToLabels("cnpg.io/cluster", cluster).addToLabels("app.kubernetes.io/managed-by", "cloudnative-pg").endMetadata()
+                    .withNewSpec().withType("ClusterIP").withSelector(e.getValue()).addNewPort().withName("postgres").withProtocol("TCP")
+                    .withPort(5432).withTargetPort(new io.fabric8.kubernetes.api.model.IntOrString(5432)).endPort().endSpec().build()).create();
+        }
+    }
+
+    /** pkg/specs/secrets.go uses password.Generate(64, 10, 0, false, true): 64 letters and digits. */
+    private static String randomPassword(int length) {
+        String letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        var r = new java.security.SecureRandom();
+        var sb = new StringBuilder();
+        for (int i = 0; i < length; i++) sb.append(letters.charAt(r.nextInt(letters.length())));
+        return sb.toString();
     }
 
     private void deployments(String ns) {

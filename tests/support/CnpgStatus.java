@@ -21,15 +21,29 @@ final class CnpgStatus {
         return status(cluster, "Cluster in healthy state", instances, instances, certificateExpiry);
     }
 
+    /**
+     * The fields gfw reads, as internal/controller/cluster_status.go sets them: the certificate Secrets' names
+     * (updateResourceStatus: serverCASecret, serverTLSSecret, clientCASecret, replicationTLSSecret) and their expiry
+     * (refreshCertsExpirations: one entry per Secret; the server and client CA are the same {@code <cluster>-ca}), the
+     * services (writeService {@code -rw}, readService {@code -r}), the primary and the Ready condition.
+     */
     static Map<String, Object> status(String cluster, String phase, int instances, int readyInstances, Instant certificateExpiry) {
         var status = new LinkedHashMap<String, Object>();
         status.put("phase", phase);
         status.put("instances", instances);
         status.put("readyInstances", readyInstances);
         status.put("currentPrimary", cluster + "-1");
+        status.put("targetPrimary", cluster + "-1");
+        status.put("writeService", cluster + "-rw");
+        status.put("readService", cluster + "-r");
         String expiry = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss Z 'UTC'").withZone(ZoneOffset.UTC).format(certificateExpiry);
-        status.put("certificates", Map.of("serverTLSSecret", cluster + "-server", "serverCASecret", cluster + "-ca",
-                "expirations", Map.of(cluster + "-server", expiry, cluster + "-ca", expiry)));
+        var certificates = new LinkedHashMap<String, Object>();
+        certificates.put("serverCASecret", cluster + "-ca");
+        certificates.put("serverTLSSecret", cluster + "-server");
+        certificates.put("clientCASecret", cluster + "-ca");
+        certificates.put("replicationTLSSecret", cluster + "-replication");
+        certificates.put("expirations", Map.of(cluster + "-server", expiry, cluster + "-ca", expiry, cluster + "-replication", expiry));
+        status.put("certificates", certificates);
         // The CRD (metav1.Condition) requires lastTransitionTime and message: the real API server refuses a status without them.
         boolean ready = readyInstances == instances;
         status.put("conditions", List.of(Map.of("type", "Ready", "status", ready ? "True" : "False", "reason", ready ? "ClusterIsReady" : "ClusterIsNotReady",

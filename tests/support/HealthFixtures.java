@@ -24,7 +24,7 @@ final class HealthFixtures implements AutoCloseable {
     final GitLabStandIn gitlab = new GitLabStandIn();
     final HealthPlatform platform;
     final AtticStandIn attic;
-    final HttpStandIn dashboard;
+    final DashboardAppStandIn dashboard;
     final Path envDir;
     final EnvConfig.Env env;
     final String atticNs;
@@ -100,6 +100,7 @@ final class HealthFixtures implements AutoCloseable {
                 "--chart", RunnerFixtures.FIXTURE.toString(), "--timeout", "30s");
         if (d.exit() != 0) throw new IllegalStateException(d.toString());
         for (String type : TYPES) platform.autoscalerStatus(type, 1, 1);
+        dashboard.restart(); // the dashboard's pod, started again now that the runners' autoscalers are there too
         return this;
     }
 

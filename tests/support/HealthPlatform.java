@@ -1,11 +1,12 @@
 // What this file needs (bench/health.java sources it):
 //SOURCES TestCluster.java
 //SOURCES AtticStandIn.java
-//SOURCES HttpStandIn.java
+//SOURCES DashboardAppStandIn.java
 //SOURCES CnpgStatus.java
 //SOURCES ../../lib/EnvConfig.java
 //SOURCES ../../lib/CacheObjects.java
 //SOURCES ../../lib/AtticTokens.java
+//SOURCES ../../lib/DashboardObjects.java
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -28,8 +29,9 @@ import java.util.function.Predicate;
  * What health reads besides the namespace layout and the runners, on the test API server (rollouts on in its
  * namespaces): the CloudNativePG operator's Deployment, a Cluster whose status and instance pod are written as the
  * operator would, Attic as deploy-cache applies it (lib/CacheObjects) with the Attic stand-in behind its Service (the
- * service proxy) and its pod (a port-forward), the dashboard's Deployment and Service with a stand-in for
- * {@code /api/health}, and the HPA status the autoscaler would write. Used by the health tests and bench/health.java.
+ * service proxy) and its pod (a port-forward), the dashboard as deploy-dashboard applies it (lib/DashboardObjects:
+ * ConfigMap, Role and RoleBinding on the runner namespace, Deployment, Service) with the app's stand-in behind its Service
+ * ({@link DashboardAppStandIn}, which reads those objects as the real pod would), and the HPA status the autoscaler would write. Used by the health tests and bench/health.java.
  */
 final class HealthPlatform implements AutoCloseable {
 
@@ -40,11 +42,12 @@ final class HealthPlatform implements AutoCloseable {
     /** The key of Secret attic-jwt-signing, which the Attic stand-in verifies tokens with. */
     final String signingKey = AtticTokens.newSigningKey(new java.security.SecureRandom());
     final AtticStandIn attic = new AtticStandIn(() -> signingKey);
-    final HttpStandIn dashboard = new HttpStandIn().answer("/api/health", 200, "application/json", "{\"status\":\"ok\"}");
+    final DashboardAppStandIn dashboard;
 
     HealthPlatform(TestCluster api, EnvConfig.Env env) {
         this.api = api;
         this.env = env;
+        this.dashboard = new DashboardAppStandIn(api.client(), env.namespaces().dashboard().name(), false);
     }
 
     KubernetesClient client() {
@@ -66,11 +69,14 @@ final class HealthPlatform implements AutoCloseable {
         client().resource(CacheObjects.server(env, atticNs, "test")).create();
         client().resource(CacheObjects.service(env, atticNs)).create();
         attic.caches.put(env.attic().cache(), env.attic().cache() + ":test-public-key");
-        client().resource(deployment(dashboardNs, "runner-dashboard", Map.of("app", "runner-dashboard"), 1)).create();
-        client().resource(service(dashboardNs, "runner-dashboard", Map.of("app", "runner-dashboard"), env.dashboard().port(), env.dashboard().port())).create();
+        var dashboardSecrets = new DashboardObjects.Secrets("glpat-test", "session-test", null);
+        for (var o : DashboardObjects.objects(env, dashboardNs, dashboardSecrets)) {
+            if (!(o instanceof io.fabric8.kubernetes.api.model.ServiceAccount)) client().resource(o).create();
+        }
         // kwok forwards the pods' ports to the stand-ins (health reaches both through port-forwards).
         api.serviceBackend(atticNs, env.attic().targetPort(), java.net.URI.create("http://127.0.0.1:" + attic.port()));
         api.serviceBackend(dashboardNs, env.dashboard().port(), dashboard.uri());
+        dashboard.start(); // the app's pod starts once its objects are there
         database(healthyClusterStatus());
         return this;
     }

@@ -80,7 +80,7 @@ final class RunnerFixtures {
         TestCluster api = TestCluster.shared();
         var args = new ArrayList<>(List.of("dev", "--env-dir", envDir.toString(), "--kubeconfig", api.kubeconfig().toString(),
                 "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", gitlab.tokenFile.toString(),
-                "--chart", FIXTURE.toString()));
+                "--chart", TestCharts.runnerChart().toString()));
         if (!List.of(rest).contains("--timeout")) args.addAll(List.of("--timeout", "30s"));
         args.addAll(List.of(rest));
         return TestSupport.inProcess(new DeployRunners(), args.toArray(String[]::new));

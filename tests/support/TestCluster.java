@@ -273,6 +273,27 @@ public final class TestCluster implements AutoCloseable {
     }
   }
 
+  /** How the pods of Jobs in a namespace end (kwok's pod-complete stage, or a failure, or never). */
+  public enum JobPods { SUCCEED, FAIL, RUN_ON }
+
+  private static final Map<String, JobPods> JOB_RULES = new LinkedHashMap<>();
+
+  /**
+   * How the pods of Jobs in {@code namespace} end from now on: they succeed (kwok's default, so the real
+   * Job controller marks the Job Complete), fail with exit code 1 (the controller retries up to the Job's
+   * backoffLimit, then marks it Failed), or keep running.
+   */
+  public void jobs(String namespace, JobPods outcome) {
+    requireLocal("jobs()");
+    synchronized (HELD) {
+      if (outcome == JobPods.SUCCEED) JOB_RULES.remove(namespace);
+      else JOB_RULES.put(namespace, outcome);
+      client().genericKubernetesResources("kwok.x-k8s.io/v1alpha1", "Stage").withName("gfw-job-fail-" + namespace).delete();
+      if (outcome == JobPods.FAIL) apply(KwokStages.jobFail("gfw-job-fail-" + namespace, namespace));
+      apply(KwokStages.defaultJobComplete(List.copyOf(JOB_RULES.keySet())));
+    }
+  }
+
   /** No special rule for {@code namespace} any more: its pods become Ready. */
   public void stopRollouts(String namespace) {
     rollouts(namespace, Readiness.ready());
@@ -477,6 +498,32 @@ public final class TestCluster implements AutoCloseable {
       exprs.add(expr(".metadata.namespace", "In", List.of(namespace)));
       if (r.field() != null) exprs.add(expr(r.field(), "In", List.of(r.value())));
       return stage(name, exprs, r.restarts() > 0 ? crashTemplate(r.restarts()) : UNREADY_TEMPLATE, true);
+    }
+
+    /** kwok's pod-complete stage (kustomize/stage/pod/fast/pod-complete.yaml, v0.8.0), minus namespaces with a rule of their own. */
+    static String defaultJobComplete(List<String> except) {
+      return jobStage("pod-complete", List.of(expr(".metadata.namespace", "NotIn", except.isEmpty() ? List.of("-") : except)), 0, "Completed", "Succeeded");
+    }
+
+    /** Running pods of Jobs in {@code namespace} exit 1. */
+    static String jobFail(String name, String namespace) {
+      return jobStage(name, List.of(expr(".metadata.namespace", "In", List.of(namespace))), 1, "Error", "Failed");
+    }
+
+    private static String jobStage(String name, List<String> exprs, int exitCode, String reason, String phase) {
+      var sb = new StringBuilder("apiVersion: kwok.x-k8s.io/v1alpha1\nkind: Stage\nmetadata:\n  name: " + name + "\n"
+          + "spec:\n  resourceRef:\n    apiGroup: v1\n    kind: Pod\n  selector:\n    matchExpressions:\n");
+      sb.append(expr(".metadata.deletionTimestamp", "DoesNotExist", List.of()));
+      sb.append(expr(".status.phase", "In", List.of("Running")));
+      sb.append(expr(".metadata.ownerReferences.[].kind", "In", List.of("Job")));
+      exprs.forEach(sb::append);
+      String template = "{{ $now := Now }}\ncontainerStatuses:\n{{ range $index, $item := .spec.containers }}\n- image: {{ $item.image | Quote }}\n"
+          + "  name: {{ $item.name | Quote }}\n  ready: false\n  restartCount: 0\n  started: false\n  state:\n    terminated:\n"
+          + "      exitCode: " + exitCode + "\n      finishedAt: {{ $now | Quote }}\n      reason: " + reason + "\n      startedAt: {{ $now | Quote }}\n"
+          + "{{ end }}\nphase: " + phase + "\n";
+      sb.append("  next:\n    statusTemplate: |\n");
+      for (String line : template.split("\n")) sb.append("      ").append(line).append('\n');
+      return sb.toString();
     }
 
     static String logs(String namespace, String pod, Path file) {
