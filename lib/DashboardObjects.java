@@ -62,7 +62,7 @@ final class DashboardObjects {
         return new ObjectMetaBuilder().withName(name).withNamespace(ns).withLabels(Manifests.labels(env, NAME, "dashboard", "deploy-dashboard")).build();
     }
 
-    private static Map<String, String> selector() {
+    static Map<String, String> selector() {
         return Manifests.selector(NAME, "dashboard");
     }
 

@@ -314,7 +314,7 @@ final class HealthChecks {
      */
     private static HealthReport.Row clusterData(EnvConfig.Env env, HealthState.HttpRead r) {
         String check = "GET /api/k8s/hpa";
-        if (!r.answered()) return HealthReport.unknown("dashboard", check, "no answer through the API server's service proxy: " + r.error(), r.source());
+        if (!r.answered()) return HealthReport.unknown("dashboard", check, "no answer through a port-forward: " + r.error(), r.source());
         if (r.status() != 200) return HealthReport.fail("dashboard", check, r.status() + " " + brief(r.body()), r.source());
         com.fasterxml.jackson.databind.JsonNode body;
         try {
@@ -335,11 +335,11 @@ final class HealthChecks {
     }
 
     /**
-     * A GET through the service proxy: no answer unknown, not 200 fail, 200 with a body {@code bodyOk} rejects fail
+     * A GET through a port-forward: no answer unknown, not 200 fail, 200 with a body {@code bodyOk} rejects fail
      * ("200 but {@code wrongBody}"), else ok with {@code okDetail} (null: "200" and the body's first line).
      */
     private static HealthReport.Row proxied(String component, String check, HealthState.HttpRead r, Predicate<String> bodyOk, String okDetail, String wrongBody) {
-        if (!r.answered()) return HealthReport.unknown(component, check, "no answer through the API server's service proxy: " + r.error(), r.source());
+        if (!r.answered()) return HealthReport.unknown(component, check, "no answer through a port-forward: " + r.error(), r.source());
         if (r.status() != 200) return HealthReport.fail(component, check, r.status() + " " + brief(r.body()), r.source());
         if (!bodyOk.test(r.body())) return HealthReport.fail(component, check, "200 but " + wrongBody, r.source());
         return HealthReport.ok(component, check, okDetail != null ? okDetail : "200 " + brief(r.body()), r.source());

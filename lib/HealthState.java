@@ -7,6 +7,7 @@
 //SOURCES KubeClients.java
 //SOURCES AtticTokens.java
 //SOURCES CacheObjects.java
+//SOURCES DashboardObjects.java
 //SOURCES NamespaceLayout.java
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -19,8 +20,6 @@ import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.http.HttpRequest;
-import io.fabric8.kubernetes.client.http.HttpResponse;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -37,8 +36,8 @@ import java.util.function.Supplier;
 /**
  * What health reads from the API server, each source once: one LIST per kind and namespace (however many
  * pods there are), the namespaces first (they also tell whether the server answers at all), the rest at
- * once, 8 at a time; and the two HTTP checks through the API server's service proxy
- * ({@code /api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH}). A read that fails keeps its reason, so
+ * once, 8 at a time; and the HTTP checks of Attic and the dashboard through port-forwards to a ready pod
+ * of each (as {@code kubectl port-forward} reaches them). A read that fails keeps its reason, so
  * that the checks built on it say {@code unknown} with that reason instead of guessing.
  */
 final class HealthState {
@@ -60,7 +59,7 @@ final class HealthState {
         }
     }
 
-    /** A GET through the service proxy: status and body, or why no answer came. */
+    /** A GET through a port-forward: status and body, or why no answer came. */
     record HttpRead(int status, String body, String error, String source) {
         boolean answered() {
             return error == null;
@@ -135,10 +134,13 @@ final class HealthState {
         }
         if (components.contains("cache")) {
             list(pool, "deployments/" + attic, "deployments -n " + attic, () -> client.apps().deployments().inNamespace(attic).list().getItems());
-            http(pool, "http/attic", client, attic, env.attic().service(), env.attic().port(), CacheObjects.PROBE_PATH, requestTimeout);
-            // The API server's proxy drops the Authorization header it authenticated with, so the cache is asked
-            // with a token through a port-forward to a ready Attic pod, once the pods are read.
+            // Attic is asked through port-forwards to a ready pod, once the pods are read: what a user's own
+            // port-forward reaches, through the SOCKS proxy as from CI, on clusters whose API server cannot reach
+            // pod IPs (its service proxy would fail there) and with the Authorization header kept (the service
+            // proxy drops it).
             CompletableFuture<Read<Pod>> pods = (CompletableFuture<Read<Pod>>) reads.get("pods/" + attic);
+            reads.put("http/attic", pods.thenApplyAsync(p -> podGet(client, attic, p, CacheObjects.selector("server"), "Attic",
+                    env.attic().targetPort(), CacheObjects.PROBE_PATH, requestTimeout), pool));
             reads.put("http/attic-cache", pods.thenApplyAsync(p -> cacheConfig(client, p, atticHttp), pool));
         }
         if (components.contains("runners")) {
@@ -152,8 +154,12 @@ final class HealthState {
         }
         if (components.contains("dashboard")) {
             list(pool, "deployments/" + dashboard, "deployments -n " + dashboard, () -> client.apps().deployments().inNamespace(dashboard).list().getItems());
-            http(pool, "http/dashboard", client, dashboard, DASHBOARD, env.dashboard().port(), "/api/health", requestTimeout);
-            http(pool, "http/dashboard-k8s", client, dashboard, DASHBOARD, env.dashboard().port(), "/api/k8s/hpa", requestTimeout);
+            list(pool, "pods/" + dashboard, "pods -n " + dashboard, () -> client.pods().inNamespace(dashboard).list().getItems());
+            CompletableFuture<Read<Pod>> pods = (CompletableFuture<Read<Pod>>) reads.get("pods/" + dashboard);
+            for (String[] read : new String[][] {{"http/dashboard", "/api/health"}, {"http/dashboard-k8s", "/api/k8s/hpa"}}) {
+                reads.put(read[0], pods.thenApplyAsync(p -> podGet(client, dashboard, p, DashboardObjects.selector(), "dashboard",
+                        env.dashboard().port(), read[1], requestTimeout), pool));
+            }
         }
     }
 
@@ -181,9 +187,42 @@ final class HealthState {
                 && plugins.stream().anyMatch(p -> p instanceof Map<?, ?> m && CacheObjects.BARMAN_PLUGIN.equals(m.get("name")));
     }
 
-    private void http(ExecutorService pool, String key, KubernetesClient client, String ns, String service, int port, String path, Duration timeout) {
-        String source = "GET /api/v1/namespaces/" + ns + "/services/" + service + ":" + port + "/proxy" + path;
-        reads.put(key, CompletableFuture.supplyAsync(() -> proxyGet(client, source, timeout), pool));
+    /** A ready pod of {@code pods} with the labels of {@code selector}, or null. */
+    private static Pod readyPod(Read<Pod> pods, Map<String, String> selector) {
+        return pods.items().stream().filter(p -> p.getMetadata().getLabels() != null && p.getMetadata().getLabels().entrySet().containsAll(selector.entrySet()))
+                .filter(p -> p.getMetadata().getDeletionTimestamp() == null && p.getStatus() != null && p.getStatus().getConditions() != null
+                        && p.getStatus().getConditions().stream().anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus())))
+                .findFirst().orElse(null);
+    }
+
+    /** {@code GET path} without credentials through a port-forward to port {@code port} of a ready pod of {@code selector}. */
+    private static HttpRead podGet(KubernetesClient client, String ns, Read<Pod> pods, Map<String, String> selector, String what, int port, String path,
+            Duration timeout) {
+        if (!pods.ok()) return new HttpRead(0, "", "could not read the " + what + " pods to reach it through: " + pods.error(), pods.source());
+        Pod pod = readyPod(pods, selector);
+        if (pod == null) return new HttpRead(0, "", "no ready " + what + " pod to ask through a port-forward", pods.source());
+        String source = "GET " + path + " through a port-forward to pod " + pod.getMetadata().getName();
+        var loopback = java.net.InetAddress.getLoopbackAddress();
+        try (var forward = client.pods().inNamespace(ns).withName(pod.getMetadata().getName()).portForward(port, loopback, 0)) {
+            var http = java.net.http.HttpClient.newBuilder().connectTimeout(timeout).proxy(java.net.ProxySelector.of(null)).build();
+            var request = java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + loopback.getHostAddress() + ":" + forward.getLocalPort() + path))
+                    .timeout(timeout).build();
+            // The whole exchange is bounded, not each read: a server that trickles its answer still ends within the timeout.
+            var r = http.sendAsync(request, java.net.http.HttpResponse.BodyHandlers.ofString())
+                    .get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+            return new HttpRead(r.statusCode(), r.body() == null ? "" : r.body(), null, source);
+        } catch (TimeoutException e) {
+            return new HttpRead(0, "", "no answer within " + timeout.toSeconds() + " s (--request-timeout)", source);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause() == null ? e : e.getCause();
+            return new HttpRead(0, "", "port-forward to pod " + pod.getMetadata().getName() + ": "
+                    + GfwException.firstLine(c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage()), source);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new HttpRead(0, "", "interrupted", source);
+        } catch (java.io.IOException | RuntimeException e) {
+            return new HttpRead(0, "", "port-forward to pod " + pod.getMetadata().getName() + " failed: " + GfwException.firstLine(String.valueOf(e.getMessage())), source);
+        }
     }
 
     /**
@@ -194,11 +233,7 @@ final class HealthState {
         String ns = env.namespaces().attic().name();
         String path = "/_api/v1/cache-config/" + env.attic().cache();
         if (!pods.ok()) return new HttpRead(0, "", "could not read the Attic pods to reach it through: " + pods.error(), pods.source());
-        Map<String, String> selector = CacheObjects.selector("server");
-        Pod pod = pods.items().stream().filter(p -> p.getMetadata().getLabels() != null && p.getMetadata().getLabels().entrySet().containsAll(selector.entrySet()))
-                .filter(p -> p.getMetadata().getDeletionTimestamp() == null && p.getStatus() != null && p.getStatus().getConditions() != null
-                        && p.getStatus().getConditions().stream().anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus())))
-                .findFirst().orElse(null);
+        Pod pod = readyPod(pods, CacheObjects.selector("server"));
         if (pod == null) return new HttpRead(0, "", "no ready Attic pod to ask through a port-forward", pods.source());
         String source = "GET " + path + " through a port-forward to pod " + pod.getMetadata().getName();
         String key;
@@ -218,26 +253,6 @@ final class HealthState {
             return new HttpRead(0, "", e.getMessage(), source);
         } catch (java.io.IOException | RuntimeException e) {
             return new HttpRead(0, "", "port-forward to pod " + pod.getMetadata().getName() + " failed: " + GfwException.firstLine(String.valueOf(e.getMessage())), source);
-        }
-    }
-
-    /** A GET through the API server (its route, credentials and timeout), answered by the service behind it. */
-    static HttpRead proxyGet(KubernetesClient client, String source, Duration timeout) {
-        String url = client.getMasterUrl().toString().replaceAll("/+$", "") + source.substring("GET ".length());
-        try {
-            HttpRequest request = client.getHttpClient().newHttpRequestBuilder().uri(url)
-                    .timeout(timeout.toMillis(), TimeUnit.MILLISECONDS).build();
-            HttpResponse<String> r = client.getHttpClient().sendAsync(request, String.class)
-                    .get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
-            return new HttpRead(r.code(), r.body() == null ? "" : r.body(), null, source);
-        } catch (TimeoutException e) {
-            return new HttpRead(0, "", "no answer within " + timeout.toSeconds() + " s (--request-timeout)", source);
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause() == null ? e : e.getCause();
-            return new HttpRead(0, "", GfwException.firstLine(c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage()), source);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return new HttpRead(0, "", "interrupted", source);
         }
     }
 

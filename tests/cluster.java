@@ -62,12 +62,13 @@ class cluster {
      */
     static final String CNPG_MODULE = "github.com/cloudnative-pg/cloudnative-pg@v1.30.0";
     /** Part of the cache key: a change to how the binaries are built or laid out builds them again. */
-    static final String BUILD_RECIPE = "go build -v -ldflags(version) ./cmd/...; kwok-manifests/{crds,stages}; cnpg-crds " + CNPG_MODULE + "; v3";
+    static final String BUILD_RECIPE = "go build -v -ldflags(version) ./cmd/...; kwok-manifests/{crds,stages}; cnpg-crds " + CNPG_MODULE + "; volume stages for every class; v4";
     static final String NODE_ANNOTATION = "kwok.x-k8s.io/node";
     /** kwok's resources for what a kubelet does besides running pods: all are served from its CRDs. */
     static final String KWOK_CRDS = "Stage,Attach,ClusterAttach,Exec,ClusterExec,Logs,ClusterLogs,PortForward,ClusterPortForward";
 
-    final List<Process> processes = new ArrayList<>();
+    final List<Process> processes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    volatile boolean stopping;
     Path work;
 
     public static void main(String... args) throws Exception {
@@ -126,7 +127,7 @@ class cluster {
             // A parent that died without closing our input (killed -9) still takes its cluster with it.
             if (stopOnEof && parent.isPresent() && !parent.get().isAlive()) System.exit(0);
             for (Process p : c.processes) {
-                if (!p.isAlive()) {
+                if (!p.isAlive() && !c.stopping) {
                     System.err.println("cluster: " + p.info().command().orElse("a component") + " exited with " + p.exitValue());
                     System.exit(70);
                 }
@@ -281,6 +282,12 @@ class cluster {
             for (Path f : s.filter(f -> f.toString().endsWith(".yaml")).toList()) Files.copy(f, crds.resolve(f.getFileName()));
         }
         Path stages = Files.createDirectories(into.resolve("kwok-manifests/stages"));
+        // kwok's volume stages play a storage provisioner; made to serve every storage class (not only its own
+        // kwok-volume), so a PVC naming the environment file's class is provisioned and bound as on the real cluster.
+        for (String f : List.of("pvc-provision.yaml", "pv-bind.yaml", "pv-delete.yaml", "pvc-delete.yaml")) {
+            String text = Files.readString(kwok.resolve("kustomize/stage/volume/fast").resolve(f));
+            Files.writeString(stages.resolve("volume_" + f), text.replace("self.spec.storageClassName == 'kwok-volume'", "has(self.spec.storageClassName)"));
+        }
         for (String f : List.of("node/fast/node-initialize.yaml", "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
                 "pod/fast/pod-ready.yaml", "pod/fast/pod-complete.yaml", "pod/fast/pod-delete.yaml")) {
             Path src = kwok.resolve("kustomize/stage").resolve(f);
@@ -501,6 +508,7 @@ class cluster {
 
     /** Stops the components newest first (kwok before the API server, the API server before etcd). */
     synchronized void stop() {
+        stopping = true;
         for (int i = processes.size() - 1; i >= 0; i--) {
             Process p = processes.get(i);
             p.destroy();

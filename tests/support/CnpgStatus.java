@@ -51,6 +51,17 @@ final class CnpgStatus {
         return status;
     }
 
+    /** A status condition as metav1.Condition requires it (the CRD refuses one without reason, message and lastTransitionTime). */
+    static Map<String, Object> condition(String type, String status, String reason, String message) {
+        var c = new LinkedHashMap<String, Object>();
+        c.put("type", type);
+        c.put("status", status);
+        c.put("reason", reason);
+        c.put("message", message);
+        c.put("lastTransitionTime", Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString());
+        return c;
+    }
+
     /** Instance pod {@code <cluster>-<n>} as CNPG creates and labels it; ready, no restarts. */
     static Pod instancePod(String ns, String cluster, int n) {
         String role = n == 1 ? "primary" : "replica";

@@ -10,9 +10,6 @@ import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.MetricStatus;
-import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
-import io.fabric8.kubernetes.api.model.rbac.RoleRef;
-import io.fabric8.kubernetes.api.model.rbac.Subject;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -46,10 +43,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * The variables come from the pod template of Deployment {@code runner-dashboard} in its namespace ({@code env} and
  * {@code envFrom} ConfigMaps, as the kubelet would set them), read when the "process" starts: {@link #start}, or (unless
  * made without autoStart) by itself once Deployment runner-dashboard has a ready replica; {@link #restart} starts it again, as a new pod. The identity is
- * {@code system:serviceaccount:<ns>:<serviceAccountName>}. Two deviations the test API server forces: it enforces no RBAC,
- * so the stand-in decides at start, from the Roles and bindings, what kube-apiserver would allow; and it cannot be asked
- * while it proxies a request to this stand-in (one event loop), so the HPAs are listed at start too, and a request is
- * answered from that. Other paths answer 404; {@link #answer} overrides a path.
+ * {@code system:serviceaccount:<ns>:<serviceAccountName>}: what it may read is asked of the real API server's RBAC
+ * authorizer (SubjectAccessReview) when the "process" starts, and the HPAs are listed then too; a request is answered
+ * from that. Other paths answer 404; {@link #answer} overrides a path.
  */
 final class DashboardAppStandIn implements AutoCloseable {
 
@@ -254,39 +250,20 @@ final class DashboardAppStandIn implements AutoCloseable {
      * {@code GET /api/v1/namespaces/X} the request's namespace is X itself (k8s.io/apiserver requestinfo.go NewRequestInfo),
      * so a Role in X may grant it.
      */
+    /**
+     * Whether the API server lets the app's ServiceAccount do this: asked of the real RBAC authorizer with a
+     * SubjectAccessReview for {@code system:serviceaccount:<ns>:<account>} and its groups, as the pod's own request
+     * would be authorized.
+     */
     boolean allowed(String verb, String group, String resource, String ns, String name) {
         String sa = serviceAccount();
-        var rules = new ArrayList<PolicyRule>();
-        for (var b : kube.rbac().clusterRoleBindings().list().getItems()) {
-            if (appliesTo(b.getSubjects(), sa)) rules.addAll(rulesOf(b.getRoleRef(), null));
-        }
-        for (var b : kube.rbac().roleBindings().inNamespace(ns).list().getItems()) {
-            if (appliesTo(b.getSubjects(), sa)) rules.addAll(rulesOf(b.getRoleRef(), ns));
-        }
-        return rules.stream().anyMatch(r -> matches(r.getVerbs(), verb) && matches(r.getApiGroups(), group) && matches(r.getResources(), resource)
-                && (r.getResourceNames() == null || r.getResourceNames().isEmpty() || (name != null && r.getResourceNames().contains(name))));
-    }
-
-    private static boolean matches(List<String> allowed, String value) {
-        return allowed != null && (allowed.contains("*") || allowed.contains(value));
-    }
-
-    private boolean appliesTo(List<Subject> subjects, String sa) {
-        for (Subject s : subjects == null ? List.<Subject>of() : subjects) {
-            if ("ServiceAccount".equals(s.getKind()) && sa.equals(s.getName()) && namespace.equals(s.getNamespace())) return true;
-            if ("Group".equals(s.getKind()) && List.of("system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated").contains(s.getName())) return true;
-            if ("User".equals(s.getKind()) && ("system:serviceaccount:" + namespace + ":" + sa).equals(s.getName())) return true;
-        }
-        return false;
-    }
-
-    private List<PolicyRule> rulesOf(RoleRef ref, String ns) {
-        if ("ClusterRole".equals(ref.getKind())) {
-            var r = kube.rbac().clusterRoles().withName(ref.getName()).get();
-            return r == null || r.getRules() == null ? List.of() : r.getRules();
-        }
-        var r = ns == null ? null : kube.rbac().roles().inNamespace(ns).withName(ref.getName()).get();
-        return r == null || r.getRules() == null ? List.of() : r.getRules();
+        var review = new io.fabric8.kubernetes.api.model.authorization.v1.SubjectAccessReviewBuilder().withNewSpec()
+                .withUser("system:serviceaccount:" + namespace + ":" + sa)
+                .withGroups("system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated")
+                .withNewResourceAttributes().withVerb(verb).withGroup(group).withResource(resource).withNamespace(ns).withName(name).endResourceAttributes()
+                .endSpec().build();
+        var answer = kube.authorization().v1().subjectAccessReview().create(review);
+        return answer.getStatus() != null && Boolean.TRUE.equals(answer.getStatus().getAllowed());
     }
 
     private static HttpStandIn.Answer json(Object body) {

@@ -483,13 +483,13 @@ public final class TestCluster implements AutoCloseable {
     static String defaultReady(List<String> heldNamespaces) {
       List<String> except = heldNamespaces.isEmpty() ? List.of("-") : heldNamespaces;
       return stage("pod-ready", List.of(
-          expr(".metadata.namespace", "NotIn", except)), READY_TEMPLATE, false);
+          expr(".metadata.namespace", "NotIn", except)), READY_TEMPLATE, false, false);
     }
 
     /** Pods of {@code namespace} whose {@code field} is not {@code value} become Ready. */
     static String readyIn(String name, String namespace, String field, String value) {
       return stage(name, List.of(expr(".metadata.namespace", "In", List.of(namespace)),
-          expr(field, "NotIn", List.of(value))), READY_TEMPLATE, false);
+          expr(field, "NotIn", List.of(value))), READY_TEMPLATE, false, false);
     }
 
     /** The selected pods of {@code namespace} run unready, or crash-loop when restarts > 0. */
@@ -497,7 +497,7 @@ public final class TestCluster implements AutoCloseable {
       var exprs = new ArrayList<String>();
       exprs.add(expr(".metadata.namespace", "In", List.of(namespace)));
       if (r.field() != null) exprs.add(expr(r.field(), "In", List.of(r.value())));
-      return stage(name, exprs, r.restarts() > 0 ? crashTemplate(r.restarts()) : UNREADY_TEMPLATE, true);
+      return stage(name, exprs, r.restarts() > 0 ? crashTemplate(r.restarts()) : UNREADY_TEMPLATE, true, r.restarts() > 0);
     }
 
     /** kwok's pod-complete stage (kustomize/stage/pod/fast/pod-complete.yaml, v0.8.0), minus namespaces with a rule of their own. */
@@ -552,17 +552,18 @@ public final class TestCluster implements AutoCloseable {
     }
 
     /**
-     * A pod stage: not being deleted, Pending or Running, not Ready yet (a held pod: no Ready
-     * condition yet, so the held status is written once), plus the given expressions.
+     * A pod stage: not being deleted, Pending or Running, not yet in the state it writes, plus the given expressions.
      */
-    private static String stage(String name, List<String> exprs, String template, boolean held) {
+    private static String stage(String name, List<String> exprs, String template, boolean held, boolean crash) {
       var sb = new StringBuilder("apiVersion: kwok.x-k8s.io/v1alpha1\nkind: Stage\nmetadata:\n  name: " + name + "\n"
           + "spec:\n  resourceRef:\n    apiGroup: v1\n    kind: Pod\n  selector:\n    matchExpressions:\n");
       sb.append(expr(".metadata.deletionTimestamp", "DoesNotExist", List.of()));
       sb.append(expr(".status.phase", "In", List.of("Pending", "Running")));
-      sb.append(held
-          ? expr(".status.conditions.[] | select( .type == \"Ready\" ) | .status", "DoesNotExist", List.of())
-          : expr(".status.conditions.[] | select( .type == \"Ready\" ) | .status", "NotIn", List.of("True")));
+      // Each stage matches only pods not yet in the state it writes, so a rule changed mid-test also turns pods
+      // that already run (Ready ones become unready or crash-loop, held ones become Ready) and is then left alone.
+      sb.append(!held ? expr(".status.conditions.[] | select( .type == \"Ready\" ) | .status", "NotIn", List.of("True"))
+          : crash ? expr(".status.containerStatuses.[].state.waiting.reason", "NotIn", List.of("CrashLoopBackOff"))
+          : expr(".status.conditions.[] | select( .type == \"Ready\" ) | .status", "NotIn", List.of("False")));
       exprs.forEach(sb::append);
       sb.append("  next:\n    statusTemplate: |\n");
       for (String line : template.split("\n")) sb.append("      ").append(line).append('\n');
