@@ -125,7 +125,8 @@ class RunnerChartTest {
         String ns = "runners-timeout-" + RunnerFixtures.SEQ.incrementAndGet();
         RunnerFixtures.namespaceWithRollouts(api, ns, TestCluster.Readiness.ready());
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
-        RunnerFixtures.editEnv(dir, "runners[2].autoscaling.minReplicas", "3");   // rocky8
+        RunnerFixtures.editEnv(dir, "runners[2].autoscaling.maxReplicas", "3");   // rocky8
+        RunnerFixtures.editEnv(dir, "runners[2].autoscaling.minReplicas", "3");
         try (var gitlab = new GitLabStandIn()) {
             var r = TestSupport.inProcess(new DeployRunners(), "dev", "rocky8", "--env-dir", dir.toString(), "--kubeconfig", api.kubeconfig().toString(),
                     "--context", api.context(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", gitlab.tokenFile.toString(),

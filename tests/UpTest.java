@@ -109,9 +109,10 @@ class UpTest {
         return TestSupport.inProcess(new Up(), args.toArray(String[]::new));
     }
 
-    /** Runs {@code run} with the request log reset and the operator stand-in paused (its polls and status writes would be in the log). */
+    /** Runs {@code run} with the request log reset and the stand-ins paused (their polls and status writes would be in the log). */
     static TestSupport.Result quiet(java.util.function.Supplier<TestSupport.Result> run) {
         operator.paused = true;
+        dashboards.values().forEach(d -> d.paused = true);
         try {
             Thread.sleep(300);
             api.resetRequests();
@@ -120,6 +121,7 @@ class UpTest {
             throw new IllegalStateException(e);
         } finally {
             operator.paused = false;
+            dashboards.values().forEach(d -> d.paused = false);
         }
     }
 
@@ -153,7 +155,7 @@ class UpTest {
         for (String ns : List.of(attic, "gitlab-runners-" + env, "runner-dashboard-" + env)) expected.add("namespaces/" + ns);
         expected.addAll(List.of("database/cluster attic-pg", "database/instances", "database/primary", "database/pods", "database/server certificate",
                 "database/operator", "cache/deployment attic", "cache/GET /", "cache/cache main", "runners/docker release", "runners/docker pods",
-                "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "dashboard/deployment runner-dashboard", "dashboard/GET /api/health",
+                "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "runners/docker token", "dashboard/deployment runner-dashboard", "dashboard/GET /api/health",
                 "dashboard/GET /api/k8s/hpa"));
         assertEquals(expected, rows.stream().map(row -> row.get(0) + "/" + row.get(1)).toList(), r.out());
         for (var row : rows) assertEquals("ok", row.get(2), row + "\n" + r.out());

@@ -82,6 +82,8 @@ final class DashboardAppStandIn implements AutoCloseable {
     /** The HPAs of the runner namespaces the ServiceAccount may list, read at start; null before. */
     private volatile List<Map<String, Object>> hpas;
     private final Thread starter;
+    /** While true the "pod" is not looked for (its polls would be in a test's request log). */
+    volatile boolean paused;
     private volatile boolean closed;
 
     /** Starts by itself once its Deployment has a ready replica. */
@@ -112,7 +114,7 @@ final class DashboardAppStandIn implements AutoCloseable {
         server.start();
         starter = new Thread(() -> {
             while (!closed) {
-                if (hpas == null) {
+                if (hpas == null && !paused) {
                     try {
                         Deployment d = kube.apps().deployments().inNamespace(namespace).withName("runner-dashboard").get();
                         if (d != null && d.getStatus() != null && d.getStatus().getReadyReplicas() != null && d.getStatus().getReadyReplicas() > 0) start();
