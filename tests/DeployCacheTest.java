@@ -653,6 +653,7 @@ class DeployCacheTest {
                 .withNewSpec().withGroup(group).withScope("Namespaced").withNewNames().withKind(kind).withPlural(plural).withSingular(kind.toLowerCase())
                 .withListKind(kind + "List").endNames().addNewVersion().withName("v1").withServed(true).withStorage(true).withNewSchema()
                 .withNewOpenAPIV3Schema().withType("object").withXKubernetesPreserveUnknownFields(true).endOpenAPIV3Schema().endSchema()
+                .withNewSubresources().withNewStatus().endStatus().endSubresources()
                 .endVersion().endSpec().build();
     }
 
@@ -667,9 +668,9 @@ class DeployCacheTest {
                 "--timeout", "60s"));
         var crds = kube.apiextensions().v1().customResourceDefinitions();
         List<String> certManager = List.of("certificates.cert-manager.io", "issuers.cert-manager.io");
-        for (String n : List.of("objectstores.barmancloud.cnpg.io", certManager.get(0), certManager.get(1))) crds.withName(n).delete();
+        for (String n : List.of("objectstores.barmancloud.cnpg.io", certManager.get(0), certManager.get(1))) api.deleteCrd(n);
         // The operator is installed (the test API server serves its Cluster kind); its chart also installs ScheduledBackup.
-        if (crds.withName("scheduledbackups.postgresql.cnpg.io").get() == null) crds.resource(crd("postgresql.cnpg.io", "ScheduledBackup", "scheduledbackups")).create();
+        if (crds.withName("scheduledbackups.postgresql.cnpg.io").get() == null) api.ensureCrd(crd("postgresql.cnpg.io", "ScheduledBackup", "scheduledbackups"));
         try (var own = new AtticStandIn(() -> signingKey(bns))) {
             api.serviceBackend(bns, 8080, java.net.URI.create("http://127.0.0.1:" + own.port()));
             // No plugin: exit 68 with the way to install it, nothing applied.
@@ -691,8 +692,8 @@ class DeployCacheTest {
 
             // With cert-manager's CRDs: the plugin chart is installed as the operator's is, then the ObjectStore, the
             // Cluster archiving through the plugin and the ScheduledBackup taken by it.
-            crds.resource(crd("cert-manager.io", "Certificate", "certificates")).create();
-            crds.resource(crd("cert-manager.io", "Issuer", "issuers")).create();
+            api.ensureCrd(crd("cert-manager.io", "Certificate", "certificates"));
+            api.ensureCrd(crd("cert-manager.io", "Issuer", "issuers"));
             var ok = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
             assertEquals(0, ok.exit(), ok.toString());
             assertTrue(ok.out().contains("helmrelease/barman-cloud -n cnpg-system installed (chart plugin-barman-cloud-0.7.0, revision 1)"), ok.out());
@@ -711,7 +712,7 @@ class DeployCacheTest {
             assertEquals(0, again.exit(), again.toString());
             assertFalse(again.out().contains("helmrelease/"), again.out());
         } finally {
-            for (String n : List.of("objectstores.barmancloud.cnpg.io", certManager.get(0), certManager.get(1))) crds.withName(n).delete();
+            for (String n : List.of("objectstores.barmancloud.cnpg.io", certManager.get(0), certManager.get(1))) api.deleteCrd(n);
         }
     }
 }

@@ -66,6 +66,7 @@ final class HealthPlatform implements AutoCloseable {
 
         client().resource(deployment(operatorNs, "cnpg-cloudnative-pg", Map.of("app.kubernetes.io/name", "cloudnative-pg"), 1)).create();
         client().resource(CacheObjects.signingSecret(env, atticNs, signingKey)).create();
+        if (!env.cache().storage().s3()) client().resource(CacheObjects.storage(env, atticNs)).create(); // the pods mount it: no claim, no scheduling
         client().resource(CacheObjects.server(env, atticNs, "test")).create();
         client().resource(CacheObjects.service(env, atticNs)).create();
         attic.caches.put(env.attic().cache(), env.attic().cache() + ":test-public-key");

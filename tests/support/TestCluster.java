@@ -214,6 +214,41 @@ public final class TestCluster implements AutoCloseable {
     requireLocal("clearFaults()").clearFaults();
   }
 
+  /**
+   * Installs {@code crd} as a cluster would (server-side apply), first waiting out a deletion of the same CRD still
+   * in progress, then until the API server serves the kind (condition Established).
+   */
+  public void ensureCrd(io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition crd) {
+    var crds = client().apiextensions().v1().customResourceDefinitions();
+    String name = crd.getMetadata().getName();
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (System.nanoTime() < until) {
+      var live = crds.withName(name).get();
+      if (live == null || live.getMetadata().getDeletionTimestamp() == null) break;
+      sleep(200);
+    }
+    crds.resource(crd).fieldManager("gfw-test").forceConflicts().serverSideApply();
+    crds.withName(name).waitUntilCondition(c -> c != null && c.getStatus() != null && c.getStatus().getConditions() != null
+        && c.getStatus().getConditions().stream().anyMatch(x -> "Established".equals(x.getType()) && "True".equals(x.getStatus())), 60, TimeUnit.SECONDS);
+  }
+
+  /** Deletes CRD {@code name} and waits until it is gone (its objects with it). */
+  public void deleteCrd(String name) {
+    var crds = client().apiextensions().v1().customResourceDefinitions();
+    crds.withName(name).delete();
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (crds.withName(name).get() != null && System.nanoTime() < until) sleep(200);
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
   // ---- kwok: what the kubelet would do ------------------------------------------------------
 
   /**
@@ -271,6 +306,59 @@ public final class TestCluster implements AutoCloseable {
       }
       apply(KwokStages.defaultReady(List.copyOf(HELD.keySet())));
     }
+    // kwok looks at a pod again when it changes, not when a Stage does: touch the pods so the new rule reaches those running.
+    String mark = randomHex(4);
+    for (var p : client().pods().inNamespace(namespace).list().getItems()) {
+      try {
+        client().pods().inNamespace(namespace).withName(p.getMetadata().getName())
+            .edit(x -> {
+              var a = x.getMetadata().getAnnotations() == null ? new java.util.HashMap<String, String>() : new java.util.HashMap<>(x.getMetadata().getAnnotations());
+              a.put("gfw.test/readiness-rule", mark);
+              x.getMetadata().setAnnotations(a);
+              return x;
+            });
+      } catch (RuntimeException gone) {
+        // deleted meanwhile
+      }
+    }
+    awaitPods(namespace, readiness);
+  }
+
+  /**
+   * kwok applies Stages as it sees them: wait (up to 30 s) until the pods the rule speaks of show it, as the mock's
+   * synchronous rollouts did, so a test's next command reads the new state. Rules on other fields than a label apply
+   * to pods still to come (a rollout's new ReplicaSet) and are not waited for.
+   */
+  private void awaitPods(String namespace, Readiness r) {
+    String key = r.field() == null ? null : labelKey(r.field());
+    if (r.field() != null && key == null) return;
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (System.nanoTime() < until) {
+      boolean done = client().pods().inNamespace(namespace).list().getItems().stream()
+          .filter(p -> p.getMetadata().getDeletionTimestamp() == null && p.getStatus() != null && "Running".equals(p.getStatus().getPhase()))
+          .allMatch(p -> {
+            boolean selected = key == null || (p.getMetadata().getLabels() != null && r.value().equals(p.getMetadata().getLabels().get(key)));
+            boolean heldHere = r.held() && selected;
+            if (!heldHere) return podReady(p);
+            if (r.restarts() > 0) return p.getStatus() != null && p.getStatus().getContainerStatuses() != null && p.getStatus().getContainerStatuses().stream()
+                .anyMatch(c -> c.getState() != null && c.getState().getWaiting() != null && "CrashLoopBackOff".equals(c.getState().getWaiting().getReason()));
+            return p.getStatus() != null && p.getStatus().getConditions() != null && p.getStatus().getConditions().stream()
+                .anyMatch(c -> "Ready".equals(c.getType()) && "False".equals(c.getStatus()));
+          });
+      if (done) return;
+      sleep(100);
+    }
+  }
+
+  private static boolean podReady(io.fabric8.kubernetes.api.model.Pod p) {
+    return p.getStatus() != null && p.getStatus().getConditions() != null
+        && p.getStatus().getConditions().stream().anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+  }
+
+  /** The label key of a {@link #label} query, or null. */
+  private static String labelKey(String field) {
+    String prefix = ".metadata.labels[\"";
+    return field.startsWith(prefix) && field.endsWith("\"]") ? field.substring(prefix.length(), field.length() - 2) : null;
   }
 
   /** How the pods of Jobs in a namespace end (kwok's pod-complete stage, or a failure, or never). */
