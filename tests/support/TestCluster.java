@@ -666,11 +666,14 @@ public final class TestCluster implements AutoCloseable {
           + "      startedAt: {{ $now | Quote }}\n{{ end }}\n";
     }
 
-    private static final String IPS = "{{ $hostIPs := NodeIPsWith .spec.nodeName }}\n{{ with $hostIPs }}\nhostIP: {{ index . 0 | Quote }}\n"
+    /** A pod's addresses and start, written once: a pod that already runs keeps them (a second pod IP would be invalid). */
+    private static final String IPS = "{{ if not .status.podIP }}\n"
+        + "{{ $hostIPs := NodeIPsWith .spec.nodeName }}\n{{ with $hostIPs }}\nhostIP: {{ index . 0 | Quote }}\n"
         + "hostIPs:\n{{ range . }}\n- ip: {{ . | Quote }}\n{{ end }}\n{{ end }}\n"
         + "{{ $podIPs := PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid \"\" ) ( or .metadata.name \"\" ) ( or .metadata.namespace \"\" ) }}\n"
         + "{{ with $podIPs }}\npodIP: {{ index . 0 | Quote }}\npodIPs:\n{{ range . }}\n- ip: {{ . | Quote }}\n{{ end }}\n{{ end }}\n"
-        + "phase: Running\nstartTime: {{ $now | Quote }}\n";
+        + "startTime: {{ $now | Quote }}\n{{ end }}\n"
+        + "phase: Running\n";
 
     private static String conditions(String ready) {
       return "{{ $now := Now }}\nconditions:\n- lastTransitionTime: {{ $now | Quote }}\n  status: \"True\"\n  type: Initialized\n"
