@@ -177,7 +177,11 @@ class RunnerChartTest {
         var actual = new LinkedHashMap<String, Boolean>();
         for (String q : expected.keySet()) {
             var argv = new ArrayList<>(List.of("kubectl", "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "auth", "can-i"));
-            argv.addAll(List.of(q.split(" ")));
+            // "pods/exec" is a subresource; kubectl reads TYPE/NAME as a resource name, so subresources go in --subresource.
+            for (String word : q.split(" ")) {
+                var sub = java.util.regex.Pattern.compile("(pods|serviceaccounts)/(exec|attach|log|portforward|token)").matcher(word);
+                argv.addAll(sub.matches() ? List.of(sub.group(1), "--subresource=" + sub.group(2)) : List.of(word));
+            }
             if (!q.contains(" -n ")) argv.addAll(List.of("-n", ns));
             argv.add(as);
             var r = TestSupport.command(argv.toArray(String[]::new)).run();

@@ -29,7 +29,8 @@ final class RunnerFixtures {
     static final ObjectMapper JSON = new ObjectMapper();
     static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     static final Path FIXTURE = TestSupport.repo().resolve("tests/fixtures/gitlab-runner");
-    static final AtomicInteger SEQ = new AtomicInteger();
+    /** Numbers namespace names; starts at random, so runs against one long-lived cluster (GFW_TEST_KUBECONFIG) never meet. */
+    static final AtomicInteger SEQ = new AtomicInteger(new java.util.Random().nextInt(900_000) + 1000);
 
     static EnvConfig.Env dev() {
         return EnvConfig.load("dev", TestSupport.repo().resolve("environments").toString());
