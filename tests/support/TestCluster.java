@@ -1,6 +1,5 @@
 //DEPS io.fabric8:kubernetes-client:7.4.0
 //SOURCES TestApiProxy.java
-//SOURCES TestSupport.java
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.Config;
@@ -449,6 +448,21 @@ public final class TestCluster implements AutoCloseable {
     }
   }
 
+  /** The repository root: the directory holding jbang-catalog.json, from the working directory up. */
+  static Path repo() {
+    for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
+      if (Files.isRegularFile(p.resolve("jbang-catalog.json")) && Files.isDirectory(p.resolve("tests/cluster"))) return p;
+    }
+    throw new IllegalStateException("run from the gfw repository");
+  }
+
+  static void deleteTree(Path d) throws IOException {
+    if (!Files.exists(d)) return;
+    try (var walk = Files.walk(d)) {
+      for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+    }
+  }
+
   static String randomHex(int bytes) {
     byte[] b = new byte[bytes];
     new SecureRandom().nextBytes(b);
@@ -480,7 +494,7 @@ public final class TestCluster implements AutoCloseable {
         Path dir = Files.createTempDirectory("gfw-test-cluster-");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
         Path kc = dir.resolve("admin.kubeconfig");
-        Path repo = TestSupport.repo();
+        Path repo = repo();
         var pb = new ProcessBuilder(repo.resolve("jbang").toString(), repo.resolve("tests/cluster.java").toString(),
             "--kubeconfig", kc.toString(), "--audit-log", dir.resolve("audit.log").toString(), "--stop-on-eof")
             .directory(repo.toFile())
@@ -535,7 +549,7 @@ public final class TestCluster implements AutoCloseable {
 
     static String moduleVersion(String module) {
       try {
-        for (String line : Files.readAllLines(TestSupport.repo().resolve("tests/cluster/go.mod"))) {
+        for (String line : Files.readAllLines(repo().resolve("tests/cluster/go.mod"))) {
           String t = line.trim();
           if (t.startsWith(module + " ")) return t.substring(module.length() + 1).trim().split("\\s")[0];
         }
@@ -558,7 +572,7 @@ public final class TestCluster implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
       try {
-        TestSupport.deleteTree(dir);
+        deleteTree(dir);
       } catch (IOException ignored) {
         // temp files
       }
