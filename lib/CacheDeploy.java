@@ -143,7 +143,13 @@ final class CacheDeploy {
         ensureNamespace(client, op.namespace());
         var helm = new HelmReleases.JvmHelm(target);
         ApplyRun.info("installing the CloudNativePG operator (chart " + op.chart() + " " + op.version() + ") into namespace " + op.namespace() + " ...");
-        HelmReleases.Deployed d = helm.upgradeInstall(chart, op.namespace(), "cnpg", Map.of(), waitLimit, helm.get(op.namespace(), "cnpg"));
+        // CRDs of the group already there (applied by hand, or left by an earlier operator) belong to no Helm release, and
+        // Helm refuses to adopt them: the chart then installs the operator only (its crds.create, templates/crds/crds.yaml).
+        boolean crdsPresent = client.apiextensions().v1().customResourceDefinitions().list().getItems().stream()
+                .anyMatch(c -> c.getMetadata().getName().endsWith(".postgresql.cnpg.io"));
+        Map<String, Object> values = crdsPresent ? Map.of("crds", Map.of("create", false)) : Map.of();
+        if (crdsPresent) ApplyRun.info("CloudNativePG's CRDs are already present: the chart installs the operator only (crds.create=false)");
+        HelmReleases.Deployed d = helm.upgradeInstall(chart, op.namespace(), "cnpg", values, waitLimit, helm.get(op.namespace(), "cnpg"));
         options.writes.incrementAndGet();
         ApplyRun.out().println("helmrelease/cnpg -n " + op.namespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
         if (client.apiextensions().v1().customResourceDefinitions().withName(crd).get() == null) {

@@ -66,6 +66,9 @@ class DeployCacheTest {
     static String namespace(String prefix) {
         String name = prefix + TestCluster.randomHex(3);
         kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build()).create();
+        // The ServiceAccount the Attic pods run as, which provision-namespaces creates: without it no pod is admitted.
+        kube.serviceAccounts().inNamespace(name).resource(new io.fabric8.kubernetes.api.model.ServiceAccountBuilder().withNewMetadata()
+                .withName("attic").withNamespace(name).endMetadata().build()).create();
         NAMESPACES.add(name);
         operator.watch(name);
         return name;
@@ -94,8 +97,12 @@ class DeployCacheTest {
     }
 
     static TestSupport.Result deploy(String env, String namespace, String... more) {
-        var args = new ArrayList<>(List.of(env, "--env-dir", envDir, "-n", namespace, "--kubeconfig", api.kubeconfig().toString(),
-                "--context", api.context()));
+        return deployWith(api, env, namespace, more);
+    }
+
+    static TestSupport.Result deployWith(TestCluster cluster, String env, String namespace, String... more) {
+        var args = new ArrayList<>(List.of(env, "--env-dir", envDir, "-n", namespace, "--kubeconfig", cluster.kubeconfig().toString(),
+                "--context", cluster.context()));
         args.addAll(List.of(more));
         if (!args.contains("--timeout")) args.addAll(List.of("--timeout", "60s"));
         return TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
@@ -381,27 +388,26 @@ class DeployCacheTest {
     @Test
     @Order(7)
     void aMissingOperatorIsExit68WithHowToInstallIt() {
+        // The CRD stays on the run's shared control plane; this handle's proxy answers for it as a cluster without the operator would.
         String crd = "clusters.postgresql.cnpg.io";
-        CustomResourceDefinition saved = kube.apiextensions().v1().customResourceDefinitions().withName(crd).get();
-        kube.apiextensions().v1().customResourceDefinitions().withName(crd).delete();
-        try {
-            var r = deploy("dev", ns);
+        String path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + crd;
+        String notFound = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":\"customresourcedefinitions.apiextensions.k8s.io \\\"" + crd
+                + "\\\" not found\",\"reason\":\"NotFound\",\"details\":{\"name\":\"" + crd + "\",\"group\":\"apiextensions.k8s.io\",\"kind\":\"customresourcedefinitions\"},\"code\":404}";
+        try (TestCluster without = TestCluster.start()) {
+            without.fail("GET", path, 404, notFound, -1);
+            var r = deployWith(without, "dev", ns);
             assertEquals(ExitCode.NOT_FOUND, r.exit(), r.toString());
             assertEquals(1, r.err().lines().count(), r.err());
             assertTrue(r.err().contains("the CloudNativePG operator is not installed (no CRD " + crd + "); re-run with --install-operator"), r.err());
-            // --install-operator installs the pinned chart (here the fixture, as air-gapped) with Helm, then deploys.
-            var installed = deploy("dev", ns, "--timeout", "30s", "--install-operator", "--operator-chart", TestSupport.repo().resolve("tests/fixtures/cloudnative-pg").toString());
+            // --install-operator installs the pinned chart (here the fixture, as air-gapped) with Helm, then deploys: the CRD is
+            // missing for the first look only, as on a cluster where the chart brings it.
+            without.clearFaults();
+            without.fail("GET", path, 404, notFound, 1);
+            var installed = deployWith(without, "dev", ns, "--timeout", "30s", "--install-operator", "--operator-chart",
+                    TestSupport.repo().resolve("tests/fixtures/cloudnative-pg").toString());
             assertEquals(0, installed.exit(), installed.toString());
             assertTrue(installed.out().contains("helmrelease/cnpg -n cnpg-system installed (chart cloudnative-pg-0.29.0, revision 1)"), installed.out());
             assertNotNull(kube.apiextensions().v1().customResourceDefinitions().withName(crd).get());
-            return;
-        } finally {
-            if (kube.apiextensions().v1().customResourceDefinitions().withName(crd).get() != null) return;
-            saved.getMetadata().setResourceVersion(null);
-            saved.getMetadata().setUid(null);
-            saved.getMetadata().setCreationTimestamp(null);
-            saved.getMetadata().setManagedFields(null);
-            kube.apiextensions().v1().customResourceDefinitions().resource(saved).create();
         }
     }
 
@@ -571,7 +577,8 @@ class DeployCacheTest {
         awaitNoJobs(fresh);
         api.jobs(fresh, TestCluster.JobPods.FAIL);
         try {
-            var failed = deploy("dev", fresh);
+            // The real Job controller retries a failed pod backoffLimit (3) times, 10, 20 and 40 s apart, before it marks the Job Failed.
+            var failed = deploy("dev", fresh, "--timeout", "180s");
             assertEquals(ExitCode.REMOTE_ERROR, failed.exit(), failed.toString());
             assertEquals(1, failed.err().lines().filter(l -> l.startsWith("error:")).count(), failed.err());
             assertTrue(failed.err().contains("(atticd --mode db-migrations) failed: BackoffLimitExceeded") && failed.err().contains("logs job/attic-db-migrations-"), failed.err());

@@ -303,7 +303,7 @@ public final class TestCluster implements AutoCloseable {
         apply(KwokStages.held(name, namespace, readiness));
         if (readiness.field() != null) apply(KwokStages.readyIn("gfw-ready-" + namespace, namespace, readiness.field(), readiness.value()));
       }
-      apply(KwokStages.defaultReady(List.copyOf(HELD.keySet())));
+      replaceStage("pod-ready", KwokStages.defaultReady(List.copyOf(HELD.keySet())));
     }
     // kwok looks at a pod again when it changes, not when a Stage does: touch the pods so the new rule reaches those running.
     String mark = randomHex(4);
@@ -377,7 +377,7 @@ public final class TestCluster implements AutoCloseable {
       else JOB_RULES.put(namespace, outcome);
       client().genericKubernetesResources("kwok.x-k8s.io/v1alpha1", "Stage").withName("gfw-job-fail-" + namespace).delete();
       if (outcome == JobPods.FAIL) apply(KwokStages.jobFail("gfw-job-fail-" + namespace, namespace));
-      apply(KwokStages.defaultJobComplete(List.copyOf(JOB_RULES.keySet())));
+      replaceStage("pod-complete", KwokStages.defaultJobComplete(List.copyOf(JOB_RULES.keySet())));
     }
   }
 
@@ -414,6 +414,21 @@ public final class TestCluster implements AutoCloseable {
   public void serviceBackend(String namespace, int port, URI backend) {
     requireLocal("serviceBackend()");
     apply(KwokStages.clusterPortForward(namespace, port, backend.getHost(), backend.getPort()));
+  }
+
+  private static final Map<String, String> STAGE_NAMES = new LinkedHashMap<>();
+  private static int stageGeneration;
+
+  /**
+   * Puts a changed Stage in place of kwok's {@code role} stage under a new name, then deletes the one before: kwok
+   * takes new Stages at once but not always changes to one it already runs.
+   */
+  private void replaceStage(String role, String yaml) {
+    String before = STAGE_NAMES.getOrDefault(role, role);
+    String name = role + "-" + (++stageGeneration);
+    apply(yaml.replaceFirst("(?m)^  name: " + java.util.regex.Pattern.quote(role) + "$", "  name: " + name));
+    STAGE_NAMES.put(role, name);
+    client().genericKubernetesResources("kwok.x-k8s.io/v1alpha1", "Stage").withName(before).delete();
   }
 
   private void apply(String yaml) {
