@@ -41,7 +41,7 @@ class DeployDashboardTest {
     @BeforeAll
     static void setUp() throws Exception {
         api = TestCluster.shared();
-        Assumptions.assumeTrue(api.isLocal(), "rollouts need the mock API server");
+        Assumptions.assumeTrue(api.isLocal(), "rollouts need the suite's control plane (kwok)");
         kube = api.client();
         env = "dash" + TestCluster.randomHex(3);
         ns = "runner-dashboard-" + env;
@@ -51,6 +51,10 @@ class DeployDashboardTest {
         for (String n : List.of(ns, runners)) {
             kube.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(n).endMetadata().build()).create();
         }
+        // The ServiceAccount the dashboard runs as, which provision-namespaces creates (namespaces.dashboard.serviceAccounts):
+        // without it the API server admits no pod of the Deployment.
+        kube.serviceAccounts().inNamespace(ns).resource(new io.fabric8.kubernetes.api.model.ServiceAccountBuilder().withNewMetadata()
+                .withName("runner-dashboard").withNamespace(ns).endMetadata().build()).create();
         api.rollouts(ns, TestCluster.Readiness.ready());
         tokenFile = envDir.resolve("token");
         Files.writeString(tokenFile, TOKEN + "\n");

@@ -120,7 +120,7 @@ class ProvisionNamespacesTest {
 
     @AfterAll
     static void removeNamespaces() {
-        // Matters on a real cluster; the mock goes away with the run.
+        // Matters on a long-lived cluster (GFW_TEST_KUBECONFIG); the suite's own goes away with the run.
         for (String env : ENVS) {
             try {
                 client().namespaces().withLabel(ProvisionNamespaces.ENVIRONMENT_LABEL, env).delete();

@@ -43,7 +43,7 @@ class UpTest {
     @BeforeAll
     static void setUp() throws Exception {
         api = TestCluster.shared();
-        Assumptions.assumeTrue(api.isLocal(), "the stand-ins and rollouts need the mock API server");
+        Assumptions.assumeTrue(api.isLocal(), "the stand-ins behind kwok's port-forwards need the suite's control plane");
         kube = api.client();
         operator = new CnpgOperatorStandIn(kube, TestPostgres.shared());
         env = "up" + TestCluster.randomHex(3);

@@ -96,7 +96,7 @@ class run {
                 }
                 long ms = (System.nanoTime() - started) / 1_000_000;
                 if (result.getStatus() == TestExecutionResult.Status.ABORTED) {
-                    // An assumption said no: e.g. a check that needs the mock's request log, on a real cluster.
+                    // An assumption said no: e.g. a check that needs the test proxy's request log, on GFW_TEST_KUBECONFIG's cluster.
                     skipped.incrementAndGet();
                     System.out.println("SKIP " + name(id) + " (" + result.getThrowable().map(Throwable::getMessage).orElse("aborted") + ")");
                 } else if (result.getStatus() == TestExecutionResult.Status.SUCCESSFUL) {

@@ -324,7 +324,7 @@ public final class TestCluster implements AutoCloseable {
   }
 
   /**
-   * kwok applies Stages as it sees them: wait (up to 30 s) until the pods the rule speaks of show it, as the mock's
+   * kwok applies Stages as it sees them: wait (up to 30 s) until the pods the rule speaks of show it, as the old mock's
    * synchronous rollouts did, so a test's next command reads the new state. Rules on other fields than a label apply
    * to pods still to come (a rollout's new ReplicaSet) and are not waited for.
    */
