@@ -89,7 +89,7 @@ final class HealthFixtures implements AutoCloseable {
 
     /** Everything deployed and healthy. */
     HealthFixtures deploy() {
-        org.junit.jupiter.api.Assumptions.assumeTrue(api.isLocal(), "needs the test API server's rollouts and service proxy");
+        org.junit.jupiter.api.Assumptions.assumeTrue(api.isLocal(), "needs the suite's control plane (kwok's port-forwards to the stand-ins)");
         var p = TestSupport.inProcess(new ProvisionNamespaces(), "dev", "--env-dir", envDir.toString(), "--kubeconfig",
                 api.kubeconfig().toString(), "--context", api.context());
         if (p.exit() != 0) throw new IllegalStateException(p.toString());
@@ -100,6 +100,14 @@ final class HealthFixtures implements AutoCloseable {
                 "--chart", RunnerFixtures.FIXTURE.toString(), "--timeout", "30s");
         if (d.exit() != 0) throw new IllegalStateException(d.toString());
         for (String type : TYPES) platform.autoscalerStatus(type, 1, 1);
+        // The controllers and kwok bring the pods up in their own time: every Deployment ready before a test reads health.
+        for (String ns : List.of(atticNs, runnerNs, dashboardNs, operatorNs)) {
+            for (var dep : client().apps().deployments().inNamespace(ns).list().getItems()) {
+                client().apps().deployments().inNamespace(ns).withName(dep.getMetadata().getName()).waitUntilCondition(x -> x != null
+                        && x.getStatus() != null && x.getSpec().getReplicas() != null && x.getSpec().getReplicas().equals(x.getStatus().getReadyReplicas())
+                        && x.getSpec().getReplicas().equals(x.getStatus().getUpdatedReplicas()), 60, java.util.concurrent.TimeUnit.SECONDS);
+            }
+        }
         dashboard.restart(); // the dashboard's pod, started again now that the runners' autoscalers are there too
         return this;
     }
