@@ -5,7 +5,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.Socket;
-import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyStore;
 import java.util.ArrayList;
@@ -389,9 +388,5 @@ final class TestApiProxy implements AutoCloseable {
             }
         }
         pool.shutdownNow();
-    }
-
-    static boolean isSocketClosed(Exception e) {
-        return e instanceof SocketException;
     }
 }
