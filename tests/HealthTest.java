@@ -509,8 +509,7 @@ class HealthTest {
     }
 
     static boolean ready(io.fabric8.kubernetes.api.model.Pod p) {
-        return p.getMetadata().getDeletionTimestamp() == null && p.getStatus() != null && p.getStatus().getConditions() != null
-                && p.getStatus().getConditions().stream().anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+        return p.getMetadata().getDeletionTimestamp() == null && TestCluster.podReady(p);
     }
 
     /** A request with the forwarded pod's name left out (which ready pod a port-forward picks is the API's choice). */

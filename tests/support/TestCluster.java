@@ -349,7 +349,8 @@ public final class TestCluster implements AutoCloseable {
     }
   }
 
-  private static boolean podReady(io.fabric8.kubernetes.api.model.Pod p) {
+  /** Condition Ready is True. */
+  static boolean podReady(io.fabric8.kubernetes.api.model.Pod p) {
     return p.getStatus() != null && p.getStatus().getConditions() != null
         && p.getStatus().getConditions().stream().anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
   }
@@ -485,24 +486,7 @@ public final class TestCluster implements AutoCloseable {
   }
 
   /** The control plane process (tests/cluster.java) and what the proxies need from it. */
-  static final class ControlPlane {
-    final Process process;
-    final Path dir;
-    final int apiPort;
-    final String token;
-    final KeyStore keyStore;
-    final char[] storePassword;
-    final String proxyCaData;
-
-    private ControlPlane(Process process, Path dir, int apiPort, String token, KeyStore keyStore, char[] storePassword, String proxyCaData) {
-      this.process = process;
-      this.dir = dir;
-      this.apiPort = apiPort;
-      this.token = token;
-      this.keyStore = keyStore;
-      this.storePassword = storePassword;
-      this.proxyCaData = proxyCaData;
-    }
+  record ControlPlane(Process process, Path dir, int apiPort, String token, KeyStore keyStore, char[] storePassword, String proxyCaData) {
 
     static ControlPlane start() {
       try {
