@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * fetch-kubeconfig against a local Rancher stand-in that answers only connections coming out of a
- * real SOCKS5 proxy (microsocks, outgoing side bound to 127.0.0.7), with a kubeconfig pointing at the
+ * real SOCKS5 proxy (tests/support/TestSocksProxy, outgoing side bound to 127.0.0.7), with a kubeconfig pointing at the
  * shared test API server, so verification really calls /version (through the proxy: proxy-url).
  * Command-line behaviour runs as processes through ./jbang; error cases run in-process.
  */

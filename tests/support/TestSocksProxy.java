@@ -1,16 +1,49 @@
+//DEPS io.netty:netty-codec-socks:4.1.118.Final
+//DEPS io.netty:netty-handler:4.1.118.Final
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.socksx.SocksMessage;
+import io.netty.handler.codec.socksx.SocksPortUnificationServerHandler;
+import io.netty.handler.codec.socksx.v5.DefaultSocks5CommandResponse;
+import io.netty.handler.codec.socksx.v5.DefaultSocks5InitialResponse;
+import io.netty.handler.codec.socksx.v5.Socks5AuthMethod;
+import io.netty.handler.codec.socksx.v5.Socks5CommandRequest;
+import io.netty.handler.codec.socksx.v5.Socks5CommandRequestDecoder;
+import io.netty.handler.codec.socksx.v5.Socks5CommandStatus;
+import io.netty.handler.codec.socksx.v5.Socks5CommandType;
+import io.netty.handler.codec.socksx.v5.Socks5InitialRequest;
+import io.netty.handler.codec.socksx.v5.Socks5ServerEncoder;
+
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A real SOCKS5 proxy process for tests: Debian's {@code microsocks} (installed by .ci/run),
- * listening on 127.0.0.1 at a free port, with its outgoing side bound to {@link #outgoingAddress()}
- * ({@code -b}). A server that accepts only connections from that address proves the traffic went
- * through the proxy: a direct connection comes from 127.0.0.1.
+ * A real SOCKS5 proxy inside the test JVM, so that a user without root (who cannot install
+ * microsocks) runs every test. The protocol is Netty's (netty-codec-socks: its decoders and
+ * encoders for RFC 1928's greeting and CONNECT request, the same codec Netty's own SOCKS server
+ * example and Vert.x use); what is ours is only the relay between the two sockets.
+ *
+ * <p>It listens on 127.0.0.1 at a free port and binds its outgoing side to
+ * {@link #outgoingAddress()} (microsocks' {@code -b}): a server that accepts only connections from
+ * that address proves the traffic went through the proxy, since a direct connection comes from
+ * 127.0.0.1. Only CONNECT and "no authentication" are offered, as microsocks without {@code -u}.
  */
 final class TestSocksProxy implements AutoCloseable {
 
@@ -19,60 +52,144 @@ final class TestSocksProxy implements AutoCloseable {
 
     private static TestSocksProxy shared;
 
-    private final Process process;
+    private final EventLoopGroup group;
+    private final Channel server;
     private final int port;
     private final String outgoing;
+    private final AtomicInteger connects = new AtomicInteger();
 
-    private TestSocksProxy(Process process, int port, String outgoing) {
-        this.process = process;
+    private TestSocksProxy(EventLoopGroup group, Channel server, int port, String outgoing) {
+        this.group = group;
+        this.server = server;
         this.port = port;
         this.outgoing = outgoing;
     }
 
-    static boolean installed() {
-        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
-            if (Files.isExecutable(Path.of(dir, "microsocks"))) return true;
-        }
-        return false;
-    }
-
     /** One proxy for the whole run, stopped at its end. */
     static synchronized TestSocksProxy shared() {
-        if (shared == null || !shared.process.isAlive()) {
+        if (shared == null || !shared.server.isActive()) {
             shared = start(OUTGOING);
             TestSupport.closeAtEnd(shared);
         }
         return shared;
     }
 
-    /** Starts microsocks; retries on another port if the chosen one was taken meanwhile. */
+    /** Starts a proxy on a free loopback port whose outgoing connections come from {@code outgoingAddress}. */
     static TestSocksProxy start(String outgoingAddress) {
-        if (!installed()) throw new IllegalStateException("microsocks is not installed: apt-get install -y microsocks (.ci/run does)");
-        IOException last = null;
-        for (int attempt = 0; attempt < 5; attempt++) {
-            int port = freePort();
-            try {
-                Process p = new ProcessBuilder("microsocks", "-i", "127.0.0.1", "-p", String.valueOf(port), "-b", outgoingAddress)
-                        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-                while (System.nanoTime() < deadline && p.isAlive()) {
-                    try (Socket s = new Socket()) {
-                        s.connect(new InetSocketAddress("127.0.0.1", port), 200);
-                        return new TestSocksProxy(p, port, outgoingAddress);
-                    } catch (IOException notYet) {
-                        Thread.sleep(20);
-                    }
+        EventLoopGroup group = new NioEventLoopGroup(2, r -> {
+            Thread t = new Thread(r, "test-socks5");
+            t.setDaemon(true);
+            return t;
+        });
+        AtomicInteger connects = new AtomicInteger();
+        TestSocksProxy[] self = new TestSocksProxy[1];
+        try {
+            Channel server = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            // Detects the SOCKS version and installs the v5 decoder; refuses v4 by closing.
+                            ch.pipeline().addLast(new SocksPortUnificationServerHandler(Socks5ServerEncoder.DEFAULT),
+                                    new Socks5Handshake(group, outgoingAddress, () -> self[0].connects.incrementAndGet()));
+                        }
+                    })
+                    .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+            int port = ((InetSocketAddress) server.localAddress()).getPort();
+            self[0] = new TestSocksProxy(group, server, port, outgoingAddress);
+            return self[0];
+        } catch (Exception e) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            throw new IllegalStateException("cannot start the test SOCKS5 proxy: " + e, e);
+        }
+    }
+
+    /** The greeting (no authentication) then one CONNECT, after which the two channels are relayed. */
+    private static final class Socks5Handshake extends SimpleChannelInboundHandler<SocksMessage> {
+        private final EventLoopGroup group;
+        private final String outgoing;
+        private final Runnable onConnect;
+
+        Socks5Handshake(EventLoopGroup group, String outgoing, Runnable onConnect) {
+            this.group = group;
+            this.outgoing = outgoing;
+            this.onConnect = onConnect;
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, SocksMessage msg) {
+            if (msg instanceof Socks5InitialRequest initial) {
+                if (!initial.authMethods().contains(Socks5AuthMethod.NO_AUTH)) {
+                    ctx.writeAndFlush(new DefaultSocks5InitialResponse(Socks5AuthMethod.UNACCEPTED)).addListener(ChannelFutureListener.CLOSE);
+                    return;
                 }
-                p.destroyForcibly();
-                last = new IOException("microsocks did not listen on port " + port);
-            } catch (IOException e) {
-                last = e;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
+                ctx.pipeline().addFirst(new Socks5CommandRequestDecoder());
+                ctx.writeAndFlush(new DefaultSocks5InitialResponse(Socks5AuthMethod.NO_AUTH));
+            } else if (msg instanceof Socks5CommandRequest request && request.type() == Socks5CommandType.CONNECT) {
+                connect(ctx, request);
+            } else if (msg instanceof Socks5CommandRequest request) {
+                ctx.writeAndFlush(new DefaultSocks5CommandResponse(Socks5CommandStatus.COMMAND_UNSUPPORTED, request.dstAddrType()))
+                        .addListener(ChannelFutureListener.CLOSE);
+            } else {
+                ctx.close(); // SOCKS4 or garbage: microsocks closes as well
             }
         }
-        throw new IllegalStateException("cannot start microsocks: " + last, last);
+
+        private void connect(ChannelHandlerContext ctx, Socks5CommandRequest request) {
+            Channel client = ctx.channel();
+            client.config().setAutoRead(false);
+            new Bootstrap().group(group).channel(NioSocketChannel.class)
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
+                    .handler(new Relay(client))
+                    .connect(new InetSocketAddress(request.dstAddr(), request.dstPort()), new InetSocketAddress(outgoing, 0))
+                    .addListener((ChannelFutureListener) f -> {
+                        if (!f.isSuccess()) {
+                            client.writeAndFlush(new DefaultSocks5CommandResponse(Socks5CommandStatus.FAILURE, request.dstAddrType()))
+                                    .addListener(ChannelFutureListener.CLOSE);
+                            return;
+                        }
+                        onConnect.run();
+                        Channel upstream = f.channel();
+                        client.writeAndFlush(new DefaultSocks5CommandResponse(Socks5CommandStatus.SUCCESS, request.dstAddrType(),
+                                request.dstAddr(), request.dstPort())).addListener((ChannelFutureListener) sent -> {
+                            // From here on the client's bytes are the tunnel's: no more SOCKS codecs.
+                            var p = client.pipeline();
+                            p.remove(Socks5Handshake.this);
+                            if (p.get(Socks5ServerEncoder.class) != null) p.remove(Socks5ServerEncoder.class);
+                            p.addLast(new Relay(upstream));
+                            client.config().setAutoRead(true);
+                        });
+                    });
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    /** Copies what one channel reads to the other; closing either closes both. */
+    private static final class Relay extends ChannelInboundHandlerAdapter {
+        private final Channel peer;
+
+        Relay(Channel peer) {
+            this.peer = peer;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (peer.isActive()) peer.writeAndFlush(msg);
+            else io.netty.util.ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (peer.isActive()) peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
     }
 
     /** A port nothing listens on right now (also handy as a "proxy that is down"). */
@@ -97,14 +214,14 @@ final class TestSocksProxy implements AutoCloseable {
         return outgoing;
     }
 
+    /** How many CONNECTs the proxy has relayed so far. */
+    int connects() {
+        return connects.get();
+    }
+
     @Override
     public void close() {
-        process.destroy();
-        try {
-            if (!process.waitFor(2, TimeUnit.SECONDS)) process.destroyForcibly();
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
+        server.close();
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
     }
 }
