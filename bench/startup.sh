@@ -3,8 +3,8 @@
 #
 #   bench/startup.sh [--runs N] [--kubeconfig FILE]
 #
-# Starts the test API server (tests/support/TestApiServer.java, a fabric8 mock over HTTPS on a
-# free loopback port) unless --kubeconfig names a cluster, then times, in one run:
+# Starts the test control plane (tests/cluster.java: etcd, kube-apiserver, controllers and a kwok
+# node on loopback ports) unless --kubeconfig names a cluster, then times, in one run:
 #   GET   ./jbang scripts/gfw.java version dev          vs  kubectl version          (GET /version)
 #   LIST  ./jbang scripts/gfw.java provision-namespaces dev --diff
 #                                                       vs  kubectl get <the same 7 kinds> -l <labels>
@@ -48,18 +48,18 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 if [[ -z $kubeconfig ]]; then
-  echo "starting the test API server (tests/support/TestApiServer.java; the first start builds it)..." >&2
-  # Its own JDK 17+ (the default java), whatever JAVA_HOME says for gfw.
-  (unset JAVA_HOME; exec ./jbang tests/support/TestApiServer.java --kubeconfig "$work/kubeconfig") \
+  echo "starting the test control plane (tests/cluster.java; the first start builds it from tests/cluster/)..." >&2
+  # Its own JDK 17+ (the default java), whatever JAVA_HOME says for gfw. It prints "ready" once serving.
+  (unset JAVA_HOME; exec ./jbang tests/cluster.java --kubeconfig "$work/kubeconfig") \
     >"$work/server.out" 2>"$work/server.err" </dev/null &
   server_pid=$!
-  for ((i = 0; i < 600; i++)); do # up to 5 minutes: a cold build on a busy machine is slow
-    [[ -s $work/server.out ]] && break
-    kill -0 "$server_pid" 2>/dev/null || { echo "$0: the test API server exited:" >&2; cat "$work/server.err" >&2; exit 69; }
+  for ((i = 0; i < 7200; i++)); do # up to an hour: the first build compiles Kubernetes
+    grep -qx ready "$work/server.out" 2>/dev/null && break
+    kill -0 "$server_pid" 2>/dev/null || { echo "$0: the test control plane exited:" >&2; cat "$work/server.err" >&2; exit 69; }
     sleep 0.5
   done
-  [[ -s $work/server.out ]] || { echo "$0: the test API server did not start in 5 minutes" >&2; cat "$work/server.err" >&2; exit 69; }
-  kubeconfig=$(head -1 "$work/server.out")
+  grep -qx ready "$work/server.out" || { echo "$0: the test control plane did not start within an hour" >&2; tail "$work/server.err" >&2; exit 69; }
+  kubeconfig=$work/kubeconfig
 fi
 [[ -r $kubeconfig ]] || { echo "$0: kubeconfig $kubeconfig is not readable" >&2; exit 66; }
 

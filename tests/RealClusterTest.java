@@ -92,8 +92,14 @@ class RealClusterTest {
 
     /** {@code kubectl auth can-i} as a user or ServiceAccount, through the real RBAC authorizer. */
     static boolean can(String as, List<String> groups, String verb, String resource, String ns) {
+        return can(api, as, groups, verb, resource, ns);
+    }
+
+    /** The same on any handle; {@code ns} empty asks about a cluster-scoped resource. */
+    static boolean can(TestCluster api, String as, List<String> groups, String verb, String resource, String ns) {
         var argv = new ArrayList<>(List.of("kubectl", "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
-                "auth", "can-i", verb, resource, "-n", ns, "--as=" + as));
+                "auth", "can-i", verb, resource, "--as=" + as));
+        if (!ns.isEmpty()) argv.addAll(List.of("-n", ns));
         for (String g : groups) argv.add("--as-group=" + g);
         var r = TestSupport.command(argv.toArray(String[]::new)).run();
         assertTrue(r.exit() == 0 || r.exit() == 1, r.toString()); // can-i: 0 yes, 1 no

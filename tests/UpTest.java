@@ -262,4 +262,61 @@ class UpTest {
         var planned = TestSupport.inProcess(new Up(), "prod", "--kubeconfig", api.kubeconfig().toString(), "--context", api.context());
         assertEquals(ExitCode.REFUSED, planned.exit(), planned.toString());
     }
+
+    /**
+     * A CI job that is no cluster admin: a cluster admin applies what {@code deployer-rbac} prints, then {@code up} runs
+     * impersonating a member of the bound group (kubeconfig {@code as}/{@code as-groups}, which fabric8, Helm and kubectl
+     * all honour) and brings a new environment up to healthy; the real RBAC authorizer then says exactly what it may not do.
+     */
+    @Test
+    @Order(5)
+    void aDeployerBoundByDeployerRbacBringsAnEnvironmentUpWithoutBeingAdmin() throws Exception {
+        String name = "dp" + TestCluster.randomHex(3);
+        writeEnv(name);
+        // As watch(name), with an Attic of its own that knows this environment's signing key.
+        String atticNs = "attic-cache-" + name, runnerNs = "gitlab-runners-" + name;
+        for (String ns : List.of(atticNs, runnerNs, "runner-dashboard-" + name, "cnpg-system-" + name)) NAMESPACES.add(ns);
+        operator.installOperator("cnpg-system-" + name);
+        operator.watch(atticNs);
+        api.rollouts(runnerNs, TestCluster.Readiness.ready());
+        api.rollouts("runner-dashboard-" + name, TestCluster.Readiness.ready());
+        var ownAttic = new AtticStandIn(() -> {
+            var key = kube.secrets().inNamespace(atticNs).withName("attic-jwt-signing").get();
+            return key == null ? "" : DeployCacheTest.decode(key, "hs256-secret-base64");
+        });
+        TestSupport.closeAtEnd(ownAttic);
+        api.serviceBackend(atticNs, 8080, java.net.URI.create("http://127.0.0.1:" + ownAttic.port()));
+        var dashboard = dashboards.computeIfAbsent(name, n -> new DashboardAppStandIn(kube, "runner-dashboard-" + n));
+        api.serviceBackend("runner-dashboard-" + name, 3000, dashboard.uri());
+        String group = "gfw:deployers-" + name;
+        var rbac = TestSupport.inProcess(new DeployerRbacCommand(), name, "--env-dir", envDir.toString(), "--group", group);
+        assertEquals(0, rbac.exit(), rbac.toString());
+        var apply = TestSupport.command("kubectl", "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "apply", "-f", "-")
+                .stdin(rbac.out()).run();
+        assertEquals(0, apply.exit(), apply.toString());
+
+        Path kc = TestSupport.tempDir("deployer").resolve("kubeconfig");
+        String admin = Files.readString(api.kubeconfig());
+        int user = admin.indexOf("  user:\n", admin.indexOf("users:"));
+        assertTrue(user > 0, admin.replaceAll("token: .*", "token: ****"));
+        String as = "  user:\n    as: ci-deployer\n    as-groups:\n    - " + group + "\n";
+        Files.writeString(kc, admin.substring(0, user) + as + admin.substring(user + "  user:\n".length()));
+        var args = new ArrayList<>(List.of(name, "--env-dir", envDir.toString(), "--kubeconfig", kc.toString(), "--context", api.context(),
+                "--chart", RunnerFixtures.FIXTURE.toString(), "--gitlab-url", gitlab.url(), "--gitlab-token-file", gitlab.tokenFile.toString(),
+                "--attic-url", "http://127.0.0.1:" + ownAttic.port(), "--timeout", "90s"));
+        var r = TestSupport.inProcess(new Up(), args.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.toString());
+        for (var row : healthRows(r.out())) assertEquals("ok", row.get(2), row + "\n" + r.out());
+
+        List<String> groups = List.of(group);
+        assertTrue(RealClusterTest.can(api, "ci-deployer", groups, "create", "pods", runnerNs), "the runner chart's Role needs it there");
+        for (String[] denied : new String[][] {{"create", "namespaces", ""}, {"delete", "namespaces", ""}, {"get", "secrets", "kube-system"},
+                {"list", "secrets", "default"}, {"create", "pods", atticNs}, {"create", "pods/exec", atticNs}, {"get", "nodes", ""},
+                {"create", "clusterroles", ""}, {"create", "customresourcedefinitions", ""}, {"delete", "clusters.postgresql.cnpg.io", "default"},
+                {"patch", "deployments.apps", "kube-system"}, {"bind", "clusterroles", ""}, {"escalate", "roles", atticNs}, {"impersonate", "users", ""}}) {
+            assertFalse(RealClusterTest.can(api, "ci-deployer", groups, denied[0], denied[1], denied[2]), "must not " + String.join(" ", denied));
+        }
+        assertFalse(RealClusterTest.can(api, "ci-deployer", groups, "patch", "namespaces/kube-system", ""), "only its own namespaces");
+        assertTrue(RealClusterTest.can(api, "ci-deployer", groups, "patch", "namespaces/" + atticNs, ""), "its own namespaces by name");
+    }
 }

@@ -36,6 +36,7 @@ import org.junit.platform.launcher.core.LauncherFactory;
  * <pre>
  *   ./jbang tests/run.java                 # everything
  *   ./jbang tests/run.java Config Launcher  # only test classes whose name contains one of these
+ *   ./jbang tests/run.java UpTest#aDeployerBoundByDeployerRbacBringsAnEnvironmentUpWithoutBeingAdmin   # one test method
  * </pre>
  *
  * Environment: GFW_TEST_KUBECONFIG runs the cluster tests against that real cluster instead of
@@ -56,12 +57,19 @@ class run {
         }
         Path jar = Path.of(run.class.getProtectionDomain().getCodeSource().getLocation().toURI());
         List<String> patterns = new ArrayList<>();
-        for (String a : args) patterns.add(".*" + java.util.regex.Pattern.quote(a) + ".*Test");
-        if (patterns.isEmpty()) patterns.add(".*Test");
-        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
-                .selectors(DiscoverySelectors.selectClasspathRoots(Set.of(jar)))
-                .filters(ClassNameFilter.includeClassNamePatterns(patterns.toArray(String[]::new)))
-                .build();
+        var methods = new ArrayList<org.junit.platform.engine.DiscoverySelector>();
+        for (String a : args) {
+            if (a.contains("#")) methods.add(DiscoverySelectors.selectMethod(a));
+            else patterns.add(".*" + java.util.regex.Pattern.quote(a) + ".*Test");
+        }
+        if (patterns.isEmpty() && methods.isEmpty()) patterns.add(".*Test");
+        var builder = LauncherDiscoveryRequestBuilder.request();
+        if (!patterns.isEmpty()) {
+            builder.selectors(DiscoverySelectors.selectClasspathRoots(Set.of(jar)))
+                    .filters(ClassNameFilter.includeClassNamePatterns(patterns.toArray(String[]::new)));
+        }
+        if (!methods.isEmpty()) builder.selectors(methods);
+        LauncherDiscoveryRequest request = builder.build();
 
         var passed = new AtomicInteger();
         var failed = new AtomicInteger();
