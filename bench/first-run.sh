@@ -45,8 +45,9 @@ wait_user_idle
 rm -rf "$home/.m2" "$home/.jbang" "$home/.cache" "$home/first-run"
 as_user() { runuser -u "$user" -- env -i HOME="$home" USER="$user" LANG=C.UTF-8 PATH=/usr/local/go/bin:/usr/bin:/bin "$@"; }
 as_user mkdir -p "$home/first-run"
-as_user git clone -q --branch "$branch" "file://$repo" "$home/first-run/gfw"
-commit=$(as_user git -C "$home/first-run/gfw" rev-parse --short HEAD)
+git clone -q --branch "$branch" "file://$repo" "$home/first-run/gfw" # as root (git refuses another owner's repository), then handed over
+chown -R "$user:" "$home/first-run/gfw"
+commit=$(git -C "$repo" rev-parse --short "$branch")
 
 out=$home/first-run/out
 as_user mkdir -p "$out"

@@ -7,6 +7,8 @@
 //JAVA_OPTIONS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xlog:cds=off,cds+dynamic=off -Dio.netty.noUnsafe=true
 // Sources and output are UTF-8 whatever the locale (javac and Java 17 would use ASCII when LANG is unset, as in some CI jobs).
 //COMPILE_OPTIONS -encoding UTF-8
+// javac's own JVM C1 only and serial GC as well: a cold build of gfw.java (48 files) costs ~5 s of CPU instead of ~11 (bench/README.md, "First run").
+//COMPILE_OPTIONS -J-XX:TieredStopAtLevel=1 -J-XX:+UseSerialGC
 //JAVA_OPTIONS -Dfile.encoding=UTF-8 -Dsun.stdout.encoding=UTF-8 -Dsun.stderr.encoding=UTF-8
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
