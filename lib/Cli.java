@@ -1,6 +1,6 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
 //DEPS info.picocli:picocli:4.7.7
-//DEPS io.fabric8:kubernetes-client:7.4.0
+//DEPS io.fabric8:kubernetes-client:7.9.0
 // Start-up (bench/README.md): C1 only and the serial GC suit short runs on 2 cores; cds logging off
 // so that the AppCDS archive of a script's //CDS line is dumped, or skipped when stale, silently;
 // Netty without sun.misc.Unsafe, which Java 24+ warns about on stderr (no measurable cost).
