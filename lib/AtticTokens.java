@@ -1,6 +1,6 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
 //DEPS com.nimbusds:nimbus-jose-jwt:10.10
-//DEPS io.fabric8:kubernetes-client:7.4.0
+//DEPS io.fabric8:kubernetes-client:7.9.0
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 //SOURCES EnvChecks.java

@@ -1,12 +1,14 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
 //DEPS info.picocli:picocli:4.7.7
-//DEPS io.fabric8:kubernetes-client:7.4.0
+//DEPS io.fabric8:kubernetes-client:7.9.0
 // Start-up (bench/README.md): C1 only and the serial GC suit short runs on 2 cores; cds logging off
 // so that the AppCDS archive of a script's //CDS line is dumped, or skipped when stale, silently;
 // Netty without sun.misc.Unsafe, which Java 24+ warns about on stderr (no measurable cost).
 //JAVA_OPTIONS -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xlog:cds=off,cds+dynamic=off -Dio.netty.noUnsafe=true
 // Sources and output are UTF-8 whatever the locale (javac and Java 17 would use ASCII when LANG is unset, as in some CI jobs).
 //COMPILE_OPTIONS -encoding UTF-8
+// javac's own JVM C1 only and serial GC as well: a cold build of gfw.java (48 files) costs ~5 s of CPU instead of ~11 (bench/README.md, "First run").
+//COMPILE_OPTIONS -J-XX:TieredStopAtLevel=1 -J-XX:+UseSerialGC
 //JAVA_OPTIONS -Dfile.encoding=UTF-8 -Dsun.stdout.encoding=UTF-8 -Dsun.stderr.encoding=UTF-8
 //SOURCES ExitCode.java
 //SOURCES GfwException.java

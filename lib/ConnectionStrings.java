@@ -1,5 +1,5 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
-//DEPS commons-codec:commons-codec:1.21.0
+//DEPS commons-codec:commons-codec:1.23.0
 //SOURCES Output.java
 
 import java.io.ByteArrayOutputStream;

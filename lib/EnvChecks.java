@@ -1,5 +1,5 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
-//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
+//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
 //SOURCES Output.java
 
 import java.net.URI;

@@ -3,8 +3,8 @@
 // chosen by a Maven profile JBang does not apply, so it is named here.
 //DEPS com.marcnuri.helm-java:helm-java:0.0.21
 //DEPS com.marcnuri.helm-java:linux-amd64:0.0.21
-//DEPS io.fabric8:kubernetes-client:7.4.0
-//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
+//DEPS io.fabric8:kubernetes-client:7.9.0
+//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 //SOURCES Http.java

@@ -64,6 +64,10 @@ class CiTemplateTest {
         assertTrue(plan.path("script").toString().contains("--dry-run=server") && drift.path("script").toString().contains("--diff"));
         assertEquals("gfw-dev", p.path(".gfw-dev").path("resource_group").asText(), "one change per environment at a time");
         for (JsonNode job : List.of(plan, apply, drift)) assertEquals(".gfw-dev", job.path("extends").asText());
+        // Parallel jobs on one runner must not build gfw into one JBang cache (jbangdev/jbang#2445):
+        // each job's own directory holds its JBang cache.
+        assertEquals("$CI_PROJECT_DIR/.jbang-cache", p.path(".gfw-dev").path("variables").path("JBANG_CACHE_DIR").asText(),
+                "a JBang cache per job");
     }
 
     @Test

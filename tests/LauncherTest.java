@@ -5,14 +5,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.jar.JarEntry;
+import java.util.jar.JarFile;
+import java.util.jar.JarOutputStream;
+import java.util.jar.Manifest;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * The ./jbang launcher on a machine without JBang: it fetches the pinned JBang with Maven into an
- * empty cache (offline from ~/.m2 here, as on a second start), runs scripts, passes arguments,
- * stdin and exit codes through unchanged, and its warm fast path behaves exactly like JBang.
+ * The ./jbang launcher on a machine without JBang: it fetches the pinned JBang's jars (checked
+ * against their pinned SHA-256; from ~/.m2 when a copy is there, else from Maven Central) into an
+ * empty cache, runs scripts, passes arguments, stdin and exit codes through unchanged, and its warm
+ * fast path behaves exactly like JBang. Parallel cold runs of one script build it once, and a broken
+ * cached jar (jbangdev/jbang#2445) is rebuilt instead of used.
  */
 class LauncherTest {
     static Path cache;
@@ -125,5 +134,89 @@ class LauncherTest {
 
         var missing = launch("scripts/no-such-script.java").run();
         assertTrue(missing.exit() != 0, missing.toString());
+    }
+
+    /** A run with a JBang cache of its own ({@code JBANG_CACHE_DIR}), so that it starts cold there. */
+    static TestSupport.Cmd inJbangCache(Path jbangCache, String... args) {
+        return launch(args).env("JBANG_CACHE_DIR", jbangCache.toString());
+    }
+
+    static long builds(String stderr) {
+        return stderr.lines().filter(l -> l.contains("Building jar for")).count();
+    }
+
+    @Test
+    void fourColdRunsOfOneScriptAtOnceAllSucceedAndBuildItOnce() throws Exception {
+        // JBang has no lock: four cold builds of one script delete each other's classes/ and leave a
+        // jar without Main-Class (jbangdev/jbang#2445: "100% failure rate with 4 parallel processes").
+        Path jbangCache = TestSupport.tempDir("launcher-parallel-jbang");
+        var pool = Executors.newFixedThreadPool(4);
+        try {
+            var runs = new ArrayList<CompletableFuture<TestSupport.Result>>();
+            for (int i = 0; i < 4; i++) {
+                String arg = "run" + i;
+                runs.add(CompletableFuture.supplyAsync(() -> inJbangCache(jbangCache, "scripts/echo.java", arg).run(), pool));
+            }
+            long built = 0;
+            for (int i = 0; i < 4; i++) {
+                var r = runs.get(i).get();
+                assertEquals(0, r.exit(), r.toString());
+                assertEquals("v1\n[run" + i + "]\n", r.out(), r.toString());
+                built += builds(r.err());
+            }
+            assertEquals(1, built, "one of the four builds, the others wait for it and use its jar");
+        } finally {
+            pool.shutdownNow();
+        }
+        var after = inJbangCache(jbangCache, "scripts/echo.java", "later").run();
+        assertEquals(0, after.exit(), after.toString());
+        assertEquals("v1\n[later]\n", after.out());
+        assertEquals(0, builds(after.err()), "no rebuild after the parallel start");
+    }
+
+    /** Replaces {@code jar} with what #2445 leaves: a handful of its classes, a manifest without Main-Class. */
+    static void breakJar(Path jar) throws IOException {
+        byte[] greeting;
+        try (var j = new JarFile(jar.toFile())) {
+            greeting = j.getInputStream(j.getEntry("Greeting.class")).readAllBytes();
+        }
+        var manifest = new Manifest();
+        manifest.getMainAttributes().putValue("Manifest-Version", "1.0");
+        try (var out = new JarOutputStream(Files.newOutputStream(jar), manifest)) {
+            out.putNextEntry(new JarEntry("Greeting.class"));
+            out.write(greeting);
+            out.closeEntry();
+        }
+    }
+
+    @Test
+    void aBrokenCachedJarIsRebuiltNotUsed() throws IOException {
+        Path jbangCache = TestSupport.tempDir("launcher-broken-jbang");
+        var first = inJbangCache(jbangCache, "scripts/echo.java", "a").run();
+        assertEquals(0, first.exit(), first.toString());
+        Path jar;
+        try (var dirs = Files.list(jbangCache.resolve("jars"))) {
+            jar = dirs.filter(d -> d.getFileName().toString().startsWith("echo.java.")).findFirst().orElseThrow().resolve("echo.jar");
+        }
+
+        // The launcher's own entry for it is there: the changed jar is noticed, checked and rebuilt.
+        breakJar(jar);
+        var healed = inJbangCache(jbangCache, "scripts/echo.java", "b").run();
+        assertEquals(0, healed.exit(), healed.toString());
+        assertEquals("v1\n[b]\n", healed.out());
+        assertTrue(healed.err().contains("broken build"), healed.err());
+        assertEquals(1, builds(healed.err()), healed.toString());
+
+        // No entry of the launcher's (another checkout, another launcher cache): JBang alone would
+        // use the jar and fail with "no main class deduced"; the launcher deletes it first.
+        breakJar(jar);
+        var fresh = inJbangCache(jbangCache, "scripts/echo.java", "c").env("GFW_CACHE_DIR", TestSupport.tempDir("launcher-broken-gfw").toString()).run();
+        assertEquals(0, fresh.exit(), fresh.toString());
+        assertEquals("v1\n[c]\n", fresh.out());
+        assertEquals(1, builds(fresh.err()), fresh.toString());
+
+        var again = inJbangCache(jbangCache, "scripts/echo.java", "d").run();
+        assertEquals(0, again.exit(), again.toString());
+        assertEquals(0, builds(again.err()), "healed for good: " + again);
     }
 }

@@ -1,11 +1,11 @@
 ///usr/bin/env jbang "$0" "$@" ; exit $?
 //JAVA 17+
-//DEPS org.junit.jupiter:junit-jupiter:5.14.1
-//DEPS org.junit.platform:junit-platform-launcher:1.14.1
+//DEPS org.junit.jupiter:junit-jupiter:5.14.4
+//DEPS org.junit.platform:junit-platform-launcher:1.14.4
 //DEPS info.picocli:picocli:4.7.7
-//DEPS io.fabric8:kubernetes-client:7.4.0
-//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
-//DEPS commons-codec:commons-codec:1.21.0
+//DEPS io.fabric8:kubernetes-client:7.9.0
+//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
+//DEPS commons-codec:commons-codec:1.23.0
 //DEPS org.postgresql:postgresql:42.7.14
 //DEPS com.auth0:java-jwt:4.6.2
 //SOURCES ../scripts/gfw.java

@@ -1,4 +1,4 @@
-//DEPS io.fabric8:kubernetes-client:7.4.0
+//DEPS io.fabric8:kubernetes-client:7.9.0
 //SOURCES TestApiProxy.java
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
