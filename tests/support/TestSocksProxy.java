@@ -1,5 +1,6 @@
-//DEPS io.netty:netty-codec-socks:4.1.118.Final
-//DEPS io.netty:netty-handler:4.1.118.Final
+//DEPS io.netty:netty-codec-socks:4.1.136.Final
+//DEPS io.netty:netty-handler:4.1.136.Final
+// Netty as fabric8's Vert.x client brings it (vertx-dependencies 4.5.31: netty 4.1.136.Final): one Netty on the class path.
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
