@@ -140,17 +140,18 @@ final class GitLabApi {
     }
 
     /**
-     * {@code POST /api/v4/user/runners}: a group runner with these tags; returns its id, token and the token's expiry.
+     * {@code POST /api/v4/user/runners}: a group runner with these settings ({@code tag_list}, {@code run_untagged},
+     * {@code locked}, {@code access_level}, {@code maximum_timeout}: what lib/api/user_runners.rb takes, lib/RunnerSettings);
+     * returns its id, token and the token's expiry.
      * The token is taken as GitLab gives it ({@code glrt-…}, {@code glrt-t2_…}, or behind an instance prefix). An answer
      * with an id but no usable token leaves no runner behind: gfw deletes it again (or names it when that fails).
      */
-    CreatedRunner createGroupRunner(long groupId, List<String> tags, String description) {
+    CreatedRunner createGroupRunner(long groupId, String description, Map<String, Object> settings) {
         var body = new LinkedHashMap<String, Object>();
         body.put("runner_type", "group_type");
         body.put("group_id", groupId);
         body.put("description", description);
-        body.put("tag_list", tags);
-        body.put("run_untagged", false);
+        body.putAll(settings);
         JsonNode created = call("POST", "/api/v4/user/runners", body, "create runner '" + description + "'");
         String token = created.path("token").asText("");
         if (!created.path("id").canConvertToLong()) {

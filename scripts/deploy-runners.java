@@ -230,7 +230,7 @@ class DeployRunners implements Callable<Integer> {
         long groupId = api.groupId(env.organization().group());
         for (RunnerValues.Release r : missing) {
             String description = r.name() + " (" + env.name() + ", " + env.cluster().name() + ")";
-            GitLabApi.CreatedRunner created = api.createGroupRunner(groupId, r.runner().tags(), description);
+            GitLabApi.CreatedRunner created = api.createGroupRunner(groupId, description, RunnerSettings.wanted(r.runner()));
             Cli.info("created GitLab runner " + created.id() + " '" + description + "' in group " + env.organization().group());
             try {
                 ServerSideApply.apply(client, RunnerTokens.annotate(RunnerValues.tokenSecret(r, created.token(), created.id()), Instant.now(),

@@ -179,7 +179,8 @@ class Up implements Callable<Integer> {
         if (smoke) { // Health says a runner is online; smoke says it runs jobs.
             Cli.info("== smoke: runners smoke: one tiny job per runner type through GitLab");
             var a = new ArrayList<String>(List.of(envName, "smoke"));
-            a.addAll(args(new Step("health", null, List.of(), ""), List.of()).subList(1, args(new Step("health", null, List.of(), ""), List.of()).size()));
+            List<String> shared = args(new Step("health", null, List.of(), ""), List.of()); // ENV, then cluster and env-dir options
+            a.addAll(shared.subList(1, shared.size()));
             if (gitlabUrl != null) a.addAll(List.of("--gitlab-url", gitlabUrl));
             if (gitlabTokenFile != null) a.addAll(List.of("--gitlab-token-file", gitlabTokenFile));
             int exit = Cli.run(new Runners(), a.toArray(String[]::new));

@@ -418,6 +418,15 @@ final class GitLabStandIn implements AutoCloseable {
             problems.add("runner created with " + body);
             return new Answer(400, message("400 Bad request - group_id is missing"));
         }
+        // lib/api/user_runners.rb declares access_level among Ci::Runner.access_levels (Grape: 400 {"error": …}); the model
+        // refuses a maximum_timeout under 600 (render_validation_error!, 400 {"message": {…}}).
+        if (b.has("access_level") && !ACCESS_LEVELS.contains(b.path("access_level").asText())) {
+            return new Answer(400, JSON.createObjectNode().put("error", "access_level does not have a valid value"));
+        }
+        if (b.has("maximum_timeout") && (!b.get("maximum_timeout").canConvertToInt() || b.get("maximum_timeout").asInt() < 600)) {
+            return new Answer(400, JSON.createObjectNode().set("message", JSON.createObjectNode().set("maximum_timeout",
+                    JSON.createArrayNode().add("needs to be at least 10 minutes"))));
+        }
         long id = NEXT_ID.incrementAndGet();
         String token = newToken();
         ids.add(id);
