@@ -80,7 +80,11 @@ class DeployRunnersHelmTest {
             assertEquals(GitLabStandIn.GROUP_ID, docker.path("group_id").asLong());
             assertEquals(List.of("docker", "linux", "amd64"), List.of(RunnerFixtures.JSON.treeToValue(docker.path("tag_list"), String[].class)));
             assertTrue(docker.path("description").asText().contains("gitlab-runner-docker"), docker.toString());
-            assertEquals(List.of("dind", "docker", "linux", "amd64"),
+            // Created with every GitLab-side setting of the file (RunnerSettings.wanted), so no PUT follows.
+            assertFalse(docker.path("run_untagged").asBoolean(true), docker.toString());
+            assertFalse(docker.path("locked").asBoolean(true), docker.toString());
+            assertEquals("not_protected", docker.path("access_level").asText(), docker.toString());
+            assertEquals(List.of("dind", "privileged", "docker", "linux", "amd64"),
                     List.of(RunnerFixtures.JSON.treeToValue(RunnerFixtures.JSON.readTree(gitlab.requests.get(2).body()).path("tag_list"), String[].class)));
 
             // The tokens are in the Secrets the chart reads, and nowhere in the output.
