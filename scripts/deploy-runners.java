@@ -69,8 +69,12 @@ import picocli.CommandLine.Parameters;
  * {@code -o table|json|yaml}; {@code --kubeconfig}, {@code --context}, {@code --proxy}. A planned
  * environment is refused before any request (only {@code --dry-run=client} works for it).
  *
- * <p>Environment: {@code GITLAB_TOKEN} (or {@code --gitlab-token-file}) — only needed when a runner
- * has to be created; {@code XDG_CACHE_HOME} — charts are cached under {@code gfw/charts}.
+ * <p>With a GitLab token, each runner's GitLab-side settings (tags, run-untagged, locked, access level, maximum
+ * timeout) are compared and sent where they differ (lib/RunnerSettings), and an upgrade that restarts a runner's pods
+ * first pauses it and waits for its running jobs, at most {@code --drain-timeout}, then resumes it (lib/RunnerDrain).
+ *
+ * <p>Environment: {@code GITLAB_TOKEN} (or {@code --gitlab-token-file}) — needed when a runner has to be created, and
+ * for the settings and drains above; {@code XDG_CACHE_HOME} — charts are cached under {@code gfw/charts}.
  *
  * <pre>
  *   GITLAB_TOKEN=glpat-... gfw deploy-runners dev            # all runner types
