@@ -348,9 +348,10 @@ class HealthTest {
             assertEquals("warn", status(rows, "runners/docker release"));
             assertTrue(rows.get("runners/docker release").path("detail").asText().contains("revision 1, pending-upgrade"), r.out());
             // An HPA at its maximum is no warning: it scales manager pods on their own cpu/memory, not on jobs (capacity says that).
+            // (The control plane's own HPA controller may rewrite "current" meanwhile: only the bound and the note are asserted.)
             assertEquals("ok", status(rows, "runners/nix hpa"));
-            assertEquals("current 3, desired 3, max 3 (manager pods, by their cpu/memory; job load: see capacity)",
-                    rows.get("runners/nix hpa").path("detail").asText());
+            assertTrue(rows.get("runners/nix hpa").path("detail").asText().matches("current \\d, desired 3, max 3 \\(manager pods, by their cpu/memory; job load: see capacity\\)"),
+                    rows.get("runners/nix hpa").toString());
             for (String type : HealthFixtures.TYPES) {
                 JsonNode pdb = rows.get("runners/" + type + " pdb");
                 assertEquals("unknown", pdb.path("status").asText(), r.out());
@@ -402,6 +403,7 @@ class HealthTest {
     @Test
     void gitlabRowsAreUnknownWithTheReasonWhenGitLabCannotBeAsked() throws IOException {
         try (var f = new HealthFixtures().deploy()) {
+            f.gitlab.requests.clear(); // deploy-runners read the runners' settings: only health's requests count here
             var noToken = f.health("-o", "json", "--only", "runners").run();
             assertEquals(ExitCode.DEGRADED, noToken.exit(), noToken.toString());
             for (String type : HealthFixtures.TYPES) {
