@@ -19,7 +19,6 @@
 //SOURCES ../lib/RunnerTokens.java
 //SOURCES ../lib/HelmReleases.java
 //SOURCES ../lib/SecretInput.java
-//SOURCES ../lib/RunnerFleet.java
 //SOURCES ../lib/RunnerSettings.java
 //SOURCES ../lib/RunnerDrain.java
 
