@@ -46,7 +46,7 @@ final class EnvConfig {
 
     record Env(String name, String file, String status, boolean production, Organization organization,
                Cluster cluster, Namespaces namespaces, Dashboard dashboard, Cnpg cnpg, Attic attic,
-               RunnerChart runnerChart, List<Runner> runners, CacheConfig.Cache cache) {
+               RunnerChart runnerChart, List<Runner> runners, CacheConfig.Cache cache, Smoke smoke) {
         boolean planned() { return "planned".equals(status); }
         /** The Attic cache URL the runners' jobs use (the seed: ATTIC_SERVER points into the Attic namespace). */
         String atticServerUrl() {
@@ -82,8 +82,20 @@ final class EnvConfig {
     record RunnerChart(String name, String repository, String version, Resources manager) {}
     record Resources(Map<String, String> requests, Map<String, String> limits) {}
     record Autoscaling(int minReplicas, int maxReplicas, int cpuPercent, int memoryPercent) {}
+    /**
+     * {@code runUntagged}, {@code locked}, {@code accessLevel}, {@code maximumTimeout} (seconds, null: none) live on
+     * GitLab's runner, like {@code tags}: deploy-runners reconciles them there (lib/RunnerSettings).
+     */
     record Runner(String type, String image, List<String> tags, int concurrent, boolean privileged,
-                  Resources job, Autoscaling autoscaling, int pollTimeout, Map<String, String> env) {}
+                  Resources job, Autoscaling autoscaling, int pollTimeout, Map<String, String> env,
+                  boolean runUntagged, boolean locked, String accessLevel, Integer maximumTimeout) {}
+    /** {@code runners ENV smoke}: the GitLab project (path or id) whose pipeline runs the smoke job, at {@code ref}. */
+    record Smoke(String project, String ref) {}
+
+    /** GitLab's runner access levels (app/models/ci/runner.rb {@code enum access_level}). */
+    static final List<String> ACCESS_LEVELS = List.of("not_protected", "ref_protected");
+    /** GitLab refuses a runner maximum_timeout under 10 minutes (app/models/ci/runner.rb validates maximum_timeout >= 600). */
+    static final int MIN_MAXIMUM_TIMEOUT = 600;
 
     static final List<String> STATUSES = List.of("active", "planned");
     static final List<String> POD_SECURITY_LEVELS = List.of("privileged", "baseline", "restricted");
@@ -294,7 +306,7 @@ final class EnvConfig {
 
         Env env(Field root, String envName) {
             if (!root.mapWithKeys("environment", "status", "production", "organization", "cluster", "namespaces",
-                    "dashboard", "cnpg", "attic", "runnerChart", "runners", "cache")) {
+                    "dashboard", "cnpg", "attic", "runnerChart", "runners", "cache", "smoke")) {
                 return null;
             }
             String name = dnsLabel(root, "environment", null);
@@ -403,7 +415,8 @@ final class EnvConfig {
                 }
             }
             Env env = new Env(name, file, status, production, org, cluster, namespaces, dashboard, cnpg, attic, chart,
-                    List.copyOf(runners), CacheConfig.parse(this, root)); // cache: deploy-cache's section (lib/CacheConfig)
+                    List.copyOf(runners), CacheConfig.parse(this, root), // cache: deploy-cache's section (lib/CacheConfig)
+                    smoke(root));
             if (problems.isEmpty()) policies(root, env); // on a file whose every field is well-formed
             return env;
         }
@@ -543,9 +556,15 @@ final class EnvConfig {
             return new NamespaceSpec(component, nsName, pss, quota, limits, sas);
         }
 
+        private Smoke smoke(Field root) {
+            Field f = root.get("smoke");
+            if (f == null || !f.mapWithKeys("project", "ref")) return null;
+            return new Smoke(str(f, "project"), optStr(f, "ref", "main"));
+        }
+
         private Runner runner(Field f) {
             if (!f.mapWithKeys("type", "image", "tags", "concurrent", "privileged", "job", "autoscaling",
-                    "pollTimeout", "env")) {
+                    "pollTimeout", "env", "runUntagged", "locked", "accessLevel", "maximumTimeout")) {
                 return null;
             }
             String type = dnsLabel(f, "type", null);
@@ -567,7 +586,10 @@ final class EnvConfig {
                 if (!k.matches("[A-Za-z_][A-Za-z0-9_]*")) problem(f.get("env"), "'" + k + "' is not a valid environment variable name");
             }
             return new Runner(type, str(f, "image"), tags, positive(f, "concurrent", null), bool(f, "privileged", false),
-                    resourcesBlock(f, "job"), as, positive(f, "pollTimeout", 600), env);
+                    resourcesBlock(f, "job"), as, positive(f, "pollTimeout", 600), env,
+                    bool(f, "runUntagged", false), bool(f, "locked", false), oneOf(f, "accessLevel", "not_protected", ACCESS_LEVELS),
+                    f.get("maximumTimeout") == null ? null
+                            : integer(f, "maximumTimeout", 0, MIN_MAXIMUM_TIMEOUT, "at least " + MIN_MAXIMUM_TIMEOUT + " (seconds; GitLab refuses less than 10 minutes)"));
         }
     }
 

@@ -51,7 +51,7 @@ final class ExitCode {
         t.put(AUTH, "credentials rejected (401) or forbidden (403)");
         t.put(CONFLICT, "server-side apply conflict with another field manager, or a Helm release left pending");
         t.put(REMOTE_ERROR, "the remote side answered with an error or unusable data");
-        t.put(CHECK_FAILED, "a requested check failed, or a wait ran out of time (drain, rotate-token)");
+        t.put(CHECK_FAILED, "a requested check failed, or a wait ran out of time (drain, rotate-token, smoke, an upgrade's drain)");
         t.put(DEGRADED, "no check failed, but some warned or could not be read (health: degraded)");
         t.put(DRIFT, "the cluster drifted from the environment file (up --diff lists what)");
         return t;

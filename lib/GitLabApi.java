@@ -48,6 +48,8 @@ final class GitLabApi {
         STATUS("runners status", "read_api, manage_runner or api"),
         CHANGE("runners pause/resume/drain/rotate-token", "manage_runner or api"),
         PRUNE("runners prune", "api, or read_api + manage_runner"),
+        REAP("runners reap", "read_api or api"),
+        SMOKE("runners smoke", "api (a pipeline is created), of a user who may run pipelines in smoke.project"),
         ANY("gfw", "api");
 
         final String command;
@@ -138,17 +140,18 @@ final class GitLabApi {
     }
 
     /**
-     * {@code POST /api/v4/user/runners}: a group runner with these tags; returns its id, token and the token's expiry.
+     * {@code POST /api/v4/user/runners}: a group runner with these settings ({@code tag_list}, {@code run_untagged},
+     * {@code locked}, {@code access_level}, {@code maximum_timeout}: what lib/api/user_runners.rb takes, lib/RunnerSettings);
+     * returns its id, token and the token's expiry.
      * The token is taken as GitLab gives it ({@code glrt-…}, {@code glrt-t2_…}, or behind an instance prefix). An answer
      * with an id but no usable token leaves no runner behind: gfw deletes it again (or names it when that fails).
      */
-    CreatedRunner createGroupRunner(long groupId, List<String> tags, String description) {
+    CreatedRunner createGroupRunner(long groupId, String description, Map<String, Object> settings) {
         var body = new LinkedHashMap<String, Object>();
         body.put("runner_type", "group_type");
         body.put("group_id", groupId);
         body.put("description", description);
-        body.put("tag_list", tags);
-        body.put("run_untagged", false);
+        body.putAll(settings);
         JsonNode created = call("POST", "/api/v4/user/runners", body, "create runner '" + description + "'");
         String token = created.path("token").asText("");
         if (!created.path("id").canConvertToLong()) {
@@ -233,6 +236,109 @@ final class GitLabApi {
         var ids = new ArrayList<Long>();
         for (JsonNode j : jobs) ids.add(j.path("id").asLong());
         return ids;
+    }
+
+    /**
+     * What a runner's details say of the settings gfw keeps (docs.gitlab.com/ee/api/runners.html "Get runner's details";
+     * lib/api/entities/ci/runner_details.rb: {@code tag_list}, {@code run_untagged}, {@code locked}, {@code access_level},
+     * {@code maximum_timeout}, null when none is set).
+     */
+    record Settings(List<String> tags, boolean runUntagged, boolean locked, String accessLevel, Integer maximumTimeout) {}
+
+    /** {@code GET /api/v4/runners/:id}: the runner's settings. */
+    Settings settings(long runnerId) {
+        JsonNode n = call("GET", "/api/v4/runners/" + runnerId, null, "read runner " + runnerId);
+        if (!n.path("tag_list").isArray()) throw unusable("runner " + runnerId + " (no tag_list)");
+        var tags = new ArrayList<String>();
+        for (JsonNode t : n.path("tag_list")) tags.add(t.asText());
+        JsonNode max = n.path("maximum_timeout");
+        return new Settings(tags, n.path("run_untagged").asBoolean(false), n.path("locked").asBoolean(false),
+                text(n, "access_level"), max.canConvertToInt() && !max.isNull() ? max.asInt() : null);
+    }
+
+    /**
+     * {@code PUT /api/v4/runners/:id} with only the fields given ({@code tag_list}, {@code run_untagged}, {@code locked},
+     * {@code access_level}, {@code maximum_timeout}; docs.gitlab.com/ee/api/runners.html "Update runner's details").
+     */
+    void updateRunner(long runnerId, Map<String, Object> fields) {
+        call("PUT", "/api/v4/runners/" + runnerId, fields, "update the settings of runner " + runnerId);
+    }
+
+    /**
+     * One runner manager: one gitlab-runner process (one manager pod) using the runner's token, told apart by its system
+     * id (lib/api/entities/ci/runner_manager.rb: {@code system_id}, {@code version}, {@code contacted_at}, {@code status}).
+     */
+    record Manager(String systemId, String version, String contactedAt, String status) {}
+
+    /** {@code GET /api/v4/runners/:id/managers} (docs.gitlab.com/ee/api/runners.html "List runner's managers"). */
+    List<Manager> managers(long runnerId) {
+        JsonNode list = call("GET", "/api/v4/runners/" + runnerId + "/managers", null, "list the managers of runner " + runnerId);
+        if (!list.isArray()) throw unusable("the managers of runner " + runnerId);
+        var out = new ArrayList<Manager>();
+        for (JsonNode m : list) out.add(new Manager(text(m, "system_id"), text(m, "version"), text(m, "contacted_at"), text(m, "status")));
+        return out;
+    }
+
+    /** A pipeline as GitLab answers it (docs.gitlab.com/ee/api/pipelines.html: {@code id}, {@code status}, {@code web_url}). */
+    record Pipeline(long id, String status, String webUrl) {}
+
+    /** A job of a pipeline: its id, name, status, page and the runner that took it (null: none yet). */
+    record Job(long id, String name, String status, String webUrl, Long runnerId) {}
+
+    /**
+     * {@code POST /api/v4/projects/:id/pipeline} with {@code ref} and {@code variables} [{key, value, variable_type}]
+     * (docs.gitlab.com/ee/api/pipelines.html "Create a new pipeline"); {@code project} is an id or a full path.
+     */
+    Pipeline createPipeline(String project, String ref, Map<String, String> variables) {
+        var body = new LinkedHashMap<String, Object>();
+        body.put("ref", ref);
+        var vars = new ArrayList<Map<String, Object>>();
+        variables.forEach((k, v) -> {
+            var m = new LinkedHashMap<String, Object>();
+            m.put("key", k);
+            m.put("value", v);
+            m.put("variable_type", "env_var");
+            vars.add(m);
+        });
+        body.put("variables", vars);
+        return pipeline(call("POST", "/api/v4/projects/" + enc(project) + "/pipeline", body,
+                "create a pipeline in project " + project + " at " + ref), "the pipeline created in " + project);
+    }
+
+    /** {@code GET /api/v4/projects/:id/pipelines/:pipeline_id}. */
+    Pipeline pipeline(String project, long pipelineId) {
+        return pipeline(call("GET", "/api/v4/projects/" + enc(project) + "/pipelines/" + pipelineId, null,
+                "read pipeline " + pipelineId + " of " + project), "pipeline " + pipelineId);
+    }
+
+    /** {@code GET /api/v4/projects/:id/pipelines/:pipeline_id/jobs} (first 100). */
+    List<Job> pipelineJobs(String project, long pipelineId) {
+        JsonNode list = call("GET", "/api/v4/projects/" + enc(project) + "/pipelines/" + pipelineId + "/jobs?per_page=100", null,
+                "list the jobs of pipeline " + pipelineId + " of " + project);
+        if (!list.isArray()) throw unusable("the jobs of pipeline " + pipelineId);
+        var out = new ArrayList<Job>();
+        for (JsonNode j : list) out.add(job(j));
+        return out;
+    }
+
+    /** {@code GET /api/v4/projects/:id/jobs/:job_id} (docs.gitlab.com/ee/api/jobs.html "Get a single job"). */
+    Job job(String project, long jobId) {
+        return job(call("GET", "/api/v4/projects/" + enc(project) + "/jobs/" + jobId, null, "read job " + jobId + " of project " + project));
+    }
+
+    private static Job job(JsonNode j) {
+        JsonNode runner = j.path("runner");
+        return new Job(j.path("id").asLong(), text(j, "name"), text(j, "status"), text(j, "web_url"),
+                runner.path("id").canConvertToLong() ? runner.path("id").asLong() : null);
+    }
+
+    private Pipeline pipeline(JsonNode n, String what) {
+        if (!n.path("id").canConvertToLong()) throw unusable(what + " (no id)");
+        return new Pipeline(n.path("id").asLong(), text(n, "status"), text(n, "web_url"));
+    }
+
+    private static String enc(String project) {
+        return URLEncoder.encode(project, StandardCharsets.UTF_8);
     }
 
     /**
@@ -391,6 +497,8 @@ final class GitLabApi {
             return new GfwException(ExitCode.NOT_FOUND, "GitLab cannot " + what + " (404 " + reason + ") on " + where
                     + (path.startsWith("/api/v4/runners/")
                             ? ": GitLab has no such runner (deleted?) or GITLAB_TOKEN cannot see it"
+                            : path.startsWith("/api/v4/projects/")
+                            ? ": check smoke.project in the environment file, and that GITLAB_TOKEN can see that project"
                             : ": check organization.group / organization.gitlabUrl in the environment file, and that GITLAB_TOKEN can see it"));
         }
         if (code >= 500) {

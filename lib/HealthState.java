@@ -147,6 +147,7 @@ final class HealthState {
             list(pool, "pods/" + runners, "pods -n " + runners, () -> client.pods().inNamespace(runners).list().getItems());
             list(pool, "hpa/" + runners, "horizontalpodautoscalers.v2.autoscaling -n " + runners,
                     () -> client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(runners).list().getItems());
+            list(pool, "quota/" + runners, "resourcequotas -n " + runners, () -> client.resourceQuotas().inNamespace(runners).list().getItems());
             list(pool, "pdb/" + runners, "poddisruptionbudgets -n " + runners,
                     () -> client.policy().v1().podDisruptionBudget().inNamespace(runners).list().getItems());
             // Helm's release records and the runner token Secrets: one LIST of the namespace's Secrets (values never shown).
@@ -286,6 +287,10 @@ final class HealthState {
 
     Read<HorizontalPodAutoscaler> hpas(String ns) {
         return get("hpa/" + ns);
+    }
+
+    Read<io.fabric8.kubernetes.api.model.ResourceQuota> quotas(String ns) {
+        return get("quota/" + ns);
     }
 
     Read<PodDisruptionBudget> pdbs(String ns) {

@@ -34,7 +34,7 @@ final class RunnerFleet {
     /** What was read of one runner type; a part that could not be read says why in {@code gitlabError}. */
     record State(RunnerValues.Release release, HelmReleases.Deployed helm, int pods, int podsReady, String hpa,
                  Long runnerId, GitLabApi.Runner gitlab, List<Long> runningJobs, String gitlabError, RunnerTokens.Expiry tokenExpiry,
-                 RunnerTokens.Verdict token, Instant readAt) {
+                 RunnerTokens.Verdict token, Instant readAt, List<GitLabApi.Manager> managers) {
 
         /**
          * Deployed, a ready pod, GitLab calls the runner online with a recent contact ({@link GitLabApi.Runner#alive}: its
@@ -63,6 +63,18 @@ final class RunnerFleet {
             m.put("version", gitlab == null ? null : gitlab.version());
             m.put("contactedAt", gitlab == null ? null : gitlab.contactedAt());
             m.put("runningJobs", runningJobs == null ? null : runningJobs.size());
+            if (managers != null) { // one per manager pod that contacted GitLab with the runner's token
+                var list = new ArrayList<Map<String, Object>>();
+                for (GitLabApi.Manager g : managers) {
+                    var mm = new LinkedHashMap<String, Object>();
+                    mm.put("systemId", g.systemId());
+                    mm.put("version", g.version());
+                    mm.put("contactedAt", g.contactedAt());
+                    mm.put("status", g.status());
+                    list.add(mm);
+                }
+                m.put("managers", list);
+            }
             m.put("tokenExpiresAt", tokenExpiry == null ? null : tokenExpiry.expires() == null ? RunnerTokens.NEVER : tokenExpiry.expires().toString());
             if (token != null && !token.level().equals("ok")) m.put("tokenWarning", token.text());
             if (gitlabError != null) m.put("gitlabError", gitlabError);
@@ -119,6 +131,7 @@ final class RunnerFleet {
         Long id = null;
         GitLabApi.Runner runner = null;
         List<Long> jobs = null;
+        List<GitLabApi.Manager> managers = null;
         String why = null;
         try {
             id = runnerId(client, r);
@@ -127,11 +140,12 @@ final class RunnerFleet {
             } else {
                 runner = gitlab.runner(id);
                 jobs = gitlab.runningJobs(id);
+                managers = gitlab.managers(id);
             }
         } catch (GfwException e) {
             why = e.getMessage();
         }
-        return new State(r, live, pods.size(), ready, h == null ? null : hpaText(h), id, runner, jobs, why, expiry, token, now);
+        return new State(r, live, pods.size(), ready, h == null ? null : hpaText(h), id, runner, jobs, why, expiry, token, now, managers);
     }
 
     static boolean ready(Pod p) {

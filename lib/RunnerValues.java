@@ -211,6 +211,10 @@ final class RunnerValues {
         sb.append("    image = ").append(tomlString(r.image())).append('\n');
         sb.append("    privileged = ").append(r.privileged()).append('\n');
         sb.append("    poll_timeout = ").append(r.pollTimeout()).append('\n');
+        // The runner cleans its own job pods up (gitlab-runner docs/executors/kubernetes "Pod lifecycle"): a job pod gets
+        // this long after TERM before it is killed, and the runner waits this long for its cleanup's deletions.
+        sb.append("    pod_termination_grace_period_seconds = ").append(JOB_POD_GRACE_SECONDS).append('\n');
+        sb.append("    cleanup_grace_period_seconds = ").append(JOB_POD_GRACE_SECONDS).append('\n');
         Map<String, String> req = r.job() == null ? Map.of() : r.job().requests();
         Map<String, String> lim = r.job() == null ? Map.of() : r.job().limits();
         for (String res : List.of("cpu", "memory", "ephemeral_storage")) {
@@ -218,8 +222,15 @@ final class RunnerValues {
             if (req.containsKey(key)) sb.append("    ").append(res).append("_request = ").append(tomlString(req.get(key))).append('\n');
             if (lim.containsKey(key)) sb.append("    ").append(res).append("_limit = ").append(tomlString(lim.get(key))).append('\n');
         }
+        // A job pod's activeDeadlineSeconds is the job's timeout: Kubernetes ends a pod whose runner died (the default
+        // since runner 17.x; written so that an older runner does the same).
+        sb.append("  [runners.feature_flags]\n");
+        sb.append("    FF_USE_POD_ACTIVE_DEADLINE_SECONDS = true\n");
         return sb.toString();
     }
+
+    /** Seconds a job pod gets to end after TERM, and the runner's cleanup waits (config.toml [runners.kubernetes]). */
+    static final int JOB_POD_GRACE_SECONDS = 30;
 
     /**
      * A TOML basic string. The chart passes runners.config through Helm's {@code tpl}, so a literal

@@ -19,6 +19,8 @@
 //SOURCES ../lib/RunnerTokens.java
 //SOURCES ../lib/HelmReleases.java
 //SOURCES ../lib/SecretInput.java
+//SOURCES ../lib/RunnerSettings.java
+//SOURCES ../lib/RunnerDrain.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -66,8 +68,12 @@ import picocli.CommandLine.Parameters;
  * {@code -o table|json|yaml}; {@code --kubeconfig}, {@code --context}, {@code --proxy}. A planned
  * environment is refused before any request (only {@code --dry-run=client} works for it).
  *
- * <p>Environment: {@code GITLAB_TOKEN} (or {@code --gitlab-token-file}) — only needed when a runner
- * has to be created; {@code XDG_CACHE_HOME} — charts are cached under {@code gfw/charts}.
+ * <p>With a GitLab token, each runner's GitLab-side settings (tags, run-untagged, locked, access level, maximum
+ * timeout) are compared and sent where they differ (lib/RunnerSettings), and an upgrade that restarts a runner's pods
+ * first pauses it and waits for its running jobs, at most {@code --drain-timeout}, then resumes it (lib/RunnerDrain).
+ *
+ * <p>Environment: {@code GITLAB_TOKEN} (or {@code --gitlab-token-file}) — needed when a runner has to be created, and
+ * for the settings and drains above; {@code XDG_CACHE_HOME} — charts are cached under {@code gfw/charts}.
  *
  * <pre>
  *   GITLAB_TOKEN=glpat-... gfw deploy-runners dev            # all runner types
@@ -115,10 +121,19 @@ class DeployRunners implements Callable<Integer> {
     @Option(names = "--gitlab-token-file", paramLabel = "FILE", description = "Read the GitLab access token from FILE ('-' for stdin) instead of $GITLAB_TOKEN.")
     String gitlabTokenFile;
 
+    @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "30m",
+            description = "Before an upgrade restarts a runner's pods: pause it in GitLab and wait this long for its running jobs"
+                    + " (then it is resumed); 0: do not pause (default: ${DEFAULT-VALUE}).")
+    String drainTimeoutText;
+
     @Mixin Cli.EnvOptions envOptions;
     @Mixin Cli.ClusterOptions cluster;
     @Mixin Cli.ChangeOptions change;
     @Mixin Cli.OutputOption output;
+
+    /** GitLab, when a token is given: runner settings (lib/RunnerSettings) and draining before upgrades (lib/RunnerDrain). */
+    private GitLabApi gitlab;
+    private Duration drainTimeout;
 
     /** Where fetched charts are cached. */
     Path chartCache = HelmReleases.defaultCacheDir();
@@ -132,6 +147,7 @@ class DeployRunners implements Callable<Integer> {
         EnvConfig.Env env = envOptions.load(envName);
         List<RunnerValues.Release> releases = RunnerValues.select(env, types);
         Duration timeout = timeoutText == null ? null : Cli.duration(timeoutText, "--timeout");
+        drainTimeout = drainTimeoutText.trim().equals("0") ? Duration.ZERO : Cli.duration(drainTimeoutText, "--drain-timeout");
         Cli.DryRun dryRun = change.dryRun;
         if (status && dryRun != Cli.DryRun.none) throw new GfwException(ExitCode.USAGE, "--status reads the cluster only; drop --dry-run");
         change.validate(!status, "a deploy, not to --status");
@@ -162,8 +178,15 @@ class DeployRunners implements Callable<Integer> {
             var helm = new HelmReleases.JvmHelm(target);
             for (RunnerValues.Release r : releases) helm.template(chart, r.namespace(), r.name(), r.values());
             Map<String, String> tokens = ensureTokens(env, client, releases, missing, accessToken, serverDryRun, timeout);
+            gitlab = gitlabApi(env, accessToken, timeout);
+            Map<String, List<String>> settings = gitlab == null ? Map.of()
+                    : RunnerSettings.reconcile(client, gitlab, releases, !serverDryRun, Cli::info);
+            if (gitlab == null) Cli.warn("GITLAB_TOKEN is not set: the runners' GitLab settings (tags, run-untagged, locked, access level,"
+                    + " maximum timeout) were not compared, and upgrades do not pause runners for their jobs");
             for (RunnerValues.Release r : releases) {
-                outcomes.add(deploy(client, helm, chart, r, tokens.get(r.name()), timeout, serverDryRun));
+                Outcome o = deploy(client, helm, chart, r, tokens.get(r.name()), timeout, serverDryRun);
+                o.changes().addAll(settings.getOrDefault(r.name(), List.of()));
+                outcomes.add(o);
             }
         }
         printOutcomes(outcomes, serverDryRun);
@@ -210,7 +233,7 @@ class DeployRunners implements Callable<Integer> {
         long groupId = api.groupId(env.organization().group());
         for (RunnerValues.Release r : missing) {
             String description = r.name() + " (" + env.name() + ", " + env.cluster().name() + ")";
-            GitLabApi.CreatedRunner created = api.createGroupRunner(groupId, r.runner().tags(), description);
+            GitLabApi.CreatedRunner created = api.createGroupRunner(groupId, description, RunnerSettings.wanted(r.runner()));
             Cli.info("created GitLab runner " + created.id() + " '" + description + "' in group " + env.organization().group());
             try {
                 ServerSideApply.apply(client, RunnerTokens.annotate(RunnerValues.tokenSecret(r, created.token(), created.id()), Instant.now(),
@@ -234,6 +257,21 @@ class DeployRunners implements Callable<Integer> {
             result.put(r.name(), "created (runner " + created.id() + ")");
         }
         return result;
+    }
+
+    /** The GitLab client for settings and drains: the token already read, else one given (GITLAB_TOKEN, --gitlab-token-file), else null. */
+    private GitLabApi gitlabApi(EnvConfig.Env env, String accessToken, Duration timeout) {
+        String token = accessToken;
+        if (token == null) {
+            String v = System.getenv("GITLAB_TOKEN");
+            if (gitlabTokenFile == null && (v == null || v.isBlank())) return null;
+            token = SecretInput.read(new SecretInput.Spec("--gitlab-token-file", "GITLAB_TOKEN", "the GitLab access token", "glpat-...",
+                    "GITLAB_TOKEN is not set"), gitlabTokenFile).value();
+        }
+        var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), token, cluster.http(env, "GitLab"))
+                .use(GitLabApi.Use.DEPLOY_RUNNERS).notices(Cli::info);
+        if (timeout != null) api.retryWithin(timeout);
+        return api;
     }
 
     /** The releases whose token Secret holds no runner token (a read of the cluster, before any download or write). */
@@ -282,8 +320,12 @@ class DeployRunners implements Callable<Integer> {
             if (timeout == null) timeout = RunnerValues.rolloutTimeout(podsToRoll(client, r));
             Cli.info((live == null ? "installing" : "upgrading") + " release " + r.name() + " (chart " + r.chart() + " " + r.version()
                     + ", namespace " + r.namespace() + ", timeout " + timeout.toSeconds() + " s)");
+            RunnerDrain.Paused paused = live == null ? null
+                    : RunnerDrain.before(client, gitlab, r, changes, drainTimeout, Duration.ofSeconds(2), Cli::info);
             try (var progress = new RolloutProgress(client, r, timeout, live == null)) {
                 revision = helm.upgradeInstall(chart, r.namespace(), r.name(), r.values(), timeout, live).revision();
+            } finally {
+                RunnerDrain.after(gitlab, paused, Cli::info);
             }
         }
         ServerSideApply.Result hpa = ServerSideApply.apply(client, RunnerValues.hpa(r), serverDryRun, change.forceConflicts);

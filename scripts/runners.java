@@ -20,6 +20,9 @@
 //SOURCES ../lib/HelmRecords.java
 //SOURCES ../lib/HelmReleases.java
 //SOURCES ../lib/RunnerFleet.java
+//SOURCES ../lib/RunnerSettings.java
+//SOURCES ../lib/RunnerReap.java
+//SOURCES ../lib/RunnerSmoke.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
@@ -52,15 +55,17 @@ import picocli.CommandLine.ParentCommand;
  */
 @Command(name = "runners", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
         subcommands = {Runners.Status.class, Runners.Pause.class, Runners.Resume.class, Runners.Drain.class, Runners.History.class,
-                Runners.Rollback.class, Runners.RotateToken.class, Runners.Prune.class},
-        description = "Operate the GitLab runners of an environment: status, pause/resume, drain, history/rollback, rotate-token, prune.",
+                Runners.Rollback.class, Runners.RotateToken.class, Runners.Prune.class, Runners.Reap.class, Runners.Smoke.class},
+        description = "Operate the GitLab runners of an environment: status, pause/resume, drain, history/rollback, rotate-token, prune, reap, smoke.",
         footer = {"", "Examples:",
                 "  runners dev status -o wide             # releases, pods, HPA, GitLab state",
                 "  runners prod pause --all -y            # emergency stop: no runner takes a job",
                 "  runners dev drain dind --timeout 30m   # pause, wait until its jobs are done",
                 "  runners dev rollback nix --to 3        # Helm rollback with --wait",
                 "  runners dev rotate-token docker        # new token, stored, pods restarted",
-                "  runners dev prune                      # list dead runners (--yes deletes)"})
+                "  runners dev prune                      # list dead runners (--yes deletes)",
+                "  runners dev reap                       # list stuck job pods (-y deletes)",
+                "  runners dev smoke nix dind             # one tiny job per type, through GitLab"})
 class Runners implements Callable<Integer> {
     public static void main(String... args) {
         System.exit(Cli.run(new Runners(), args));
@@ -193,11 +198,12 @@ class Runners implements Callable<Integer> {
                 var row = new ArrayList<>(List.of(str(m.get("type")), str(m.get("revision")), str(m.get("status")),
                         m.get("podsReady") + "/" + m.get("pods"), str(m.get("hpa")), str(m.get("runnerId")), str(m.get("online")),
                         str(m.get("paused")), str(m.get("gitlabStatus")), str(m.get("runningJobs"))));
-                if (wide) row.addAll(List.of(str(m.get("chart")), str(m.get("version")), str(m.get("contactedAt")), str(m.get("tokenExpiresAt"))));
+                if (wide) row.addAll(List.of(str(m.get("chart")), str(m.get("version")), str(m.get("contactedAt")), str(m.get("tokenExpiresAt")),
+                        RunnerSettings.managersText(m.get("managers"))));
                 table.add(row);
             }
             var headers = new ArrayList<>(List.of("type", "revision", "status", "ready", "hpa", "runner", "online", "paused", "gitlab", "jobs"));
-            if (wide) headers.addAll(List.of("chart", "version", "contacted", "token expires"));
+            if (wide) headers.addAll(List.of("chart", "version", "contacted", "token expires", "managers"));
             return Output.table(headers, table);
         }
     }
@@ -573,6 +579,90 @@ class Runners implements Callable<Integer> {
                 if (first != null) throw new GfwException(first.exitCode(), "not every runner was deleted (see the table)");
             }
             return ExitCode.OK;
+        }
+    }
+
+    // ---- reap / smoke (lib/RunnerReap, lib/RunnerSmoke) -----------------------------------------
+
+    @Command(name = "reap", mixinStandardHelpOptions = true, customSynopsis = "runners ENV reap [-y] [--dry-run] [-o table|json|yaml] [OPTIONS]",
+            description = {"List job pods stuck in the runner namespace; delete them only with -y.",
+                        "Stuck: Terminating past their grace period, Pending past their job's timeout, or their GitLab job no " +
+                        "longer running (asked only with a GitLab token). A Terminating pod is deleted with grace period 0."},
+            footer = {"", "Examples:", "  runners dev reap", "  runners dev reap -y"})
+    static class Reap extends GitLabSub {
+        @Mixin Cli.ChangeOptions change;
+        @Mixin Cli.OutputOption output;
+
+        @Override
+        public Integer call() {
+            EnvConfig.Env env = env();
+            change.validate();
+            Cli.refusePlanned(env, "reap job pods");
+            boolean delete = change.yes && change.writes();
+            GitLabApi api = gitlab.tokenGiven() ? gitlab.api(env, cluster, "read the jobs' status", GitLabApi.Use.REAP) : null;
+            if (api == null) Cli.warn("GITLAB_TOKEN is not set: job pods whose GitLab job ended are not found");
+            String ns = env.namespaces().runners().name();
+            try (KubernetesClient client = cluster.connect(env)) {
+                var rows = new ArrayList<Map<String, Object>>();
+                var stuck = RunnerReap.find(client, ns, api, Instant.now());
+                for (var st : stuck) {
+                    if (delete) RunnerReap.delete(client, ns, st);
+                    rows.add(st.row(delete ? (st.terminating() ? "force-deleted" : "deleted") : "would be deleted"));
+                }
+                switch (output.format) {
+                    case json -> Cli.out().println(Output.json(rows));
+                    case yaml -> Cli.out().print(Output.yaml(rows));
+                    default -> Cli.out().print(Output.table(List.of("pod", "phase", "job", "reason", "action"),
+                            rows.stream().map(m -> List.of(str(m.get("pod")), str(m.get("phase")), str(m.get("job")), str(m.get("reason")),
+                                    str(m.get("action")))).toList()));
+                }
+                Cli.info(stuck.size() + " stuck job pod" + (stuck.size() == 1 ? "" : "s") + " in namespace " + ns
+                        + (delete || stuck.isEmpty() ? "" : "; nothing deleted: pass -y to delete them"));
+            }
+            return ExitCode.OK;
+        }
+    }
+
+    @Command(name = "smoke", mixinStandardHelpOptions = true, customSynopsis = "runners ENV smoke [TYPE...] [--timeout DURATION] [-o table|json|yaml] [OPTIONS]",
+            description = {"Run one tiny job on each runner type through GitLab, and say pass or fail with the job's URL.",
+                        "A pipeline in smoke.project (at smoke.ref) with GFW_SMOKE_TYPE, GFW_SMOKE_TAG and GFW_SMOKE_RUNNER_ID; pass " +
+                        "when its job succeeded on this type's runner. Exit 80 when a type failed."},
+            footer = {"", "Examples:", "  runners dev smoke", "  runners dev smoke nix dind --timeout 15m"})
+    static class Smoke extends GitLabSub {
+        @Parameters(paramLabel = "TYPE", arity = "0..*", description = "Runner types (default: all of the environment).")
+        List<String> types = new ArrayList<>();
+
+        @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "10m", description = "How long to wait for each type's job (default: ${DEFAULT-VALUE}).")
+        String timeoutText;
+
+        @Option(names = "--poll", paramLabel = "DURATION", defaultValue = "5s", description = "How often to ask GitLab about the job (default: ${DEFAULT-VALUE}).")
+        String pollText;
+
+        @Mixin Cli.OutputOption output;
+
+        @Override
+        public Integer call() {
+            EnvConfig.Env env = env();
+            Duration timeout = Cli.duration(timeoutText, "--timeout");
+            Duration poll = Cli.duration(pollText, "--poll");
+            var releases = RunnerValues.select(env, types);
+            RunnerSmoke.config(env);
+            Cli.refusePlanned(env, "run smoke jobs");
+            GitLabApi api = gitlab.api(env, cluster, "run the smoke pipelines", GitLabApi.Use.SMOKE);
+            try (KubernetesClient client = cluster.connect(env)) {
+                var results = RunnerSmoke.run(client, api, env, releases, timeout, poll, Cli::info);
+                var rows = results.stream().map(RunnerSmoke.Result::row).toList();
+                switch (output.format) {
+                    case json -> Cli.out().println(Output.json(rows));
+                    case yaml -> Cli.out().print(Output.yaml(rows));
+                    default -> Cli.out().print(Output.table(List.of("type", "runner", "result", "job", "detail"),
+                            rows.stream().map(m -> List.of(str(m.get("type")), str(m.get("runner")), str(m.get("result")), str(m.get("job")),
+                                    str(m.get("detail")))).toList()));
+                }
+                boolean pass = results.stream().allMatch(RunnerSmoke.Result::pass);
+                if (!pass) Cli.warn("not every runner type ran its smoke job");
+                return pass ? ExitCode.OK : ExitCode.CHECK_FAILED;
+            }
         }
     }
 }

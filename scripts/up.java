@@ -15,6 +15,7 @@
 //SOURCES deploy-runners.java
 //SOURCES deploy-dashboard.java
 //SOURCES health.java
+//SOURCES runners.java
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
@@ -74,6 +75,9 @@ class Up implements Callable<Integer> {
 
     @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "10m", description = "Each step's --timeout (default: ${DEFAULT-VALUE}).")
     String timeout;
+
+    @Option(names = "--smoke", description = "End with 'runners ENV smoke': one tiny job per runner type through GitLab (smoke.project).")
+    boolean smoke;
 
     @Option(names = "--install-operator", description = "deploy-cache --install-operator: install the CloudNativePG operator when it is missing.")
     boolean installOperator;
@@ -171,6 +175,20 @@ class Up implements Callable<Integer> {
                 return exit;
             }
             done.add(s.name());
+        }
+        if (smoke) { // Health says a runner is online; smoke says it runs jobs.
+            Cli.info("== smoke: runners smoke: one tiny job per runner type through GitLab");
+            var a = new ArrayList<String>(List.of(envName, "smoke"));
+            List<String> shared = args(new Step("health", null, List.of(), ""), List.of()); // ENV, then cluster and env-dir options
+            a.addAll(shared.subList(1, shared.size()));
+            if (gitlabUrl != null) a.addAll(List.of("--gitlab-url", gitlabUrl));
+            if (gitlabTokenFile != null) a.addAll(List.of("--gitlab-token-file", gitlabTokenFile));
+            int exit = Cli.run(new Runners(), a.toArray(String[]::new));
+            if (exit != ExitCode.OK) {
+                Cli.info("up: every step is done (" + String.join(", ", done) + "), but the smoke jobs failed (exit " + exit + ")");
+                return exit;
+            }
+            done.add("smoke");
         }
         Cli.info(env.name() + ": up (" + String.join(", ", done) + ")");
         return ExitCode.OK;

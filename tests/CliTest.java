@@ -206,7 +206,7 @@ class CliTest {
                 "[gfw provision-namespaces dev -o ] table wide json yaml",
                 "[gfw deploy-runners --env-dir x dev ] dind docker nix rocky8 rocky9",
                 "[gfw deploy-runners dev docker r] rocky8 rocky9",
-                "[gfw runners dev ] status pause resume drain history rollback rotate-token prune",
+                "[gfw runners dev ] status pause resume drain history rollback rotate-token prune reap smoke",
                 "[gfw cnpg-connstr dev -o ] uri jdbc env pgpass json yaml table wide",
                 "[gfw exit-codes -o w] wide",
                 "[gfw validate --e] --env-dir",

@@ -69,8 +69,10 @@ class DeployRunnersHelmTest {
             var r = RunnerFixtures.deploy(dir, gitlab, "docker", "dind", "-o", "json");
             assertEquals(0, r.exit(), r.toString());
 
-            // GitLab: the group looked up by path, then one group runner per type with its tags.
-            assertEquals(List.of("GET /api/v4/groups/gloriousflywheel", "POST /api/v4/user/runners", "POST /api/v4/user/runners"),
+            // GitLab: the group looked up by path, then one group runner per type with its tags; then each runner's settings
+            // read back (they match what it was created with: no PUT).
+            assertEquals(List.of("GET /api/v4/groups/gloriousflywheel", "POST /api/v4/user/runners", "POST /api/v4/user/runners",
+                            "GET /api/v4/runners/" + gitlab.ids.get(0), "GET /api/v4/runners/" + gitlab.ids.get(1)),
                     gitlab.requests.stream().map(GitLabStandIn.Req::line).toList());
             for (GitLabStandIn.Req req : gitlab.requests) assertEquals(GitLabStandIn.ACCESS_TOKEN, req.privateToken());
             JsonNode docker = RunnerFixtures.JSON.readTree(gitlab.requests.get(1).body());
@@ -78,7 +80,11 @@ class DeployRunnersHelmTest {
             assertEquals(GitLabStandIn.GROUP_ID, docker.path("group_id").asLong());
             assertEquals(List.of("docker", "linux", "amd64"), List.of(RunnerFixtures.JSON.treeToValue(docker.path("tag_list"), String[].class)));
             assertTrue(docker.path("description").asText().contains("gitlab-runner-docker"), docker.toString());
-            assertEquals(List.of("dind", "docker", "linux", "amd64"),
+            // Created with every GitLab-side setting of the file (RunnerSettings.wanted), so no PUT follows.
+            assertFalse(docker.path("run_untagged").asBoolean(true), docker.toString());
+            assertFalse(docker.path("locked").asBoolean(true), docker.toString());
+            assertEquals("not_protected", docker.path("access_level").asText(), docker.toString());
+            assertEquals(List.of("dind", "privileged", "docker", "linux", "amd64"),
                     List.of(RunnerFixtures.JSON.treeToValue(RunnerFixtures.JSON.readTree(gitlab.requests.get(2).body()).path("tag_list"), String[].class)));
 
             // The tokens are in the Secrets the chart reads, and nowhere in the output.
@@ -142,13 +148,12 @@ class DeployRunnersHelmTest {
     }
 
     @Test
-    void unchangedValuesMeanNoUpgradeAndNoGitLabCall() throws IOException {
+    void unchangedValuesMeanNoUpgradeAndNoGitLabWrite() throws IOException {
         TestCluster api = TestCluster.shared();
         String ns = newNamespace(api, "runners-again", READY);
         Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
         try (var gitlab = new GitLabStandIn()) {
             assertEquals(0, RunnerFixtures.deploy(dir, gitlab, "rocky9").exit());
-            int gitlabCalls = gitlab.requests.size();
             assertEquals(List.of("1 deployed Install complete"), RunnerFixtures.history(api, ns, "gitlab-runner-rocky9"));
             api.resetRequests();
 
@@ -156,7 +161,7 @@ class DeployRunnersHelmTest {
             assertEquals(0, again.exit(), again.toString());
             assertEquals(List.of("1 deployed Install complete"), RunnerFixtures.history(api, ns, "gitlab-runner-rocky9"),
                     "an unchanged release was upgraded");
-            assertEquals(gitlabCalls, gitlab.requests.size(), "the token Secret exists: GitLab must not be asked again");
+            assertEquals(List.of("POST /api/v4/user/runners"), gitlab.writes(), "the token Secret exists: no runner is created again, no setting sent");
             assertTrue(again.out().matches("(?s).*gitlab-runner-rocky9\\s+unchanged\\s+1\\s.*"), again.out());
             assertEquals(0, api.mutatingRequests(), "an unchanged re-run wrote to the cluster: " + api.requests());
 

@@ -1,6 +1,7 @@
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -91,9 +92,14 @@ class RunnersCommandTest {
             assertFalse(row.path("paused").asBoolean());
             assertEquals("online", row.path("gitlabStatus").asText());
             assertEquals("17.11.0", row.path("version").asText());
-            assertEquals(gitlab.runners.get(d.runnerId()).contactedAt, row.path("contactedAt").asText());
+            // The stand-in's runner keeps contacting GitLab (each look refreshes it): the row's contact is the one read then.
+            assertFalse(java.time.Instant.parse(row.path("contactedAt").asText()).isAfter(java.time.Instant.parse(gitlab.runners.get(d.runnerId()).contactedAt)), row.toString());
             assertEquals(0, row.path("runningJobs").asInt());
-            assertEquals(List.of("GET " + runner, "GET " + runner + "/jobs"), lines(gitlab));
+            assertEquals(List.of("GET " + runner, "GET " + runner + "/jobs", "GET " + runner + "/managers"), lines(gitlab));
+            // Its managers (GET /runners/:id/managers): one manager pod contacted GitLab with the token.
+            assertEquals(1, row.path("managers").size(), row.toString());
+            assertEquals("17.11.0", row.path("managers").get(0).path("version").asText());
+            assertTrue(row.path("managers").get(0).path("systemId").asText().startsWith("r_"), row.toString());
             for (var req : gitlab.requests) assertEquals(GitLabStandIn.ACCESS_TOKEN, req.privateToken());
 
             // All types: the ones not deployed say so, and the exit code is 80.
@@ -101,8 +107,8 @@ class RunnersCommandTest {
             assertEquals(ExitCode.CHECK_FAILED, wide.exit(), wide.toString());
             assertTrue(wide.out().lines().anyMatch(l -> l.matches("dind +- +not installed +0/0 .* unknown .*")), wide.out());
             String header = wide.out().lines().findFirst().orElse("");
-            assertTrue(header.matches("TYPE +REVISION +STATUS +READY +HPA +RUNNER +ONLINE +PAUSED +GITLAB +JOBS +CHART +VERSION +CONTACTED +TOKEN EXPIRES"), wide.out());
-            assertTrue(wide.out().lines().anyMatch(l -> l.startsWith("docker ") && l.endsWith(" never")), wide.out()); // the token does not expire
+            assertTrue(header.matches("TYPE +REVISION +STATUS +READY +HPA +RUNNER +ONLINE +PAUSED +GITLAB +JOBS +CHART +VERSION +CONTACTED +TOKEN EXPIRES +MANAGERS"), wide.out());
+            assertTrue(wide.out().lines().anyMatch(l -> l.startsWith("docker ") && l.contains(" never ")), wide.out()); // the token does not expire
             assertTrue(wide.out().lines().anyMatch(l -> l.startsWith("docker ") && l.contains(" " + d.runnerId() + " ") && l.contains("17.11.0")), wide.out());
 
             // pause: one PUT with {"paused": true}; the second pause reads and sends no PUT.
@@ -312,6 +318,7 @@ class RunnersCommandTest {
             Object concurrent1 = helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent");
             RunnerFixtures.editEnv(d.envDir(), "runners[0].concurrent", "5"); // within the runner quota at maxReplicas
             assertEquals(0, RunnerFixtures.deploy(d.envDir(), gitlab, "docker").exit());
+            gitlab.requests.clear(); // the deploy paused and resumed the runner around its upgrade (RunnerDrain)
             assertEquals(5, helm.get(d.ns(), "gitlab-runner-docker").values().get("concurrent"));
 
             var history = runners(d, "history", "docker", "-o", "json");
@@ -348,6 +355,7 @@ class RunnersCommandTest {
 
             // An upgrade interrupted mid-way (pending-upgrade): refused with the way out, then --unstick.
             assertEquals(0, RunnerFixtures.deploy(d.envDir(), gitlab, "docker").exit()); // revision 4: concurrent 5 again
+            gitlab.requests.clear();
             RunnerFixtures.setReleaseStatus(d.api(), d.ns(), "gitlab-runner-docker", 4, "pending-upgrade");
             var refused = runners(d, "rollback", "docker");
             assertEquals(ExitCode.CONFLICT, refused.exit(), refused.toString());
@@ -628,6 +636,203 @@ class RunnersCommandTest {
             var after = client.secrets().inNamespace(d.ns()).withName("gitlab-runner-docker-token").get().getMetadata().getAnnotations();
             assertTrue(java.time.Instant.parse(after.get("gfw.gloriousflywheel.dev/token-expires-at")).isAfter(now.plus(java.time.Duration.ofDays(29))), after.toString());
             assertEquals(0, runners(d, "status", "docker").exit());
+        }
+    }
+
+    // ---- issue 22: GitLab-side settings, drain before upgrades, reap, smoke ------------------------------------------
+
+    /** deploy-runners of the docker type again, with the GitLab stand-in and the test's environment directory. */
+    static TestSupport.Result redeploy(Deployed d, String... rest) {
+        var args = new ArrayList<>(List.of("docker"));
+        args.addAll(List.of(rest));
+        return RunnerFixtures.deploy(d.envDir(), d.gitlab(), args.toArray(String[]::new));
+    }
+
+    @Test
+    void aTagEditReachesGitLabWithOnePutAndARerunSendsNone() throws Exception {
+        Deployed d = deployDocker("runners-tags", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            String runner = "/api/v4/runners/" + d.runnerId();
+            assertEquals(List.of("docker", "linux", "amd64"), gitlab.runners.get(d.runnerId()).tags);
+            RunnerFixtures.editEnv(d.envDir(), "runners[0].tags", "[docker, linux, amd64, large]");
+            var r = redeploy(d);
+            assertEquals(0, r.exit(), r.toString());
+            assertEquals(List.of("PUT " + runner), gitlab.writes(), gitlab.requests.toString());
+            GitLabStandIn.Req put = gitlab.requests.stream().filter(q -> q.method().equals("PUT")).findFirst().orElseThrow();
+            assertEquals("{\"tag_list\":[\"docker\",\"linux\",\"amd64\",\"large\"]}", put.body());
+            assertEquals(List.of("docker", "linux", "amd64", "large"), gitlab.runners.get(d.runnerId()).tags);
+            assertTrue(r.out().contains("gitlab runner tag_list: [docker, linux, amd64] -> [docker, linux, amd64, large]"), r.out());
+            assertEquals(List.of(), gitlab.problems);
+
+            // The same file again: GitLab is read, nothing is sent.
+            gitlab.requests.clear();
+            var again = redeploy(d);
+            assertEquals(0, again.exit(), again.toString());
+            assertEquals(List.of(), gitlab.writes(), gitlab.requests.toString());
+
+            // Drift made in GitLab's UI (run untagged switched on) is put back with one PUT of that field.
+            gitlab.runners.get(d.runnerId()).runUntagged = true;
+            gitlab.requests.clear();
+            assertEquals(0, redeploy(d).exit());
+            assertEquals(List.of("PUT " + runner), gitlab.writes());
+            assertEquals("{\"run_untagged\":false}", gitlab.requests.stream().filter(q -> q.method().equals("PUT")).findFirst().orElseThrow().body());
+            assertEquals(List.of(), gitlab.problems);
+        }
+    }
+
+    @Test
+    void theStandInRejectsWhatGitLabRejects() throws Exception {
+        try (var gitlab = new GitLabStandIn()) {
+            var r = gitlab.addRunner("x", "online");
+            var http = java.net.http.HttpClient.newHttpClient();
+            java.util.function.BiFunction<String, String, java.net.http.HttpResponse<String>> put = (path, body) -> {
+                try {
+                    return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(gitlab.url() + path))
+                            .header("PRIVATE-TOKEN", GitLabStandIn.ACCESS_TOKEN).header("Content-Type", "application/json")
+                            .method("PUT", java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            };
+            String path = "/api/v4/runners/" + r.id;
+            assertEquals(400, put.apply(path, "{}").statusCode());
+            assertEquals(400, put.apply(path, "{\"access_level\":\"everyone\"}").statusCode());
+            var tooShort = put.apply(path, "{\"maximum_timeout\":60}");
+            assertEquals(400, tooShort.statusCode());
+            assertTrue(tooShort.body().contains("needs to be at least 10 minutes"), tooShort.body());
+            assertEquals(400, put.apply(path, "{\"paused\":true,\"active\":true}").statusCode());
+            assertEquals(200, put.apply(path, "{\"tag_list\":\"a,b\",\"maximum_timeout\":3600}").statusCode());
+            assertEquals(List.of("a", "b"), r.tags);
+        }
+    }
+
+    @Test
+    void anUpgradeThatRestartsPodsWaitsForTheRunningJobAndANoOpPausesNothing() throws Exception {
+        Deployed d = deployDocker("runners-drain-up", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            String runner = "/api/v4/runners/" + d.runnerId();
+            var g = gitlab.runners.get(d.runnerId());
+            g.runningJobs.add(4711L);
+            g.jobsFinishAfterPolls = 2; // the job ends while gfw waits
+            RunnerFixtures.editEnv(d.envDir(), "runners[0].concurrent", "3");
+            var r = redeploy(d);
+            assertEquals(0, r.exit(), r.toString());
+            List<String> seen = lines(gitlab);
+            int pause = seen.indexOf("PUT " + runner);
+            int resume = seen.lastIndexOf("PUT " + runner);
+            assertTrue(pause >= 0 && resume > pause, seen.toString());
+            assertTrue(seen.subList(pause, resume).stream().filter(l -> l.equals("GET " + runner + "/jobs")).count() >= 2, seen.toString());
+            var puts = gitlab.requests.stream().filter(q -> q.method().equals("PUT")).map(GitLabStandIn.Req::body).toList();
+            assertEquals(List.of("{\"paused\":true}", "{\"paused\":false}"), puts);
+            assertFalse(gitlab.paused(d.runnerId()));
+            assertTrue(r.err().contains("1 running job [4711]"), r.err());
+            assertTrue(r.err().contains("resumed in GitLab"), r.err());
+            assertTrue(r.out().matches("(?s).*gitlab-runner-docker\\s+upgraded\\s+2\\s.*"), r.out());
+
+            // Nothing changed: no pause, no PUT.
+            gitlab.requests.clear();
+            var noop = redeploy(d);
+            assertEquals(0, noop.exit(), noop.toString());
+            assertEquals(List.of(), gitlab.writes());
+
+            // A job that never ends: the upgrade is refused after --drain-timeout and the runner resumed.
+            g.runningJobs.add(4712L);
+            g.jobsFinishAfterPolls = -1;
+            RunnerFixtures.editEnv(d.envDir(), "runners[0].concurrent", "2");
+            var busy = redeploy(d, "--drain-timeout", "2s");
+            assertEquals(ExitCode.CHECK_FAILED, busy.exit(), busy.toString());
+            assertTrue(busy.err().contains("still runs jobs [4712] after --drain-timeout 2 s"), busy.err());
+            assertFalse(gitlab.paused(d.runnerId()));
+            assertEquals(List.of("2 deployed Upgrade complete"), RunnerFixtures.history(d.api(), d.ns(), "gitlab-runner-docker").subList(1, 2));
+        }
+    }
+
+    @Test
+    void reapListsStuckJobPodsAndDeletesThemWithYes() throws Exception {
+        TestCluster api = TestCluster.shared();
+        String ns = "runners-reap-" + RunnerFixtures.SEQ.incrementAndGet();
+        RunnerFixtures.createNamespace(api, ns);
+        Path dir = RunnerFixtures.envDir(ns, UnaryOperator.identity());
+        try (var gitlab = new GitLabStandIn()) {
+            var project = gitlab.addProject("gloriousflywheel/app");
+            var done = gitlab.addJob(project, "failed", null);
+            var running = gitlab.addJob(project, "running", null);
+            var c = api.client();
+            java.util.function.BiFunction<String, java.util.Map<String, String>, io.fabric8.kubernetes.api.model.Pod> pod = (name, ann) ->
+                    c.pods().inNamespace(ns).resource(new io.fabric8.kubernetes.api.model.PodBuilder().withNewMetadata().withName(name)
+                            .withAnnotations(ann).withFinalizers(name.endsWith("terminating") ? List.of("gfw.test/hold") : List.of()).endMetadata().withNewSpec().addToNodeSelector("gfw-test/no-such-node", "true")
+                            .addNewContainer().withName("build").withImage("alpine").endContainer().endSpec().build()).create();
+            pod.apply("runner-a-pending", java.util.Map.of("job.runner.gitlab.com/id", "1", "project.runner.gitlab.com/id", String.valueOf(project.id),
+                    "job.runner.gitlab.com/timeout", "1s"));
+            pod.apply("runner-b-ended", java.util.Map.of("job.runner.gitlab.com/id", String.valueOf(done.id), "project.runner.gitlab.com/id", String.valueOf(project.id)));
+            pod.apply("runner-c-running", java.util.Map.of("job.runner.gitlab.com/id", String.valueOf(running.id), "project.runner.gitlab.com/id", String.valueOf(project.id)));
+            pod.apply("not-a-job-pod", java.util.Map.of());
+            pod.apply("runner-d-terminating", java.util.Map.of("job.runner.gitlab.com/id", "4", "project.runner.gitlab.com/id", String.valueOf(project.id)));
+            c.pods().inNamespace(ns).withName("runner-d-terminating").delete(); // its finalizer keeps it Terminating
+            Thread.sleep(2000); // past runner-a's 1 s timeout
+            var d = new Deployed(api, ns, dir, gitlab, 0);
+            try {
+                var list = runners(d, "reap", "-o", "json");
+                assertEquals(0, list.exit(), list.toString());
+                JsonNode rows = RunnerFixtures.JSON.readTree(list.out());
+                assertEquals(List.of("runner-a-pending", "runner-b-ended", "runner-d-terminating"),
+                        java.util.stream.StreamSupport.stream(rows.spliterator(), false).map(n -> n.path("pod").asText()).toList(), list.out());
+                assertTrue(rows.get(0).path("reason").asText().contains("longer than the job's timeout (1 s)"), rows.toString());
+                assertEquals("its GitLab job is failed", rows.get(1).path("reason").asText());
+                assertEquals("Terminating", rows.get(2).path("phase").asText());
+                for (JsonNode n : rows) assertEquals("would be deleted", n.path("action").asText());
+                assertEquals(5, c.pods().inNamespace(ns).list().getItems().size(), "a listing deleted something");
+
+                api.resetRequests();
+                var reap = runners(d, "reap", "-y");
+                assertEquals(0, reap.exit(), reap.toString());
+                assertNull(c.pods().inNamespace(ns).withName("runner-a-pending").get());
+                assertNull(c.pods().inNamespace(ns).withName("runner-b-ended").get());
+                assertNotNull(c.pods().inNamespace(ns).withName("runner-c-running").get());
+                assertNotNull(c.pods().inNamespace(ns).withName("not-a-job-pod").get());
+                assertTrue(reap.out().contains("force-deleted"), reap.out());
+                if (api.isLocal()) {
+                    assertTrue(api.requests().stream().anyMatch(q -> q.toString().contains("DELETE") && q.toString().contains("runner-d-terminating")),
+                            api.requests().toString());
+                }
+            } finally {
+                c.pods().inNamespace(ns).withName("runner-d-terminating").patch(io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+                        io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE), "{\"metadata\":{\"finalizers\":null}}");
+            }
+        }
+    }
+
+    @Test
+    void smokeRunsOneJobThroughGitLabAndSaysPassOrFailWithTheJobUrl() throws Exception {
+        Deployed d = deployDocker("runners-smoke", UnaryOperator.identity());
+        try (var gitlab = d.gitlab()) {
+            var project = gitlab.addProject("gloriousflywheel/runner-smoke");
+            var pass = runners(d, "smoke", "docker", "--poll", "200ms", "--timeout", "20s", "-o", "json");
+            assertEquals(0, pass.exit(), pass.toString());
+            JsonNode row = RunnerFixtures.JSON.readTree(pass.out()).get(0);
+            assertEquals("pass", row.path("result").asText(), pass.out());
+            assertTrue(row.path("job").asText().startsWith(gitlab.url() + "/gloriousflywheel/runner-smoke/-/jobs/"), row.toString());
+            GitLabStandIn.Req create = gitlab.requests.stream().filter(q -> q.method().equals("POST")).findFirst().orElseThrow();
+            assertEquals("/api/v4/projects/gloriousflywheel%2Frunner-smoke/pipeline", create.path());
+            JsonNode body = RunnerFixtures.JSON.readTree(create.body());
+            assertEquals("main", body.path("ref").asText());
+            assertEquals("GFW_SMOKE_TYPE", body.path("variables").get(0).path("key").asText());
+            assertEquals("docker", body.path("variables").get(0).path("value").asText());
+            assertEquals("docker", body.path("variables").get(1).path("value").asText());
+            assertEquals(List.of(), gitlab.problems);
+
+            gitlab.jobOutcome.put(d.runnerId(), "failed");
+            var fail = runners(d, "smoke", "docker", "--poll", "200ms", "--timeout", "20s");
+            assertEquals(ExitCode.CHECK_FAILED, fail.exit(), fail.toString());
+            assertTrue(fail.out().lines().anyMatch(l -> l.startsWith("docker ") && l.contains(" fail ") && l.contains("/-/jobs/")
+                    && l.contains("the job failed on runner " + d.runnerId())), fail.out());
+
+            // A paused runner takes no job: fail after the timeout, the job still pending.
+            gitlab.jobOutcome.clear();
+            gitlab.paused.add(d.runnerId());
+            var none = runners(d, "smoke", "docker", "--poll", "200ms", "--timeout", "2s");
+            assertEquals(ExitCode.CHECK_FAILED, none.exit(), none.toString());
+            assertTrue(none.out().contains("no runner took the job after 2 s"), none.out());
         }
     }
 }

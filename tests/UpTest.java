@@ -155,7 +155,7 @@ class UpTest {
         for (String ns : List.of(attic, "gitlab-runners-" + env, "runner-dashboard-" + env)) expected.add("namespaces/" + ns);
         expected.addAll(List.of("database/cluster attic-pg", "database/instances", "database/primary", "database/pods", "database/server certificate",
                 "database/operator", "cache/deployment attic", "cache/GET /", "cache/cache main", "runners/docker release", "runners/docker pods",
-                "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "runners/docker token", "dashboard/deployment runner-dashboard", "dashboard/GET /api/health",
+                "runners/docker hpa", "runners/docker pdb", "runners/docker gitlab", "runners/docker token", "runners/capacity", "dashboard/deployment runner-dashboard", "dashboard/GET /api/health",
                 "dashboard/GET /api/k8s/hpa"));
         assertEquals(expected, rows.stream().map(row -> row.get(0) + "/" + row.get(1)).toList(), r.out());
         for (var row : rows) assertEquals("ok", row.get(2), row + "\n" + r.out());

@@ -103,6 +103,14 @@ final class GitLabStandIn implements AutoCloseable {
         volatile boolean alive;
         final List<Long> runningJobs = new CopyOnWriteArrayList<>();
         volatile int jobsFinishAfterPolls = -1;
+        /** The runner's settings (Ci::Runner columns; RunnerDetails exposes them). */
+        volatile List<String> tags = List.of();
+        volatile boolean runUntagged = true;
+        volatile boolean locked = false;
+        volatile String accessLevel = "not_protected";
+        volatile Integer maximumTimeout;
+        /** Its managers (Ci::RunnerManager: one per gitlab-runner process with this token); null: one per look while alive. */
+        volatile List<ObjectNode> managers;
         volatile int reconnectIn = -1;
 
         Runner(long id, String description) {
@@ -248,7 +256,8 @@ final class GitLabStandIn implements AutoCloseable {
         return requests.stream().filter(r -> !r.method().equals("GET")).map(Req::line).toList();
     }
 
-    private static final Pattern RUNNER = Pattern.compile("/api/v4/runners/(\\d+)(/jobs|/reset_authentication_token)?");
+    private static final Pattern RUNNER = Pattern.compile("/api/v4/runners/(\\d+)(/jobs|/managers|/reset_authentication_token)?");
+    private static final Pattern PROJECT = Pattern.compile("/api/v4/projects/([^/]+)/(pipeline|pipelines/(\\d+)(/jobs)?|jobs/(\\d+))");
     private static final Pattern GROUP = Pattern.compile("/api/v4/groups/([^/]+)(/runners)?");
 
     /** One answer: status, JSON body (null: none), extra headers. */
@@ -361,6 +370,8 @@ final class GitLabStandIn implements AutoCloseable {
             if (group == null) return new Answer(404, message("404 Group Not Found"));
             return groupRunners(group, req);
         }
+        Matcher p = PROJECT.matcher(req.path());
+        if (p.matches()) return project(req, body, p);
         if (!m.matches()) return unknown(req);
         long id = Long.parseLong(m.group(1));
         Runner r = runners.get(id);
@@ -370,16 +381,8 @@ final class GitLabStandIn implements AutoCloseable {
             if (r.reconnectIn > 0 && --r.reconnectIn == 0) r.alive = true;
             return new Answer(200, details(r));
         }
-        if (req.method().equals("PUT") && sub.isEmpty()) {
-            JsonNode b = json(body);
-            if (!"application/json".equals(req.contentType()) || !b.path("paused").isBoolean() || b.size() != 1) {
-                problems.add("PUT " + req.path() + " with " + req.contentType() + " body " + body + " (want JSON {\"paused\": true|false})");
-                return new Answer(400, message("400 Bad request - paused is missing"));
-            }
-            if (b.path("paused").asBoolean()) paused.add(id);
-            else paused.remove(id);
-            return new Answer(200, details(r));
-        }
+        if (req.method().equals("PUT") && sub.isEmpty()) return update(r, req, body);
+        if (req.method().equals("GET") && sub.equals("/managers")) return new Answer(200, managers(r));
         if (req.method().equals("DELETE") && sub.isEmpty()) {
             if (deleteStatus == 204) runners.remove(id);
             return new Answer(deleteStatus, deleteStatus == 204 ? null : message("500 Internal Server Error"));
@@ -415,18 +418,278 @@ final class GitLabStandIn implements AutoCloseable {
             problems.add("runner created with " + body);
             return new Answer(400, message("400 Bad request - group_id is missing"));
         }
+        // lib/api/user_runners.rb declares access_level among Ci::Runner.access_levels (Grape: 400 {"error": …}); the model
+        // refuses a maximum_timeout under 600 (render_validation_error!, 400 {"message": {…}}).
+        if (b.has("access_level") && !ACCESS_LEVELS.contains(b.path("access_level").asText())) {
+            return new Answer(400, JSON.createObjectNode().put("error", "access_level does not have a valid value"));
+        }
+        if (b.has("maximum_timeout") && (!b.get("maximum_timeout").canConvertToInt() || b.get("maximum_timeout").asInt() < 600)) {
+            return new Answer(400, JSON.createObjectNode().set("message", JSON.createObjectNode().set("maximum_timeout",
+                    JSON.createArrayNode().add("needs to be at least 10 minutes"))));
+        }
         long id = NEXT_ID.incrementAndGet();
         String token = newToken();
         ids.add(id);
         tokens.add(token);
         var r = new Runner(id, b.path("description").asText()).state("online");
         r.groupId = group.id();
+        // POST /user/runners takes the same settings (lib/api/user_runners.rb; run_untagged defaults to true, locked false).
+        if (b.path("tag_list").isArray()) {
+            var tags = new ArrayList<String>();
+            b.path("tag_list").forEach(t -> tags.add(t.asText()));
+            r.tags = List.copyOf(tags);
+        }
+        if (b.path("run_untagged").isBoolean()) r.runUntagged = b.path("run_untagged").asBoolean();
+        if (b.path("locked").isBoolean()) r.locked = b.path("locked").asBoolean();
+        if (b.path("access_level").isTextual()) r.accessLevel = b.path("access_level").asText();
+        if (b.path("maximum_timeout").canConvertToInt()) r.maximumTimeout = b.path("maximum_timeout").asInt();
         runners.put(id, r);
         ObjectNode answer = JSON.createObjectNode().put("id", id);
         if (!createAnswerWithoutToken) answer.put("token", token);
         if (tokenLifetime == null) answer.putNull("token_expires_at");
         else answer.put("token_expires_at", TIME.format(Instant.now().plus(tokenLifetime)));
         return new Answer(201, answer);
+    }
+
+    /** Ci::Runner.access_levels (app/models/ci/runner.rb). */
+    static final Set<String> ACCESS_LEVELS = Set.of("not_protected", "ref_protected");
+    /** The parameters PUT /runners/:id declares (lib/api/ci/runners.rb {@code put ':id'}), in its at_least_one_of order. */
+    static final List<String> UPDATE_PARAMS = List.of("description", "active", "paused", "tag_list", "run_untagged", "locked",
+            "access_level", "maximum_timeout");
+
+    /**
+     * PUT /runners/:id as lib/api/ci/runners.rb {@code put ':id'} validates it (docs.gitlab.com/ee/api/runners.html "Update
+     * runner's details"): Grape's {@code at_least_one_of} and {@code mutually_exclusive :active, :paused}, the types
+     * (Boolean, Array[String] or a comma-separated String, Integer), {@code access_level} among Ci::Runner.access_levels —
+     * each a 400 {@code {"error": …}} — then the model's validations (app/models/ci/runner.rb: maximum_timeout at least
+     * 600, "needs to be at least 10 minutes"; tag_constraints: no empty tag list on a runner that does not run untagged
+     * jobs), a 400 {@code {"message": {field: [..]}}} (render_validation_error!). Undeclared keys are dropped
+     * (declared_params), and noted as a problem: gfw should not send them.
+     */
+    private Answer update(Runner r, Req req, String body) {
+        JsonNode b = json(body);
+        if (!"application/json".equals(req.contentType()) || !b.isObject()) {
+            problems.add("PUT " + req.path() + " with " + req.contentType() + " body " + body);
+            return new Answer(400, JSON.createObjectNode().put("error", "body is not JSON"));
+        }
+        b.fieldNames().forEachRemaining(k -> { if (!UPDATE_PARAMS.contains(k)) problems.add("PUT " + req.path() + " with undeclared " + k); });
+        if (UPDATE_PARAMS.stream().noneMatch(b::has)) {
+            return new Answer(400, JSON.createObjectNode().put("error", String.join(", ", UPDATE_PARAMS)
+                    + " are missing, at least one parameter must be provided"));
+        }
+        if (b.has("active") && b.has("paused")) return new Answer(400, JSON.createObjectNode().put("error", "active, paused are mutually exclusive"));
+        for (String k : List.of("active", "paused", "run_untagged", "locked")) {
+            if (b.has(k) && !b.get(k).isBoolean()) return new Answer(400, JSON.createObjectNode().put("error", k + " is invalid"));
+        }
+        if (b.has("maximum_timeout") && !b.get("maximum_timeout").canConvertToInt()) {
+            return new Answer(400, JSON.createObjectNode().put("error", "maximum_timeout is invalid"));
+        }
+        if (b.has("access_level") && !ACCESS_LEVELS.contains(b.get("access_level").asText())) {
+            return new Answer(400, JSON.createObjectNode().put("error", "access_level does not have a valid value"));
+        }
+        List<String> tags = r.tags;
+        if (b.has("tag_list")) {
+            JsonNode t = b.get("tag_list");
+            if (!t.isArray() && !t.isTextual()) return new Answer(400, JSON.createObjectNode().put("error", "tag_list is invalid"));
+            var list = new ArrayList<String>();
+            if (t.isArray()) t.forEach(x -> list.add(x.asText().trim()));
+            else for (String x : t.asText().split(",")) if (!x.isBlank()) list.add(x.trim()); // CommaSeparatedToArray
+            tags = List.copyOf(new java.util.LinkedHashSet<>(list));
+        }
+        boolean runUntagged = b.has("run_untagged") ? b.get("run_untagged").asBoolean() : r.runUntagged;
+        Integer max = b.has("maximum_timeout") ? Integer.valueOf(b.get("maximum_timeout").asInt()) : r.maximumTimeout;
+        ObjectNode errors = JSON.createObjectNode();
+        if (max != null && max < 600) errors.putArray("maximum_timeout").add("needs to be at least 10 minutes");
+        if (tags.isEmpty() && !runUntagged) errors.putArray("tags_list").add("can not be empty when runner is not allowed to pick untagged jobs");
+        if (!errors.isEmpty()) return new Answer(400, JSON.createObjectNode().set("message", errors));
+        if (b.has("paused")) { if (b.get("paused").asBoolean()) paused.add(r.id); else paused.remove(r.id); }
+        if (b.has("active")) { if (b.get("active").asBoolean()) paused.remove(r.id); else paused.add(r.id); }
+        if (b.has("description")) r.description = b.get("description").asText();
+        r.tags = tags;
+        r.runUntagged = runUntagged;
+        if (b.has("locked")) r.locked = b.get("locked").asBoolean();
+        if (b.has("access_level")) r.accessLevel = b.get("access_level").asText();
+        r.maximumTimeout = max;
+        return new Answer(200, details(r));
+    }
+
+    /**
+     * GET /runners/:id/managers: Entities::Ci::RunnerManager per manager (lib/api/entities/ci/runner_manager.rb: id,
+     * system_id, version, revision, platform, architecture, created_at, contacted_at, ip_address, status). Not paginated.
+     * A runner that contacts GitLab has one manager unless the test set them.
+     */
+    private ArrayNode managers(Runner r) {
+        ArrayNode out = JSON.createArrayNode();
+        if (r.managers != null) {
+            r.managers.forEach(out::add);
+            return out;
+        }
+        Instant contacted = r.contacted();
+        if (contacted == null) return out;
+        out.add(JSON.createObjectNode().put("id", r.id * 10).put("system_id", "r_" + Long.toHexString(r.id * 7919)).put("version", r.version)
+                .putNull("revision").put("platform", "linux").put("architecture", "amd64").put("created_at", TIME.format(r.createdAt))
+                .put("contacted_at", TIME.format(contacted)).putNull("ip_address").put("status", status(r))
+                .put("job_execution_status", r.runningJobs.isEmpty() ? "idle" : "active"));
+        return out;
+    }
+
+    // ---- projects, pipelines and jobs (docs.gitlab.com/ee/api/pipelines.html, jobs.html) ----------------------------
+
+    /** A project as this GitLab knows it: its refs, and the smoke job its .gitlab-ci.yml defines (tags from a variable). */
+    static final class Project {
+        final long id;
+        final String path;
+        final Set<String> refs = ConcurrentHashMap.newKeySet();
+        /** The variable whose value is the smoke job's one tag ({@code tags: [$GFW_SMOKE_TAG]}), and the one its rules need. */
+        volatile String tagVariable = "GFW_SMOKE_TAG";
+        volatile String rulesVariable = "GFW_SMOKE_TYPE";
+
+        Project(long id, String path) {
+            this.id = id;
+            this.path = path;
+            refs.add("main");
+        }
+    }
+
+    /** A job: its pipeline, tags, status and the runner that took it. */
+    static final class Job {
+        final long id;
+        final Project project;
+        final long pipelineId;
+        final String name;
+        final List<String> tags;
+        volatile String status;
+        volatile Long runnerId;
+        volatile int looks;
+
+        Job(long id, Project project, long pipelineId, String name, List<String> tags, String status) {
+            this.id = id;
+            this.project = project;
+            this.pipelineId = pipelineId;
+            this.name = name;
+            this.tags = tags;
+            this.status = status;
+        }
+    }
+
+    final Map<Long, Project> projects = new ConcurrentHashMap<>();
+    final Map<Long, Job> jobs = new ConcurrentHashMap<>();
+    /** How a job ends on a runner (by runner id): success unless set (e.g. "failed"). */
+    final Map<Long, String> jobOutcome = new ConcurrentHashMap<>();
+
+    Project addProject(String path) {
+        long id = NEXT_ID.incrementAndGet();
+        var p = new Project(id, path);
+        projects.put(id, p);
+        return p;
+    }
+
+    /** A job of {@code project} in {@code status} (running, success, failed, canceled...), as a runner's job pod names it. */
+    Job addJob(Project project, String status, Long runnerId) {
+        var j = new Job(NEXT_ID.incrementAndGet(), project, 0, "build", List.of(), status);
+        j.runnerId = runnerId;
+        jobs.put(j.id, j);
+        return j;
+    }
+
+    private Project project(String idOrPath) {
+        if (idOrPath.matches("\\d+")) return projects.get(Long.parseLong(idOrPath));
+        return projects.values().stream().filter(x -> x.path.equals(idOrPath)).findFirst().orElse(null);
+    }
+
+    /**
+     * POST /projects/:id/pipeline (lib/api/ci/pipelines.rb {@code post ':id/pipeline'}: {@code requires :ref}, optional
+     * {@code variables} [{key, value, variable_type in env_var|file}], then Ci::CreatePipelineService — a ref the project
+     * lacks is 400 {"message": {"base": ["Reference not found"]}}, no job left by the rules 400 with the rules' message);
+     * 201 with Entities::Ci::Pipeline. GET /projects/:id/pipelines/:pipeline_id and …/jobs (each job with its
+     * {@code runner}), GET /projects/:id/jobs/:job_id. A job is pending until a runner whose tags hold the job's, online and
+     * not paused, takes it; then running; then {@link #jobOutcome} (success), as GitLab's queue does
+     * (Ci::RegisterJobService matches tags).
+     */
+    private Answer project(Req req, String body, Matcher p) {
+        Project project = project(URLDecoder.decode(p.group(1), StandardCharsets.UTF_8));
+        if (project == null) return new Answer(404, message("404 Project Not Found"));
+        String what = p.group(2);
+        if (req.method().equals("POST") && what.equals("pipeline")) {
+            JsonNode b = json(body);
+            if (!"application/json".equals(req.contentType())) problems.add("pipeline created with " + req.contentType());
+            if (!b.path("ref").isTextual()) return new Answer(400, JSON.createObjectNode().put("error", "ref is missing"));
+            var vars = new LinkedHashMap<String, String>();
+            if (b.has("variables")) {
+                if (!b.get("variables").isArray()) return new Answer(400, JSON.createObjectNode().put("error", "variables is invalid"));
+                int i = 0;
+                for (JsonNode v : b.get("variables")) {
+                    String type = v.path("variable_type").asText("env_var");
+                    if (!Set.of("env_var", "file").contains(type)) {
+                        return new Answer(400, JSON.createObjectNode().put("error", "variables[" + i + "][variable_type] does not have a valid value"));
+                    }
+                    vars.put(v.path("key").asText(), v.path("value").asText());
+                    i++;
+                }
+            }
+            if (!project.refs.contains(b.get("ref").asText())) {
+                return new Answer(400, JSON.createObjectNode().set("message", JSON.createObjectNode().set("base", JSON.createArrayNode().add("Reference not found"))));
+            }
+            String tag = vars.get(project.tagVariable);
+            if (vars.get(project.rulesVariable) == null || tag == null || tag.isBlank()) {
+                return new Answer(400, JSON.createObjectNode().set("message", JSON.createObjectNode().set("base", JSON.createArrayNode()
+                        .add("Pipeline will not run for the selected trigger. The rules configuration prevented any jobs from being added to the pipeline."))));
+            }
+            long pipelineId = NEXT_ID.incrementAndGet();
+            var job = new Job(NEXT_ID.incrementAndGet(), project, pipelineId, "smoke", List.of(tag), "pending");
+            jobs.put(job.id, job);
+            return new Answer(201, pipelineEntity(project, pipelineId));
+        }
+        if (!req.method().equals("GET")) return unknown(req);
+        if (p.group(5) != null) {
+            Job j = jobs.get(Long.parseLong(p.group(5)));
+            if (j == null || j.project != project) return new Answer(404, message("404 Not found"));
+            return new Answer(200, jobEntity(j));
+        }
+        long pipelineId = Long.parseLong(p.group(3));
+        List<Job> of = jobs.values().stream().filter(j -> j.pipelineId == pipelineId && j.project == project).toList();
+        if (of.isEmpty()) return new Answer(404, message("404 Not found"));
+        for (Job j : of) advance(j);
+        if (p.group(4) == null) return new Answer(200, pipelineEntity(project, pipelineId));
+        var list = new ArrayList<JsonNode>();
+        for (Job j : of) list.add(jobEntity(j));
+        return page(list, req);
+    }
+
+    /** One step of the queue: a pending job is taken by a matching runner, a running one ends. */
+    private void advance(Job j) {
+        if (j.status.equals("pending")) {
+            runners.values().stream().filter(r -> r.alive && !paused.contains(r.id) && r.tags.containsAll(j.tags))
+                    .sorted((a, b) -> Long.compare(a.id, b.id)).findFirst().ifPresent(r -> {
+                        j.runnerId = r.id;
+                        j.status = "running";
+                    });
+        } else if (j.status.equals("running") && j.runnerId != null && ++j.looks >= 1) {
+            j.status = jobOutcome.getOrDefault(j.runnerId, "success");
+        }
+    }
+
+    private ObjectNode pipelineEntity(Project project, long pipelineId) {
+        List<Job> of = jobs.values().stream().filter(j -> j.pipelineId == pipelineId).toList();
+        String status = of.stream().anyMatch(j -> j.status.equals("failed")) ? "failed"
+                : of.stream().allMatch(j -> j.status.equals("success")) ? "success"
+                : of.stream().anyMatch(j -> j.status.equals("running")) ? "running" : "pending";
+        return JSON.createObjectNode().put("id", pipelineId).put("iid", pipelineId % 1000).put("project_id", project.id)
+                .put("status", status).put("source", "api").put("ref", "main")
+                .put("web_url", url() + "/" + project.path + "/-/pipelines/" + pipelineId);
+    }
+
+    /** Entities::Ci::Job: id, status, name, tag_list, web_url, pipeline, runner (null until one takes it). */
+    private ObjectNode jobEntity(Job j) {
+        ObjectNode n = JSON.createObjectNode().put("id", j.id).put("status", j.status).put("name", j.name)
+                .put("web_url", url() + "/" + j.project.path + "/-/jobs/" + j.id);
+        ArrayNode t = n.putArray("tag_list");
+        j.tags.forEach(t::add);
+        n.set("pipeline", JSON.createObjectNode().put("id", j.pipelineId).put("project_id", j.project.id));
+        Runner r = j.runnerId == null ? null : runners.get(j.runnerId);
+        if (r == null) n.putNull("runner");
+        else n.set("runner", JSON.createObjectNode().put("id", r.id).put("description", r.description).put("active", !paused.contains(r.id)));
+        return n;
     }
 
     private Group group(String idOrPath) {
@@ -525,8 +788,12 @@ final class GitLabStandIn implements AutoCloseable {
     /** Entities::Ci::RunnerDetails: the list entity plus contacted_at, version, groups... */
     private ObjectNode details(Runner r) {
         ObjectNode n = listEntity(r);
-        n.set("tag_list", JSON.createArrayNode());
-        n.put("run_untagged", false).put("locked", false).putNull("maximum_timeout").put("access_level", "not_protected")
+        ArrayNode tags = n.putArray("tag_list");
+        r.tags.forEach(tags::add);
+        n.put("run_untagged", r.runUntagged).put("locked", r.locked);
+        if (r.maximumTimeout == null) n.putNull("maximum_timeout");
+        else n.put("maximum_timeout", r.maximumTimeout.intValue());
+        n.put("access_level", r.accessLevel)
                 .put("version", r.version).putNull("revision").putNull("platform").putNull("architecture");
         if (r.contactedAt == null) n.putNull("contacted_at");
         else n.put("contacted_at", r.contactedAt);
