@@ -13,9 +13,9 @@ import java.util.List;
 /**
  * Benchmark (not a test): {@code provision-namespaces ENV} against {@code kubectl apply --server-side -f}
  * of the same rendered objects ({@code provision-namespaces ENV --dry-run=client -o yaml}), on one local
- * test API server started here (its request log counts what each tool sent). For each environment
+ * test control plane started here (tests/cluster.java; its recording proxy counts what each tool sent). For each environment
  * and round: a first apply on an empty layout, then a re-run on the unchanged cluster; the layout is
- * deleted between the tools. Environments: {@code dev} (environments/dev.yaml) and a synthetic one of
+ * deleted between the tools (and the namespace controller has finalized them). Environments: {@code dev} (environments/dev.yaml) and a synthetic one of
  * 1,000 namespaces (dev.yaml plus 997 {@code namespaces.extra} entries, generated in a temp directory).
  *
  * <pre>
@@ -129,15 +129,21 @@ class ProvisionNamespacesBench {
         return new Run(t.millis(), (int) t.reads(), (int) t.writes(), (int) t.discovery(), t.requests().size());
     }
 
-    /** Deletes the environment's namespaces (the test server removes their contents at once), untimed. */
-    static void clean(TestCluster server, String env) {
+    /**
+     * Deletes the environment's namespaces and waits until the namespace controller has finalized them (a real
+     * API server removes a namespace's contents first), untimed.
+     */
+    static void clean(TestCluster server, String env) throws InterruptedException {
         var client = server.client();
-        client.namespaces().list().getItems().stream()
-                .filter(ns -> ns.getMetadata().getName().endsWith("-" + env) || ns.getMetadata().getName().equals("gitlab-runners")
-                        || ns.getMetadata().getName().equals("runner-dashboard"))
-                .forEach(ns -> client.namespaces().withName(ns.getMetadata().getName()).delete());
-        long left = client.namespaces().list().getItems().stream().filter(ns -> ns.getMetadata().getName().endsWith("-" + env)).count();
-        if (left != 0) throw new IllegalStateException(left + " namespaces of " + env + " left after cleaning");
+        java.util.function.Predicate<String> ours = n -> n.endsWith("-" + env) || n.equals("gitlab-runners") || n.equals("runner-dashboard");
+        client.namespaces().list().getItems().stream().map(ns -> ns.getMetadata().getName()).filter(ours)
+                .forEach(n -> client.namespaces().withName(n).delete());
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(20);
+        long left;
+        while ((left = client.namespaces().list().getItems().stream().map(ns -> ns.getMetadata().getName()).filter(ours).count()) != 0) {
+            if (System.nanoTime() > deadline) throw new IllegalStateException(left + " namespaces of " + env + " left 20 minutes after deleting them");
+            Thread.sleep(1000);
+        }
     }
 
     static String row(String env, int objects, String tool, List<Run> first, List<Run> again) {
