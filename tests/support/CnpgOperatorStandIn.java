@@ -161,22 +161,22 @@ final class CnpgOperatorStandIn implements AutoCloseable {
             if (createsAppSecret) {
                 Secret app = kube.secrets().inNamespace(ns).withName(name + "-app").get();
                 password = app != null ? decode(app, "password") : randomPassword(64);
-                if (app == null) kube.resource(credentialSecret(ns, name + "-app", name + "-rw", database, owner, password, "app")).create();
+                if (app == null) kube.resource(ownedBy(c, credentialSecret(ns, name + "-app", name + "-rw", database, owner, password, "app"))).create();
             } else {
                 Secret bootstrap = kube.secrets().inNamespace(ns).withName(initdbSecret).get();
                 if (bootstrap == null) continue; // the operator waits for it (the bootstrap job cannot start)
                 password = decode(bootstrap, "password");
             }
             if (Boolean.TRUE.equals(spec.get("enableSuperuserAccess")) && kube.secrets().inNamespace(ns).withName(name + "-superuser").get() == null) {
-                kube.resource(credentialSecret(ns, name + "-superuser", name + "-rw", "*", "postgres", randomPassword(64), "superuser")).create();
+                kube.resource(ownedBy(c, credentialSecret(ns, name + "-superuser", name + "-rw", "*", "postgres", randomPassword(64), "superuser"))).create();
             }
             if (!password.equals(passwords.get(key))) {
                 pg.createRole(owner, password, database);
                 passwords.put(key, password);
                 bootstrapped.add(key + " " + owner);
             }
-            certificates(ns, name);
-            services(ns, name);
+            certificates(c);
+            services(c);
             Map<String, Object> status = map(c.getAdditionalProperties().get("status"));
             int instances = ((Number) spec.getOrDefault("instances", 1)).intValue();
             for (int n = 1; n <= instances; n++) {
@@ -192,7 +192,11 @@ final class CnpgOperatorStandIn implements AutoCloseable {
         }
     }
 
-    /** pkg/specs/secrets.go CreateSecret: basic-auth, these keys, these labels; owned by the Cluster. */
+    /**
+     * pkg/specs/secrets.go CreateSecret: basic-auth, these keys, these labels; {@link #ownedBy} adds what
+     * cluster_create.go reconcileAppUserSecret / reconcileSuperuserSecret add through api/v1/cluster_funcs.go
+     * SetInheritedDataAndOwnership (the cnpg.io/cluster label and the controller reference to the Cluster).
+     */
     static Secret credentialSecret(String ns, String secretName, String host, String database, String user, String password, String userType) {
         String hostPort = host + "." + ns + ":5432";
         String fqdn = host + "." + ns + ".svc.cluster.local:5432";
@@ -212,20 +216,35 @@ final class CnpgOperatorStandIn implements AutoCloseable {
                 .build();
     }
 
-    /** cluster_pki.go: the CA (Opaque, ca.crt/ca.key), the server and the streaming_replica client certificate (kubernetes.io/tls). */
-    private void certificates(String ns, String cluster) {
+    /**
+     * cluster_pki.go: the CA (Opaque, ca.crt/ca.key), the server and the streaming_replica client certificate (kubernetes.io/tls),
+     * labelled only app.kubernetes.io/managed-by (pkg/certs/certs.go GenerateCASecret, GenerateCertificateSecret) and owned by
+     * the Cluster (cluster_pki.go ensureCASecret / ensureLeafCertificate: utils.SetAsOwnedBy, controller, no blockOwnerDeletion;
+     * seen on the real operator 1.30.0 against the test control plane).
+     */
+    private void certificates(GenericKubernetesResource c) {
+        String ns = c.getMetadata().getNamespace();
+        String cluster = c.getMetadata().getName();
         for (String[] s : new String[][] {{cluster + "-ca", "Opaque", "ca.crt", "ca.key"}, {cluster + "-server", "kubernetes.io/tls", "tls.crt", "tls.key"},
                 {cluster + "-replication", "kubernetes.io/tls", "tls.crt", "tls.key"}}) {
             if (kube.secrets().inNamespace(ns).withName(s[0]).get() != null) continue;
             kube.resource(new SecretBuilder().withNewMetadata().withName(s[0]).withNamespace(ns)
-                    .addToLabels("app.kubernetes.io/managed-by", "cloudnative-pg").endMetadata().withType(s[1])
+                    .addToLabels("app.kubernetes.io/managed-by", "cloudnative-pg").withOwnerReferences(controllerReference(c)).endMetadata().withType(s[1])
                     .addToStringData(s[2], "placeholder certificate of the CNPG operator stand-in\n")
                     .addToStringData(s[3], "placeholder key of the CNPG operator stand-in\n").build()).create();
         }
     }
 
-    /** pkg/specs/services.go: -rw (the primary), -ro (replicas), -r (any instance), port 5432 named postgres. */
-    private void services(String ns, String cluster) {
+    /**
+     * pkg/specs/services.go: -rw (the primary), -ro (replicas), -r (any instance), port 5432 named postgres, with the labels
+     * CreateClusterReadWriteService and friends set (app.kubernetes.io/name "postgresql", instance = the cluster, version = the
+     * PostgreSQL major of the image, component "database") and owned by the Cluster (cluster_create.go reconcilePostgresServices:
+     * SetInheritedDataAndOwnership). The real operator also annotates them cnpg.io/lastAppliedSpec and cnpg.io/operatorVersion
+     * (serviceReconciler); gfw reads neither.
+     */
+    private void services(GenericKubernetesResource c) {
+        String ns = c.getMetadata().getNamespace();
+        String cluster = c.getMetadata().getName();
         Map<String, Map<String, String>> selectors = Map.of(
                 cluster + "-rw", Map.of("cnpg.io/cluster", cluster, "cnpg.io/instanceRole", "primary"),
                 cluster + "-ro", Map.of("cnpg.io/cluster", cluster, "cnpg.io/instanceRole", "replica"),
@@ -233,10 +252,23 @@ final class CnpgOperatorStandIn implements AutoCloseable {
         for (var e : new java.util.TreeMap<>(selectors).entrySet()) {
             if (kube.services().inNamespace(ns).withName(e.getKey()).get() != null) continue;
             kube.resource(new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata().withName(e.getKey()).withNamespace(ns)
-                    .addToLabels("cnpg.io/cluster", cluster).addToLabels("app.kubernetes.io/managed-by", "cloudnative-pg").endMetadata()
+                    .addToLabels(CnpgStatus.instanceLabels(cluster)).withOwnerReferences(controllerReference(c)).endMetadata()
                     .withNewSpec().withType("ClusterIP").withSelector(e.getValue()).addNewPort().withName("postgres").withProtocol("TCP")
                     .withPort(5432).withTargetPort(new io.fabric8.kubernetes.api.model.IntOrString(5432)).endPort().endSpec().build()).create();
         }
+    }
+
+    /** pkg/utils/ownership.go SetAsOwnedBy: the one controller reference CNPG puts on what it makes for a Cluster. */
+    static io.fabric8.kubernetes.api.model.OwnerReference controllerReference(GenericKubernetesResource c) {
+        return new io.fabric8.kubernetes.api.model.OwnerReferenceBuilder().withApiVersion(API).withKind("Cluster")
+                .withName(c.getMetadata().getName()).withUid(c.getMetadata().getUid()).withController(true).build();
+    }
+
+    /** api/v1/cluster_funcs.go SetInheritedDataAndOwnership: the cnpg.io/cluster label (LabelClusterName) and the controller reference. */
+    static Secret ownedBy(GenericKubernetesResource c, Secret s) {
+        s.getMetadata().getLabels().put("cnpg.io/cluster", c.getMetadata().getName());
+        s.getMetadata().setOwnerReferences(List.of(controllerReference(c)));
+        return s;
     }
 
     /** pkg/specs/secrets.go uses password.Generate(64, 10, 0, false, true): 64 letters and digits. */
