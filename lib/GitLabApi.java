@@ -48,6 +48,7 @@ final class GitLabApi {
         STATUS("runners status", "read_api, manage_runner or api"),
         CHANGE("runners pause/resume/drain/rotate-token", "manage_runner or api"),
         PRUNE("runners prune", "api, or read_api + manage_runner"),
+        DOWN("down", "manage_runner or api"),
         ANY("gfw", "api");
 
         final String command;
