@@ -111,12 +111,15 @@ final class Teardown {
         String keep = deleteData ? null : "data: kept without --delete-data";
         var data = new LinkedHashMap<String, HasMetadata>();
         if (exists(client, attic)) {
+            // The backups first, then the cluster the file names (by name: it is the environment's database whoever labelled it), its object store.
             for (String[] ck : List.of(new String[] {CacheObjects.CNPG_API, "ScheduledBackup"}, new String[] {CacheObjects.CNPG_API, "Cluster"},
                     new String[] {CacheObjects.BARMAN_API, "ObjectStore"})) {
                 try {
-                    for (HasMetadata o : client.genericKubernetesResources(ck[0], ck[1]).inNamespace(attic).withLabels(selector(env, "deploy-cache")).list().getItems()) {
-                        data.put(key(o), o);
-                    }
+                    var kind = client.genericKubernetesResources(ck[0], ck[1]).inNamespace(attic);
+                    List<? extends HasMetadata> found = ck[1].equals("Cluster")
+                            ? java.util.stream.Stream.ofNullable(kind.withName(env.cnpg().cluster()).get()).toList()
+                            : kind.withLabels(selector(env, "deploy-cache")).list().getItems();
+                    for (HasMetadata o : found) data.put(key(o), o);
                 } catch (KubernetesClientException e) {
                     if (e.getCode() != 404) throw e; // 404: the CRD is not installed, so there is none
                 }
