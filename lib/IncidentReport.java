@@ -177,7 +177,7 @@ final class IncidentReport {
                 try {
                     items = client.genericKubernetesResources(ck[0], ck[1]).inNamespace(ns.name()).list().getItems();
                 } catch (KubernetesClientException e) {
-                    if (e.getCode() != 404) b.errors.add(ck[1] + " in namespace " + ns.name() + ": " + KubeClients.fromKubernetes(e).getMessage());
+                    if (!KubeClients.noSuchKind(e)) b.errors.add(ck[1] + " in namespace " + ns.name() + ": " + KubeClients.fromKubernetes(e).getMessage());
                     continue; // no CRD: the kind does not exist on this cluster
                 }
                 for (HasMetadata o : items) objects.put(path(ns.name(), o), yaml(o));

@@ -121,7 +121,7 @@ final class Teardown {
                             : kind.withLabels(selector(env, "deploy-cache")).list().getItems();
                     for (HasMetadata o : found) data.put(key(o), o);
                 } catch (KubernetesClientException e) {
-                    if (e.getCode() != 404) throw e; // 404: the CRD is not installed, so there is none
+                    if (!KubeClients.noSuchKind(e)) throw e;
                 }
             }
             for (PersistentVolumeClaim p : client.persistentVolumeClaims().inNamespace(attic).withLabel("cnpg.io/cluster", env.cnpg().cluster()).list().getItems()) {
