@@ -380,6 +380,8 @@ final class GitLabStandIn implements AutoCloseable {
             else paused.remove(id);
             return new Answer(200, details(r));
         }
+        // DELETE /runners/:id (doc/api/runners.md "Delete a runner by ID"; gitlabhq lib/api/ci/runners.rb delete ':id',
+        // destroy_conditionally!): 204 No Content; an unknown id was answered 404 "404 Runner Not Found" above.
         if (req.method().equals("DELETE") && sub.isEmpty()) {
             if (deleteStatus == 204) runners.remove(id);
             return new Answer(deleteStatus, deleteStatus == 204 ? null : message("500 Internal Server Error"));
