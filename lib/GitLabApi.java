@@ -50,6 +50,7 @@ final class GitLabApi {
         PRUNE("runners prune", "api, or read_api + manage_runner"),
         REAP("runners reap", "read_api or api"),
         SMOKE("runners smoke", "api (a pipeline is created), of a user who may run pipelines in smoke.project"),
+        DOWN("down", "manage_runner or api"),
         ANY("gfw", "api");
 
         final String command;

@@ -209,6 +209,15 @@ final class HelmReleases {
             return get(namespace, name);
         }
 
+        /** {@code helm uninstall}: the release's objects and its records go; an already uninstalled release is not an error. */
+        void uninstall(String namespace, String name) {
+            try {
+                Helm.uninstall(name).ignoreNotFound().withNamespace(namespace).withKubeConfig(kubeconfig).call();
+            } catch (RuntimeException e) {
+                throw helmError("uninstall release " + name, e);
+            }
+        }
+
         /** {@code helm template}: the manifests the chart renders for these values. */
         String template(Path chart, String namespace, String name, Map<String, Object> values) {
             Path valuesFile = writeValues(values);

@@ -228,6 +228,14 @@ final class KubeClients {
         return out;
     }
 
+    /**
+     * The kind does not exist on this cluster (its CRD is not installed): a 404, or fabric8's discovery finding no such
+     * apiVersion and kind before it sends anything.
+     */
+    static boolean noSuchKind(KubernetesClientException e) {
+        return e.getCode() == 404 || String.valueOf(e.getMessage()).startsWith("Could not find the metadata for the given apiVersion and kind");
+    }
+
     /** Turns a fabric8 error into one line saying what happened and what to do. */
     static GfwException fromKubernetes(KubernetesClientException k) {
         int code = k.getCode();

@@ -33,7 +33,7 @@ class CiTemplateTest {
     }
 
     static Map<String, String> inputs(String env, String yes) {
-        return Map.of("environment", env, "gfw", "gfw", "image", "img", "yes", yes, "stage_plan", "plan", "stage_apply", "apply");
+        return Map.of("environment", env, "gfw", "gfw", "image", "img", "yes", yes, "stage_plan", "plan", "stage_apply", "apply", "stage_report", "report");
     }
 
     /** The subcommand the words name parses them (every flag and value known), without running anything. */
@@ -50,11 +50,11 @@ class CiTemplateTest {
         List<JsonNode> docs = documents(inputs("dev", ""));
         assertEquals(2, docs.size());
         JsonNode spec = docs.get(0).path("spec").path("inputs");
-        for (String input : List.of("environment", "gfw", "image", "yes", "stage_plan", "stage_apply")) assertTrue(spec.has(input), input);
+        for (String input : List.of("environment", "gfw", "image", "yes", "stage_plan", "stage_apply", "stage_report")) assertTrue(spec.has(input), input);
         assertTrue(spec.path("environment").path("default").isMissingNode(), "the environment has no default: every include names one");
 
         JsonNode p = docs.get(1);
-        assertEquals(List.of("plan", "apply"), List.of(p.path("stages").get(0).asText(), p.path("stages").get(1).asText()));
+        assertEquals(List.of("plan", "apply", "report"), List.of(p.path("stages").get(0).asText(), p.path("stages").get(1).asText(), p.path("stages").get(2).asText()));
         JsonNode plan = p.path("gfw-plan-dev");
         JsonNode apply = p.path("gfw-apply-dev");
         JsonNode drift = p.path("gfw-drift-dev");
@@ -68,6 +68,16 @@ class CiTemplateTest {
         // each job's own directory holds its JBang cache.
         assertEquals("$CI_PROJECT_DIR/.jbang-cache", p.path(".gfw-dev").path("variables").path("JBANG_CACHE_DIR").asText(),
                 "a JBang cache per job");
+
+        // When an earlier job failed: the incident bundle, kept as an artifact only developers and up can download.
+        JsonNode report = p.path("gfw-report-dev");
+        assertEquals(".gfw-dev", report.path("extends").asText());
+        assertEquals("report", report.path("stage").asText());
+        assertEquals("on_failure", report.path("rules").get(0).path("when").asText());
+        assertTrue(report.path("script").get(0).asText().matches("gfw report dev -o gfw-report-dev\\.tar\\.gz"), report.toString());
+        assertEquals("gfw-report-dev.tar.gz", report.path("artifacts").path("paths").get(0).asText());
+        assertEquals("developer", report.path("artifacts").path("access").asText());
+        assertEquals("always", report.path("artifacts").path("when").asText());
     }
 
     @Test
@@ -89,7 +99,7 @@ class CiTemplateTest {
                 }
             }
         }
-        assertEquals(8, lines, "plan (2 lines), apply, drift, for both inputs of yes");
+        assertEquals(10, lines, "plan (2 lines), apply, drift, report, for both inputs of yes");
         // The check can fail: picocli answers --help whatever else is given, but the parse does not take a flag a script lacks.
         org.junit.jupiter.api.Assertions.assertThrows(picocli.CommandLine.UnmatchedArgumentException.class,
                 () -> parses(new ArrayList<>(List.of("up", "dev", "--no-such-flag"))));

@@ -383,6 +383,8 @@ final class GitLabStandIn implements AutoCloseable {
         }
         if (req.method().equals("PUT") && sub.isEmpty()) return update(r, req, body);
         if (req.method().equals("GET") && sub.equals("/managers")) return new Answer(200, managers(r));
+        // DELETE /runners/:id (doc/api/runners.md "Delete a runner by ID"; gitlabhq lib/api/ci/runners.rb delete ':id',
+        // destroy_conditionally!): 204 No Content; an unknown id was answered 404 "404 Runner Not Found" above.
         if (req.method().equals("DELETE") && sub.isEmpty()) {
             if (deleteStatus == 204) runners.remove(id);
             return new Answer(deleteStatus, deleteStatus == 204 ? null : message("500 Internal Server Error"));
