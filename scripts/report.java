@@ -2,8 +2,8 @@
 //JAVA 17+
 //CDS
 //DEPS info.picocli:picocli:4.7.7
-//DEPS io.fabric8:kubernetes-client:7.4.0
-//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
+//DEPS io.fabric8:kubernetes-client:7.9.0
+//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
 //DEPS com.marcnuri.helm-java:helm-java:0.0.21
 //DEPS com.marcnuri.helm-java:linux-amd64:0.0.21
 //SOURCES ../lib/ExitCode.java
