@@ -1,0 +1,195 @@
+///usr/bin/env jbang "$0" "$@" ; exit $?
+//JAVA 17+
+//CDS
+//DEPS info.picocli:picocli:4.7.7
+//DEPS io.fabric8:kubernetes-client:7.4.0
+//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
+//DEPS commons-codec:commons-codec:1.21.0
+//DEPS org.postgresql:postgresql:42.7.14
+//SOURCES ../lib/ExitCode.java
+//SOURCES ../lib/GfwException.java
+//SOURCES ../lib/EnvConfig.java
+//SOURCES ../lib/Http.java
+//SOURCES ../lib/KubeClients.java
+//SOURCES ../lib/Output.java
+//SOURCES ../lib/Cli.java
+//SOURCES ../lib/AtticTokens.java
+//SOURCES ../lib/CacheObjects.java
+//SOURCES ../lib/AtticApi.java
+//SOURCES ../lib/ConnectionStrings.java
+//SOURCES ../lib/HealthReport.java
+//SOURCES ../lib/HealthChecks.java
+//SOURCES ../lib/DbAdmin.java
+//SOURCES ../lib/CacheAdmin.java
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+/**
+ * Day-2 administration of an environment's Attic cache ({@code attic.cache}) against atticd's own API and
+ * database: info, usage, configure. The story is in lib/CacheAdmin.java.
+ *
+ * <pre>
+ *   gfw cache dev info
+ *   gfw cache dev usage -o json
+ *   gfw cache dev configure --retention 30d --priority 40 --diff
+ * </pre>
+ */
+@Command(name = "cache", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
+        subcommands = {Cache.Info.class, Cache.Usage.class, Cache.Configure.class},
+        description = "Administer the Attic cache: info, usage, configure.",
+        footer = {"", "Examples:",
+                "  cache dev info                             # public or private, priority, retention, public key, substituter",
+                "  cache dev usage                            # store paths, NARs, chunks, bytes stored, last upload",
+                "  cache dev configure --retention 30d --diff # what would change; nothing sent",
+                "  cache prod configure --public -y           # anonymous pull"})
+class Cache implements Callable<Integer> {
+    public static void main(String... args) {
+        System.exit(Cli.run(new Cache(), args));
+    }
+
+    @Parameters(index = "0", paramLabel = "ENV", description = "Environment, e.g. dev (environments/<ENV>.yaml).")
+    String envName;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(Cli.err());
+        return ExitCode.USAGE;
+    }
+
+    abstract static class Sub implements Callable<Integer> {
+        @ParentCommand Cache parent;
+        @Mixin Cli.EnvOptions envOptions;
+        @Mixin Cli.ClusterOptions cluster;
+
+        @Option(names = "--attic-url", paramLabel = "URL", description = "Attic's URL (default: a port-forward to a ready Attic pod).")
+        String atticUrl;
+
+        EnvConfig.Env env() {
+            return envOptions.load(parent.envName);
+        }
+
+        static void print(Map<String, Object> m, Output.Format format) {
+            switch (format) {
+                case json -> Cli.out().println(Output.json(m));
+                case yaml -> Cli.out().print(Output.yaml(m));
+                default -> {
+                    var rows = new ArrayList<List<String>>();
+                    m.forEach((k, v) -> rows.add(List.of(k, v == null ? "" : v instanceof List<?> l ? String.join(", ", l.stream().map(String::valueOf).toList()) : String.valueOf(v))));
+                    Cli.out().print(Output.table(List.of("field", "value"), rows));
+                }
+            }
+        }
+    }
+
+    @Command(name = "info", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "The cache's configuration (public or private, priority, retention, upstream keys), its public key and substituter URL.")
+    static class Info extends Sub {
+        @Mixin Cli.OutputOption output;
+
+        @Override
+        public Integer call() {
+            EnvConfig.Env env = env();
+            Cli.refusePlanned(env, "read the cache's configuration");
+            String ns = env.namespaces().attic().name();
+            String cache = env.attic().cache();
+            try (KubernetesClient client = cluster.connect(env)) {
+                String key = AtticTokens.readSigningKey(client, ns);
+                Http.Client http = cluster.http(env, "Attic").bearer(CacheAdmin.token(key, cache, false));
+                Map<String, Object> config = AtticApi.through(client, env, ns, atticUrl, (base, via) -> CacheAdmin.config(http, base, via, cache));
+                print(CacheAdmin.info(cache, config), output.format);
+                return ExitCode.OK;
+            }
+        }
+    }
+
+    @Command(name = "usage", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "Store paths, NARs, chunks, bytes stored after deduplication and compression, the last upload: read-only SQL on Attic's database (the route 'db psql' takes).")
+    static class Usage extends Sub {
+        @Mixin Cli.OutputOption output;
+
+        @Override
+        public Integer call() {
+            EnvConfig.Env env = env();
+            Cli.refusePlanned(env, "read the cache's usage");
+            try (KubernetesClient client = cluster.connect(env)) {
+                long timeout = Math.max(1, cluster.requestTimeout().toSeconds());
+                Map<String, Object> u = DbAdmin.withPrimary(client, env, false, route -> CacheAdmin.usage(route, env.attic().cache(), timeout));
+                if (output.format == Output.Format.json || output.format == Output.Format.yaml) {
+                    print(u, output.format);
+                } else {
+                    var shown = new java.util.LinkedHashMap<String, Object>(u);
+                    if (output.format != Output.Format.wide) {
+                        for (String k : List.of("narBytes", "chunkBytes", "storedBytes", "serverStoredBytes")) shown.put(k, CacheAdmin.bytes((Long) u.get(k)));
+                    }
+                    print(shown, output.format);
+                }
+                return ExitCode.OK;
+            }
+        }
+    }
+
+    @Command(name = "configure", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "Change the cache's retention, visibility, priority or upstream keys: only what differs is sent (nothing when nothing does).")
+    static class Configure extends Sub {
+        @Option(names = "--retention", paramLabel = "D", description = "Retention period: global (the server's default), or e.g. 30d, 12h, 2w; 0d disables time-based garbage collection.")
+        String retention;
+
+        @Option(names = "--public", description = "Anonymous clients may pull.")
+        boolean makePublic;
+
+        @Option(names = "--private", description = "Only token holders may pull.")
+        boolean makePrivate;
+
+        @Option(names = "--priority", paramLabel = "N", description = "Substituter priority (lower wins; cache.nixos.org is 40).")
+        Integer priority;
+
+        @Option(names = "--upstream-key", paramLabel = "K", description = "Upstream cache key name (repeatable; the list replaces the cache's), e.g. cache.nixos.org-1.")
+        List<String> upstreamKeys;
+
+        @Mixin Cli.WithDiff change;
+
+        @Override
+        public Integer call() {
+            change.validate();
+            if (makePublic && makePrivate) throw new GfwException(ExitCode.USAGE, "--public and --private do not go together");
+            Long seconds = retention == null ? null : CacheAdmin.parseRetention(retention);
+            var wanted = new CacheAdmin.Change(makePublic ? Boolean.TRUE : makePrivate ? Boolean.FALSE : null, priority, seconds,
+                    retention != null && seconds == null ? Boolean.TRUE : null, upstreamKeys);
+            if (wanted.empty()) throw new GfwException(ExitCode.USAGE, "nothing to configure: give --retention, --public, --private, --priority or --upstream-key");
+            EnvConfig.Env env = env();
+            change.confirm(env, "configure cache " + env.attic().cache());
+            String ns = env.namespaces().attic().name();
+            String cache = env.attic().cache();
+            try (KubernetesClient client = cluster.connect(env)) {
+                String key = AtticTokens.readSigningKey(client, ns);
+                Http.Client http = cluster.http(env, "Attic").bearer(CacheAdmin.token(key, cache, retention != null));
+                return AtticApi.through(client, env, ns, atticUrl, (base, via) -> {
+                    Map<String, Object> live = CacheAdmin.config(http, base, via, cache);
+                    var diff = new ArrayList<String>();
+                    Map<String, Object> body = CacheAdmin.patch(live, wanted, diff);
+                    String suffix = change.diff() ? " (--diff: nothing sent)" : change.writes() ? "" : " (dry run: " + change.dryRun + ", nothing sent)";
+                    if (body.isEmpty()) {
+                        Cli.out().println("cache " + cache + " unchanged");
+                        return ExitCode.OK;
+                    }
+                    if (change.writes()) CacheAdmin.configure(http, base, via, cache, body);
+                    Cli.out().println("cache " + cache + " configured" + suffix);
+                    for (String d : diff) (change.writes() ? Cli.err() : Cli.out()).println("  " + d);
+                    return ExitCode.OK;
+                });
+            }
+        }
+    }
+}
