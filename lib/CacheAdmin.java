@@ -128,10 +128,36 @@ final class CacheAdmin {
         return body;
     }
 
-    /** PATCH /_api/v1/cache-config/{cache} (configure_cache: 200 with an empty body). */
-    static void configure(Http.Client http, String base, String via, String cache, Map<String, Object> body) {
-        Http.Response r = http.send("PATCH", base + CONFIG_PATH + cache, Output.json(body));
-        if (!r.ok()) throw AtticApi.error("PATCH " + CONFIG_PATH + cache, r, via, http);
+    /**
+     * PATCH /_api/v1/cache-config/{cache} (configure_cache: 200 with an empty body). HttpURLConnection, which
+     * {@link Http} uses for its SOCKS support, refuses the PATCH method; the JDK's HttpClient sends it, but ignores a
+     * SOCKS proxy silently (platform-facts.md), so a route through a proxy is refused here rather than bypassed.
+     */
+    static void configure(Http.Client http, String token, String base, String via, String cache, Map<String, Object> body, java.time.Duration timeout) {
+        String url = base + CONFIG_PATH + cache;
+        Http.Route route = http.routeOf(url);
+        if (route.proxy() != null) {
+            throw new GfwException(ExitCode.USAGE, "cannot send PATCH to Attic " + via + " through proxy " + route.describe()
+                    + " (Java's HTTP client for PATCH does not use SOCKS proxies): leave out --attic-url, and gfw goes through a port-forward");
+        }
+        var client = java.net.http.HttpClient.newBuilder().proxy(java.net.http.HttpClient.Builder.NO_PROXY).connectTimeout(timeout).build();
+        var request = java.net.http.HttpRequest.newBuilder(java.net.URI.create(url)).timeout(timeout)
+                .header("Content-Type", "application/json").header("Accept", "application/json").header("User-Agent", "gfw")
+                .header("Authorization", "Bearer " + token)
+                .method("PATCH", java.net.http.HttpRequest.BodyPublishers.ofString(Output.json(body))).build();
+        java.net.http.HttpResponse<byte[]> answer;
+        try {
+            answer = client.send(request, java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+        } catch (IOException e) {
+            throw new GfwException(ExitCode.UNAVAILABLE, "cannot talk to Attic " + via + ": " + GfwException.firstLine(String.valueOf(e.getMessage())), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new GfwException(ExitCode.UNAVAILABLE, "interrupted while talking to Attic " + via);
+        }
+        if (answer.statusCode() / 100 != 2) {
+            var r = new Http.Response(answer.statusCode(), answer.body(), answer.headers().firstValue("Content-Type").orElse(null));
+            throw AtticApi.error("PATCH " + CONFIG_PATH + cache, r, via, http);
+        }
     }
 
     // ---- usage, from Attic's database ---------------------------------------------------------------

@@ -174,7 +174,8 @@ class Cache implements Callable<Integer> {
             String cache = env.attic().cache();
             try (KubernetesClient client = cluster.connect(env)) {
                 String key = AtticTokens.readSigningKey(client, ns);
-                Http.Client http = cluster.http(env, "Attic").bearer(CacheAdmin.token(key, cache, retention != null));
+                String token = CacheAdmin.token(key, cache, retention != null);
+                Http.Client http = cluster.http(env, "Attic").bearer(token);
                 return AtticApi.through(client, env, ns, atticUrl, (base, via) -> {
                     Map<String, Object> live = CacheAdmin.config(http, base, via, cache);
                     var diff = new ArrayList<String>();
@@ -184,7 +185,7 @@ class Cache implements Callable<Integer> {
                         Cli.out().println("cache " + cache + " unchanged");
                         return ExitCode.OK;
                     }
-                    if (change.writes()) CacheAdmin.configure(http, base, via, cache, body);
+                    if (change.writes()) CacheAdmin.configure(http, token, base, via, cache, body, cluster.requestTimeout());
                     Cli.out().println("cache " + cache + " configured" + suffix);
                     for (String d : diff) (change.writes() ? Cli.err() : Cli.out()).println("  " + d);
                     return ExitCode.OK;
