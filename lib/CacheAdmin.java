@@ -3,7 +3,6 @@
 //DEPS org.postgresql:postgresql:42.7.14
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
-//SOURCES EnvConfig.java
 //SOURCES Http.java
 //SOURCES Output.java
 //SOURCES AtticTokens.java

@@ -10,15 +10,10 @@
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
 //SOURCES ../lib/Http.java
-//SOURCES ../lib/KubeClients.java
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/AtticTokens.java
-//SOURCES ../lib/CacheObjects.java
 //SOURCES ../lib/AtticApi.java
-//SOURCES ../lib/ConnectionStrings.java
-//SOURCES ../lib/HealthReport.java
-//SOURCES ../lib/HealthChecks.java
 //SOURCES ../lib/DbAdmin.java
 //SOURCES ../lib/CacheAdmin.java
 

@@ -8,12 +8,9 @@
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/KubeClients.java
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
-//SOURCES ../lib/ConnectionStrings.java
 //SOURCES ../lib/HealthReport.java
-//SOURCES ../lib/HealthChecks.java
 //SOURCES ../lib/DbAdmin.java
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -21,10 +18,8 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
