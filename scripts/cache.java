@@ -14,6 +14,7 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/AtticTokens.java
 //SOURCES ../lib/AtticApi.java
+//SOURCES ../lib/CacheObjects.java
 //SOURCES ../lib/DbAdmin.java
 //SOURCES ../lib/CacheAdmin.java
 
@@ -40,13 +41,14 @@ import picocli.CommandLine.ParentCommand;
  * </pre>
  */
 @Command(name = "cache", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
-        subcommands = {Cache.Info.class, Cache.Usage.class, Cache.Configure.class},
-        description = "Administer the Attic cache: info, usage, configure.",
+        subcommands = {Cache.Info.class, Cache.Usage.class, Cache.Configure.class, Cache.Gc.class},
+        description = "Administer the Attic cache: info, usage, configure, gc.",
         footer = {"", "Examples:",
                 "  cache dev info                             # public or private, priority, retention, public key, substituter",
                 "  cache dev usage                            # store paths, NARs, chunks, bytes stored, last upload",
                 "  cache dev configure --retention 30d --diff # what would change; nothing sent",
-                "  cache prod configure --public -y           # anonymous pull"})
+                "  cache prod configure --public -y           # anonymous pull",
+                "  cache dev gc --wait                        # one garbage collection now, usage before and after"})
 class Cache implements Callable<Integer> {
     public static void main(String... args) {
         System.exit(Cli.run(new Cache(), args));
@@ -186,6 +188,86 @@ class Cache implements Callable<Integer> {
                     return ExitCode.OK;
                 });
             }
+        }
+    }
+
+    @Command(name = "gc", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "One garbage collection now: a Job running atticd --mode garbage-collector-once in the Attic namespace; usage before and (with --wait) after.")
+    static class Gc extends Sub {
+        @Mixin Cli.ChangeOptions change;
+
+        @Option(names = "--wait", description = "Wait until the Job completed (exit 80 when it failed or the time ran out), then show usage again.")
+        boolean await;
+
+        @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "30m", description = "How long --wait waits (default: ${DEFAULT-VALUE}).")
+        String timeout = "30m";
+
+        @Override
+        public Integer call() throws InterruptedException {
+            change.validate();
+            java.time.Duration limit = Cli.duration(timeout, "--timeout");
+            EnvConfig.Env env = env();
+            if (env.cache() == null) throw new GfwException(ExitCode.CONFIG, env.file() + " has no cache: section: gc runs the image cache.image names");
+            String ns = env.namespaces().attic().name();
+            String name = "attic-gc-once-" + java.time.format.DateTimeFormatter.ofPattern("yyyyMMddHHmmss").withZone(java.time.ZoneOffset.UTC).format(java.time.Instant.now());
+            var job = CacheObjects.gcOnce(env, ns, name);
+            if (change.clientDryRun()) {
+                Cli.out().print(Output.objects(List.of(job), Output.Format.yaml));
+                Cli.info("job.batch/" + name + " created (dry run: client)");
+                return ExitCode.OK;
+            }
+            change.confirm(env, "run Attic's garbage collector in namespace " + ns);
+            try (KubernetesClient client = cluster.connect(env)) {
+                long seconds = Math.max(1, cluster.requestTimeout().toSeconds());
+                Map<String, Object> before = change.serverDryRun() ? null
+                        : DbAdmin.withPrimary(client, env, false, route -> CacheAdmin.usage(route, env.attic().cache(), seconds));
+                var jobs = client.batch().v1().jobs().inNamespace(ns);
+                if (change.serverDryRun()) {
+                    jobs.resource(job).dryRun().create();
+                    Cli.out().println("job.batch/" + name + " created (dry run: server)");
+                    return ExitCode.OK;
+                }
+                jobs.resource(job).create();
+                Cli.out().println("job.batch/" + name + " created (atticd --mode " + CacheObjects.MODE_GC_ONCE + ")");
+                if (!await) {
+                    printUsage(before, null);
+                    return ExitCode.OK;
+                }
+                long until = System.nanoTime() + limit.toNanos();
+                while (true) {
+                    var live = jobs.withName(name).get();
+                    var st = live == null ? null : live.getStatus();
+                    if (st != null && st.getSucceeded() != null && st.getSucceeded() > 0) break;
+                    if (live == null || (st != null && st.getFailed() != null && st.getFailed() > 0)) {
+                        throw new GfwException(ExitCode.CHECK_FAILED, "job.batch/" + name + " failed; see 'kubectl -n " + ns + " logs job/" + name + "'");
+                    }
+                    if (System.nanoTime() > until) {
+                        throw new GfwException(ExitCode.CHECK_FAILED, "job.batch/" + name + " not complete after " + timeout + " (--timeout); it goes on: 'kubectl -n " + ns + " get job " + name + "'");
+                    }
+                    Thread.sleep(500);
+                }
+                Cli.out().println("job.batch/" + name + " completed");
+                Map<String, Object> after = DbAdmin.withPrimary(client, env, false, route -> CacheAdmin.usage(route, env.attic().cache(), seconds));
+                printUsage(before, after);
+                return ExitCode.OK;
+            }
+        }
+
+        private static void printUsage(Map<String, Object> before, Map<String, Object> after) {
+            var rows = new ArrayList<List<String>>();
+            for (var e : before.entrySet()) {
+                if (e.getKey().equals("cache")) continue;
+                Object b = e.getValue();
+                Object a = after == null ? null : after.get(e.getKey());
+                boolean bytes = e.getKey().endsWith("Bytes");
+                rows.add(after == null ? List.of(e.getKey(), show(b, bytes)) : List.of(e.getKey(), show(b, bytes), show(a, bytes)));
+            }
+            Cli.out().print(Output.table(after == null ? List.of("usage", "before") : List.of("usage", "before", "after"), rows));
+        }
+
+        private static String show(Object v, boolean bytes) {
+            if (v == null) return "";
+            return bytes && v instanceof Long l ? CacheAdmin.bytes(l) : String.valueOf(v);
         }
     }
 }
