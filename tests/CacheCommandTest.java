@@ -223,7 +223,7 @@ class CacheCommandTest {
         assertTrue(dry.out().contains("- garbage-collector-once") && dry.out().contains("restartPolicy: Never"), dry.out());
         assertEquals(0, kube.batch().v1().jobs().inNamespace(ns).list().getItems().size(), "a client dry run creates nothing");
         kube.resource(CacheObjects.storage(EnvConfig.load("dev", env.toString()), ns)).create(); // the collector mounts it
-        var gc = cache(env, "gc", "--wait", "--timeout", "60s");
+        var gc = cache(env, "gc", "--wait", "--timeout", "180s");
         assertEquals(0, gc.exit(), gc.toString());
         assertTrue(gc.out().matches("(?s)job\\.batch/attic-gc-once-\\d{14} created \\(atticd --mode garbage-collector-once\\)\njob\\.batch/attic-gc-once-\\d{14} completed\n.*"), gc.out());
         assertTrue(gc.out().lines().anyMatch(l -> l.matches("usage\\s+before\\s+after\\s*")), gc.out());
