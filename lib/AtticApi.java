@@ -36,12 +36,17 @@ final class AtticApi {
      * and visibility. {@code url} null: through a port-forward to a ready Attic pod.
      */
     static CacheInfo ensureCache(KubernetesClient client, EnvConfig.Env env, String ns, String signingKey, String url, Http.Client http) {
-        if (url != null) return run(env, url.replaceAll("/+$", ""), "at " + url, signingKey, http);
+        return through(client, env, ns, url, (base, via) -> run(env, base, via, signingKey, http));
+    }
+
+    /** Runs {@code call} with Attic's base URL and how it is reached: {@code url}, or (null) a port-forward to a ready Attic pod, closed afterwards. */
+    static <T> T through(KubernetesClient client, EnvConfig.Env env, String ns, String url, java.util.function.BiFunction<String, String, T> call) {
+        if (url != null) return call.apply(url.replaceAll("/+$", ""), "at " + url);
         Pod pod = readyPod(client, ns);
         String name = pod.getMetadata().getName();
         InetAddress loopback = InetAddress.getLoopbackAddress();
         try (LocalPortForward forward = client.pods().inNamespace(ns).withName(name).portForward(env.attic().targetPort(), loopback, 0)) {
-            return run(env, "http://" + loopback.getHostAddress() + ":" + forward.getLocalPort(), "through a port-forward to pod " + name, signingKey, http);
+            return call.apply("http://" + loopback.getHostAddress() + ":" + forward.getLocalPort(), "through a port-forward to pod " + name);
         } catch (IOException e) {
             throw new GfwException(ExitCode.UNAVAILABLE, "port-forward to pod " + name + " -n " + ns + " failed: " + e.getMessage());
         }
@@ -115,7 +120,7 @@ final class AtticApi {
     }
 
     /** One line from Attic's error body ({"code", "error", "message"}), never the token. */
-    private static GfwException error(String request, Http.Response r, String via, Http.Client http) {
+    static GfwException error(String request, Http.Response r, String via, Http.Client http) {
         String detail = "";
         try {
             Map<?, ?> m = Output.JSON.readValue(r.body(), Map.class);

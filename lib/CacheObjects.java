@@ -59,6 +59,8 @@ final class CacheObjects {
     static final String MODE_API = "api-server";
     static final String MODE_GC = "garbage-collector";
     static final String MODE_MIGRATIONS = "db-migrations";
+    /** server/src/main.rs ServerMode::GarbageCollectorOnce: one collection (gc.rs run_garbage_collection_once), then exit. */
+    static final String MODE_GC_ONCE = "garbage-collector-once";
     /** What the probes GET: atticd's placeholder page (server/src/api/mod.rs: the only route outside a cache; no database access). */
     static final String PROBE_PATH = "/";
     static final String STORAGE_PVC = "attic-storage";
@@ -337,7 +339,7 @@ final class CacheObjects {
         int port = env.attic().targetPort();
         String name = switch (mode) {
             case MODE_API -> "attic";
-            case MODE_GC -> "attic-gc";
+            case MODE_GC, MODE_GC_ONCE -> "attic-gc";
             default -> MIGRATIONS;
         };
         var container = new io.fabric8.kubernetes.api.model.ContainerBuilder().withName(name)
@@ -361,7 +363,7 @@ final class CacheObjects {
                 .addNewVolume().withName("config").withNewConfigMap().withName(CONFIG_MAP).endConfigMap().endVolume();
         if (env.namespaces().attic().serviceAccounts().contains("attic")) spec.withServiceAccountName("attic");
         if (storage) spec.addNewVolume().withName("storage").withNewPersistentVolumeClaim().withClaimName(STORAGE_PVC).endPersistentVolumeClaim().endVolume();
-        if (mode.equals(MODE_MIGRATIONS)) spec.withRestartPolicy("Never");
+        if (mode.equals(MODE_MIGRATIONS) || mode.equals(MODE_GC_ONCE)) spec.withRestartPolicy("Never");
         return spec.build();
     }
 
@@ -404,6 +406,17 @@ final class CacheObjects {
         return new JobBuilder().withMetadata(meta(env, ns, name, MIGRATIONS))
                 .withNewSpec().withParallelism(1).withCompletions(1).withBackoffLimit(3).withPodReplacementPolicy("Failed")
                 .withTemplate(template).endSpec().build();
+    }
+
+    /**
+     * Job {@code name}: one garbage collection now ({@code atticd --mode garbage-collector-once}) with the collector's
+     * configuration, secrets and storage; no retries (backoffLimit 0: a failed run is reported, not repeated).
+     */
+    static Job gcOnce(EnvConfig.Env env, String ns, String name) {
+        var template = new io.fabric8.kubernetes.api.model.PodTemplateSpecBuilder().withNewMetadata().withLabels(labels(env, "garbage-collector-once"))
+                .endMetadata().withSpec(podSpec(env, MODE_GC_ONCE, true)).build();
+        return new JobBuilder().withMetadata(meta(env, ns, name, "garbage-collector-once"))
+                .withNewSpec().withParallelism(1).withCompletions(1).withBackoffLimit(0).withTemplate(template).endSpec().build();
     }
 
     /** JSON with every object's keys sorted: the same template hashes the same whatever order its maps were built in. */

@@ -78,7 +78,8 @@ final class EnvConfig {
     record Dashboard(int port, String ingressNamespace, DashboardConfig.App app) {}
     record Cnpg(String cluster, int instances, String storage, String database, String owner, String sslmode,
                 String appSecret, String operatorNamespace) {}
-    record Attic(String service, int port, int targetPort, String secret, String cache) {}
+    /** {@code ciTokenValidity}: how long the CI jobs' cache token lasts (attic-token --ci; lib/CiCacheToken). */
+    record Attic(String service, int port, int targetPort, String secret, String cache, String ciTokenValidity) {}
     record RunnerChart(String name, String repository, String version, Resources manager) {}
     record Resources(Map<String, String> requests, Map<String, String> limits) {}
     record Autoscaling(int minReplicas, int maxReplicas, int cpuPercent, int memoryPercent) {}
@@ -383,10 +384,11 @@ final class EnvConfig {
 
             Attic attic = null;
             Field a = required(root, "attic");
-            if (a != null && a.mapWithKeys("service", "port", "targetPort", "secret", "cache")) {
+            if (a != null && a.mapWithKeys("service", "port", "targetPort", "secret", "cache", "ciTokenValidity")) {
                 attic = new Attic(dnsLabel(a, "service", "attic"), integer(a, "port", 80, 1, "a port number"),
                         integer(a, "targetPort", 8080, 1, "a port number"), dnsSubdomain(a, "secret", "attic-secrets"),
-                        matching(a, "cache", "main", ATTIC_CACHE_NAME, ATTIC_CACHE_NAME_RULE));
+                        matching(a, "cache", "main", ATTIC_CACHE_NAME, ATTIC_CACHE_NAME_RULE),
+                        matching(a, "ciTokenValidity", "90d", java.util.regex.Pattern.compile("[1-9][0-9]{0,3}[dw]"), "a number of days or weeks, e.g. 90d or 12w"));
             }
 
             RunnerChart chart = null;

@@ -5,6 +5,7 @@
 //SOURCES GitLabApi.java
 //SOURCES RunnerTokens.java
 //SOURCES RunnerValues.java
+//SOURCES CiCacheToken.java
 //SOURCES HealthReport.java
 //SOURCES HealthState.java
 //SOURCES HealthChecks.java
@@ -66,9 +67,29 @@ final class HealthRunners {
             rows.add(pdb(r, pdbs));
             rows.add(fromGitLab.get(i).join());
             rows.add(token(env, r, secrets));
+            if (CiCacheToken.RUNNER_TYPE.equals(r.type())) rows.add(cacheToken(env, secrets));
         }
         rows.add(RunnerCapacity.row(env, pods, s.quotas(ns)));
         return rows;
+    }
+
+    /** The CI jobs' cache token (lib/CiCacheToken): missing fails (the nix job pods cannot start), within 14 days of its expiry warns. */
+    static HealthReport.Row cacheToken(EnvConfig.Env env, HealthState.Read<Secret> secrets) {
+        String check = CiCacheToken.RUNNER_TYPE + " cache token";
+        String source = secrets.source() + " " + CiCacheToken.SECRET;
+        if (!secrets.ok()) return HealthReport.unknown("runners", check, "could not read secrets: " + secrets.error(), source);
+        Secret s = secrets.items().stream().filter(x -> CiCacheToken.SECRET.equals(x.getMetadata().getName())).findFirst().orElse(null);
+        if (s == null) {
+            return HealthReport.fail("runners", check, "secret " + CiCacheToken.SECRET + " is missing: the " + CiCacheToken.RUNNER_TYPE
+                    + " runner's job pods mount it; 'gfw attic-token " + env.name() + " --ci' writes it", source);
+        }
+        Instant exp = CiCacheToken.expiresAt(s);
+        if (exp == null) return HealthReport.unknown("runners", check, "no " + CiCacheToken.EXPIRES_ANNOTATION + " annotation on secret " + CiCacheToken.SECRET, source);
+        Duration left = Duration.between(Instant.now(), exp);
+        String rotate = "; 'gfw attic-token " + env.name() + " --rotate' replaces it";
+        if (left.isNegative()) return HealthReport.fail("runners", check, "expired " + exp + rotate, source);
+        if (left.toDays() < CiCacheToken.WARN_DAYS) return HealthReport.warn("runners", check, "expires " + exp + ", in " + HealthChecks.human(left) + rotate, source);
+        return HealthReport.ok("runners", check, "expires " + exp + " (in " + left.toDays() + " days)", source);
     }
 
     /** The newest of Helm's release records: its status and revision. */

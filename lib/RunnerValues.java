@@ -3,6 +3,7 @@
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
 //SOURCES EnvConfig.java
+//SOURCES CiCacheToken.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.IntOrString;
@@ -189,12 +190,14 @@ final class RunnerValues {
 
     /**
      * Environment of every job: ATTIC_SERVER (the Attic service in the Attic namespace) and
-     * ATTIC_CACHE for all runners, then the runner's own variables (which win on a clash).
+     * ATTIC_CACHE for all runners, NIX_USER_CONF_FILES (the mounted cache token's nix.conf: CiCacheToken) for the nix
+     * runner, then the runner's own variables (which win on a clash).
      */
     static Map<String, String> jobEnv(EnvConfig.Env env, EnvConfig.Runner r) {
         var e = new LinkedHashMap<String, String>();
         e.put("ATTIC_SERVER", env.atticServerUrl());
         e.put("ATTIC_CACHE", env.attic().cache());
+        if (CiCacheToken.RUNNER_TYPE.equals(r.type())) e.putAll(CiCacheToken.jobEnv());
         e.putAll(r.env());
         return e;
     }
@@ -222,6 +225,8 @@ final class RunnerValues {
             if (req.containsKey(key)) sb.append("    ").append(res).append("_request = ").append(tomlString(req.get(key))).append('\n');
             if (lim.containsKey(key)) sb.append("    ").append(res).append("_limit = ").append(tomlString(lim.get(key))).append('\n');
         }
+        // The nix runner's jobs get the cache token Secret (attic-token ENV --ci writes it), read-only.
+        if (CiCacheToken.RUNNER_TYPE.equals(r.type())) sb.append(CiCacheToken.tomlVolume());
         // A job pod's activeDeadlineSeconds is the job's timeout: Kubernetes ends a pod whose runner died (the default
         // since runner 17.x; written so that an older runner does the same).
         sb.append("  [runners.feature_flags]\n");

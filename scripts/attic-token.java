@@ -14,6 +14,7 @@
 //SOURCES ../lib/AtticTokens.java
 //SOURCES ../lib/CacheObjects.java
 //SOURCES ../lib/SecretInput.java
+//SOURCES ../lib/CiCacheToken.java
 
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
@@ -78,6 +79,19 @@ class AtticToken implements Callable<Integer> {
     @Option(names = "--write-secret", paramLabel = "NAME", description = "Store the token in Secret NAME (key 'token') of the Attic namespace instead of printing it.")
     String writeSecret;
 
+    @Option(names = "--ci", description = "Write the CI jobs' token: Secret " + CiCacheToken.SECRET + " in the runner namespace (keys token, netrc, nix.conf),"
+            + " pull and push on attic.cache, valid attic.ciTokenValidity; nothing is written when it exists (see --rotate). deploy-runners mounts it into the nix runner's job pods.")
+    boolean ci;
+
+    @Option(names = "--rotate", description = "With --ci (implied): replace the CI jobs' token with a new one now.")
+    boolean rotate;
+
+    @Option(names = "--reveal", description = "With --ci: also print the token.")
+    boolean reveal;
+
+    @Option(names = "--attic-url", paramLabel = "URL", description = "With --ci: Attic's URL for reading the cache's public key (default: a port-forward to a ready Attic pod).")
+    String atticUrl;
+
     @Option(names = "--force", description = "Allow a validity over a year.")
     boolean force;
 
@@ -99,6 +113,8 @@ class AtticToken implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        if (ci || rotate) return ci();
+        if (reveal || atticUrl != null) throw new GfwException(ExitCode.USAGE, (reveal ? "--reveal" : "--attic-url") + " only applies to --ci");
         change.validate(writeSecret != null, "--write-secret");
         EnvConfig.Env env;
         if (decode) {
@@ -146,6 +162,47 @@ class AtticToken implements Callable<Integer> {
             options.diffOnly = change.diff();
             ServerSideApply.Result r = ServerSideApply.applyOne(client, secret(env, ns, token), ServerSideApply.Lookup.UNKNOWN, options);
             Cli.out().println(r.line());
+            return ExitCode.OK;
+        }
+    }
+
+    /** --ci / --rotate: the CI jobs' cache token Secret in the runner namespace (lib/CiCacheToken). */
+    private int ci() {
+        if (sub != null || !grants().isEmpty() || writeSecret != null || decode || !"token".equals(output) || !"30d".equals(validity)) {
+            throw new GfwException(ExitCode.USAGE, "--ci takes its subject, permissions and validity from the environment file (attic.cache, attic.ciTokenValidity):"
+                    + " drop --sub, the permission flags, --validity, -o, --write-secret and --decode");
+        }
+        change.validate();
+        EnvConfig.Env env = envOptions.load(envName);
+        String runnerNs = env.namespaces().runners().name();
+        java.time.Duration valid = CiCacheToken.validity(env);
+        if (change.clientDryRun()) {
+            Cli.out().print(Output.objects(List.of(CiCacheToken.secret(env, Output.MASK, Instant.now().plus(valid), "<the cache's public key>")), Output.Format.yaml));
+            Cli.info("client dry run: the token is minted and stored when run without --dry-run");
+            return ExitCode.OK;
+        }
+        change.confirm(env, (rotate ? "replace" : "write") + " the CI jobs' cache token in secret " + CiCacheToken.SECRET);
+        try (KubernetesClient client = clusterOptions.connect(env)) {
+            Secret live = client.secrets().inNamespace(runnerNs).withName(CiCacheToken.SECRET).get();
+            if (live != null && !rotate) {
+                Instant exp = CiCacheToken.expiresAt(live);
+                Cli.out().println("secret/" + CiCacheToken.SECRET + " unchanged (expires " + (exp == null ? "at an unknown time" : exp) + "; --rotate replaces it)");
+                return ExitCode.OK;
+            }
+            String ns = namespace != null ? namespace : env.namespaces().attic().name();
+            String key = AtticTokens.readSigningKey(client, ns);
+            String publicKey = CiCacheToken.publicKey(client, env, key, atticUrl, clusterOptions.http(env, "Attic"));
+            Instant now = Instant.now();
+            String token = AtticTokens.mint(key, CiCacheToken.sub(env), now, valid, CiCacheToken.grants(env));
+            var options = new ServerSideApply.Options();
+            options.serverDryRun = change.serverDryRun();
+            options.forceConflicts = change.forceConflicts;
+            ServerSideApply.Result r = ServerSideApply.applyOne(client, CiCacheToken.secret(env, token, now.plus(valid), publicKey), ServerSideApply.Lookup.UNKNOWN, options);
+            Cli.out().println(r.line());
+            Cli.info("token for " + CiCacheToken.sub(env) + ", valid until " + now.plus(valid) + " (" + env.attic().ciTokenValidity() + "); "
+                    + describe(CiCacheToken.grants(env)) + "; the " + CiCacheToken.RUNNER_TYPE + " runner's job pods mount it at " + CiCacheToken.MOUNT_PATH
+                    + " ('gfw deploy-runners " + env.name() + "')");
+            if (reveal) Cli.out().println(token);
             return ExitCode.OK;
         }
     }

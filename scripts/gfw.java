@@ -16,6 +16,8 @@
 //SOURCES deploy-dashboard.java
 //SOURCES up.java
 //SOURCES runners.java
+//SOURCES db.java
+//SOURCES cache.java
 //SOURCES logs.java
 //SOURCES events.java
 //SOURCES report.java
@@ -63,7 +65,7 @@ class gfw implements Callable<Integer>, Cli.Subcommands {
 
     /** Every subcommand, in the order help lists them (added by {@link #addSubcommands}, not by @Command). */
     static final List<Class<?>> SUBCOMMANDS = List.of(ProvisionNamespaces.class, CnpgConnstr.class, FetchKubeconfig.class,
-            DeployRunners.class, DeployCache.class, AtticToken.class, Health.class, DeployDashboard.class, Up.class, Runners.class, Logs.class, Events.class, Report.class, Down.class, DeployerRbacCommand.class, Validate.class, Version.class, Completion.class, ExitCodes.class, CommandLine.HelpCommand.class);
+            DeployRunners.class, DeployCache.class, AtticToken.class, Health.class, DeployDashboard.class, Up.class, Runners.class, Db.class, Cache.class, Logs.class, Events.class, Report.class, Down.class, DeployerRbacCommand.class, Validate.class, Version.class, Completion.class, ExitCodes.class, CommandLine.HelpCommand.class);
 
     /**
      * A run naming a subcommand ({@code gfw version dev}) gets only that one: picocli's model of all of

@@ -71,6 +71,14 @@ final class AtticStandIn implements AutoCloseable {
     final Set<String> publicCaches = ConcurrentHashMap.newKeySet();
     /** "METHOD path status" of every request. */
     final List<String> requests = new CopyOnWriteArrayList<>();
+    /**
+     * Per cache, the columns of table {@code cache} that get_cache_config returns and configure_cache sets
+     * (server/src/database/entity/cache.rs Model: store_dir, priority, upstream_cache_key_names, retention_period;
+     * a NULL retention_period is RetentionPeriodConfig::Global).
+     */
+    final Map<String, Map<String, Object>> settings = new ConcurrentHashMap<>();
+    /** Bodies of accepted PATCHes (configure_cache). */
+    final List<Map<String, Object>> configured = new CopyOnWriteArrayList<>();
     /** Bodies of accepted POSTs. */
     final List<Map<String, Object>> created = new CopyOnWriteArrayList<>();
     /** When set, every request that reads the database answers this status with an InternalServerError body (a database error, server/src/error.rs into_clients). */
@@ -353,10 +361,13 @@ final class AtticStandIn implements AutoCloseable {
         body.put("api_endpoint", endpoint);
         body.put("public_key", caches.get(cache));
         body.put("is_public", publicCaches.contains(cache));
-        body.put("store_dir", "/nix/store");
-        body.put("priority", 41);
-        body.put("upstream_cache_key_names", List.of("cache.nixos.org-1"));
-        body.put("retention_period", "Global");
+        Map<String, Object> row = settings.getOrDefault(cache, Map.of());
+        body.put("store_dir", row.getOrDefault("store_dir", "/nix/store"));
+        body.put("priority", row.getOrDefault("priority", 41));
+        body.put("upstream_cache_key_names", row.getOrDefault("upstream_cache_key_names", List.of("cache.nixos.org-1")));
+        // if let Some(period) = cache.retention_period { RetentionPeriodConfig::Period(period as u32) } else { Global }
+        Object period = row.get("retention_period");
+        body.put("retention_period", period == null ? "Global" : Map.of("Period", period));
         return new Answer(200, "application/json", JSON.writeValueAsString(body));
     }
 
@@ -382,6 +393,11 @@ final class AtticStandIn implements AutoCloseable {
         new SecureRandom().nextBytes(pk);
         caches.put(cache, cache + ":" + Base64.getEncoder().encodeToString(pk));
         if (Boolean.TRUE.equals(body.get("is_public"))) publicCaches.add(cache);
+        var row = new ConcurrentHashMap<String, Object>();
+        row.put("store_dir", body.get("store_dir"));
+        row.put("priority", body.get("priority"));
+        row.put("upstream_cache_key_names", body.get("upstream_cache_key_names"));
+        settings.put(cache, row);
         created.add(body);
         return new Answer(200, null, "");
     }
@@ -403,12 +419,29 @@ final class AtticStandIn implements AutoCloseable {
             if (b) publicCaches.add(cache); else publicCaches.remove(cache);
             modified = true;
         }
-        for (String k : List.of("store_dir", "priority", "upstream_cache_key_names")) modified |= body.get(k) != null;
-        if (body.get("retention_period") != null) {
+        Map<String, Object> row = settings.computeIfAbsent(cache, k -> new ConcurrentHashMap<>());
+        var update = new LinkedHashMap<String, Object>();
+        for (String k : List.of("store_dir", "priority", "upstream_cache_key_names")) {
+            if (body.get(k) != null) {
+                update.put(k, body.get(k));
+                modified = true;
+            }
+        }
+        Object retention = body.get("retention_period");
+        if (retention != null) {
             require(granted[0], "cq");
+            // RetentionPeriodConfig: "Global" sets NULL; {"Period": n} sets n, refused when it does not fit the i32 column.
+            if ("Global".equals(retention)) update.put("retention_period", null);
+            else if (retention instanceof Map<?, ?> m && m.get("Period") instanceof Number n) {
+                if (n.longValue() > Integer.MAX_VALUE) return error(400, "RequestError", "General request error: Invalid retention period");
+                update.put("retention_period", n.intValue());
+            } else return new Answer(422, "text/plain; charset=utf-8", "Failed to deserialize the JSON body into the target type: retention_period");
             modified = true;
         }
         if (!modified) return error(400, "RequestError", "General request error: No modifiable fields were set.");
+        // Cache::update(update): only the fields that were Set change.
+        update.forEach((k, v) -> { if (v == null) row.remove(k); else row.put(k, v); });
+        configured.add(body);
         return new Answer(200, null, "");
     }
 

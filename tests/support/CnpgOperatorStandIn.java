@@ -95,6 +95,7 @@ final class CnpgOperatorStandIn implements AutoCloseable {
             for (String ns : paused ? Set.<String>of() : namespaces) {
                 try {
                     clusters(ns);
+                    backups(ns);
                     deployments(ns);
                 } catch (RuntimeException | java.sql.SQLException e) {
                     failure = e;
@@ -278,6 +279,47 @@ final class CnpgOperatorStandIn implements AutoCloseable {
         var sb = new StringBuilder();
         for (int i = 0; i < length; i++) sb.append(letters.charAt(r.nextInt(letters.length())));
         return sb.toString();
+    }
+
+    /**
+     * What happens to a Backup of a Cluster the operator runs, in two steps (one per poll, so a waiting client sees
+     * each phase): internal/controller/backup_controller.go startInstanceManagerBackup (BackupStatus.SetAsStarted in
+     * api/v1/backup_funcs.go: phase started, method, instanceID with the primary's pod, reconciliationStartedAt), then
+     * the instance manager's pkg/management/postgres/webserver/plugin_backup.go (for method plugin; the in-tree
+     * methods end the same way): SetAsCompleted (phase completed, reconciliationTerminatedAt) and the plugin's answer
+     * (backupId, backupName, startedAt, stoppedAt, online). Backups of a Cluster that does not exist are left alone.
+     */
+    private void backups(String ns) {
+        var backups = kube.genericKubernetesResources(API, "Backup").inNamespace(ns);
+        for (GenericKubernetesResource b : backups.list().getItems()) {
+            Map<String, Object> spec = map(b.getAdditionalProperties().get("spec"));
+            Map<String, Object> status = map(b.getAdditionalProperties().get("status"));
+            String cluster = (String) map(spec.get("cluster")).get("name");
+            GenericKubernetesResource c = cluster == null ? null : kube.genericKubernetesResources(API, "Cluster").inNamespace(ns).withName(cluster).get();
+            if (c == null) continue;
+            String now = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
+            var next = new java.util.LinkedHashMap<String, Object>(status);
+            Object phase = status.get("phase");
+            if (phase == null || "pending".equals(phase)) {
+                Object primary = map(c.getAdditionalProperties().get("status")).getOrDefault("currentPrimary", cluster + "-1");
+                next.put("phase", "started");
+                next.put("method", spec.getOrDefault("method", "barmanObjectStore"));
+                next.put("instanceID", Map.of("podName", primary));
+                next.put("reconciliationStartedAt", now);
+            } else if ("started".equals(phase)) {
+                next.put("phase", "completed");
+                next.put("reconciliationTerminatedAt", now);
+                next.put("backupId", java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss").withZone(java.time.ZoneOffset.UTC).format(java.time.Instant.now()));
+                next.put("backupName", b.getMetadata().getName());
+                next.put("startedAt", status.getOrDefault("reconciliationStartedAt", now));
+                next.put("stoppedAt", now);
+                next.put("online", true);
+            } else {
+                continue;
+            }
+            b.getAdditionalProperties().put("status", next);
+            backups.resource(b).updateStatus();
+        }
     }
 
     private void deployments(String ns) {

@@ -66,6 +66,10 @@ final class HealthPlatform implements AutoCloseable {
 
         client().resource(deployment(operatorNs, "cnpg-cloudnative-pg", Map.of("app.kubernetes.io/name", "cloudnative-pg"), 1)).create();
         client().resource(CacheObjects.signingSecret(env, atticNs, signingKey)).create();
+        // The nix runner's job pods mount the CI cache token (what 'attic-token ENV --ci' writes), good for 90 days.
+        if (env.runners().stream().anyMatch(r -> CiCacheToken.RUNNER_TYPE.equals(r.type()))) {
+            client().resource(CiCacheToken.secret(env, "test-ci-token", Instant.now().plus(90, ChronoUnit.DAYS), env.attic().cache() + ":test-public-key")).create();
+        }
         if (!env.cache().storage().s3()) client().resource(CacheObjects.storage(env, atticNs)).create(); // the pods mount it: no claim, no scheduling
         client().resource(CacheObjects.server(env, atticNs, "test")).create();
         client().resource(CacheObjects.service(env, atticNs)).create();
