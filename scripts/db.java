@@ -2,9 +2,9 @@
 //JAVA 17+
 //CDS
 //DEPS info.picocli:picocli:4.7.7
-//DEPS io.fabric8:kubernetes-client:7.4.0
-//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
-//DEPS commons-codec:commons-codec:1.21.0
+//DEPS io.fabric8:kubernetes-client:7.9.0
+//DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
+//DEPS commons-codec:commons-codec:1.23.0
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
