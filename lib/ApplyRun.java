@@ -5,6 +5,7 @@
 //SOURCES Http.java
 //SOURCES KubeClients.java
 //SOURCES ServerSideApply.java
+//SOURCES Output.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -53,6 +54,11 @@ final class ApplyRun {
 
     static void info(String message) {
         System.err.println(message);
+    }
+
+    /** A warning, as Cli.warn prints it (engines are below the command line). */
+    static void warn(String message) {
+        System.err.println("warning: " + Output.escapeControls(message));
     }
 
     /**
