@@ -63,6 +63,25 @@ final class CacheDeploy {
         this.waitLimit = run.waitLimit;
     }
 
+    /** The section deploy-cache needs, or one line saying what to add. */
+    static void requireSection(EnvConfig.Env env) {
+        if (env.cache() == null) {
+            throw new GfwException(ExitCode.CONFIG, env.file() + " has no cache: section; add one (image, storage, ...) as environments/README.md describes");
+        }
+    }
+
+    /** Every object with secret values as {@code mask}, for a client dry run (no cluster, no secret read). */
+    static List<HasMetadata> objects(EnvConfig.Env env, String ns, String mask) {
+        var secrets = new CacheObjects.Secrets(mask, mask, mask, mask);
+        var objects = new java.util.ArrayList<HasMetadata>();
+        objects.add(CacheObjects.pgCredentials(env, ns, mask));
+        objects.addAll(CacheObjects.databaseObjects(env, ns));
+        objects.add(CacheObjects.signingSecret(env, ns, mask));
+        objects.add(CacheObjects.atticSecrets(env, ns, secrets));
+        objects.addAll(CacheObjects.atticObjects(env, ns, secrets));
+        return objects;
+    }
+
     // ---- against the cluster ----------------------------------------------------------------
 
     int deploy(KubernetesClient client, boolean writes) {
@@ -119,6 +138,23 @@ final class CacheDeploy {
             ApplyRun.info("Attic and cache " + env.attic().cache() + " not checked (" + (diff ? "--diff" : "server dry run") + ": nothing runs yet)");
             return ExitCode.OK;
         }
+        return cache(client, signingKey);
+    }
+
+    /**
+     * Only the last step, for {@code up} when its plan found every object as wanted: the environment's cache
+     * exists in Attic (created if absent), with the signing key read from its Secret.
+     */
+    int ensureCache(KubernetesClient client) {
+        Secret signing = ServerSideApply.withRetries(options, () -> client.secrets().inNamespace(ns).withName(AtticTokens.SIGNING_SECRET).get());
+        if (signing == null) {
+            throw new GfwException(ExitCode.NOT_FOUND, "secret " + AtticTokens.SIGNING_SECRET + " in namespace " + ns + " not found; run 'gfw deploy-cache " + env.name() + "'");
+        }
+        return cache(client, value(signing, AtticTokens.SIGNING_KEY));
+    }
+
+    /** 8. The cache, through Attic's API: created if absent; its public key and the nix.conf lines. */
+    private int cache(KubernetesClient client, String signingKey) {
         AtticApi.CacheInfo cache = AtticApi.ensureCache(client, env, ns, signingKey, inputs.atticUrl(), atticHttp);
         ApplyRun.info("attic: serving (" + cache.via() + "), cache " + cache.cache() + " answers GET /" + cache.cache() + "/nix-cache-info");
         ApplyRun.out().println("cache/" + cache.cache() + " " + (cache.created() ? "created" : "unchanged"));
