@@ -239,38 +239,68 @@ final class RunnersDeploy {
 
     /**
      * While Helm waits: the rollout of the release's Deployment on stderr ("gitlab-runner-docker: 1/2 pods ready,
-     * 2 updated, 6 s of 300 s"), polled every two seconds, printed when it changes and at least every ten seconds;
-     * past the timeout it says what Helm does then (rolls back, or removes a failed first install).
+     * 2 updated, 6 s of 300 s"), from a watch on it (an informer: one LIST, then a WATCH; no polling), printed when it
+     * changes and at least every ten seconds; past the timeout it says what Helm does then (rolls back, or removes a
+     * failed first install).
      */
     static final class RolloutProgress implements AutoCloseable {
         private final Thread thread;
+        private io.fabric8.kubernetes.client.informers.SharedIndexInformer<Deployment> informer;
 
         RolloutProgress(KubernetesClient client, RunnerValues.Release r, Duration timeout, boolean firstInstall) {
             long start = System.nanoTime();
+            var state = new java.util.concurrent.atomic.AtomicReference<>("waiting for deployment/" + r.name());
+            var printed = new java.util.concurrent.atomic.AtomicReference<String>("");
+            var lastPrinted = new java.util.concurrent.atomic.AtomicLong(start);
+            Runnable print = () -> {
+                long t = System.nanoTime();
+                String now = state.get();
+                synchronized (printed) {
+                    if (now.equals(printed.get()) && t - lastPrinted.get() < 10_000_000_000L) return;
+                    long elapsed = Duration.ofNanos(t - start).toSeconds();
+                    ApplyRun.info("  " + now + ", " + elapsed + " s of " + timeout.toSeconds() + " s"
+                            + (elapsed <= timeout.toSeconds() ? "" : firstInstall ? " (timed out: Helm removes the failed install)"
+                                    : " (timed out: Helm rolls back to the previous revision)"));
+                    printed.set(now);
+                    lastPrinted.set(t);
+                }
+            };
+            java.util.function.Consumer<Deployment> seen = d -> {
+                state.set(d == null || d.getStatus() == null ? "waiting for deployment/" + r.name()
+                        : r.name() + ": " + n(d.getStatus().getReadyReplicas()) + "/" + n(d.getSpec().getReplicas())
+                        + " pods ready, " + n(d.getStatus().getUpdatedReplicas()) + " updated");
+                print.run();
+            };
+            try {
+                informer = client.apps().deployments().inNamespace(r.namespace()).withName(r.name()).inform(
+                        new io.fabric8.kubernetes.client.informers.ResourceEventHandler<>() {
+                            @Override
+                            public void onAdd(Deployment d) {
+                                seen.accept(d);
+                            }
+
+                            @Override
+                            public void onUpdate(Deployment old, Deployment d) {
+                                seen.accept(d);
+                            }
+
+                            @Override
+                            public void onDelete(Deployment d, boolean unknownFinalState) {
+                                seen.accept(null);
+                            }
+                        });
+            } catch (RuntimeException e) {
+                informer = null; // progress is best effort; Helm's own wait decides success
+            }
+            // At least every ten seconds, from what the watch saw last: no request.
             thread = new Thread(() -> {
-                String last = "";
-                long lastPrinted = start;
                 while (!Thread.currentThread().isInterrupted()) {
                     try {
                         Thread.sleep(2000);
-                        Deployment d = client.apps().deployments().inNamespace(r.namespace()).withName(r.name()).get();
-                        String now = d == null || d.getStatus() == null ? "waiting for deployment/" + r.name()
-                                : r.name() + ": " + n(d.getStatus().getReadyReplicas()) + "/" + n(d.getSpec().getReplicas())
-                                + " pods ready, " + n(d.getStatus().getUpdatedReplicas()) + " updated";
-                        long t = System.nanoTime();
-                        if (!now.equals(last) || t - lastPrinted >= 10_000_000_000L) {
-                            long elapsed = Duration.ofNanos(t - start).toSeconds();
-                            ApplyRun.info("  " + now + ", " + elapsed + " s of " + timeout.toSeconds() + " s"
-                                    + (elapsed <= timeout.toSeconds() ? "" : firstInstall ? " (timed out: Helm removes the failed install)"
-                                            : " (timed out: Helm rolls back to the previous revision)"));
-                            lastPrinted = t;
-                        }
-                        last = now;
                     } catch (InterruptedException e) {
                         return;
-                    } catch (RuntimeException e) {
-                        // progress is best effort; Helm's own wait decides success
                     }
+                    print.run();
                 }
             }, "rollout-progress-" + r.name());
             thread.setDaemon(true);
@@ -280,6 +310,7 @@ final class RunnersDeploy {
         @Override
         public void close() {
             thread.interrupt();
+            if (informer != null) informer.close();
         }
     }
 
