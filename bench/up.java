@@ -85,6 +85,11 @@ class UpBench {
             System.out.printf("| gfw up dev (plan + 6 steps, health included) | %d | %d (%d / %d / %d) |%n", upMs, u.requests().size(), u.reads(), u.writes(), u.discovery());
             System.out.printf("| gfw provision-namespaces dev | %d | %d (%d / %d / %d) |%n", pnMs, p.requests().size(), p.reads(), p.writes(), p.discovery());
             System.out.printf("%nratio up / provision-namespaces: %.1fx wall time, %.1fx requests%n", (double) upMs / pnMs, (double) u.requests().size() / p.requests().size());
+            if (System.getenv("GFW_BENCH_REQUESTS") != null) { // where the requests of one no-op up go, on stderr
+                var counts = new java.util.TreeMap<String, Integer>();
+                for (TestCluster.Request q : u.requests()) counts.merge(q.method() + " " + q.path().replaceAll("/namespaces/[^/]+", "/namespaces/NS"), 1, Integer::sum);
+                counts.forEach((k, v) -> System.err.printf("%4d %s%n", v, k));
+            }
             System.out.printf("(gfw %s; first up: %d ms, %d requests, %d writes; %d rounds; %d cores, java %s)%n", Cli.VERSION, first.millis(), first.requests().size(),
                     first.writes(), rounds, Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));
         } finally {

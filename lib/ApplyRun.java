@@ -5,9 +5,12 @@
 //SOURCES Http.java
 //SOURCES KubeClients.java
 //SOURCES ServerSideApply.java
+//SOURCES Output.java
+//SOURCES Watches.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.PrintStream;
@@ -53,6 +56,11 @@ final class ApplyRun {
 
     static void info(String message) {
         System.err.println(message);
+    }
+
+    /** A warning, as Cli.warn prints it (engines are below the command line). */
+    static void warn(String message) {
+        System.err.println("warning: " + Output.escapeControls(message));
     }
 
     /**
@@ -126,31 +134,40 @@ final class ApplyRun {
         return Duration.ofNanos(Math.max(left, Duration.ofSeconds(1).toNanos()));
     }
 
-    /** Waits until every replica of Deployment {@code name} is updated and available; progress on stderr. {@code pods}: the label selector to look at. */
+    /**
+     * Waits until every replica of Deployment {@code name} is updated and available, with a watch (as
+     * {@code kubectl rollout status} does: one LIST, then a WATCH; no polling); progress on stderr whenever it
+     * changes. {@code pods}: the label selector to look at.
+     */
     void waitForRollout(KubernetesClient client, String ns, String name, String pods) {
-        String last = null;
-        while (true) {
-            var d = client.apps().deployments().inNamespace(ns).withName(name).get();
-            var st = d == null ? null : d.getStatus();
-            long generation = d == null || d.getMetadata().getGeneration() == null ? 0 : d.getMetadata().getGeneration();
-            long observed = st == null || st.getObservedGeneration() == null ? -1 : st.getObservedGeneration();
-            int replicas = st == null || st.getReplicas() == null ? 0 : st.getReplicas();
-            int updated = st == null || st.getUpdatedReplicas() == null ? 0 : st.getUpdatedReplicas();
-            int available = st == null || st.getAvailableReplicas() == null ? 0 : st.getAvailableReplicas();
-            if (observed >= generation && replicas > 0 && updated == replicas && available == replicas) {
-                if (last != null) info("deployment/" + name + ": rolled out, " + available + "/" + replicas + " available");
-                return;
-            }
-            String now = "deployment/" + name + ": " + updated + "/" + replicas + " updated, " + available + " available";
-            if (!now.equals(last)) info(now + " (waiting for the rollout)");
-            last = now;
-            if (System.nanoTime() > deadline) {
-                throw new GfwException(ExitCode.UNAVAILABLE, "deployment " + name + " in namespace " + ns + " did not roll out within " + Http.human(waitLimit)
-                        + " (" + updated + "/" + replicas + " updated, " + available + " available); check 'kubectl -n " + ns + " get pods -l " + pods + "'"
-                        + " or raise --timeout");
-            }
-            sleep(1000);
+        var last = new java.util.concurrent.atomic.AtomicReference<String>();
+        Watches.Ended<Deployment> end = Watches.until(client.apps().deployments().inNamespace(ns).withName(name), d -> {
+            int[] r = rollout(d);
+            if (r[0] == 1) return true;
+            String now = "deployment/" + name + ": " + r[2] + "/" + r[1] + " updated, " + r[3] + " available";
+            if (!now.equals(last.getAndSet(now))) info(now + " (waiting for the rollout)");
+            return false;
+        }, deadline);
+        int[] r = rollout(end.last());
+        if (end.done()) {
+            if (last.get() != null) info("deployment/" + name + ": rolled out, " + r[3] + "/" + r[1] + " available");
+            return;
         }
+        throw new GfwException(ExitCode.UNAVAILABLE, "deployment " + name + " in namespace " + ns + " did not roll out within " + Http.human(waitLimit)
+                + " (" + r[2] + "/" + r[1] + " updated, " + r[3] + " available); check 'kubectl -n " + ns + " get pods -l " + pods + "'"
+                + " or raise --timeout");
+    }
+
+    /** {rolled out (1/0), replicas, updated, available} of a Deployment as its controller reports them. */
+    private static int[] rollout(Deployment d) {
+        var st = d == null ? null : d.getStatus();
+        long generation = d == null || d.getMetadata().getGeneration() == null ? 0 : d.getMetadata().getGeneration();
+        long observed = st == null || st.getObservedGeneration() == null ? -1 : st.getObservedGeneration();
+        int replicas = st == null || st.getReplicas() == null ? 0 : st.getReplicas();
+        int updated = st == null || st.getUpdatedReplicas() == null ? 0 : st.getUpdatedReplicas();
+        int available = st == null || st.getAvailableReplicas() == null ? 0 : st.getAvailableReplicas();
+        boolean done = d != null && observed >= generation && replicas > 0 && updated == replicas && available == replicas;
+        return new int[] {done ? 1 : 0, replicas, updated, available};
     }
 
     static void sleep(long ms) {

@@ -15,6 +15,7 @@
 //SOURCES HelmReleases.java
 //SOURCES ApplyRun.java
 //SOURCES KubeRules.java
+//SOURCES Watches.java
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -61,6 +62,25 @@ final class CacheDeploy {
         this.atticHttp = atticHttp;
         this.diff = run.diff;
         this.waitLimit = run.waitLimit;
+    }
+
+    /** The section deploy-cache needs, or one line saying what to add. */
+    static void requireSection(EnvConfig.Env env) {
+        if (env.cache() == null) {
+            throw new GfwException(ExitCode.CONFIG, env.file() + " has no cache: section; add one (image, storage, ...) as environments/README.md describes");
+        }
+    }
+
+    /** Every object with secret values as {@code mask}, for a client dry run (no cluster, no secret read). */
+    static List<HasMetadata> objects(EnvConfig.Env env, String ns, String mask) {
+        var secrets = new CacheObjects.Secrets(mask, mask, mask, mask);
+        var objects = new java.util.ArrayList<HasMetadata>();
+        objects.add(CacheObjects.pgCredentials(env, ns, mask));
+        objects.addAll(CacheObjects.databaseObjects(env, ns));
+        objects.add(CacheObjects.signingSecret(env, ns, mask));
+        objects.add(CacheObjects.atticSecrets(env, ns, secrets));
+        objects.addAll(CacheObjects.atticObjects(env, ns, secrets));
+        return objects;
     }
 
     // ---- against the cluster ----------------------------------------------------------------
@@ -119,6 +139,23 @@ final class CacheDeploy {
             ApplyRun.info("Attic and cache " + env.attic().cache() + " not checked (" + (diff ? "--diff" : "server dry run") + ": nothing runs yet)");
             return ExitCode.OK;
         }
+        return cache(client, signingKey);
+    }
+
+    /**
+     * Only the last step, for {@code up} when its plan found every object as wanted: the environment's cache
+     * exists in Attic (created if absent), with the signing key read from its Secret.
+     */
+    int ensureCache(KubernetesClient client) {
+        Secret signing = ServerSideApply.withRetries(options, () -> client.secrets().inNamespace(ns).withName(AtticTokens.SIGNING_SECRET).get());
+        if (signing == null) {
+            throw new GfwException(ExitCode.NOT_FOUND, "secret " + AtticTokens.SIGNING_SECRET + " in namespace " + ns + " not found; run 'gfw deploy-cache " + env.name() + "'");
+        }
+        return cache(client, value(signing, AtticTokens.SIGNING_KEY));
+    }
+
+    /** 8. The cache, through Attic's API: created if absent; its public key and the nix.conf lines. */
+    private int cache(KubernetesClient client, String signingKey) {
         AtticApi.CacheInfo cache = AtticApi.ensureCache(client, env, ns, signingKey, inputs.atticUrl(), atticHttp);
         ApplyRun.info("attic: serving (" + cache.via() + "), cache " + cache.cache() + " answers GET /" + cache.cache() + "/nix-cache-info");
         ApplyRun.out().println("cache/" + cache.cache() + " " + (cache.created() ? "created" : "unchanged"));
@@ -343,35 +380,33 @@ final class CacheDeploy {
         waitFor(client, name, true);
     }
 
-    /** Waits until Job {@code name} finished; {@code mustSucceed}: a failure stops deploy-cache (the API is not rolled onto an unmigrated database). */
+    /** Waits (with a watch) until Job {@code name} finished; {@code mustSucceed}: a failure stops deploy-cache (the API is not rolled onto an unmigrated database). */
     private void waitFor(KubernetesClient client, String name, boolean mustSucceed) {
         long start = System.nanoTime();
-        boolean waited = false;
-        while (true) {
-            Job job = client.batch().v1().jobs().inNamespace(ns).withName(name).get();
-            String state = finished(job);
-            if ("Complete".equals(state)) {
-                if (waited) ApplyRun.info("job/" + name + ": complete (database migrations done)");
-                return;
-            }
-            if ("Failed".equals(state)) {
-                if (!mustSucceed) return;
-                JobCondition c = job.getStatus().getConditions().stream().filter(x -> "Failed".equals(x.getType())).findFirst().orElseThrow();
-                throw new GfwException(ExitCode.REMOTE_ERROR, "job " + name + " in namespace " + ns + " (atticd --mode db-migrations) failed"
-                        + (c.getReason() == null ? "" : ": " + c.getReason()) + (c.getMessage() == null ? "" : " (" + GfwException.firstLine(c.getMessage()) + ")")
-                        + "; the API was not rolled onto the database. See 'kubectl -n " + ns + " logs job/" + name + "', fix the cause, then delete the Job"
-                        + " ('kubectl -n " + ns + " delete job " + name + "') and re-run" + run.doneSoFar());
-            }
-            if (job == null && !mustSucceed) return;
-            if (!waited) ApplyRun.info("job/" + name + ": running atticd --mode db-migrations (waiting, " + Http.human(Duration.ofNanos(System.nanoTime() - start))
+        var waited = new java.util.concurrent.atomic.AtomicBoolean();
+        Watches.Ended<Job> end = Watches.until(client.batch().v1().jobs().inNamespace(ns).withName(name), j -> {
+            if (finished(j) != null || (j == null && !mustSucceed)) return true;
+            if (!waited.getAndSet(true)) ApplyRun.info("job/" + name + ": running atticd --mode db-migrations (waiting, " + Http.human(Duration.ofNanos(System.nanoTime() - start))
                     + " of " + Http.human(waitLimit) + ")");
-            waited = true;
-            if (System.nanoTime() > run.deadline) {
-                throw new GfwException(ExitCode.UNAVAILABLE, "job " + name + " in namespace " + ns + " (database migrations) did not complete within "
-                        + Http.human(waitLimit) + "; see 'kubectl -n " + ns + " describe job " + name + "' and its pod's log, or raise --timeout" + run.doneSoFar());
-            }
-            ApplyRun.sleep(1000);
+            return false;
+        }, run.deadline);
+        Job job = end.last();
+        String state = finished(job);
+        if ("Complete".equals(state)) {
+            if (waited.get()) ApplyRun.info("job/" + name + ": complete (database migrations done)");
+            return;
         }
+        if ("Failed".equals(state)) {
+            if (!mustSucceed) return;
+            JobCondition c = job.getStatus().getConditions().stream().filter(x -> "Failed".equals(x.getType())).findFirst().orElseThrow();
+            throw new GfwException(ExitCode.REMOTE_ERROR, "job " + name + " in namespace " + ns + " (atticd --mode db-migrations) failed"
+                    + (c.getReason() == null ? "" : ": " + c.getReason()) + (c.getMessage() == null ? "" : " (" + GfwException.firstLine(c.getMessage()) + ")")
+                    + "; the API was not rolled onto the database. See 'kubectl -n " + ns + " logs job/" + name + "', fix the cause, then delete the Job"
+                    + " ('kubectl -n " + ns + " delete job " + name + "') and re-run" + run.doneSoFar());
+        }
+        if (end.done()) return; // gone, and it did not have to succeed
+        throw new GfwException(ExitCode.UNAVAILABLE, "job " + name + " in namespace " + ns + " (database migrations) did not complete within "
+                + Http.human(waitLimit) + "; see 'kubectl -n " + ns + " describe job " + name + "' and its pod's log, or raise --timeout" + run.doneSoFar());
     }
 
     /** Migrations Jobs of earlier configurations, finished: deleted with their pods once the current one completed. */
@@ -385,29 +420,42 @@ final class CacheDeploy {
         }
     }
 
+    /** Waits (with a watch on the Cluster, as kubectl wait does) until CNPG reports it healthy with every instance ready. */
     private void waitForCluster(KubernetesClient client) {
         String name = env.cnpg().cluster();
         long start = System.nanoTime();
-        String last = null;
-        while (true) {
-            GenericKubernetesResource c = client.genericKubernetesResources(CacheObjects.CNPG_API, "Cluster").inNamespace(ns).withName(name).get();
-            Map<?, ?> status = c == null ? null : c.getAdditionalProperties().get("status") instanceof Map<?, ?> m ? m : null;
-            Object phase = status == null ? null : status.get("phase");
-            int ready = status != null && status.get("readyInstances") instanceof Number n ? n.intValue() : 0;
-            int wanted = env.cnpg().instances();
-            if (CacheObjects.HEALTHY.equals(phase) && ready == wanted) {
-                if (last != null) ApplyRun.info("cluster/" + name + ": healthy, " + ready + "/" + wanted + " instances ready");
-                return;
-            }
+        int wanted = env.cnpg().instances();
+        var last = new java.util.concurrent.atomic.AtomicReference<String>();
+        Watches.Ended<GenericKubernetesResource> end = Watches.until(client.genericKubernetesResources(CacheObjects.CNPG_API, "Cluster").inNamespace(ns).withName(name), c -> {
+            Object phase = phase(c);
+            int ready = readyInstances(c);
+            if (CacheObjects.HEALTHY.equals(phase) && ready == wanted) return true;
             String now = "cluster/" + name + ": " + (phase == null ? "no status yet" : phase) + ", " + ready + "/" + wanted + " instances ready";
-            if (!now.equals(last)) ApplyRun.info(now + " (waiting, " + Http.human(Duration.ofNanos(System.nanoTime() - start)) + " of " + Http.human(waitLimit) + ")");
-            last = now;
-            if (System.nanoTime() > run.deadline) {
-                throw new GfwException(ExitCode.UNAVAILABLE, "cluster " + name + " in namespace " + ns + " was not ready within " + Http.human(waitLimit)
-                        + " (" + (phase == null ? "no status" : phase) + ", " + ready + "/" + wanted + " instances ready); check 'kubectl get cluster "
-                        + name + " -n " + ns + "' and the CNPG operator's log, or raise --timeout" + run.doneSoFar());
-            }
-            ApplyRun.sleep(1000);
+            if (!now.equals(last.getAndSet(now))) ApplyRun.info(now + " (waiting, " + Http.human(Duration.ofNanos(System.nanoTime() - start)) + " of " + Http.human(waitLimit) + ")");
+            return false;
+        }, run.deadline);
+        Object phase = phase(end.last());
+        int ready = readyInstances(end.last());
+        if (end.done()) {
+            if (last.get() != null) ApplyRun.info("cluster/" + name + ": healthy, " + ready + "/" + wanted + " instances ready");
+            return;
         }
+        throw new GfwException(ExitCode.UNAVAILABLE, "cluster " + name + " in namespace " + ns + " was not ready within " + Http.human(waitLimit)
+                + " (" + (phase == null ? "no status" : phase) + ", " + ready + "/" + wanted + " instances ready); check 'kubectl get cluster "
+                + name + " -n " + ns + "' and the CNPG operator's log, or raise --timeout" + run.doneSoFar());
+    }
+
+    private static Map<?, ?> status(GenericKubernetesResource c) {
+        return c == null ? null : c.getAdditionalProperties().get("status") instanceof Map<?, ?> m ? m : null;
+    }
+
+    private static Object phase(GenericKubernetesResource c) {
+        Map<?, ?> status = status(c);
+        return status == null ? null : status.get("phase");
+    }
+
+    private static int readyInstances(GenericKubernetesResource c) {
+        Map<?, ?> status = status(c);
+        return status != null && status.get("readyInstances") instanceof Number n ? n.intValue() : 0;
     }
 }

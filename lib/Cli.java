@@ -43,6 +43,7 @@ final class Cli {
      * a gfw exit code, never JBang's 1 with a stack trace.
      */
     static int run(Object command, String... args) {
+        KubeClients.quietLogging(); // before anything touches fabric8's model classes
         int code;
         try {
             CommandLine cl = commandLine(command, args);

@@ -45,7 +45,11 @@ import java.util.concurrent.TimeUnit;
 final class KubeClients {
 
     static {
-        // fabric8 logs through SLF4J; without a provider SLF4J prints three warning lines on every run.
+        quietLogging();
+    }
+
+    /** fabric8 logs through SLF4J; without a provider SLF4J prints three warning lines on every run (a client dry run too). */
+    static void quietLogging() {
         if (System.getProperty("slf4j.internal.verbosity") == null) System.setProperty("slf4j.internal.verbosity", "ERROR");
     }
 

@@ -2,6 +2,7 @@
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES Output.java
 //SOURCES EnvConfig.java
 //SOURCES GitLabApi.java
 //SOURCES RunnerValues.java
@@ -68,6 +69,14 @@ final class RunnerSmoke {
     }
 
     /** Runs one smoke job per release, one after the other; waits at most {@code timeout} for each. */
+    /** The results as the table {@code runners smoke} and {@code up --smoke} print. */
+    static String table(List<Result> results) {
+        return Output.table(List.of("type", "runner", "result", "job", "detail"), results.stream().map(r -> {
+            var m = r.row();
+            return m.keySet().stream().limit(5).map(k -> m.get(k) == null ? "" : String.valueOf(m.get(k))).toList();
+        }).toList());
+    }
+
     static List<Result> run(KubernetesClient client, GitLabApi api, EnvConfig.Env env, List<RunnerValues.Release> releases,
                             Duration timeout, Duration poll, Consumer<String> info) {
         EnvConfig.Smoke smoke = config(env);

@@ -15,7 +15,6 @@
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/ServerSideApply.java
-//SOURCES ../lib/CacheObjects.java
 //SOURCES ../lib/Manifests.java
 //SOURCES ../lib/ApplyRun.java
 //SOURCES ../lib/CacheDeploy.java
@@ -24,7 +23,6 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -113,9 +111,7 @@ class DeployCache implements Callable<Integer> {
         }
         waitLimit = Cli.duration(timeout, "--timeout");
         env = envOptions.load(envName);
-        if (env.cache() == null) {
-            throw new GfwException(ExitCode.CONFIG, env.file() + " has no cache: section; add one (image, storage, ...) as environments/README.md describes");
-        }
+        CacheDeploy.requireSection(env);
         ns = namespace != null ? namespace : env.namespaces().attic().name();
 
         if (change.clientDryRun()) return printObjects();
@@ -140,13 +136,7 @@ class DeployCache implements Callable<Integer> {
 
     private int printObjects() {
         if (diff) throw new GfwException(ExitCode.USAGE, "--diff needs the cluster: drop --dry-run=client");
-        var secrets = new CacheObjects.Secrets(Output.MASK, Output.MASK, Output.MASK, Output.MASK);
-        var objects = new ArrayList<HasMetadata>();
-        objects.add(CacheObjects.pgCredentials(env, ns, Output.MASK));
-        objects.addAll(CacheObjects.databaseObjects(env, ns));
-        objects.add(CacheObjects.signingSecret(env, ns, Output.MASK));
-        objects.add(CacheObjects.atticSecrets(env, ns, secrets));
-        objects.addAll(CacheObjects.atticObjects(env, ns, secrets));
+        List<HasMetadata> objects = CacheDeploy.objects(env, ns, Output.MASK);
         Output.Format f = format == null ? Output.Format.yaml : format;
         Cli.out().print(Output.objects(objects.stream().map(Manifests::masked).toList(), f));
         if (f == Output.Format.json) Cli.out().println();

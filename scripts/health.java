@@ -9,14 +9,10 @@
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
 //SOURCES ../lib/Output.java
-//SOURCES ../lib/Http.java
 //SOURCES ../lib/Cli.java
-//SOURCES ../lib/GitLabApi.java
-//SOURCES ../lib/SecretInput.java
 //SOURCES ../lib/HealthReport.java
-//SOURCES ../lib/HealthState.java
-//SOURCES ../lib/HealthChecks.java
 //SOURCES ../lib/HealthRunners.java
+//SOURCES ../lib/HealthRun.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
@@ -90,7 +86,7 @@ class Health implements Callable<Integer> {
     @Mixin Cli.EnvOptions envOptions;
     @Mixin Cli.ClusterOptions cluster;
 
-    static final Duration POLL = Duration.ofSeconds(2);
+    static final Duration POLL = HealthRun.POLL;
 
     public static void main(String... args) {
         System.exit(Cli.run(new Health(), args));
@@ -104,12 +100,14 @@ class Health implements Callable<Integer> {
         Duration requestTimeout = cluster.requestTimeout();
         EnvConfig.Env env = envOptions.load(envName);
         Cli.refusePlanned(env, "check the health of an environment that has no cluster yet");
-        HealthRunners.GitLab gitlab = components.contains("runners") ? gitlab(env) : new HealthRunners.GitLab(null, "not asked");
+        HealthRunners.GitLab gitlab = components.contains("runners") ? HealthRun.gitlab(env, gitlabUrl, gitlabTokenFile, () -> cluster.http(env, "GitLab"))
+                : new HealthRunners.GitLab(null, "not asked");
+        var run = new HealthRun(format, () -> cluster.http(env, "Attic"));
         try (KubernetesClient client = cluster.connect(env)) {
-            if (watch) return watch(env, client, components, gitlab, requestTimeout);
-            if (wait != null) return waitUntilHealthy(env, client, components, gitlab, requestTimeout, wait);
-            List<HealthReport.Row> rows = check(env, client, components, gitlab, requestTimeout);
-            return report(env, rows);
+            if (watch) return run.watch(env, client, components, gitlab, requestTimeout);
+            if (wait != null) return run.waitUntilHealthy(env, client, components, gitlab, requestTimeout, wait);
+            List<HealthReport.Row> rows = run.check(env, client, components, gitlab, requestTimeout);
+            return run.report(env, rows);
         }
     }
 
@@ -123,111 +121,5 @@ class Health implements Callable<Integer> {
         }
         for (String c : HealthReport.COMPONENTS) if (only.isEmpty() || only.stream().map(String::trim).anyMatch(c::equals)) out.add(c);
         return out;
-    }
-
-    /** The GitLab client, or why there is none: the token is optional (GitLab rows are then unknown). */
-    private HealthRunners.GitLab gitlab(EnvConfig.Env env) {
-        String variable = System.getenv("GITLAB_TOKEN");
-        if (gitlabTokenFile == null && (variable == null || variable.isBlank())) {
-            return new HealthRunners.GitLab(null, "no GitLab token (set GITLAB_TOKEN or --gitlab-token-file), so GitLab was not asked");
-        }
-        String token = SecretInput.read(new SecretInput.Spec("--gitlab-token-file", "GITLAB_TOKEN", "the GitLab access token", "glpat-...",
-                "GITLAB_TOKEN is not set"), gitlabTokenFile).value();
-        String url = gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl();
-        return new HealthRunners.GitLab(new GitLabApi(url, token, cluster.http(env, "GitLab")).use(GitLabApi.Use.HEALTH).notices(Cli::info), null);
-    }
-
-    /** One round: read everything the components need, then decide every check. */
-    private List<HealthReport.Row> check(EnvConfig.Env env, KubernetesClient client, Set<String> components, HealthRunners.GitLab gitlab,
-                                         Duration requestTimeout) {
-        Http.Client attic = cluster.http(env, "Attic");
-        HealthState state = HealthState.read(client, env, components, requestTimeout, attic);
-        var rows = new ArrayList<HealthReport.Row>();
-        if (components.contains("namespaces")) rows.addAll(HealthChecks.namespaces(env, state));
-        if (components.contains("database")) rows.addAll(HealthChecks.database(env, state));
-        if (components.contains("cache")) rows.addAll(HealthChecks.cache(env, state));
-        if (components.contains("runners")) rows.addAll(HealthRunners.runners(env, state, gitlab));
-        if (components.contains("dashboard")) rows.addAll(HealthChecks.dashboard(env, state));
-        return rows;
-    }
-
-    private int report(EnvConfig.Env env, List<HealthReport.Row> rows) {
-        Cli.out().print(render(env, rows));
-        Cli.out().flush();
-        int code = HealthReport.exitCode(rows);
-        Cli.info(env.name() + ": " + HealthReport.overall(rows) + " (" + HealthReport.counts(rows) + ")");
-        return code;
-    }
-
-    private String render(EnvConfig.Env env, List<HealthReport.Row> rows) {
-        return switch (format) {
-            case table -> HealthReport.table(rows, false);
-            case wide -> HealthReport.table(rows, true);
-            case json -> Output.json(HealthReport.document(env.name(), rows)) + "\n";
-            case yaml -> Output.yaml(HealthReport.document(env.name(), rows));
-        };
-    }
-
-    /** --wait: again every 2 s until every check is ok or the time is up; an unreachable API server is waited for too. */
-    private int waitUntilHealthy(EnvConfig.Env env, KubernetesClient client, Set<String> components, HealthRunners.GitLab gitlab,
-                                 Duration requestTimeout, Duration wait) {
-        long start = System.nanoTime();
-        long deadline = start + wait.toNanos();
-        String lastProgress = null;
-        while (true) {
-            List<HealthReport.Row> rows;
-            String progress;
-            try {
-                rows = check(env, client, components, gitlab, requestTimeout);
-                if (HealthReport.exitCode(rows) == ExitCode.OK) return report(env, rows);
-                List<String> notOk = HealthReport.notOk(rows);
-                progress = notOk.size() + " of " + rows.size() + " checks not ok: " + String.join(", ", notOk.stream().limit(4).toList())
-                        + (notOk.size() > 4 ? ", ..." : "");
-            } catch (GfwException e) {
-                if (e.exitCode() != ExitCode.UNAVAILABLE || System.nanoTime() >= deadline) throw e;
-                rows = null;
-                progress = "API server not answering: " + e.getMessage();
-            }
-            long elapsed = Duration.ofNanos(System.nanoTime() - start).toSeconds();
-            if (rows != null && System.nanoTime() >= deadline) {
-                int code = report(env, rows);
-                Cli.warn("still not healthy after " + HealthChecks.human(wait) + " (--wait)");
-                return code;
-            }
-            if (!progress.equals(lastProgress) || elapsed % 10 == 0) Cli.info("waiting for " + env.name() + ": " + progress + "; " + elapsed + " s of " + wait.toSeconds() + " s");
-            lastProgress = progress;
-            try {
-                Thread.sleep(Math.min(POLL.toMillis(), Math.max(1, (deadline - System.nanoTime()) / 1_000_000)));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return ExitCode.DEGRADED;
-            }
-        }
-    }
-
-    /** --watch: the checks again every 2 s, printed whenever they changed, until interrupted. */
-    private int watch(EnvConfig.Env env, KubernetesClient client, Set<String> components, HealthRunners.GitLab gitlab, Duration requestTimeout) {
-        String last = null;
-        while (true) {
-            String now;
-            try {
-                now = render(env, check(env, client, components, gitlab, requestTimeout));
-            } catch (GfwException e) {
-                if (e.exitCode() != ExitCode.UNAVAILABLE) throw e;
-                now = "error: " + e.getMessage() + "\n";
-            }
-            if (!now.equals(last)) {
-                if (last != null && format.isTable()) Cli.out().println();
-                Cli.out().print(now);
-                Cli.out().flush();
-                last = now;
-            }
-            try {
-                Thread.sleep(POLL.toMillis());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return ExitCode.OK;
-            }
-        }
     }
 }

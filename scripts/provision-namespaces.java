@@ -7,22 +7,17 @@
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/KubeClients.java
 //SOURCES ../lib/Output.java
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/ServerSideApply.java
 //SOURCES ../lib/NamespaceLayout.java
+//SOURCES ../lib/NamespaceProvision.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
-import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
-import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.function.Consumer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -65,7 +60,7 @@ class ProvisionNamespaces implements Callable<Integer> {
     static final String ENVIRONMENT_LABEL = NamespaceLayout.ENVIRONMENT_LABEL;
 
     /** The namespaced kinds this command manages (what --prune looks at). */
-    static final List<Class<? extends HasMetadata>> NAMESPACED_KINDS = NamespaceLayout.NAMESPACED_KINDS;
+    static final List<Class<? extends HasMetadata>> NAMESPACED_KINDS = NamespaceProvision.NAMESPACED_KINDS;
 
     @Parameters(index = "0", paramLabel = "ENV", description = "Environment: a name in the environments directory (e.g. dev) or a .yaml file.")
     String envName;
@@ -103,7 +98,8 @@ class ProvisionNamespaces implements Callable<Integer> {
         EnvConfig.Env env = envOptions.load(envName);
         List<HasMetadata> objects = render(env);
 
-        if (change.clientDryRun()) return printObjects(env, objects);
+        var engine = new NamespaceProvision(format, prune, pruneNamespaces, diff);
+        if (change.clientDryRun()) return engine.printObjects(env, objects);
 
         change.confirm(env, "provision namespaces on " + env.cluster().name());
 
@@ -114,7 +110,7 @@ class ProvisionNamespaces implements Callable<Integer> {
         options.concurrency = concurrency;
 
         try (KubernetesClient client = ServerSideApply.withoutClientRetries(clusterOptions.connect(env))) {
-            return provision(env, objects, client, options);
+            return engine.provision(env, objects, client, options);
         }
     }
 
@@ -128,126 +124,8 @@ class ProvisionNamespaces implements Callable<Integer> {
         return NamespaceLayout.render(env);
     }
 
-    // ---- client dry run: print, contact nothing ---------------------------------------------------
-
-    private int printObjects(EnvConfig.Env env, List<HasMetadata> objects) {
-        if (change.diff()) throw new GfwException(ExitCode.USAGE, "--diff needs the cluster: drop --dry-run=client");
-        Output.Format f = format == null ? Output.Format.yaml : format;
-        if (f.isTable()) {
-            boolean wide = f == Output.Format.wide; // also the component label, as kubectl -o wide adds columns
-            var rows = new ArrayList<List<String>>();
-            for (HasMetadata o : objects) {
-                String ns = o.getMetadata().getNamespace() == null ? "" : o.getMetadata().getNamespace();
-                String component = o.getMetadata().getLabels() == null ? "" : o.getMetadata().getLabels().getOrDefault("app.kubernetes.io/component", "");
-                rows.add(wide ? List.of(o.getKind(), ns, o.getMetadata().getName(), component) : List.of(o.getKind(), ns, o.getMetadata().getName()));
-            }
-            Cli.out().print(Output.table(wide ? List.of("kind", "namespace", "name", "component") : List.of("kind", "namespace", "name"), rows));
-        } else {
-            Cli.out().print(Output.objects(objects, f));
-            if (f == Output.Format.json) Cli.out().println();
-        }
-        if (prune) Cli.warn("--prune is ignored by a client dry run: what to prune depends on the cluster; use --diff --prune");
-        Cli.info(env.name() + ": " + objects.size() + " objects in " + env.allNamespaces().size()
-                + " namespaces (client dry run: nothing sent" + (env.planned() ? "; the environment is planned, applying it is refused" : "")
-                + ")" + (env.planned() ? "" : "; --diff compares them with the cluster"));
-        return ExitCode.OK;
-    }
-
-    // ---- against the cluster ----------------------------------------------------------------------
-
-    private int provision(EnvConfig.Env env, List<HasMetadata> objects, KubernetesClient client, ServerSideApply.Options options) {
-        ServerSideApply.Inventory inventory;
-        try {
-            inventory = ServerSideApply.Inventory.read(client, NAMESPACED_KINDS, selector(env), options);
-        } catch (KubernetesClientException e) {
-            GfwException g = KubeClients.fromKubernetes(e);
-            throw new GfwException(g.exitCode(), g.getMessage() + " (reading the current state; nothing was changed)", e);
-        }
-        List<String> terminating = terminating(inventory, objects);
-        if (!terminating.isEmpty()) {
-            // The server would reject every object in them (403, "being terminated"): say so before changing anything.
-            throw new GfwException(ExitCode.REMOTE_ERROR, "namespace " + String.join(", ", terminating)
-                    + " is being deleted (Terminating); wait until it is gone (kubectl get ns), then re-run; nothing was changed");
-        }
-        var results = new ArrayList<ServerSideApply.Result>();
-        Consumer<ServerSideApply.Result> report = r -> {
-            results.add(r);
-            print(r);
-        };
-        List<HasMetadata> namespaces = objects.stream().filter(o -> o instanceof Namespace).toList();
-        List<HasMetadata> contents = objects.stream().filter(o -> !(o instanceof Namespace)).toList();
-        // A server dry run creates no namespace, and the server rejects objects in a missing one: not sent.
-        String skipNote = "namespace not created yet, not checked by the server";
-        try {
-            ServerSideApply.applyAll(client, namespaces, inventory, options, o -> false, null, report);
-            ServerSideApply.applyAll(client, contents, inventory, options,
-                    o -> options.serverDryRun && !inventory.namespaceExists(o.getMetadata().getNamespace()), skipNote, report);
-            if (prune) ServerSideApply.deleteAll(client, ServerSideApply.pruneCandidates(inventory, objects, pruneNamespaces), options, report);
-        } catch (ServerSideApply.PartialFailure f) {
-            long done = results.stream().filter(r -> r.action() != ServerSideApply.Action.pruned).count();
-            Cli.info(summary(env, results, options, false) + "; stopped by the error below with " + (objects.size() - done)
-                    + " of " + objects.size() + " objects not done (a re-run is safe and continues)");
-            throw f;
-        }
-        if (prune && !pruneNamespaces) {
-            for (HasMetadata o : ServerSideApply.pruneCandidates(inventory, objects, true)) {
-                if (o instanceof Namespace) {
-                    Cli.warn(ServerSideApply.ref(o) + " carries this layout's labels but the config no longer has it; kept (--prune-namespaces deletes it)");
-                }
-            }
-        }
-        if (format != null && !format.isTable() && !change.diff()) {
-            Cli.out().print(Output.objects(results.stream().map(ServerSideApply.Result::object).toList(), format));
-            if (format == Output.Format.json) Cli.out().println();
-        }
-        Cli.info(summary(env, results, options, true));
-        return ExitCode.OK;
-    }
-
     /** Wanted namespaces that exist but are being deleted. */
     static List<String> terminating(ServerSideApply.Inventory inventory, List<HasMetadata> objects) {
-        var out = new ArrayList<String>();
-        for (HasMetadata o : objects) {
-            if (!(o instanceof Namespace)) continue;
-            Namespace live = inventory.namespaces().get(o.getMetadata().getName());
-            if (live != null && live.getMetadata().getDeletionTimestamp() != null) out.add(o.getMetadata().getName());
-        }
-        return out;
-    }
-
-    /** One line per object as kubectl prints it, or with --diff the differences. */
-    private void print(ServerSideApply.Result r) {
-        if (change.diff()) {
-            switch (r.action()) {
-                case created -> Cli.out().println("+ " + r.ref() + " (new)");
-                case pruned -> Cli.out().println("- " + r.ref() + " (to be pruned)");
-                case configured -> {
-                    Cli.out().println("~ " + r.ref());
-                    for (String d : r.diff()) Cli.out().println("    " + d);
-                }
-                case unchanged -> { }
-            }
-        } else if (format == null || format.isTable()) {
-            Cli.out().println(r.line());
-        }
-    }
-
-    static String summary(EnvConfig.Env env, List<ServerSideApply.Result> results, ServerSideApply.Options options, boolean complete) {
-        var counts = new EnumMap<ServerSideApply.Action, Integer>(ServerSideApply.Action.class);
-        for (ServerSideApply.Action a : ServerSideApply.Action.values()) counts.put(a, 0);
-        for (ServerSideApply.Result r : results) counts.merge(r.action(), 1, Integer::sum);
-        int changes = results.size() - counts.get(ServerSideApply.Action.unchanged);
-        String retries = options.retries.get() == 0 ? "" : ", " + options.retries.get() + " retries";
-        if (options.diffOnly) {
-            return env.name() + ": " + counts.get(ServerSideApply.Action.created) + " to create, " + counts.get(ServerSideApply.Action.configured)
-                    + " to configure, " + counts.get(ServerSideApply.Action.unchanged) + " unchanged, " + counts.get(ServerSideApply.Action.pruned)
-                    + " to prune (--diff: nothing sent" + retries + ")" + (changes == 0 && complete ? "; the cluster matches the config" : "");
-        }
-        int pruned = counts.get(ServerSideApply.Action.pruned);
-        String counted = counts.get(ServerSideApply.Action.created) + " created, " + counts.get(ServerSideApply.Action.configured) + " configured, "
-                + counts.get(ServerSideApply.Action.unchanged) + " unchanged" + (pruned == 0 ? "" : ", " + pruned + " pruned");
-        String how = options.serverDryRun ? "server dry run, nothing stored"
-                : changes == 0 && complete ? "up to date, no write request sent" : options.writes.get() + " write requests";
-        return env.name() + ": " + (results.size() - pruned) + " objects: " + counted + " (" + how + retries + ")";
+        return NamespaceProvision.terminating(inventory, objects);
     }
 }

@@ -655,9 +655,7 @@ class Runners implements Callable<Integer> {
                 switch (output.format) {
                     case json -> Cli.out().println(Output.json(rows));
                     case yaml -> Cli.out().print(Output.yaml(rows));
-                    default -> Cli.out().print(Output.table(List.of("type", "runner", "result", "job", "detail"),
-                            rows.stream().map(m -> List.of(str(m.get("type")), str(m.get("runner")), str(m.get("result")), str(m.get("job")),
-                                    str(m.get("detail")))).toList()));
+                    default -> Cli.out().print(RunnerSmoke.table(results));
                 }
                 boolean pass = results.stream().allMatch(RunnerSmoke.Result::pass);
                 if (!pass) Cli.warn("not every runner type ran its smoke job");

@@ -9,23 +9,35 @@
 //DEPS com.nimbusds:nimbus-jose-jwt:10.10
 //DEPS com.marcnuri.helm-java:helm-java:0.0.21
 //DEPS com.marcnuri.helm-java:linux-amd64:0.0.21
-//SOURCES provision-namespaces.java
-//SOURCES deploy-cache.java
-//SOURCES cnpg-connstr.java
-//SOURCES deploy-runners.java
-//SOURCES deploy-dashboard.java
-//SOURCES health.java
-//SOURCES runners.java
+//DEPS org.postgresql:postgresql:42.7.14
 //SOURCES ../lib/ExitCode.java
 //SOURCES ../lib/GfwException.java
 //SOURCES ../lib/EnvConfig.java
 //SOURCES ../lib/Output.java
+//SOURCES ../lib/KubeClients.java
+//SOURCES ../lib/ServerSideApply.java
+//SOURCES ../lib/ConnectionStrings.java
+//SOURCES ../lib/NamespaceLayout.java
+//SOURCES ../lib/RunnerValues.java
+//SOURCES ../lib/HealthReport.java
+//SOURCES ../lib/HealthRunners.java
+//SOURCES ../lib/ApplyRun.java
+//SOURCES ../lib/NamespaceProvision.java
+//SOURCES ../lib/CacheDeploy.java
+//SOURCES ../lib/DatabaseUrl.java
+//SOURCES ../lib/RunnersDeploy.java
+//SOURCES ../lib/DashboardDeploy.java
+//SOURCES ../lib/HealthRun.java
+//SOURCES ../lib/GitLabApi.java
+//SOURCES ../lib/RunnerSmoke.java
 //SOURCES ../lib/Cli.java
 
-import com.fasterxml.jackson.databind.JsonNode;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -101,43 +113,55 @@ class Up implements Callable<Integer> {
         System.exit(Cli.run(new Up(), args));
     }
 
-    /** One step: its name, the command that does it, and its arguments besides the shared ones. */
-    record Step(String name, Supplier<Object> command, List<String> args, String does) {}
+    /** One step: its name and what it does. */
+    record Step(String name, String does) {}
 
-    /** What a step printed while it ran quietly, and its exit code. */
-    record Captured(int exit, String out, String err) {}
+    /** What a step's plan printed while it ran quietly, its exit code, and the changes it found (null: read them from its output). */
+    record Captured(int exit, String out, String err, List<String> changes) {}
+
+    private EnvConfig.Env env;
+    private KubeClients.Target target;
+    private KubernetesClient client;
+    private Duration waitLimit;
+    /** What the plan read of the namespace layout (one LIST per kind), handed to the namespaces step. */
+    private ServerSideApply.Inventory inventory;
 
     @Override
     public Integer call() {
         change.validate();
         Set<String> selected = selected();
-        EnvConfig.Env env = envOptions.load(envName);
+        env = envOptions.load(envName);
         if (!change.clientDryRun()) change.confirm(env, "bring up " + env.name() + " on " + env.cluster().name());
-        Cli.duration(timeout, "--timeout");
+        waitLimit = Cli.duration(timeout, "--timeout");
         List<Step> steps = steps(env).stream().filter(s -> selected.contains(s.name())).toList();
+        if (change.clientDryRun()) return clientPlan(steps);
+        target = clusterOptions.target(env);
+        // One client for the plan and every step: one kubeconfig read, one connection pool.
+        try (KubernetesClient c = ServerSideApply.withoutClientRetries(clusterOptions.connect(target))) {
+            client = c;
+            return planThenSteps(steps);
+        } finally {
+            client = null;
+        }
+    }
 
-        // 1. The plan: each step in order, and what it would change.
-        Cli.info(env.name() + ": plan (" + steps.size() + " steps" + (change.clientDryRun() ? ", client dry run: no cluster" : "") + ")");
+    private int planThenSteps(List<Step> steps) {
+        // 1. The plan: each step in order, and what it would change. What it reads is what the steps then act on.
+        Cli.info(env.name() + ": plan (" + steps.size() + " steps)");
         var drift = new ArrayList<String>();
+        var upToDate = new LinkedHashSet<String>();
         boolean changedBefore = false;
         for (Step s : steps) {
             if (s.name().equals("health")) {
                 if (!change.diff()) Cli.out().println("[" + s.name() + "] " + s.does() + " (reads only)");
                 continue;
             }
-            Captured c = change.clientDryRun() && s.name().equals("database-url") ? new Captured(ExitCode.OK, "", "") : capture(s, planArgs(s));
-            List<String> changes = c.exit() == ExitCode.OK ? changes(s, c.out()) : List.of();
-            if (change.clientDryRun() && s.name().equals("database-url")) {
-                Cli.out().println("[" + s.name() + "] " + s.does() + ": reads CNPG's secret on the cluster, not in a client dry run");
-                continue;
-            }
-            if (c.exit() == ExitCode.OK && change.clientDryRun()) {
-                Cli.out().println("[" + s.name() + "] " + s.does() + ": " + (changes.isEmpty() ? "nothing rendered" : changes.get(0)));
-                continue;
-            }
+            Captured c = capture(() -> plan(s));
+            List<String> changes = c.exit() != ExitCode.OK ? List.of() : c.changes() != null ? c.changes() : changes(s, c.out());
             if (c.exit() == ExitCode.OK) {
                 Cli.out().println("[" + s.name() + "] " + s.does() + ": " + (changes.isEmpty() ? "up to date" : changes.size() + " to change"));
                 for (String line : changes) Cli.out().println("    " + line);
+                if (changes.isEmpty()) upToDate.add(s.name());
             } else if (c.exit() == ExitCode.NOT_FOUND && (changedBefore || change.diff())) {
                 // An earlier step creates what this one needs (its namespace, the database): it cannot be compared yet.
                 String why = firstError(c.err());
@@ -160,15 +184,20 @@ class Up implements Callable<Integer> {
             return ExitCode.DRIFT;
         }
         if (!change.writes()) {
-            Cli.info(env.name() + ": " + (change.clientDryRun() ? "client" : "server") + " dry run: the plan only, nothing was changed");
+            Cli.info(env.name() + ": server dry run: the plan only, nothing was changed");
             return ExitCode.OK;
         }
 
-        // 2. Each step for real, stopping at the first that fails.
+        // 2. Each step for real, stopping at the first that fails; a step the plan found up to date is not read again.
         var done = new ArrayList<String>();
         for (Step s : steps) {
             Cli.info("== " + s.name() + ": " + s.does());
-            int exit = Cli.run(s.command().get(), args(s, List.of()).toArray(String[]::new));
+            int exit;
+            try {
+                exit = upToDate.contains(s.name()) ? unchanged(s) : run(s);
+            } catch (Throwable t) {
+                exit = Cli.report(t);
+            }
             if (exit != ExitCode.OK) {
                 Cli.info("up: step " + s.name() + " failed (exit " + exit + ")" + (done.isEmpty() ? "; no step completed before it" : "; done before it: "
                         + String.join(", ", done)) + ". Fix the cause and re-run 'gfw up " + env.name() + "': it resumes safely, every step skips what is already there.");
@@ -178,12 +207,12 @@ class Up implements Callable<Integer> {
         }
         if (smoke) { // Health says a runner is online; smoke says it runs jobs.
             Cli.info("== smoke: runners smoke: one tiny job per runner type through GitLab");
-            var a = new ArrayList<String>(List.of(envName, "smoke"));
-            List<String> shared = args(new Step("health", null, List.of(), ""), List.of()); // ENV, then cluster and env-dir options
-            a.addAll(shared.subList(1, shared.size()));
-            if (gitlabUrl != null) a.addAll(List.of("--gitlab-url", gitlabUrl));
-            if (gitlabTokenFile != null) a.addAll(List.of("--gitlab-token-file", gitlabTokenFile));
-            int exit = Cli.run(new Runners(), a.toArray(String[]::new));
+            int exit;
+            try {
+                exit = smoke();
+            } catch (Throwable t) {
+                exit = Cli.report(t);
+            }
             if (exit != ExitCode.OK) {
                 Cli.info("up: every step is done (" + String.join(", ", done) + "), but the smoke jobs failed (exit " + exit + ")");
                 return exit;
@@ -192,6 +221,18 @@ class Up implements Callable<Integer> {
         }
         Cli.info(env.name() + ": up (" + String.join(", ", done) + ")");
         return ExitCode.OK;
+    }
+
+    /** {@code runners ENV smoke} for every type, on the step's client: the same engine (RunnerSmoke), its table on stdout. */
+    private int smoke() {
+        RunnerSmoke.config(env);
+        HealthRunners.GitLab gitlab = HealthRun.gitlab(env, gitlabUrl, gitlabTokenFile, () -> clusterOptions.http(env, "GitLab"));
+        if (gitlab.api() == null) throw new GfwException(ExitCode.USAGE, "--smoke creates pipelines in GitLab: " + gitlab.missing());
+        GitLabApi api = gitlab.api().use(GitLabApi.Use.SMOKE);
+        var results = RunnerSmoke.run(client, api, env, RunnerValues.select(env, List.of()), java.time.Duration.ofMinutes(10),
+                java.time.Duration.ofSeconds(5), Cli::info);
+        Cli.out().print(RunnerSmoke.table(results));
+        return results.stream().allMatch(RunnerSmoke.Result::pass) ? ExitCode.OK : ExitCode.CHECK_FAILED;
     }
 
     private Set<String> selected() {
@@ -208,111 +249,221 @@ class Up implements Callable<Integer> {
         return out;
     }
 
-    private List<Step> steps(EnvConfig.Env env) {
-        var cache = new ArrayList<String>(List.of("--timeout", timeout));
-        if (installOperator) cache.add("--install-operator");
-        if (atticUrl != null) cache.addAll(List.of("--attic-url", atticUrl));
-        var runners = new ArrayList<String>(List.of("--timeout", timeout));
-        if (chart != null) runners.addAll(List.of("--chart", chart));
-        if (gitlabUrl != null) runners.addAll(List.of("--gitlab-url", gitlabUrl));
-        if (gitlabTokenFile != null) runners.addAll(List.of("--gitlab-token-file", gitlabTokenFile));
-        var dashboard = new ArrayList<String>(List.of("--timeout", timeout));
-        if (gitlabTokenFile != null) dashboard.addAll(List.of("--gitlab-token-file", gitlabTokenFile));
-        var health = new ArrayList<String>(List.of("--wait", timeout));
-        if (gitlabUrl != null) health.addAll(List.of("--gitlab-url", gitlabUrl));
-        if (gitlabTokenFile != null) health.addAll(List.of("--gitlab-token-file", gitlabTokenFile));
+    private static List<Step> steps(EnvConfig.Env env) {
         return List.of(
-                new Step("namespaces", ProvisionNamespaces::new, List.of(), "provision-namespaces: namespaces, quotas, limits, network policies, RBAC"),
-                new Step("cache", DeployCache::new, cache, "deploy-cache: CNPG database, Attic server, its cache"),
-                new Step("database-url", CnpgConnstr::new, List.of("--write-secret"), "cnpg-connstr --write-secret: DATABASE_URL into Secret " + env.attic().secret()),
-                new Step("runners", DeployRunners::new, runners, "deploy-runners: the runner releases, tokens, HPAs, PDBs"),
-                new Step("dashboard", DeployDashboard::new, dashboard, "deploy-dashboard: the runner dashboard"),
-                new Step("health", Health::new, health, "health --wait: until every check is ok (namespaces, database, cache, runners, dashboard)"));
+                new Step("namespaces", "provision-namespaces: namespaces, quotas, limits, network policies, RBAC"),
+                new Step("cache", "deploy-cache: CNPG database, Attic server, its cache"),
+                new Step("database-url", "cnpg-connstr --write-secret: DATABASE_URL into Secret " + env.attic().secret()),
+                new Step("runners", "deploy-runners: the runner releases, tokens, HPAs, PDBs"),
+                new Step("dashboard", "deploy-dashboard: the runner dashboard"),
+                new Step("health", "health --wait: until every check is ok (namespaces, database, cache, runners, dashboard)"));
     }
 
-    /** ENV, the step's own flags, and the shared ones (cluster, environment directory, -y, --force-conflicts). */
-    private List<String> args(Step s, List<String> mode) {
-        var a = new ArrayList<String>();
-        a.add(envName);
-        a.addAll(s.args());
-        a.addAll(mode);
-        if (envOptions.envDir != null) a.addAll(List.of("--env-dir", envOptions.envDir));
-        if (!mode.contains("--dry-run=client")) {
-            Cli.ClusterOptions c = clusterOptions;
-            if (c.kubeconfig != null) a.addAll(List.of("--kubeconfig", c.kubeconfig));
-            if (c.context != null) a.addAll(List.of("--context", c.context));
-            if (c.proxy != null) a.addAll(List.of("--proxy", c.proxy));
-            a.addAll(List.of("--request-timeout", c.requestTimeout));
+    // ---- the engines, with up's flags ---------------------------------------------------------------
+
+    private String atticNs() {
+        return env.namespaces().attic().name();
+    }
+
+    private String dashboardNs() {
+        return env.namespaces().dashboard().name();
+    }
+
+    private ServerSideApply.Options namespaceOptions(boolean diff, boolean serverDryRun) {
+        var options = new ServerSideApply.Options();
+        options.serverDryRun = serverDryRun;
+        options.forceConflicts = change.forceConflicts;
+        options.diffOnly = diff;
+        return options;
+    }
+
+    private CacheDeploy cache(ApplyRun run) {
+        CacheDeploy.requireSection(env);
+        var inputs = new CacheDeploy.Inputs(installOperator, null, false, atticUrl, null);
+        return new CacheDeploy(env, atticNs(), inputs, run, target, clusterOptions.http(env, "Attic"));
+    }
+
+    private RunnersDeploy runners() {
+        return new RunnersDeploy(gitlabUrl, gitlabTokenFile, chart, null, null, change.forceConflicts, clusterOptions::http);
+    }
+
+    private ConnectionStrings.Parts databaseParts() {
+        return new DatabaseUrl(DatabaseUrl.Service.rw, null, null, null, clusterOptions.requestTimeout())
+                .fromSecret(client, env, atticNs(), env.cnpg().appSecret());
+    }
+
+    private static int applying(ApplyRun run, java.util.function.IntSupplier body) {
+        try {
+            return body.getAsInt();
+        } catch (ServerSideApply.PartialFailure f) {
+            throw f;
+        } catch (KubernetesClientException e) {
+            GfwException g = KubeClients.fromKubernetes(e);
+            throw new GfwException(g.exitCode(), g.getMessage() + run.doneSoFar(), e);
         }
-        if (!s.name().equals("health")) { // read-only: takes neither
-            if (change.yes) a.add("--yes");
-            if (change.forceConflicts) a.add("--force-conflicts");
+    }
+
+    /** A step's plan: its --diff (or, with --dry-run=server, its server dry run); deploy-runners: a server dry run. Null: the changes are in its output. */
+    private List<String> plan(Step s) {
+        boolean sdr = change.serverDryRun();
+        switch (s.name()) {
+            case "namespaces" -> {
+                var options = namespaceOptions(!sdr, sdr);
+                inventory = NamespaceProvision.read(env, client, options);
+                new NamespaceProvision(null, false, false, !sdr).provision(env, NamespaceLayout.render(env), client, options, inventory);
+            }
+            case "cache" -> {
+                var run = new ApplyRun(env.name(), !sdr, sdr, change.forceConflicts, waitLimit);
+                applying(run, () -> cache(run).deploy(client, false));
+            }
+            case "database-url" -> DatabaseUrl.writeSecret(client, env, atticNs(), databaseParts(),
+                    new DatabaseUrl.Write(!sdr, false, sdr, change.forceConflicts, sdr ? "server" : "none"));
+            case "runners" -> {
+                var lines = new ArrayList<String>();
+                RunnersDeploy engine = runners();
+                for (RunnersDeploy.Outcome o : engine.deployAll(client, target, env, RunnerValues.select(env, List.of()), chart == null ? null : engine.chart(env),
+                        waitLimit, true)) {
+                    String release = o.release();
+                    if (!o.action().equals("unchanged")) lines.add("release/" + release + " " + o.action());
+                    for (String c : o.changes()) lines.add("release/" + release + " " + c);
+                    if (o.token().startsWith("would")) lines.add("release/" + release + " token " + o.token());
+                    if (!o.hpa().equals("unchanged") && o.changes().isEmpty()) lines.add("release/" + release + " hpa " + o.hpa());
+                    if (!o.pdb().equals("unchanged") && o.changes().isEmpty()) lines.add("release/" + release + " pdb " + o.pdb());
+                }
+                return lines.stream().distinct().toList();
+            }
+            case "dashboard" -> {
+                DashboardDeploy.requireSection(env);
+                var run = new ApplyRun(env.name(), !sdr, sdr, change.forceConflicts, waitLimit);
+                applying(run, () -> {
+                    DashboardDeploy.deploy(client, env, dashboardNs(), new DashboardDeploy.Inputs(gitlabTokenFile, null), run);
+                    return ExitCode.OK;
+                });
+            }
+            default -> throw new IllegalStateException(s.name());
         }
-        return a;
+        return null;
     }
 
-    /** How a step shows what it would change: its --diff (deploy-runners, which has none: a server dry run as JSON). */
-    private List<String> planArgs(Step s) {
-        boolean runners = s.name().equals("runners");
-        if (change.clientDryRun()) return List.of("--dry-run=client");
-        if (runners) return List.of("--dry-run=server", "-o", "json");
-        if (change.serverDryRun()) return List.of("--dry-run=server");
-        return List.of("--diff");
+    /** A step for real. */
+    private int run(Step s) {
+        switch (s.name()) {
+            case "namespaces" -> {
+                var options = namespaceOptions(false, false);
+                options.concurrency = 8;
+                if (inventory == null) inventory = NamespaceProvision.read(env, client, options);
+                return new NamespaceProvision(null, false, false, false).provision(env, NamespaceLayout.render(env), client, options, inventory);
+            }
+            case "cache" -> {
+                var run = new ApplyRun(env.name(), false, false, change.forceConflicts, waitLimit);
+                return applying(run, () -> cache(run).deploy(client, true));
+            }
+            case "database-url" -> {
+                DatabaseUrl.writeSecret(client, env, atticNs(), databaseParts(), new DatabaseUrl.Write(false, false, false, change.forceConflicts, "none"));
+                return ExitCode.OK;
+            }
+            case "runners" -> {
+                RunnersDeploy engine = runners();
+                engine.deployAll(client, target, env, RunnerValues.select(env, List.of()), chart == null ? null : engine.chart(env), waitLimit, false);
+                return ExitCode.OK;
+            }
+            case "dashboard" -> {
+                DashboardDeploy.requireSection(env);
+                var run = new ApplyRun(env.name(), false, false, change.forceConflicts, waitLimit);
+                return applying(run, () -> {
+                    DashboardDeploy.deploy(client, env, dashboardNs(), new DashboardDeploy.Inputs(gitlabTokenFile, null), run);
+                    Cli.info(run.summary());
+                    return ExitCode.OK;
+                });
+            }
+            case "health" -> {
+                Set<String> all = new LinkedHashSet<>(HealthReport.COMPONENTS);
+                HealthRunners.GitLab gitlab = HealthRun.gitlab(env, gitlabUrl, gitlabTokenFile, () -> clusterOptions.http(env, "GitLab"));
+                return new HealthRun(Output.Format.table, () -> clusterOptions.http(env, "Attic"))
+                        .waitUntilHealthy(env, client, all, gitlab, clusterOptions.requestTimeout(), waitLimit);
+            }
+            default -> throw new IllegalStateException(s.name());
+        }
     }
 
-    /** Runs a step in this process with its stdout and stderr kept, not shown. */
-    private Captured capture(Step s, List<String> mode) {
+    /**
+     * A step whose plan found nothing to change: its objects are not read again. The cache step still makes
+     * sure the environment's cache exists in Attic (the plan cannot see it).
+     */
+    private int unchanged(Step s) {
+        Cli.info(env.name() + ": up to date (the plan read it just now; nothing sent)");
+        if (s.name().equals("cache")) {
+            var run = new ApplyRun(env.name(), false, false, change.forceConflicts, waitLimit);
+            return applying(run, () -> cache(run).ensureCache(client));
+        }
+        return ExitCode.OK;
+    }
+
+    /** --dry-run=client: what each step would render, from the environment file alone; no cluster. */
+    private int clientPlan(List<Step> steps) {
+        Cli.info(env.name() + ": plan (" + steps.size() + " steps, client dry run: no cluster)");
+        for (Step s : steps) {
+            String line;
+            try {
+                line = switch (s.name()) {
+                    case "namespaces" -> rendered(NamespaceLayout.render(env).size(), "objects");
+                    case "cache" -> {
+                        CacheDeploy.requireSection(env);
+                        yield rendered(CacheDeploy.objects(env, atticNs(), Output.MASK).size(), "objects");
+                    }
+                    case "database-url" -> "reads CNPG's secret on the cluster, not in a client dry run";
+                    case "runners" -> rendered(RunnerValues.select(env, List.of()).size(), "releases");
+                    case "dashboard" -> {
+                        DashboardDeploy.requireSection(env);
+                        yield rendered(DashboardDeploy.objects(env, dashboardNs(), Output.MASK).size(), "objects");
+                    }
+                    default -> null;
+                };
+            } catch (GfwException e) {
+                int exit = Cli.report(e);
+                Cli.info("up: the plan stopped at step " + s.name() + " (exit " + exit + "); nothing was changed");
+                return exit;
+            }
+            Cli.out().println("[" + s.name() + "] " + s.does() + (line == null ? " (reads only)" : ": " + line));
+        }
+        Cli.info(env.name() + ": client dry run: the plan only, nothing was changed");
+        return ExitCode.OK;
+    }
+
+    private static String rendered(int n, String what) {
+        return n == 0 ? "nothing rendered" : n + " " + what + " rendered (client dry run: not compared with the cluster)";
+    }
+
+    /** Runs a step's plan in this process with its stdout and stderr kept, not shown. */
+    private Captured capture(Supplier<List<String>> plan) {
         PrintStream out = System.out;
         PrintStream err = System.err;
         var o = new ByteArrayOutputStream();
         var e = new ByteArrayOutputStream();
-        int exit;
+        int exit = ExitCode.OK;
+        List<String> changes = null;
         try {
             System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
             System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            List<String> args = args(s, mode);
-            if (mode.contains("--dry-run=client")) args.removeIf(x -> x.equals("--force-conflicts"));
-            exit = Cli.run(s.command().get(), args.toArray(String[]::new));
+            try {
+                changes = plan.get();
+            } catch (Throwable t) {
+                exit = Cli.report(t);
+            }
         } finally {
             System.setOut(out);
             System.setErr(err);
         }
-        return new Captured(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        return new Captured(exit, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8), changes);
     }
 
     /** What a step's plan output says would change, one line each (empty: up to date). */
-    private List<String> changes(Step s, String out) {
+    private static List<String> changes(Step s, String out) {
         var lines = new ArrayList<String>();
-        if (change.clientDryRun()) {
-            long objects = out.lines().filter(l -> l.startsWith("kind: ")).count();
-            long releases = out.lines().filter(l -> l.startsWith("release ")).count();
-            if (objects > 0) lines.add(objects + " objects rendered (client dry run: not compared with the cluster)");
-            if (releases > 0) lines.add(releases + " releases rendered (client dry run: not compared with the cluster)");
-            return lines;
-        }
-        if (s.name().equals("runners")) {
-            JsonNode outcomes;
-            try {
-                outcomes = Output.JSON.readTree(out);
-            } catch (java.io.IOException ex) {
-                throw new GfwException(ExitCode.INTERNAL, "deploy-runners --dry-run=server -o json printed no JSON: " + ex.getMessage());
-            }
-            for (JsonNode o : outcomes) {
-                String release = o.path("release").asText();
-                if (!o.path("action").asText().equals("unchanged")) lines.add("release/" + release + " " + o.path("action").asText());
-                for (JsonNode c : o.path("changes")) lines.add("release/" + release + " " + c.asText());
-                if (o.path("token").asText().startsWith("would")) lines.add("release/" + release + " token " + o.path("token").asText());
-                for (String part : List.of("hpa", "pdb")) {
-                    String a = o.path(part).asText();
-                    if (!a.equals("unchanged") && o.path("changes").isEmpty()) lines.add("release/" + release + " " + part + " " + a);
-                }
-            }
-            return lines.stream().distinct().toList();
-        }
         for (String l : out.lines().toList()) {
             if (l.startsWith("+ ") || l.startsWith("~ ") || l.startsWith("- ")) lines.add(l);
             else if (l.startsWith("    ") && !lines.isEmpty()) lines.add(l.substring(2));
-            else if (l.matches("\\S+ (-n \\S+ )?(created|configured)( .*)?")) lines.add(l); // cnpg-connstr --write-secret, server dry runs
+            else if (l.matches("\\S+ (-n \\S+ )?(created|configured)( .*)?")) lines.add(l); // database-url, server dry runs
             else if (l.startsWith("  ") && s.name().equals("database-url")) lines.add(l.strip());
         }
         return lines;
