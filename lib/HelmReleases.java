@@ -7,6 +7,7 @@
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.19.2
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES TempFiles.java
 //SOURCES Http.java
 //SOURCES KubeClients.java
 //SOURCES Output.java
@@ -261,23 +262,13 @@ final class HelmReleases {
     }
 
     /**
-     * A file only the user can read, deleted when the JVM exits. helm-java 0.0.21 ignores
-     * kubeconfig contents on upgrade (it falls back to localhost:8080), so Helm gets a file.
+     * A file only the user can read, in gfw's private temporary directory ({@link TempFiles}: removed when the run
+     * ends, and by the next start when the run was killed). helm-java 0.0.21 ignores kubeconfig contents on upgrade
+     * (it falls back to localhost:8080), so Helm gets a file. {@code deleteOnExit} is kept for callers: every such
+     * file goes with its run's folder.
      */
     static Path writePrivate(String prefix, String content, boolean deleteOnExit) {
-        Path f;
-        try {
-            try {
-                f = Files.createTempFile(prefix, ".yaml", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            } catch (UnsupportedOperationException e) {
-                f = Files.createTempFile(prefix, ".yaml");
-            }
-            if (deleteOnExit) f.toFile().deleteOnExit();
-            Files.writeString(f, content);
-            return f;
-        } catch (IOException e) {
-            throw new GfwException(ExitCode.CANT_WRITE, "cannot write a temporary file for Helm: " + e.getMessage(), e);
-        }
+        return TempFiles.file(prefix, ".yaml", content.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /**
