@@ -65,16 +65,49 @@ final class ApplyRun {
 
     /**
      * A Secret created once: if it exists it is kept as it is (read, not compared), unless {@code replace}.
-     * Returns what the pods will read (the live one, or the one just created).
+     * Returns what the pods will read (the live one, or the one just created). "Once" holds when two runs start at
+     * the same time: the Secret is created with a plain create, which the API server refuses (409 AlreadyExists) to
+     * the second run, which then reads the first one's values back and goes on with those ("kept").
      */
     Secret keepOrCreate(KubernetesClient client, Secret desired, boolean replace) {
         String ns = desired.getMetadata().getNamespace();
-        Secret live = ServerSideApply.withRetries(options, () -> client.secrets().inNamespace(ns).withName(desired.getMetadata().getName()).get());
+        String name = desired.getMetadata().getName();
+        Secret live = ServerSideApply.withRetries(options, () -> client.secrets().inNamespace(ns).withName(name).get());
         if (live != null && !replace) {
             report(new ServerSideApply.Result(live, ServerSideApply.Action.unchanged, options.serverDryRun, List.of(), "kept: created once"));
             return live;
         }
-        ServerSideApply.Result r = ServerSideApply.applyOne(client, desired, new ServerSideApply.Lookup(live, true), options);
+        if (live == null && writes()) {
+            Secret made;
+            try {
+                made = ServerSideApply.withRetries(options, () -> client.secrets().inNamespace(ns).resource(desired).create());
+            } catch (KubernetesClientException e) {
+                if (e.getCode() != 409) {
+                    GfwException g = KubeClients.fromKubernetes(e);
+                    throw new GfwException(g.exitCode(), ServerSideApply.ref(desired) + ": " + g.getMessage() + doneSoFar(), e);
+                }
+                // Another run created it between the read and the create (or a retried create of this run did): its values win.
+                Secret winner = ServerSideApply.withRetries(options, () -> client.secrets().inNamespace(ns).withName(name).get());
+                if (winner == null) throw new GfwException(ExitCode.CONFLICT, ServerSideApply.ref(desired) + ": created and deleted again by"
+                        + " someone else while this run made it; run again" + doneSoFar());
+                report(new ServerSideApply.Result(winner, ServerSideApply.Action.unchanged, false, List.of(),
+                        "kept: another run created it at the same time"));
+                return winner;
+            }
+            options.writes.incrementAndGet();
+            report(new ServerSideApply.Result(made, ServerSideApply.Action.created, false, List.of()));
+            return made;
+        }
+        var how = options;
+        if (replace && live != null) {
+            // Replacing a value on purpose (a key rotation): take the fields over from the create that made the Secret.
+            how = new ServerSideApply.Options();
+            how.serverDryRun = options.serverDryRun;
+            how.diffOnly = options.diffOnly;
+            how.forceConflicts = true;
+        }
+        ServerSideApply.Result r = ServerSideApply.applyOne(client, desired, new ServerSideApply.Lookup(live, true), how);
+        if (how != options) options.writes.addAndGet(how.writes.get());
         report(r);
         return options.diffOnly || options.serverDryRun ? desired : r.object() instanceof Secret s ? s : desired;
     }

@@ -3,6 +3,7 @@
 //SOURCES EnvConfig.java
 //SOURCES KubeClients.java
 //SOURCES Output.java
+//SOURCES TempFiles.java
 
 import java.util.List;
 
@@ -45,10 +46,10 @@ final class ArchiveTraining {
             });
             server.start();
             String context = "training";
-            kubeconfig = java.nio.file.Files.createTempFile("gfw-cds-training-", ".yaml");
-            java.nio.file.Files.writeString(kubeconfig, "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:"
+            // In gfw's private directory: a SIGTERM during the recording leaves it to the next start to remove.
+            kubeconfig = TempFiles.file("gfw-cds-training-", ".yaml", ("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:"
                     + server.getAddress().getPort() + "\ncontexts:\n- name: " + context + "\n  context:\n    cluster: c\n    user: u\n"
-                    + "current-context: " + context + "\nusers:\n- name: u\n  user:\n    token: t\n");
+                    + "current-context: " + context + "\nusers:\n- name: u\n  user:\n    token: t\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
             KubeClients.Target target = new KubeClients.Target(kubeconfig, "--kubeconfig", context, null, null);
             List<String> envs = EnvConfig.available(null);
             if (!envs.isEmpty()) target = KubeClients.resolve(EnvConfig.load(envs.get(0), null), kubeconfig.toString(), context, "none");

@@ -107,7 +107,8 @@ final class AtticApi {
             throw new GfwException(ExitCode.REMOTE_ERROR, "Attic " + via + " answered GET " + info + " without a StoreDir line");
         }
         String substituter = config.get("substituter_endpoint") instanceof String s && !s.isBlank() ? s : CacheObjects.apiEndpoint(env) + cache;
-        return new CacheInfo(via, cache, created, publicKey, substituter, Boolean.TRUE.equals(config.get("is_public")));
+        // Text from the server, printed for people and into nix.conf lines: control characters escaped, as error lines have them.
+        return new CacheInfo(via, cache, created, Output.escapeControls(publicKey), Output.escapeControls(substituter), Boolean.TRUE.equals(config.get("is_public")));
     }
 
     /** The {@code error} field of atticd's error body (server/src/error.rs ErrorResponse), or null. */

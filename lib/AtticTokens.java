@@ -3,6 +3,7 @@
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES Output.java
 //SOURCES EnvChecks.java
 
 import com.nimbusds.jose.JOSEException;
@@ -147,7 +148,7 @@ final class AtticTokens {
      * with zero tolerance, and the claim's deserialization in token/src/lib.rs (TokenClaims, CacheNamePattern).
      */
     static List<String> rejections(Decoded d, Instant now) {
-        var out = new java.util.ArrayList<String>();
+        var out = new java.util.ArrayList<String>(d.unreadable());
         if (!"HS256".equals(d.algorithm())) out.add("its algorithm is " + d.algorithm() + ", atticd verifies HS256 only");
         if (d.iat() != null && d.iat().isAfter(now)) out.add("it was issued (iat) at " + d.iat() + ", in the future: atticd allows no clock skew");
         if (d.nbf() != null && d.nbf().isAfter(now)) out.add("it is not valid before (nbf) " + d.nbf() + ", in the future: atticd allows no clock skew");
@@ -172,7 +173,27 @@ final class AtticTokens {
     }
 
     /** A token's claims, read without trusting them; {@code verified} whether its signature matches the key (null: not checked). */
-    record Decoded(String algorithm, Map<String, Object> claims, String sub, Instant exp, Instant nbf, Instant iat, Map<String, Object> caches, Boolean verified) {}
+    record Decoded(String algorithm, Map<String, Object> claims, String sub, Instant exp, Instant nbf, Instant iat, Map<String, Object> caches, Boolean verified,
+                   List<String> unreadable) {}
+
+    /**
+     * A time claim ({@code exp}, {@code nbf}, {@code iat}) as atticd reads it: jwt-simple's serde_additions.rs
+     * {@code unix_timestamp} takes a JSON integer only (deserialize_i64 with visit_i64/visit_u64; a float such as 1e30
+     * or 1.5 fails, and then the whole token does). Null when absent; a non-integer adds a sentence to {@code problems}.
+     * Seconds past Java's last Instant are shown as that instant (nimbus would overflow them into 1969).
+     */
+    private static Instant time(Map<String, Object> raw, String claim, List<String> problems) {
+        Object v = raw.get(claim);
+        if (v == null) return null;
+        if (v instanceof Long || v instanceof Integer || v instanceof Short || v instanceof Byte
+                || (v instanceof java.math.BigInteger b && b.bitLength() < 64)) {
+            long secs = ((Number) v).longValue();
+            return secs > Instant.MAX.getEpochSecond() ? Instant.MAX : secs < Instant.MIN.getEpochSecond() ? Instant.MIN : Instant.ofEpochSecond(secs);
+        }
+        String shown = Output.clip(String.valueOf(v));
+        problems.add("its " + claim + " is " + shown + ", not a whole number of seconds: atticd cannot read the token");
+        return null;
+    }
 
     static Decoded decode(String token, String keyBase64) {
         SignedJWT jwt;
@@ -197,10 +218,13 @@ final class AtticTokens {
             @SuppressWarnings("unchecked") Map<String, Object> cm = (Map<String, Object>) c;
             caches = cm;
         }
-        return new Decoded(jwt.getHeader().getAlgorithm().getName(), claims.getClaims(), claims.getSubject(),
-                claims.getExpirationTime() == null ? null : claims.getExpirationTime().toInstant(),
-                claims.getNotBeforeTime() == null ? null : claims.getNotBeforeTime().toInstant(),
-                claims.getIssueTime() == null ? null : claims.getIssueTime().toInstant(), caches, verified);
+        // The payload as sent: nimbus's JWTClaimsSet turns exp 1e30 into a date in 1969 (seconds times 1000 overflow).
+        Map<String, Object> raw = jwt.getPayload().toJSONObject();
+        var unreadable = new java.util.ArrayList<String>();
+        Instant exp = time(raw, "exp", unreadable);
+        Instant nbf = time(raw, "nbf", unreadable);
+        Instant iat = time(raw, "iat", unreadable);
+        return new Decoded(jwt.getHeader().getAlgorithm().getName(), raw, claims.getSubject(), exp, nbf, iat, caches, verified, List.copyOf(unreadable));
     }
 
     /** "main: pull, push; team-*: create-cache" — for people. */

@@ -12,11 +12,13 @@
 //JAVA_OPTIONS -Dfile.encoding=UTF-8 -Dsun.stdout.encoding=UTF-8 -Dsun.stderr.encoding=UTF-8
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES EnvChecks.java
 //SOURCES EnvConfig.java
 //SOURCES Http.java
 //SOURCES KubeClients.java
 //SOURCES Output.java
 //SOURCES ArchiveTraining.java
+//SOURCES TempFiles.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -45,6 +47,7 @@ final class Cli {
     static int run(Object command, String... args) {
         KubeClients.quietLogging(); // before anything touches fabric8's model classes
         int code;
+        TempFiles.cleanStale(); // what a killed run left in gfw's private temporary directory
         try {
             CommandLine cl = commandLine(command, args);
             code = cl.execute(args);
@@ -165,7 +168,7 @@ final class Cli {
             return g.exitCode();
         }
         try {
-            String what = e.getClass().getName() + (e.getMessage() == null ? "" : ": " + Output.clip(GfwException.firstLine(e.getMessage())));
+            String what = e.getClass().getName() + (e.getMessage() == null ? "" : ": " + Output.clip(Output.redact(GfwException.firstLine(e.getMessage()))));
             err().println("error: internal error: " + what + " (a bug in gfw; set GFW_DEBUG=1 for the stack trace)");
             debug(e);
         } catch (Throwable again) { // e.g. out of memory while reporting: the exit code still says what happened
@@ -194,11 +197,11 @@ final class Cli {
     }
 
     static void info(String message) {
-        err().println(message);
+        err().println(Output.redact(message));
     }
 
     static void warn(String message) {
-        err().println("warning: " + Output.escapeControls(message));
+        err().println("warning: " + Output.escapeControls(Output.redact(message)));
     }
 
     /**
@@ -256,6 +259,21 @@ final class Cli {
         }
         if (d.isZero()) throw new GfwException(ExitCode.USAGE, flag + " " + Output.clip(text) + " is not a duration above zero; use e.g. 30s, 5m, 1h30m or 500ms");
         return d;
+    }
+
+    /**
+     * {@code -n NS}: a namespace name is a DNS-1123 label (Kubernetes' rule), checked when the flag is read, so that
+     * control characters, a path ({@code a/../b}) or 5,000 characters never reach a request: a usage error, exit 64.
+     * Use it as {@code @Option(names = {"-n", "--namespace"}, converter = Cli.Namespace.class)}.
+     */
+    static final class Namespace implements CommandLine.ITypeConverter<String> {
+        @Override
+        public String convert(String value) {
+            String problem = EnvChecks.dnsLabelProblem(value);
+            if (problem == null) return value;
+            throw new CommandLine.TypeConversionException("namespace " + (problem.startsWith("is ") ? Output.quote(value) + " " + problem : problem)
+                    + "; a namespace name is a DNS label (e.g. attic-dev)");
+        }
     }
 
     // ---- safety before changing a cluster -------------------------------------------------------

@@ -2,6 +2,7 @@
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES Output.java
 //SOURCES EnvConfig.java
 //SOURCES SecretInput.java
 //SOURCES KubeClients.java
@@ -63,19 +64,25 @@ final class DashboardDeploy {
         Secret live = ServerSideApply.withRetries(run.options, () -> client.secrets().inNamespace(ns).withName(DashboardObjects.SECRET).get());
         Map<String, String> have = live == null ? Map.of() : KubeClients.secretData(live, "secret " + DashboardObjects.SECRET + " in namespace " + ns);
         var secrets = new DashboardObjects.Secrets(
-                given(inputs.gitlabTokenFile(), TOKEN, have.get(DashboardObjects.GITLAB_TOKEN)),
+                given(inputs.gitlabTokenFile(), TOKEN, have.get(DashboardObjects.GITLAB_TOKEN), run.writes()),
                 have.getOrDefault(DashboardObjects.SESSION_SECRET, null) != null ? have.get(DashboardObjects.SESSION_SECRET) : Manifests.randomToken(48),
-                env.dashboard().app().oauth() == null ? null : given(inputs.oauthSecretFile(), OAUTH_SECRET, have.get(DashboardObjects.OAUTH_CLIENT_SECRET)));
+                env.dashboard().app().oauth() == null ? null : given(inputs.oauthSecretFile(), OAUTH_SECRET, have.get(DashboardObjects.OAUTH_CLIENT_SECRET), run.writes()));
         run.apply(client, DashboardObjects.secret(env, ns, secrets));
         for (HasMetadata o : DashboardObjects.objects(env, ns, secrets)) run.apply(client, o);
         if (run.writes()) run.waitForRollout(client, ns, DashboardObjects.NAME, DashboardObjects.SELECTOR);
     }
 
-    /** The value the user hands over (flag or variable), else what the live Secret holds, else the input's own "missing" error. */
-    private static String given(String file, SecretInput.Spec spec, String live) {
+    /**
+     * The value the user hands over (flag or variable), else what the live Secret holds, else the input's own "missing"
+     * error. A run that writes nothing (--diff, --dry-run=server: {@code writes} false) asks for no secret it would
+     * not store: without input and without a live value the Secret shows as new, its value {@link Output#MASK}.
+     */
+    private static String given(String file, SecretInput.Spec spec, String live, boolean writes) {
         String variable = System.getenv(spec.variable());
-        if (file != null || (variable != null && !variable.isBlank()) || live == null) return SecretInput.read(spec, file).value();
-        return live;
+        if (file != null || (variable != null && !variable.isBlank())) return SecretInput.read(spec, file).value();
+        if (live != null) return live;
+        if (!writes) return Output.MASK;
+        return SecretInput.read(spec, file).value();
     }
 
     private DashboardDeploy() {}

@@ -204,7 +204,11 @@ abstract class EnvChecks {
         if (s == null || s.isEmpty()) return s;
         try {
             URI u = URI.create(s);
-            if (u.getScheme() == null || !List.of(schemes).contains(u.getScheme()) || u.getHost() == null) {
+            if (u.getRawUserInfo() != null) {
+                // Never quoted: the URL holds a password. It would land in ConfigMaps (GITLAB_URL) and in messages.
+                problem(parent.get(key), "holds credentials (user:password@ before the host): an environment file is no place for a secret,"
+                        + " and gfw would put the URL into ConfigMaps and messages; remove them (tokens go in variables or Secrets)");
+            } else if (u.getScheme() == null || !List.of(schemes).contains(u.getScheme()) || u.getHost() == null) {
                 problem(parent.get(key), Output.quote(s) + " is not a " + String.join(" or ", schemes) + " URL with a host");
             }
         } catch (IllegalArgumentException e) {

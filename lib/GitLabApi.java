@@ -101,9 +101,22 @@ final class GitLabApi {
      * token; {@code http}: a client with its route ({@link Http#route}) and timeout, to which the token is added.
      */
     GitLabApi(String baseUrl, String accessToken, Http.Client http) {
+        if (hasCredentials(baseUrl)) {
+            throw new GfwException(ExitCode.USAGE, "the GitLab URL (--gitlab-url or organization.gitlabUrl) holds credentials (user:password@ before"
+                    + " the host); remove them: gfw sends GITLAB_TOKEN in the PRIVATE-TOKEN header, and a URL ends up in messages");
+        }
         this.baseUrl = baseUrl.replaceAll("/+$", "");
         this.accessToken = accessToken;
         this.http = http.secretHeader("PRIVATE-TOKEN", accessToken);
+    }
+
+    /** Whether {@code url} has a user (and password) before its host. */
+    static boolean hasCredentials(String url) {
+        try {
+            return url != null && java.net.URI.create(url.trim()).getRawUserInfo() != null;
+        } catch (IllegalArgumentException e) {
+            return url.contains("@");
+        }
     }
 
     /** Which command this client serves: its scope errors say what that command needs. */
@@ -513,7 +526,11 @@ final class GitLabApi {
      * GitLab puts the reason in "message" (lib/api/helpers.rb render_api_error!) or, for token errors, in "error" and
      * "error_description" (OAuth, lib/api/api_guard.rb); keep it short and on one line.
      */
-    private static String reason(String body) {
+    private String reason(String body) {
+        return Output.escapeControls(http.mask(rawReason(body)));
+    }
+
+    private static String rawReason(String body) {
         if (body == null || body.isBlank()) return "no details";
         try {
             JsonNode n = JSON.readTree(body);

@@ -2,6 +2,7 @@
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //SOURCES EnvConfig.java
 //SOURCES GfwException.java
+//SOURCES Output.java
 //SOURCES GitLabApi.java
 //SOURCES RunnerTokens.java
 //SOURCES RunnerValues.java
@@ -156,15 +157,16 @@ final class HealthRunners {
         Secret token = secrets.items().stream().filter(x -> x.getMetadata().getName().equals(r.tokenSecret())).findFirst().orElse(null);
         if (token == null) return HealthReport.unknown("runners", check, "no Secret " + r.tokenSecret() + ", so no runner id to ask GitLab about", secrets.source());
         String id = RunnerValues.runnerIdAnnotation(token.getMetadata().getAnnotations());
-        if (id == null || !id.matches("[0-9]+")) {
+        Long parsed = RunnerValues.runnerId(id);
+        if (parsed == null) {
             return HealthReport.unknown("runners", check, "Secret " + r.tokenSecret() + " has no runner id (annotation " + RunnerValues.RUNNER_ID_ANNOTATION
-                    + (id == null ? "" : " is '" + id + "'") + "); deploy-runners records it when it creates the runner", source);
+                    + (id == null ? "" : " is " + Output.quote(id)) + "); deploy-runners records it when it creates the runner", source);
         }
         if (gitlab.api() == null) return HealthReport.unknown("runners", check, "runner " + id + ": " + gitlab.missing(), source);
         String api = "GET " + gitlab.api().baseUrl() + "/api/v4/runners/" + id;
         GitLabApi.Runner runner;
         try {
-            runner = gitlab.api().runner(Long.parseLong(id));
+            runner = gitlab.api().runner(parsed);
         } catch (GfwException e) {
             return HealthReport.unknown("runners", check, "runner " + id + ": " + e.getMessage(), api);
         }

@@ -3,6 +3,7 @@
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES TempFiles.java
 //SOURCES Output.java
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -89,8 +90,7 @@ final class HelmRecords {
                     + " has subcharts, which Helm's record does not keep: roll back with a helm binary ('helm rollback')");
         }
         try {
-            Path dir = Files.createTempDirectory("gfw-chart-");
-            dir.toFile().deleteOnExit();
+            Path dir = TempFiles.directory("gfw-chart-");
             write(dir, "Chart.yaml", Output.yaml(meta).getBytes(StandardCharsets.UTF_8));
             write(dir, "values.yaml", Output.yaml(chart.path("values").isObject() ? chart.path("values") : JSON.createObjectNode())
                     .getBytes(StandardCharsets.UTF_8));
@@ -111,8 +111,6 @@ final class HelmRecords {
         if (!f.startsWith(dir) || name.isEmpty()) throw new IOException("file name '" + name + "' leaves the chart directory");
         Files.createDirectories(f.getParent());
         Files.write(f, bytes);
-        f.toFile().deleteOnExit();
-        for (Path p = f.getParent(); !p.equals(dir); p = p.getParent()) p.toFile().deleteOnExit();
     }
 
     /**

@@ -7,6 +7,7 @@
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES TempFiles.java
 //SOURCES Http.java
 //SOURCES KubeClients.java
 //SOURCES Output.java
@@ -26,7 +27,6 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -270,23 +270,13 @@ final class HelmReleases {
     }
 
     /**
-     * A file only the user can read, deleted when the JVM exits. helm-java 0.0.21 ignores
-     * kubeconfig contents on upgrade (it falls back to localhost:8080), so Helm gets a file.
+     * A file only the user can read, in gfw's private temporary directory ({@link TempFiles}: removed when the run
+     * ends, and by the next start when the run was killed). helm-java 0.0.21 ignores kubeconfig contents on upgrade
+     * (it falls back to localhost:8080), so Helm gets a file. {@code deleteOnExit} is kept for callers: every such
+     * file goes with its run's folder.
      */
     static Path writePrivate(String prefix, String content, boolean deleteOnExit) {
-        Path f;
-        try {
-            try {
-                f = Files.createTempFile(prefix, ".yaml", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            } catch (UnsupportedOperationException e) {
-                f = Files.createTempFile(prefix, ".yaml");
-            }
-            if (deleteOnExit) f.toFile().deleteOnExit();
-            Files.writeString(f, content);
-            return f;
-        } catch (IOException e) {
-            throw new GfwException(ExitCode.CANT_WRITE, "cannot write a temporary file for Helm: " + e.getMessage(), e);
-        }
+        return TempFiles.file(prefix, ".yaml", content.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /**

@@ -1,6 +1,7 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES Output.java
 //SOURCES SecretInput.java
 
 import java.io.ByteArrayOutputStream;
@@ -235,7 +236,8 @@ final class Http {
     static final Duration WAIT_NOTICE_AFTER = Duration.ofSeconds(2);
 
     private static java.util.concurrent.ScheduledExecutorService waitTimer;
-    private static final java.util.concurrent.atomic.AtomicBoolean WAIT_SAID = new java.util.concurrent.atomic.AtomicBoolean();
+    /** What a notice was printed for: once each (a slow server gets one line, and another one its own). */
+    private static final java.util.Set<String> WAIT_SAID = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private static synchronized java.util.concurrent.ScheduledExecutorService waitTimer() {
         if (waitTimer == null) {
@@ -250,13 +252,14 @@ final class Http {
 
     /**
      * Starts the clock of one wait: unless closed within {@link #WAIT_NOTICE_AFTER}, one line
-     * "waiting for WHAT ..." goes to stderr (once per run: a slow server gets one line, not one per
-     * request). Close it when the answer came.
+     * "waiting for WHAT ..." goes to stderr (once per WHAT: a slow server gets one line, not one per
+     * request, and a second slow service its own). Close it when the answer came: a wait left open
+     * would announce a server nobody waits for any more.
      */
     static AutoCloseable waitNotice(String what) {
-        if (WAIT_SAID.get()) return () -> {};
+        if (WAIT_SAID.contains(what)) return () -> {};
         var pending = waitTimer().schedule(() -> {
-            if (WAIT_SAID.compareAndSet(false, true)) System.err.println("waiting for " + what + " ...");
+            if (WAIT_SAID.add(what)) System.err.println("waiting for " + what + " ...");
         }, WAIT_NOTICE_AFTER.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
         return () -> pending.cancel(false);
     }
@@ -341,6 +344,7 @@ final class Http {
         /** Sends {@code Authorization: Bearer <token>}; the token is masked in every message. */
         Client bearer(String token) {
             this.bearer = token;
+            Output.secretSent(token);
             return this;
         }
 
@@ -348,6 +352,7 @@ final class Http {
         Client secretHeader(String name, String value) {
             this.secretHeader = name;
             this.secretHeaderValue = value;
+            Output.secretSent(value);
             return this;
         }
 
@@ -417,8 +422,17 @@ final class Http {
             if (via != null) checkProxyIsUp(via);
             HttpURLConnection c = null;
             AutoCloseable waiting = waitNotice(service + " at " + origin(uri) + route + ", at most " + human(timeout));
+            // The timeout bounds the whole exchange, not each read: a server trickling one byte a second is cut off
+            // when it runs out (HttpURLConnection's read timeout alone would wait forever for it).
+            var outOfTime = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.ScheduledFuture<?> deadline = null;
             try {
                 c = (HttpURLConnection) (via == null ? uri.toURL().openConnection(Proxy.NO_PROXY) : uri.toURL().openConnection(via.toJava()));
+                HttpURLConnection conn = c;
+                deadline = waitTimer().schedule(() -> {
+                    outOfTime.set(true);
+                    conn.disconnect();
+                }, timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
                 int ms = (int) Math.min(Integer.MAX_VALUE, timeout.toMillis());
                 c.setConnectTimeout(ms);
                 c.setReadTimeout(ms);
@@ -464,26 +478,45 @@ final class Http {
                 return new Response(status, body, c.getContentType(), c.getHeaderFields());
             } catch (GfwException e) {
                 throw e;
-            } catch (SocketTimeoutException e) {
+            } catch (IOException e) {
+                if (!outOfTime.get() && !(e instanceof SocketTimeoutException)) throw failure(e, uri, route, via);
                 throw new GfwException(ExitCode.UNAVAILABLE, service + " at " + origin(uri) + " did not answer within "
                         + human(timeout) + route + "; check it is up" + hint(via) + ", or raise " + timeoutFlag, e);
-            } catch (UnknownHostException e) {
-                throw new GfwException(ExitCode.UNAVAILABLE, "cannot resolve " + uri.getHost() + " (" + service + ")" + route
-                        + (via == null ? "; off-site? use the SOCKS proxy (--proxy socks5h://localhost:1080)" : "; check the URL"), e);
-            } catch (SSLException e) {
-                throw new GfwException(ExitCode.UNAVAILABLE, service + " at " + origin(uri) + ": TLS failed: "
-                        + mask(rootMessage(e)) + "; if it uses a private CA pass --cacert FILE (PEM), or --insecure-skip-tls-verify "
-                        + "to skip the check (not recommended)", e);
-            } catch (ConnectException | NoRouteToHostException e) {
-                throw new GfwException(ExitCode.UNAVAILABLE, "cannot reach " + service + " at " + origin(uri) + route + ": "
-                        + mask(rootMessage(e)) + "; check the URL" + (via == null ? ", VPN or proxy" : " and that the proxy can reach it"), e);
-            } catch (IOException e) {
-                throw new GfwException(ExitCode.UNAVAILABLE, "cannot talk to " + service + " at " + origin(uri) + route + ": "
-                        + mask(rootMessage(e)), e);
             } finally {
+                if (deadline != null) deadline.cancel(false);
                 closeQuietly(waiting);
                 if (c != null) c.disconnect();
             }
+        }
+
+        /** An answer over the size limit: the server was reached and said too much ({@link ExitCode#REMOTE_ERROR}, not unreachable). */
+        private static final class TooLarge extends IOException {
+            TooLarge(long max) {
+                super("answer larger than " + (max / (1024 * 1024)) + " MiB");
+            }
+        }
+
+        /** A failure to get an answer (not a timeout) as one line. */
+        private GfwException failure(IOException e, URI uri, String route, ProxySpec via) {
+            if (e instanceof TooLarge) {
+                return new GfwException(ExitCode.REMOTE_ERROR, service + " at " + origin(uri) + " answered with more than "
+                        + (maxBytes / (1024 * 1024)) + " MiB: not the answer gfw asked for; check the URL");
+            }
+            if (e instanceof UnknownHostException) {
+                return new GfwException(ExitCode.UNAVAILABLE, "cannot resolve " + uri.getHost() + " (" + service + ")" + route
+                        + (via == null ? "; off-site? use the SOCKS proxy (--proxy socks5h://localhost:1080)" : "; check the URL"), e);
+            }
+            if (e instanceof SSLException) {
+                return new GfwException(ExitCode.UNAVAILABLE, service + " at " + origin(uri) + ": TLS failed: "
+                        + mask(rootMessage(e)) + "; if it uses a private CA pass --cacert FILE (PEM), or --insecure-skip-tls-verify "
+                        + "to skip the check (not recommended)", e);
+            }
+            if (e instanceof ConnectException || e instanceof NoRouteToHostException) {
+                return new GfwException(ExitCode.UNAVAILABLE, "cannot reach " + service + " at " + origin(uri) + route + ": "
+                        + mask(rootMessage(e)) + "; check the URL" + (via == null ? ", VPN or proxy" : " and that the proxy can reach it"), e);
+            }
+            return new GfwException(ExitCode.UNAVAILABLE, "cannot talk to " + service + " at " + origin(uri) + route + ": "
+                    + mask(rootMessage(e)), e);
         }
 
         /** The proxy hint, only where a proxy is involved. */
@@ -504,6 +537,7 @@ final class Http {
         /** {@code text} with the bearer token masked: for anything taken from an answer into a message. */
         String mask(String text) {
             if (text == null) return "";
+            text = Output.redact(text);
             for (String secret : new String[] {bearer, secretHeaderValue}) {
                 if (secret != null && !secret.isEmpty()) text = text.replace(secret, "****");
             }
@@ -517,7 +551,7 @@ final class Http {
                 int n;
                 while ((n = in.read(chunk)) > 0) {
                     buf.write(chunk, 0, n);
-                    if (buf.size() > max) throw new IOException("answer larger than " + (max / (1024 * 1024)) + " MiB");
+                    if (buf.size() > max) throw new TooLarge(max);
                 }
                 return buf.toByteArray();
             }

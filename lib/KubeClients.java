@@ -3,6 +3,7 @@
 //DEPS io.fabric8:kubernetes-httpclient-vertx:7.9.0
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES Output.java
 //SOURCES EnvConfig.java
 //SOURCES Http.java
 //SOURCES SecretInput.java
@@ -262,6 +263,15 @@ final class KubeClients {
         String where = t == null || t.server() == null ? "" : " at " + t.server() + " (" + t.route() + ")";
         String advice = t == null ? "check the network, VPN or proxy"
                 : t.advice().isEmpty() ? "check the server address, the network or VPN" : t.advice();
+        // It was reached and answered, with something that is not the Kubernetes API's JSON (an HTML login page, a
+        // proxy's error page, garbage, a string over Jackson's limits): the remote side's answer is unusable, not unreachable.
+        for (Throwable c = k; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof com.fasterxml.jackson.core.JsonProcessingException) {
+                return new GfwException(ExitCode.REMOTE_ERROR, "the API server" + where + " answered with something that is not Kubernetes JSON ("
+                        + Output.clip(GfwException.firstLine(c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage()))
+                        + "); is the kubeconfig's server address the API server, not a web page or a proxy?", k);
+            }
+        }
         if (cause instanceof java.net.ConnectException || cause instanceof java.net.UnknownHostException || cause instanceof java.net.SocketTimeoutException
                 || cause instanceof java.util.concurrent.TimeoutException || cause instanceof java.io.IOException) {
             String why = cause.getMessage() == null ? cause.getClass().getSimpleName() : GfwException.firstLine(cause.getMessage());
@@ -338,10 +348,19 @@ final class KubeClients {
             this.what = what;
         }
 
+        /**
+         * The clock starts here, not in {@code before}: fabric8 7.4's StandardHttpClient consumeBytesOnce rebuilds the
+         * request (a new id) after each interceptor's {@code before}, and hands the request it really sends only to
+         * {@code consumer}, {@code after} and the failure callbacks. Keyed by the id {@code before} saw, no wait ever
+         * ended, and each fired while gfw already waited for something else (a stalled GitLab). Watches (web sockets)
+         * do not come here: they wait on purpose.
+         */
         @Override
-        public void before(io.fabric8.kubernetes.client.http.BasicBuilder builder, io.fabric8.kubernetes.client.http.HttpRequest request,
-                           RequestTags tags) {
-            pending.put(request.id(), Http.waitNotice(what));
+        public io.fabric8.kubernetes.client.http.AsyncBody.Consumer<List<java.nio.ByteBuffer>> consumer(
+                io.fabric8.kubernetes.client.http.AsyncBody.Consumer<List<java.nio.ByteBuffer>> consumer, io.fabric8.kubernetes.client.http.HttpRequest request) {
+            AutoCloseable earlier = pending.put(request.id(), Http.waitNotice(what));
+            if (earlier != null) Http.closeQuietly(earlier);
+            return consumer;
         }
 
         @Override
@@ -353,6 +372,18 @@ final class KubeClients {
         @Override
         public void afterConnectionFailure(io.fabric8.kubernetes.client.http.HttpRequest request, Throwable failure) {
             done(request);
+        }
+
+        /**
+         * An answer that is not 2xx (a 404 of a GET that finds nothing, a 409): fabric8 7.4's StandardHttpClient
+         * consumeBytesOnce calls {@code after} only when an interceptor's afterFailure asks for a retry, so the wait ends
+         * here; otherwise its notice would fire seconds later, while gfw waits for something else (GitLab).
+         */
+        @Override
+        public CompletableFuture<Boolean> afterFailure(io.fabric8.kubernetes.client.http.HttpRequest.Builder builder,
+                                                       io.fabric8.kubernetes.client.http.HttpResponse<?> response, RequestTags tags) {
+            done(response == null ? null : response.request());
+            return CompletableFuture.completedFuture(false);
         }
 
         private void done(io.fabric8.kubernetes.client.http.HttpRequest request) {

@@ -82,12 +82,16 @@ final class Output {
         return sb.toString();
     }
 
-    /** A kubectl-style table: upper-case headers, columns padded to the widest cell, three spaces apart. */
+    /**
+     * A kubectl-style table: upper-case headers, columns padded to the widest cell, three spaces apart. Every cell
+     * has its control characters escaped ({@link #escapeControls}; a tab too): cells hold text from servers (GitLab
+     * runner descriptions), which must not move the cursor, clear the screen or break a row.
+     */
     static String table(List<String> headers, List<List<String>> rows) {
         int[] widths = new int[headers.size()];
         var all = new ArrayList<List<String>>();
         all.add(headers.stream().map(String::toUpperCase).toList());
-        all.addAll(rows);
+        for (List<String> row : rows) all.add(row.stream().map(c -> c == null ? null : escapeControls(c).replace("\t", "\\t")).toList());
         for (List<String> row : all) {
             for (int i = 0; i < widths.length && i < row.size(); i++) {
                 widths[i] = Math.max(widths[i], String.valueOf(row.get(i)).length());
@@ -190,6 +194,25 @@ final class Output {
             }
         }
         return sb.toString();
+    }
+
+    /** Every secret gfw sent to a server in this run (tokens in headers): {@link #redact} masks them in anything printed. */
+    private static final java.util.Set<String> SENT = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * Remembers a secret gfw sends (a bearer token, GitLab's PRIVATE-TOKEN): a server may echo it in an error body,
+     * and whatever gfw prints from that answer goes through {@link #redact}. Values under 8 characters are not
+     * tokens (masking them would garble messages) and are not remembered.
+     */
+    static void secretSent(String secret) {
+        if (secret != null && secret.length() >= 8) SENT.add(secret);
+    }
+
+    /** {@code text} with every secret gfw sent in this run ({@link #secretSent}) replaced by {@link #MASK}. */
+    static String redact(String text) {
+        if (text == null || SENT.isEmpty()) return text;
+        for (String s : SENT) if (text.contains(s)) text = text.replace(s, MASK);
+        return text;
     }
 
     /** The secret itself with {@code reveal}, otherwise {@link #MASK} (empty stays empty, so "missing" stays visible). */

@@ -2,6 +2,7 @@
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
+//SOURCES Output.java
 //SOURCES GitLabApi.java
 //SOURCES RunnerTokens.java
 //SOURCES RunnerValues.java
@@ -95,13 +96,15 @@ final class RunnerFleet {
                     + ": deploy it first with 'gfw deploy-runners ENV " + r.type() + "'");
         }
         String id = RunnerValues.runnerIdAnnotation(s.getMetadata().getAnnotations());
-        if (id == null || !id.trim().matches("\\d+")) {
+        Long parsed = RunnerValues.runnerId(id);
+        if (parsed == null) {
             throw new GfwException(ExitCode.NOT_FOUND, "Secret " + r.namespace() + "/" + r.tokenSecret() + " has no "
-                    + (id == null ? "" : "numeric ") + "annotation " + RunnerValues.RUNNER_ID_ANNOTATION
+                    + (id == null ? "" : "runner id in its ") + "annotation " + RunnerValues.RUNNER_ID_ANNOTATION
+                    + (id == null ? "" : " (" + Output.quote(id) + ")")
                     + ": gfw finds runners by it, never by description; add the runner's id from the group's CI/CD > Runners page with"
                     + " 'kubectl -n " + r.namespace() + " annotate secret " + r.tokenSecret() + " " + RunnerValues.RUNNER_ID_ANNOTATION + "=ID'");
         }
-        return Long.parseLong(id.trim());
+        return parsed;
     }
 
     /** The runner ids every token Secret in the runner namespace names (whatever its type), with that Secret's name, for prune. */
@@ -109,7 +112,8 @@ final class RunnerFleet {
         var ids = new LinkedHashMap<Long, String>();
         for (Secret s : client.secrets().inNamespace(namespace).list().getItems()) {
             String id = RunnerValues.runnerIdAnnotation(s.getMetadata().getAnnotations());
-            if (id != null && id.trim().matches("\\d+")) ids.put(Long.parseLong(id.trim()), s.getMetadata().getName());
+            Long parsed = RunnerValues.runnerId(id);
+            if (parsed != null) ids.put(parsed, s.getMetadata().getName());
         }
         return ids;
     }
@@ -227,6 +231,19 @@ final class RunnerFleet {
      * Rolls the release's Deployment (new pods read the Secret anew) as {@code kubectl rollout restart} does, then waits
      * until every replica is updated and ready, with progress on stderr. False when {@code timeout} passed first.
      */
+    /**
+     * Before a change in GitLab that the release's pods must follow (rotate-token): its Deployment exists, or
+     * {@link ExitCode#NOT_FOUND} naming the runner id and that nothing was changed. Checked first: a token reset in
+     * GitLab for pods that do not exist would leave a new token no runner uses and the old one dead.
+     */
+    static void requireDeployment(KubernetesClient client, RunnerValues.Release r, long runnerId, String env) {
+        if (client.apps().deployments().inNamespace(r.namespace()).withName(r.name()).get() == null) {
+            throw new GfwException(ExitCode.NOT_FOUND, "runner " + runnerId + " (" + r.name() + "): deployment " + r.namespace() + "/" + r.name()
+                    + " does not exist, so no pods could take a new token; nothing was changed (GitLab still accepts the old token);"
+                    + " deploy the release first with 'gfw deploy-runners " + env + " " + r.type() + "'");
+        }
+    }
+
     static boolean restart(KubernetesClient client, RunnerValues.Release r, Duration timeout, Consumer<String> progress) {
         var deployments = client.apps().deployments().inNamespace(r.namespace());
         if (deployments.withName(r.name()).get() == null) {

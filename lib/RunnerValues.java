@@ -46,6 +46,18 @@ final class RunnerValues {
     static final String LEGACY_RUNNER_ID_ANNOTATION = "gfw.gloriousflywheel.io/gitlab-runner-id";
 
     /** The runner id a token Secret's annotations carry (as written, maybe not a number), or null. */
+    /**
+     * The runner id an annotation value names, or null when it names none: digits that fit GitLab's id (a bigint, so a
+     * Java long) and are above zero. Anything else (text, a number too big for a long) is no id, never an exception.
+     */
+    static Long runnerId(String annotation) {
+        if (annotation == null) return null;
+        String t = annotation.trim();
+        if (t.isEmpty() || t.length() > 18 || !t.chars().allMatch(c -> c >= '0' && c <= '9')) return null;
+        long id = Long.parseLong(t);
+        return id > 0 ? id : null;
+    }
+
     static String runnerIdAnnotation(java.util.Map<String, String> annotations) {
         if (annotations == null) return null;
         String id = annotations.get(RUNNER_ID_ANNOTATION);

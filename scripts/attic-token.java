@@ -98,7 +98,7 @@ class AtticToken implements Callable<Integer> {
     @Option(names = "--decode", description = "Read a token on stdin: print its claims and expiry, and check it against the cluster's key (exit 80 if it does not verify).")
     boolean decode;
 
-    @Option(names = {"-n", "--namespace"}, paramLabel = "NS", description = "Attic namespace (default: the environment's namespaces.attic.name).")
+    @Option(names = {"-n", "--namespace"}, paramLabel = "NS", converter = Cli.Namespace.class, description = "Attic namespace (default: the environment's namespaces.attic.name).")
     String namespace;
 
     @Mixin Cli.ChangeOptions change;
@@ -251,17 +251,30 @@ class AtticToken implements Callable<Integer> {
     /** Cli.duration's grammar plus days, weeks and years (365 days). */
     static Duration validity(String text) {
         Matcher m = LONG.matcher(text == null ? "" : text.trim());
+        Duration d;
         if (m.matches()) {
-            long n = Long.parseLong(m.group(1));
-            Duration d = switch (m.group(2)) {
-                case "d" -> Duration.ofDays(n);
-                case "w" -> Duration.ofDays(7 * n);
-                default -> Duration.ofDays(365 * n);
+            // Past MAX_VALIDITY's digits a number is only too large: no overflow of a long or of the token's exp.
+            long n = m.group(1).length() > 7 ? Long.MAX_VALUE : Long.parseLong(m.group(1));
+            long days = switch (m.group(2)) {
+                case "d" -> n;
+                case "w" -> n > Long.MAX_VALUE / 7 ? Long.MAX_VALUE : 7 * n;
+                default -> n > Long.MAX_VALUE / 365 ? Long.MAX_VALUE : 365 * n;
             };
-            if (d.isZero()) throw new GfwException(ExitCode.USAGE, "--validity " + text + " must be above zero");
-            return d;
+            if (days == 0) throw new GfwException(ExitCode.USAGE, "--validity " + Output.clip(text) + " must be above zero");
+            if (days > MAX_VALIDITY.toDays()) throw tooLong(text);
+            d = Duration.ofDays(days);
+        } else {
+            d = Cli.duration(text, "--validity");
         }
-        return Cli.duration(text, "--validity");
+        if (d.compareTo(MAX_VALIDITY) > 0) throw tooLong(text);
+        return d;
+    }
+
+    /** The longest validity even with --force: a century (a token's exp must be a date people and atticd can read). */
+    static final Duration MAX_VALIDITY = Duration.ofDays(36_500);
+
+    private static GfwException tooLong(String text) {
+        return new GfwException(ExitCode.USAGE, "--validity " + Output.clip(text) + " is over 100 years, even with --force; use e.g. 30d or 1y");
     }
 
     private int decode(EnvConfig.Env env) throws IOException {
@@ -271,16 +284,18 @@ class AtticToken implements Callable<Integer> {
         if (token.startsWith("ATTIC_TOKEN=")) token = token.substring("ATTIC_TOKEN=".length());
         AtticTokens.Decoded unchecked = AtticTokens.decode(token, null);
         var m = new LinkedHashMap<String, Object>(unchecked.claims());
-        // Dates as people read them next to the epoch seconds.
-        Cli.out().println(Output.json(jsonable(m)));
+        // Dates as people read them next to the epoch seconds. Every line holds the token's own text: escaped.
+        for (String line : Output.json(jsonable(m)).split("\n")) Cli.out().println(Output.escapeControls(line));
         Instant now = Instant.now();
-        Cli.out().println("algorithm: " + unchecked.algorithm());
-        Cli.out().println("subject: " + unchecked.sub());
-        Cli.out().println("expires: " + (unchecked.exp() == null ? "never (no exp claim)" : unchecked.exp() + (unchecked.exp().isBefore(now) ? " (EXPIRED)" : "")));
+        Cli.out().println("algorithm: " + Output.escapeControls(unchecked.algorithm()));
+        Cli.out().println("subject: " + Output.escapeControls(unchecked.sub()));
+        String unreadableExp = unchecked.unreadable().stream().filter(u -> u.startsWith("its exp ")).findFirst().orElse(null);
+        Cli.out().println("expires: " + (unreadableExp != null ? "unreadable (" + unreadableExp.substring(4) + ")"
+                : unchecked.exp() == null ? "never (no exp claim)" : unchecked.exp() + (unchecked.exp().isBefore(now) ? " (EXPIRED)" : "")));
         if (unchecked.nbf() != null && unchecked.nbf().isAfter(now)) Cli.out().println("not before: " + unchecked.nbf() + " (NOT YET VALID)");
         List<String> rejections = AtticTokens.rejections(unchecked, now);
-        for (String r : rejections) Cli.out().println("atticd ignores it: " + r);
-        Cli.out().println("permissions: " + AtticTokens.describe(unchecked.caches()));
+        for (String r : rejections) Cli.out().println("atticd ignores it: " + Output.escapeControls(r));
+        Cli.out().println("permissions: " + Output.escapeControls(AtticTokens.describe(unchecked.caches())));
         String ns = namespace != null ? namespace : env.namespaces().attic().name();
         String key;
         try (KubernetesClient client = clusterOptions.connect(env)) {
@@ -298,7 +313,7 @@ class AtticToken implements Callable<Integer> {
         }
         if (!rejections.isEmpty()) {
             // atticd's apply_auth (server/src/access/http.rs) drops a token it cannot validate: the request is anonymous.
-            Cli.info("error: atticd treats this token as no token (" + rejections.get(0) + "): Attic answers Unauthorized; mint a new one");
+            Cli.info("error: atticd treats this token as no token (" + Output.escapeControls(rejections.get(0)) + "): Attic answers Unauthorized; mint a new one");
             return ExitCode.CHECK_FAILED;
         }
         return ExitCode.OK;

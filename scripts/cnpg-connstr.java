@@ -82,7 +82,7 @@ class CnpgConnstr implements Callable<Integer> {
     @Option(names = "--secret", paramLabel = "NAME", description = "Secret to read (default: cnpg.appSecret, <cnpg.cluster>-app-credentials, the Cluster's bootstrap secret).")
     String secretName;
 
-    @Option(names = {"-n", "--namespace"}, paramLabel = "NS", description = "Namespace of the secret (default: the environment's Attic namespace).")
+    @Option(names = {"-n", "--namespace"}, paramLabel = "NS", converter = Cli.Namespace.class, description = "Namespace of the secret (default: the environment's Attic namespace).")
     String namespace;
 
     @Option(names = "--service", paramLabel = "rw|ro|r", defaultValue = "rw",

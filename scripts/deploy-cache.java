@@ -80,7 +80,7 @@ class DeployCache implements Callable<Integer> {
     @Option(names = "--rotate-jwt-key", description = "Generate a new token signing key (needs --yes): every existing Attic token stops working.")
     boolean rotateJwtKey;
 
-    @Option(names = {"-n", "--namespace"}, paramLabel = "NS", description = "Attic namespace (default: the environment's namespaces.attic.name).")
+    @Option(names = {"-n", "--namespace"}, paramLabel = "NS", converter = Cli.Namespace.class, description = "Attic namespace (default: the environment's namespaces.attic.name).")
     String namespace;
 
     @Option(names = "--attic-url", paramLabel = "URL", description = "Reach Attic here for the health check and the cache (default: a port-forward to an Attic pod).")

@@ -66,7 +66,7 @@ class DeployDashboard implements Callable<Integer> {
     @Option(names = "--oauth-secret-file", paramLabel = "FILE", description = "Read the OAuth application's secret from FILE ('-' for stdin) instead of $GITLAB_OAUTH_CLIENT_SECRET (with dashboard.oauth).")
     String oauthSecretFile;
 
-    @Option(names = {"-n", "--namespace"}, paramLabel = "NS", description = "Dashboard namespace (default: the environment's namespaces.dashboard.name).")
+    @Option(names = {"-n", "--namespace"}, paramLabel = "NS", converter = Cli.Namespace.class, description = "Dashboard namespace (default: the environment's namespaces.dashboard.name).")
     String namespace;
 
     @Mixin Cli.EnvOptions envOptions;

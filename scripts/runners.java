@@ -469,6 +469,7 @@ class Runners implements Callable<Integer> {
             GitLabApi api = gitlab.api(env, cluster, "reset the runner's token", GitLabApi.Use.CHANGE).retryWithin(timeout);
             try (KubernetesClient client = cluster.connect(env)) {
                 long id = RunnerFleet.runnerId(client, r);
+                RunnerFleet.requireDeployment(client, r, id, env.name());
                 GitLabApi.Runner before = api.runner(id);
                 String who = "runner " + id + " (" + r.name() + ")";
                 if (!change.writes()) {
