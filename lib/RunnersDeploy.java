@@ -1,5 +1,5 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
-//DEPS io.fabric8:kubernetes-client:7.4.0
+//DEPS io.fabric8:kubernetes-client:7.9.0
 //DEPS com.marcnuri.helm-java:helm-java:0.0.21
 //SOURCES ExitCode.java
 //SOURCES GfwException.java
