@@ -322,7 +322,9 @@ class DeployCacheTest {
         var server = deploy("dev", fresh, "--dry-run=server");
         assertEquals(0, server.exit(), server.toString());
         assertTrue(server.out().contains("cluster/attic-pg -n " + fresh + " created (server dry run)"), server.out());
-        assertTrue(api.requests().stream().filter(TestCluster.Request::isMutating).allMatch(TestCluster.Request::isDryRun), api.requests().toString());
+        // gfw's requests: the operator stand-in keeps writing status in the class's other namespace meanwhile.
+        assertTrue(api.requests().stream().filter(q -> q.isMutating() && q.path().contains("/namespaces/" + fresh + "/"))
+                .allMatch(TestCluster.Request::isDryRun), api.requests().toString());
         assertTrue(kube.secrets().inNamespace(fresh).list().getItems().isEmpty(), "nothing stored");
 
         api.resetRequests();

@@ -160,7 +160,7 @@ class UpTest {
         assertEquals(expected, rows.stream().map(row -> row.get(0) + "/" + row.get(1)).toList(), r.out());
         for (var row : rows) assertEquals("ok", row.get(2), row + "\n" + r.out());
         assertEquals(List.of("primary", "attic-pg-1 (ready)"), rows.get(5).subList(1, 4).stream().filter(c -> !c.equals("ok")).toList(), rows.get(5).toString());
-        assertTrue(rows.get(14).get(3).endsWith("max 3"), rows.get(14).toString()); // dev.yaml: docker maxReplicas 3
+        assertTrue(rows.get(14).get(3).contains(", max 3 (manager pods"), rows.get(14).toString()); // dev.yaml: docker maxReplicas 3
         assertTrue(rows.get(16).get(3).matches("runner [0-9]+: online, contacted .*"), rows.get(16).toString());
         // The dashboard deploy-dashboard made serves the cluster's data, not its mock data: its ConfigMap and Role are what the app needs.
         var dashboard = dashboards.get(env);
