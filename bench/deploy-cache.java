@@ -7,7 +7,7 @@
 //SOURCES ../tests/support/TestSupport.java
 //SOURCES ../tests/support/CnpgOperatorStandIn.java
 //SOURCES ../tests/support/AtticStandIn.java
-//SOURCES ../lib/Cli.java
+//SOURCES ../lib/cli/Cli.java
 //SOURCES BenchRuns.java
 //MAIN DeployCacheBench
 

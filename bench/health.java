@@ -5,8 +5,8 @@
 //SOURCES ../tests/support/TestCluster.java
 //SOURCES ../tests/support/HttpStandIn.java
 //SOURCES ../tests/support/HealthPlatform.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/RunnerValues.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/runners/RunnerValues.java
 //SOURCES BenchRuns.java
 //MAIN HealthBench
 

@@ -9,7 +9,7 @@
 //SOURCES ../tests/support/AtticStandIn.java
 //SOURCES ../tests/support/GitLabStandIn.java
 //SOURCES ../tests/support/DashboardAppStandIn.java
-//SOURCES ../lib/Cli.java
+//SOURCES ../lib/cli/Cli.java
 //SOURCES BenchRuns.java
 //MAIN UpBench
 

@@ -5,16 +5,16 @@
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
 //DEPS com.nimbusds:nimbus-jose-jwt:10.10
-//SOURCES ../lib/ExitCode.java
-//SOURCES ../lib/GfwException.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/Output.java
-//SOURCES ../lib/Cli.java
-//SOURCES ../lib/ServerSideApply.java
-//SOURCES ../lib/AtticTokens.java
-//SOURCES ../lib/CacheObjects.java
-//SOURCES ../lib/SecretInput.java
-//SOURCES ../lib/CiCacheToken.java
+//SOURCES ../lib/core/ExitCode.java
+//SOURCES ../lib/core/GfwException.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/core/Output.java
+//SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/kube/ServerSideApply.java
+//SOURCES ../lib/cache/AtticTokens.java
+//SOURCES ../lib/cache/CacheObjects.java
+//SOURCES ../lib/core/SecretInput.java
+//SOURCES ../lib/cache/CiCacheToken.java
 
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
@@ -166,7 +166,7 @@ class AtticToken implements Callable<Integer> {
         }
     }
 
-    /** --ci / --rotate: the CI jobs' cache token Secret in the runner namespace (lib/CiCacheToken). */
+    /** --ci / --rotate: the CI jobs' cache token Secret in the runner namespace (lib/cache/CiCacheToken). */
     private int ci() {
         if (sub != null || !grants().isEmpty() || writeSecret != null || decode || !"token".equals(output) || !"30d".equals(validity)) {
             throw new GfwException(ExitCode.USAGE, "--ci takes its subject, permissions and validity from the environment file (attic.cache, attic.ciTokenValidity):"

@@ -6,17 +6,17 @@
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
 //DEPS commons-codec:commons-codec:1.23.0
 //DEPS org.postgresql:postgresql:42.7.14
-//SOURCES ../lib/ExitCode.java
-//SOURCES ../lib/GfwException.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/Http.java
-//SOURCES ../lib/Output.java
-//SOURCES ../lib/Cli.java
-//SOURCES ../lib/AtticTokens.java
-//SOURCES ../lib/AtticApi.java
-//SOURCES ../lib/CacheObjects.java
-//SOURCES ../lib/DbAdmin.java
-//SOURCES ../lib/CacheAdmin.java
+//SOURCES ../lib/core/ExitCode.java
+//SOURCES ../lib/core/GfwException.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/core/Http.java
+//SOURCES ../lib/core/Output.java
+//SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/cache/AtticTokens.java
+//SOURCES ../lib/cache/AtticApi.java
+//SOURCES ../lib/cache/CacheObjects.java
+//SOURCES ../lib/database/DbAdmin.java
+//SOURCES ../lib/cache/CacheAdmin.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.ArrayList;
@@ -32,7 +32,7 @@ import picocli.CommandLine.ParentCommand;
 
 /**
  * Day-2 administration of an environment's Attic cache ({@code attic.cache}) against atticd's own API and
- * database: info, usage, configure. The story is in lib/CacheAdmin.java.
+ * database: info, usage, configure. The story is in lib/cache/CacheAdmin.java.
  *
  * <pre>
  *   gfw cache dev info

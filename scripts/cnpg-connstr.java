@@ -6,13 +6,13 @@
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
 //DEPS commons-codec:commons-codec:1.23.0
 //DEPS org.postgresql:postgresql:42.7.14
-//SOURCES ../lib/ExitCode.java
-//SOURCES ../lib/GfwException.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/Output.java
-//SOURCES ../lib/Cli.java
-//SOURCES ../lib/ConnectionStrings.java
-//SOURCES ../lib/DatabaseUrl.java
+//SOURCES ../lib/core/ExitCode.java
+//SOURCES ../lib/core/GfwException.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/core/Output.java
+//SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/database/ConnectionStrings.java
+//SOURCES ../lib/database/DatabaseUrl.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;

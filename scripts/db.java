@@ -5,13 +5,13 @@
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
 //DEPS commons-codec:commons-codec:1.23.0
-//SOURCES ../lib/ExitCode.java
-//SOURCES ../lib/GfwException.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/Output.java
-//SOURCES ../lib/Cli.java
-//SOURCES ../lib/HealthReport.java
-//SOURCES ../lib/DbAdmin.java
+//SOURCES ../lib/core/ExitCode.java
+//SOURCES ../lib/core/GfwException.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/core/Output.java
+//SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/core/HealthReport.java
+//SOURCES ../lib/database/DbAdmin.java
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -30,7 +30,7 @@ import picocli.CommandLine.ParentCommand;
 
 /**
  * Day-2 administration of an environment's Attic database (the CloudNativePG Cluster {@code cnpg.cluster}):
- * status, psql on the primary, on-demand backups and their list. The story is in lib/DbAdmin.java.
+ * status, psql on the primary, on-demand backups and their list. The story is in lib/database/DbAdmin.java.
  *
  * <pre>
  *   gfw db dev status -o wide

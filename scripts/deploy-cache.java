@@ -8,16 +8,16 @@
 //DEPS com.nimbusds:nimbus-jose-jwt:10.10
 //DEPS com.marcnuri.helm-java:helm-java:0.0.21
 //DEPS com.marcnuri.helm-java:linux-amd64:0.0.21
-//SOURCES ../lib/ExitCode.java
-//SOURCES ../lib/GfwException.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/KubeClients.java
-//SOURCES ../lib/Output.java
-//SOURCES ../lib/Cli.java
-//SOURCES ../lib/ServerSideApply.java
-//SOURCES ../lib/Manifests.java
-//SOURCES ../lib/ApplyRun.java
-//SOURCES ../lib/CacheDeploy.java
+//SOURCES ../lib/core/ExitCode.java
+//SOURCES ../lib/core/GfwException.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/kube/KubeClients.java
+//SOURCES ../lib/core/Output.java
+//SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/kube/ServerSideApply.java
+//SOURCES ../lib/kube/Manifests.java
+//SOURCES ../lib/kube/ApplyRun.java
+//SOURCES ../lib/cache/CacheDeploy.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;

@@ -4,16 +4,16 @@
 //DEPS info.picocli:picocli:4.7.7
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
-//SOURCES ../lib/ExitCode.java
-//SOURCES ../lib/GfwException.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/KubeClients.java
-//SOURCES ../lib/Output.java
-//SOURCES ../lib/Cli.java
-//SOURCES ../lib/ServerSideApply.java
-//SOURCES ../lib/Manifests.java
-//SOURCES ../lib/ApplyRun.java
-//SOURCES ../lib/DashboardDeploy.java
+//SOURCES ../lib/core/ExitCode.java
+//SOURCES ../lib/core/GfwException.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/kube/KubeClients.java
+//SOURCES ../lib/core/Output.java
+//SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/kube/ServerSideApply.java
+//SOURCES ../lib/kube/Manifests.java
+//SOURCES ../lib/kube/ApplyRun.java
+//SOURCES ../lib/dashboard/DashboardDeploy.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;

@@ -6,15 +6,15 @@
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
 //DEPS com.marcnuri.helm-java:helm-java:0.0.21
 //DEPS com.marcnuri.helm-java:linux-amd64:0.0.21
-//SOURCES ../lib/ExitCode.java
-//SOURCES ../lib/GfwException.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/KubeClients.java
-//SOURCES ../lib/Output.java
-//SOURCES ../lib/Cli.java
-//SOURCES ../lib/RunnerValues.java
-//SOURCES ../lib/HelmReleases.java
-//SOURCES ../lib/RunnersDeploy.java
+//SOURCES ../lib/core/ExitCode.java
+//SOURCES ../lib/core/GfwException.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/kube/KubeClients.java
+//SOURCES ../lib/core/Output.java
+//SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/runners/RunnerValues.java
+//SOURCES ../lib/kube/HelmReleases.java
+//SOURCES ../lib/runners/RunnersDeploy.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.nio.file.Path;
@@ -55,8 +55,8 @@ import picocli.CommandLine.Parameters;
  * environment is refused before any request (only {@code --dry-run=client} works for it).
  *
  * <p>With a GitLab token, each runner's GitLab-side settings (tags, run-untagged, locked, access level, maximum
- * timeout) are compared and sent where they differ (lib/RunnerSettings), and an upgrade that restarts a runner's pods
- * first pauses it and waits for its running jobs, at most {@code --drain-timeout}, then resumes it (lib/RunnerDrain).
+ * timeout) are compared and sent where they differ (lib/runners/RunnerSettings), and an upgrade that restarts a runner's pods
+ * first pauses it and waits for its running jobs, at most {@code --drain-timeout}, then resumes it (lib/runners/RunnerDrain).
  *
  * <p>Environment: {@code GITLAB_TOKEN} (or {@code --gitlab-token-file}) — needed when a runner has to be created, and
  * for the settings and drains above; {@code XDG_CACHE_HOME} — charts are cached under {@code gfw/charts}.
@@ -122,7 +122,7 @@ class DeployRunners implements Callable<Integer> {
     /** Where fetched charts are cached. */
     Path chartCache = HelmReleases.defaultCacheDir();
 
-    /** The story, in lib/RunnersDeploy, with this command's flags. */
+    /** The story, in lib/runners/RunnersDeploy, with this command's flags. */
     RunnersDeploy engine() {
         var e = new RunnersDeploy(gitlabUrl, gitlabTokenFile, chartPath, chartRepo, chartCaCert, change.forceConflicts, cluster::http);
         e.chartCache = chartCache;

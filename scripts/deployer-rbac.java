@@ -4,12 +4,12 @@
 //DEPS info.picocli:picocli:4.7.7
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
-//SOURCES ../lib/ExitCode.java
-//SOURCES ../lib/GfwException.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/Output.java
-//SOURCES ../lib/Cli.java
-//SOURCES ../lib/DeployerRbac.java
+//SOURCES ../lib/core/ExitCode.java
+//SOURCES ../lib/core/GfwException.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/core/Output.java
+//SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/lifecycle/DeployerRbac.java
 
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
@@ -22,7 +22,7 @@ import picocli.CommandLine.Parameters;
  * Prints the least-privilege RBAC that lets a CI job (or any user, group or ServiceAccount) run
  * {@code gfw up ENV} without being a cluster admin: the environment's namespaces, a ClusterRole bound
  * in each of them, the runner chart's rules in the runner namespace, a few cluster-scope reads and
- * get/patch of the namespaces by name (lib/DeployerRbac.java says why each rule is there). A cluster
+ * get/patch of the namespaces by name (lib/lifecycle/DeployerRbac.java says why each rule is there). A cluster
  * admin applies it once; it reads and changes nothing itself.
  *
  * <p>Exit: 0 printed; 64 a flag is wrong; 66 no such environment; 65 the environment file is invalid.

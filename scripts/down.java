@@ -6,15 +6,15 @@
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
 //DEPS com.marcnuri.helm-java:helm-java:0.0.21
 //DEPS com.marcnuri.helm-java:linux-amd64:0.0.21
-//SOURCES ../lib/ExitCode.java
-//SOURCES ../lib/GfwException.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/KubeClients.java
-//SOURCES ../lib/Cli.java
-//SOURCES ../lib/SecretInput.java
-//SOURCES ../lib/GitLabApi.java
-//SOURCES ../lib/HelmReleases.java
-//SOURCES ../lib/Teardown.java
+//SOURCES ../lib/core/ExitCode.java
+//SOURCES ../lib/core/GfwException.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/kube/KubeClients.java
+//SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/core/SecretInput.java
+//SOURCES ../lib/gitlab/GitLabApi.java
+//SOURCES ../lib/kube/HelmReleases.java
+//SOURCES ../lib/lifecycle/Teardown.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.BufferedReader;

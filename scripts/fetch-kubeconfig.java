@@ -4,16 +4,16 @@
 //DEPS info.picocli:picocli:4.7.7
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
-//SOURCES ../lib/ExitCode.java
-//SOURCES ../lib/GfwException.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/KubeClients.java
-//SOURCES ../lib/Output.java
-//SOURCES ../lib/Cli.java
-//SOURCES ../lib/Http.java
-//SOURCES ../lib/KubeconfigFile.java
-//SOURCES ../lib/SecretInput.java
-//SOURCES ../lib/RancherApi.java
+//SOURCES ../lib/core/ExitCode.java
+//SOURCES ../lib/core/GfwException.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/kube/KubeClients.java
+//SOURCES ../lib/core/Output.java
+//SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/core/Http.java
+//SOURCES ../lib/kube/KubeconfigFile.java
+//SOURCES ../lib/core/SecretInput.java
+//SOURCES ../lib/rancher/RancherApi.java
 
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.IOException;

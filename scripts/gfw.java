@@ -23,12 +23,12 @@
 //SOURCES report.java
 //SOURCES down.java
 //SOURCES deployer-rbac.java
-//SOURCES ../lib/ExitCode.java
-//SOURCES ../lib/GfwException.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/Output.java
-//SOURCES ../lib/Cli.java
-//SOURCES ../lib/BashCompletion.java
+//SOURCES ../lib/core/ExitCode.java
+//SOURCES ../lib/core/GfwException.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/core/Output.java
+//SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/cli/BashCompletion.java
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -179,7 +179,7 @@ class gfw implements Callable<Integer>, Cli.Subcommands {
 
     @Command(name = "exit-codes", mixinStandardHelpOptions = true,
             description = "Print the table of exit codes every gfw script uses (1 never comes from gfw: it is JBang's).",
-            footer = {"", "Examples:", "  gfw exit-codes", "  gfw exit-codes -o wide   # with each code's name, as in lib/ExitCode.java"})
+            footer = {"", "Examples:", "  gfw exit-codes", "  gfw exit-codes -o wide   # with each code's name, as in lib/core/ExitCode.java"})
     static class ExitCodes implements Callable<Integer> {
         @Mixin Cli.OutputOption output;
 

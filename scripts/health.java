@@ -5,14 +5,14 @@
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
 //DEPS com.nimbusds:nimbus-jose-jwt:10.10
-//SOURCES ../lib/ExitCode.java
-//SOURCES ../lib/GfwException.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/Output.java
-//SOURCES ../lib/Cli.java
-//SOURCES ../lib/HealthReport.java
-//SOURCES ../lib/HealthRunners.java
-//SOURCES ../lib/HealthRun.java
+//SOURCES ../lib/core/ExitCode.java
+//SOURCES ../lib/core/GfwException.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/core/Output.java
+//SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/core/HealthReport.java
+//SOURCES ../lib/health/HealthRunners.java
+//SOURCES ../lib/health/HealthRun.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;

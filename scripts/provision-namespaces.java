@@ -4,14 +4,14 @@
 //DEPS info.picocli:picocli:4.7.7
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
-//SOURCES ../lib/ExitCode.java
-//SOURCES ../lib/GfwException.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/Output.java
-//SOURCES ../lib/Cli.java
-//SOURCES ../lib/ServerSideApply.java
-//SOURCES ../lib/NamespaceLayout.java
-//SOURCES ../lib/NamespaceProvision.java
+//SOURCES ../lib/core/ExitCode.java
+//SOURCES ../lib/core/GfwException.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/core/Output.java
+//SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/kube/ServerSideApply.java
+//SOURCES ../lib/namespaces/NamespaceLayout.java
+//SOURCES ../lib/namespaces/NamespaceProvision.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -114,7 +114,7 @@ class ProvisionNamespaces implements Callable<Integer> {
         }
     }
 
-    // ---- the objects of the layout (built in lib/NamespaceLayout, which health compares with too) ----
+    // ---- the objects of the layout (built in lib/namespaces/NamespaceLayout, which health compares with too) ----
 
     static Map<String, String> selector(EnvConfig.Env env) {
         return NamespaceLayout.selector(env);

@@ -6,23 +6,23 @@
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
 //DEPS com.marcnuri.helm-java:helm-java:0.0.21
 //DEPS com.marcnuri.helm-java:linux-amd64:0.0.21
-//SOURCES ../lib/ExitCode.java
-//SOURCES ../lib/GfwException.java
-//SOURCES ../lib/EnvConfig.java
-//SOURCES ../lib/KubeClients.java
-//SOURCES ../lib/Output.java
-//SOURCES ../lib/Cli.java
-//SOURCES ../lib/SecretInput.java
-//SOURCES ../lib/GitLabApi.java
-//SOURCES ../lib/RunnerTokens.java
-//SOURCES ../lib/RunnerValues.java
-//SOURCES ../lib/ServerSideApply.java
-//SOURCES ../lib/HelmRecords.java
-//SOURCES ../lib/HelmReleases.java
-//SOURCES ../lib/RunnerFleet.java
-//SOURCES ../lib/RunnerSettings.java
-//SOURCES ../lib/RunnerReap.java
-//SOURCES ../lib/RunnerSmoke.java
+//SOURCES ../lib/core/ExitCode.java
+//SOURCES ../lib/core/GfwException.java
+//SOURCES ../lib/env/EnvConfig.java
+//SOURCES ../lib/kube/KubeClients.java
+//SOURCES ../lib/core/Output.java
+//SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/core/SecretInput.java
+//SOURCES ../lib/gitlab/GitLabApi.java
+//SOURCES ../lib/runners/RunnerTokens.java
+//SOURCES ../lib/runners/RunnerValues.java
+//SOURCES ../lib/kube/ServerSideApply.java
+//SOURCES ../lib/kube/HelmRecords.java
+//SOURCES ../lib/kube/HelmReleases.java
+//SOURCES ../lib/runners/RunnerFleet.java
+//SOURCES ../lib/runners/RunnerSettings.java
+//SOURCES ../lib/runners/RunnerReap.java
+//SOURCES ../lib/runners/RunnerSmoke.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
@@ -583,7 +583,7 @@ class Runners implements Callable<Integer> {
         }
     }
 
-    // ---- reap / smoke (lib/RunnerReap, lib/RunnerSmoke) -----------------------------------------
+    // ---- reap / smoke (lib/runners/RunnerReap, lib/runners/RunnerSmoke) -----------------------------------------
 
     @Command(name = "reap", mixinStandardHelpOptions = true, customSynopsis = "runners ENV reap [-y] [--dry-run] [-o table|json|yaml] [OPTIONS]",
             description = {"List job pods stuck in the runner namespace; delete them only with -y.",

@@ -78,7 +78,7 @@ class CatalogTest {
         }
         // The lib files came over HTTP, relative to each script's URL.
         synchronized (served) {
-            assertTrue(served.contains("/lib/Cli.java") && served.contains("/lib/EnvConfig.java"), served.toString());
+            assertTrue(served.contains("/lib/cli/Cli.java") && served.contains("/lib/env/EnvConfig.java"), served.toString());
         }
     }
 

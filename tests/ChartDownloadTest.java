@@ -19,7 +19,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Chart downloads go the way of every other gfw request (Http.route, lib/Http): through a real SOCKS5
+ * Chart downloads go the way of every other gfw request (Http.route, lib/core/Http): through a real SOCKS5
  * proxy (in the test JVM) when the route says so — java.net.http, which fetchChart used before, ignored a
  * SOCKS proxy and connected directly. The chart repository stand-in answers only the proxy's outgoing
  * address, records every request with its peer, and sends the archive through a redirect, as a CDN does.

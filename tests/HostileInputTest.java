@@ -194,7 +194,7 @@ class HostileInputTest {
                     }
                     int deeper(int n) { return deeper(n + 1) + 1; }
                 }
-                """.formatted(TestSupport.repo().resolve("lib/Cli.java")));
+                """.formatted(TestSupport.repo().resolve("lib/cli/Cli.java")));
         var cmd = TestSupport.command(TestSupport.repo().resolve("jbang").toString(), script.toString());
         var r = cmd.run();
         assertEquals(ExitCode.INTERNAL, r.exit(), r.toString());

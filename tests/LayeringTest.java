@@ -17,52 +17,61 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
- * The layering of lib/ as lib/README.md writes it down: every //SOURCES line in lib/, scripts/ and
- * bench/ goes to the same tier or a lower one, no files source each other round about, and a file
- * listed is used by the file listing it (one of its types appears outside comments and strings).
- * The checks are shown to fail on a copy of the repository with an upward edge, a cycle and an
- * unused file put back in.
+ * The layering of lib/ as its folders and lib/README.md write it down: each lib file sits in one
+ * domain folder (lib/FOLDER/File.java), each folder in one tier of lib/README.md; every //SOURCES
+ * line in lib/, scripts/ and bench/ goes to the same folder or to a folder of a lower tier (never up,
+ * never sideways to another folder of the same tier), no files source each other round about, and a
+ * file listed is used by the file listing it (one of its types appears outside comments and strings).
+ * The checks are shown to fail on a copy of the repository with an upward edge, a sideways edge, a
+ * file outside the folders, a cycle and an unused file put back in.
  */
 class LayeringTest {
 
-    static final Pattern TIER_LINE = Pattern.compile("(?m)^(\\d+)\\. ([^:\\n]+): (.+)$");
+    /** A tier line of lib/README.md: "3. kube/, gitlab/ — what they hold". */
+    static final Pattern TIER_LINE = Pattern.compile("(?m)^(\\d+)\\. ((?:[a-z][a-z0-9-]*/(?:, )?)+) — (.+)$");
     static final Pattern SOURCES = Pattern.compile("(?m)^//SOURCES\\s+(\\S+)");
     static final Pattern TYPE = Pattern.compile(
             "(?m)^(?:(?:public|final|abstract|sealed|non-sealed|static|strictfp)\\s+)*(?:class|interface|record|enum|@interface)\\s+([A-Za-z_$][\\w$]*)");
 
-    /** Tier number and name of each lib file (by type name), from lib/README.md. */
+    /** The tier of a folder: its rank and the folder's name (for lib/) or the top-level directory's. */
     record Tier(int rank, String name) {}
 
+    /** The tier of each lib/ folder, from lib/README.md. */
     static Map<String, Tier> tiers(Path repo) throws IOException {
         var out = new LinkedHashMap<String, Tier>();
         Matcher m = TIER_LINE.matcher(Files.readString(repo.resolve("lib/README.md")));
         while (m.find()) {
-            var tier = new Tier(Integer.parseInt(m.group(1)), m.group(2).trim());
-            for (String f : m.group(3).split(",")) out.put(f.trim(), tier);
+            for (String folder : m.group(2).split(",")) {
+                String name = folder.trim().replaceFirst("/$", "");
+                if (!name.isEmpty()) out.put(name, new Tier(Integer.parseInt(m.group(1)), name));
+            }
         }
         return out;
+    }
+
+    /** Every .java file under {@code dir}, sorted. */
+    static List<Path> javaFiles(Path dir) throws IOException {
+        try (var s = Files.walk(dir)) {
+            return s.filter(p -> p.toString().endsWith(".java")).sorted().toList();
+        }
     }
 
     /** Every problem of the layering of {@code repo}; empty when it is sound. */
     static List<String> problems(Path repo) throws IOException {
         Map<String, Tier> tiers = tiers(repo);
         var problems = new ArrayList<String>();
-        if (tiers.isEmpty()) problems.add("lib/README.md lists no tiers (lines like '1. foundations: ExitCode, GfwException')");
+        if (tiers.isEmpty()) problems.add("lib/README.md lists no tiers (lines like '1. core/ — the foundations')");
         int top = tiers.values().stream().mapToInt(Tier::rank).max().orElse(0);
         var files = new ArrayList<Path>();
-        for (String dir : List.of("lib", "scripts", "bench")) {
-            try (var s = Files.list(repo.resolve(dir))) {
-                s.filter(p -> p.toString().endsWith(".java")).sorted().forEach(files::add);
-            }
-        }
+        for (String dir : List.of("lib", "scripts", "bench")) files.addAll(javaFiles(repo.resolve(dir)));
         for (String name : tiers.keySet()) {
-            if (!Files.isRegularFile(repo.resolve("lib/" + name + ".java"))) problems.add("lib/README.md names " + name + ", but there is no lib/" + name + ".java");
+            if (!Files.isDirectory(repo.resolve("lib/" + name))) problems.add("lib/README.md names the folder " + name + "/, but there is no lib/" + name + "/");
         }
         Map<Path, Set<Path>> graph = new TreeMap<>();
         for (Path file : files) {
             Tier from = tierOf(repo, file, tiers, top);
             if (from == null) {
-                problems.add(rel(repo, file) + " is in no tier of lib/README.md");
+                problems.add(rel(repo, file) + " is in no folder of a tier of lib/README.md");
                 continue;
             }
             String code = null;
@@ -77,6 +86,8 @@ class LayeringTest {
                     Tier to = tierOf(repo, target, tiers, top);
                     if (to != null && to.rank() > from.rank()) {
                         problems.add(rel(repo, file) + " -> " + rel(repo, target) + ": an edge to a higher tier (" + from.name() + " -> " + to.name() + ")");
+                    } else if (to != null && to.rank() == from.rank() && !to.name().equals(from.name())) {
+                        problems.add(rel(repo, file) + " -> " + rel(repo, target) + ": an edge between two folders of one tier (" + from.name() + " -> " + to.name() + ")");
                     }
                     List<String> types = declaredTypes(Files.readString(target));
                     if (code == null) code = code(Files.readString(file));
@@ -93,12 +104,14 @@ class LayeringTest {
         return problems;
     }
 
-    /** lib files by lib/README.md; scripts above every lib tier, tests and bench above the scripts. */
+    /**
+     * lib files by their folder (lib/FOLDER/File.java) and lib/README.md's tier of it; a file directly in
+     * lib/ or deeper is in none. Scripts are above every lib tier, tests and bench above the scripts.
+     */
     static Tier tierOf(Path repo, Path file, Map<String, Tier> tiers, int top) {
         Path r = repo.relativize(file.toAbsolutePath().normalize());
-        String name = r.getFileName().toString().replaceFirst("\\.java$", "");
         return switch (r.getName(0).toString()) {
-            case "lib" -> tiers.get(name);
+            case "lib" -> r.getNameCount() == 3 ? tiers.get(r.getName(1).toString()) : null;
             case "scripts" -> new Tier(top + 1, "scripts");
             case "tests" -> new Tier(top + 2, "tests");
             case "bench" -> new Tier(top + 3, "bench");
@@ -185,16 +198,14 @@ class LayeringTest {
     }
 
     @Test
-    void everyLibFileIsInOneTier() throws IOException {
+    void everyLibFileIsInAFolderOfOneTier() throws IOException {
         Map<String, Tier> tiers = tiers(TestSupport.repo());
-        try (var s = Files.list(TestSupport.repo().resolve("lib"))) {
-            for (Path p : s.filter(f -> f.toString().endsWith(".java")).toList()) {
-                String name = p.getFileName().toString().replace(".java", "");
-                assertTrue(tiers.containsKey(name), "lib/" + name + ".java is in no tier of lib/README.md");
-            }
+        for (Path p : javaFiles(TestSupport.repo().resolve("lib"))) {
+            Path r = TestSupport.repo().resolve("lib").relativize(p);
+            assertTrue(r.getNameCount() == 2 && tiers.containsKey(r.getName(0).toString()), "lib/" + r + " is in no folder of a tier of lib/README.md");
         }
-        assertEquals(new Tier(1, "foundations"), tiers.get("ExitCode"));
-        assertEquals(new Tier(5, "the command line"), tiers.get("Cli"));
+        assertEquals(new Tier(1, "core"), tiers.get("core"));
+        assertEquals(tiers.values().stream().mapToInt(Tier::rank).max().getAsInt(), tiers.get("cli").rank(), "the command line is the top tier");
     }
 
     /** A copy of lib/, scripts/ and bench/ (and the tests/support files bench names) to break on purpose. */
@@ -202,9 +213,12 @@ class LayeringTest {
         Path repo = TestSupport.repo();
         Path copy = TestSupport.tempDir("layering");
         for (String dir : List.of("lib", "scripts", "bench", "tests/support")) {
-            Files.createDirectories(copy.resolve(dir));
-            try (var s = Files.list(repo.resolve(dir))) {
-                for (Path p : s.filter(Files::isRegularFile).toList()) Files.copy(p, copy.resolve(dir).resolve(p.getFileName()));
+            try (var s = Files.walk(repo.resolve(dir))) {
+                for (Path p : s.filter(Files::isRegularFile).toList()) {
+                    Path to = copy.resolve(repo.relativize(p).toString());
+                    Files.createDirectories(to.getParent());
+                    Files.copy(p, to);
+                }
             }
         }
         return copy;
@@ -220,26 +234,37 @@ class LayeringTest {
     void wouldFailOnAReintroducedUpwardEdge() throws IOException {
         Path copy = copyOfRepository();
         assertEquals(List.of(), problems(copy), "the copy is as sound as the repository");
-        // What this issue removed: ServerSideApply sourcing Cli for one helper.
-        addSourcesLine(copy.resolve("lib/ServerSideApply.java"), "//SOURCES Cli.java", "Cli.info(\"x\");");
-        assertEquals(List.of("lib/ServerSideApply.java -> lib/Cli.java: an edge to a higher tier (engines -> the command line)"), problems(copy));
+        // What an earlier issue removed: ServerSideApply sourcing Cli for one helper.
+        addSourcesLine(copy.resolve("lib/kube/ServerSideApply.java"), "//SOURCES ../cli/Cli.java", "Cli.info(\"x\");");
+        assertEquals(List.of("lib/kube/ServerSideApply.java -> lib/cli/Cli.java: an edge to a higher tier (kube -> cli)"), problems(copy));
+    }
+
+    @Test
+    void wouldFailOnAnEdgeBetweenTwoFoldersOfOneTierAndOnAFileOutsideTheFolders() throws IOException {
+        Path copy = copyOfRepository();
+        addSourcesLine(copy.resolve("lib/dashboard/DashboardObjects.java"), "//SOURCES ../database/ConnectionStrings.java", "ConnectionStrings.class.getName();");
+        assertEquals(List.of("lib/dashboard/DashboardObjects.java -> lib/database/ConnectionStrings.java: an edge between two folders of one tier (dashboard -> database)"), problems(copy));
+
+        Path again = copyOfRepository();
+        Files.move(again.resolve("lib/core/Times.java"), again.resolve("lib/" + "Times.java"));
+        List<String> flat = problems(again);
+        assertTrue(flat.contains("lib/" + "Times.java is in no folder of a tier of lib/README.md"), flat.toString());
     }
 
     @Test
     void wouldFailOnACycleAndOnAListedFileNeverUsed() throws IOException {
         Path copy = copyOfRepository();
-        addSourcesLine(copy.resolve("lib/Http.java"), "//SOURCES KubeconfigFile.java", "KubeconfigFile.class.getName();");
-        addSourcesLine(copy.resolve("lib/KubeconfigFile.java"), "//SOURCES Http.java", "Http.class.getName();");
+        addSourcesLine(copy.resolve("lib/core/SecretInput.java"), "//SOURCES Http.java", "Http.class.getName();");
         List<String> cycle = problems(copy);
         assertEquals(1, cycle.size(), cycle.toString());
-        assertTrue(cycle.get(0).startsWith("a cycle: ") && cycle.get(0).contains("lib/Http.java") && cycle.get(0).contains("lib/KubeconfigFile.java"), cycle.toString());
+        assertTrue(cycle.get(0).startsWith("a cycle: ") && cycle.get(0).contains("lib/core/Http.java") && cycle.get(0).contains("lib/core/SecretInput.java"), cycle.toString());
 
         Path again = copyOfRepository();
-        // What this issue removed too: gfw.java listing ServerSideApply without using it (a mention in a comment or string does not count).
+        // What an earlier issue removed too: gfw.java listing ServerSideApply without using it (a mention in a comment or string does not count).
         String gfw = Files.readString(again.resolve("scripts/gfw.java"));
-        Files.writeString(again.resolve("scripts/gfw.java"), gfw.replaceFirst("//SOURCES", "//SOURCES ../lib/ServerSideApply.java\n//SOURCES")
+        Files.writeString(again.resolve("scripts/gfw.java"), gfw.replaceFirst("//SOURCES", "//SOURCES ../lib/kube/ServerSideApply.java\n//SOURCES")
                 + "\n// ServerSideApply\nclass Mention { String s = \"ServerSideApply\"; }\n");
-        assertEquals(List.of("scripts/gfw.java lists lib/ServerSideApply.java but uses none of its types (ServerSideApply)"), problems(again));
+        assertEquals(List.of("scripts/gfw.java lists lib/kube/ServerSideApply.java but uses none of its types (ServerSideApply)"), problems(again));
     }
 
     @Test

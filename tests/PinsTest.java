@@ -78,13 +78,13 @@ class PinsTest {
     @Test
     void twoVersionsOfOneArtifactFail() {
         var pins = new ArrayList<Pin>();
-        pins.addAll(pins("lib/KubeClients.java", "//DEPS io.fabric8:kubernetes-client:7.4.0\n//DEPS io.fabric8:kubernetes-httpclient-vertx:7.4.0\n"));
+        pins.addAll(pins("lib/kube/KubeClients.java", "//DEPS io.fabric8:kubernetes-client:7.4.0\n//DEPS io.fabric8:kubernetes-httpclient-vertx:7.4.0\n"));
         pins.addAll(pins("scripts/x.java", "//DEPS io.fabric8:kubernetes-client:7.3.1\n//DEPS info.picocli:picocli:4.7.7\n"));
-        assertEquals(List.of("io.fabric8:kubernetes-client is pinned at 2 versions: 7.3.1 in scripts/x.java; 7.4.0 in lib/KubeClients.java"), problems(pins));
+        assertEquals(List.of("io.fabric8:kubernetes-client is pinned at 2 versions: 7.3.1 in scripts/x.java; 7.4.0 in lib/kube/KubeClients.java"), problems(pins));
 
-        var family = pins("lib/HelmReleases.java", "//DEPS com.marcnuri.helm-java:helm-java:0.0.21\n//DEPS com.marcnuri.helm-java:linux-amd64:0.0.20\n");
-        assertEquals(List.of("the artifacts of com.marcnuri.helm-java are pinned at different versions: 0.0.20 in lib/HelmReleases.java (linux-amd64); "
-                + "0.0.21 in lib/HelmReleases.java (helm-java)"), problems(family));
+        var family = pins("lib/kube/HelmReleases.java", "//DEPS com.marcnuri.helm-java:helm-java:0.0.21\n//DEPS com.marcnuri.helm-java:linux-amd64:0.0.20\n");
+        assertEquals(List.of("the artifacts of com.marcnuri.helm-java are pinned at different versions: 0.0.20 in lib/kube/HelmReleases.java (linux-amd64); "
+                + "0.0.21 in lib/kube/HelmReleases.java (helm-java)"), problems(family));
     }
 
     @Test

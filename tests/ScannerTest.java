@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
  */
 class ScannerTest {
 
-    // The expressions as they were (lib/ConnectionStrings.java and lib/EnvConfig.java before the change).
+    // The expressions as they were (lib/database/ConnectionStrings.java and lib/env/EnvConfig.java before the change).
     static final Pattern CANONICAL = Pattern.compile("([A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})*");
     static final Pattern LEGAL_USERINFO = Pattern.compile("([A-Za-z0-9._~!$&'()*+,;=:-]|%[0-9A-Fa-f]{2})*");
     static final String HOST = "(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._%-]*)(:[0-9]*)?";

@@ -15,7 +15,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * lib/SecretInput.java, the one reader of secrets the user hands gfw (Rancher and GitLab tokens), and
+ * lib/core/SecretInput.java, the one reader of secrets the user hands gfw (Rancher and GitLab tokens), and
  * KubeClients.secretData, the one decoder of a Secret's data. Scripts run as processes: exit code,
  * the one stderr line, no token shown, nothing written.
  */

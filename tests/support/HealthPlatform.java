@@ -3,10 +3,10 @@
 //SOURCES AtticStandIn.java
 //SOURCES DashboardAppStandIn.java
 //SOURCES CnpgStatus.java
-//SOURCES ../../lib/EnvConfig.java
-//SOURCES ../../lib/CacheObjects.java
-//SOURCES ../../lib/AtticTokens.java
-//SOURCES ../../lib/DashboardObjects.java
+//SOURCES ../../lib/env/EnvConfig.java
+//SOURCES ../../lib/cache/CacheObjects.java
+//SOURCES ../../lib/cache/AtticTokens.java
+//SOURCES ../../lib/dashboard/DashboardObjects.java
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -28,8 +28,8 @@ import java.util.function.Predicate;
 /**
  * What health reads besides the namespace layout and the runners, on the test API server (rollouts on in its
  * namespaces): the CloudNativePG operator's Deployment, a Cluster whose status and instance pod are written as the
- * operator would, Attic as deploy-cache applies it (lib/CacheObjects) with the Attic stand-in behind its Service (the
- * service proxy) and its pod (a port-forward), the dashboard as deploy-dashboard applies it (lib/DashboardObjects:
+ * operator would, Attic as deploy-cache applies it (lib/cache/CacheObjects) with the Attic stand-in behind its Service (the
+ * service proxy) and its pod (a port-forward), the dashboard as deploy-dashboard applies it (lib/dashboard/DashboardObjects:
  * ConfigMap, Role and RoleBinding on the runner namespace, Deployment, Service) with the app's stand-in behind its Service
  * ({@link DashboardAppStandIn}, which reads those objects as the real pod would), and the HPA status the autoscaler would write. Used by the health tests and bench/health.java.
  */

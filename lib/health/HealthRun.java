@@ -1,0 +1,148 @@
+// What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
+//DEPS io.fabric8:kubernetes-client:7.9.0
+//SOURCES ../core/ExitCode.java
+//SOURCES ../core/GfwException.java
+//SOURCES ../env/EnvConfig.java
+//SOURCES ../core/Output.java
+//SOURCES ../core/Http.java
+//SOURCES ../gitlab/GitLabApi.java
+//SOURCES ../core/SecretInput.java
+//SOURCES ../core/HealthReport.java
+//SOURCES HealthState.java
+//SOURCES HealthChecks.java
+//SOURCES ../core/Times.java
+//SOURCES HealthRunners.java
+//SOURCES ../kube/ApplyRun.java
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * health's story, so that {@code up} runs it in the same process: one round reads everything the
+ * components need ({@link HealthState}) and decides every check; the report (rows on stdout, the verdict
+ * on stderr, the exit code); {@code --wait} (again until every check is ok) and {@code --watch}.
+ */
+final class HealthRun {
+
+    static final Duration POLL = Duration.ofSeconds(2);
+
+    /** -o: table, wide, json or yaml. */
+    final Output.Format format;
+    /** An HTTP client for Attic, routed as the command's flags say (a new one each round). */
+    final Supplier<Http.Client> attic;
+
+    HealthRun(Output.Format format, Supplier<Http.Client> attic) {
+        this.format = format;
+        this.attic = attic;
+    }
+
+    /** The GitLab client, or why there is none: the token is optional (GitLab rows are then unknown). */
+    static HealthRunners.GitLab gitlab(EnvConfig.Env env, String gitlabUrl, String gitlabTokenFile, Supplier<Http.Client> http) {
+        String variable = System.getenv("GITLAB_TOKEN");
+        if (gitlabTokenFile == null && (variable == null || variable.isBlank())) {
+            return new HealthRunners.GitLab(null, "no GitLab token (set GITLAB_TOKEN or --gitlab-token-file), so GitLab was not asked");
+        }
+        String token = SecretInput.read(new SecretInput.Spec("--gitlab-token-file", "GITLAB_TOKEN", "the GitLab access token", "glpat-...",
+                "GITLAB_TOKEN is not set"), gitlabTokenFile).value();
+        String url = gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl();
+        return new HealthRunners.GitLab(new GitLabApi(url, token, http.get()).use(GitLabApi.Use.HEALTH).notices(ApplyRun::info), null);
+    }
+
+    /** One round: read everything the components need, then decide every check. */
+    List<HealthReport.Row> check(EnvConfig.Env env, KubernetesClient client, Set<String> components, HealthRunners.GitLab gitlab,
+                                 Duration requestTimeout) {
+        Http.Client attic = this.attic.get();
+        HealthState state = HealthState.read(client, env, components, requestTimeout, attic);
+        var rows = new ArrayList<HealthReport.Row>();
+        if (components.contains("namespaces")) rows.addAll(HealthChecks.namespaces(env, state));
+        if (components.contains("database")) rows.addAll(HealthChecks.database(env, state));
+        if (components.contains("cache")) rows.addAll(HealthChecks.cache(env, state));
+        if (components.contains("runners")) rows.addAll(HealthRunners.runners(env, state, gitlab));
+        if (components.contains("dashboard")) rows.addAll(HealthChecks.dashboard(env, state));
+        return rows;
+    }
+
+    int report(EnvConfig.Env env, List<HealthReport.Row> rows) {
+        ApplyRun.out().print(render(env, rows));
+        ApplyRun.out().flush();
+        int code = HealthReport.exitCode(rows);
+        ApplyRun.info(env.name() + ": " + HealthReport.overall(rows) + " (" + HealthReport.counts(rows) + ")");
+        return code;
+    }
+
+    private String render(EnvConfig.Env env, List<HealthReport.Row> rows) {
+        return switch (format) {
+            case table -> HealthReport.table(rows, false);
+            case wide -> HealthReport.table(rows, true);
+            case json -> Output.json(HealthReport.document(env.name(), rows)) + "\n";
+            case yaml -> Output.yaml(HealthReport.document(env.name(), rows));
+        };
+    }
+
+    /** --wait: again every 2 s until every check is ok or the time is up; an unreachable API server is waited for too. */
+    int waitUntilHealthy(EnvConfig.Env env, KubernetesClient client, Set<String> components, HealthRunners.GitLab gitlab,
+                                 Duration requestTimeout, Duration wait) {
+        long start = System.nanoTime();
+        long deadline = start + wait.toNanos();
+        String lastProgress = null;
+        while (true) {
+            List<HealthReport.Row> rows;
+            String progress;
+            try {
+                rows = check(env, client, components, gitlab, requestTimeout);
+                if (HealthReport.exitCode(rows) == ExitCode.OK) return report(env, rows);
+                List<String> notOk = HealthReport.notOk(rows);
+                progress = notOk.size() + " of " + rows.size() + " checks not ok: " + String.join(", ", notOk.stream().limit(4).toList())
+                        + (notOk.size() > 4 ? ", ..." : "");
+            } catch (GfwException e) {
+                if (e.exitCode() != ExitCode.UNAVAILABLE || System.nanoTime() >= deadline) throw e;
+                rows = null;
+                progress = "API server not answering: " + e.getMessage();
+            }
+            long elapsed = Duration.ofNanos(System.nanoTime() - start).toSeconds();
+            if (rows != null && System.nanoTime() >= deadline) {
+                int code = report(env, rows);
+                ApplyRun.warn("still not healthy after " + Times.human(wait) + " (--wait)");
+                return code;
+            }
+            if (!progress.equals(lastProgress) || elapsed % 10 == 0) ApplyRun.info("waiting for " + env.name() + ": " + progress + "; " + elapsed + " s of " + wait.toSeconds() + " s");
+            lastProgress = progress;
+            try {
+                Thread.sleep(Math.min(POLL.toMillis(), Math.max(1, (deadline - System.nanoTime()) / 1_000_000)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return ExitCode.DEGRADED;
+            }
+        }
+    }
+
+    /** --watch: the checks again every 2 s, printed whenever they changed, until interrupted. */
+    int watch(EnvConfig.Env env, KubernetesClient client, Set<String> components, HealthRunners.GitLab gitlab, Duration requestTimeout) {
+        String last = null;
+        while (true) {
+            String now;
+            try {
+                now = render(env, check(env, client, components, gitlab, requestTimeout));
+            } catch (GfwException e) {
+                if (e.exitCode() != ExitCode.UNAVAILABLE) throw e;
+                now = "error: " + e.getMessage() + "\n";
+            }
+            if (!now.equals(last)) {
+                if (last != null && format.isTable()) ApplyRun.out().println();
+                ApplyRun.out().print(now);
+                ApplyRun.out().flush();
+                last = now;
+            }
+            try {
+                Thread.sleep(POLL.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return ExitCode.OK;
+            }
+        }
+    }
+}
