@@ -544,7 +544,7 @@ class FetchKubeconfigTest {
 
     @Test
     void aRancherThatGeneratesNoTokenGivesAKubeconfigThatRunsTheRancherCli() throws IOException {
-        assumeFalse(FetchKubeconfig.onPath("rancher"), "the Rancher CLI is installed here");
+        assumeFalse(KubeconfigFetch.onPath("rancher"), "the Rancher CLI is installed here");
         Path ws = workspace(rancher);
         rancher.kubeconfig = null;
         rancher.generateToken = false;
@@ -627,24 +627,24 @@ class FetchKubeconfigTest {
         String remote = "https://rancher.example.com";
         assertEquals("socks5h://localhost:1080", dev.cluster().proxy(), "dev.yaml's proxy changed; adjust this test");
 
-        var flag = FetchKubeconfig.chooseProxy("socks5://127.0.0.1:2000", "http://corp:3128", null, dev, remote);
+        var flag = KubeconfigFetch.chooseProxy("socks5://127.0.0.1:2000", "http://corp:3128", null, dev, remote);
         assertEquals("--proxy", flag.origin());
         assertEquals(2000, flag.port());
-        assertNull(FetchKubeconfig.chooseProxy("none", "http://corp:3128", null, dev, remote), "--proxy none turns every proxy off");
+        assertNull(KubeconfigFetch.chooseProxy("none", "http://corp:3128", null, dev, remote), "--proxy none turns every proxy off");
 
-        var https = FetchKubeconfig.chooseProxy(null, "http://corp:3128", null, dev, remote);
+        var https = KubeconfigFetch.chooseProxy(null, "http://corp:3128", null, dev, remote);
         assertEquals("HTTPS_PROXY", https.origin());
         assertEquals(java.net.Proxy.Type.HTTP, https.type());
         assertEquals("http://corp:3128", https.kubeconfigUrl());
-        assertNull(FetchKubeconfig.chooseProxy(null, "http://corp:3128", "localhost,.example.com", dev, remote), "NO_PROXY exempts Rancher");
+        assertNull(KubeconfigFetch.chooseProxy(null, "http://corp:3128", "localhost,.example.com", dev, remote), "NO_PROXY exempts Rancher");
 
-        var env = FetchKubeconfig.chooseProxy(null, null, null, dev, remote);
+        var env = KubeconfigFetch.chooseProxy(null, null, null, dev, remote);
         assertTrue(env.origin().endsWith("dev.yaml cluster.proxy"), env.origin());
         assertTrue(env.remoteDns());
         assertEquals("socks5://localhost:1080", env.kubeconfigUrl(), "kubectl rejects socks5h in proxy-url");
-        assertNull(FetchKubeconfig.chooseProxy(null, null, null, dev, "http://127.0.0.1:8443"), "a port-forwarded Rancher is not proxied");
+        assertNull(KubeconfigFetch.chooseProxy(null, null, null, dev, "http://127.0.0.1:8443"), "a port-forwarded Rancher is not proxied");
 
-        var bad = assertThrows(GfwException.class, () -> FetchKubeconfig.chooseProxy(null, "gopher://x", null, dev, remote));
+        var bad = assertThrows(GfwException.class, () -> KubeconfigFetch.chooseProxy(null, "gopher://x", null, dev, remote));
         assertEquals(ExitCode.USAGE, bad.exitCode());
         assertTrue(bad.getMessage().startsWith("HTTPS_PROXY:"), bad.getMessage());
     }
@@ -678,6 +678,6 @@ class FetchKubeconfigTest {
         assertEquals(java.time.Duration.ofSeconds(7), Cli.duration("7", "--timeout"));
         var bad = assertThrows(GfwException.class, () -> Cli.duration("soon", "--timeout"));
         assertEquals(ExitCode.USAGE, bad.exitCode());
-        assertEquals("\"/tmp/a \\\"b\\\" $${x}\"", FetchKubeconfig.hclString("/tmp/a \"b\" ${x}"));
+        assertEquals("\"/tmp/a \\\"b\\\" $${x}\"", KubeconfigFetch.hclString("/tmp/a \"b\" ${x}"));
     }
 }

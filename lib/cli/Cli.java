@@ -186,22 +186,24 @@ final class Cli {
         if (System.getenv("GFW_DEBUG") != null) e.printStackTrace(err());
     }
 
-    /** Data goes to stdout. Looked up each time so tests running scripts in-process can capture it. */
+    /** Data to stdout ({@link Output#out}). */
     static PrintStream out() {
-        return System.out;
+        return Output.out();
     }
 
-    /** Messages go to stderr. */
+    /** Messages to stderr ({@link Output#err}). */
     static PrintStream err() {
-        return System.err;
+        return Output.err();
     }
 
+    /** {@link Output#info}: scripts say Cli.info, engines Output.info; the rule is Output's. */
     static void info(String message) {
-        err().println(Output.redact(message));
+        Output.info(message);
     }
 
+    /** {@link Output#warn}. */
     static void warn(String message) {
-        err().println("warning: " + Output.escapeControls(Output.redact(message)));
+        Output.warn(message);
     }
 
     /**

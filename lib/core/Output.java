@@ -221,5 +221,27 @@ final class Output {
         return MASK;
     }
 
+    // ---- where things go: data to stdout, messages to stderr --------------------------------------
+
+    /** Data goes to stdout. Looked up each time so tests running scripts in-process can capture it. */
+    static java.io.PrintStream out() {
+        return System.out;
+    }
+
+    /** Messages go to stderr. */
+    static java.io.PrintStream err() {
+        return System.err;
+    }
+
+    /** A message for people, on stderr, with every secret gfw sent masked ({@link #redact}). */
+    static void info(String message) {
+        err().println(redact(message));
+    }
+
+    /** A warning, on stderr: secrets gfw sent masked, control characters escaped (text from outside may be in it). */
+    static void warn(String message) {
+        err().println("warning: " + escapeControls(redact(message)));
+    }
+
     private Output() {}
 }

@@ -49,18 +49,19 @@ final class ApplyRun {
         return !diff && !options.serverDryRun;
     }
 
-    /** Data to stdout, messages to stderr; looked up each time so that in-process tests capture them. */
+    /** {@link Output#out}; engines written before Output had it still call these three. */
     static PrintStream out() {
-        return System.out;
+        return Output.out();
     }
 
+    /** {@link Output#info} (secrets gfw sent are masked, as Cli.info masks them). */
     static void info(String message) {
-        System.err.println(message);
+        Output.info(message);
     }
 
-    /** A warning, as Cli.warn prints it (engines are below the command line). */
+    /** {@link Output#warn}. */
     static void warn(String message) {
-        System.err.println("warning: " + Output.escapeControls(message));
+        Output.warn(message);
     }
 
     /**
