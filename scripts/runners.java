@@ -14,15 +14,14 @@
 //SOURCES ../lib/cli/Cli.java
 //SOURCES ../lib/core/SecretInput.java
 //SOURCES ../lib/gitlab/GitLabApi.java
-//SOURCES ../lib/runners/RunnerTokens.java
 //SOURCES ../lib/runners/RunnerValues.java
-//SOURCES ../lib/kube/ServerSideApply.java
-//SOURCES ../lib/kube/HelmRecords.java
 //SOURCES ../lib/kube/HelmReleases.java
 //SOURCES ../lib/runners/RunnerFleet.java
 //SOURCES ../lib/runners/RunnerSettings.java
 //SOURCES ../lib/runners/RunnerReap.java
 //SOURCES ../lib/runners/RunnerSmoke.java
+//SOURCES ../lib/runners/RunnerRollback.java
+//SOURCES ../lib/runners/RunnerTokenRotation.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
@@ -389,54 +388,8 @@ class Runners implements Callable<Integer> {
             RunnerValues.Release r = RunnerValues.select(env, List.of(type)).get(0);
             change.confirm(env, "roll back " + r.name());
             KubeClients.Target target = cluster.target(env);
-            var helm = new HelmReleases.JvmHelm(target);
             try (KubernetesClient client = cluster.connect(target)) {
-                HelmReleases.Deployed live = helm.get(r.namespace(), r.name());
-                if (live == null) throw new GfwException(ExitCode.NOT_FOUND, "release " + r.name() + " is not installed in namespace " + r.namespace());
-                var history = helm.history(r.namespace(), r.name());
-                boolean pending = live.status() != null && live.status().startsWith("pending");
-                int target0 = to != null ? to : HelmReleases.lastGoodBefore(history, live, pending);
-                if (history.stream().noneMatch(h -> h.revision() == target0)) {
-                    throw new GfwException(ExitCode.NOT_FOUND, "release " + r.name() + " has no revision " + target0 + " (it has "
-                            + String.join(", ", history.stream().map(h -> String.valueOf(h.revision())).toList()) + "); see 'gfw runners " + env.name() + " history " + type + "'");
-                }
-                if (pending && !unstick) {
-                    throw new GfwException(ExitCode.CONFLICT, "release " + r.name() + " is " + live.status() + " (revision " + live.revision()
-                            + "): another Helm operation is running, or one was interrupted; if none is running, 'gfw runners " + env.name()
-                            + " rollback " + type + " --unstick' marks it failed and rolls back to revision " + target0);
-                }
-                if (unstick && !pending) {
-                    throw new GfwException(ExitCode.USAGE, "--unstick is for a release stuck in pending-*; " + r.name() + " is " + live.status()
-                            + " (revision " + live.revision() + ")");
-                }
-                var wanted = HelmRecords.values(HelmRecords.read(client, r.namespace(), r.name(), target0));
-                List<String> changes = HelmReleases.valueChanges(wanted, live.values());
-                var m = new LinkedHashMap<String, Object>();
-                m.put("release", r.name());
-                m.put("from", live.revision());
-                m.put("to", target0);
-                if (!pending && target0 == live.revision()) {
-                    m.put("action", "unchanged");
-                } else if (!change.writes()) {
-                    m.put("action", pending ? "would mark revision " + live.revision() + " failed and roll back" : "would roll back");
-                } else {
-                    if (pending) live = helm.unstick(client, r.namespace(), r.name(), history, Cli::info);
-                    Cli.info("rolling back release " + r.name() + " to revision " + target0 + " (timeout " + timeout.toSeconds() + " s)");
-                    var after = helm.rollback(client, r.namespace(), r.name(), target0, timeout, live);
-                    m.put("action", "rolled back");
-                    m.put("revision", after.revision());
-                }
-                m.put("changes", changes);
-                switch (output.format) {
-                    case json -> Cli.out().println(Output.json(m));
-                    case yaml -> Cli.out().print(Output.yaml(m));
-                    default -> {
-                        Cli.out().println("release " + r.name() + " " + m.get("action") + ": revision " + live.revision() + " -> " + target0
-                                + (m.containsKey("revision") ? " (now revision " + m.get("revision") + ")" : ""));
-                        for (String c : changes) Cli.out().println("  " + c);
-                    }
-                }
-                if (!change.writes()) Cli.info("dry run: nothing was changed");
+                new RunnerRollback(client, new HelmReleases.JvmHelm(target), env, r, change.writes()).run(to, unstick, timeout, output.format);
             }
             return ExitCode.OK;
         }
@@ -468,53 +421,7 @@ class Runners implements Callable<Integer> {
             change.confirm(env, "rotate the token of " + r.name());
             GitLabApi api = gitlab.api(env, cluster, "reset the runner's token", GitLabApi.Use.CHANGE).retryWithin(timeout);
             try (KubernetesClient client = cluster.connect(env)) {
-                long id = RunnerFleet.runnerId(client, r);
-                RunnerFleet.requireDeployment(client, r, id, env.name());
-                GitLabApi.Runner before = api.runner(id);
-                String who = "runner " + id + " (" + r.name() + ")";
-                if (!change.writes()) {
-                    Cli.out().println(who + ": would reset its token, store it in Secret " + r.namespace() + "/" + r.tokenSecret()
-                            + ", restart deployment/" + r.name() + " and wait until GitLab sees it online (now " + before.status() + ")");
-                    Cli.info("dry run: nothing was changed");
-                    return ExitCode.OK;
-                }
-                Instant start = Instant.now();
-                GitLabApi.RunnerToken token;
-                try {
-                    token = api.resetAuthenticationToken(id);
-                } catch (GfwException e) {
-                    throw new GfwException(e.exitCode(), who + " keeps its old token (GitLab did not reset it; it is " + before.status() + "): " + e.getMessage(), e);
-                }
-                Cli.info(who + ": token reset in GitLab; the old token no longer works");
-                try {
-                    ServerSideApply.apply(client, RunnerTokens.annotate(RunnerValues.tokenSecret(r, token.token(), id), start, token.expiresAt()),
-                            false, change.forceConflicts);
-                } catch (RuntimeException e) {
-                    GfwException why = e instanceof GfwException g ? g : e instanceof io.fabric8.kubernetes.client.KubernetesClientException k
-                            ? KubeClients.fromKubernetes(k) : new GfwException(ExitCode.INTERNAL, String.valueOf(e));
-                    throw new GfwException(why.exitCode(), who + " has a new token that could not be stored in Secret " + r.namespace() + "/"
-                            + r.tokenSecret() + " (" + why.getMessage() + "): its pods hold the old token, which GitLab no longer accepts, so it goes offline;"
-                            + " run rotate-token again once the cluster accepts the Secret", e);
-                }
-                Cli.info(who + ": new token stored in Secret " + r.namespace() + "/" + r.tokenSecret() + "; restarting deployment/" + r.name());
-                if (!RunnerFleet.restart(client, r, timeout, Cli::info)) {
-                    throw new GfwException(ExitCode.CHECK_FAILED, who + ": new token stored in Secret " + r.tokenSecret() + ", but deployment/" + r.name()
-                            + " did not finish its restart within " + timeout.toSeconds() + " s; check 'kubectl -n " + r.namespace() + " get pods -l app=" + r.name() + "'");
-                }
-                var seen = new GitLabApi.Runner[1];
-                boolean online = RunnerFleet.waitFor(timeout, Duration.ofSeconds(2), Cli::info, () -> {
-                    seen[0] = api.runner(id);
-                    return new RunnerFleet.Poll(RunnerFleet.onlineSince(seen[0], start), "waiting for GitLab to hear from " + who
-                            + " with the new token (it is " + seen[0].status() + ", contacted " + str(seen[0].contactedAt()) + ")");
-                });
-                if (!online) {
-                    // GitLab keeps a runner "online" for 2 h after its last contact: what tells is a contact after the reset.
-                    throw new GfwException(ExitCode.CHECK_FAILED, who + ": new token stored and deployment/" + r.name() + " restarted, but GitLab has not heard from it"
-                            + " since the reset " + timeout.toSeconds() + " s ago (it is " + seen[0].status() + ", contacted_at " + str(seen[0].contactedAt())
-                            + "); check the runner's log with 'kubectl -n " + r.namespace() + " logs deploy/" + r.name() + "'");
-                }
-                Cli.out().println(who + ": token rotated, stored in Secret " + r.namespace() + "/" + r.tokenSecret() + ", pods restarted, online (contacted "
-                        + seen[0].contactedAt() + ")");
+                RunnerTokenRotation.run(client, api, env, r, timeout, change.writes(), change.forceConflicts);
             }
             return ExitCode.OK;
         }
