@@ -11,18 +11,12 @@
 //SOURCES ../lib/core/Output.java
 //SOURCES ../lib/cli/Cli.java
 //SOURCES ../lib/kube/ServerSideApply.java
-//SOURCES ../lib/cache/AtticTokens.java
-//SOURCES ../lib/cache/CacheObjects.java
 //SOURCES ../lib/core/SecretInput.java
 //SOURCES ../lib/cache/CiCacheToken.java
+//SOURCES ../lib/cache/AtticTokenIssue.java
 
-import io.fabric8.kubernetes.api.model.Secret;
-import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -112,7 +106,7 @@ class AtticToken implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
         if (ci || rotate) return ci();
         if (reveal || atticUrl != null) throw new GfwException(ExitCode.USAGE, (reveal ? "--reveal" : "--attic-url") + " only applies to --ci");
         change.validate(writeSecret != null, "--write-secret");
@@ -137,33 +131,25 @@ class AtticToken implements Callable<Integer> {
         if (writeSecret != null && !writeSecret.matches("[a-z0-9]([-a-z0-9.]*[a-z0-9])?")) {
             throw new GfwException(ExitCode.USAGE, "--write-secret " + writeSecret + " is not a valid Secret name (lower-case letters, digits, '-' and '.')");
         }
+        var issue = new AtticTokenIssue(env, ns);
         if (writeSecret != null && change.clientDryRun()) {
-            Cli.out().print(Output.objects(List.of(secret(env, ns, Output.MASK)), Output.Format.yaml));
+            Cli.out().print(Output.objects(List.of(issue.secret(writeSecret, sub, Output.MASK)), Output.Format.yaml));
             Cli.info("client dry run: the token is minted and stored when run without --dry-run");
             return ExitCode.OK;
         }
         if (writeSecret != null) change.confirm(env, "write an Attic token into secret " + writeSecret);
         try (KubernetesClient client = clusterOptions.connect(env)) {
-            String key = AtticTokens.readSigningKey(client, ns);
-            Instant now = Instant.now();
-            String token = AtticTokens.mint(key, sub, now, valid, grants);
-            Cli.info("token for " + sub + ", valid until " + now.plus(valid) + " (" + validity + "); " + describe(grants));
-            if (writeSecret == null) {
-                Cli.out().println(switch (output) {
-                    case "env" -> "ATTIC_TOKEN=" + token;
-                    case "netrc" -> CacheObjects.netrcLine(env, token);
-                    default -> token;
-                });
-                return ExitCode.OK;
-            }
-            var options = new ServerSideApply.Options();
-            options.serverDryRun = change.serverDryRun();
-            options.forceConflicts = change.forceConflicts;
-            options.diffOnly = change.diff();
-            ServerSideApply.Result r = ServerSideApply.applyOne(client, secret(env, ns, token), ServerSideApply.Lookup.UNKNOWN, options);
-            Cli.out().println(r.line());
+            issue.mint(client, sub, valid, validity, grants, output, writeSecret, applyOptions());
             return ExitCode.OK;
         }
+    }
+
+    private ServerSideApply.Options applyOptions() {
+        var options = new ServerSideApply.Options();
+        options.serverDryRun = change.serverDryRun();
+        options.forceConflicts = change.forceConflicts;
+        options.diffOnly = change.diff();
+        return options;
     }
 
     /** --ci / --rotate: the CI jobs' cache token Secret in the runner namespace (lib/cache/CiCacheToken). */
@@ -174,76 +160,29 @@ class AtticToken implements Callable<Integer> {
         }
         change.validate();
         EnvConfig.Env env = envOptions.load(envName);
-        String runnerNs = env.namespaces().runners().name();
-        java.time.Duration valid = CiCacheToken.validity(env);
+        var issue = new AtticTokenIssue(env, namespace != null ? namespace : env.namespaces().attic().name());
         if (change.clientDryRun()) {
-            Cli.out().print(Output.objects(List.of(CiCacheToken.secret(env, Output.MASK, Instant.now().plus(valid), "<the cache's public key>")), Output.Format.yaml));
-            Cli.info("client dry run: the token is minted and stored when run without --dry-run");
+            issue.printCiSecretUnminted();
             return ExitCode.OK;
         }
         change.confirm(env, (rotate ? "replace" : "write") + " the CI jobs' cache token in secret " + CiCacheToken.SECRET);
         try (KubernetesClient client = clusterOptions.connect(env)) {
-            Secret live = client.secrets().inNamespace(runnerNs).withName(CiCacheToken.SECRET).get();
-            if (live != null && !rotate) {
-                Instant exp = CiCacheToken.expiresAt(live);
-                Cli.out().println("secret/" + CiCacheToken.SECRET + " unchanged (expires " + (exp == null ? "at an unknown time" : exp) + "; --rotate replaces it)");
-                return ExitCode.OK;
-            }
-            String ns = namespace != null ? namespace : env.namespaces().attic().name();
-            String key = AtticTokens.readSigningKey(client, ns);
-            String publicKey = CiCacheToken.publicKey(client, env, key, atticUrl, clusterOptions.http(env, "Attic"));
-            Instant now = Instant.now();
-            String token = AtticTokens.mint(key, CiCacheToken.sub(env), now, valid, CiCacheToken.grants(env));
-            var options = new ServerSideApply.Options();
-            options.serverDryRun = change.serverDryRun();
-            options.forceConflicts = change.forceConflicts;
-            ServerSideApply.Result r = ServerSideApply.applyOne(client, CiCacheToken.secret(env, token, now.plus(valid), publicKey), ServerSideApply.Lookup.UNKNOWN, options);
-            Cli.out().println(r.line());
-            Cli.info("token for " + CiCacheToken.sub(env) + ", valid until " + now.plus(valid) + " (" + env.attic().ciTokenValidity() + "); "
-                    + describe(CiCacheToken.grants(env)) + "; the " + CiCacheToken.RUNNER_TYPE + " runner's job pods mount it at " + CiCacheToken.MOUNT_PATH
-                    + " ('gfw deploy-runners " + env.name() + "')");
-            if (reveal) Cli.out().println(token);
+            issue.ci(client, rotate, reveal, atticUrl, clusterOptions.http(env, "Attic"), applyOptions());
             return ExitCode.OK;
         }
-    }
-
-    private Secret secret(EnvConfig.Env env, String ns, String token) {
-        return new SecretBuilder().withNewMetadata().withName(writeSecret).withNamespace(ns)
-                .addToLabels("app.kubernetes.io/managed-by", "gfw").addToLabels("gfw.gloriousflywheel.dev/environment", env.name())
-                .addToLabels("gfw.gloriousflywheel.dev/owner", "attic-token").addToAnnotations("gfw.gloriousflywheel.dev/attic-token-sub", sub)
-                .endMetadata().withType("Opaque").addToStringData("token", token).build();
     }
 
     /** Cache to permission letters, in the order the flags name them. */
     private Map<String, List<String>> grants() {
         var out = new LinkedHashMap<String, List<String>>();
-        add(out, "--pull", pull, "r");
-        add(out, "--push", push, "w");
-        add(out, "--delete", delete, "d");
-        add(out, "--create-cache", createCache, "cc");
-        add(out, "--configure-cache", configureCache, "cr");
-        add(out, "--configure-retention", configureRetention, "cq");
-        add(out, "--destroy-cache", destroyCache, "cd");
+        AtticTokenIssue.grant(out, "--pull", pull, "r");
+        AtticTokenIssue.grant(out, "--push", push, "w");
+        AtticTokenIssue.grant(out, "--delete", delete, "d");
+        AtticTokenIssue.grant(out, "--create-cache", createCache, "cc");
+        AtticTokenIssue.grant(out, "--configure-cache", configureCache, "cr");
+        AtticTokenIssue.grant(out, "--configure-retention", configureRetention, "cq");
+        AtticTokenIssue.grant(out, "--destroy-cache", destroyCache, "cd");
         return out;
-    }
-
-    private static void add(Map<String, List<String>> out, String flag, List<String> caches, String letter) {
-        for (String c : caches) {
-            String problem = AtticTokens.patternProblem(c);
-            if (problem != null) throw new GfwException(ExitCode.USAGE, flag + " " + problem);
-            List<String> letters = out.computeIfAbsent(c, k -> new ArrayList<>());
-            if (!letters.contains(letter)) letters.add(letter);
-        }
-    }
-
-    private static String describe(Map<String, List<String>> grants) {
-        var m = new LinkedHashMap<String, Object>();
-        grants.forEach((c, letters) -> {
-            var p = new LinkedHashMap<String, Object>();
-            for (String l : letters) p.put(l, 1);
-            m.put(c, p);
-        });
-        return "permissions: " + AtticTokens.describe(m);
     }
 
     private static final Pattern LONG = Pattern.compile("(\\d+)([dwy])");
@@ -277,56 +216,11 @@ class AtticToken implements Callable<Integer> {
         return new GfwException(ExitCode.USAGE, "--validity " + Output.clip(text) + " is over 100 years, even with --force; use e.g. 30d or 1y");
     }
 
-    private int decode(EnvConfig.Env env) throws IOException {
+    private int decode(EnvConfig.Env env) {
         // gfw's one secret reader: stdin, or at a terminal a prompt that does not echo.
         String token = SecretInput.read(new SecretInput.Spec("--decode", "ATTIC_TOKEN", "the Attic token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIi...",
                 "--decode reads the token on stdin"), "-").value();
-        if (token.startsWith("ATTIC_TOKEN=")) token = token.substring("ATTIC_TOKEN=".length());
-        AtticTokens.Decoded unchecked = AtticTokens.decode(token, null);
-        var m = new LinkedHashMap<String, Object>(unchecked.claims());
-        // Dates as people read them next to the epoch seconds. Every line holds the token's own text: escaped.
-        for (String line : Output.json(jsonable(m)).split("\n")) Cli.out().println(Output.escapeControls(line));
-        Instant now = Instant.now();
-        Cli.out().println("algorithm: " + Output.escapeControls(unchecked.algorithm()));
-        Cli.out().println("subject: " + Output.escapeControls(unchecked.sub()));
-        String unreadableExp = unchecked.unreadable().stream().filter(u -> u.startsWith("its exp ")).findFirst().orElse(null);
-        Cli.out().println("expires: " + (unreadableExp != null ? "unreadable (" + unreadableExp.substring(4) + ")"
-                : unchecked.exp() == null ? "never (no exp claim)" : unchecked.exp() + (unchecked.exp().isBefore(now) ? " (EXPIRED)" : "")));
-        if (unchecked.nbf() != null && unchecked.nbf().isAfter(now)) Cli.out().println("not before: " + unchecked.nbf() + " (NOT YET VALID)");
-        List<String> rejections = AtticTokens.rejections(unchecked, now);
-        for (String r : rejections) Cli.out().println("atticd ignores it: " + Output.escapeControls(r));
-        Cli.out().println("permissions: " + Output.escapeControls(AtticTokens.describe(unchecked.caches())));
-        String ns = namespace != null ? namespace : env.namespaces().attic().name();
-        String key;
-        try (KubernetesClient client = clusterOptions.connect(env)) {
-            key = AtticTokens.readSigningKey(client, ns);
-        } catch (GfwException e) {
-            Cli.out().println("signature: not checked (could not read secret " + AtticTokens.SIGNING_SECRET + ")");
-            throw e;
-        }
-        boolean verified = Boolean.TRUE.equals(AtticTokens.decode(token, key).verified());
-        String where = "secret " + AtticTokens.SIGNING_SECRET + " in namespace " + ns;
-        Cli.out().println("signature: " + (verified ? "verifies against " + where : "does NOT verify against " + where));
-        if (!verified) {
-            Cli.info("error: the token was not signed with the key Attic uses now (another environment, or the key was rotated): Attic answers Unauthorized; mint a new one");
-            return ExitCode.CHECK_FAILED;
-        }
-        if (!rejections.isEmpty()) {
-            // atticd's apply_auth (server/src/access/http.rs) drops a token it cannot validate: the request is anonymous.
-            Cli.info("error: atticd treats this token as no token (" + Output.escapeControls(rejections.get(0)) + "): Attic answers Unauthorized; mint a new one");
-            return ExitCode.CHECK_FAILED;
-        }
-        return ExitCode.OK;
-    }
-
-    private static Object jsonable(Object o) {
-        if (o instanceof java.util.Date d) return d.toInstant().getEpochSecond();
-        if (o instanceof Map<?, ?> m) {
-            var out = new LinkedHashMap<String, Object>();
-            m.forEach((k, v) -> out.put(String.valueOf(k), jsonable(v)));
-            return out;
-        }
-        if (o instanceof List<?> l) return l.stream().map(AtticToken::jsonable).toList();
-        return o;
+        var issue = new AtticTokenIssue(env, namespace != null ? namespace : env.namespaces().attic().name());
+        return issue.decode(token, () -> clusterOptions.connect(env));
     }
 }
