@@ -245,4 +245,39 @@ class DeployDashboardTest {
         assertTrue(r.out().contains("\"GITLAB_OAUTH_REDIRECT_URI\""), r.out());
         assertTrue(r.out().contains("\"replicas\" : 2"), r.out());
     }
+
+    /** Two first runs at once (two CI jobs): the session secret is generated once, and both go on with the stored one. */
+    @Test
+    @Order(6)
+    void twoFirstRunsAtOnceKeepOneSessionSecret() throws Exception {
+        kube.secrets().inNamespace(ns).withName("runner-dashboard-secrets").delete();
+        kube.secrets().inNamespace(ns).withName("runner-dashboard-secrets").waitUntilCondition(java.util.Objects::isNull, 30, java.util.concurrent.TimeUnit.SECONDS);
+        // Each run reads "absent", then its write of the Secret is held 4 s: both writes reach the API server after both reads.
+        String secrets = "/api/v1/namespaces/" + ns + "/secrets";
+        api.fault(TestApiProxy.Fault.stall(q -> !q.method().equals("GET") && q.path().startsWith(secrets), 4000, 2));
+        try {
+            TestSupport.script("deploy-dashboard", "--help").run(); // built once first: two first builds at once are another matter
+            var runs = new ArrayList<java.util.concurrent.CompletableFuture<TestSupport.Result>>();
+            for (int i = 0; i < 2; i++) {
+                runs.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> TestSupport.script("deploy-dashboard", env, "--env-dir", envDir.toString(),
+                        "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(), "--timeout", "60s",
+                        "--gitlab-token-file", tokenFile.toString()).run()));
+            }
+            var outs = new ArrayList<String>();
+            for (var f : runs) {
+                TestSupport.Result r = f.get();
+                assertEquals(0, r.exit(), r.toString());
+                outs.add(r.out() + "\n--- stderr ---\n" + r.err());
+            }
+            String line = "secret/runner-dashboard-secrets -n " + ns;
+            assertEquals(1, outs.stream().filter(o -> o.contains(line + " created")).count(), "one run creates it: " + outs);
+            assertEquals(1, outs.stream().filter(o -> o.contains(line + " unchanged (kept: another run created it at the same time)")).count(),
+                    "the other reads the winner's back and writes no value of its own: " + outs);
+            Secret stored = kube.secrets().inNamespace(ns).withName("runner-dashboard-secrets").get();
+            assertEquals(TOKEN, decode(stored, "GITLAB_TOKEN"));
+            assertFalse(String.join("", outs).contains(decode(stored, "SESSION_SECRET")), "the session secret is never printed");
+        } finally {
+            api.clearFaults();
+        }
+    }
 }

@@ -17,6 +17,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * deploy-dashboard's story, so that {@code up} runs it in the same process: the namespaces must exist;
@@ -67,7 +68,24 @@ final class DashboardDeploy {
                 given(inputs.gitlabTokenFile(), TOKEN, have.get(DashboardObjects.GITLAB_TOKEN), run.writes()),
                 have.getOrDefault(DashboardObjects.SESSION_SECRET, null) != null ? have.get(DashboardObjects.SESSION_SECRET) : Manifests.randomToken(48),
                 env.dashboard().app().oauth() == null ? null : given(inputs.oauthSecretFile(), OAUTH_SECRET, have.get(DashboardObjects.OAUTH_CLIENT_SECRET), run.writes()));
-        run.apply(client, DashboardObjects.secret(env, ns, secrets));
+        if (live == null && run.writes()) {
+            // The session secret is generated once, also when two first runs start together: a plain create, and the
+            // run that loses it (409) goes on with the winner's value; the values the user handed over are still this run's.
+            Secret made = run.keepOrCreate(client, DashboardObjects.secret(env, ns, secrets), false);
+            Map<String, String> stored = KubeClients.secretData(made, "secret " + DashboardObjects.SECRET + " in namespace " + ns);
+            String session = stored.get(DashboardObjects.SESSION_SECRET);
+            if (session != null && !session.equals(secrets.sessionSecret())) {
+                secrets = new DashboardObjects.Secrets(secrets.gitlabToken(), session, secrets.oauthClientSecret());
+                boolean sameInputs = Objects.equals(stored.get(DashboardObjects.GITLAB_TOKEN), secrets.gitlabToken())
+                        && Objects.equals(stored.get(DashboardObjects.OAUTH_CLIENT_SECRET), secrets.oauthClientSecret());
+                if (!sameInputs) run.replaceSecret(client, DashboardObjects.secret(env, ns, secrets), made);
+            }
+        } else if (live == null) {
+            run.apply(client, DashboardObjects.secret(env, ns, secrets));
+        } else {
+            // Values the user hands over replace the stored ones, also over the plain create that made the Secret.
+            run.replaceSecret(client, DashboardObjects.secret(env, ns, secrets), live);
+        }
         for (HasMetadata o : DashboardObjects.objects(env, ns, secrets)) run.apply(client, o);
         if (run.writes()) run.waitForRollout(client, ns, DashboardObjects.NAME, DashboardObjects.SELECTOR);
     }

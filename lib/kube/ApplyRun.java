@@ -99,16 +99,25 @@ final class ApplyRun {
             report(new ServerSideApply.Result(made, ServerSideApply.Action.created, false, List.of()));
             return made;
         }
-        var how = options;
-        if (replace && live != null) {
-            // Replacing a value on purpose (a key rotation): take the fields over from the create that made the Secret.
-            how = new ServerSideApply.Options();
-            how.serverDryRun = options.serverDryRun;
-            how.diffOnly = options.diffOnly;
-            how.forceConflicts = true;
+        if (live == null) {
+            ServerSideApply.Result r = ServerSideApply.applyOne(client, desired, new ServerSideApply.Lookup(null, true), options);
+            report(r);
+            return options.diffOnly || options.serverDryRun ? desired : r.object() instanceof Secret s ? s : desired;
         }
+        return replaceSecret(client, desired, live);
+    }
+
+    /**
+     * A Secret {@link #keepOrCreate} made, given new values on purpose (a key rotation, a token the user handed over):
+     * applied where it differs from {@code live}, taking its fields over from the plain create that made it.
+     */
+    Secret replaceSecret(KubernetesClient client, Secret desired, Secret live) {
+        var how = new ServerSideApply.Options();
+        how.serverDryRun = options.serverDryRun;
+        how.diffOnly = options.diffOnly;
+        how.forceConflicts = true;
         ServerSideApply.Result r = ServerSideApply.applyOne(client, desired, new ServerSideApply.Lookup(live, true), how);
-        if (how != options) options.writes.addAndGet(how.writes.get());
+        options.writes.addAndGet(how.writes.get());
         report(r);
         return options.diffOnly || options.serverDryRun ? desired : r.object() instanceof Secret s ? s : desired;
     }
