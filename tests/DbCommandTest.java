@@ -480,6 +480,18 @@ class DbCommandTest {
             assertEquals("attic-pg-backup", c2.at("/spec/externalClusters/0/plugin/parameters/barmanObjectName").asText());
             assertTrue(pitr.out().contains("--switch would change:"), pitr.out());
 
+            // A volume-snapshot Backup is restored by name (recovery.backup.name: the operator takes the PVCs from its snapshots).
+            kube.genericKubernetesResources(DbAdmin.API, "Backup").inNamespace(ns).resource(new GenericKubernetesResourceBuilder().withApiVersion(DbAdmin.API)
+                    .withKind("Backup").withNewMetadata().withName("attic-pg-snap").withNamespace(ns).endMetadata()
+                    .addToAdditionalProperties("spec", Map.of("cluster", Map.of("name", "attic-pg"), "method", "volumeSnapshot")).build()).create();
+            kube.genericKubernetesResources(DbAdmin.API, "Backup").inNamespace(ns).withName("attic-pg-snap").waitUntilCondition(
+                    x -> x != null && "completed".equals(DbAdmin.map(x.getAdditionalProperties().get("status")).get("phase")), 30, TimeUnit.SECONDS);
+            var snap = db(env, "restore", "--backup", "attic-pg-snap", "--into", "attic-pg-r5", "--dry-run");
+            assertEquals(0, snap.exit(), snap.toString());
+            JsonNode c5 = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readTree(snap.out().substring(0, snap.out().indexOf("cluster.postgresql.cnpg.io/attic-pg-r5 created")));
+            assertEquals("attic-pg-snap", c5.at("/spec/bootstrap/recovery/backup/name").asText());
+            assertTrue(c5.at("/spec/bootstrap/recovery/source").isMissingNode() && c5.at("/spec/externalClusters").isMissingNode(), c5.toString());
+
             // A restore without --switch prints what --switch would change and changes nothing of Attic's; --switch alone
             // later switches to it (not created again).
             var later = db(env, "restore", "--backup", b, "--into", "attic-pg-r3");
