@@ -17,6 +17,7 @@
 //SOURCES ../lib/cache/CacheObjects.java
 //SOURCES ../lib/database/DbAdmin.java
 //SOURCES ../lib/cache/CacheAdmin.java
+//SOURCES ../lib/cache/CacheGc.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.ArrayList;
@@ -196,7 +197,7 @@ class Cache implements Callable<Integer> {
     static class Gc extends Sub {
         @Mixin Cli.ChangeOptions change;
 
-        @Option(names = "--wait", description = "Wait until the Job completed (exit 80 when it failed or the time ran out), then show usage again.")
+        @Option(names = "--wait", description = "Wait until the Job completed, with progress (exit 80 when it failed or --timeout ran out: the reason, the pod's exit code or the Job's last warning), then show usage before and after.")
         boolean await;
 
         @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "30m", description = "How long --wait waits (default: ${DEFAULT-VALUE}).")
@@ -233,19 +234,7 @@ class Cache implements Callable<Integer> {
                     printUsage(before, null);
                     return ExitCode.OK;
                 }
-                long until = System.nanoTime() + limit.toNanos();
-                while (true) {
-                    var live = jobs.withName(name).get();
-                    var st = live == null ? null : live.getStatus();
-                    if (st != null && st.getSucceeded() != null && st.getSucceeded() > 0) break;
-                    if (live == null || (st != null && st.getFailed() != null && st.getFailed() > 0)) {
-                        throw new GfwException(ExitCode.CHECK_FAILED, "job.batch/" + name + " failed; see 'kubectl -n " + ns + " logs job/" + name + "'");
-                    }
-                    if (System.nanoTime() > until) {
-                        throw new GfwException(ExitCode.CHECK_FAILED, "job.batch/" + name + " not complete after " + timeout + " (--timeout); it goes on: 'kubectl -n " + ns + " get job " + name + "'");
-                    }
-                    Thread.sleep(500);
-                }
+                CacheGc.await(client, ns, name, System.nanoTime() + limit.toNanos(), timeout, Cli::info);
                 Cli.out().println("job.batch/" + name + " completed");
                 Map<String, Object> after = DbAdmin.withPrimary(client, env, false, route -> CacheAdmin.usage(route, env.attic().cache(), seconds));
                 printUsage(before, after);

@@ -12,6 +12,7 @@
 //SOURCES ../lib/cli/Cli.java
 //SOURCES ../lib/core/HealthReport.java
 //SOURCES ../lib/database/DbAdmin.java
+//SOURCES ../lib/database/DbRestore.java
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -30,23 +31,26 @@ import picocli.CommandLine.ParentCommand;
 
 /**
  * Day-2 administration of an environment's Attic database (the CloudNativePG Cluster {@code cnpg.cluster}):
- * status, psql on the primary, on-demand backups and their list. The story is in lib/database/DbAdmin.java.
+ * status, psql on the primary, on-demand backups and their list (lib/database/DbAdmin.java), and restore into a new cluster (lib/database/DbRestore.java).
  *
  * <pre>
  *   gfw db dev status -o wide
  *   gfw db dev psql -c 'select count(*) from object'
  *   gfw db prod backup --wait -y
+ *   gfw db dev restore --backup attic-pg-20261201020000 --into attic-pg-r1 --switch
  * </pre>
  */
 @Command(name = "db", mixinStandardHelpOptions = true, sortOptions = false, abbreviateSynopsis = true,
-        subcommands = {Db.Status.class, Db.Psql.class, Db.Backup.class, Db.Backups.class},
-        description = "Administer the Attic database (CloudNativePG): status, psql, backup, backups.",
+        subcommands = {Db.Status.class, Db.Psql.class, Db.Backup.class, Db.Backups.class, Db.Restore.class},
+        description = "Administer the Attic database (CloudNativePG): status, psql, backup, backups, restore.",
         footer = {"", "Examples:",
                 "  db dev status                       # phase, primary, instances, archiving, last backup, certificates",
                 "  db dev psql                         # interactive psql on the primary as the owner",
                 "  db dev psql -c 'select 1'           # one statement; exit code is psql's",
                 "  db prod backup --wait -y            # an on-demand backup, waited for",
-                "  db dev backups -o json              # every backup with phase, start, end, method"})
+                "  db dev backups -o json              # every backup with phase, start, end, method",
+                "  db dev restore --backup attic-pg-20261201020000 --into attic-pg-r1 --wait   # recover into a NEW cluster",
+                "  db prod restore --to-time 2026-12-01T09:30:00Z --into attic-pg-r2 --switch -y   # then point Attic at it"})
 class Db implements Callable<Integer> {
     public static void main(String... args) {
         System.exit(Cli.run(new Db(), args));
@@ -187,6 +191,50 @@ class Db implements Callable<Integer> {
         }
     }
 
+
+    @Command(name = "restore", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"Recover into a NEW CloudNativePG cluster (bootstrap.recovery; never over the running one) from a completed backup or to a point in time,"
+                    + " keeping the owner, database and credentials; then show, or with --switch do, what points Attic at it: DATABASE_URL in Attic's Secret and a rollout.",
+                    "Exit 64: --into is the running cluster or no source given; 67: --into exists (or planned, or production without -y);"
+                    + " 68: the backup is missing or not completed; 80: not healthy or not rolled out within --timeout."})
+    static class Restore extends Sub {
+        @Mixin Cli.WithDiff change;
+
+        @Option(names = "--backup", paramLabel = "NAME", description = "A completed Backup of the cluster ('gfw db ENV backups').")
+        String backup;
+
+        @Option(names = "--to-time", paramLabel = "TIME", description = "Point in time (RFC 3339, e.g. 2026-12-01T09:30:00Z), replayed from the WAL archive.")
+        String toTime;
+
+        @Option(names = "--into", paramLabel = "NAME", required = true, description = "Name of the NEW Cluster (must not exist).")
+        String into;
+
+        @Option(names = "--switch", description = "Once it is healthy, point Attic's DATABASE_URL at <NAME>-rw and roll Attic (alone, with --into an earlier restore: switch to it).")
+        boolean doSwitch;
+
+        @Option(names = "--wait", description = "Wait until the new cluster is healthy, with progress (--switch always waits).")
+        boolean await;
+
+        @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "30m", description = "How long the waits take at most (default: ${DEFAULT-VALUE}).")
+        String timeout = "30m";
+
+        @Override
+        public Integer call() {
+            change.validate();
+            if (backup != null && toTime != null) throw new GfwException(ExitCode.USAGE, "--backup and --to-time do not go together: give one");
+            if (backup == null && toTime == null && !doSwitch) throw new GfwException(ExitCode.USAGE, "give one of --backup NAME or --to-time TIME");
+            Duration limit = Cli.duration(timeout, "--timeout");
+            String time = toTime == null ? null : DbRestore.targetTime(toTime);
+            EnvConfig.Env env = env();
+            DbRestore.checkInto(env, into);
+            change.confirm(env, "restore database " + env.cnpg().cluster() + " into a new cluster " + into + (doSwitch ? " and switch Attic to it" : ""));
+            var r = new DbRestore.Request(backup, time, into, doSwitch, await, change.clientDryRun(), change.serverDryRun(), change.diff(),
+                    change.forceConflicts, System.nanoTime() + limit.toNanos(), timeout);
+            try (KubernetesClient client = cluster.connect(env)) {
+                return DbRestore.run(client, env, r, Cli.out(), Cli::info);
+            }
+        }
+    }
     @Command(name = "backups", mixinStandardHelpOptions = true, sortOptions = false,
             description = "The Cluster's backups, oldest first: name, phase, method, start, end.")
     static class Backups extends Sub {

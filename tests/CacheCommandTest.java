@@ -222,9 +222,19 @@ class CacheCommandTest {
         assertEquals(0, dry.exit(), dry.toString());
         assertTrue(dry.out().contains("- garbage-collector-once") && dry.out().contains("restartPolicy: Never"), dry.out());
         assertEquals(0, kube.batch().v1().jobs().inNamespace(ns).list().getItems().size(), "a client dry run creates nothing");
-        kube.resource(CacheObjects.storage(EnvConfig.load("dev", env.toString()), ns)).create(); // the collector mounts it
-        // Without --wait: the Job is created and usage before is shown. (--wait's completion is not proven here: in the
-        // test cluster the Job's pod did not complete within 180 s; see the branch report.)
+        // What the collector's pod needs before the Job controller can make it and the scheduler place it (without them the
+        // Job never completes: FailedCreate, serviceaccount "attic" not found; then the claim unbound, storage class absent):
+        // the ServiceAccount provision-namespaces makes, and the storage claim deploy-cache makes, bound to a volume.
+        EnvConfig.Env dev = EnvConfig.load("dev", env.toString());
+        var claim = CacheObjects.storage(dev, ns);
+        kube.resource(new io.fabric8.kubernetes.api.model.PersistentVolumeBuilder().withNewMetadata().withName("gfw-" + ns).endMetadata()
+                .withNewSpec().withCapacity(Map.of("storage", claim.getSpec().getResources().getRequests().get("storage")))
+                .withAccessModes(claim.getSpec().getAccessModes()).withStorageClassName(claim.getSpec().getStorageClassName())
+                .withNewHostPath().withPath("/var/lib/gfw-test/" + ns).endHostPath()
+                .withNewClaimRef().withNamespace(ns).withName(claim.getMetadata().getName()).endClaimRef().endSpec().build()).create();
+        kube.resource(claim).create();
+        kube.resource(new io.fabric8.kubernetes.api.model.ServiceAccountBuilder().withNewMetadata().withName("attic").withNamespace(ns).endMetadata().build()).create();
+        // Without --wait: the Job is created and usage before is shown.
         var gc = cache(env, "gc");
         assertEquals(0, gc.exit(), gc.toString());
         assertTrue(gc.out().matches("(?s)job\\.batch/attic-gc-once-\\d{14} created \\(atticd --mode garbage-collector-once\\)\n.*"), gc.out());
@@ -232,6 +242,40 @@ class CacheCommandTest {
         var jobs = kube.batch().v1().jobs().inNamespace(ns).list().getItems();
         assertEquals(1, jobs.size());
         assertEquals(List.of("--config", "/etc/attic/server.toml", "--mode", "garbage-collector-once"), jobs.get(0).getSpec().getTemplate().getSpec().getContainers().get(0).getArgs());
+
+        // --wait: the Job's pod runs and exits 0 (kwok's pod-complete stage), the Job controller marks it Complete; progress on
+        // the way, usage before and after.
+        Thread.sleep(1100); // Job names are per second
+        var waited = cache(env, "gc", "--wait", "--timeout", "90s");
+        assertEquals(0, waited.exit(), waited.toString());
+        assertTrue(waited.out().matches("(?s)job\\.batch/(attic-gc-once-\\d{14}) created \\(atticd --mode garbage-collector-once\\)\njob\\.batch/\\1 completed\n.*"), waited.out());
+        assertTrue(waited.out().lines().anyMatch(l -> l.matches("USAGE\\s+BEFORE\\s+AFTER\\s*")), waited.out());
+        assertTrue(waited.out().lines().anyMatch(l -> l.matches("storePaths\\s+3\\s+3\\s*")), waited.out());
+        assertTrue(waited.err().matches("(?s).*job/attic-gc-once-\\d{14}: \\d active, 0 succeeded, 0 failed\n.*job/attic-gc-once-\\d{14}: complete \\(0 active, 1 succeeded, 0 failed\\).*"),
+                "progress: " + waited.err());
+
+        // A collector that exits 1: the Job fails at once (backoffLimit 0); the reason and the pod's exit code, exit 80.
+        api.jobs(ns, TestCluster.JobPods.FAIL);
+        try {
+            Thread.sleep(1100);
+            var failed = cache(env, "gc", "--wait", "--timeout", "90s");
+            assertEquals(ExitCode.CHECK_FAILED, failed.exit(), failed.toString());
+            assertTrue(failed.err().matches("(?s).*error: job\\.batch/attic-gc-once-\\d{14} failed \\(BackoffLimitExceeded: Job has reached the specified backoff limit;"
+                    + " pod attic-gc-once-\\d{14}-\\w+ exited 1 \\(Error\\)\\); see its log: 'kubectl -n " + ns + " logs job/attic-gc-once-\\d{14}'\n"), failed.err());
+            assertTrue(failed.out().lines().noneMatch(l -> l.contains("completed")), failed.out());
+
+            // A collector that runs on: --timeout ends the wait, exit 80, the Job goes on.
+            api.jobs(ns, TestCluster.JobPods.RUN_ON);
+            Thread.sleep(1100);
+            long start = System.nanoTime();
+            var slow = cache(env, "gc", "--wait", "--timeout", "3s");
+            long took = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+            assertEquals(ExitCode.CHECK_FAILED, slow.exit(), slow.toString());
+            assertTrue(slow.err().matches("(?s).*error: job\\.batch/attic-gc-once-\\d{14} not complete after 3s \\(--timeout\\): 1 active, 0 succeeded, 0 failed; it goes on: .*"), slow.err());
+            assertTrue(took < 20, "--timeout 3s ended the wait (took " + took + " s)");
+        } finally {
+            api.jobs(ns, TestCluster.JobPods.SUCCEED);
+        }
 
         // A cache that is not in the database: one line, exit 68.
         var other = cache(envDir(ns, e -> e.set("cnpg.database", db).set("attic.cache", "nope")), "usage");

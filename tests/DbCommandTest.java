@@ -60,7 +60,12 @@ class DbCommandTest {
     }
 
     static TestSupport.Result db(Path envDir, String sub, String... more) {
-        var a = new ArrayList<>(List.of("dev", sub, "--env-dir", envDir.toString(), "--kubeconfig", api.kubeconfig().toString(), "--context", api.context()));
+        return dbVia(api.kubeconfig(), envDir, sub, more);
+    }
+
+    /** gfw db with {@code kubeconfig} (e.g. one whose cluster has a proxy-url, as fetch-kubeconfig writes it for a user behind the proxy). */
+    static TestSupport.Result dbVia(Path kubeconfig, Path envDir, String sub, String... more) {
+        var a = new ArrayList<>(List.of("dev", sub, "--env-dir", envDir.toString(), "--kubeconfig", kubeconfig.toString(), "--context", api.context()));
         a.addAll(List.of(more));
         return TestSupport.inProcess(new Db(), a.toArray(String[]::new));
     }
@@ -160,6 +165,17 @@ class DbCommandTest {
         assertEquals("error: CloudNativePG Cluster attic-pg not found in namespace " + none + "; 'gfw deploy-cache dev' creates it", missing.err().strip());
     }
 
+    /** A copy of {@code kubeconfig} whose clusters have {@code proxy-url: url}. */
+    @SuppressWarnings("unchecked")
+    static Path withProxyUrl(Path kubeconfig, String url) throws java.io.IOException {
+        var yaml = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper();
+        Map<String, Object> k = yaml.readValue(kubeconfig.toFile(), Map.class);
+        for (Object o : (List<Object>) k.get("clusters")) ((Map<String, Object>) ((Map<String, Object>) o).get("cluster")).put("proxy-url", url);
+        Path file = TestSupport.tempDir("db-proxy").resolve("kubeconfig");
+        yaml.writeValue(file.toFile(), k);
+        return file;
+    }
+
     /** A psql run that sleeps, so that ps can look at it while it runs. */
     @Test
     void psqlRunsOnThePrimaryAndThePasswordIsInNoProcessArgvOrEnvironment() throws Exception {
@@ -193,9 +209,24 @@ class DbCommandTest {
         assertEquals(1, bad.exit(), bad.toString());
         assertTrue(bad.err().contains("division by zero"), bad.err());
 
-        // While psql runs, ps (with every process's environment: 'e') never shows the password.
+        // From a laptop behind the SOCKS proxy: the kubeconfig's cluster has proxy-url (as fetch-kubeconfig writes it), and
+        // the port-forward to the primary, like every request to the API server, goes through it.
+        TestSocksProxy proxy = TestSocksProxy.shared();
+        Path proxied = withProxyUrl(api.kubeconfig(), proxy.url("socks5"));
+        int connects = proxy.connects();
+        var viaProxy = dbVia(proxied, env, "psql", "-c", "select 1", "--", "-At", "-X");
+        assertEquals(0, viaProxy.exit(), viaProxy.toString());
+        assertEquals("1", viaProxy.out().strip());
+        assertTrue(proxy.connects() > connects, "the route went through the SOCKS proxy");
+        assertFalse(viaProxy.out().contains(password) || viaProxy.err().contains(password), "the password is not on screen");
+        // The same with the proxy gone: the route really is the proxy (nothing reaches the database without it).
+        var deadProxy = dbVia(withProxyUrl(api.kubeconfig(), "socks5://127.0.0.1:" + TestSocksProxy.freePort()), env, "psql", "--request-timeout", "5s",
+                "-c", "select 1", "--", "-X");
+        assertEquals(ExitCode.UNAVAILABLE, deadProxy.exit(), deadProxy.toString());
+
+        // While psql runs (through the proxy), ps (with every process's environment: 'e') never shows the password.
         var result = new TestSupport.Result[1];
-        Thread run = new Thread(() -> result[0] = db(env, "psql", "-c", "select pg_sleep(3)", "--", "-X"));
+        Thread run = new Thread(() -> result[0] = dbVia(proxied, env, "psql", "-c", "select pg_sleep(3)", "--", "-X"));
         run.start();
         boolean sawPsql = false;
         long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
@@ -283,5 +314,220 @@ class DbCommandTest {
         var prod = db(envDir(ns, e -> e.set("production", "true")), "backup");
         assertEquals(ExitCode.REFUSED, prod.exit(), prod.toString());
         assertTrue(prod.err().contains("is production: refusing to take a backup of database attic-pg without --yes"), prod.err());
+    }
+
+    /** Mutating requests gfw sent into {@code ns} since the last reset (the operator stand-in paused meanwhile). */
+    static long writesIn(String ns, boolean includeDryRun) {
+        return api.requests().stream().filter(TestCluster.Request::isMutating).filter(r -> includeDryRun || !r.isDryRun())
+                .filter(r -> r.path().contains("/namespaces/" + ns + "/")).count();
+    }
+
+    @SuppressWarnings("unchecked")
+    static Map<String, Object> specOf(String ns, String cluster) {
+        return (Map<String, Object>) kube.genericKubernetesResources(DbAdmin.API, "Cluster").inNamespace(ns).withName(cluster).get().getAdditionalProperties().get("spec");
+    }
+
+    @Test
+    void restoreRecoversIntoANewClusterAndSwitchPointsAtticAtIt() throws Exception {
+        Assumptions.assumeTrue(api.isLocal(), "needs kwok to run the recovery Job, and the request log");
+        String ns = namespace("gfw-db-restore-");
+        Path env = envDir(ns, e -> e);
+        EnvConfig.Env dev = EnvConfig.load("dev", env.toString());
+        String owner = "gfw_rs_" + TestCluster.randomHex(3);
+        String password = "re:st@re/" + TestCluster.randomHex(8) + "%";
+        String encoded = ConnectionStrings.encode(password);
+        kube.resource(new SecretBuilder().withNewMetadata().withName("attic-pg-app-credentials").withNamespace(ns).endMetadata()
+                .withType("kubernetes.io/basic-auth").addToStringData("username", owner).addToStringData("password", password).build()).create();
+        // Attic as deploy-cache leaves it: DATABASE_URL at attic-pg-rw in its Secret, the server Deployment reading it.
+        String oldUrl = "postgresql://" + owner + ":" + encoded + "@attic-pg-rw." + ns + ".svc.cluster.local:5432/attic?sslmode=" + dev.cnpg().sslmode();
+        DatabaseUrl.writeSecret(kube, dev, ns, new ConnectionStrings.Parts(owner, password, "attic-pg-rw." + ns + ".svc.cluster.local", 5432, "attic",
+                Map.of("sslmode", dev.cnpg().sslmode())), new DatabaseUrl.Write(false, false, false, false, "none")); // as deploy-cache applies it
+        Map<String, String> appLabels = Map.of("app.kubernetes.io/name", "attic", "app.kubernetes.io/component", "server");
+        kube.resource(new io.fabric8.kubernetes.api.model.apps.DeploymentBuilder().withNewMetadata().withName("attic").withNamespace(ns).endMetadata()
+                .withNewSpec().withReplicas(1).withNewSelector().withMatchLabels(appLabels).endSelector().withNewTemplate().withNewMetadata().withLabels(appLabels)
+                .addToAnnotations("gfw.gloriousflywheel.dev/checksum", "abc").endMetadata().withNewSpec().addNewContainer().withName("attic")
+                .withImage("ghcr.io/zhaofengli/attic:test").addNewEnv().withName("ATTIC_SERVER_DATABASE_URL").withNewValueFrom().withNewSecretKeyRef()
+                .withName(dev.attic().secret()).withKey("DATABASE_URL").endSecretKeyRef().endValueFrom().endEnv().endContainer().endSpec().endTemplate().endSpec().build()).create();
+        var deployments = kube.apps().deployments().inNamespace(ns);
+        try (var operator = new CnpgOperatorStandIn(kube, pg)) {
+            operator.watch(ns);
+            var spec = new LinkedHashMap<String, Object>();
+            spec.put("instances", 1);
+            spec.put("imageName", CnpgStatus.DEFAULT_IMAGE);
+            spec.put("storage", Map.of("size", "2Gi", "storageClass", "longhorn"));
+            spec.put("postgresql", Map.of("parameters", Map.of("max_connections", "200", "shared_buffers", "256MB")));
+            spec.put("bootstrap", Map.of("initdb", Map.of("database", "attic", "owner", owner, "secret", Map.of("name", "attic-pg-app-credentials"))));
+            spec.put("plugins", List.of(Map.of("name", DbAdmin.BARMAN_PLUGIN, "isWALArchiver", true, "parameters", Map.of("barmanObjectName", "attic-pg-backup"))));
+            cluster(ns, spec);
+            kube.genericKubernetesResources(DbAdmin.API, "Cluster").inNamespace(ns).withName("attic-pg").waitUntilCondition(
+                    c -> c != null && DbAdmin.HEALTHY.equals(DbAdmin.map(c.getAdditionalProperties().get("status")).get("phase")), 60, TimeUnit.SECONDS);
+            deployments.withName("attic").waitUntilCondition(d -> d != null && d.getStatus() != null && Integer.valueOf(1).equals(d.getStatus().getAvailableReplicas()), 60, TimeUnit.SECONDS);
+            var taken = db(env, "backup", "--wait", "--timeout", "60s");
+            assertEquals(0, taken.exit(), taken.toString());
+            JsonNode backup = JSON.readTree(db(env, "backups", "-o", "json").out()).get(0);
+            String b = backup.get("name").asText();
+            String backupId = backup.get("backupId").asText();
+
+            // Bad input: one line, exit 64, not one request into the namespace (the stand-in paused so only gfw's are counted).
+            operator.paused = true;
+            Thread.sleep(300);
+            api.resetRequests();
+            var same = db(env, "restore", "--backup", b, "--into", "attic-pg");
+            assertEquals(ExitCode.USAGE, same.exit(), same.toString());
+            assertTrue(same.err().contains("--into attic-pg is the running cluster") && same.err().contains("never overwrites the running one"), same.err());
+            var both = db(env, "restore", "--backup", b, "--to-time", "2026-12-01T10:00:00Z", "--into", "attic-pg-r1");
+            assertEquals(ExitCode.USAGE, both.exit(), both.toString());
+            var badTime = db(env, "restore", "--to-time", "yesterday", "--into", "attic-pg-r1");
+            assertEquals(ExitCode.USAGE, badTime.exit(), badTime.toString());
+            assertTrue(badTime.err().contains("--to-time 'yesterday' is not an RFC 3339 time"), badTime.err());
+            var missing = db(env, "restore", "--backup", "nope", "--into", "attic-pg-r1");
+            assertEquals(ExitCode.NOT_FOUND, missing.exit(), missing.toString());
+            assertTrue(missing.err().contains("backup nope not found in namespace " + ns), missing.err());
+            assertEquals(0, writesIn(ns, true), api.requests().toString());
+
+            // Dry runs write nothing: a client dry run prints the Cluster and the switch, a server dry run sends only dry runs.
+            var dry = db(env, "restore", "--backup", b, "--into", "attic-pg-r1", "--switch", "--dry-run");
+            assertEquals(0, dry.exit(), dry.toString());
+            assertTrue(dry.out().contains("kind: Cluster") && dry.out().contains("cluster.postgresql.cnpg.io/attic-pg-r1 created (dry run: client; recovering backup " + b + " (method plugin))")
+                    && dry.out().contains("deployment.apps/attic restarted (dry run: client)"), dry.out());
+            var serverDry = db(env, "restore", "--backup", b, "--into", "attic-pg-r1", "--switch", "--dry-run=server");
+            assertEquals(0, serverDry.exit(), serverDry.toString());
+            assertTrue(serverDry.out().contains("created (dry run: server;") && serverDry.out().contains("deployment.apps/attic restarted (dry run: server)"), serverDry.out());
+            assertEquals(0, writesIn(ns, false), "only dry runs: " + api.requests());
+            assertTrue(writesIn(ns, true) > 0, "the server dry run reached the API server");
+            assertEquals(null, kube.genericKubernetesResources(DbAdmin.API, "Cluster").inNamespace(ns).withName("attic-pg-r1").get());
+            for (var r : List.of(same, missing, dry, serverDry)) assertFalse((r.out() + r.err()).contains(password) || (r.out() + r.err()).contains(encoded), r.toString());
+            operator.paused = false;
+
+            // The restore, switched: the new cluster recovers (its full-recovery Job runs), gets healthy, Attic follows it.
+            String template = String.valueOf(deployments.withName("attic").get().getSpec().getTemplate().getMetadata().getAnnotations());
+            var restored = db(env, "restore", "--backup", b, "--into", "attic-pg-r1", "--switch", "--timeout", "120s");
+            assertEquals(0, restored.exit(), restored.toString());
+            assertTrue(restored.out().startsWith("cluster.postgresql.cnpg.io/attic-pg-r1 created (recovering backup " + b + " (method plugin))\n"
+                    + "cluster.postgresql.cnpg.io/attic-pg-r1 healthy\n"), restored.out());
+            assertTrue(restored.out().contains("secret/" + dev.attic().secret() + " -n " + ns + " configured (key DATABASE_URL)") && restored.out().contains("deployment.apps/attic restarted\n"), restored.out());
+            assertTrue(restored.err().contains("cluster/attic-pg-r1: Setting up primary (Creating primary instance attic-pg-r1-1), 0/1 instances ready"), "progress: " + restored.err());
+            assertTrue(restored.err().contains("deployment/attic: rolled out"), restored.err());
+            assertTrue(restored.err().contains("set cnpg.cluster: attic-pg-r1 and cnpg.appSecret: attic-pg-app-credentials in "), restored.err());
+            assertFalse((restored.out() + restored.err()).contains(password) || (restored.out() + restored.err()).contains(encoded), "the password is never printed");
+
+            // The new Cluster, field by field: copied from the running one (both as the CRD defaulted them), recovering through
+            // the plugin by the backup's id, with the owner, database and credential Secret of the running one.
+            Map<String, Object> r1 = specOf(ns, "attic-pg-r1");
+            Map<String, Object> running = specOf(ns, "attic-pg");
+            assertEquals(1, r1.get("instances"));
+            assertEquals(CnpgStatus.DEFAULT_IMAGE, r1.get("imageName"));
+            assertEquals("2Gi", DbAdmin.map(r1.get("storage")).get("size"));
+            assertEquals("longhorn", DbAdmin.map(r1.get("storage")).get("storageClass"));
+            assertEquals(running.get("storage"), r1.get("storage"));
+            assertEquals(Map.of("max_connections", "200", "shared_buffers", "256MB"), DbAdmin.map(DbAdmin.map(r1.get("postgresql")).get("parameters")));
+            assertEquals(running.get("postgresql"), r1.get("postgresql"));
+            assertEquals(List.of("recovery"), List.copyOf(DbAdmin.map(r1.get("bootstrap")).keySet()), "recovery, no initdb");
+            Map<String, Object> recovery = DbAdmin.map(DbAdmin.map(r1.get("bootstrap")).get("recovery"));
+            assertEquals("attic", recovery.get("database"));
+            assertEquals(owner, recovery.get("owner"));
+            assertEquals(Map.of("name", "attic-pg-app-credentials"), recovery.get("secret"));
+            assertEquals("attic-pg", recovery.get("source"));
+            assertEquals(Map.of("backupID", backupId), recovery.get("recoveryTarget"));
+            assertEquals(null, recovery.get("backup"), "a plugin backup is found through the external cluster, not backup.name");
+            List<?> external = (List<?>) r1.get("externalClusters");
+            assertEquals(1, external.size(), String.valueOf(external));
+            assertEquals("attic-pg", DbAdmin.map(external.get(0)).get("name"));
+            Map<String, Object> plugin = DbAdmin.map(DbAdmin.map(external.get(0)).get("plugin"));
+            assertEquals(DbAdmin.BARMAN_PLUGIN, plugin.get("name"));
+            assertEquals(Map.of("barmanObjectName", "attic-pg-backup", "serverName", "attic-pg"), plugin.get("parameters"));
+            assertEquals(running.get("plugins"), r1.get("plugins"), "the same WAL archiver, under its own serverName (none copied)");
+            assertEquals("attic-pg", kube.genericKubernetesResources(DbAdmin.API, "Cluster").inNamespace(ns).withName("attic-pg-r1").get()
+                    .getMetadata().getLabels().get(DbRestore.RESTORED_FROM));
+            var job = kube.batch().v1().jobs().inNamespace(ns).withName("attic-pg-r1-1-full-recovery").get();
+            assertEquals(List.of("/controller/manager", "instance", "restore"), job.getSpec().getTemplate().getSpec().getContainers().get(0).getCommand());
+            assertTrue(operator.recoveries.contains(ns + "/attic-pg-r1"));
+            // The running cluster is untouched.
+            assertEquals(spec.get("bootstrap"), specOf(ns, "attic-pg").get("bootstrap"));
+
+            // Attic's DATABASE_URL: the new -rw service, the same owner and password (percent-encoded); Attic rolled.
+            var secret = kube.secrets().inNamespace(ns).withName(dev.attic().secret()).get();
+            String url = new String(java.util.Base64.getDecoder().decode(secret.getData().get("DATABASE_URL")), java.nio.charset.StandardCharsets.UTF_8);
+            assertEquals("postgresql://" + owner + ":" + encoded + "@attic-pg-r1-rw." + ns + ".svc.cluster.local:5432/attic?sslmode=" + dev.cnpg().sslmode(), url);
+            var annotations = deployments.withName("attic").get().getSpec().getTemplate().getMetadata().getAnnotations();
+            assertTrue(annotations.containsKey(DbRestore.RESTARTED_AT) && !String.valueOf(annotations).equals(template), annotations.toString());
+
+            // The owner logs in to the new cluster's primary with the unchanged password (what Attic does).
+            api.portForward(ns, "attic-pg-r1-1", 5432, pg.host(), pg.port());
+            waitReady(ns, "attic-pg-r1-1", false);
+            var login = db(envDir(ns, e -> e.set("cnpg.cluster", "attic-pg-r1").add("cnpg", "appSecret", "attic-pg-app-credentials")), "psql", "-c", "select current_user", "--", "-At", "-X");
+            assertEquals(0, login.exit(), login.toString());
+            assertEquals(owner, login.out().strip());
+
+            // Into an existing cluster: refused, nothing written.
+            var again = db(env, "restore", "--backup", b, "--into", "attic-pg-r1");
+            assertEquals(ExitCode.REFUSED, again.exit(), again.toString());
+            assertTrue(again.err().contains("cluster attic-pg-r1 already exists in namespace " + ns + ": restore never touches an existing cluster"), again.err());
+
+            // --to-time: the point in time through the plugin's archive (client dry run: the Cluster as it would be created).
+            var pitr = db(env, "restore", "--to-time", "2026-12-01T10:30:00+01:00", "--into", "attic-pg-r2", "--dry-run");
+            assertEquals(0, pitr.exit(), pitr.toString());
+            String yaml = pitr.out().substring(0, pitr.out().indexOf("cluster.postgresql.cnpg.io/attic-pg-r2 created"));
+            JsonNode c2 = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readTree(yaml);
+            assertEquals("attic-pg-r2", c2.at("/metadata/name").asText());
+            JsonNode rec = c2.at("/spec/bootstrap/recovery");
+            assertEquals("attic-pg", rec.get("source").asText());
+            assertEquals("2026-12-01T09:30:00Z", rec.at("/recoveryTarget/targetTime").asText());
+            assertEquals(1, rec.get("recoveryTarget").size(), "no backupID: the plugin picks the backup before the time");
+            assertEquals(owner, rec.get("owner").asText());
+            assertEquals("attic-pg-app-credentials", rec.at("/secret/name").asText());
+            assertEquals("attic-pg", c2.at("/spec/externalClusters/0/plugin/parameters/serverName").asText());
+            assertEquals("attic-pg-backup", c2.at("/spec/externalClusters/0/plugin/parameters/barmanObjectName").asText());
+            assertTrue(pitr.out().contains("--switch would change:"), pitr.out());
+
+            // A volume-snapshot Backup is restored by name (recovery.backup.name: the operator takes the PVCs from its snapshots).
+            kube.genericKubernetesResources(DbAdmin.API, "Backup").inNamespace(ns).resource(new GenericKubernetesResourceBuilder().withApiVersion(DbAdmin.API)
+                    .withKind("Backup").withNewMetadata().withName("attic-pg-snap").withNamespace(ns).endMetadata()
+                    .addToAdditionalProperties("spec", Map.of("cluster", Map.of("name", "attic-pg"), "method", "volumeSnapshot")).build()).create();
+            kube.genericKubernetesResources(DbAdmin.API, "Backup").inNamespace(ns).withName("attic-pg-snap").waitUntilCondition(
+                    x -> x != null && "completed".equals(DbAdmin.map(x.getAdditionalProperties().get("status")).get("phase")), 30, TimeUnit.SECONDS);
+            var snap = db(env, "restore", "--backup", "attic-pg-snap", "--into", "attic-pg-r5", "--dry-run");
+            assertEquals(0, snap.exit(), snap.toString());
+            JsonNode c5 = new com.fasterxml.jackson.dataformat.yaml.YAMLMapper().readTree(snap.out().substring(0, snap.out().indexOf("cluster.postgresql.cnpg.io/attic-pg-r5 created")));
+            assertEquals("attic-pg-snap", c5.at("/spec/bootstrap/recovery/backup/name").asText());
+            assertTrue(c5.at("/spec/bootstrap/recovery/source").isMissingNode() && c5.at("/spec/externalClusters").isMissingNode(), c5.toString());
+
+            // A restore without --switch prints what --switch would change and changes nothing of Attic's; --switch alone
+            // later switches to it (not created again).
+            var later = db(env, "restore", "--backup", b, "--into", "attic-pg-r3");
+            assertEquals(0, later.exit(), later.toString());
+            assertTrue(later.out().contains("--switch would change:\nsecret/" + dev.attic().secret() + " -n " + ns + " configured (key DATABASE_URL) (--diff: nothing sent)\n")
+                    && later.out().contains("deployment.apps/attic restarted (--diff: nothing sent)"), later.out());
+            assertTrue(later.err().contains("'gfw db dev restore --into attic-pg-r3 --switch'"), later.err());
+            assertTrue(new String(java.util.Base64.getDecoder().decode(kube.secrets().inNamespace(ns).withName(dev.attic().secret()).get().getData().get("DATABASE_URL")),
+                    java.nio.charset.StandardCharsets.UTF_8).contains("@attic-pg-r1-rw."), "unchanged without --switch");
+            var switched = db(env, "restore", "--into", "attic-pg-r3", "--switch", "--timeout", "120s");
+            assertEquals(0, switched.exit(), switched.toString());
+            assertTrue(switched.err().contains("cluster.postgresql.cnpg.io/attic-pg-r3 exists (a restore of attic-pg: backup " + b + " (method plugin)): not created again"), switched.err());
+            assertTrue(new String(java.util.Base64.getDecoder().decode(kube.secrets().inNamespace(ns).withName(dev.attic().secret()).get().getData().get("DATABASE_URL")),
+                    java.nio.charset.StandardCharsets.UTF_8).contains("@attic-pg-r3-rw."));
+
+            // --timeout: a new cluster that does not come up (the stand-in holds the namespace's Clusters) ends the wait, exit 80.
+            operator.holdUnready.add(ns);
+            long start = System.nanoTime();
+            var slow = db(env, "restore", "--backup", b, "--into", "attic-pg-r4", "--wait", "--timeout", "3s");
+            assertEquals(ExitCode.CHECK_FAILED, slow.exit(), slow.toString());
+            assertTrue(slow.err().contains("error: cluster attic-pg-r4 not healthy after 3s (--timeout): no phase yet, 0/1 instances ready; the recovery goes on"), slow.err());
+            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(20), "--timeout ended the wait");
+            operator.holdUnready.remove(ns);
+
+            // The operator (stand-in, as CloudNativePG) with a Cluster recovering from a Backup that does not exist: a Warning
+            // event ErrorNoBackup, and it waits: no Job, no pod.
+            var gone = new LinkedHashMap<String, Object>(spec);
+            gone.put("bootstrap", Map.of("recovery", Map.of("backup", Map.of("name", "gone"))));
+            kube.genericKubernetesResources(DbAdmin.API, "Cluster").inNamespace(ns).resource(new GenericKubernetesResourceBuilder().withApiVersion(DbAdmin.API)
+                    .withKind("Cluster").withNewMetadata().withName("attic-pg-gone").withNamespace(ns).endMetadata().addToAdditionalProperties("spec", gone).build()).create();
+            long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (DbRestore.lastWarning(kube, ns, "attic-pg-gone") == null && System.nanoTime() < until) Thread.sleep(100);
+            assertEquals("ErrorNoBackup: Backup object \"" + ns + "/gone\" is missing", DbRestore.lastWarning(kube, ns, "attic-pg-gone"));
+            Thread.sleep(500);
+            assertEquals(null, kube.batch().v1().jobs().inNamespace(ns).withName("attic-pg-gone-1-full-recovery").get());
+            assertEquals(null, kube.pods().inNamespace(ns).withName("attic-pg-gone-1").get());
+        }
     }
 }

@@ -150,13 +150,18 @@ final class CnpgOperatorStandIn implements AutoCloseable {
     private void clusters(String ns) throws java.sql.SQLException {
         for (GenericKubernetesResource c : kube.genericKubernetesResources(API, "Cluster").inNamespace(ns).list().getItems()) {
             Map<String, Object> spec = map(c.getAdditionalProperties().get("spec"));
-            Map<String, Object> initdb = map(map(spec.get("bootstrap")).get("initdb"));
+            Map<String, Object> recovery = map(map(spec.get("bootstrap")).get("recovery"));
+            // The owner, database and credential Secret of the bootstrap used (cluster_funcs.go GetApplicationDatabaseOwner,
+            // GetApplicationDatabaseName, GetApplicationSecretName; cluster_defaults.go: database "app", owner = database).
+            Map<String, Object> initdb = recovery.isEmpty() ? map(map(spec.get("bootstrap")).get("initdb")) : recovery;
             String name = c.getMetadata().getName();
-            String owner = (String) initdb.getOrDefault("owner", "app");
             String database = (String) initdb.getOrDefault("database", "app");
+            String owner = (String) initdb.getOrDefault("owner", recovery.isEmpty() ? "app" : database);
             String initdbSecret = (String) map(initdb.get("secret")).get("name");
-            boolean createsAppSecret = initdbSecret == null || initdbSecret.isEmpty(); // ShouldInitDBCreateApplicationSecret
+            // ShouldInitDBCreateApplicationSecret / ShouldRecoveryCreateApplicationSecret
+            boolean createsAppSecret = initdbSecret == null || initdbSecret.isEmpty();
             if (holdUnready.contains(ns)) continue;
+            if (!recovery.isEmpty() && !recovered(c, recovery)) continue;
             String key = ns + "/" + name;
             String password;
             if (createsAppSecret) {
@@ -191,6 +196,89 @@ final class CnpgOperatorStandIn implements AutoCloseable {
                 kube.genericKubernetesResources(API, "Cluster").inNamespace(ns).resource(fresh).updateStatus();
             }
         }
+    }
+
+    /** Clusters whose missing Backup was reported (the real operator re-reports each minute; one event is enough here). */
+    private final Set<String> reportedNoBackup = ConcurrentHashMap.newKeySet();
+    /** "ns/cluster" of every Cluster bootstrapped by recovery, once its full-recovery Job completed. */
+    final List<String> recoveries = new CopyOnWriteArrayList<>();
+
+    /**
+     * A Cluster with {@code bootstrap.recovery}, as CloudNativePG 1.30.0 brings it up (internal/controller/cluster_create.go
+     * createPrimaryInstance): true once the primary's full-recovery Job completed, so the instance pods and status follow.
+     * <ul>
+     * <li>resolvePrimaryRecoverySource → getOriginBackup: {@code backup.name} naming no Backup is a Warning event
+     * ErrorNoBackup {@code Backup object "ns/name" is missing} on the Cluster, and checkReadyForRecovery requeues: no
+     * phase, no Job, no pod, no Secret. A Backup not completed waits the same way (no event).</li>
+     * <li>createOrPatchServiceAccount: the ServiceAccount {@code <cluster>} the Job's pod runs as (pkg/specs/jobs.go
+     * CreatePrimaryJob: serviceAccountName = GetServiceAccountName).</li>
+     * <li>buildPrimaryInstanceJob: event Normal CreatingInstance "Primary instance (from backup)", then the Job
+     * {@code <cluster>-1-full-recovery} (jobs.go CreatePrimaryJobViaRecovery: {@code /controller/manager instance restore},
+     * jobRole full-recovery, restartPolicy Never, the labels CreatePrimaryJob sets, owned by the Cluster), status.phase
+     * "Setting up primary" with phaseReason "Creating primary instance {@code <cluster>-1}" (RegisterPhase
+     * PhaseFirstPrimary). The Job really runs: the Job controller makes its pod, kwok completes it.</li>
+     * </ul>
+     * What the restore job does to the data (pkg/management/postgres/restore.go) is not simulated: the suite's one
+     * PostgreSQL is both clusters' database, and the owner gets the recovery secret's password as after
+     * ConfigureInstanceAfterRestore and reconcileUser.
+     */
+    private boolean recovered(GenericKubernetesResource c, Map<String, Object> recovery) {
+        String ns = c.getMetadata().getNamespace();
+        String name = c.getMetadata().getName();
+        String backupName = (String) map(recovery.get("backup")).get("name");
+        if (backupName != null) {
+            GenericKubernetesResource b = kube.genericKubernetesResources(API, "Backup").inNamespace(ns).withName(backupName).get();
+            if (b == null) {
+                if (reportedNoBackup.add(ns + "/" + name)) event(c, "Warning", "ErrorNoBackup", "Backup object \"" + ns + "/" + backupName + "\" is missing");
+                return false;
+            }
+            if (!"completed".equals(map(b.getAdditionalProperties().get("status")).get("phase"))) return false;
+        }
+        if (kube.serviceAccounts().inNamespace(ns).withName(name).get() == null) {
+            kube.resource(new io.fabric8.kubernetes.api.model.ServiceAccountBuilder().withNewMetadata().withName(name).withNamespace(ns)
+                    .addToLabels("cnpg.io/cluster", name).withOwnerReferences(controllerReference(c)).endMetadata().build()).create();
+        }
+        String jobName = name + "-1-full-recovery";
+        var job = kube.batch().v1().jobs().inNamespace(ns).withName(jobName).get();
+        if (job == null) {
+            var labels = new java.util.LinkedHashMap<String, String>(CnpgStatus.instanceLabels(name));
+            labels.put("cnpg.io/instanceName", name + "-1");
+            labels.put("cnpg.io/jobRole", "full-recovery");
+            event(c, "Normal", "CreatingInstance", "Primary instance (from backup)");
+            kube.resource(new io.fabric8.kubernetes.api.model.batch.v1.JobBuilder().withNewMetadata().withName(jobName).withNamespace(ns)
+                    .withLabels(labels).withOwnerReferences(controllerReference(c)).endMetadata()
+                    .withNewSpec().withNewTemplate().withNewMetadata().withLabels(labels).endMetadata().withNewSpec()
+                    .withHostname(jobName).withServiceAccountName(name).withRestartPolicy("Never")
+                    .addNewContainer().withName("full-recovery").withImage((String) spec(c).getOrDefault("imageName", CnpgStatus.DEFAULT_IMAGE))
+                    .withCommand("/controller/manager", "instance", "restore").endContainer()
+                    .endSpec().endTemplate().endSpec().build()).create();
+            var fresh = kube.genericKubernetesResources(API, "Cluster").inNamespace(ns).withName(name).get();
+            var status = new java.util.LinkedHashMap<String, Object>(map(fresh.getAdditionalProperties().get("status")));
+            status.put("phase", "Setting up primary");
+            status.put("phaseReason", "Creating primary instance " + name + "-1");
+            status.put("targetPrimary", name + "-1");
+            fresh.getAdditionalProperties().put("status", status);
+            kube.genericKubernetesResources(API, "Cluster").inNamespace(ns).resource(fresh).updateStatus();
+            return false;
+        }
+        boolean complete = job.getStatus() != null && job.getStatus().getConditions() != null
+                && job.getStatus().getConditions().stream().anyMatch(x -> "Complete".equals(x.getType()) && "True".equals(x.getStatus()));
+        if (complete && !recoveries.contains(ns + "/" + name)) recoveries.add(ns + "/" + name);
+        return complete;
+    }
+
+    private static Map<String, Object> spec(GenericKubernetesResource c) {
+        return map(c.getAdditionalProperties().get("spec"));
+    }
+
+    /** An event on the Cluster as the operator's recorder writes it (source component cloudnative-pg). */
+    private void event(GenericKubernetesResource c, String type, String reason, String message) {
+        String now = java.time.Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
+        kube.v1().events().inNamespace(c.getMetadata().getNamespace()).resource(new io.fabric8.kubernetes.api.model.EventBuilder()
+                .withNewMetadata().withGenerateName(c.getMetadata().getName() + ".").withNamespace(c.getMetadata().getNamespace()).endMetadata()
+                .withNewInvolvedObject().withApiVersion(API).withKind("Cluster").withName(c.getMetadata().getName()).withNamespace(c.getMetadata().getNamespace())
+                .withUid(c.getMetadata().getUid()).endInvolvedObject().withType(type).withReason(reason).withMessage(message)
+                .withNewSource().withComponent("cloudnative-pg").endSource().withFirstTimestamp(now).withLastTimestamp(now).withCount(1).build()).create();
     }
 
     /**
