@@ -338,24 +338,33 @@ class HostileFindingsTest {
 
     @Test
     void anApiServerAnsweringSomethingUnusableWasReachedExit79() throws IOException {
-        // (An answer of 17 MiB is left out: fabric8 7.4 parses a body that is not a JSON object as YAML, which takes
-        // minutes for that size; bounding the size needs a byte count in the client's body consumer.)
+        // 17 MiB of a page that is no JSON object: fabric8 7.9 would read it whole and parse it as YAML for minutes;
+        // gfw's client stops reading at 16 MiB (Http's limit).
+        byte[] huge = new byte[17 * 1024 * 1024];
+        java.util.Arrays.fill(huge, (byte) 'a');
+        byte[] page = "<!DOCTYPE html><html><body>".getBytes(StandardCharsets.UTF_8);
+        System.arraycopy(page, 0, huge, 0, page.length);
         Map<String, byte[]> bodies = Map.of(
                 "html", "<!DOCTYPE html><html><body>Please log in</body></html>".getBytes(StandardCharsets.UTF_8),
-                "garbage", "{\"kind\": \"Secret\", \"data\": [[[".getBytes(StandardCharsets.UTF_8));
+                "garbage", "{\"kind\": \"Secret\", \"data\": [[[".getBytes(StandardCharsets.UTF_8),
+                "17 MiB", huge);
         for (var e : bodies.entrySet()) {
             try (var api = new FakeGitLab(ex -> {
-                ex.getResponseHeaders().add("Content-Type", e.getKey().equals("html") ? "text/html" : "application/json");
+                ex.getResponseHeaders().add("Content-Type", e.getKey().equals("garbage") ? "application/json" : "text/html");
                 ex.sendResponseHeaders(200, e.getValue().length);
                 ex.getResponseBody().write(e.getValue());
             })) {
                 Path kube = kubeconfigFor(api.url());
+                long start = System.nanoTime();
                 var r = TestSupport.script("attic-token", "dev", "--sub", "ci", "--pull", "main", "-n", "attic-x", "--kubeconfig", kube.toString(),
                         "--context", "fake").run();
+                long seconds = (System.nanoTime() - start) / 1_000_000_000L;
                 assertEquals(ExitCode.REMOTE_ERROR, r.exit(), e.getKey() + ": " + r);
                 HostileInputTest.assertNoTrace(r);
                 assertEquals(1, HostileInputTest.errLines(r).size(), r.err());
-                assertTrue(r.err().contains("answered with something that is not Kubernetes JSON"), r.err());
+                assertTrue(r.err().contains(e.getKey().equals("17 MiB") ? "the API server at " + api.url() + " (no proxy: a loopback address is never proxied) "
+                        + "answered with more than 16 MiB: not the answer gfw asked for" : "answered with something that is not Kubernetes JSON"), r.err());
+                assertTrue(seconds < 60, e.getKey() + " took " + seconds + " s");
                 assertFalse(r.err().contains("kube-token-not-shown"), r.err());
                 assertEquals("", r.out());
                 assertEquals(List.of(), api.writes());
