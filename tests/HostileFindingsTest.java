@@ -374,8 +374,10 @@ class HostileFindingsTest {
 
     @Test
     void anApiServerAnswering500ToEverythingLeavesHealthUnknownNotFailed() throws IOException {
-        try (var api = new FakeGitLab(ex -> answer(ex, 500, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
-                + "\"message\":\"etcdserver: request timed out\",\"reason\":\"InternalError\",\"code\":500}"))) {
+        String etcd = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+                + "\"message\":\"etcdserver: request timed out\",\"reason\":\"InternalError\",\"code\":500}";
+        // A kubeconfig whose server answers 500 to everything, before anything is deployed.
+        try (var api = new FakeGitLab(ex -> answer(ex, 500, etcd))) {
             Path kube = kubeconfigFor(api.url());
             var r = TestSupport.script("health", "dev", "--only", "cache,dashboard", "-o", "json", "--kubeconfig", kube.toString(), "--context", "fake",
                     "--request-timeout", "5s")
@@ -388,6 +390,38 @@ class HostileFindingsTest {
             }
             assertTrue(doc.path("checks").size() > 0, r.out());
             assertEquals(List.of(), api.writes());
+        }
+        // The real control plane with the cache and the dashboard up, its API server answering 500 (the fault proxy): to
+        // everything, then only to the port-forwards health asks the components through.
+        try (var f = new HealthFixtures().deploy()) {
+            for (String what : List.of("everything", "port-forwards")) {
+                f.api.resetRequests();
+                f.api.fault(TestApiProxy.Fault.answer(q -> what.equals("everything") || q.path().endsWith("/portforward"), 500, etcd, -1));
+                TestSupport.Result r;
+                try {
+                    r = f.health("--only", "cache,dashboard", "-o", "json", "--request-timeout", "5s").run();
+                } finally {
+                    f.api.clearFaults();
+                }
+                HostileInputTest.assertNoTrace(r);
+                assertEquals(ExitCode.DEGRADED, r.exit(), what + ": " + r);
+                assertEquals(List.of(), f.api.requests().stream().filter(TestCluster.Request::isMutating).toList(), "nothing written");
+                assertTrue(r.err().contains("dev: degraded ("), r.err());
+                var checks = RunnerFixtures.JSON.readTree(r.out()).path("checks");
+                assertEquals(6, checks.size(), r.out());
+                for (var row : checks) {
+                    String check = row.path("check").asText();
+                    String detail = row.path("detail").asText();
+                    if (what.equals("port-forwards") && check.startsWith("deployment ")) {
+                        assertEquals("ok", row.path("status").asText(), row.toString()); // read: the API server answered those
+                        continue;
+                    }
+                    assertEquals("unknown", row.path("status").asText(), what + ": nothing was read from the component, so nothing failed: " + row);
+                    assertTrue(what.equals("everything") ? detail.contains("the API server failed (500): etcdserver: request timed out")
+                            : detail.matches(".*the API server answered 500 to the port-forward to pod [a-z0-9-]+: the component was not asked.*"),
+                            what + ": the reason names the API server's answer: " + row);
+                }
+            }
         }
     }
 
