@@ -297,9 +297,13 @@ class DeployCacheTest {
         assertTrue(r.out().contains("deployment/attic -n " + ns + " configured"), r.out());
         assertTrue(r.out().contains("deployment/attic-gc -n " + ns + " configured"), r.out());
         assertEquals(newImage, kube.apps().deployments().inNamespace(ns).withName("attic").get().getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
-        long deadline = System.currentTimeMillis() + 10_000;
-        while (!operator.rollouts.contains(ns + "/attic " + newImage) && System.currentTimeMillis() < deadline) Thread.sleep(100);
-        assertTrue(operator.rollouts.contains(ns + "/attic " + newImage), operator.rollouts.toString());
+        // The Deployment controller rolls the new template out: a ReplicaSet of attic with the new image.
+        java.util.function.Supplier<List<String>> images = () -> kube.apps().replicaSets().inNamespace(ns).list().getItems().stream()
+                .filter(rs -> rs.getMetadata().getOwnerReferences().stream().anyMatch(o -> o.getName().equals("attic")))
+                .map(rs -> rs.getSpec().getTemplate().getSpec().getContainers().get(0).getImage()).toList();
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (!images.get().contains(newImage) && System.currentTimeMillis() < deadline) Thread.sleep(200);
+        assertTrue(images.get().contains(newImage), images.get().toString());
         // The new image's migrations ran (one Job, with that image), the earlier configuration's Job is gone.
         var migrations = kube.batch().v1().jobs().inNamespace(ns).list().getItems();
         assertEquals(1, migrations.size(), migrations.toString());
