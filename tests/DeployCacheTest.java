@@ -674,7 +674,10 @@ class DeployCacheTest {
     @Order(12)
     void backupsGoThroughTheBarmanCloudPluginWhichNeedsCertManager() throws Exception {
         String bns = namespace("gfw-cache-backup-");
-        Path dir = EnvFile.of(Files.readString(Path.of(envDir, "dev.yaml")))
+        // The one field saying where the operator runs is where its plugin goes (cache.operator has no namespace).
+        String operatorNs = "cnpg-backup-" + TestCluster.randomHex(3);
+        NAMESPACES.add(operatorNs);
+        Path dir = EnvFile.of(Files.readString(Path.of(envDir, "dev.yaml"))).set("cnpg.operatorNamespace", operatorNs)
                 .add("cache.database", "backup", "{destinationPath: \"s3://attic-pg-backups/dev\", credentialsSecret: attic-pg-backup-credentials}")
                 .writeTo(TestSupport.tempDir("cache-backup"), "dev");
         var args = new ArrayList<>(List.of("dev", "--env-dir", dir.toString(), "-n", bns, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
@@ -691,7 +694,7 @@ class DeployCacheTest {
             assertEquals(ExitCode.NOT_FOUND, missing.exit(), missing.toString());
             assertEquals(1, missing.err().lines().count(), missing.err());
             assertTrue(missing.err().contains("the Barman Cloud plugin is not installed (no CRD objectstores.barmancloud.cnpg.io), and cache.database.backup needs it;"
-                    + " re-run with --install-operator to install chart plugin-barman-cloud 0.7.0 into namespace cnpg-system (it needs cert-manager)"), missing.err());
+                    + " re-run with --install-operator to install chart plugin-barman-cloud 0.7.0 into namespace " + operatorNs + " (it needs cert-manager)"), missing.err());
 
             // --install-operator without cert-manager: refused before anything is installed or applied.
             args.addAll(List.of("--install-operator", "--plugin-chart", TestSupport.repo().resolve("tests/fixtures/plugin-barman-cloud").toString()));
@@ -709,7 +712,7 @@ class DeployCacheTest {
             api.ensureCrd(crd("cert-manager.io", "Issuer", "issuers"));
             var ok = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
             assertEquals(0, ok.exit(), ok.toString());
-            assertTrue(ok.out().contains("helmrelease/barman-cloud -n cnpg-system installed (chart plugin-barman-cloud-0.7.0, revision 1)"), ok.out());
+            assertTrue(ok.out().contains("helmrelease/barman-cloud -n " + operatorNs + " installed (chart plugin-barman-cloud-0.7.0, revision 1)"), ok.out());
             assertTrue(ok.out().indexOf("objectstore/attic-pg-backup -n " + bns + " created") < ok.out().indexOf("cluster/attic-pg -n " + bns + " created"), ok.out());
             var store = kube.genericKubernetesResources("barmancloud.cnpg.io/v1", "ObjectStore").inNamespace(bns).withName("attic-pg-backup").get();
             assertEquals("30d", ((Map<?, ?>) store.getAdditionalProperties().get("spec")).get("retentionPolicy"));
