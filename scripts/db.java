@@ -20,13 +20,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
 
 /**
  * Day-2 administration of an environment's Attic database (the CloudNativePG Cluster {@code cnpg.cluster}):
@@ -47,30 +44,12 @@ import picocli.CommandLine.ParentCommand;
                 "  db dev psql -c 'select 1'           # one statement; exit code is psql's",
                 "  db prod backup --wait -y            # an on-demand backup, waited for",
                 "  db dev backups -o json              # every backup with phase, start, end, method"})
-class Db implements Callable<Integer> {
+class Db extends Cli.EnvCommand {
     public static void main(String... args) {
         System.exit(Cli.run(new Db(), args));
     }
 
-    @Parameters(index = "0", paramLabel = "ENV", description = "Environment, e.g. dev (environments/<ENV>.yaml).")
-    String envName;
-
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public Integer call() {
-        spec.commandLine().usage(Cli.err());
-        return ExitCode.USAGE;
-    }
-
-    abstract static class Sub implements Callable<Integer> {
-        @ParentCommand Db parent;
-        @Mixin Cli.EnvOptions envOptions;
-        @Mixin Cli.ClusterOptions cluster;
-
-        EnvConfig.Env env() {
-            return envOptions.load(parent.envName);
-        }
+    abstract static class Sub extends Cli.EnvSubcommand {
     }
 
     @Command(name = "status", mixinStandardHelpOptions = true, sortOptions = false,
