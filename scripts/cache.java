@@ -23,13 +23,9 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
 
 /**
  * Day-2 administration of an environment's Attic cache ({@code attic.cache}) against atticd's own API and
@@ -50,33 +46,14 @@ import picocli.CommandLine.ParentCommand;
                 "  cache dev configure --retention 30d --diff # what would change; nothing sent",
                 "  cache prod configure --public -y           # anonymous pull",
                 "  cache dev gc --wait                        # one garbage collection now, usage before and after"})
-class Cache implements Callable<Integer> {
+class Cache extends Cli.EnvCommand {
     public static void main(String... args) {
         System.exit(Cli.run(new Cache(), args));
     }
 
-    @Parameters(index = "0", paramLabel = "ENV", description = "Environment, e.g. dev (environments/<ENV>.yaml).")
-    String envName;
-
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public Integer call() {
-        spec.commandLine().usage(Cli.err());
-        return ExitCode.USAGE;
-    }
-
-    abstract static class Sub implements Callable<Integer> {
-        @ParentCommand Cache parent;
-        @Mixin Cli.EnvOptions envOptions;
-        @Mixin Cli.ClusterOptions cluster;
-
+    abstract static class Sub extends Cli.EnvSubcommand {
         @Option(names = "--attic-url", paramLabel = "URL", description = "Attic's URL (default: a port-forward to a ready Attic pod).")
         String atticUrl;
-
-        EnvConfig.Env env() {
-            return envOptions.load(parent.envName);
-        }
 
         static void print(Map<String, Object> m, Output.Format format) {
             switch (format) {

@@ -21,13 +21,10 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
 
 /**
  * Day-2 administration of an environment's Attic database (the CloudNativePG Cluster {@code cnpg.cluster}):
@@ -51,30 +48,12 @@ import picocli.CommandLine.ParentCommand;
                 "  db dev backups -o json              # every backup with phase, start, end, method",
                 "  db dev restore --backup attic-pg-20261201020000 --into attic-pg-r1 --wait   # recover into a NEW cluster",
                 "  db prod restore --to-time 2026-12-01T09:30:00Z --into attic-pg-r2 --switch -y   # then point Attic at it"})
-class Db implements Callable<Integer> {
+class Db extends Cli.EnvCommand {
     public static void main(String... args) {
         System.exit(Cli.run(new Db(), args));
     }
 
-    @Parameters(index = "0", paramLabel = "ENV", description = "Environment, e.g. dev (environments/<ENV>.yaml).")
-    String envName;
-
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public Integer call() {
-        spec.commandLine().usage(Cli.err());
-        return ExitCode.USAGE;
-    }
-
-    abstract static class Sub implements Callable<Integer> {
-        @ParentCommand Db parent;
-        @Mixin Cli.EnvOptions envOptions;
-        @Mixin Cli.ClusterOptions cluster;
-
-        EnvConfig.Env env() {
-            return envOptions.load(parent.envName);
-        }
+    abstract static class Sub extends Cli.EnvSubcommand {
     }
 
     @Command(name = "status", mixinStandardHelpOptions = true, sortOptions = false,
@@ -235,6 +214,7 @@ class Db implements Callable<Integer> {
             }
         }
     }
+
     @Command(name = "backups", mixinStandardHelpOptions = true, sortOptions = false,
             description = "The Cluster's backups, oldest first: name, phase, method, start, end.")
     static class Backups extends Sub {

@@ -30,13 +30,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
 
 /**
  * Day-2 operation of an environment's GitLab runners without a browser: status, pause/resume (the emergency stop),
@@ -65,20 +62,9 @@ import picocli.CommandLine.ParentCommand;
                 "  runners dev prune                      # list dead runners (--yes deletes)",
                 "  runners dev reap                       # list stuck job pods (-y deletes)",
                 "  runners dev smoke nix dind             # one tiny job per type, through GitLab"})
-class Runners implements Callable<Integer> {
+class Runners extends Cli.EnvCommand {
     public static void main(String... args) {
         System.exit(Cli.run(new Runners(), args));
-    }
-
-    @Parameters(index = "0", paramLabel = "ENV", description = "Environment, e.g. dev (environments/<ENV>.yaml).")
-    String envName;
-
-    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
-
-    @Override
-    public Integer call() {
-        spec.commandLine().usage(Cli.err());
-        return ExitCode.USAGE;
     }
 
     /** --gitlab-url and --gitlab-token-file; the token through the shared secret reader. */
@@ -105,15 +91,7 @@ class Runners implements Callable<Integer> {
     }
 
     /** What every subcommand shares: the environment, the cluster, and the runner types named. */
-    abstract static class Sub implements Callable<Integer> {
-        @ParentCommand Runners parent;
-        @Mixin Cli.EnvOptions envOptions;
-        @Mixin Cli.ClusterOptions cluster;
-
-        EnvConfig.Env env() {
-            return envOptions.load(parent.envName);
-        }
-
+    abstract static class Sub extends Cli.EnvSubcommand {
         static List<RunnerValues.Release> select(EnvConfig.Env env, List<String> types, boolean all, String verb) {
             if (all && !types.isEmpty()) throw new GfwException(ExitCode.USAGE, "give runner types or --all, not both");
             if (!all && types.isEmpty()) {

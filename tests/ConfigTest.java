@@ -114,6 +114,22 @@ class ConfigTest {
     }
 
     @Test
+    void theOperatorsNamespaceIsOneFieldAndTheOldOneSaysWhereToMoveIt() throws IOException {
+        String old = EnvFile.dev().add("cache.operator", "namespace", "cnpg-operators").text();
+        int line = lineOf(old, "namespace: cnpg-operators", 0);
+        assertOneError(validate(old), "dev.yaml:" + line + ":16 cache.operator.namespace: the operator's namespace is one field now, cnpg.operatorNamespace"
+                + " (where --install-operator installs it, the Attic namespace's network policy lets it in, health and deployer-rbac look for it):"
+                + " move the value there and delete this line");
+        assertEquals("cnpg-operators", EnvConfig.load("dev", writeDev(EnvFile.dev().set("cnpg.operatorNamespace", "cnpg-operators").text())).cnpg().operatorNamespace());
+    }
+
+    static String writeDev(String text) throws IOException {
+        Path dir = TestSupport.tempDir("env");
+        Files.writeString(dir.resolve("dev.yaml"), text);
+        return dir.toString();
+    }
+
+    @Test
     void unknownField() throws IOException {
         String bad = EnvFile.dev().add("cnpg", "storrage", "6Gi").text();
         int line = lineOf(bad, "storrage", 0);

@@ -270,19 +270,14 @@ class DbCommandTest {
             assertEquals(0, kube.genericKubernetesResources(DbAdmin.API, "Backup").inNamespace(ns).list().getItems().size());
 
             // The Barman Cloud plugin as WAL archiver (what deploy-cache writes for cache.database.backup).
-            // The operator stand-in writes this Cluster's status meanwhile: on a conflict, read it again and retry.
-            for (int attempt = 1; ; attempt++) {
+            // The operator stand-in writes this Cluster's status meanwhile.
+            Conflicts.retry(() -> {
                 var c = kube.genericKubernetesResources(DbAdmin.API, "Cluster").inNamespace(ns).withName("attic-pg").get();
                 @SuppressWarnings("unchecked")
                 Map<String, Object> spec = (Map<String, Object>) c.getAdditionalProperties().get("spec");
                 spec.put("plugins", List.of(Map.of("name", DbAdmin.BARMAN_PLUGIN, "isWALArchiver", true, "parameters", Map.of("barmanObjectName", "attic-pg-backup"))));
-                try {
-                    kube.genericKubernetesResources(DbAdmin.API, "Cluster").inNamespace(ns).resource(c).update();
-                    break;
-                } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
-                    if (e.getCode() != 409 || attempt == 10) throw e;
-                }
-            }
+                kube.genericKubernetesResources(DbAdmin.API, "Cluster").inNamespace(ns).resource(c).update();
+            });
 
             // A client dry run prints the Backup and creates nothing.
             var dry = db(env, "backup", "--dry-run");

@@ -297,9 +297,13 @@ class DeployCacheTest {
         assertTrue(r.out().contains("deployment/attic -n " + ns + " configured"), r.out());
         assertTrue(r.out().contains("deployment/attic-gc -n " + ns + " configured"), r.out());
         assertEquals(newImage, kube.apps().deployments().inNamespace(ns).withName("attic").get().getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
-        long deadline = System.currentTimeMillis() + 10_000;
-        while (!operator.rollouts.contains(ns + "/attic " + newImage) && System.currentTimeMillis() < deadline) Thread.sleep(100);
-        assertTrue(operator.rollouts.contains(ns + "/attic " + newImage), operator.rollouts.toString());
+        // The Deployment controller rolls the new template out: a ReplicaSet of attic with the new image.
+        java.util.function.Supplier<List<String>> images = () -> kube.apps().replicaSets().inNamespace(ns).list().getItems().stream()
+                .filter(rs -> rs.getMetadata().getOwnerReferences().stream().anyMatch(o -> o.getName().equals("attic")))
+                .map(rs -> rs.getSpec().getTemplate().getSpec().getContainers().get(0).getImage()).toList();
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (!images.get().contains(newImage) && System.currentTimeMillis() < deadline) Thread.sleep(200);
+        assertTrue(images.get().contains(newImage), images.get().toString());
         // The new image's migrations ran (one Job, with that image), the earlier configuration's Job is gone.
         var migrations = kube.batch().v1().jobs().inNamespace(ns).list().getItems();
         assertEquals(1, migrations.size(), migrations.toString());
@@ -670,7 +674,10 @@ class DeployCacheTest {
     @Order(12)
     void backupsGoThroughTheBarmanCloudPluginWhichNeedsCertManager() throws Exception {
         String bns = namespace("gfw-cache-backup-");
-        Path dir = EnvFile.of(Files.readString(Path.of(envDir, "dev.yaml")))
+        // The one field saying where the operator runs is where its plugin goes (cache.operator has no namespace).
+        String operatorNs = "cnpg-backup-" + TestCluster.randomHex(3);
+        NAMESPACES.add(operatorNs);
+        Path dir = EnvFile.of(Files.readString(Path.of(envDir, "dev.yaml"))).set("cnpg.operatorNamespace", operatorNs)
                 .add("cache.database", "backup", "{destinationPath: \"s3://attic-pg-backups/dev\", credentialsSecret: attic-pg-backup-credentials}")
                 .writeTo(TestSupport.tempDir("cache-backup"), "dev");
         var args = new ArrayList<>(List.of("dev", "--env-dir", dir.toString(), "-n", bns, "--kubeconfig", api.kubeconfig().toString(), "--context", api.context(),
@@ -687,7 +694,7 @@ class DeployCacheTest {
             assertEquals(ExitCode.NOT_FOUND, missing.exit(), missing.toString());
             assertEquals(1, missing.err().lines().count(), missing.err());
             assertTrue(missing.err().contains("the Barman Cloud plugin is not installed (no CRD objectstores.barmancloud.cnpg.io), and cache.database.backup needs it;"
-                    + " re-run with --install-operator to install chart plugin-barman-cloud 0.7.0 into namespace cnpg-system (it needs cert-manager)"), missing.err());
+                    + " re-run with --install-operator to install chart plugin-barman-cloud 0.7.0 into namespace " + operatorNs + " (it needs cert-manager)"), missing.err());
 
             // --install-operator without cert-manager: refused before anything is installed or applied.
             args.addAll(List.of("--install-operator", "--plugin-chart", TestSupport.repo().resolve("tests/fixtures/plugin-barman-cloud").toString()));
@@ -705,7 +712,7 @@ class DeployCacheTest {
             api.ensureCrd(crd("cert-manager.io", "Issuer", "issuers"));
             var ok = TestSupport.inProcess(new DeployCache(), args.toArray(String[]::new));
             assertEquals(0, ok.exit(), ok.toString());
-            assertTrue(ok.out().contains("helmrelease/barman-cloud -n cnpg-system installed (chart plugin-barman-cloud-0.7.0, revision 1)"), ok.out());
+            assertTrue(ok.out().contains("helmrelease/barman-cloud -n " + operatorNs + " installed (chart plugin-barman-cloud-0.7.0, revision 1)"), ok.out());
             assertTrue(ok.out().indexOf("objectstore/attic-pg-backup -n " + bns + " created") < ok.out().indexOf("cluster/attic-pg -n " + bns + " created"), ok.out());
             var store = kube.genericKubernetesResources("barmancloud.cnpg.io/v1", "ObjectStore").inNamespace(bns).withName("attic-pg-backup").get();
             assertEquals("30d", ((Map<?, ?>) store.getAdditionalProperties().get("spec")).get("retentionPolicy"));

@@ -338,24 +338,33 @@ class HostileFindingsTest {
 
     @Test
     void anApiServerAnsweringSomethingUnusableWasReachedExit79() throws IOException {
-        // (An answer of 17 MiB is left out: fabric8 7.4 parses a body that is not a JSON object as YAML, which takes
-        // minutes for that size; bounding the size needs a byte count in the client's body consumer.)
+        // 17 MiB of a page that is no JSON object: fabric8 7.9 would read it whole and parse it as YAML for minutes;
+        // gfw's client stops reading at 16 MiB (Http's limit).
+        byte[] huge = new byte[17 * 1024 * 1024];
+        java.util.Arrays.fill(huge, (byte) 'a');
+        byte[] page = "<!DOCTYPE html><html><body>".getBytes(StandardCharsets.UTF_8);
+        System.arraycopy(page, 0, huge, 0, page.length);
         Map<String, byte[]> bodies = Map.of(
                 "html", "<!DOCTYPE html><html><body>Please log in</body></html>".getBytes(StandardCharsets.UTF_8),
-                "garbage", "{\"kind\": \"Secret\", \"data\": [[[".getBytes(StandardCharsets.UTF_8));
+                "garbage", "{\"kind\": \"Secret\", \"data\": [[[".getBytes(StandardCharsets.UTF_8),
+                "17 MiB", huge);
         for (var e : bodies.entrySet()) {
             try (var api = new FakeGitLab(ex -> {
-                ex.getResponseHeaders().add("Content-Type", e.getKey().equals("html") ? "text/html" : "application/json");
+                ex.getResponseHeaders().add("Content-Type", e.getKey().equals("garbage") ? "application/json" : "text/html");
                 ex.sendResponseHeaders(200, e.getValue().length);
                 ex.getResponseBody().write(e.getValue());
             })) {
                 Path kube = kubeconfigFor(api.url());
+                long start = System.nanoTime();
                 var r = TestSupport.script("attic-token", "dev", "--sub", "ci", "--pull", "main", "-n", "attic-x", "--kubeconfig", kube.toString(),
                         "--context", "fake").run();
+                long seconds = (System.nanoTime() - start) / 1_000_000_000L;
                 assertEquals(ExitCode.REMOTE_ERROR, r.exit(), e.getKey() + ": " + r);
                 HostileInputTest.assertNoTrace(r);
                 assertEquals(1, HostileInputTest.errLines(r).size(), r.err());
-                assertTrue(r.err().contains("answered with something that is not Kubernetes JSON"), r.err());
+                assertTrue(r.err().contains(e.getKey().equals("17 MiB") ? "the API server at " + api.url() + " (no proxy: a loopback address is never proxied) "
+                        + "answered with more than 16 MiB: not the answer gfw asked for" : "answered with something that is not Kubernetes JSON"), r.err());
+                assertTrue(seconds < 60, e.getKey() + " took " + seconds + " s");
                 assertFalse(r.err().contains("kube-token-not-shown"), r.err());
                 assertEquals("", r.out());
                 assertEquals(List.of(), api.writes());
@@ -365,8 +374,10 @@ class HostileFindingsTest {
 
     @Test
     void anApiServerAnswering500ToEverythingLeavesHealthUnknownNotFailed() throws IOException {
-        try (var api = new FakeGitLab(ex -> answer(ex, 500, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
-                + "\"message\":\"etcdserver: request timed out\",\"reason\":\"InternalError\",\"code\":500}"))) {
+        String etcd = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+                + "\"message\":\"etcdserver: request timed out\",\"reason\":\"InternalError\",\"code\":500}";
+        // A kubeconfig whose server answers 500 to everything, before anything is deployed.
+        try (var api = new FakeGitLab(ex -> answer(ex, 500, etcd))) {
             Path kube = kubeconfigFor(api.url());
             var r = TestSupport.script("health", "dev", "--only", "cache,dashboard", "-o", "json", "--kubeconfig", kube.toString(), "--context", "fake",
                     "--request-timeout", "5s")
@@ -379,6 +390,38 @@ class HostileFindingsTest {
             }
             assertTrue(doc.path("checks").size() > 0, r.out());
             assertEquals(List.of(), api.writes());
+        }
+        // The real control plane with the cache and the dashboard up, its API server answering 500 (the fault proxy): to
+        // everything, then only to the port-forwards health asks the components through.
+        try (var f = new HealthFixtures().deploy()) {
+            for (String what : List.of("everything", "port-forwards")) {
+                f.api.resetRequests();
+                f.api.fault(TestApiProxy.Fault.answer(q -> what.equals("everything") || q.path().endsWith("/portforward"), 500, etcd, -1));
+                TestSupport.Result r;
+                try {
+                    r = f.health("--only", "cache,dashboard", "-o", "json", "--request-timeout", "5s").run();
+                } finally {
+                    f.api.clearFaults();
+                }
+                HostileInputTest.assertNoTrace(r);
+                assertEquals(ExitCode.DEGRADED, r.exit(), what + ": " + r);
+                assertEquals(List.of(), f.api.requests().stream().filter(TestCluster.Request::isMutating).toList(), "nothing written");
+                assertTrue(r.err().contains("dev: degraded ("), r.err());
+                var checks = RunnerFixtures.JSON.readTree(r.out()).path("checks");
+                assertEquals(6, checks.size(), r.out());
+                for (var row : checks) {
+                    String check = row.path("check").asText();
+                    String detail = row.path("detail").asText();
+                    if (what.equals("port-forwards") && check.startsWith("deployment ")) {
+                        assertEquals("ok", row.path("status").asText(), row.toString()); // read: the API server answered those
+                        continue;
+                    }
+                    assertEquals("unknown", row.path("status").asText(), what + ": nothing was read from the component, so nothing failed: " + row);
+                    assertTrue(what.equals("everything") ? detail.contains("the API server failed (500): etcdserver: request timed out")
+                            : detail.matches(".*the API server answered 500 to the port-forward to pod [a-z0-9-]+: the component was not asked.*"),
+                            what + ": the reason names the API server's answer: " + row);
+                }
+            }
         }
     }
 

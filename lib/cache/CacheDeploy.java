@@ -171,27 +171,32 @@ final class CacheDeploy {
         CacheConfig.Operator op = env.cache().operator();
         if (!inputs.installOperator()) {
             throw new GfwException(ExitCode.NOT_FOUND, "the CloudNativePG operator is not installed (no CRD " + crd + "); re-run with --install-operator"
-                    + " to install chart " + op.chart() + " " + op.version() + " into namespace " + op.namespace() + ", or: helm upgrade --install cnpg "
-                    + op.chart() + " --repo " + op.repository() + " --version " + op.version() + " -n " + op.namespace() + " --create-namespace");
+                    + " to install chart " + op.chart() + " " + op.version() + " into namespace " + operatorNamespace() + ", or: helm upgrade --install cnpg "
+                    + op.chart() + " --repo " + op.repository() + " --version " + op.version() + " -n " + operatorNamespace() + " --create-namespace");
         }
         if (!writes) throw new GfwException(ExitCode.NOT_FOUND, "the CloudNativePG operator is not installed (no CRD " + crd + "); a dry run or --diff does not install it");
         Path chart = inputs.operatorChart() != null ? HelmReleases.localChart(inputs.operatorChart(), op.chart(), op.version(), env.file())
                 : HelmReleases.fetchChart(op.repository(), op.chart(), op.version(), HelmReleases.defaultCacheDir());
-        ensureNamespace(client, op.namespace());
+        ensureNamespace(client, operatorNamespace());
         var helm = new HelmReleases.JvmHelm(target);
-        ApplyRun.info("installing the CloudNativePG operator (chart " + op.chart() + " " + op.version() + ") into namespace " + op.namespace() + " ...");
+        ApplyRun.info("installing the CloudNativePG operator (chart " + op.chart() + " " + op.version() + ") into namespace " + operatorNamespace() + " ...");
         // CRDs of the group already there (applied by hand, or left by an earlier operator) belong to no Helm release, and
         // Helm refuses to adopt them: the chart then installs the operator only (its crds.create, templates/crds/crds.yaml).
         boolean crdsPresent = client.apiextensions().v1().customResourceDefinitions().list().getItems().stream()
                 .anyMatch(c -> c.getMetadata().getName().endsWith(".postgresql.cnpg.io"));
         Map<String, Object> values = crdsPresent ? Map.of("crds", Map.of("create", false)) : Map.of();
         if (crdsPresent) ApplyRun.info("CloudNativePG's CRDs are already present: the chart installs the operator only (crds.create=false)");
-        HelmReleases.Deployed d = helm.upgradeInstall(chart, op.namespace(), "cnpg", values, waitLimit, helm.get(op.namespace(), "cnpg"));
+        HelmReleases.Deployed d = helm.upgradeInstall(chart, operatorNamespace(), "cnpg", values, waitLimit, helm.get(operatorNamespace(), "cnpg"));
         options.writes.incrementAndGet();
-        ApplyRun.out().println("helmrelease/cnpg -n " + op.namespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
+        ApplyRun.out().println("helmrelease/cnpg -n " + operatorNamespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
         if (client.apiextensions().v1().customResourceDefinitions().withName(crd).get() == null) {
-            throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + op.chart() + " " + op.version() + " was installed but CRD " + crd + " is still missing; check 'helm -n " + op.namespace() + " status cnpg'");
+            throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + op.chart() + " " + op.version() + " was installed but CRD " + crd + " is still missing; check 'helm -n " + operatorNamespace() + " status cnpg'");
         }
+    }
+
+    /** Where the operator (and the Barman Cloud plugin beside it) is installed: the one field cnpg.operatorNamespace. */
+    private String operatorNamespace() {
+        return env.cnpg().operatorNamespace();
     }
 
     private void ensureNamespace(KubernetesClient client, String name) {
@@ -219,8 +224,8 @@ final class CacheDeploy {
         String what = "the Barman Cloud plugin is not installed (no CRD " + OBJECT_STORE_CRD + "), and cache.database.backup needs it";
         if (!inputs.installOperator()) {
             throw new GfwException(ExitCode.NOT_FOUND, what + "; re-run with --install-operator to install chart " + op.pluginChart() + " " + op.pluginVersion()
-                    + " into namespace " + op.namespace() + " (it needs cert-manager), or: helm upgrade --install barman-cloud " + op.pluginChart() + " --repo "
-                    + op.repository() + " --version " + op.pluginVersion() + " -n " + op.namespace());
+                    + " into namespace " + operatorNamespace() + " (it needs cert-manager), or: helm upgrade --install barman-cloud " + op.pluginChart() + " --repo "
+                    + op.repository() + " --version " + op.pluginVersion() + " -n " + operatorNamespace());
         }
         if (!writes) throw new GfwException(ExitCode.NOT_FOUND, what + "; a dry run or --diff does not install it");
         List<String> missing = CERT_MANAGER_CRDS.stream().filter(n -> crds.withName(n).get() == null).toList();
@@ -237,15 +242,15 @@ final class CacheDeploy {
         CacheConfig.Operator op = env.cache().operator();
         Path chart = inputs.pluginChart() != null ? HelmReleases.localChart(inputs.pluginChart(), op.pluginChart(), op.pluginVersion(), env.file())
                 : HelmReleases.fetchChart(op.repository(), op.pluginChart(), op.pluginVersion(), HelmReleases.defaultCacheDir());
-        ensureNamespace(client, op.namespace());
+        ensureNamespace(client, operatorNamespace());
         var helm = new HelmReleases.JvmHelm(target);
-        ApplyRun.info("installing the Barman Cloud plugin (chart " + op.pluginChart() + " " + op.pluginVersion() + ") into namespace " + op.namespace() + " ...");
-        HelmReleases.Deployed d = helm.upgradeInstall(chart, op.namespace(), "barman-cloud", Map.of(), waitLimit, helm.get(op.namespace(), "barman-cloud"));
+        ApplyRun.info("installing the Barman Cloud plugin (chart " + op.pluginChart() + " " + op.pluginVersion() + ") into namespace " + operatorNamespace() + " ...");
+        HelmReleases.Deployed d = helm.upgradeInstall(chart, operatorNamespace(), "barman-cloud", Map.of(), waitLimit, helm.get(operatorNamespace(), "barman-cloud"));
         options.writes.incrementAndGet();
-        ApplyRun.out().println("helmrelease/barman-cloud -n " + op.namespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
+        ApplyRun.out().println("helmrelease/barman-cloud -n " + operatorNamespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
         if (crds.withName(OBJECT_STORE_CRD).get() == null) {
             throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + op.pluginChart() + " " + op.pluginVersion() + " was installed but CRD " + OBJECT_STORE_CRD
-                    + " is still missing; check 'helm -n " + op.namespace() + " status barman-cloud'");
+                    + " is still missing; check 'helm -n " + operatorNamespace() + " status barman-cloud'");
         }
     }
 

@@ -304,6 +304,36 @@ final class Cli {
                 + " without --yes (or the cluster name typed at a terminal)");
     }
 
+    // ---- ENV COMMAND: a parent command taking ENV, and its subcommands --------------------------
+
+    /**
+     * The parent of an {@code ENV COMMAND} command ({@code db}, {@code cache}, {@code runners}): it takes ENV; named
+     * without a subcommand it prints its usage to stderr (exit 64).
+     */
+    abstract static class EnvCommand implements java.util.concurrent.Callable<Integer> {
+        @CommandLine.Parameters(index = "0", paramLabel = "ENV", description = "Environment, e.g. dev (environments/<ENV>.yaml).")
+        String envName;
+
+        @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            spec.commandLine().usage(err());
+            return ExitCode.USAGE;
+        }
+    }
+
+    /** A subcommand of an {@link EnvCommand}: the parent's ENV, --env-dir and the cluster options. */
+    abstract static class EnvSubcommand implements java.util.concurrent.Callable<Integer> {
+        @CommandLine.ParentCommand EnvCommand parent;
+        @CommandLine.Mixin EnvOptions envOptions;
+        @CommandLine.Mixin ClusterOptions cluster;
+
+        EnvConfig.Env env() {
+            return envOptions.load(parent.envName);
+        }
+    }
+
     // ---- options shared by the scripts (picocli mixins) -----------------------------------------
 
     /** Where environment files are found. */

@@ -55,6 +55,9 @@ import javax.net.ssl.X509TrustManager;
  */
 final class Http {
 
+    /** The largest answer gfw reads from a server (its own client's and the API server's): more is the remote side's error (79). */
+    static final long MAX_ANSWER = 16L * 1024 * 1024;
+
     /**
      * A proxy URL taken apart; {@code origin} says where it came from (a flag, a variable, a file field).
      * {@code url} is for messages: user and password, if any, are masked there; {@code value} is the
@@ -303,7 +306,7 @@ final class Http {
         private boolean insecure;
         private int redirects;
         private String accept = "application/json";
-        private long maxBytes = 16L * 1024 * 1024;
+        private long maxBytes = MAX_ANSWER;
 
         /** {@code service}: how messages name the other side, e.g. "Rancher". */
         Client(String service) {

@@ -37,9 +37,10 @@ final class CacheConfig {
     record Ingress(String host, String className, String tlsSecret, String clusterIssuer, String bodySize) {}
     /**
      * The cloudnative-pg chart {@code --install-operator} installs, and the Barman Cloud plugin chart it installs beside it
-     * (same repository and namespace: the plugin must run in the operator's namespace) when backups are configured.
+     * (same repository and namespace: the plugin must run in the operator's namespace) when backups are configured. The
+     * namespace is {@code cnpg.operatorNamespace}, the one field saying where the operator runs.
      */
-    record Operator(String repository, String chart, String version, String namespace, String pluginChart, String pluginVersion) {}
+    record Operator(String repository, String chart, String version, String pluginChart, String pluginVersion) {}
     record Database(String storageClass, Map<String, String> parameters, EnvConfig.Resources resources, Backup backup) {}
     /**
      * Backups through the Barman Cloud plugin (an ObjectStore, the Cluster's {@code spec.plugins}, a ScheduledBackup with
@@ -156,12 +157,18 @@ final class CacheConfig {
         }
 
         // cloudnative-pg 0.29.0 is CloudNativePG 1.30.0; plugin-barman-cloud 0.7.0 is the plugin v0.13.0 (needs CNPG 1.26+ and cert-manager).
-        var operator = new Operator("https://cloudnative-pg.github.io/charts", "cloudnative-pg", "0.29.0", "cnpg-system", "plugin-barman-cloud", "0.7.0");
+        var operator = new Operator("https://cloudnative-pg.github.io/charts", "cloudnative-pg", "0.29.0", "plugin-barman-cloud", "0.7.0");
         EnvChecks.Field o = c.get("operator");
         if (o != null && o.mapWithKeys("repository", "chart", "version", "namespace", "plugin")) {
             Pattern semver = Pattern.compile("[0-9]+\\.[0-9]+\\.[0-9]+([-+][0-9A-Za-z.-]+)?");
             String pluginChart = operator.pluginChart();
             String pluginVersion = operator.pluginVersion();
+            EnvChecks.Field moved = o.get("namespace");
+            if (moved != null) {
+                v.problem(moved, "the operator's namespace is one field now, cnpg.operatorNamespace (where --install-operator installs it,"
+                        + " the Attic namespace's network policy lets it in, health and deployer-rbac look for it): move the value there"
+                        + " and delete this line");
+            }
             EnvChecks.Field pl = o.get("plugin");
             if (pl != null && pl.mapWithKeys("chart", "version")) {
                 pluginChart = v.optStr(pl, "chart", pluginChart);
@@ -170,7 +177,7 @@ final class CacheConfig {
             operator = new Operator(v.url(o, "repository", operator.repository(), "https", "http", "oci", "file"),
                     v.optStr(o, "chart", operator.chart()),
                     v.matching(o, "version", operator.version(), semver, "a chart version like 0.29.0"),
-                    v.dnsLabel(o, "namespace", operator.namespace()), pluginChart, pluginVersion);
+                    pluginChart, pluginVersion);
         }
 
         var database = new Database(null, Map.of(), new EnvConfig.Resources(Map.of(), Map.of()), null);

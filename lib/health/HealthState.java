@@ -205,13 +205,19 @@ final class HealthState {
         String source = "GET " + path + " through a port-forward to pod " + pod.getMetadata().getName();
         var loopback = java.net.InetAddress.getLoopbackAddress();
         try (var forward = client.pods().inNamespace(ns).withName(pod.getMetadata().getName()).portForward(port, loopback, 0)) {
-            var http = java.net.http.HttpClient.newBuilder().connectTimeout(timeout).proxy(java.net.ProxySelector.of(null)).build();
-            var request = java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + loopback.getHostAddress() + ":" + forward.getLocalPort() + path))
-                    .timeout(timeout).build();
-            // The whole exchange is bounded, not each read: a server that trickles its answer still ends within the timeout.
-            var r = http.sendAsync(request, java.net.http.HttpResponse.BodyHandlers.ofString())
-                    .get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
-            return new HttpRead(r.statusCode(), r.body() == null ? "" : r.body(), null, source);
+            try {
+                var http = java.net.http.HttpClient.newBuilder().connectTimeout(timeout).proxy(java.net.ProxySelector.of(null)).build();
+                var request = java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + loopback.getHostAddress() + ":" + forward.getLocalPort() + path))
+                        .timeout(timeout).build();
+                // The whole exchange is bounded, not each read: a server that trickles its answer still ends within the timeout.
+                var r = http.sendAsync(request, java.net.http.HttpResponse.BodyHandlers.ofString())
+                        .get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+                return new HttpRead(r.statusCode(), r.body() == null ? "" : r.body(), null, source);
+            } catch (ExecutionException | RuntimeException e) {
+                String refused = refused(forward, pod);
+                if (refused != null) return new HttpRead(0, "", refused, source);
+                throw e;
+            }
         } catch (TimeoutException e) {
             return new HttpRead(0, "", "no answer within " + timeout.toSeconds() + " s (--request-timeout)", source);
         } catch (ExecutionException e) {
@@ -224,6 +230,31 @@ final class HealthState {
         } catch (java.io.IOException | RuntimeException e) {
             return new HttpRead(0, "", "port-forward to pod " + pod.getMetadata().getName() + " failed: " + GfwException.firstLine(String.valueOf(e.getMessage())), source);
         }
+    }
+
+    /**
+     * Why the API server did not open the port-forward, when that is why no answer came (null otherwise): it refused the
+     * upgrade (fabric8's PortForwarderWebsocket.forward hands the failed handshake to PortForwarderWebsocketListener.onError,
+     * which records it as a server throwable before it closes the local connection). The component was not asked, so
+     * its check is unknown with this reason. An HTTP status that does come back was sent by the pod through the tunnel:
+     * the component's own answer.
+     */
+    static String refused(io.fabric8.kubernetes.client.LocalPortForward forward, Pod pod) {
+        for (Throwable t : forward.getServerThrowables()) {
+            String to = " to the port-forward to pod " + pod.getMetadata().getName() + ": the component was not asked";
+            for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+                if (c instanceof io.fabric8.kubernetes.client.http.WebSocketHandshakeException h) {
+                    int code = h.getResponse() == null ? 0 : h.getResponse().code();
+                    return "the API server answered " + (code == 0 ? "no upgrade" : String.valueOf(code)) + to;
+                }
+                if (c instanceof KubernetesClientException k && k.getCode() > 0) {
+                    return "the API server answered " + k.getCode() + to + " (" + KubeClients.fromKubernetes(k).getMessage() + ")";
+                }
+            }
+            return "the API server did not open the port-forward to pod " + pod.getMetadata().getName() + ": "
+                    + GfwException.firstLine(t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage());
+        }
+        return null;
     }
 
     /**
@@ -248,8 +279,14 @@ final class HealthState {
         String token = AtticTokens.mint(key, "gfw-health", java.time.Instant.now(), AtticTokens.CALL_VALIDITY, Map.of(env.attic().cache(), List.of("r")));
         var loopback = java.net.InetAddress.getLoopbackAddress();
         try (var forward = client.pods().inNamespace(ns).withName(pod.getMetadata().getName()).portForward(env.attic().targetPort(), loopback, 0)) {
-            Http.Response r = http.bearer(token).get("http://" + loopback.getHostAddress() + ":" + forward.getLocalPort() + path);
-            return new HttpRead(r.status(), r.body(), null, source);
+            try {
+                Http.Response r = http.bearer(token).get("http://" + loopback.getHostAddress() + ":" + forward.getLocalPort() + path);
+                return new HttpRead(r.status(), r.body(), null, source);
+            } catch (RuntimeException e) {
+                String refused = refused(forward, pod);
+                if (refused != null) return new HttpRead(0, "", refused, source);
+                throw e;
+            }
         } catch (GfwException e) {
             return new HttpRead(0, "", e.getMessage(), source);
         } catch (java.io.IOException | RuntimeException e) {

@@ -266,6 +266,10 @@ final class KubeClients {
         // It was reached and answered, with something that is not the Kubernetes API's JSON (an HTML login page, a
         // proxy's error page, garbage, a string over Jackson's limits): the remote side's answer is unusable, not unreachable.
         for (Throwable c = k; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof TooLarge) {
+                return new GfwException(ExitCode.REMOTE_ERROR, "the API server" + where + " " + c.getMessage()
+                        + ": not the answer gfw asked for; is the kubeconfig's server address the API server, not a web page or a proxy?", k);
+            }
             if (c instanceof com.fasterxml.jackson.core.JsonProcessingException) {
                 return new GfwException(ExitCode.REMOTE_ERROR, "the API server" + where + " answered with something that is not Kubernetes JSON ("
                         + Output.clip(GfwException.firstLine(c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage()))
@@ -324,7 +328,8 @@ final class KubeClients {
                 + Http.human(requestTimeout) + " per request (--request-timeout)");
         try {
             client = new KubernetesClientBuilder().withConfig(config).withHttpClientFactory(new VertxHttpClientFactory(vertx))
-                    .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("gfw-wait-notice", waitNotice)).build();
+                    .withHttpClientBuilderConsumer(b -> b.addOrReplaceInterceptor("gfw-wait-notice", waitNotice)
+                            .addOrReplaceInterceptor("gfw-answer-limit", new AnswerLimit(Http.MAX_ANSWER))).build();
         } catch (RuntimeException | Error e) {
             vertx.close();
             throw e;
@@ -337,6 +342,65 @@ final class KubeClients {
         OPEN_VERTX.put(vertx, closer); // fabric8 holds closables weakly
         if (client instanceof BaseClient base) base.addToCloseable(closer);
         return client;
+    }
+
+    /** An answer of the API server over {@link Http#MAX_ANSWER}: it was reached and said too much (79, not 69). */
+    static final class TooLarge extends java.io.IOException {
+        TooLarge(long max) {
+            super("answered with more than " + (max / (1024 * 1024)) + " MiB");
+        }
+    }
+
+    /**
+     * Bounds each answer's body as gfw's own client does ({@link Http#MAX_ANSWER}): fabric8 7.9 reads an answer whole
+     * (OperationSupport.handleResponse sends for byte[]) and then parses a body that is not a JSON object as YAML, which
+     * takes minutes for 17 MiB. Each chunk passes through the consumer this interceptor wraps
+     * (StandardHttpClient.consumeBytesOnce); throwing there makes Vert.x reset the stream and fail the body
+     * (VertxHttpRequest.consumeBytes: {@code resp.request().reset(); result.done().completeExceptionally(e)}); the body's
+     * future is failed with {@link TooLarge} before that, so the request ends with it, before anything is parsed. Watches ({@code watch=true}) and pod logs stream on
+     * purpose, as long as they like: not bounded.
+     */
+    static final class AnswerLimit implements io.fabric8.kubernetes.client.http.Interceptor {
+        private final long max;
+
+        AnswerLimit(long max) {
+            this.max = max;
+        }
+
+        static boolean streams(io.fabric8.kubernetes.client.http.HttpRequest request) {
+            URI uri = request.uri();
+            String query = uri.getRawQuery() == null ? "" : "&" + uri.getRawQuery() + "&";
+            return query.contains("&watch=true&") || query.contains("&watch=1&") || uri.getRawPath().endsWith("/log");
+        }
+
+        @Override
+        public io.fabric8.kubernetes.client.http.AsyncBody.Consumer<List<java.nio.ByteBuffer>> consumer(
+                io.fabric8.kubernetes.client.http.AsyncBody.Consumer<List<java.nio.ByteBuffer>> consumer, io.fabric8.kubernetes.client.http.HttpRequest request) {
+            if (streams(request)) return consumer;
+            var read = new java.util.concurrent.atomic.AtomicLong();
+            return new io.fabric8.kubernetes.client.http.AsyncBody.Consumer<>() {
+                @Override
+                public void consume(List<java.nio.ByteBuffer> value, io.fabric8.kubernetes.client.http.AsyncBody body) throws Exception {
+                    long n = 0;
+                    for (var b : value) n += b.remaining();
+                    if (read.addAndGet(n) > max) {
+                        // The body fails with TooLarge first: the reset that follows the throw would fail it with
+                        // Vert.x's "Stream reset" (its exception handler runs within reset()), saying nothing.
+                        var tooLarge = new TooLarge(max);
+                        body.done().completeExceptionally(tooLarge);
+                        throw tooLarge;
+                    }
+                    consumer.consume(value, body);
+                }
+
+                /** As fabric8's HttpLoggingInterceptor wraps a consumer: what it wraps stays reachable. */
+                @Override
+                public <U> U unwrap(Class<U> target) {
+                    U self = io.fabric8.kubernetes.client.http.AsyncBody.Consumer.super.unwrap(target);
+                    return self != null ? self : consumer.unwrap(target);
+                }
+            };
+        }
     }
 
     /** Says on stderr what a request waits for once it takes longer than ~2 s ({@link Http#waitNotice}). */

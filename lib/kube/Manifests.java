@@ -27,6 +27,17 @@ final class Manifests {
 
     static final SecureRandom RANDOM = new SecureRandom();
 
+    static final String MANAGED_BY = "app.kubernetes.io/managed-by";
+    static final String ENVIRONMENT_LABEL = "gfw.gloriousflywheel.dev/environment";
+
+    /** The labels every object gfw makes for environment {@code env} carries: managed by gfw, and the environment. */
+    static Map<String, String> managed(EnvConfig.Env env) {
+        var m = new LinkedHashMap<String, String>();
+        m.put(MANAGED_BY, "gfw");
+        m.put(ENVIRONMENT_LABEL, env.name());
+        return m;
+    }
+
     /** app.kubernetes.io labels, the environment, and which gfw command owns the object. */
     static Map<String, String> labels(EnvConfig.Env env, String app, String component, String owner) {
         var m = new LinkedHashMap<String, String>();
@@ -34,8 +45,7 @@ final class Manifests {
         m.put("app.kubernetes.io/component", component);
         String org = env.organization() == null ? null : env.organization().name();
         m.put("app.kubernetes.io/part-of", org == null || org.isBlank() ? "gloriousflywheel" : org);
-        m.put("app.kubernetes.io/managed-by", "gfw");
-        m.put("gfw.gloriousflywheel.dev/environment", env.name());
+        m.putAll(managed(env));
         m.put("gfw.gloriousflywheel.dev/owner", owner);
         return m;
     }

@@ -3,6 +3,7 @@
 //SOURCES ../env/EnvConfig.java
 //SOURCES ../namespaces/NamespaceLayout.java
 //SOURCES ../runners/RunnerValues.java
+//SOURCES ../kube/Manifests.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
@@ -15,7 +16,6 @@ import io.fabric8.kubernetes.api.model.rbac.RoleBuilder;
 import io.fabric8.kubernetes.api.model.rbac.Subject;
 import io.fabric8.kubernetes.api.model.rbac.SubjectBuilder;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -126,7 +126,7 @@ final class DeployerRbac {
         String clusterName = NAMESPACED_ROLE + "-" + env.name();
         // Shared by every environment on the cluster: no environment label.
         var shared = meta(env, NAMESPACED_ROLE, null);
-        shared.getLabels().remove(NamespaceLayout.ENVIRONMENT_LABEL);
+        shared.getLabels().remove(Manifests.ENVIRONMENT_LABEL);
         out.add(new ClusterRoleBuilder().withMetadata(shared).withRules(namespacedRules()).build());
         out.add(new ClusterRoleBuilder().withMetadata(meta(env, clusterName, null)).withRules(clusterRules(env)).build());
         out.add(new ClusterRoleBindingBuilder().withMetadata(meta(env, clusterName, null)).withSubjects(who.subject())
@@ -169,10 +169,7 @@ final class DeployerRbac {
     }
 
     private static io.fabric8.kubernetes.api.model.ObjectMeta meta(EnvConfig.Env env, String name, String namespace) {
-        Map<String, String> labels = new LinkedHashMap<>();
-        labels.put(NamespaceLayout.MANAGED_BY, "gfw");
-        labels.put(NamespaceLayout.ENVIRONMENT_LABEL, env.name());
-        var b = new ObjectMetaBuilder().withName(name).withLabels(labels);
+        var b = new ObjectMetaBuilder().withName(name).withLabels(Manifests.managed(env));
         if (namespace != null) b.withNamespace(namespace);
         return b.build();
     }

@@ -40,8 +40,8 @@ import java.util.TreeMap;
  */
 final class NamespaceLayout {
 
-    static final String MANAGED_BY = "app.kubernetes.io/managed-by";
-    static final String ENVIRONMENT_LABEL = "gfw.gloriousflywheel.dev/environment";
+    static final String MANAGED_BY = Manifests.MANAGED_BY;
+    static final String ENVIRONMENT_LABEL = Manifests.ENVIRONMENT_LABEL;
     /** Which gfw command owns an object: --prune only ever touches this layout's objects. */
     static final String OWNER_LABEL = "gfw.gloriousflywheel.dev/owner";
     static final String OWNER = "provision-namespaces";
@@ -54,9 +54,7 @@ final class NamespaceLayout {
 
     /** Labels that select this environment's layout objects (what --prune deletes from). */
     static Map<String, String> selector(EnvConfig.Env env) {
-        var m = new LinkedHashMap<String, String>();
-        m.put(MANAGED_BY, "gfw");
-        m.put(ENVIRONMENT_LABEL, env.name());
+        var m = new LinkedHashMap<String, String>(Manifests.managed(env));
         m.put(OWNER_LABEL, OWNER);
         return m;
     }

@@ -84,8 +84,8 @@ final class RunnersDeploy {
         if (chart == null) chart = chart(env);
         var helm = new HelmReleases.JvmHelm(target);
         for (RunnerValues.Release r : releases) helm.template(chart, r.namespace(), r.name(), r.values());
-        Map<String, String> tokens = ensureTokens(env, client, releases, missing, accessToken, serverDryRun, timeout);
-        gitlab = gitlabApi(env, accessToken, timeout);
+        gitlab = gitlabApi(env, accessToken, timeout); // one client for the new runners, their settings and the drains
+        Map<String, String> tokens = ensureTokens(env, client, releases, missing, gitlab, serverDryRun);
         Map<String, List<String>> settings = gitlab == null ? Map.of()
                 : RunnerSettings.reconcile(client, gitlab, releases, !serverDryRun, ApplyRun::info);
         if (gitlab == null) ApplyRun.warn("GITLAB_TOKEN is not set: the runners' GitLab settings (tags, run-untagged, locked, access level,"
@@ -124,7 +124,7 @@ final class RunnersDeploy {
      * "would be created". Tokens are created only after every check passed.
      */
     private Map<String, String> ensureTokens(EnvConfig.Env env, KubernetesClient client, List<RunnerValues.Release> releases,
-                                             List<RunnerValues.Release> missing, String accessToken, boolean serverDryRun, Duration timeout) {
+                                             List<RunnerValues.Release> missing, GitLabApi api, boolean serverDryRun) {
         var result = new LinkedHashMap<String, String>();
         for (RunnerValues.Release r : releases) if (!missing.contains(r)) result.put(r.name(), "exists");
         if (missing.isEmpty()) return result;
@@ -136,9 +136,6 @@ final class RunnersDeploy {
             }
             return result;
         }
-        var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), accessToken, http.apply(env, "GitLab"))
-                .use(GitLabApi.Use.DEPLOY_RUNNERS).notices(ApplyRun::info);
-        if (timeout != null) api.retryWithin(timeout); // else the default: 30 s a call (the derived rollout timeout is Helm's)
         long groupId = api.groupId(env.organization().group());
         for (RunnerValues.Release r : missing) {
             String description = r.name() + " (" + env.name() + ", " + env.cluster().name() + ")";
@@ -168,7 +165,10 @@ final class RunnersDeploy {
         return result;
     }
 
-    /** The GitLab client for settings and drains: the token already read, else one given (GITLAB_TOKEN, --gitlab-token-file), else null. */
+    /**
+     * The one GitLab client of a deploy (new runners, settings, drains): the token already read (never null when a runner
+     * must be created), else one given (GITLAB_TOKEN, --gitlab-token-file), else null.
+     */
     private GitLabApi gitlabApi(EnvConfig.Env env, String accessToken, Duration timeout) {
         String token = accessToken;
         if (token == null) {
@@ -179,7 +179,7 @@ final class RunnersDeploy {
         }
         var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), token, http.apply(env, "GitLab"))
                 .use(GitLabApi.Use.DEPLOY_RUNNERS).notices(ApplyRun::info);
-        if (timeout != null) api.retryWithin(timeout);
+        if (timeout != null) api.retryWithin(timeout); // else the default: 30 s a call (the derived rollout timeout is Helm's)
         return api;
     }
 

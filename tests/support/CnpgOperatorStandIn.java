@@ -2,11 +2,8 @@
 //SOURCES CnpgStatus.java
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
-import io.fabric8.kubernetes.api.model.apps.Deployment;
-import io.fabric8.kubernetes.api.model.apps.DeploymentStatusBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
@@ -17,18 +14,19 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * What the CloudNativePG operator and the Deployment controller do, for the namespaces it is given,
- * against the test API server (which runs no controllers): when a {@code Cluster} appears it makes the
- * bootstrap owner a login role with the bootstrap secret's password in the suite's real PostgreSQL
- * ({@link TestPostgres}), writes the Secrets and Services CloudNativePG 1.30.0 writes for that spec (no
- * {@code <cluster>-app} when {@code bootstrap.initdb.secret} is set: see {@link #clusters}), keeps the instance pods {@code <cluster>-1..N} ready and labelled as CNPG labels
- * them ({@code cnpg.io/cluster}, {@code cnpg.io/instanceName}, {@code cnpg.io/instanceRole}, {@code cnpg.io/podRole})
- * and sets the Cluster's status through the status subresource ({@link CnpgStatus#healthy}: phase, ready instances,
- * currentPrimary, certificates with their expiry, condition Ready). For Deployments it writes a status as a
- * rolled-out controller would, records each new pod template it sees, and keeps one ready Pod {@code attic-0} for
- * the Attic server (so a port-forward and the service proxy have a target). {@link #installOperator} puts the
- * operator's own Deployment in its namespace, as its Helm chart does. Polls every 100 ms on its own daemon thread;
- * {@link #close} stops it.
+ * What the CloudNativePG operator does, for the namespaces it is given, against the suite's control plane: when a
+ * {@code Cluster} appears it makes the bootstrap owner a login role with the bootstrap secret's password in the suite's
+ * real PostgreSQL ({@link TestPostgres}), writes the Secrets and Services CloudNativePG 1.30.0 writes for that spec (no
+ * {@code <cluster>-app} when {@code bootstrap.initdb.secret} is set: see {@link #clusters}), creates the instance pods
+ * {@code <cluster>-1..N} labelled as CNPG labels them ({@code cnpg.io/cluster}, {@code cnpg.io/instanceName},
+ * {@code cnpg.io/instanceRole}, {@code cnpg.io/podRole}; the operator makes its pods itself, without a Deployment or
+ * StatefulSet: pkg/specs/pods.go, internal/controller/cluster_create.go createPrimaryInstance / joinReplicaInstance) and
+ * sets the Cluster's status through the status subresource ({@link CnpgStatus#healthy}: phase, ready instances,
+ * currentPrimary, certificates with their expiry, condition Ready), and moves Backups along. {@link #installOperator} puts
+ * the operator's own Deployment in its namespace, as its Helm chart does. What is not the operator's is left to the
+ * control plane: the Deployment and ReplicaSet controllers roll Deployments out, the scheduler and kwok make pods Ready
+ * (also the instance pods), the API server's apiextensions controller establishes CRDs. Polls every 100 ms on its own
+ * daemon thread; {@link #close} stops it.
  */
 final class CnpgOperatorStandIn implements AutoCloseable {
 
@@ -39,11 +37,8 @@ final class CnpgOperatorStandIn implements AutoCloseable {
     private final Set<String> namespaces = ConcurrentHashMap.newKeySet();
     /** Namespaces whose Clusters are left unready (as while a volume cannot be bound). */
     final Set<String> holdUnready = ConcurrentHashMap.newKeySet();
-    /** "ns/name image" for every new pod template a Deployment got (a rollout). */
-    final List<String> rollouts = new CopyOnWriteArrayList<>();
     /** Roles created or re-passworded, "ns/cluster owner". */
     final List<String> bootstrapped = new CopyOnWriteArrayList<>();
-    private final Map<String, String> templates = new ConcurrentHashMap<>();
     private final Map<String, String> passwords = new ConcurrentHashMap<>();
     private final Thread thread;
     private volatile boolean stop;
@@ -85,18 +80,10 @@ final class CnpgOperatorStandIn implements AutoCloseable {
 
     private void loop() {
         while (!stop) {
-            if (!paused) {
-                try {
-                    establishCrds();
-                } catch (RuntimeException e) {
-                    failure = e;
-                }
-            }
             for (String ns : paused ? Set.<String>of() : namespaces) {
                 try {
                     clusters(ns);
                     backups(ns);
-                    deployments(ns);
                 } catch (RuntimeException | java.sql.SQLException e) {
                     failure = e;
                 }
@@ -106,24 +93,6 @@ final class CnpgOperatorStandIn implements AutoCloseable {
             } catch (InterruptedException e) {
                 return;
             }
-        }
-    }
-
-    /** What the API server's apiextensions controller does: a new CNPG CRD becomes Established (Helm's --wait checks it). */
-    private void establishCrds() {
-        for (var crd : kube.apiextensions().v1().customResourceDefinitions().list().getItems()) {
-            if (!crd.getMetadata().getName().endsWith(".cnpg.io")) continue;
-            var st = crd.getStatus();
-            boolean established = st != null && st.getConditions() != null
-                    && st.getConditions().stream().anyMatch(c -> "Established".equals(c.getType()) && "True".equals(c.getStatus()));
-            if (established) continue;
-            crd.setStatus(new io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionStatusBuilder()
-                    .addNewCondition().withType("NamesAccepted").withStatus("True").withReason("NoConflicts").endCondition()
-                    .addNewCondition().withType("Established").withStatus("True").withReason("InitialNamesAccepted").endCondition()
-                    .withNewAcceptedNames().withKind(crd.getSpec().getNames().getKind()).withPlural(crd.getSpec().getNames().getPlural())
-                    .withSingular(crd.getSpec().getNames().getSingular()).withListKind(crd.getSpec().getNames().getListKind()).endAcceptedNames()
-                    .withStoredVersions("v1").build());
-            kube.apiextensions().v1().customResourceDefinitions().resource(crd).updateStatus();
         }
     }
 
@@ -407,31 +376,6 @@ final class CnpgOperatorStandIn implements AutoCloseable {
             }
             b.getAdditionalProperties().put("status", next);
             backups.resource(b).updateStatus();
-        }
-    }
-
-    private void deployments(String ns) {
-        for (Deployment d : kube.apps().deployments().inNamespace(ns).list().getItems()) {
-            String key = ns + "/" + d.getMetadata().getName();
-            String template = io.fabric8.kubernetes.client.utils.Serialization.asJson(d.getSpec().getTemplate());
-            int replicas = d.getSpec().getReplicas() == null ? 1 : d.getSpec().getReplicas();
-            long generation = d.getMetadata().getGeneration() == null ? 1 : d.getMetadata().getGeneration();
-            boolean fresh = template.equals(templates.get(key)) && d.getStatus() != null
-                    && Integer.valueOf(replicas).equals(d.getStatus().getAvailableReplicas());
-            if (fresh) continue;
-            if (!template.equals(templates.get(key))) rollouts.add(key + " " + d.getSpec().getTemplate().getSpec().getContainers().get(0).getImage());
-            templates.put(key, template);
-            d.setStatus(new DeploymentStatusBuilder().withObservedGeneration(generation).withReplicas(replicas).withUpdatedReplicas(replicas)
-                    .withReadyReplicas(replicas).withAvailableReplicas(replicas).build());
-            kube.apps().deployments().inNamespace(ns).resource(d).updateStatus();
-            if ("attic".equals(d.getMetadata().getName()) && kube.pods().inNamespace(ns).withName("attic-0").get() == null) {
-                kube.resource(new PodBuilder().withNewMetadata().withName("attic-0").withNamespace(ns)
-                        .withLabels(d.getSpec().getSelector().getMatchLabels()).endMetadata()
-                        .withSpec(d.getSpec().getTemplate().getSpec())
-                        .withNewStatus().withPhase("Running").addNewCondition().withType("Ready").withStatus("True").endCondition()
-                        .addNewContainerStatus().withName("attic").withReady(true).withRestartCount(0).endContainerStatus().endStatus()
-                        .build()).create();
-            }
         }
     }
 

@@ -7,6 +7,7 @@
 //SOURCES ../../lib/cache/CacheObjects.java
 //SOURCES ../../lib/cache/AtticTokens.java
 //SOURCES ../../lib/dashboard/DashboardObjects.java
+//SOURCES Conflicts.java
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -119,18 +120,13 @@ final class HealthPlatform implements AutoCloseable {
     void autoscalerStatus(String type, int current, int desired) {
         String runnerNs = env.namespaces().runners().name();
         var hpas = client().autoscaling().v2().horizontalPodAutoscalers().inNamespace(runnerNs);
-        // The control plane's HPA controller writes this status too (every sync): on a conflict, read again and retry.
-        for (int attempt = 1; ; attempt++) {
+        // The control plane's HPA controller writes this status too (every sync).
+        Conflicts.retry(() -> {
             HorizontalPodAutoscaler h = hpas.withName("gitlab-runner-" + type + "-hpa").get();
             h.setStatus(new io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscalerStatusBuilder()
                     .withCurrentReplicas(current).withDesiredReplicas(desired).build());
-            try {
-                hpas.resource(h).updateStatus();
-                return;
-            } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
-                if (e.getCode() != 409 || attempt == 10) throw e;
-            }
-        }
+            hpas.resource(h).updateStatus();
+        });
     }
 
     /** Pods of a Deployment's template whose labels hold {@code key=value}. */
