@@ -25,8 +25,10 @@
 //SOURCES ../lib/NamespaceProvision.java
 //SOURCES ../lib/CacheDeploy.java
 //SOURCES ../lib/DatabaseUrl.java
+//SOURCES ../lib/RunnerInventory.java
 //SOURCES ../lib/RunnersDeploy.java
 //SOURCES ../lib/DashboardDeploy.java
+//SOURCES ../lib/ListWatches.java
 //SOURCES ../lib/HealthRun.java
 //SOURCES ../lib/GitLabApi.java
 //SOURCES ../lib/RunnerSmoke.java
@@ -283,8 +285,12 @@ class Up implements Callable<Integer> {
         return new CacheDeploy(env, atticNs(), inputs, run, target, clusterOptions.http(env, "Attic"));
     }
 
+    /** One engine for the plan and the step: the step acts on what the plan read (its RunnerInventory). */
+    private RunnersDeploy runnersEngine;
+
     private RunnersDeploy runners() {
-        return new RunnersDeploy(gitlabUrl, gitlabTokenFile, chart, null, null, change.forceConflicts, clusterOptions::http);
+        if (runnersEngine == null) runnersEngine = new RunnersDeploy(gitlabUrl, gitlabTokenFile, chart, null, null, change.forceConflicts, clusterOptions::http);
+        return runnersEngine;
     }
 
     private ConnectionStrings.Parts databaseParts() {
