@@ -256,9 +256,10 @@ final class CacheDeploy {
      */
     private void checkStorageClaim(KubernetesClient client) {
         if (env.cache().storage().s3()) return;
-        var live = client.persistentVolumeClaims().inNamespace(ns).withName(CacheObjects.STORAGE_PVC).get();
+        var wantedClaim = CacheObjects.storage(env, ns);
+        var live = run.live(client, wantedClaim);
         if (live == null || live.getSpec() == null) return;
-        var wanted = CacheObjects.storage(env, ns).getSpec();
+        var wanted = wantedClaim.getSpec();
         var liveSize = live.getSpec().getResources() == null || live.getSpec().getResources().getRequests() == null ? null
                 : live.getSpec().getResources().getRequests().get("storage");
         boolean bound = live.getStatus() != null && "Bound".equals(live.getStatus().getPhase());
@@ -304,6 +305,11 @@ final class CacheDeploy {
 
     // ---- secrets ----------------------------------------------------------------------------
 
+    /** A Secret of the namespace by name, to read it ({@link ApplyRun#live}). */
+    private Secret probe(String name) {
+        return new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata().withName(name).withNamespace(ns).endMetadata().build();
+    }
+
     private String value(Secret s, String key) {
         return KubeClients.secretData(s, "secret " + s.getMetadata().getName() + " in namespace " + ns).get(key);
     }
@@ -317,7 +323,7 @@ final class CacheDeploy {
      */
     private CacheObjects.Secrets secrets(KubernetesClient client, String signingKey) {
         String url = null;
-        Secret app = client.secrets().inNamespace(ns).withName(env.cnpg().appSecret()).get();
+        Secret app = run.live(client, probe(env.cnpg().appSecret()));
         if (app != null) {
             String user = value(app, "username");
             String password = value(app, "password");
@@ -338,7 +344,7 @@ final class CacheDeploy {
         String secretKey = null;
         if (env.cache().storage().s3()) {
             String name = env.cache().storage().credentialsSecret();
-            Secret s3 = client.secrets().inNamespace(ns).withName(name).get();
+            Secret s3 = run.live(client, probe(name));
             if (s3 == null || value(s3, "AWS_ACCESS_KEY_ID") == null || value(s3, "AWS_SECRET_ACCESS_KEY") == null) {
                 throw new GfwException(ExitCode.NOT_FOUND, "secret " + name + " in namespace " + ns + " (cache.storage.credentialsSecret) must exist with keys"
                         + " AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; create it with: kubectl create secret generic " + name + " -n " + ns

@@ -21,6 +21,7 @@
 //SOURCES ../lib/RunnerValues.java
 //SOURCES ../lib/HealthReport.java
 //SOURCES ../lib/HealthRunners.java
+//SOURCES ../lib/LiveObjects.java
 //SOURCES ../lib/ApplyRun.java
 //SOURCES ../lib/NamespaceProvision.java
 //SOURCES ../lib/CacheDeploy.java
@@ -320,6 +321,7 @@ class Up implements Callable<Integer> {
             }
             case "cache" -> {
                 var run = new ApplyRun(env.name(), !sdr, sdr, change.forceConflicts, waitLimit);
+                run.listed = listed(atticNs(), () -> CacheDeploy.objects(env, atticNs(), Output.MASK));
                 applying(run, () -> cache(run).deploy(client, false));
             }
             case "database-url" -> DatabaseUrl.writeSecret(client, env, atticNs(), databaseParts(),
@@ -341,6 +343,7 @@ class Up implements Callable<Integer> {
             case "dashboard" -> {
                 DashboardDeploy.requireSection(env);
                 var run = new ApplyRun(env.name(), !sdr, sdr, change.forceConflicts, waitLimit);
+                run.listed = listed(dashboardNs(), () -> DashboardDeploy.objects(env, dashboardNs(), Output.MASK));
                 applying(run, () -> {
                     DashboardDeploy.deploy(client, env, dashboardNs(), new DashboardDeploy.Inputs(gitlabTokenFile, null), run);
                     return ExitCode.OK;
@@ -349,6 +352,11 @@ class Up implements Callable<Integer> {
             default -> throw new IllegalStateException(s.name());
         }
         return null;
+    }
+
+    /** The plan's reads of a step's objects, one LIST per kind and namespace, when its namespace exists (else the step says so itself). */
+    private LiveObjects listed(String ns, Supplier<List<io.fabric8.kubernetes.api.model.HasMetadata>> objects) {
+        return inventory != null && inventory.namespaceExists(ns) ? LiveObjects.read(client, objects.get()) : null;
     }
 
     /** A step for real. */
