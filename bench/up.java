@@ -97,6 +97,10 @@ class UpBench {
                 pnRuns.add(BenchRuns.run(repo, server, pn));
                 System.err.printf("  round %d: up %d ms (%d writes), provision-namespaces %d ms%n", r + 1, upRuns.get(r).millis(), upRuns.get(r).writes(), pnRuns.get(r).millis());
             }
+            if (System.getenv("GFW_BENCH_HOLD") != null) { // keep the cluster and the stand-ins for a look by hand, until killed
+                System.err.println("holding; run: cd " + repo + " && " + String.join(" ", up));
+                Thread.sleep(Long.MAX_VALUE);
+            }
             attic.close();
             dashboard.close();
             operator.close();

@@ -167,7 +167,7 @@ final class CacheDeploy {
 
     private void requireOperator(KubernetesClient client, boolean writes) {
         String crd = "clusters.postgresql.cnpg.io";
-        if (client.apiextensions().v1().customResourceDefinitions().withName(crd).get() != null) return;
+        if (KubeClients.crdExists(client, crd)) return;
         CacheConfig.Operator op = env.cache().operator();
         if (!inputs.installOperator()) {
             throw new GfwException(ExitCode.NOT_FOUND, "the CloudNativePG operator is not installed (no CRD " + crd + "); re-run with --install-operator"
@@ -189,7 +189,7 @@ final class CacheDeploy {
         HelmReleases.Deployed d = helm.upgradeInstall(chart, op.namespace(), "cnpg", values, waitLimit, helm.get(op.namespace(), "cnpg"));
         options.writes.incrementAndGet();
         ApplyRun.out().println("helmrelease/cnpg -n " + op.namespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
-        if (client.apiextensions().v1().customResourceDefinitions().withName(crd).get() == null) {
+        if (!KubeClients.crdExists(client, crd)) {
             throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + op.chart() + " " + op.version() + " was installed but CRD " + crd + " is still missing; check 'helm -n " + op.namespace() + " status cnpg'");
         }
     }
