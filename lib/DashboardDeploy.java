@@ -8,7 +8,6 @@
 //SOURCES KubeClients.java
 //SOURCES Manifests.java
 //SOURCES DashboardObjects.java
-//SOURCES ServerSideApply.java
 //SOURCES ApplyRun.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;

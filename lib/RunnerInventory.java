@@ -1,8 +1,6 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //DEPS com.fasterxml.jackson.dataformat:jackson-dataformat-yaml:2.21.4
-//SOURCES ExitCode.java
-//SOURCES GfwException.java
 //SOURCES HelmRecords.java
 //SOURCES HelmReleases.java
 

@@ -11,7 +11,6 @@
 //SOURCES GitLabApi.java
 //SOURCES RunnerTokens.java
 //SOURCES HelmReleases.java
-//SOURCES HelmRecords.java
 //SOURCES RunnerInventory.java
 //SOURCES SecretInput.java
 //SOURCES ApplyRun.java

@@ -14,7 +14,6 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/RunnerValues.java
 //SOURCES ../lib/HelmReleases.java
-//SOURCES ../lib/RunnerInventory.java
 //SOURCES ../lib/RunnersDeploy.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;

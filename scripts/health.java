@@ -12,7 +12,6 @@
 //SOURCES ../lib/Cli.java
 //SOURCES ../lib/HealthReport.java
 //SOURCES ../lib/HealthRunners.java
-//SOURCES ../lib/ListWatches.java
 //SOURCES ../lib/HealthRun.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;

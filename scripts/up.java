@@ -26,10 +26,8 @@
 //SOURCES ../lib/NamespaceProvision.java
 //SOURCES ../lib/CacheDeploy.java
 //SOURCES ../lib/DatabaseUrl.java
-//SOURCES ../lib/RunnerInventory.java
 //SOURCES ../lib/RunnersDeploy.java
 //SOURCES ../lib/DashboardDeploy.java
-//SOURCES ../lib/ListWatches.java
 //SOURCES ../lib/HealthRun.java
 //SOURCES ../lib/GitLabApi.java
 //SOURCES ../lib/RunnerSmoke.java
