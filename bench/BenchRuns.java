@@ -1,4 +1,3 @@
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,15 +25,32 @@ final class BenchRuns {
     /** Runs {@code command} in the repository, timed, with the server's request log of that run; a failure throws. */
     static Timed run(Path repo, TestCluster server, List<String> command) throws Exception {
         server.resetRequests();
-        File log = File.createTempFile("gfw-bench", ".out");
         long t0 = System.nanoTime();
-        var pb = new ProcessBuilder(command).directory(repo.toFile()).redirectErrorStream(true).redirectOutput(log);
+        var pb = new ProcessBuilder(command).directory(repo.toFile()).redirectErrorStream(true);
         pb.environment().put("GFW_CDS_BACKGROUND", "0"); // ./jbang: a run that finds the AppCDS archive missing records it itself, not beside the timed runs
         var p = pb.start();
+        // Its output, each line with the milliseconds since the start (GFW_BENCH_TRACE=1 prints them on stderr: where the time goes).
+        var lines = new StringBuilder();
+        Thread reader = new Thread(() -> {
+            try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+                for (String line; (line = in.readLine()) != null; ) {
+                    synchronized (lines) {
+                        lines.append(String.format("%6d ms  %s%n", (System.nanoTime() - t0) / 1_000_000, line));
+                    }
+                }
+            } catch (java.io.IOException ignored) {
+                // the process ended
+            }
+        }, "bench-output");
+        reader.start();
         if (!p.waitFor(30, TimeUnit.MINUTES)) throw new IllegalStateException("timed out: " + command);
         long ms = (System.nanoTime() - t0) / 1_000_000;
-        String output = Files.readString(log.toPath());
-        log.delete();
+        reader.join(10_000);
+        String output;
+        synchronized (lines) {
+            output = lines.toString();
+        }
+        if (System.getenv("GFW_BENCH_TRACE") != null) System.err.print("--- " + String.join(" ", command.subList(0, Math.min(3, command.size()))) + "\n" + output);
         if (p.exitValue() != 0) {
             throw new IllegalStateException("exit " + p.exitValue() + ": " + String.join(" ", command) + "\n"
                     + (output.length() > 2000 ? "..." + output.substring(output.length() - 2000) : output));

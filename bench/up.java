@@ -10,6 +10,7 @@
 //SOURCES ../tests/support/GitLabStandIn.java
 //SOURCES ../tests/support/DashboardAppStandIn.java
 //SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/cache/CiCacheToken.java
 //SOURCES BenchRuns.java
 //MAIN UpBench
 
@@ -36,11 +37,24 @@ import java.util.List;
  */
 class UpBench {
 
+    /** Requests by method and path (namespaces and names of releases' records folded; a watch marked), most first. */
+    static void buckets(List<TestCluster.Request> requests) {
+        var counts = new java.util.TreeMap<String, Integer>();
+        for (TestCluster.Request q : requests) {
+            String query = q.query() == null ? "" : q.query();
+            String key = q.method() + " " + q.path().replaceAll("/namespaces/[^/]+", "/namespaces/NS") + (query.contains("watch=true") ? " (watch)" : "");
+            counts.merge(key, 1, Integer::sum);
+        }
+        counts.entrySet().stream().sorted((a, b) -> b.getValue() - a.getValue()).forEach(e -> System.err.printf("%5d %s%n", e.getValue(), e.getKey()));
+    }
+
     public static void main(String... args) throws Exception {
         int rounds = args.length == 2 && args[0].equals("--rounds") ? Integer.parseInt(args[1]) : 3;
         Path repo = BenchRuns.findRepo();
-        try (TestCluster server = TestCluster.start(); GitLabStandIn gitlab = new GitLabStandIn()) {
-            var kube = server.client();
+        // Two handles on one control plane: gfw's commands go through `server`, whose request log is what is counted; the
+        // stand-ins (the CNPG operator's loop, the dashboard's start, the CI cache token below) go through `standIns`.
+        try (TestCluster server = TestCluster.start(); TestCluster standIns = TestCluster.start(); GitLabStandIn gitlab = new GitLabStandIn()) {
+            var kube = standIns.client();
             var operator = new CnpgOperatorStandIn(kube, TestPostgres.shared());
             operator.installOperator("cnpg-system");
             operator.watch("attic-cache-dev");
@@ -61,6 +75,16 @@ class UpBench {
             var pn = new ArrayList<>(List.of(repo.resolve("jbang").toString(), "scripts/provision-namespaces.java", "dev"));
             pn.addAll(kubeconfig);
 
+            // health checks the nix runners' CI cache token (lib/cache/CiCacheToken), which 'gfw attic-token dev --ci' writes, not up:
+            // it is stored once the runner namespace exists, as a user would after the namespaces step.
+            var env = EnvConfig.load("dev", repo.resolve("environments").toString());
+            Thread ciToken = new Thread(() -> {
+                kube.namespaces().withName(env.namespaces().runners().name()).waitUntilCondition(n -> n != null, 10, java.util.concurrent.TimeUnit.MINUTES);
+                kube.resource(CiCacheToken.secret(env, "bench-ci-token", java.time.Instant.now().plus(java.time.Duration.ofDays(90)),
+                        env.attic().cache() + ":bench-public-key")).create();
+            }, "bench-ci-token");
+            ciToken.setDaemon(true);
+            ciToken.start();
             BenchRuns.Timed first = BenchRuns.run(repo, server, up);
             System.err.printf("first up (to healthy; BenchRuns stops on any other exit): %d ms, %d requests (%d writes)%n", first.millis(), first.requests().size(), first.writes());
             BenchRuns.run(repo, server, pn); // warm provision-namespaces' build cache too
@@ -72,6 +96,10 @@ class UpBench {
                 upRuns.add(BenchRuns.run(repo, server, up));
                 pnRuns.add(BenchRuns.run(repo, server, pn));
                 System.err.printf("  round %d: up %d ms (%d writes), provision-namespaces %d ms%n", r + 1, upRuns.get(r).millis(), upRuns.get(r).writes(), pnRuns.get(r).millis());
+            }
+            if (System.getenv("GFW_BENCH_HOLD") != null) { // keep the cluster and the stand-ins for a look by hand, until killed
+                System.err.println("holding; run: cd " + repo + " && " + String.join(" ", up));
+                Thread.sleep(Long.MAX_VALUE);
             }
             attic.close();
             dashboard.close();
@@ -85,10 +113,11 @@ class UpBench {
             System.out.printf("| gfw up dev (plan + 6 steps, health included) | %d | %d (%d / %d / %d) |%n", upMs, u.requests().size(), u.reads(), u.writes(), u.discovery());
             System.out.printf("| gfw provision-namespaces dev | %d | %d (%d / %d / %d) |%n", pnMs, p.requests().size(), p.reads(), p.writes(), p.discovery());
             System.out.printf("%nratio up / provision-namespaces: %.1fx wall time, %.1fx requests%n", (double) upMs / pnMs, (double) u.requests().size() / p.requests().size());
-            if (System.getenv("GFW_BENCH_REQUESTS") != null) { // where the requests of one no-op up go, on stderr
-                var counts = new java.util.TreeMap<String, Integer>();
-                for (TestCluster.Request q : u.requests()) counts.merge(q.method() + " " + q.path().replaceAll("/namespaces/[^/]+", "/namespaces/NS"), 1, Integer::sum);
-                counts.forEach((k, v) -> System.err.printf("%4d %s%n", v, k));
+            if (System.getenv("GFW_BENCH_REQUESTS") != null) { // where the requests of the first up and of one no-op up go, on stderr
+                System.err.println("first up dev, requests by method and path:");
+                buckets(first.requests());
+                System.err.println("no-op up dev, requests by method and path:");
+                buckets(u.requests());
             }
             System.out.printf("(gfw %s; first up: %d ms, %d requests, %d writes; %d rounds; %d cores, java %s)%n", Cli.VERSION, first.millis(), first.requests().size(),
                     first.writes(), rounds, Runtime.getRuntime().availableProcessors(), System.getProperty("java.version"));

@@ -31,6 +31,7 @@
 //SOURCES ../lib/gitlab/GitLabApi.java
 //SOURCES ../lib/runners/RunnerSmoke.java
 //SOURCES ../lib/cli/Cli.java
+//SOURCES ../lib/kube/LiveObjects.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -283,8 +284,12 @@ class Up implements Callable<Integer> {
         return new CacheDeploy(env, atticNs(), inputs, run, target, clusterOptions.http(env, "Attic"));
     }
 
+    /** One engine for the plan and the step: the step acts on what the plan read (its RunnerInventory). */
+    private RunnersDeploy runnersEngine;
+
     private RunnersDeploy runners() {
-        return new RunnersDeploy(gitlabUrl, gitlabTokenFile, chart, null, null, change.forceConflicts, clusterOptions::http);
+        if (runnersEngine == null) runnersEngine = new RunnersDeploy(gitlabUrl, gitlabTokenFile, chart, null, null, change.forceConflicts, clusterOptions::http);
+        return runnersEngine;
     }
 
     private ConnectionStrings.Parts databaseParts() {
@@ -314,6 +319,7 @@ class Up implements Callable<Integer> {
             }
             case "cache" -> {
                 var run = new ApplyRun(env.name(), !sdr, sdr, change.forceConflicts, waitLimit);
+                run.listed = listed(atticNs(), () -> CacheDeploy.objects(env, atticNs(), Output.MASK));
                 applying(run, () -> cache(run).deploy(client, false));
             }
             case "database-url" -> DatabaseUrl.writeSecret(client, env, atticNs(), databaseParts(),
@@ -335,6 +341,7 @@ class Up implements Callable<Integer> {
             case "dashboard" -> {
                 DashboardDeploy.requireSection(env);
                 var run = new ApplyRun(env.name(), !sdr, sdr, change.forceConflicts, waitLimit);
+                run.listed = listed(dashboardNs(), () -> DashboardDeploy.objects(env, dashboardNs(), Output.MASK));
                 applying(run, () -> {
                     DashboardDeploy.deploy(client, env, dashboardNs(), new DashboardDeploy.Inputs(gitlabTokenFile, null), run);
                     return ExitCode.OK;
@@ -343,6 +350,11 @@ class Up implements Callable<Integer> {
             default -> throw new IllegalStateException(s.name());
         }
         return null;
+    }
+
+    /** The plan's reads of a step's objects, one LIST per kind and namespace, when its namespace exists (else the step says so itself). */
+    private LiveObjects listed(String ns, Supplier<List<io.fabric8.kubernetes.api.model.HasMetadata>> objects) {
+        return inventory != null && inventory.namespaceExists(ns) ? LiveObjects.read(client, objects.get()) : null;
     }
 
     /** A step for real. */

@@ -443,6 +443,7 @@ class HealthTest {
     void waitReturnsOnceTheEnvironmentBecameHealthy() throws Exception {
         try (var f = new HealthFixtures().deploy()) {
             f.api.rollouts(f.atticNs, TestCluster.Readiness.notReady(TestCluster.label("app.kubernetes.io/name"), "attic"));
+            f.api.resetRequests();
             CompletableFuture<TestSupport.Result> waiting = CompletableFuture.supplyAsync(
                     () -> f.healthWithToken("--only", "cache,database", "--wait", "90s").run());
             // once the waiting run has reported the unready Attic, the pods become ready
@@ -452,12 +453,18 @@ class HealthTest {
                 Thread.sleep(200);
             }
             Thread.sleep(2500);
+            List<TestCluster.Request> whileWaiting = f.api.requests(); // before rollouts() below, which reads the pods itself
             f.api.rollouts(f.atticNs, TestCluster.Readiness.ready());
             TestSupport.Result r = waiting.get(120, TimeUnit.SECONDS);
             assertEquals(0, r.exit(), r.toString());
             assertTrue(r.err().contains("waiting for dev: ") && r.err().contains("cache deployment attic: fail"), r.err());
             assertTrue(r.err().contains("dev: healthy ("), r.err());
             assertTrue(r.out().lines().filter(l -> l.startsWith("cache")).allMatch(l -> l.matches("cache +.* ok +.*")), r.out());
+            // It waited with watches (issue 20): the pods were LISTed once, then followed by a WATCH, not LISTed again every 2 s.
+            String pods = "/api/v1/namespaces/" + f.atticNs + "/pods";
+            List<TestCluster.Request> podReads = whileWaiting.stream().filter(q -> q.method().equals("GET") && q.path().equals(pods)).toList();
+            assertEquals(1, podReads.stream().filter(q -> q.query() == null || !q.query().contains("watch=true")).count(), podReads.toString());
+            assertTrue(f.api.requests().stream().anyMatch(q -> q.path().equals(pods) && q.query() != null && q.query().contains("watch=true")), podReads.toString());
         }
     }
 

@@ -175,6 +175,15 @@ class UpTest {
         for (String step : List.of("namespaces", "cache", "database-url", "runners", "dashboard")) {
             assertTrue(again.out().lines().anyMatch(l -> l.startsWith("[" + step + "]") && l.endsWith(": up to date")), step + ": " + again.out());
         }
+        // It reads each kind once (issue 20): deploy-runners' plan LISTs the runner namespace's Secrets, HPAs and PDBs instead of a GET
+        // per token Secret, HPA and PDB, and reads the releases from Helm's records, so no Helm runs (each Helm call asks GET /version);
+        // deploy-cache's and deploy-dashboard's plans LIST their kinds instead of a GET per object. At most 80 requests in all.
+        List<TestCluster.Request> reads = api.requests();
+        assertEquals(List.of(), reads.stream().filter(q -> q.path().equals("/version")
+                || q.path().matches("/api.*/namespaces/[^/]+/(secrets|horizontalpodautoscalers|poddisruptionbudgets)/gitlab-runner-.*")
+                || q.path().matches("/api.*/namespaces/attic-cache-" + env + "/(configmaps|services|serviceaccounts)/.*")
+                || q.path().matches("/apis/apps/v1/namespaces/[^/]+/deployments/.*")).map(q -> q.method() + " " + q.path()).toList());
+        assertTrue(reads.size() <= 80, reads.size() + " requests: " + reads.stream().map(q -> q.method() + " " + q.path()).toList());
     }
 
     /** The rows of health's table in {@code out} (the lines after its header COMPONENT CHECK STATUS DETAIL), split at the header's columns. */

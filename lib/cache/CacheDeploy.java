@@ -167,7 +167,7 @@ final class CacheDeploy {
 
     private void requireOperator(KubernetesClient client, boolean writes) {
         String crd = "clusters.postgresql.cnpg.io";
-        if (client.apiextensions().v1().customResourceDefinitions().withName(crd).get() != null) return;
+        if (KubeClients.crdExists(client, crd)) return;
         CacheConfig.Operator op = env.cache().operator();
         if (!inputs.installOperator()) {
             throw new GfwException(ExitCode.NOT_FOUND, "the CloudNativePG operator is not installed (no CRD " + crd + "); re-run with --install-operator"
@@ -189,7 +189,7 @@ final class CacheDeploy {
         HelmReleases.Deployed d = helm.upgradeInstall(chart, operatorNamespace(), "cnpg", values, waitLimit, helm.get(operatorNamespace(), "cnpg"));
         options.writes.incrementAndGet();
         ApplyRun.out().println("helmrelease/cnpg -n " + operatorNamespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
-        if (client.apiextensions().v1().customResourceDefinitions().withName(crd).get() == null) {
+        if (!KubeClients.crdExists(client, crd)) {
             throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + op.chart() + " " + op.version() + " was installed but CRD " + crd + " is still missing; check 'helm -n " + operatorNamespace() + " status cnpg'");
         }
     }
@@ -261,9 +261,10 @@ final class CacheDeploy {
      */
     private void checkStorageClaim(KubernetesClient client) {
         if (env.cache().storage().s3()) return;
-        var live = client.persistentVolumeClaims().inNamespace(ns).withName(CacheObjects.STORAGE_PVC).get();
+        var wantedClaim = CacheObjects.storage(env, ns);
+        var live = run.live(client, wantedClaim);
         if (live == null || live.getSpec() == null) return;
-        var wanted = CacheObjects.storage(env, ns).getSpec();
+        var wanted = wantedClaim.getSpec();
         var liveSize = live.getSpec().getResources() == null || live.getSpec().getResources().getRequests() == null ? null
                 : live.getSpec().getResources().getRequests().get("storage");
         boolean bound = live.getStatus() != null && "Bound".equals(live.getStatus().getPhase());
@@ -309,6 +310,11 @@ final class CacheDeploy {
 
     // ---- secrets ----------------------------------------------------------------------------
 
+    /** A Secret of the namespace by name, to read it ({@link ApplyRun#live}). */
+    private Secret probe(String name) {
+        return new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata().withName(name).withNamespace(ns).endMetadata().build();
+    }
+
     private String value(Secret s, String key) {
         return KubeClients.secretData(s, "secret " + s.getMetadata().getName() + " in namespace " + ns).get(key);
     }
@@ -322,7 +328,7 @@ final class CacheDeploy {
      */
     private CacheObjects.Secrets secrets(KubernetesClient client, String signingKey) {
         String url = null;
-        Secret app = client.secrets().inNamespace(ns).withName(env.cnpg().appSecret()).get();
+        Secret app = run.live(client, probe(env.cnpg().appSecret()));
         if (app != null) {
             String user = value(app, "username");
             String password = value(app, "password");
@@ -343,7 +349,7 @@ final class CacheDeploy {
         String secretKey = null;
         if (env.cache().storage().s3()) {
             String name = env.cache().storage().credentialsSecret();
-            Secret s3 = client.secrets().inNamespace(ns).withName(name).get();
+            Secret s3 = run.live(client, probe(name));
             if (s3 == null || value(s3, "AWS_ACCESS_KEY_ID") == null || value(s3, "AWS_SECRET_ACCESS_KEY") == null) {
                 throw new GfwException(ExitCode.NOT_FOUND, "secret " + name + " in namespace " + ns + " (cache.storage.credentialsSecret) must exist with keys"
                         + " AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; create it with: kubectl create secret generic " + name + " -n " + ns

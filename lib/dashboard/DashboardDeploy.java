@@ -62,7 +62,8 @@ final class DashboardDeploy {
                 throw new GfwException(ExitCode.NOT_FOUND, "namespace " + n + " does not exist; create it with 'gfw provision-namespaces " + env.name() + "' first");
             }
         }
-        Secret live = ServerSideApply.withRetries(run.options, () -> client.secrets().inNamespace(ns).withName(DashboardObjects.SECRET).get());
+        Secret live = run.live(client, new io.fabric8.kubernetes.api.model.SecretBuilder().withNewMetadata().withName(DashboardObjects.SECRET)
+                .withNamespace(ns).endMetadata().build());
         Map<String, String> have = live == null ? Map.of() : KubeClients.secretData(live, "secret " + DashboardObjects.SECRET + " in namespace " + ns);
         var secrets = new DashboardObjects.Secrets(
                 given(inputs.gitlabTokenFile(), TOKEN, have.get(DashboardObjects.GITLAB_TOKEN), run.writes()),

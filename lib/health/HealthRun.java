@@ -13,6 +13,7 @@
 //SOURCES ../core/Times.java
 //SOURCES HealthRunners.java
 //SOURCES ../kube/ApplyRun.java
+//SOURCES ../kube/ListWatches.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Duration;
@@ -29,6 +30,13 @@ import java.util.function.Supplier;
 final class HealthRun {
 
     static final Duration POLL = Duration.ofSeconds(2);
+    /**
+     * --wait: with no event from the watches, a round after this long anyway, for what cannot be watched (GitLab's view
+     * of the runners, Attic's and the dashboard's answers) and for checks that depend on the time.
+     */
+    static final Duration FALLBACK = Duration.ofSeconds(5);
+    /** --wait: after an event, how long to let others arrive before the round (a rollout sends several at once). */
+    static final Duration SETTLE = Duration.ofMillis(300);
 
     /** -o: table, wide, json or yaml. */
     final Output.Format format;
@@ -55,8 +63,14 @@ final class HealthRun {
     /** One round: read everything the components need, then decide every check. */
     List<HealthReport.Row> check(EnvConfig.Env env, KubernetesClient client, Set<String> components, HealthRunners.GitLab gitlab,
                                  Duration requestTimeout) {
+        return check(env, client, components, gitlab, requestTimeout, null);
+    }
+
+    /** As above, with the LISTs through {@code lists} (null: straight to the API server). */
+    List<HealthReport.Row> check(EnvConfig.Env env, KubernetesClient client, Set<String> components, HealthRunners.GitLab gitlab,
+                                 Duration requestTimeout, ListWatches lists) {
         Http.Client attic = this.attic.get();
-        HealthState state = HealthState.read(client, env, components, requestTimeout, attic);
+        HealthState state = HealthState.read(client, env, components, requestTimeout, attic, lists);
         var rows = new ArrayList<HealthReport.Row>();
         if (components.contains("namespaces")) rows.addAll(HealthChecks.namespaces(env, state));
         if (components.contains("database")) rows.addAll(HealthChecks.database(env, state));
@@ -83,17 +97,32 @@ final class HealthRun {
         };
     }
 
-    /** --wait: again every 2 s until every check is ok or the time is up; an unreachable API server is waited for too. */
+    /**
+     * --wait: again until every check is ok or the time is up; an unreachable API server is waited for too. The first
+     * round LISTs as a plain health does; when it is not healthy, every source it listed is followed by a WATCH from
+     * there on (lib/kube/ListWatches, as {@code kubectl rollout status} waits), and the checks are decided again on each
+     * change (after {@link #SETTLE}), or after {@link #FALLBACK} without one, for what cannot be watched (GitLab,
+     * Attic's and the dashboard's HTTP answers, asked again each round). No LIST is repeated while the watches hold.
+     */
     int waitUntilHealthy(EnvConfig.Env env, KubernetesClient client, Set<String> components, HealthRunners.GitLab gitlab,
                                  Duration requestTimeout, Duration wait) {
+        var events = new java.util.concurrent.Semaphore(0);
+        try (var lists = new ListWatches(events::release)) {
+            return waitUntilHealthy(env, client, components, gitlab, requestTimeout, wait, lists, events);
+        }
+    }
+
+    private int waitUntilHealthy(EnvConfig.Env env, KubernetesClient client, Set<String> components, HealthRunners.GitLab gitlab,
+                                 Duration requestTimeout, Duration wait, ListWatches lists, java.util.concurrent.Semaphore events) {
         long start = System.nanoTime();
         long deadline = start + wait.toNanos();
         String lastProgress = null;
+        long lastPrinted = start;
         while (true) {
             List<HealthReport.Row> rows;
             String progress;
             try {
-                rows = check(env, client, components, gitlab, requestTimeout);
+                rows = check(env, client, components, gitlab, requestTimeout, lists);
                 if (HealthReport.exitCode(rows) == ExitCode.OK) return report(env, rows);
                 List<String> notOk = HealthReport.notOk(rows);
                 progress = notOk.size() + " of " + rows.size() + " checks not ok: " + String.join(", ", notOk.stream().limit(4).toList())
@@ -109,10 +138,26 @@ final class HealthRun {
                 ApplyRun.warn("still not healthy after " + Times.human(wait) + " (--wait)");
                 return code;
             }
-            if (!progress.equals(lastProgress) || elapsed % 10 == 0) ApplyRun.info("waiting for " + env.name() + ": " + progress + "; " + elapsed + " s of " + wait.toSeconds() + " s");
+            if (!progress.equals(lastProgress) || System.nanoTime() - lastPrinted >= 10_000_000_000L) { // when it changed, else every 10 s
+                ApplyRun.info("waiting for " + env.name() + ": " + progress + "; " + elapsed + " s of " + wait.toSeconds() + " s");
+                lastPrinted = System.nanoTime();
+            }
             lastProgress = progress;
             try {
-                Thread.sleep(Math.min(POLL.toMillis(), Math.max(1, (deadline - System.nanoTime()) / 1_000_000)));
+                long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000);
+                if (rows == null) { // the API server did not answer: try again shortly, watches or not
+                    Thread.sleep(Math.min(POLL.toMillis(), left));
+                    continue;
+                }
+                if (!lists.watching()) {
+                    events.drainPermits();
+                    lists.watchAll();
+                }
+                // A change seen by a watch, or the fallback for what cannot be watched; then let the change's siblings arrive.
+                if (events.tryAcquire(Math.min(FALLBACK.toMillis(), left), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                    Thread.sleep(Math.min(SETTLE.toMillis(), Math.max(1, (deadline - System.nanoTime()) / 1_000_000)));
+                }
+                events.drainPermits();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 return ExitCode.DEGRADED;

@@ -9,6 +9,7 @@
 //SOURCES ../cache/CacheObjects.java
 //SOURCES ../dashboard/DashboardObjects.java
 //SOURCES ../namespaces/NamespaceLayout.java
+//SOURCES ../kube/ListWatches.java
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -80,9 +81,18 @@ final class HealthState {
      * rejects the credentials, stops here (exit 69, 77): there is nothing to report then.
      */
     static HealthState read(KubernetesClient client, EnvConfig.Env env, Set<String> components, Duration requestTimeout, Http.Client attic) {
+        return read(client, env, components, requestTimeout, attic, null);
+    }
+
+    /**
+     * As above, with every LIST through {@code lists} (null: straight to the API server): health --wait keeps them
+     * current with watches between its rounds (lib/kube/ListWatches), so a round after the first costs no LIST.
+     */
+    static HealthState read(KubernetesClient client, EnvConfig.Env env, Set<String> components, Duration requestTimeout, Http.Client attic,
+                            ListWatches lists) {
         Read<Namespace> namespaces;
         try {
-            namespaces = new Read<>(client.namespaces().list().getItems(), null, 200, "namespaces");
+            namespaces = new Read<>(lists == null ? client.namespaces().list().getItems() : lists.list("namespaces", client.namespaces()), null, 200, "namespaces");
         } catch (KubernetesClientException e) {
             GfwException g = KubeClients.fromKubernetes(e);
             if (g.exitCode() == ExitCode.UNAVAILABLE || e.getCode() == 401) throw g;
@@ -95,7 +105,7 @@ final class HealthState {
             return t;
         });
         try {
-            state.start(client, components, requestTimeout, attic, pool);
+            state.start(client, components, requestTimeout, attic, pool, lists);
             for (CompletableFuture<?> f : state.reads.values()) f.join();
         } finally {
             pool.shutdownNow();
@@ -104,7 +114,18 @@ final class HealthState {
     }
 
     @SuppressWarnings("unchecked")
-    private void start(KubernetesClient client, Set<String> components, Duration requestTimeout, Http.Client atticHttp, ExecutorService pool) {
+    /** A LIST of {@code op}: through {@code lists} when given (source {@code key}), else straight to the API server. */
+    private static <T extends HasMetadata> List<T> listed(ListWatches lists, String key,
+            io.fabric8.kubernetes.client.dsl.FilterWatchListDeletable<T, ? extends io.fabric8.kubernetes.api.model.KubernetesResourceList<T>, ?> op) {
+        return lists == null ? op.list().getItems() : lists.list(key, op);
+    }
+
+    private static <T extends HasMetadata> List<HasMetadata> layoutList(KubernetesClient client, ListWatches lists, Class<T> kind, Map<String, String> selector) {
+        return new java.util.ArrayList<>(listed(lists, "layout/" + kind.getSimpleName(), client.resources(kind).inAnyNamespace().withLabels(selector)));
+    }
+
+    private void start(KubernetesClient client, Set<String> components, Duration requestTimeout, Http.Client atticHttp, ExecutorService pool,
+                       ListWatches lists) {
         String attic = env.namespaces().attic().name();
         String runners = env.namespaces().runners().name();
         String dashboard = env.namespaces().dashboard().name();
@@ -113,27 +134,27 @@ final class HealthState {
             for (Class<? extends HasMetadata> kind : NamespaceLayout.NAMESPACED_KINDS) {
                 String plural = HasMetadata.getPlural(kind);
                 list(pool, "layout/" + kind.getSimpleName(), plural + " -l " + NamespaceLayout.OWNER_LABEL + "=" + NamespaceLayout.OWNER + " (all namespaces)",
-                        () -> client.resources(kind).inAnyNamespace().withLabels(selector).list().getItems());
+                        () -> layoutList(client, lists, kind, selector));
             }
         }
         if (components.contains("database") || components.contains("cache")) {
-            list(pool, "pods/" + attic, "pods -n " + attic, () -> client.pods().inNamespace(attic).list().getItems());
+            list(pool, "pods/" + attic, "pods -n " + attic, () -> listed(lists, "pods/" + attic, client.pods().inNamespace(attic)));
         }
         if (components.contains("database")) {
             list(pool, "clusters/" + attic, "clusters.postgresql.cnpg.io -n " + attic,
-                    () -> client.genericKubernetesResources(CNPG_CLUSTER).inNamespace(attic).list().getItems());
+                    () -> listed(lists, "clusters/" + attic, client.genericKubernetesResources(CNPG_CLUSTER).inNamespace(attic)));
             // The plugin's ObjectStores, only once a Cluster is read that names the Barman Cloud plugin (no request otherwise).
             CompletableFuture<Read<GenericKubernetesResource>> clusters = (CompletableFuture<Read<GenericKubernetesResource>>) reads.get("clusters/" + attic);
             String storesSource = "objectstores.barmancloud.cnpg.io -n " + attic;
             reads.put("objectstores/" + attic, clusters.thenApplyAsync(c -> c.items().stream().noneMatch(HealthState::usesBarmanPlugin)
                     ? new Read<GenericKubernetesResource>(List.of(), null, 200, storesSource)
-                    : readNow(storesSource, () -> client.genericKubernetesResources(BARMAN_OBJECT_STORE).inNamespace(attic).list().getItems()), pool));
+                    : readNow(storesSource, () -> listed(lists, "objectstores/" + attic, client.genericKubernetesResources(BARMAN_OBJECT_STORE).inNamespace(attic))), pool));
             String operator = env.cnpg().operatorNamespace();
             list(pool, "deployments/" + operator, "deployments -n " + operator + " -l " + CNPG_OPERATOR_LABEL + "=" + CNPG_OPERATOR_NAME,
-                    () -> client.apps().deployments().inNamespace(operator).withLabel(CNPG_OPERATOR_LABEL, CNPG_OPERATOR_NAME).list().getItems());
+                    () -> listed(lists, "deployments/" + operator, client.apps().deployments().inNamespace(operator).withLabel(CNPG_OPERATOR_LABEL, CNPG_OPERATOR_NAME)));
         }
         if (components.contains("cache")) {
-            list(pool, "deployments/" + attic, "deployments -n " + attic, () -> client.apps().deployments().inNamespace(attic).list().getItems());
+            list(pool, "deployments/" + attic, "deployments -n " + attic, () -> listed(lists, "deployments/" + attic, client.apps().deployments().inNamespace(attic)));
             // Attic is asked through port-forwards to a ready pod, once the pods are read: what a user's own
             // port-forward reaches, through the SOCKS proxy as from CI, on clusters whose API server cannot reach
             // pod IPs (its service proxy would fail there) and with the Authorization header kept (the service
@@ -144,18 +165,19 @@ final class HealthState {
             reads.put("http/attic-cache", pods.thenApplyAsync(p -> cacheConfig(client, p, atticHttp), pool));
         }
         if (components.contains("runners")) {
-            list(pool, "pods/" + runners, "pods -n " + runners, () -> client.pods().inNamespace(runners).list().getItems());
+            list(pool, "pods/" + runners, "pods -n " + runners, () -> listed(lists, "pods/" + runners, client.pods().inNamespace(runners)));
             list(pool, "hpa/" + runners, "horizontalpodautoscalers.v2.autoscaling -n " + runners,
-                    () -> client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(runners).list().getItems());
-            list(pool, "quota/" + runners, "resourcequotas -n " + runners, () -> client.resourceQuotas().inNamespace(runners).list().getItems());
+                    () -> listed(lists, "hpa/" + runners, client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(runners)));
+            list(pool, "quota/" + runners, "resourcequotas -n " + runners, () -> listed(lists, "quota/" + runners, client.resourceQuotas().inNamespace(runners)));
             list(pool, "pdb/" + runners, "poddisruptionbudgets -n " + runners,
-                    () -> client.policy().v1().podDisruptionBudget().inNamespace(runners).list().getItems());
+                    () -> listed(lists, "pdb/" + runners, client.policy().v1().podDisruptionBudget().inNamespace(runners)));
             // Helm's release records and the runner token Secrets: one LIST of the namespace's Secrets (values never shown).
-            list(pool, "secrets/" + runners, "secrets -n " + runners, () -> client.secrets().inNamespace(runners).list().getItems());
+            list(pool, "secrets/" + runners, "secrets -n " + runners, () -> listed(lists, "secrets/" + runners, client.secrets().inNamespace(runners)));
         }
         if (components.contains("dashboard")) {
-            list(pool, "deployments/" + dashboard, "deployments -n " + dashboard, () -> client.apps().deployments().inNamespace(dashboard).list().getItems());
-            list(pool, "pods/" + dashboard, "pods -n " + dashboard, () -> client.pods().inNamespace(dashboard).list().getItems());
+            list(pool, "deployments/" + dashboard, "deployments -n " + dashboard,
+                    () -> listed(lists, "deployments/" + dashboard, client.apps().deployments().inNamespace(dashboard)));
+            list(pool, "pods/" + dashboard, "pods -n " + dashboard, () -> listed(lists, "pods/" + dashboard, client.pods().inNamespace(dashboard)));
             CompletableFuture<Read<Pod>> pods = (CompletableFuture<Read<Pod>>) reads.get("pods/" + dashboard);
             for (String[] read : new String[][] {{"http/dashboard", "/api/health"}, {"http/dashboard-k8s", "/api/k8s/hpa"}}) {
                 reads.put(read[0], pods.thenApplyAsync(p -> podGet(client, dashboard, p, DashboardObjects.selector(), "dashboard",

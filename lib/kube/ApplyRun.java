@@ -7,6 +7,7 @@
 //SOURCES ServerSideApply.java
 //SOURCES ../core/Output.java
 //SOURCES Watches.java
+//SOURCES LiveObjects.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -33,6 +34,11 @@ final class ApplyRun {
     final Duration waitLimit;
     /** One deadline for every wait of the run: --timeout bounds all of them together. */
     final long deadline;
+    /**
+     * What a run that writes nothing (--diff, a server dry run) read beforehand with one LIST per kind (up's plan); null:
+     * each object is read with a GET when it is applied.
+     */
+    LiveObjects listed;
 
     ApplyRun(String envName, boolean diff, boolean serverDryRun, boolean forceConflicts, Duration waitLimit) {
         this.envName = envName;
@@ -73,7 +79,7 @@ final class ApplyRun {
     Secret keepOrCreate(KubernetesClient client, Secret desired, boolean replace) {
         String ns = desired.getMetadata().getNamespace();
         String name = desired.getMetadata().getName();
-        Secret live = ServerSideApply.withRetries(options, () -> client.secrets().inNamespace(ns).withName(name).get());
+        Secret live = live(client, desired);
         if (live != null && !replace) {
             report(new ServerSideApply.Result(live, ServerSideApply.Action.unchanged, options.serverDryRun, List.of(), "kept: created once"));
             return live;
@@ -122,11 +128,19 @@ final class ApplyRun {
         return options.diffOnly || options.serverDryRun ? desired : r.object() instanceof Secret s ? s : desired;
     }
 
+    /** The live object named like {@code probe} (null: absent): from what the run listed beforehand when that tells, else a GET. */
+    @SuppressWarnings("unchecked")
+    <T extends HasMetadata> T live(KubernetesClient client, T probe) {
+        ServerSideApply.Lookup known = listed == null ? ServerSideApply.Lookup.UNKNOWN : listed.lookup(probe);
+        if (known.known()) return (T) known.live();
+        return ServerSideApply.withRetries(options, () -> client.resource(probe).get());
+    }
+
     /** Applies {@code desired} unless the live object already has it; a failure names the object and what was done before. */
     void apply(KubernetesClient client, HasMetadata desired) {
         ServerSideApply.Result r;
         try {
-            r = ServerSideApply.applyOne(client, desired, ServerSideApply.Lookup.UNKNOWN, options);
+            r = ServerSideApply.applyOne(client, desired, listed == null ? ServerSideApply.Lookup.UNKNOWN : listed.lookup(desired), options);
         } catch (KubernetesClientException e) {
             GfwException g = e.getCode() == 409 ? ServerSideApply.conflict(desired, e) : KubeClients.fromKubernetes(e);
             throw new GfwException(g.exitCode(), ServerSideApply.ref(desired) + ": " + g.getMessage() + doneSoFar(), e);

@@ -46,6 +46,15 @@ final class HelmRecords {
             throw new GfwException(ExitCode.NOT_FOUND, "release " + release + " has no revision " + revision
                     + " (no Secret " + namespace + "/" + name + "); see 'gfw runners ENV history TYPE'");
         }
+        return decode(s, namespace);
+    }
+
+    /** The release JSON a record Secret holds (Helm's Secrets driver: base64 of the gzipped JSON, under key {@code release}). */
+    static JsonNode decode(Secret s, String namespace) {
+        String name = s.getMetadata().getName();
+        if (s.getData() == null || s.getData().get("release") == null) {
+            throw new GfwException(ExitCode.REMOTE_ERROR, "Secret " + namespace + "/" + name + " is not a Helm release record: it has no key 'release'");
+        }
         try {
             byte[] helmBase64 = Base64.getDecoder().decode(s.getData().get("release"));
             byte[] bytes = Base64.getDecoder().decode(new String(helmBase64, StandardCharsets.UTF_8).trim());

@@ -237,6 +237,16 @@ final class KubeClients {
      * The kind does not exist on this cluster (its CRD is not installed): a 404, or fabric8's discovery finding no such
      * apiVersion and kind before it sends anything.
      */
+    /** CustomResourceDefinitions as plain maps: a CRD's schema is large, and fabric8's typed model of it costs much CPU to build. */
+    static final io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext CRD = new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
+            .withGroup("apiextensions.k8s.io").withVersion("v1").withKind("CustomResourceDefinition").withPlural("customresourcedefinitions")
+            .withNamespaced(false).build();
+
+    /** Whether CRD {@code name} exists (one GET, read as a plain map, not into fabric8's typed model of its schema). */
+    static boolean crdExists(KubernetesClient client, String name) {
+        return client.genericKubernetesResources(CRD).withName(name).get() != null;
+    }
+
     static boolean noSuchKind(KubernetesClientException e) {
         return e.getCode() == 404 || String.valueOf(e.getMessage()).startsWith("Could not find the metadata for the given apiVersion and kind");
     }

@@ -90,7 +90,11 @@ final class RunnerFleet {
      * (made before gfw recorded it), is {@link ExitCode#NOT_FOUND} with the way out.
      */
     static long runnerId(KubernetesClient client, RunnerValues.Release r) {
-        Secret s = client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get();
+        return runnerId(client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get(), r);
+    }
+
+    /** As {@link #runnerId(KubernetesClient, RunnerValues.Release)}, from the token Secret already read ({@code s} null: absent). */
+    static long runnerId(Secret s, RunnerValues.Release r) {
         if (s == null) {
             throw new GfwException(ExitCode.NOT_FOUND, "runner " + r.type() + " has no token Secret " + r.namespace() + "/" + r.tokenSecret()
                     + ": deploy it first with 'gfw deploy-runners ENV " + r.type() + "'");

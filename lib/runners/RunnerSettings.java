@@ -74,10 +74,17 @@ final class RunnerSettings {
      */
     static Map<String, List<String>> reconcile(KubernetesClient client, GitLabApi api, List<RunnerValues.Release> releases,
                                                boolean writes, Consumer<String> info) {
+        return reconcile(r -> client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get(), api, releases, writes, info);
+    }
+
+    /** As above, with each release's token Secret from {@code tokenSecret} (null: absent), e.g. a {@link RunnerInventory}. */
+    static Map<String, List<String>> reconcile(java.util.function.Function<RunnerValues.Release, io.fabric8.kubernetes.api.model.Secret> tokenSecret,
+                                               GitLabApi api, List<RunnerValues.Release> releases, boolean writes, Consumer<String> info) {
         var out = new LinkedHashMap<String, List<String>>();
         for (RunnerValues.Release r : releases) {
-            if (!RunnerFleet.deployed(client, r)) continue;
-            long id = RunnerFleet.runnerId(client, r);
+            var secret = tokenSecret.apply(r);
+            if (secret == null) continue;
+            long id = RunnerFleet.runnerId(secret, r);
             GitLabApi.Settings have = api.settings(id);
             Map<String, Object> diff = differences(wanted(r.runner()), have);
             List<String> changes = describe(diff, have);

@@ -13,9 +13,11 @@
 //SOURCES ../kube/HelmReleases.java
 //SOURCES ../core/SecretInput.java
 //SOURCES ../kube/ApplyRun.java
+//SOURCES RunnerInventory.java
 //SOURCES RunnerSettings.java
 //SOURCES RunnerDrain.java
 
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
@@ -57,6 +59,11 @@ final class RunnersDeploy {
     Duration drainTimeout = Duration.ofMinutes(30);
     /** GitLab, when a token is given: runner settings (lib/runners/RunnerSettings) and draining before upgrades (lib/runners/RunnerDrain). */
     private GitLabApi gitlab;
+    /**
+     * What was read of each runner namespace (lib/runners/RunnerInventory), once per engine: up runs its plan and then its step
+     * with the same engine, so the step acts on what the plan read instead of reading it again.
+     */
+    private final Map<String, RunnerInventory> inventories = new java.util.concurrent.ConcurrentHashMap<>();
 
     RunnersDeploy(String gitlabUrl, String gitlabTokenFile, String chartPath, String chartRepo, Path chartCaCert, boolean forceConflicts,
                   BiFunction<EnvConfig.Env, String, Http.Client> http) {
@@ -78,16 +85,21 @@ final class RunnersDeploy {
     List<Outcome> deployAll(KubernetesClient client, KubeClients.Target target, EnvConfig.Env env, List<RunnerValues.Release> releases, Path chart,
                             Duration timeout, boolean serverDryRun) {
         var outcomes = new ArrayList<Outcome>();
-        requireNamespace(client, env);
+        if (!inventories.containsKey(env.namespaces().runners().name())) requireNamespace(client, env); // else checked by the read before
         List<RunnerValues.Release> missing = missingTokens(client, releases);
         String accessToken = missing.isEmpty() || serverDryRun ? null : gitlabToken(missing); // before the chart download
         if (chart == null) chart = chart(env);
-        var helm = new HelmReleases.JvmHelm(target);
-        for (RunnerValues.Release r : releases) helm.template(chart, r.namespace(), r.name(), r.values());
+        // Helm (its native library, and the chart rendered with every release's values before anything changes) only when
+        // a release is to be installed or upgraded; what is deployed is read from Helm's records (RunnerInventory).
+        HelmReleases.JvmHelm helm = null;
+        if (releases.stream().anyMatch(r -> helmChanges(inventory(client, r.namespace()).release(r.name()), r) != null)) {
+            helm = new HelmReleases.JvmHelm(target);
+            for (RunnerValues.Release r : releases) helm.template(chart, r.namespace(), r.name(), r.values());
+        }
         gitlab = gitlabApi(env, accessToken, timeout); // one client for the new runners, their settings and the drains
         Map<String, String> tokens = ensureTokens(env, client, releases, missing, gitlab, serverDryRun);
         Map<String, List<String>> settings = gitlab == null ? Map.of()
-                : RunnerSettings.reconcile(client, gitlab, releases, !serverDryRun, ApplyRun::info);
+                : RunnerSettings.reconcile(r -> inventory(client, r.namespace()).secret(r.tokenSecret()), gitlab, releases, !serverDryRun, ApplyRun::info);
         if (gitlab == null) ApplyRun.warn("GITLAB_TOKEN is not set: the runners' GitLab settings (tags, run-untagged, locked, access level,"
                 + " maximum timeout) were not compared, and upgrades do not pause runners for their jobs");
         for (RunnerValues.Release r : releases) {
@@ -101,6 +113,24 @@ final class RunnersDeploy {
     /** What happened (or would happen) to one release. */
     record Outcome(String release, String namespace, String chart, String version, String action, Integer revision,
                    String token, String hpa, String pdb, List<String> changes) {}
+
+    /** The namespace's inventory, read on first use (three LISTs) and kept for this engine's later calls. */
+    RunnerInventory inventory(KubernetesClient client, String namespace) {
+        return inventories.computeIfAbsent(namespace, ns -> RunnerInventory.read(client, ns));
+    }
+
+    /**
+     * What Helm would change in a release: null when it is deployed with this chart version and these values (nothing
+     * for Helm to do); else the changes (empty for a release not installed yet).
+     */
+    static List<String> helmChanges(HelmReleases.Deployed live, RunnerValues.Release r) {
+        if (live == null) return List.of();
+        var changes = new ArrayList<String>();
+        if (!r.version().equals(live.chartVersion())) changes.add("chart: " + live.chart() + " -> " + r.chart() + "-" + r.version());
+        if (!"deployed".equals(live.status())) changes.add("status: " + live.status() + " -> deployed");
+        changes.addAll(HelmReleases.valueChanges(r.values(), live.values()));
+        return changes.isEmpty() ? null : changes;
+    }
 
     /** The runner namespace comes from provision-namespaces; without it nothing here can work. */
     private static void requireNamespace(KubernetesClient client, EnvConfig.Env env) {
@@ -142,8 +172,9 @@ final class RunnersDeploy {
             GitLabApi.CreatedRunner created = api.createGroupRunner(groupId, description, RunnerSettings.wanted(r.runner()));
             ApplyRun.info("created GitLab runner " + created.id() + " '" + description + "' in group " + env.organization().group());
             try {
-                ServerSideApply.apply(client, RunnerTokens.annotate(RunnerValues.tokenSecret(r, created.token(), created.id()), Instant.now(),
-                        created.tokenExpiresAt()), false, forceConflicts);
+                var desired = RunnerTokens.annotate(RunnerValues.tokenSecret(r, created.token(), created.id()), Instant.now(), created.tokenExpiresAt());
+                RunnerInventory inv = inventory(client, r.namespace());
+                inv.wrote(ServerSideApply.apply(client, desired, inv.live(desired), false, forceConflicts).object());
             } catch (RuntimeException e) {
                 GfwException why = e instanceof GfwException g ? g
                         : e instanceof io.fabric8.kubernetes.client.KubernetesClientException k ? KubeClients.fromKubernetes(k)
@@ -184,10 +215,10 @@ final class RunnersDeploy {
     }
 
     /** The releases whose token Secret holds no runner token (a read of the cluster, before any download or write). */
-    private static List<RunnerValues.Release> missingTokens(KubernetesClient client, List<RunnerValues.Release> releases) {
+    private List<RunnerValues.Release> missingTokens(KubernetesClient client, List<RunnerValues.Release> releases) {
         var missing = new ArrayList<RunnerValues.Release>();
         for (RunnerValues.Release r : releases) {
-            if (!hasToken(client.secrets().inNamespace(r.namespace()).withName(r.tokenSecret()).get())) missing.add(r);
+            if (!hasToken(inventory(client, r.namespace()).secret(r.tokenSecret()))) missing.add(r);
         }
         return missing;
     }
@@ -212,17 +243,16 @@ final class RunnersDeploy {
 
     private Outcome deploy(KubernetesClient client, HelmReleases.JvmHelm helm, Path chart, RunnerValues.Release r, String token,
                            Duration timeout, boolean serverDryRun) {
-        HelmReleases.Deployed live = helm.get(r.namespace(), r.name());
+        RunnerInventory inv = inventory(client, r.namespace());
+        HelmReleases.Deployed live = inv.release(r.name());
         if (live != null && live.status() != null && live.status().startsWith("pending")) throw HelmReleases.pending(live);
-        List<String> changes = new ArrayList<>();
+        List<String> helmChanges = helmChanges(live, r);
+        List<String> changes = new ArrayList<>(helmChanges == null ? List.of() : helmChanges);
         String action;
         Integer revision = live == null ? null : live.revision();
         if (live == null) {
             action = serverDryRun ? "would install" : "installed";
         } else {
-            if (!r.version().equals(live.chartVersion())) changes.add("chart: " + live.chart() + " -> " + r.chart() + "-" + r.version());
-            if (!"deployed".equals(live.status())) changes.add("status: " + live.status() + " -> deployed");
-            changes.addAll(HelmReleases.valueChanges(r.values(), live.values()));
             action = changes.isEmpty() ? "unchanged" : serverDryRun ? "would upgrade" : "upgraded";
         }
         if (!serverDryRun && !"unchanged".equals(action)) {
@@ -237,8 +267,14 @@ final class RunnersDeploy {
                 RunnerDrain.after(gitlab, paused, ApplyRun::info);
             }
         }
-        ServerSideApply.Result hpa = ServerSideApply.apply(client, RunnerValues.hpa(r), serverDryRun, forceConflicts);
-        ServerSideApply.Result pdb = ServerSideApply.apply(client, RunnerValues.pdb(r), serverDryRun, forceConflicts);
+        HasMetadata wantedHpa = RunnerValues.hpa(r);
+        HasMetadata wantedPdb = RunnerValues.pdb(r);
+        ServerSideApply.Result hpa = ServerSideApply.apply(client, wantedHpa, inv.live(wantedHpa), serverDryRun, forceConflicts);
+        ServerSideApply.Result pdb = ServerSideApply.apply(client, wantedPdb, inv.live(wantedPdb), serverDryRun, forceConflicts);
+        if (!serverDryRun) {
+            if (hpa.action() != ServerSideApply.Action.unchanged) inv.wrote(hpa.object());
+            if (pdb.action() != ServerSideApply.Action.unchanged) inv.wrote(pdb.object());
+        }
         for (String d : hpa.diff()) changes.add(r.hpaName() + " " + d);
         for (String d : pdb.diff()) changes.add(r.pdbName() + " " + d);
         ApplyRun.info("release/" + r.name() + " " + action + (revision == null ? "" : " (revision " + revision + ")")
