@@ -139,7 +139,7 @@ class UpTest {
         for (String step : Up.STEPS) {
             assertTrue(r.err().contains("== " + step + ": "), step + ": " + r.err());
         }
-        assertTrue(r.err().contains(env + ": up (namespaces, cache, database-url, runners, dashboard, health)"), r.err());
+        assertTrue(r.err().contains(env + ": up (namespaces, cache, database-url, cache-token, runners, dashboard, health)"), r.err());
 
         // What each step leaves: the database and Attic, the URL secret, the runner release, the dashboard.
         String attic = "attic-cache-" + env;
@@ -148,6 +148,12 @@ class UpTest {
         assertTrue(runner.getAvailableReplicas() != null && runner.getAvailableReplicas() > 0 && runner.getAvailableReplicas().equals(runner.getReplicas()), runner.toString());
         assertEquals(1, kube.apps().deployments().inNamespace("runner-dashboard-" + env).withName("runner-dashboard").get().getStatus().getAvailableReplicas());
         assertTrue(r.out().contains("cache/main created"), r.out());
+        // The CI jobs' cache token, which deploy-runners mounts into the nix runner's job pods: written by up, never printed.
+        var ciToken = kube.secrets().inNamespace("gitlab-runners-" + env).withName(CiCacheToken.SECRET).get();
+        assertNotNull(ciToken, "up writes the CI jobs' cache token");
+        String minted = new String(java.util.Base64.getDecoder().decode(ciToken.getData().get("token")), java.nio.charset.StandardCharsets.UTF_8);
+        assertFalse(r.out().contains(minted) || r.err().contains(minted), "the CI token is never printed");
+        assertTrue(r.out().contains("secret/" + CiCacheToken.SECRET + " -n gitlab-runners-" + env + " created"), r.out());
 
         // The last step, health --wait, ended with every check ok: each row of its table, by component and check.
         List<List<String>> rows = healthRows(r.out());
@@ -171,8 +177,8 @@ class UpTest {
         var again = quiet(() -> up(env));
         assertEquals(0, again.exit(), again.toString());
         assertEquals(0, api.mutatingRequests(), api.requests().stream().filter(TestCluster.Request::isMutating).toList().toString());
-        assertTrue(again.err().contains(env + ": up (namespaces, cache, database-url, runners, dashboard, health)"), again.err());
-        for (String step : List.of("namespaces", "cache", "database-url", "runners", "dashboard")) {
+        assertTrue(again.err().contains(env + ": up (namespaces, cache, database-url, cache-token, runners, dashboard, health)"), again.err());
+        for (String step : List.of("namespaces", "cache", "database-url", "cache-token", "runners", "dashboard")) {
             assertTrue(again.out().lines().anyMatch(l -> l.startsWith("[" + step + "]") && l.endsWith(": up to date")), step + ": " + again.out());
         }
         // It reads each kind once (issue 20): deploy-runners' plan LISTs the runner namespace's Secrets, HPAs and PDBs instead of a GET

@@ -1,5 +1,6 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
 //DEPS io.fabric8:kubernetes-client:7.9.0
+//SOURCES ../core/Output.java
 //SOURCES ../core/ExitCode.java
 //SOURCES ../core/GfwException.java
 //SOURCES ../env/EnvConfig.java
@@ -106,7 +107,7 @@ final class CacheDeploy {
 
         // 4. The token signing key: generated once, new only when asked.
         Secret signing = keepOrCreate(client, CacheObjects.signingSecret(env, ns, AtticTokens.newSigningKey(Manifests.RANDOM)), inputs.rotateJwtKey());
-        if (inputs.rotateJwtKey()) ApplyRun.info("warning: the token signing key was replaced: every Attic token issued before is now rejected; mint new ones with 'gfw attic-token " + env.name() + "'");
+        if (inputs.rotateJwtKey()) Output.info("warning: the token signing key was replaced: every Attic token issued before is now rejected; mint new ones with 'gfw attic-token " + env.name() + "'");
 
         // 5. attic-secrets from the secret CNPG wrote.
         String signingKey = value(signing, AtticTokens.SIGNING_KEY);
@@ -132,11 +133,11 @@ final class CacheDeploy {
             run.waitForRollout(client, ns, CacheObjects.DEPLOYMENT, "app.kubernetes.io/name=attic");
             run.waitForRollout(client, ns, CacheObjects.GC_DEPLOYMENT, "app.kubernetes.io/name=attic");
         }
-        ApplyRun.info(run.summary());
+        Output.info(run.summary());
 
         // 8. The cache, through Attic's API.
         if (!writes) {
-            ApplyRun.info("Attic and cache " + env.attic().cache() + " not checked (" + (diff ? "--diff" : "server dry run") + ": nothing runs yet)");
+            Output.info("Attic and cache " + env.attic().cache() + " not checked (" + (diff ? "--diff" : "server dry run") + ": nothing runs yet)");
             return ExitCode.OK;
         }
         return cache(client, signingKey);
@@ -157,11 +158,11 @@ final class CacheDeploy {
     /** 8. The cache, through Attic's API: created if absent; its public key and the nix.conf lines. */
     private int cache(KubernetesClient client, String signingKey) {
         AtticApi.CacheInfo cache = AtticApi.ensureCache(client, env, ns, signingKey, inputs.atticUrl(), atticHttp);
-        ApplyRun.info("attic: serving (" + cache.via() + "), cache " + cache.cache() + " answers GET /" + cache.cache() + "/nix-cache-info");
-        ApplyRun.out().println("cache/" + cache.cache() + " " + (cache.created() ? "created" : "unchanged"));
-        ApplyRun.out().println("public key: " + cache.publicKey());
+        Output.info("attic: serving (" + cache.via() + "), cache " + cache.cache() + " answers GET /" + cache.cache() + "/nix-cache-info");
+        Output.out().println("cache/" + cache.cache() + " " + (cache.created() ? "created" : "unchanged"));
+        Output.out().println("public key: " + cache.publicKey());
         String placeholder = "<token: gfw attic-token " + env.name() + " --sub NAME --pull " + cache.cache() + " -o netrc>";
-        for (String line : CacheObjects.nixConf(cache.substituter(), cache.publicKey(), cache.isPublic(), placeholder)) ApplyRun.out().println(line);
+        for (String line : CacheObjects.nixConf(cache.substituter(), cache.publicKey(), cache.isPublic(), placeholder)) Output.out().println(line);
         return ExitCode.OK;
     }
 
@@ -179,16 +180,16 @@ final class CacheDeploy {
                 : HelmReleases.fetchChart(op.repository(), op.chart(), op.version(), HelmReleases.defaultCacheDir());
         ensureNamespace(client, operatorNamespace());
         var helm = new HelmReleases.JvmHelm(target);
-        ApplyRun.info("installing the CloudNativePG operator (chart " + op.chart() + " " + op.version() + ") into namespace " + operatorNamespace() + " ...");
+        Output.info("installing the CloudNativePG operator (chart " + op.chart() + " " + op.version() + ") into namespace " + operatorNamespace() + " ...");
         // CRDs of the group already there (applied by hand, or left by an earlier operator) belong to no Helm release, and
         // Helm refuses to adopt them: the chart then installs the operator only (its crds.create, templates/crds/crds.yaml).
         boolean crdsPresent = client.apiextensions().v1().customResourceDefinitions().list().getItems().stream()
                 .anyMatch(c -> c.getMetadata().getName().endsWith(".postgresql.cnpg.io"));
         Map<String, Object> values = crdsPresent ? Map.of("crds", Map.of("create", false)) : Map.of();
-        if (crdsPresent) ApplyRun.info("CloudNativePG's CRDs are already present: the chart installs the operator only (crds.create=false)");
+        if (crdsPresent) Output.info("CloudNativePG's CRDs are already present: the chart installs the operator only (crds.create=false)");
         HelmReleases.Deployed d = helm.upgradeInstall(chart, operatorNamespace(), "cnpg", values, waitLimit, helm.get(operatorNamespace(), "cnpg"));
         options.writes.incrementAndGet();
-        ApplyRun.out().println("helmrelease/cnpg -n " + operatorNamespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
+        Output.out().println("helmrelease/cnpg -n " + operatorNamespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
         if (!KubeClients.crdExists(client, crd)) {
             throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + op.chart() + " " + op.version() + " was installed but CRD " + crd + " is still missing; check 'helm -n " + operatorNamespace() + " status cnpg'");
         }
@@ -244,10 +245,10 @@ final class CacheDeploy {
                 : HelmReleases.fetchChart(op.repository(), op.pluginChart(), op.pluginVersion(), HelmReleases.defaultCacheDir());
         ensureNamespace(client, operatorNamespace());
         var helm = new HelmReleases.JvmHelm(target);
-        ApplyRun.info("installing the Barman Cloud plugin (chart " + op.pluginChart() + " " + op.pluginVersion() + ") into namespace " + operatorNamespace() + " ...");
+        Output.info("installing the Barman Cloud plugin (chart " + op.pluginChart() + " " + op.pluginVersion() + ") into namespace " + operatorNamespace() + " ...");
         HelmReleases.Deployed d = helm.upgradeInstall(chart, operatorNamespace(), "barman-cloud", Map.of(), waitLimit, helm.get(operatorNamespace(), "barman-cloud"));
         options.writes.incrementAndGet();
-        ApplyRun.out().println("helmrelease/barman-cloud -n " + operatorNamespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
+        Output.out().println("helmrelease/barman-cloud -n " + operatorNamespace() + " installed (chart " + d.chart() + ", revision " + d.revision() + ")");
         if (crds.withName(OBJECT_STORE_CRD).get() == null) {
             throw new GfwException(ExitCode.REMOTE_ERROR, "chart " + op.pluginChart() + " " + op.pluginVersion() + " was installed but CRD " + OBJECT_STORE_CRD
                     + " is still missing; check 'helm -n " + operatorNamespace() + " status barman-cloud'");
@@ -381,7 +382,7 @@ final class CacheDeploy {
         for (Job other : migrationJobs(client)) {
             String name = other.getMetadata().getName();
             if (!name.equals(current) && finished(other) == null) {
-                ApplyRun.info("job/" + name + ": an earlier migration is still running; waiting for it before the new one");
+                Output.info("job/" + name + ": an earlier migration is still running; waiting for it before the new one");
                 waitFor(client, name, false);
             }
         }
@@ -397,14 +398,14 @@ final class CacheDeploy {
         var waited = new java.util.concurrent.atomic.AtomicBoolean();
         Watches.Ended<Job> end = Watches.until(client.batch().v1().jobs().inNamespace(ns).withName(name), j -> {
             if (finished(j) != null || (j == null && !mustSucceed)) return true;
-            if (!waited.getAndSet(true)) ApplyRun.info("job/" + name + ": running atticd --mode db-migrations (waiting, " + Http.human(Duration.ofNanos(System.nanoTime() - start))
+            if (!waited.getAndSet(true)) Output.info("job/" + name + ": running atticd --mode db-migrations (waiting, " + Http.human(Duration.ofNanos(System.nanoTime() - start))
                     + " of " + Http.human(waitLimit) + ")");
             return false;
         }, run.deadline);
         Job job = end.last();
         String state = finished(job);
         if ("Complete".equals(state)) {
-            if (waited.get()) ApplyRun.info("job/" + name + ": complete (database migrations done)");
+            if (waited.get()) Output.info("job/" + name + ": complete (database migrations done)");
             return;
         }
         if ("Failed".equals(state)) {
@@ -427,7 +428,7 @@ final class CacheDeploy {
             if (name.equals(current) || finished(old) == null) continue;
             client.batch().v1().jobs().inNamespace(ns).withName(name).withPropagationPolicy(io.fabric8.kubernetes.api.model.DeletionPropagation.BACKGROUND).delete();
             options.writes.incrementAndGet();
-            ApplyRun.out().println("job/" + name + " -n " + ns + " deleted (migrations of an earlier configuration)");
+            Output.out().println("job/" + name + " -n " + ns + " deleted (migrations of an earlier configuration)");
         }
     }
 
@@ -442,13 +443,13 @@ final class CacheDeploy {
             int ready = readyInstances(c);
             if (CacheObjects.HEALTHY.equals(phase) && ready == wanted) return true;
             String now = "cluster/" + name + ": " + (phase == null ? "no status yet" : phase) + ", " + ready + "/" + wanted + " instances ready";
-            if (!now.equals(last.getAndSet(now))) ApplyRun.info(now + " (waiting, " + Http.human(Duration.ofNanos(System.nanoTime() - start)) + " of " + Http.human(waitLimit) + ")");
+            if (!now.equals(last.getAndSet(now))) Output.info(now + " (waiting, " + Http.human(Duration.ofNanos(System.nanoTime() - start)) + " of " + Http.human(waitLimit) + ")");
             return false;
         }, run.deadline);
         Object phase = phase(end.last());
         int ready = readyInstances(end.last());
         if (end.done()) {
-            if (last.get() != null) ApplyRun.info("cluster/" + name + ": healthy, " + ready + "/" + wanted + " instances ready");
+            if (last.get() != null) Output.info("cluster/" + name + ": healthy, " + ready + "/" + wanted + " instances ready");
             return;
         }
         throw new GfwException(ExitCode.UNAVAILABLE, "cluster " + name + " in namespace " + ns + " was not ready within " + Http.human(waitLimit)

@@ -8,7 +8,6 @@
 //SOURCES ../kube/KubeClients.java
 //SOURCES ../kube/Manifests.java
 //SOURCES DashboardObjects.java
-//SOURCES ../kube/ServerSideApply.java
 //SOURCES ../kube/ApplyRun.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;

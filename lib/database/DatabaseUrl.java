@@ -1,6 +1,7 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //DEPS org.postgresql:postgresql:42.7.14
+//SOURCES ../core/Output.java
 //SOURCES ../core/ExitCode.java
 //SOURCES ../core/GfwException.java
 //SOURCES ../env/EnvConfig.java
@@ -8,7 +9,6 @@
 //SOURCES ../kube/KubeClients.java
 //SOURCES ../kube/ServerSideApply.java
 //SOURCES ConnectionStrings.java
-//SOURCES ../kube/ApplyRun.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -174,10 +174,10 @@ final class DatabaseUrl {
              var rs = st.executeQuery("select current_setting('server_version'), current_user, current_database(), pg_is_in_recovery(),"
                      + " coalesce((select ssl from pg_stat_ssl where pid = pg_backend_pid()), false)")) {
             rs.next();
-            ApplyRun.out().println("server:      " + target);
-            ApplyRun.out().println("tls:         " + (rs.getBoolean(5) ? "yes" : "no") + (ssl == null ? "" : " (sslmode " + ssl + ")"));
-            ApplyRun.out().println("version:     PostgreSQL " + rs.getString(1) + (rs.getBoolean(4) ? " (replica, read-only)" : " (primary)"));
-            ApplyRun.out().println("credentials: ok (logged in as " + rs.getString(2) + " to database " + rs.getString(3) + ")");
+            Output.out().println("server:      " + target);
+            Output.out().println("tls:         " + (rs.getBoolean(5) ? "yes" : "no") + (ssl == null ? "" : " (sslmode " + ssl + ")"));
+            Output.out().println("version:     PostgreSQL " + rs.getString(1) + (rs.getBoolean(4) ? " (replica, read-only)" : " (primary)"));
+            Output.out().println("credentials: ok (logged in as " + rs.getString(2) + " to database " + rs.getString(3) + ")");
         } catch (SQLException e) {
             throw checkFailure(e, parts, target);
         } finally {
@@ -247,9 +247,9 @@ final class DatabaseUrl {
             result = ServerSideApply.apply(client, desired, change.serverDryRun(), change.forceConflicts());
         }
         String suffix = change.diff() ? " (--diff: nothing sent)" : change.writes() ? "" : " (dry run: " + change.dryRun() + ")";
-        ApplyRun.out().println(ServerSideApply.ref(desired) + " " + result.action() + " (key " + DATABASE_URL + ")" + suffix);
+        Output.out().println(ServerSideApply.ref(desired) + " " + result.action() + " (key " + DATABASE_URL + ")" + suffix);
         // --diff asked for the differences: they are its data (stdout); otherwise a remark (stderr).
-        for (String d : result.diff()) (change.diff() ? ApplyRun.out() : System.err).println("  " + d);
+        for (String d : result.diff()) (change.diff() ? Output.out() : System.err).println("  " + d);
         return result;
     }
 }

@@ -12,7 +12,6 @@
 //SOURCES HealthChecks.java
 //SOURCES ../core/Times.java
 //SOURCES HealthRunners.java
-//SOURCES ../kube/ApplyRun.java
 //SOURCES ../kube/ListWatches.java
 
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -57,7 +56,7 @@ final class HealthRun {
         String token = SecretInput.read(new SecretInput.Spec("--gitlab-token-file", "GITLAB_TOKEN", "the GitLab access token", "glpat-...",
                 "GITLAB_TOKEN is not set"), gitlabTokenFile).value();
         String url = gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl();
-        return new HealthRunners.GitLab(new GitLabApi(url, token, http.get()).use(GitLabApi.Use.HEALTH).notices(ApplyRun::info), null);
+        return new HealthRunners.GitLab(new GitLabApi(url, token, http.get()).use(GitLabApi.Use.HEALTH).notices(Output::info), null);
     }
 
     /** One round: read everything the components need, then decide every check. */
@@ -81,10 +80,10 @@ final class HealthRun {
     }
 
     int report(EnvConfig.Env env, List<HealthReport.Row> rows) {
-        ApplyRun.out().print(render(env, rows));
-        ApplyRun.out().flush();
+        Output.out().print(render(env, rows));
+        Output.out().flush();
         int code = HealthReport.exitCode(rows);
-        ApplyRun.info(env.name() + ": " + HealthReport.overall(rows) + " (" + HealthReport.counts(rows) + ")");
+        Output.info(env.name() + ": " + HealthReport.overall(rows) + " (" + HealthReport.counts(rows) + ")");
         return code;
     }
 
@@ -135,11 +134,11 @@ final class HealthRun {
             long elapsed = Duration.ofNanos(System.nanoTime() - start).toSeconds();
             if (rows != null && System.nanoTime() >= deadline) {
                 int code = report(env, rows);
-                ApplyRun.warn("still not healthy after " + Times.human(wait) + " (--wait)");
+                Output.warn("still not healthy after " + Times.human(wait) + " (--wait)");
                 return code;
             }
             if (!progress.equals(lastProgress) || System.nanoTime() - lastPrinted >= 10_000_000_000L) { // when it changed, else every 10 s
-                ApplyRun.info("waiting for " + env.name() + ": " + progress + "; " + elapsed + " s of " + wait.toSeconds() + " s");
+                Output.info("waiting for " + env.name() + ": " + progress + "; " + elapsed + " s of " + wait.toSeconds() + " s");
                 lastPrinted = System.nanoTime();
             }
             lastProgress = progress;
@@ -177,9 +176,9 @@ final class HealthRun {
                 now = "error: " + e.getMessage() + "\n";
             }
             if (!now.equals(last)) {
-                if (last != null && format.isTable()) ApplyRun.out().println();
-                ApplyRun.out().print(now);
-                ApplyRun.out().flush();
+                if (last != null && format.isTable()) Output.out().println();
+                Output.out().print(now);
+                Output.out().flush();
                 last = now;
             }
             try {

@@ -14,7 +14,6 @@ import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import java.io.PrintStream;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -53,21 +52,6 @@ final class ApplyRun {
     /** True when this run may write (no server dry run, no --diff). */
     boolean writes() {
         return !diff && !options.serverDryRun;
-    }
-
-    /** {@link Output#out}; engines written before Output had it still call these three. */
-    static PrintStream out() {
-        return Output.out();
-    }
-
-    /** {@link Output#info} (secrets gfw sent are masked, as Cli.info masks them). */
-    static void info(String message) {
-        Output.info(message);
-    }
-
-    /** {@link Output#warn}. */
-    static void warn(String message) {
-        Output.warn(message);
     }
 
     /**
@@ -152,15 +136,15 @@ final class ApplyRun {
         results.add(r);
         if (diff) {
             switch (r.action()) {
-                case created -> out().println("+ " + r.ref() + " (new" + (r.note() == null ? "" : "; " + r.note()) + ")");
+                case created -> Output.out().println("+ " + r.ref() + " (new" + (r.note() == null ? "" : "; " + r.note()) + ")");
                 case configured -> {
-                    out().println("~ " + r.ref());
-                    for (String d : r.diff()) out().println("    " + d);
+                    Output.out().println("~ " + r.ref());
+                    for (String d : r.diff()) Output.out().println("    " + d);
                 }
                 default -> { }
             }
         } else {
-            out().println(r.line());
+            Output.out().println(r.line());
         }
     }
 
@@ -202,12 +186,12 @@ final class ApplyRun {
             int[] r = rollout(d);
             if (r[0] == 1) return true;
             String now = "deployment/" + name + ": " + r[2] + "/" + r[1] + " updated, " + r[3] + " available";
-            if (!now.equals(last.getAndSet(now))) info(now + " (waiting for the rollout)");
+            if (!now.equals(last.getAndSet(now))) Output.info(now + " (waiting for the rollout)");
             return false;
         }, deadline);
         int[] r = rollout(end.last());
         if (end.done()) {
-            if (last.get() != null) info("deployment/" + name + ": rolled out, " + r[3] + "/" + r[1] + " available");
+            if (last.get() != null) Output.info("deployment/" + name + ": rolled out, " + r[3] + "/" + r[1] + " available");
             return;
         }
         throw new GfwException(ExitCode.UNAVAILABLE, "deployment " + name + " in namespace " + ns + " did not roll out within " + Http.human(waitLimit)

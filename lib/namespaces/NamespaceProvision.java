@@ -7,7 +7,6 @@
 //SOURCES ../kube/KubeClients.java
 //SOURCES ../kube/ServerSideApply.java
 //SOURCES NamespaceLayout.java
-//SOURCES ../kube/ApplyRun.java
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
@@ -55,13 +54,13 @@ final class NamespaceProvision {
                 String component = o.getMetadata().getLabels() == null ? "" : o.getMetadata().getLabels().getOrDefault("app.kubernetes.io/component", "");
                 rows.add(wide ? List.of(o.getKind(), ns, o.getMetadata().getName(), component) : List.of(o.getKind(), ns, o.getMetadata().getName()));
             }
-            ApplyRun.out().print(Output.table(wide ? List.of("kind", "namespace", "name", "component") : List.of("kind", "namespace", "name"), rows));
+            Output.out().print(Output.table(wide ? List.of("kind", "namespace", "name", "component") : List.of("kind", "namespace", "name"), rows));
         } else {
-            ApplyRun.out().print(Output.objects(objects, f));
-            if (f == Output.Format.json) ApplyRun.out().println();
+            Output.out().print(Output.objects(objects, f));
+            if (f == Output.Format.json) Output.out().println();
         }
-        if (prune) ApplyRun.warn("--prune is ignored by a client dry run: what to prune depends on the cluster; use --diff --prune");
-        ApplyRun.info(env.name() + ": " + objects.size() + " objects in " + env.allNamespaces().size()
+        if (prune) Output.warn("--prune is ignored by a client dry run: what to prune depends on the cluster; use --diff --prune");
+        Output.info(env.name() + ": " + objects.size() + " objects in " + env.allNamespaces().size()
                 + " namespaces (client dry run: nothing sent" + (env.planned() ? "; the environment is planned, applying it is refused" : "")
                 + ")" + (env.planned() ? "" : "; --diff compares them with the cluster"));
         return ExitCode.OK;
@@ -108,22 +107,22 @@ final class NamespaceProvision {
             if (prune) ServerSideApply.deleteAll(client, ServerSideApply.pruneCandidates(inventory, objects, pruneNamespaces), options, report);
         } catch (ServerSideApply.PartialFailure f) {
             long done = results.stream().filter(r -> r.action() != ServerSideApply.Action.pruned).count();
-            ApplyRun.info(summary(env, results, options, false) + "; stopped by the error below with " + (objects.size() - done)
+            Output.info(summary(env, results, options, false) + "; stopped by the error below with " + (objects.size() - done)
                     + " of " + objects.size() + " objects not done (a re-run is safe and continues)");
             throw f;
         }
         if (prune && !pruneNamespaces) {
             for (HasMetadata o : ServerSideApply.pruneCandidates(inventory, objects, true)) {
                 if (o instanceof Namespace) {
-                    ApplyRun.warn(ServerSideApply.ref(o) + " carries this layout's labels but the config no longer has it; kept (--prune-namespaces deletes it)");
+                    Output.warn(ServerSideApply.ref(o) + " carries this layout's labels but the config no longer has it; kept (--prune-namespaces deletes it)");
                 }
             }
         }
         if (format != null && !format.isTable() && !diff) {
-            ApplyRun.out().print(Output.objects(results.stream().map(ServerSideApply.Result::object).toList(), format));
-            if (format == Output.Format.json) ApplyRun.out().println();
+            Output.out().print(Output.objects(results.stream().map(ServerSideApply.Result::object).toList(), format));
+            if (format == Output.Format.json) Output.out().println();
         }
-        ApplyRun.info(summary(env, results, options, true));
+        Output.info(summary(env, results, options, true));
         return ExitCode.OK;
     }
 
@@ -142,16 +141,16 @@ final class NamespaceProvision {
     private void print(ServerSideApply.Result r) {
         if (diff) {
             switch (r.action()) {
-                case created -> ApplyRun.out().println("+ " + r.ref() + " (new)");
-                case pruned -> ApplyRun.out().println("- " + r.ref() + " (to be pruned)");
+                case created -> Output.out().println("+ " + r.ref() + " (new)");
+                case pruned -> Output.out().println("- " + r.ref() + " (to be pruned)");
                 case configured -> {
-                    ApplyRun.out().println("~ " + r.ref());
-                    for (String d : r.diff()) ApplyRun.out().println("    " + d);
+                    Output.out().println("~ " + r.ref());
+                    for (String d : r.diff()) Output.out().println("    " + d);
                 }
                 case unchanged -> { }
             }
         } else if (format == null || format.isTable()) {
-            ApplyRun.out().println(r.line());
+            Output.out().println(r.line());
         }
     }
 

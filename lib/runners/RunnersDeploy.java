@@ -1,6 +1,7 @@
 // What this file needs, so that a script naming it gets the rest too (also when fetched remotely).
 //DEPS io.fabric8:kubernetes-client:7.9.0
 //DEPS com.marcnuri.helm-java:helm-java:0.0.21
+//SOURCES ../core/Output.java
 //SOURCES ../core/ExitCode.java
 //SOURCES ../core/GfwException.java
 //SOURCES ../env/EnvConfig.java
@@ -12,7 +13,6 @@
 //SOURCES RunnerTokens.java
 //SOURCES ../kube/HelmReleases.java
 //SOURCES ../core/SecretInput.java
-//SOURCES ../kube/ApplyRun.java
 //SOURCES RunnerInventory.java
 //SOURCES RunnerSettings.java
 //SOURCES RunnerDrain.java
@@ -99,8 +99,8 @@ final class RunnersDeploy {
         gitlab = gitlabApi(env, accessToken, timeout); // one client for the new runners, their settings and the drains
         Map<String, String> tokens = ensureTokens(env, client, releases, missing, gitlab, serverDryRun);
         Map<String, List<String>> settings = gitlab == null ? Map.of()
-                : RunnerSettings.reconcile(r -> inventory(client, r.namespace()).secret(r.tokenSecret()), gitlab, releases, !serverDryRun, ApplyRun::info);
-        if (gitlab == null) ApplyRun.warn("GITLAB_TOKEN is not set: the runners' GitLab settings (tags, run-untagged, locked, access level,"
+                : RunnerSettings.reconcile(r -> inventory(client, r.namespace()).secret(r.tokenSecret()), gitlab, releases, !serverDryRun, Output::info);
+        if (gitlab == null) Output.warn("GITLAB_TOKEN is not set: the runners' GitLab settings (tags, run-untagged, locked, access level,"
                 + " maximum timeout) were not compared, and upgrades do not pause runners for their jobs");
         for (RunnerValues.Release r : releases) {
             Outcome o = deploy(client, helm, chart, r, tokens.get(r.name()), timeout, serverDryRun);
@@ -161,7 +161,7 @@ final class RunnersDeploy {
         if (serverDryRun) {
             for (RunnerValues.Release r : missing) result.put(r.name(), "would be created in GitLab");
             if (gitlabTokenFile == null && (System.getenv("GITLAB_TOKEN") == null || System.getenv("GITLAB_TOKEN").isBlank())) {
-                ApplyRun.warn("GITLAB_TOKEN is not set: the real run needs it to create the GitLab runners of "
+                Output.warn("GITLAB_TOKEN is not set: the real run needs it to create the GitLab runners of "
                         + String.join(", ", missing.stream().map(RunnerValues.Release::name).toList()));
             }
             return result;
@@ -170,7 +170,7 @@ final class RunnersDeploy {
         for (RunnerValues.Release r : missing) {
             String description = r.name() + " (" + env.name() + ", " + env.cluster().name() + ")";
             GitLabApi.CreatedRunner created = api.createGroupRunner(groupId, description, RunnerSettings.wanted(r.runner()));
-            ApplyRun.info("created GitLab runner " + created.id() + " '" + description + "' in group " + env.organization().group());
+            Output.info("created GitLab runner " + created.id() + " '" + description + "' in group " + env.organization().group());
             try {
                 var desired = RunnerTokens.annotate(RunnerValues.tokenSecret(r, created.token(), created.id()), Instant.now(), created.tokenExpiresAt());
                 RunnerInventory inv = inventory(client, r.namespace());
@@ -209,7 +209,7 @@ final class RunnersDeploy {
                     "GITLAB_TOKEN is not set"), gitlabTokenFile).value();
         }
         var api = new GitLabApi(gitlabUrl != null ? gitlabUrl : env.organization().gitlabUrl(), token, http.apply(env, "GitLab"))
-                .use(GitLabApi.Use.DEPLOY_RUNNERS).notices(ApplyRun::info);
+                .use(GitLabApi.Use.DEPLOY_RUNNERS).notices(Output::info);
         if (timeout != null) api.retryWithin(timeout); // else the default: 30 s a call (the derived rollout timeout is Helm's)
         return api;
     }
@@ -257,14 +257,14 @@ final class RunnersDeploy {
         }
         if (!serverDryRun && !"unchanged".equals(action)) {
             if (timeout == null) timeout = RunnerValues.rolloutTimeout(podsToRoll(client, r));
-            ApplyRun.info((live == null ? "installing" : "upgrading") + " release " + r.name() + " (chart " + r.chart() + " " + r.version()
+            Output.info((live == null ? "installing" : "upgrading") + " release " + r.name() + " (chart " + r.chart() + " " + r.version()
                     + ", namespace " + r.namespace() + ", timeout " + timeout.toSeconds() + " s)");
             RunnerDrain.Paused paused = live == null ? null
-                    : RunnerDrain.before(client, gitlab, r, changes, drainTimeout, Duration.ofSeconds(2), ApplyRun::info);
+                    : RunnerDrain.before(client, gitlab, r, changes, drainTimeout, Duration.ofSeconds(2), Output::info);
             try (var progress = new RolloutProgress(client, r, timeout, live == null)) {
                 revision = helm.upgradeInstall(chart, r.namespace(), r.name(), r.values(), timeout, live).revision();
             } finally {
-                RunnerDrain.after(gitlab, paused, ApplyRun::info);
+                RunnerDrain.after(gitlab, paused, Output::info);
             }
         }
         HasMetadata wantedHpa = RunnerValues.hpa(r);
@@ -277,7 +277,7 @@ final class RunnersDeploy {
         }
         for (String d : hpa.diff()) changes.add(r.hpaName() + " " + d);
         for (String d : pdb.diff()) changes.add(r.pdbName() + " " + d);
-        ApplyRun.info("release/" + r.name() + " " + action + (revision == null ? "" : " (revision " + revision + ")")
+        Output.info("release/" + r.name() + " " + action + (revision == null ? "" : " (revision " + revision + ")")
                 + "; " + r.hpaName() + " " + applied(hpa) + ", " + r.pdbName() + " " + applied(pdb));
         return new Outcome(r.name(), r.namespace(), r.chart(), r.version(), action, revision, token,
                 applied(hpa), applied(pdb), changes);
@@ -329,7 +329,7 @@ final class RunnersDeploy {
                 synchronized (printed) {
                     if (now.equals(printed.get()) && t - lastPrinted.get() < 10_000_000_000L) return;
                     long elapsed = Duration.ofNanos(t - start).toSeconds();
-                    ApplyRun.info("  " + now + ", " + elapsed + " s of " + timeout.toSeconds() + " s"
+                    Output.info("  " + now + ", " + elapsed + " s of " + timeout.toSeconds() + " s"
                             + (elapsed <= timeout.toSeconds() ? "" : firstInstall ? " (timed out: Helm removes the failed install)"
                                     : " (timed out: Helm rolls back to the previous revision)"));
                     printed.set(now);
@@ -438,7 +438,7 @@ final class RunnersDeploy {
         var c = env.runnerChart();
         if (chartPath != null) return HelmReleases.localChart(chartPath, c.name(), c.version(), env.file());
         String repo = chartRepo != null ? chartRepo : c.repository();
-        ApplyRun.info("fetching chart " + c.name() + " " + c.version() + " from " + repo + " (cached in " + chartCache + ")");
+        Output.info("fetching chart " + c.name() + " " + c.version() + " from " + repo + " (cached in " + chartCache + ")");
         Http.Client repoHttp = http.apply(env, "the chart repository");
         if (chartCaCert != null) repoHttp.caCert(chartCaCert, "--cacert");
         return HelmReleases.fetchChart(repo, c.name(), c.version(), chartCache, repoHttp);
