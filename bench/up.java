@@ -10,7 +10,6 @@
 //SOURCES ../tests/support/GitLabStandIn.java
 //SOURCES ../tests/support/DashboardAppStandIn.java
 //SOURCES ../lib/cli/Cli.java
-//SOURCES ../lib/cache/CiCacheToken.java
 //SOURCES BenchRuns.java
 //MAIN UpBench
 
@@ -75,16 +74,6 @@ class UpBench {
             var pn = new ArrayList<>(List.of(repo.resolve("jbang").toString(), "scripts/provision-namespaces.java", "dev"));
             pn.addAll(kubeconfig);
 
-            // health checks the nix runners' CI cache token (lib/cache/CiCacheToken), which 'gfw attic-token dev --ci' writes, not up:
-            // it is stored once the runner namespace exists, as a user would after the namespaces step.
-            var env = EnvConfig.load("dev", repo.resolve("environments").toString());
-            Thread ciToken = new Thread(() -> {
-                kube.namespaces().withName(env.namespaces().runners().name()).waitUntilCondition(n -> n != null, 10, java.util.concurrent.TimeUnit.MINUTES);
-                kube.resource(CiCacheToken.secret(env, "bench-ci-token", java.time.Instant.now().plus(java.time.Duration.ofDays(90)),
-                        env.attic().cache() + ":bench-public-key")).create();
-            }, "bench-ci-token");
-            ciToken.setDaemon(true);
-            ciToken.start();
             BenchRuns.Timed first = BenchRuns.run(repo, server, up);
             System.err.printf("first up (to healthy; BenchRuns stops on any other exit): %d ms, %d requests (%d writes)%n", first.millis(), first.requests().size(), first.writes());
             BenchRuns.run(repo, server, pn); // warm provision-namespaces' build cache too
