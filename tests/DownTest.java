@@ -54,6 +54,8 @@ class DownTest {
                 var s = f.client().secrets().inNamespace(f.runnerNs).withName("gitlab-runner-" + type + "-token").get();
                 runnerIds.add(Long.parseLong(s.getMetadata().getAnnotations().get(RunnerValues.RUNNER_ID_ANNOTATION)));
             }
+            // The CI jobs' cache token (up and attic-token --ci write it; the fixtures have it): down takes it too, up mints it again.
+            assertTrue(exists(f, f.runnerNs, "secret", CiCacheToken.SECRET), "the fixtures hold the CI token");
             f.gitlab.requests.clear();
 
             // The plan alone: nothing sent anywhere.
@@ -63,7 +65,7 @@ class DownTest {
             assertEquals(0, f.api.mutatingRequests(true), f.api.requests().toString());
             assertEquals(List.of(), gitlabLines(f));
             for (String want : List.of("deployment/runner-dashboard", "helm release gitlab-runner-docker", "gitlab runner " + runnerIds.get(0) + " (docker)",
-                    "deployment/attic", "secret/gitlab-runner-nix-token")) {
+                    "deployment/attic", "secret/gitlab-runner-nix-token", "secret/" + CiCacheToken.SECRET)) {
                 assertTrue(dry.out().lines().anyMatch(l -> l.contains(want) && l.contains("would delete")), want + "\n" + dry.out());
             }
             assertTrue(dry.out().lines().anyMatch(l -> l.contains("cluster/attic-pg") && l.contains("keep (kept without --delete-data)")), dry.out());
@@ -81,6 +83,7 @@ class DownTest {
             assertFalse(exists(f, f.dashboardNs, "deployment", "runner-dashboard"));
             assertFalse(exists(f, f.atticNs, "deployment", "attic"));
             assertFalse(exists(f, f.runnerNs, "secret", "gitlab-runner-docker-token"));
+            assertFalse(exists(f, f.runnerNs, "secret", CiCacheToken.SECRET), "the CI token goes with the runners");
             assertTrue(RunnerFixtures.helm(f.api).get(f.runnerNs, "gitlab-runner-docker") == null, "release uninstalled");
             assertTrue(exists(f, f.atticNs, "cluster", "attic-pg"), "the database stays");
             assertTrue(exists(f, f.atticNs, "secret", AtticTokens.SIGNING_SECRET), "the signing key stays");

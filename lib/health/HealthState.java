@@ -71,6 +71,12 @@ final class HealthState {
     final Read<Namespace> namespaces;
     private final Map<String, CompletableFuture<?>> reads = new LinkedHashMap<>();
 
+    /** A read started earlier, by its key: it holds the type it was started with. */
+    @SuppressWarnings("unchecked")
+    private <T> CompletableFuture<Read<T>> started(String key) {
+        return (CompletableFuture<Read<T>>) reads.get(key);
+    }
+
     private HealthState(EnvConfig.Env env, Read<Namespace> namespaces) {
         this.env = env;
         this.namespaces = namespaces;
@@ -144,7 +150,7 @@ final class HealthState {
             list(pool, "clusters/" + attic, "clusters.postgresql.cnpg.io -n " + attic,
                     () -> listed(lists, "clusters/" + attic, client.genericKubernetesResources(CNPG_CLUSTER).inNamespace(attic)));
             // The plugin's ObjectStores, only once a Cluster is read that names the Barman Cloud plugin (no request otherwise).
-            CompletableFuture<Read<GenericKubernetesResource>> clusters = (CompletableFuture<Read<GenericKubernetesResource>>) reads.get("clusters/" + attic);
+            CompletableFuture<Read<GenericKubernetesResource>> clusters = this.<GenericKubernetesResource>started("clusters/" + attic);
             String storesSource = "objectstores.barmancloud.cnpg.io -n " + attic;
             reads.put("objectstores/" + attic, clusters.thenApplyAsync(c -> c.items().stream().noneMatch(HealthState::usesBarmanPlugin)
                     ? new Read<GenericKubernetesResource>(List.of(), null, 200, storesSource)
@@ -159,7 +165,7 @@ final class HealthState {
             // port-forward reaches, through the SOCKS proxy as from CI, on clusters whose API server cannot reach
             // pod IPs (its service proxy would fail there) and with the Authorization header kept (the service
             // proxy drops it).
-            CompletableFuture<Read<Pod>> pods = (CompletableFuture<Read<Pod>>) reads.get("pods/" + attic);
+            CompletableFuture<Read<Pod>> pods = this.<Pod>started("pods/" + attic);
             reads.put("http/attic", pods.thenApplyAsync(p -> podGet(client, attic, p, CacheObjects.selector("server"), "Attic",
                     env.attic().targetPort(), CacheObjects.PROBE_PATH, requestTimeout), pool));
             reads.put("http/attic-cache", pods.thenApplyAsync(p -> cacheConfig(client, p, atticHttp), pool));
@@ -178,7 +184,7 @@ final class HealthState {
             list(pool, "deployments/" + dashboard, "deployments -n " + dashboard,
                     () -> listed(lists, "deployments/" + dashboard, client.apps().deployments().inNamespace(dashboard)));
             list(pool, "pods/" + dashboard, "pods -n " + dashboard, () -> listed(lists, "pods/" + dashboard, client.pods().inNamespace(dashboard)));
-            CompletableFuture<Read<Pod>> pods = (CompletableFuture<Read<Pod>>) reads.get("pods/" + dashboard);
+            CompletableFuture<Read<Pod>> pods = this.<Pod>started("pods/" + dashboard);
             for (String[] read : new String[][] {{"http/dashboard", "/api/health"}, {"http/dashboard-k8s", "/api/k8s/hpa"}}) {
                 reads.put(read[0], pods.thenApplyAsync(p -> podGet(client, dashboard, p, DashboardObjects.selector(), "dashboard",
                         env.dashboard().port(), read[1], requestTimeout), pool));

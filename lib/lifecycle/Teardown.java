@@ -9,6 +9,7 @@
 //SOURCES ../runners/RunnerValues.java
 //SOURCES ../namespaces/NamespaceLayout.java
 //SOURCES ../cache/CacheObjects.java
+//SOURCES ../cache/CiCacheToken.java
 //SOURCES ../kube/HelmReleases.java
 
 import io.fabric8.kubernetes.api.model.DeletionPropagation;
@@ -100,6 +101,12 @@ final class Teardown {
             if (hpa != null && !terminating(hpa)) items.add(object("runners", hpa, null));
             HasMetadata pdb = client.policy().v1().podDisruptionBudget().inNamespace(r.namespace()).withName(r.pdbName()).get();
             if (pdb != null && !terminating(pdb)) items.add(object("runners", pdb, null));
+        }
+
+        // The CI jobs' cache token: minted with the signing key, which --delete-data deletes; up and 'attic-token --ci' write it again.
+        if (exists(client, runners)) {
+            Secret ciToken = client.secrets().inNamespace(runners).withName(CiCacheToken.SECRET).get();
+            if (ciToken != null && !terminating(ciToken)) items.add(object("runners", ciToken, null));
         }
 
         // Attic without its data
