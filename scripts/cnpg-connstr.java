@@ -74,7 +74,6 @@ class CnpgConnstr implements Callable<Integer> {
     enum Format { uri, jdbc, env, pgpass, json, yaml, table, wide }
 
     static final String DATABASE_URL = DatabaseUrl.DATABASE_URL;
-    static final int POSTGRES_PORT = DatabaseUrl.POSTGRES_PORT;
 
     @Parameters(paramLabel = "ENV", arity = "0..1", description = "Environment, e.g. dev (not needed with --decode).")
     String envName;

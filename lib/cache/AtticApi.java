@@ -5,14 +5,13 @@
 //SOURCES ../core/Http.java
 //SOURCES ../core/Output.java
 //SOURCES ../env/EnvConfig.java
+//SOURCES ../kube/KubeClients.java
 //SOURCES AtticTokens.java
 //SOURCES CacheObjects.java
 
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.LocalPortForward;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -43,13 +42,8 @@ final class AtticApi {
     static <T> T through(KubernetesClient client, EnvConfig.Env env, String ns, String url, java.util.function.BiFunction<String, String, T> call) {
         if (url != null) return call.apply(url.replaceAll("/+$", ""), "at " + url);
         Pod pod = readyPod(client, ns);
-        String name = pod.getMetadata().getName();
-        InetAddress loopback = InetAddress.getLoopbackAddress();
-        try (LocalPortForward forward = client.pods().inNamespace(ns).withName(name).portForward(env.attic().targetPort(), loopback, 0)) {
-            return call.apply("http://" + loopback.getHostAddress() + ":" + forward.getLocalPort(), "through a port-forward to pod " + name);
-        } catch (IOException e) {
-            throw new GfwException(ExitCode.UNAVAILABLE, "port-forward to pod " + name + " -n " + ns + " failed: " + e.getMessage());
-        }
+        return KubeClients.throughPortForward(client, pod, env.attic().targetPort(),
+                (host, port) -> call.apply("http://" + host + ":" + port, "through a port-forward to pod " + pod.getMetadata().getName()));
     }
 
     private static Pod readyPod(KubernetesClient client, String ns) {

@@ -339,7 +339,7 @@ final class CacheDeploy {
             }
             var params = new LinkedHashMap<String, String>();
             params.put("sslmode", env.cnpg().sslmode());
-            var parts = new ConnectionStrings.Parts(user, password, env.cnpg().cluster() + "-rw." + ns + ".svc.cluster.local", 5432,
+            var parts = new ConnectionStrings.Parts(user, password, env.cnpg().cluster() + "-rw." + ns + ".svc.cluster.local", ConnectionStrings.POSTGRES_PORT,
                     env.cnpg().database(), params);
             url = ConnectionStrings.uri(parts, true);
         } else if (!diff && !options.serverDryRun) {

@@ -71,7 +71,7 @@ final class DashboardDeploy {
         if (live == null && run.writes()) {
             // The session secret is generated once, also when two first runs start together: a plain create, and the
             // run that loses it (409) goes on with the winner's value; the values the user handed over are still this run's.
-            Secret made = run.keepOrCreate(client, DashboardObjects.secret(env, ns, secrets), false);
+            Secret made = run.createOnce(client, DashboardObjects.secret(env, ns, secrets));
             Map<String, String> stored = KubeClients.secretData(made, "secret " + DashboardObjects.SECRET + " in namespace " + ns);
             String session = stored.get(DashboardObjects.SESSION_SECRET);
             if (session != null && !session.equals(secrets.sessionSecret())) {

@@ -31,6 +31,9 @@ import org.apache.commons.codec.net.PercentCodec;
  */
 final class ConnectionStrings {
 
+    /** PostgreSQL's port: what libpq uses when a URL names none, and what CloudNativePG's instances listen on. */
+    static final int POSTGRES_PORT = 5432;
+
     /**
      * The parts of a connection string, decoded. {@code port} is null when the string names none
      * (libpq then uses 5432); {@code host} may be a libpq multi-host list ({@code h1:5432,h2}).

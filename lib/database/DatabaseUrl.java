@@ -15,10 +15,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.SecretBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.LocalPortForward;
-import java.io.IOException;
 import java.net.ConnectException;
-import java.net.InetAddress;
 import java.net.NoRouteToHostException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
@@ -44,7 +41,6 @@ final class DatabaseUrl {
     enum Service { rw, ro, r }
 
     static final String DATABASE_URL = "DATABASE_URL";
-    static final int POSTGRES_PORT = 5432;
 
     /** --service, --host, --port, --sslmode (null: from the Secret or the environment), --request-timeout (bounds the login). */
     final Service service;
@@ -84,7 +80,7 @@ final class DatabaseUrl {
             }
         }
         String h = host != null ? host : env.cnpg().cluster() + "-" + service + "." + ns + ".svc.cluster.local";
-        int p = port != null ? port : secretPort != null ? secretPort : POSTGRES_PORT;
+        int p = port != null ? port : secretPort != null ? secretPort : ConnectionStrings.POSTGRES_PORT;
         var params = new LinkedHashMap<String, String>();
         params.put("sslmode", sslmode != null ? sslmode : env.cnpg().sslmode());
         return new ConnectionStrings.Parts(user, password, h, p, dbname, params);
@@ -108,18 +104,14 @@ final class DatabaseUrl {
      */
     void checkLogin(ConnectionStrings.Parts parts, KubernetesClient client, EnvConfig.Env env, String ns) {
         if (host != null || client == null) {
-            login(parts, parts.host(), parts.port() == null ? POSTGRES_PORT : parts.port(), null);
+            login(parts, parts.host(), parts.port() == null ? ConnectionStrings.POSTGRES_PORT : parts.port(), null);
             return;
         }
         Pod pod = instancePod(client, env, ns);
-        String podName = pod.getMetadata().getName();
-        // Bound to loopback on a free port (fabric8's portForward(port) alone listens on every interface).
-        InetAddress loopback = InetAddress.getLoopbackAddress();
-        try (LocalPortForward forward = client.pods().inNamespace(ns).withName(podName).portForward(containerPort(pod), loopback, 0)) {
-            login(parts, loopback.getHostAddress(), forward.getLocalPort(), "port-forward to pod " + podName);
-        } catch (IOException e) {
-            throw new GfwException(ExitCode.UNAVAILABLE, "port-forward to pod " + podName + " -n " + ns + " failed: " + e.getMessage());
-        }
+        KubeClients.throughPortForward(client, pod, KubeClients.containerPort(pod, "postgresql", ConnectionStrings.POSTGRES_PORT), (host, port) -> {
+            login(parts, host, port, "port-forward to pod " + pod.getMetadata().getName());
+            return null;
+        });
     }
 
     /** The pod behind the service: CNPG labels its instances cnpg.io/cluster and cnpg.io/instanceRole. */
@@ -141,16 +133,6 @@ final class DatabaseUrl {
                     + "); is the cluster running? Or pass --host/--port to check through your own port-forward");
         }
         return candidates.get(0);
-    }
-
-    private static int containerPort(Pod pod) {
-        if (pod.getSpec() != null && pod.getSpec().getContainers() != null) {
-            for (var c : pod.getSpec().getContainers()) {
-                if (c.getPorts() == null) continue;
-                for (var p : c.getPorts()) if ("postgresql".equals(p.getName()) && p.getContainerPort() != null) return p.getContainerPort();
-            }
-        }
-        return POSTGRES_PORT;
     }
 
     /** Connects, asks for the version, and reports; maps failures to CHECK_FAILED or UNAVAILABLE. */

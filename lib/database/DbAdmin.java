@@ -12,12 +12,10 @@ import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.LocalPortForward;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,7 +58,6 @@ final class DbAdmin {
     static final Duration CERT_SOON = Duration.ofDays(7);
     /** The Barman Cloud plugin's name in a Cluster's spec.plugins (plugin-barman-cloud). */
     static final String BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io";
-    static final int POSTGRES_PORT = 5432;
 
     // ---- status ---------------------------------------------------------------------------------
 
@@ -316,26 +313,9 @@ final class DbAdmin {
     static <T> T withPrimary(KubernetesClient client, EnvConfig.Env env, boolean superuser, Function<Route, T> use) {
         Map<String, String> cred = credentials(client, env, superuser);
         Pod pod = primaryPod(client, env);
-        String ns = env.namespaces().attic().name();
-        String podName = pod.getMetadata().getName();
-        InetAddress loopback = InetAddress.getLoopbackAddress();
         String db = superuser || cred.getOrDefault("dbname", "").isEmpty() ? env.cnpg().database() : cred.get("dbname");
-        try (LocalPortForward forward = client.pods().inNamespace(ns).withName(podName).portForward(containerPort(pod), loopback, 0)) {
-            return use.apply(new Route(loopback.getHostAddress(), forward.getLocalPort(), cred.get("username"), cred.get("password"), db,
-                    env.cnpg().sslmode(), "port-forward to pod " + podName));
-        } catch (IOException e) {
-            throw new GfwException(ExitCode.UNAVAILABLE, "port-forward to pod " + podName + " -n " + ns + " failed: " + e.getMessage());
-        }
-    }
-
-    private static int containerPort(Pod pod) {
-        if (pod.getSpec() != null && pod.getSpec().getContainers() != null) {
-            for (var c : pod.getSpec().getContainers()) {
-                if (c.getPorts() == null) continue;
-                for (var p : c.getPorts()) if ("postgresql".equals(p.getName()) && p.getContainerPort() != null) return p.getContainerPort();
-            }
-        }
-        return POSTGRES_PORT;
+        return KubeClients.throughPortForward(client, pod, KubeClients.containerPort(pod, "postgresql", ConnectionStrings.POSTGRES_PORT), (host, port) -> use.apply(new Route(host, port,
+                cred.get("username"), cred.get("password"), db, env.cnpg().sslmode(), "port-forward to pod " + pod.getMetadata().getName())));
     }
 
     // ---- psql -------------------------------------------------------------------------------------

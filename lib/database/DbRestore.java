@@ -350,7 +350,7 @@ final class DbRestore {
         var params = new LinkedHashMap<String, String>();
         params.put("sslmode", env.cnpg().sslmode());
         var parts = new ConnectionStrings.Parts(data.get("username"), data.get("password"), into + "-rw." + ns + ".svc.cluster.local",
-                DbAdmin.POSTGRES_PORT, Objects.toString(recovery.get("database"), env.cnpg().database()), params);
+                ConnectionStrings.POSTGRES_PORT, Objects.toString(recovery.get("database"), env.cnpg().database()), params);
         boolean writes = apply && r.writes();
         String mode = writes ? null : apply ? r.mode() : "--diff: nothing sent";
         progress.accept("Attic's " + DatabaseUrl.DATABASE_URL + (writes ? " -> " : " would be ") + ConnectionStrings.uri(parts, false));

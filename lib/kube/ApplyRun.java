@@ -61,40 +61,47 @@ final class ApplyRun {
      * the second run, which then reads the first one's values back and goes on with those ("kept").
      */
     Secret keepOrCreate(KubernetesClient client, Secret desired, boolean replace) {
-        String ns = desired.getMetadata().getNamespace();
-        String name = desired.getMetadata().getName();
         Secret live = live(client, desired);
         if (live != null && !replace) {
             report(new ServerSideApply.Result(live, ServerSideApply.Action.unchanged, options.serverDryRun, List.of(), "kept: created once"));
             return live;
         }
-        if (live == null && writes()) {
-            Secret made;
-            try {
-                made = ServerSideApply.withRetries(options, () -> client.secrets().inNamespace(ns).resource(desired).create());
-            } catch (KubernetesClientException e) {
-                if (e.getCode() != 409) {
-                    GfwException g = KubeClients.fromKubernetes(e);
-                    throw new GfwException(g.exitCode(), ServerSideApply.ref(desired) + ": " + g.getMessage() + doneSoFar(), e);
-                }
-                // Another run created it between the read and the create (or a retried create of this run did): its values win.
-                Secret winner = ServerSideApply.withRetries(options, () -> client.secrets().inNamespace(ns).withName(name).get());
-                if (winner == null) throw new GfwException(ExitCode.CONFLICT, ServerSideApply.ref(desired) + ": created and deleted again by"
-                        + " someone else while this run made it; run again" + doneSoFar());
-                report(new ServerSideApply.Result(winner, ServerSideApply.Action.unchanged, false, List.of(),
-                        "kept: another run created it at the same time"));
-                return winner;
-            }
-            options.writes.incrementAndGet();
-            report(new ServerSideApply.Result(made, ServerSideApply.Action.created, false, List.of()));
-            return made;
-        }
+        if (live == null && writes()) return createOnce(client, desired);
         if (live == null) {
             ServerSideApply.Result r = ServerSideApply.applyOne(client, desired, new ServerSideApply.Lookup(null, true), options);
             report(r);
             return options.diffOnly || options.serverDryRun ? desired : r.object() instanceof Secret s ? s : desired;
         }
         return replaceSecret(client, desired, live);
+    }
+
+    /**
+     * Creates {@code desired}, known to be absent, with a plain create: of two runs that both found it absent, the API
+     * server refuses the second (409 AlreadyExists), which then reads the first one's values back and returns them
+     * ("kept"). Returns what the pods will read.
+     */
+    Secret createOnce(KubernetesClient client, Secret desired) {
+        String ns = desired.getMetadata().getNamespace();
+        String name = desired.getMetadata().getName();
+        Secret made;
+        try {
+            made = ServerSideApply.withRetries(options, () -> client.secrets().inNamespace(ns).resource(desired).create());
+        } catch (KubernetesClientException e) {
+            if (e.getCode() != 409) {
+                GfwException g = KubeClients.fromKubernetes(e);
+                throw new GfwException(g.exitCode(), ServerSideApply.ref(desired) + ": " + g.getMessage() + doneSoFar(), e);
+            }
+            // Another run created it between the read and the create (or a retried create of this run did): its values win.
+            Secret winner = ServerSideApply.withRetries(options, () -> client.secrets().inNamespace(ns).withName(name).get());
+            if (winner == null) throw new GfwException(ExitCode.CONFLICT, ServerSideApply.ref(desired) + ": created and deleted again by"
+                    + " someone else while this run made it; run again" + doneSoFar());
+            report(new ServerSideApply.Result(winner, ServerSideApply.Action.unchanged, false, List.of(),
+                    "kept: another run created it at the same time"));
+            return winner;
+        }
+        options.writes.incrementAndGet();
+        report(new ServerSideApply.Result(made, ServerSideApply.Action.created, false, List.of()));
+        return made;
     }
 
     /**

@@ -9,10 +9,12 @@
 //SOURCES ../core/SecretInput.java
 
 import io.fabric8.kubernetes.api.model.NamedContext;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.LocalPortForward;
 import io.fabric8.kubernetes.client.impl.BaseClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.fabric8.kubernetes.client.vertx.VertxHttpClientFactory;
@@ -521,6 +523,36 @@ final class KubeClients {
         }, "gfw-vertx-close"));
     }
 
+
+    // ---- port-forwards -----------------------------------------------------------------------------
+
+    /**
+     * Runs {@code use} with the host and port of a port-forward to {@code pod}'s {@code port} through the API server
+     * (the kubeconfig's route, a SOCKS proxy included), bound to loopback on a free port — fabric8's portForward(port)
+     * alone listens on every interface — and closes it afterwards. A forward that cannot be opened is UNAVAILABLE,
+     * naming the pod.
+     */
+    static <T> T throughPortForward(KubernetesClient client, Pod pod, int port, java.util.function.BiFunction<String, Integer, T> use) {
+        String ns = pod.getMetadata().getNamespace();
+        String name = pod.getMetadata().getName();
+        java.net.InetAddress loopback = java.net.InetAddress.getLoopbackAddress();
+        try (LocalPortForward forward = client.pods().inNamespace(ns).withName(name).portForward(port, loopback, 0)) {
+            return use.apply(loopback.getHostAddress(), forward.getLocalPort());
+        } catch (IOException e) {
+            throw new GfwException(ExitCode.UNAVAILABLE, "port-forward to pod " + name + " -n " + ns + " failed: " + e.getMessage());
+        }
+    }
+
+    /** The number of {@code pod}'s container port named {@code name}, else {@code fallback}. */
+    static int containerPort(Pod pod, String name, int fallback) {
+        if (pod.getSpec() != null && pod.getSpec().getContainers() != null) {
+            for (var c : pod.getSpec().getContainers()) {
+                if (c.getPorts() == null) continue;
+                for (var p : c.getPorts()) if (name.equals(p.getName()) && p.getContainerPort() != null) return p.getContainerPort();
+            }
+        }
+        return fallback;
+    }
 
     private KubeClients() {}
 }
